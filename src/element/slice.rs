@@ -1,0 +1,230 @@
+//! Bulk conversion between slices of reals (f32, f64, f16, bf16) and
+//! elements, and FP4 packing.
+//!
+//! Every function gives exactly what the scalar conversion gives, element by
+//! element; lengths are checked and a mismatch is an [`Error::LengthMismatch`],
+//! never a truncation.
+
+use super::{ConvertOptions, E2M1, Element, RandomBits, Rounding};
+use crate::Error;
+use half::{bf16, f16};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A real type elements convert from and to: f32, f64, [`f16`], [`bf16`].
+pub trait Real: sealed::Sealed + Copy + Send + Sync + 'static {
+    /// Converts to element `T`, rounding the exact value once.
+    fn encode<T: Element>(self, opts: ConvertOptions) -> T;
+    /// The nearest value of this type to `x` (nearest-even). Exact for every
+    /// element value except [`E8M0`](super::E8M0) beyond f16's range
+    /// (→ ±Inf) or below its subnormals (→ 0).
+    fn from_f32(x: f32) -> Self;
+}
+
+macro_rules! real_via_f32 {
+    ($t:ty, $to:expr, $from:expr) => {
+        impl sealed::Sealed for $t {}
+        impl Real for $t {
+            #[inline]
+            fn encode<T: Element>(self, opts: ConvertOptions) -> T {
+                T::from_f32_with($to(self), opts)
+            }
+            #[inline]
+            fn from_f32(x: f32) -> Self {
+                $from(x)
+            }
+        }
+    };
+}
+real_via_f32!(f32, |x| x, |x| x);
+real_via_f32!(f16, f16::to_f32, f16::from_f32);
+real_via_f32!(bf16, bf16::to_f32, bf16::from_f32);
+
+impl sealed::Sealed for f64 {}
+impl Real for f64 {
+    #[inline]
+    fn encode<T: Element>(self, opts: ConvertOptions) -> T {
+        T::from_f64_with(self, opts)
+    }
+    #[inline]
+    fn from_f32(x: f32) -> Self {
+        x as f64
+    }
+}
+
+fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch {
+            what,
+            expected,
+            found,
+        })
+    }
+}
+
+/// Converts every element of `src` into `dst` with `opts`, as
+/// `T::from_f32_with` (or `from_f64_with`) does for each.
+///
+/// Errors: [`Error::LengthMismatch`] if the lengths differ;
+/// [`Error::InvalidArgument`] for [`Rounding::Stochastic`], whose one set of
+/// random bits cannot serve a whole slice (use [`encode_stochastic`]).
+///
+/// ```
+/// use blockscale::{E4M3, element::slice};
+/// use half::bf16;
+/// let src = [bf16::from_f32(1.0), bf16::from_f32(-300.0), bf16::from_f32(1e-4)];
+/// let mut dst = [E4M3::ZERO; 3];
+/// slice::encode(&src, &mut dst, Default::default())?;
+/// assert_eq!(dst.map(|e| e.to_f32()), [1.0, -288.0, 0.0]);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn encode<S: Real, T: Element>(
+    src: &[S],
+    dst: &mut [T],
+    opts: ConvertOptions,
+) -> Result<(), Error> {
+    check_len("output", src.len(), dst.len())?;
+    if let Rounding::Stochastic(_) = opts.rounding {
+        return Err(Error::InvalidArgument(
+            "a slice needs fresh random bits per element: use encode_stochastic".into(),
+        ));
+    }
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = s.encode(opts);
+    }
+    Ok(())
+}
+
+/// Converts with stochastic rounding, drawing 32 random bits per element from
+/// `rng` in order (element i uses the i-th `next_u32`), so the result is
+/// reproducible for a seeded generator. `opts.rounding` is ignored; overflow
+/// and NaN follow `opts`.
+///
+/// ```
+/// use blockscale::{E2M1, element::slice};
+/// use rand_xoshiro::{Xoshiro256PlusPlus, rand_core::SeedableRng};
+/// let src = vec![2.5f32; 1000];
+/// let mut dst = vec![E2M1::ZERO; 1000];
+/// let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+/// slice::encode_stochastic(&src, &mut dst, Default::default(), &mut rng)?;
+/// let mean = dst.iter().map(|e| e.to_f32()).sum::<f32>() / 1000.0;
+/// assert!((mean - 2.5).abs() < 0.05);
+/// assert!(dst.iter().all(|e| e.to_f32() == 2.0 || e.to_f32() == 3.0));
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn encode_stochastic<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
+    src: &[S],
+    dst: &mut [T],
+    opts: ConvertOptions,
+    rng: &mut R,
+) -> Result<(), Error> {
+    check_len("output", src.len(), dst.len())?;
+    for (d, &s) in dst.iter_mut().zip(src) {
+        let o = opts.with_rounding(Rounding::Stochastic(RandomBits::from_rng(rng)));
+        *d = s.encode(o);
+    }
+    Ok(())
+}
+
+/// Writes the value of every element of `src` into `dst`: exact into f32 and
+/// f64; into f16 and bf16, exact for every element except E8M0 values outside
+/// f16's range.
+///
+/// ```
+/// use blockscale::{E5M2, element::slice};
+/// let src = [E5M2::MAX, E5M2::INFINITY, E5M2::MIN_POSITIVE_SUBNORMAL];
+/// let mut dst = [0f32; 3];
+/// slice::decode(&src, &mut dst)?;
+/// assert_eq!(dst, [57344.0, f32::INFINITY, 2f32.powi(-16)]);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn decode<T: Element, D: Real>(src: &[T], dst: &mut [D]) -> Result<(), Error> {
+    check_len("output", src.len(), dst.len())?;
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = D::from_f32(s.to_f32());
+    }
+    Ok(())
+}
+
+/// Number of bytes that hold `n` packed FP4 elements: ⌈n/2⌉.
+pub const fn packed_e2m1_len(n: usize) -> usize {
+    n.div_ceil(2)
+}
+
+/// Packs FP4 elements two per byte: element 2j in the low nibble of byte j,
+/// 2j+1 in the high nibble (Transformer Engine, Model-Optimizer, torchao,
+/// OCP/ONNX). An odd count leaves the last high nibble zero.
+///
+/// `dst` must hold exactly [`packed_e2m1_len`]`(src.len())` bytes.
+///
+/// ```
+/// use blockscale::{E2M1, element::slice};
+/// let src = [E2M1::from_f32(1.0), E2M1::from_f32(-6.0), E2M1::from_f32(0.5)];
+/// let mut dst = [0u8; 2];
+/// slice::pack_e2m1(&src, &mut dst)?;
+/// assert_eq!(dst, [0xF2, 0x01]);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn pack_e2m1(src: &[E2M1], dst: &mut [u8]) -> Result<(), Error> {
+    check_len("packed output", packed_e2m1_len(src.len()), dst.len())?;
+    for (d, pair) in dst.iter_mut().zip(src.chunks(2)) {
+        let lo = pair[0].to_bits() & 0xF;
+        let hi = pair.get(1).map_or(0, |e| e.to_bits() & 0xF);
+        *d = lo | (hi << 4);
+    }
+    Ok(())
+}
+
+/// Unpacks `dst.len()` FP4 elements from `src` (low nibble first), the
+/// inverse of [`pack_e2m1`]. `src` must hold exactly
+/// [`packed_e2m1_len`]`(dst.len())` bytes; with an odd count the last high
+/// nibble is ignored.
+///
+/// ```
+/// use blockscale::{E2M1, element::slice};
+/// let mut dst = [E2M1::ZERO; 3];
+/// slice::unpack_e2m1(&[0xF2, 0x01], &mut dst)?;
+/// assert_eq!(dst.map(|e| e.to_f32()), [1.0, -6.0, 0.5]);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn unpack_e2m1(src: &[u8], dst: &mut [E2M1]) -> Result<(), Error> {
+    check_len("packed input", packed_e2m1_len(dst.len()), src.len())?;
+    for (pair, &b) in dst.chunks_mut(2).zip(src) {
+        pair[0] = E2M1::from_bits(b & 0xF);
+        if let Some(e) = pair.get_mut(1) {
+            *e = E2M1::from_bits(b >> 4);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_mismatches_are_errors() {
+        let mut out = [E2M1::ZERO; 2];
+        assert!(matches!(
+            encode(&[1.0f32], &mut out, ConvertOptions::default()),
+            Err(Error::LengthMismatch {
+                expected: 1,
+                found: 2,
+                ..
+            })
+        ));
+        let mut f = [0f32; 1];
+        assert!(decode(&out, &mut f).is_err());
+        assert!(pack_e2m1(&out, &mut [0u8; 2]).is_err());
+        assert!(unpack_e2m1(&[0u8; 2], &mut out[..1]).is_err());
+        let sr = ConvertOptions::default().with_rounding(Rounding::Stochastic(RandomBits::full(0)));
+        assert!(matches!(
+            encode(&[1.0f32, 2.0], &mut out, sr),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

@@ -1,0 +1,29 @@
+//! # blockscale
+//!
+//! The reference implementation of block-scaled low-precision number
+//! formats — NVFP4, MXFP8, MXFP6, MXFP4, MXINT8 and FP8 — exact to the bit
+//! and fast enough to test GPU kernels and convert real checkpoints against.
+//!
+//! The crate is layered, and each layer only uses the ones before it:
+//!
+//! 1. [`element`]: the scalar codecs [`E2M1`], [`E2M3`], [`E3M2`], [`E4M3`],
+//!    [`E5M2`], [`E8M0`] and [`Int8`], with every rounding and overflow rule
+//!    their sources use, and bulk slice conversion.
+//!
+//! The numerical contract, with the public source of every rule, is in the
+//! doc comment of each item.
+//!
+//! ```
+//! use blockscale::{E2M1, E4M3, E8M0};
+//! assert_eq!(E4M3::from_f32(0.1).to_f32(), 0.1015625);
+//! assert_eq!(E2M1::from_f32(-2.6).to_f32(), -3.0);
+//! assert_eq!(E8M0::from_f32(96.0).to_f32(), 128.0);
+//! ```
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod element;
+mod error;
+
+pub use element::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
+pub use error::Error;
