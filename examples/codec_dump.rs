@@ -30,13 +30,18 @@ fn run(args: &[String]) -> Result<(), String> {
             if start + count > 1 << 32 {
                 return Err("range goes past 2^32".into());
             }
-            let v = (start..start + count).map(|b| f32::from_bits(b as u32)).collect();
+            let v = (start..start + count)
+                .map(|b| f32::from_bits(b as u32))
+                .collect();
             (v, out.as_str())
         }
         [input, out] => {
             let bytes = std::fs::read(input).map_err(|e| format!("{input}: {e}"))?;
             if bytes.len() % 4 != 0 {
-                return Err(format!("{input}: length {} is not a multiple of 4", bytes.len()));
+                return Err(format!(
+                    "{input}: length {} is not a multiple of 4",
+                    bytes.len()
+                ));
             }
             let v = bytes
                 .chunks_exact(4)
@@ -44,7 +49,9 @@ fn run(args: &[String]) -> Result<(), String> {
                 .collect();
             (v, out.as_str())
         }
-        _ => return Err("usage: codec_dump INPUT.f32 OUT_DIR | --range START COUNT OUT_DIR".into()),
+        _ => {
+            return Err("usage: codec_dump INPUT.f32 OUT_DIR | --range START COUNT OUT_DIR".into());
+        }
     };
     let out = Path::new(out);
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;

@@ -27,3 +27,8 @@ mod error;
 
 pub use element::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
 pub use error::Error;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

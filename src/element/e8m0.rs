@@ -130,10 +130,10 @@ impl E8M0 {
         if b > 0x0040_0000 && b < 0x0080_0000 {
             return E8M0(1);
         }
-        Self::from_f64_with(x as f64, E8M0_DEFAULT)
+        Self::from_f64_with(super::widen(x), E8M0_DEFAULT)
     }
 }
 
-const E8M0_DEFAULT: ConvertOptions = ConvertOptions::ML_DTYPES.with_rounding(Rounding::NearestTiesAway);
+const E8M0_DEFAULT: ConvertOptions =
+    ConvertOptions::ML_DTYPES.with_rounding(Rounding::NearestTiesAway);
 element_common!(E8M0, "E8M0", 8, E8M0_DEFAULT, E8M0_DECODE);
-

@@ -64,6 +64,18 @@ impl MiniFloatSpec {
         }) as u8
     }
 
+    /// Code of 2^(−mantissa bits), the gap between 1 and the next value
+    /// (a subnormal when bias ≤ mantissa bits, as in FP4 and FP6 E2M3).
+    pub const fn epsilon_code(&self) -> u8 {
+        let e = self.bias - self.man_bits as i32;
+        if e >= 1 {
+            (e << self.man_bits) as u8
+        } else {
+            // m · 2^(1 − bias − M) = 2^(−M) for m = 2^(bias − 1).
+            1 << (self.bias - 1)
+        }
+    }
+
     /// Positive infinity's code, if the format has one.
     pub const fn inf_code(&self) -> Option<u8> {
         match self.specials {
@@ -211,8 +223,7 @@ pub(crate) fn round_shift(v: u64, s: u32, mode: MagnitudeRounding) -> u64 {
             } else {
                 let half = 1u64 << (s - 1);
                 rem > half
-                    || (rem == half
-                        && (mode == MagnitudeRounding::NearestTiesAway || q & 1 == 1))
+                    || (rem == half && (mode == MagnitudeRounding::NearestTiesAway || q & 1 == 1))
             }
         }
         MagnitudeRounding::Stochastic { random, count } => {
@@ -272,7 +283,9 @@ mod tests {
         // 2.5 with 2 random bits: discarded fraction 0b10, so r ∈ {2, 3} carries.
         let sr = |random| Stochastic { random, count: 2 };
         assert_eq!(
-            (0..4).map(|r| round_shift(0b1010, 2, sr(r))).collect::<Vec<_>>(),
+            (0..4)
+                .map(|r| round_shift(0b1010, 2, sr(r)))
+                .collect::<Vec<_>>(),
             [2, 2, 3, 3]
         );
         // Fewer discarded bits than random bits: 2.5 = 0b101 / 2, with 4 random bits.

@@ -84,7 +84,7 @@ impl Int8 {
 
     #[inline]
     fn astype_f32(x: f32) -> Self {
-        Self::from_f64_with(x as f64, ConvertOptions::ML_DTYPES)
+        Self::from_f64_with(super::widen(x), ConvertOptions::ML_DTYPES)
     }
 }
 

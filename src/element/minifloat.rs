@@ -42,7 +42,7 @@ macro_rules! minifloat {
             /// Smallest positive subnormal value, 2^(1 − bias − mantissa bits).
             pub const MIN_POSITIVE_SUBNORMAL: $t = $t(1);
             /// Difference between 1 and the next larger value, 2^(−mantissa bits).
-            pub const EPSILON: $t = $t(((($bias - $man) as u32) << $man) as u8);
+            pub const EPSILON: $t = $t(Self::SPEC.epsilon_code());
             $($(#[$cdoc])* pub const $c: $t = $t($v);)*
 
             /// Conversion from f64 with explicit options, rounding `x`'s exact value once.
@@ -61,7 +61,7 @@ macro_rules! minifloat {
 
             #[inline]
             fn astype_f32(x: f32) -> Self {
-                Self::from_f64_with(x as f64, ConvertOptions::ML_DTYPES)
+                Self::from_f64_with(super::widen(x), ConvertOptions::ML_DTYPES)
             }
         }
 

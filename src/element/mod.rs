@@ -257,6 +257,22 @@ pub trait Element:
     }
 }
 
+/// f32 → f64, exactly, keeping a NaN's sign: `as` leaves the sign of a NaN
+/// unspecified (and constant folding may drop it), while ml_dtypes' NaN
+/// rules depend on it.
+#[inline(always)]
+pub(crate) fn widen(x: f32) -> f64 {
+    if x.is_nan() {
+        if x.is_sign_negative() {
+            -f64::NAN
+        } else {
+            f64::NAN
+        }
+    } else {
+        x as f64
+    }
+}
+
 /// Adds everything an element type shares that follows from `to_f32`,
 /// `to_bits` and `from_f64_with`: value-based comparison, formatting, f64 and
 /// half conversions, and the [`Element`] impl.
@@ -287,7 +303,7 @@ macro_rules! element_common {
             /// The exact value as f64.
             #[inline]
             pub fn to_f64(self) -> f64 {
-                self.to_f32() as f64
+                $crate::element::widen(self.to_f32())
             }
 
             /// Conversion from f32 with ml_dtypes' `astype` semantics (see the type's docs).
@@ -307,7 +323,7 @@ macro_rules! element_common {
             /// f32 → f64 is exact, so this rounds once, from `x`'s exact value.
             #[inline]
             pub fn from_f32_with(x: f32, opts: $crate::element::ConvertOptions) -> Self {
-                Self::from_f64_with(x as f64, opts)
+                Self::from_f64_with($crate::element::widen(x), opts)
             }
 
             /// True for NaN encodings.

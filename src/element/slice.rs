@@ -13,7 +13,7 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A real type elements convert from and to: f32, f64, [`f16`], [`bf16`].
+/// A real type elements convert from and to: f32, f64, [`half::f16`], [`half::bf16`].
 pub trait Real: sealed::Sealed + Copy + Send + Sync + 'static {
     /// Converts to element `T`, rounding the exact value once.
     fn encode<T: Element>(self, opts: ConvertOptions) -> T;
@@ -50,7 +50,7 @@ impl Real for f64 {
     }
     #[inline]
     fn from_f32(x: f32) -> Self {
-        x as f64
+        super::widen(x)
     }
 }
 
