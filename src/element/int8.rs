@@ -88,4 +88,4 @@ impl Int8 {
     }
 }
 
-element_common!(Int8, "INT8", 8, ConvertOptions::ML_DTYPES, INT8_DECODE);
+element_common!(Int8, "INT8", 8, 6, ConvertOptions::ML_DTYPES, INT8_DECODE);

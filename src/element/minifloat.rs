@@ -65,7 +65,7 @@ macro_rules! minifloat {
             }
         }
 
-        element_common!($t, $name, $bits, ConvertOptions::ML_DTYPES, $m);
+        element_common!($t, $name, $bits, $man, ConvertOptions::ML_DTYPES, $m);
     };
 }
 
@@ -99,7 +99,7 @@ minifloat! {
     ///
     /// ```
     /// use blockscale::E2M3;
-    /// assert_eq!(E2M3::from_f32(7.3).to_f32(), 7.25);
+    /// assert_eq!(E2M3::from_f32(7.2).to_f32(), 7.0); // step 0.5 in [4, 8)
     /// assert_eq!(E2M3::from_f32(f32::INFINITY), E2M3::MAX);
     /// assert_eq!(E2M3::MIN_POSITIVE_SUBNORMAL.to_f32(), 0.125);
     /// ```

@@ -235,6 +235,9 @@ pub trait Element:
     const NAME: &'static str;
     /// Width of an encoding in bits (4, 6 or 8); higher bits of the byte are ignored.
     const BITS: u32;
+    /// Mantissa (fraction) bits: the precision that scale rules such as
+    /// torchao's EVEN round to (MXINT8: 6, the bits below its leading one).
+    const MAN_BITS: u32;
     /// Largest finite value, as f32.
     const MAX_F32: f32;
     /// The value of every code `0..2^BITS`, as f32 (NaN where the code is NaN).
@@ -277,7 +280,7 @@ pub(crate) fn widen(x: f32) -> f64 {
 /// `to_bits` and `from_f64_with`: value-based comparison, formatting, f64 and
 /// half conversions, and the [`Element`] impl.
 macro_rules! element_common {
-    ($t:ident, $name:literal, $bits:literal, $default:expr, $table:ident) => {
+    ($t:ident, $name:literal, $bits:literal, $man_bits:expr, $default:expr, $table:ident) => {
         impl $t {
             /// Width of an encoding in bits.
             pub const BITS: u32 = $bits;
@@ -350,6 +353,7 @@ macro_rules! element_common {
         impl $crate::element::Element for $t {
             const NAME: &'static str = $name;
             const BITS: u32 = $bits;
+            const MAN_BITS: u32 = $man_bits;
             const MAX_F32: f32 = $t::MAX.to_f32_const();
             const DECODE: &'static [f32; 256] = &$table;
             #[inline]

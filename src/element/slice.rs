@@ -21,6 +21,9 @@ pub trait Real: sealed::Sealed + Copy + Send + Sync + 'static {
     /// element value except [`E8M0`](super::E8M0) beyond f16's range
     /// (→ ±Inf) or below its subnormals (→ 0).
     fn from_f32(x: f32) -> Self;
+    /// The value as f32: exact for f32, f16 and bf16; f64 rounds to nearest
+    /// even (block quantizers compute in f32).
+    fn to_f32(self) -> f32;
 }
 
 macro_rules! real_via_f32 {
@@ -34,6 +37,10 @@ macro_rules! real_via_f32 {
             #[inline]
             fn from_f32(x: f32) -> Self {
                 $from(x)
+            }
+            #[inline]
+            fn to_f32(self) -> f32 {
+                $to(self)
             }
         }
     };
@@ -51,6 +58,10 @@ impl Real for f64 {
     #[inline]
     fn from_f32(x: f32) -> Self {
         super::widen(x)
+    }
+    #[inline]
+    fn to_f32(self) -> f32 {
+        self as f32
     }
 }
 
