@@ -9,6 +9,13 @@
 //! 1. [`element`]: the scalar codecs [`E2M1`], [`E2M3`], [`E3M2`], [`E4M3`],
 //!    [`E5M2`], [`E8M0`] and [`Int8`], with every rounding and overflow rule
 //!    their sources use, and bulk slice conversion.
+//! 2. [`scale`]: block scaling rules, pure functions of amaxes (MX E8M0
+//!    rules, NVFP4's two levels per producer, FP8 current and delayed scaling).
+//! 3. [`format`]: the [`format::BlockFormat`] trait and one impl per format
+//!    (NVFP4, MXFP8/6/4, MXINT8, FP8 per-tensor and blockwise).
+//! 4. [`tensor`]: [`tensor::QuantizedTensor`], quantize / dequantize /
+//!    fake-quantize of 2-D matrices in either direction; [`layout`] for
+//!    swizzled scale layouts and [`metrics`] for error metrics at the edges.
 //!
 //! The numerical contract, with the public source of every rule, is in the
 //! doc comment of each item.
@@ -24,6 +31,11 @@
 
 pub mod element;
 mod error;
+pub mod format;
+pub mod layout;
+pub mod metrics;
+pub mod scale;
+pub mod tensor;
 
 pub use element::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
 pub use error::Error;

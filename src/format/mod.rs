@@ -1,0 +1,138 @@
+//! Block formats: one trait, [`BlockFormat`], and one impl per format.
+//!
+//! A format names its element codec, its scale codec, its block geometry,
+//! whether it has a per-tensor global scale, and its scale rule. The
+//! quantizer ([`crate::tensor`]) and the reference GEMM consume this trait
+//! and nothing format-specific.
+
+mod fp8;
+mod mx;
+mod nvfp4;
+
+pub use fp8::{Fp8Blockwise, Fp8Tensorwise};
+pub use mx::{Mx, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8};
+pub use nvfp4::Nvfp4;
+
+use crate::element::ConvertOptions;
+use crate::scale::ElementMap;
+use crate::{E4M3, E8M0, Element, Error};
+
+/// The shape of the block that shares one scale, in the orientation the
+/// data is stored in: `rows × cols` elements, or the whole tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockShape {
+    /// `rows × cols` tiles: 1×16 and 16×16 (NVFP4), 1×32 and 32×32 (MX),
+    /// 1×128 and 128×128 (FP8 blockwise), or any other.
+    Tile {
+        /// Rows per tile.
+        rows: usize,
+        /// Columns per tile.
+        cols: usize,
+    },
+    /// One scale for the whole tensor (FP8 per-tensor scaling).
+    Tensor,
+}
+
+impl BlockShape {
+    /// The tile's `(rows, cols)` for a `rows × cols` tensor.
+    pub fn tile(self, rows: usize, cols: usize) -> (usize, usize) {
+        match self {
+            BlockShape::Tile { rows, cols } => (rows, cols),
+            BlockShape::Tensor => (rows.max(1), cols.max(1)),
+        }
+    }
+}
+
+/// How a block scale is stored: E4M3 (NVFP4), E8M0 (MX) or FP32 (FP8).
+pub trait ScaleCodec: Copy + Send + Sync + core::fmt::Debug + 'static {
+    /// Name of the scale type (`"E4M3"`, `"E8M0"`, `"F32"`).
+    const NAME: &'static str;
+    /// The scale's value.
+    fn value(self) -> f32;
+}
+
+impl ScaleCodec for E4M3 {
+    const NAME: &'static str = "E4M3";
+    fn value(self) -> f32 {
+        self.to_f32()
+    }
+}
+
+impl ScaleCodec for E8M0 {
+    const NAME: &'static str = "E8M0";
+    fn value(self) -> f32 {
+        self.to_f32()
+    }
+}
+
+impl ScaleCodec for f32 {
+    const NAME: &'static str = "F32";
+    fn value(self) -> f32 {
+        self
+    }
+}
+
+/// A block-scaled format: everything the quantizer and the GEMM need.
+///
+/// Quantizing a tensor with a format `F` is, for the tensor amax `A` (or the
+/// caller's) and each block of amax `a_b`:
+///
+/// ```text
+/// g            = F::global(A)
+/// (s, map, f)  = F::block_scale(a_b, g)          // stored scale, element map, dequant factor
+/// q_i          = F::Elem::from_f32_with(map(x_i), F::element_options())
+/// x̂_i          = q_i · f                          // F::dequant_factor(s, g) == f
+/// ```
+///
+/// ```
+/// use blockscale::format::{BlockFormat, BlockShape, Nvfp4, MxFp8E4M3};
+/// assert_eq!(Nvfp4::default().block(), BlockShape::Tile { rows: 1, cols: 16 });
+/// assert!(Nvfp4::default().has_global_scale());
+/// assert_eq!(MxFp8E4M3::default().block(), BlockShape::Tile { rows: 1, cols: 32 });
+/// ```
+pub trait BlockFormat: Clone + core::fmt::Debug + Send + Sync {
+    /// The element codec.
+    type Elem: Element;
+    /// The scale codec.
+    type Scale: ScaleCodec;
+    /// Per-tensor quantities derived from the tensor amax.
+    type Global: Copy + core::fmt::Debug + Send + Sync;
+
+    /// A short name, such as `"NVFP4"` or `"MXFP8-E4M3"`.
+    fn name(&self) -> String;
+    /// The block that shares one scale.
+    fn block(&self) -> BlockShape;
+    /// Whether a per-tensor FP32 scale exists besides the block scales.
+    fn has_global_scale(&self) -> bool;
+    /// The scale rule, in words, with its source.
+    fn scale_rule(&self) -> String;
+    /// Per-tensor quantities for tensor amax `amax`.
+    fn global(&self, amax: f32) -> Self::Global;
+    /// The stored scale, element map and dequantization factor of a block
+    /// whose amax is `block_amax`.
+    fn block_scale(&self, block_amax: f32, g: &Self::Global) -> (Self::Scale, ElementMap, f32);
+    /// The dequantization factor of a block with stored scale `s`; equals
+    /// the third value [`Self::block_scale`] returns.
+    fn dequant_factor(&self, s: Self::Scale, g: &Self::Global) -> f32;
+    /// How elements are rounded (saturating, NaN rule); the tensor's
+    /// rounding mode replaces `rounding`.
+    fn element_options(&self) -> ConvertOptions {
+        ConvertOptions::SATFINITE
+    }
+    /// The tensor amax this global was built from, if the format keeps one.
+    fn global_amax(&self, g: &Self::Global) -> Option<f32>;
+    /// The factor the GEMM applies once to the result, so that
+    /// `y = alpha · Σ_blocks s_a·s_b·Σ q_a·q_b` with `s = Scale::value()`
+    /// (for NVFP4, A/2688; 1 for MX).
+    fn tensor_alpha(&self, g: &Self::Global) -> f32;
+}
+
+/// Checks that a tile shape is usable.
+pub(crate) fn check_tile(rows: usize, cols: usize) -> Result<(), Error> {
+    if rows == 0 || cols == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "block shape {rows}x{cols} has a zero side"
+        )));
+    }
+    Ok(())
+}

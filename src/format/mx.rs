@@ -1,0 +1,135 @@
+//! The OCP MX formats: 32 elements share an E8M0 scale.
+
+use super::{BlockFormat, BlockShape};
+use crate::scale::ElementMap;
+use crate::scale::mx::{MxScaleRule, mx_scale};
+use crate::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
+use core::marker::PhantomData;
+
+/// An MX format with element type `T` (OCP MX v1.0; SEMANTICS.md §2): 32
+/// consecutive elements (or a 32×32 tile with `two_d`) share one E8M0 scale
+/// X chosen by `rule`, and `q_i = T(x_i · (1/X))`, rounded to nearest even
+/// (or stochastically) and saturated. 1/X is a power of two, so the
+/// multiplication is exact (Transformer Engine multiplies; dividing gives
+/// the same bytes).
+///
+/// The default rule is [`MxScaleRule::Rceil`], Transformer Engine's and
+/// cuBLAS's, because the bytes users compare against on GPUs come from them
+/// and it never clips; [`MxScaleRule::Floor`] is the OCP spec's.
+///
+/// Blocks whose scale is NaN (a NaN in the block) store zero elements and
+/// dequantize to NaN, as OCP defines.
+///
+/// ```
+/// use blockscale::format::MxFp4;
+/// use blockscale::scale::mx::MxScaleRule;
+/// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+/// let x = vec![7.0f32; 32];
+/// let floor = QuantizedTensor::quantize(MxFp4::new(MxScaleRule::Floor), &x, 1, 32, &QuantizeOptions::default())?;
+/// let rceil = QuantizedTensor::quantize(MxFp4::default(), &x, 1, 32, &QuantizeOptions::default())?;
+/// assert_eq!(floor.dequantize()[0], 6.0); // clipped
+/// assert_eq!(rceil.dequantize()[0], 8.0); // 2 · 4
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub struct Mx<T> {
+    /// How the shared scale is chosen.
+    pub rule: MxScaleRule,
+    /// 32×32 tiles instead of 1×32 blocks.
+    pub two_d: bool,
+    _elem: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Mx<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Mx<T> {}
+
+impl<T> Default for Mx<T> {
+    fn default() -> Self {
+        Mx::new(MxScaleRule::default())
+    }
+}
+
+impl<T> Mx<T> {
+    /// 1×32 blocks with scale rule `rule`.
+    pub const fn new(rule: MxScaleRule) -> Self {
+        Mx {
+            rule,
+            two_d: false,
+            _elem: PhantomData,
+        }
+    }
+
+    /// 32×32 tiles with scale rule `rule` (Transformer Engine's 2-D weight blocks).
+    pub const fn new_2d(rule: MxScaleRule) -> Self {
+        Mx {
+            rule,
+            two_d: true,
+            _elem: PhantomData,
+        }
+    }
+}
+
+/// MXFP8 with E4M3 elements.
+pub type MxFp8E4M3 = Mx<E4M3>;
+/// MXFP8 with E5M2 elements.
+pub type MxFp8E5M2 = Mx<E5M2>;
+/// MXFP6 with E2M3 elements.
+pub type MxFp6E2M3 = Mx<E2M3>;
+/// MXFP6 with E3M2 elements.
+pub type MxFp6E3M2 = Mx<E3M2>;
+/// MXFP4 (E2M1 elements).
+pub type MxFp4 = Mx<E2M1>;
+/// MXINT8 (8-bit integer elements scaled by 2⁻⁶).
+pub type MxInt8 = Mx<Int8>;
+
+impl<T: Element> BlockFormat for Mx<T> {
+    type Elem = T;
+    type Scale = E8M0;
+    type Global = ();
+
+    fn name(&self) -> String {
+        let e = match T::NAME {
+            "E2M1" => "MXFP4".to_string(),
+            "INT8" => "MXINT8".to_string(),
+            n if T::BITS == 6 => format!("MXFP6-{n}"),
+            n => format!("MXFP8-{n}"),
+        };
+        if self.two_d { format!("{e}-2D") } else { e }
+    }
+    fn block(&self) -> BlockShape {
+        if self.two_d {
+            BlockShape::Tile { rows: 32, cols: 32 }
+        } else {
+            BlockShape::Tile { rows: 1, cols: 32 }
+        }
+    }
+    fn has_global_scale(&self) -> bool {
+        false
+    }
+    fn scale_rule(&self) -> String {
+        format!("{:?}", self.rule)
+    }
+    fn global(&self, _amax: f32) {}
+    fn block_scale(&self, block_amax: f32, _g: &()) -> (E8M0, ElementMap, f32) {
+        let x = mx_scale::<T>(block_amax, self.rule);
+        if x.is_nan() {
+            return (x, ElementMap::Zero(0), f32::NAN);
+        }
+        // 1/X = 2^(127 − b) is exact in f32 for every b (2^127 down to 2^-127).
+        let inv = 1.0 / x.to_f32();
+        (x, ElementMap::Mul(inv), x.to_f32())
+    }
+    fn dequant_factor(&self, s: E8M0, _g: &()) -> f32 {
+        s.to_f32()
+    }
+    fn global_amax(&self, _g: &()) -> Option<f32> {
+        None
+    }
+    fn tensor_alpha(&self, _g: &()) -> f32 {
+        1.0
+    }
+}

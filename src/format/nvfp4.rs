@@ -1,0 +1,93 @@
+//! NVFP4: E2M1 elements, an E4M3 scale per 16 elements (1×16, or 16×16 for
+//! weights), and an FP32 per-tensor scale.
+
+use super::{BlockFormat, BlockShape};
+use crate::element::ConvertOptions;
+use crate::scale::ElementMap;
+use crate::scale::nvfp4::{self, NVFP4_RANGE, Nvfp4Global, Nvfp4Profile};
+use crate::{E2M1, E4M3};
+
+/// NVFP4 (SEMANTICS.md §3): Transformer Engine's quantizer bit for bit by
+/// default, or another producer's (see [`Nvfp4Profile`] for every formula
+/// and special case).
+///
+/// `two_d: false` gives 1×16 blocks (activations and gradients); `true`
+/// gives 16×16 tiles (weights), whose columnwise copy is exactly the
+/// rowwise copy transposed.
+///
+/// ```
+/// use blockscale::format::Nvfp4;
+/// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+/// let x: Vec<f32> = (0..32).map(|i| i as f32 - 16.0).collect();
+/// let q = QuantizedTensor::quantize(Nvfp4::default(), &x, 2, 16, &QuantizeOptions::default())?;
+/// assert_eq!(q.global_amax(), Some(16.0));
+/// assert_eq!(q.scales().len(), 2);
+/// assert_eq!(q.dequantize()[0], -16.0);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Nvfp4 {
+    /// Whose bytes to reproduce.
+    pub profile: Nvfp4Profile,
+    /// 16×16 tiles instead of 1×16 blocks.
+    pub two_d: bool,
+}
+
+impl Nvfp4 {
+    /// 16×16 tiles (weights), Transformer Engine's formulas.
+    pub const WEIGHTS_2D: Nvfp4 = Nvfp4 {
+        profile: Nvfp4Profile::TransformerEngine,
+        two_d: true,
+    };
+}
+
+impl BlockFormat for Nvfp4 {
+    type Elem = E2M1;
+    type Scale = E4M3;
+    type Global = Nvfp4Global;
+
+    fn name(&self) -> String {
+        if self.two_d {
+            "NVFP4-2D".into()
+        } else {
+            "NVFP4".into()
+        }
+    }
+    fn block(&self) -> BlockShape {
+        if self.two_d {
+            BlockShape::Tile { rows: 16, cols: 16 }
+        } else {
+            BlockShape::Tile { rows: 1, cols: 16 }
+        }
+    }
+    fn has_global_scale(&self) -> bool {
+        true
+    }
+    fn scale_rule(&self) -> String {
+        format!(
+            "{:?} NVFP4 two-level scaling (E4M3 block scale, FP32 A/2688)",
+            self.profile
+        )
+    }
+    fn global(&self, amax: f32) -> Nvfp4Global {
+        Nvfp4Global::new(amax)
+    }
+    fn block_scale(&self, block_amax: f32, g: &Nvfp4Global) -> (E4M3, ElementMap, f32) {
+        nvfp4::block_scale(self.profile, block_amax, g)
+    }
+    fn dequant_factor(&self, s: E4M3, g: &Nvfp4Global) -> f32 {
+        match self.profile {
+            Nvfp4Profile::TransformerEngine => (s.to_f32() * g.amax) * (1.0 / NVFP4_RANGE),
+            _ => s.to_f32() * g.w,
+        }
+    }
+    fn element_options(&self) -> ConvertOptions {
+        nvfp4::element_options(self.profile)
+    }
+    fn global_amax(&self, g: &Nvfp4Global) -> Option<f32> {
+        Some(g.amax)
+    }
+    fn tensor_alpha(&self, g: &Nvfp4Global) -> f32 {
+        g.amax / NVFP4_RANGE
+    }
+}

@@ -1,0 +1,1 @@
+//! Scale layouts: row-major and the cuBLAS/tcgen05 128×4 swizzled layout.
