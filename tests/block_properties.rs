@@ -1,0 +1,173 @@
+//! Properties of the block formats, checked on random inputs (proptest) and
+//! derived from the definitions rather than from the code.
+
+use blockscale::format::{
+    BlockFormat, Fp8Blockwise, Fp8Tensorwise, Mx, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3,
+    MxFp8E5M2, MxInt8, Nvfp4,
+};
+use blockscale::scale::mx::MxScaleRule;
+use blockscale::tensor::{Direction, QuantizeOptions, QuantizedTensor, TensorRounding};
+use blockscale::{E4M3, Element};
+use proptest::prelude::*;
+
+/// A heavy-tailed matrix: magnitudes spread over several binades, with signs.
+fn matrix(rows: usize, cols: usize) -> impl Strategy<Value = Vec<f32>> {
+    prop::collection::vec((-1.0f32..1.0, -6i32..6), rows * cols)
+        .prop_map(|v| v.into_iter().map(|(m, e)| m * 2f32.powi(e)).collect())
+}
+
+/// |x − x̂| ≤ half the element spacing at the top of the element's range,
+/// times the block's dequantization factor: the bound of round-to-nearest
+/// when nothing clips. `slack` allows for clipping by rounded block scales.
+fn check_error_bound<F: BlockFormat>(f: F, x: &[f32], rows: usize, cols: usize, slack: f32) {
+    let q = QuantizedTensor::quantize(f, x, rows, cols, &QuantizeOptions::default()).unwrap();
+    let d = q.dequantize();
+    let spacing = 2f32.powi(blockscale::scale::mx::emax::<F::Elem>() - F::Elem::MAN_BITS as i32);
+    for r in 0..rows {
+        for c in 0..cols {
+            let i = r * cols + c;
+            let factor = q
+                .format()
+                .dequant_factor(q.scale_at(r, c).unwrap(), q.global());
+            let bound = factor * spacing / 2.0 * slack;
+            assert!(
+                (x[i] - d[i]).abs() <= bound,
+                "{}: x {} x̂ {} bound {bound}",
+                q.format().name(),
+                x[i],
+                d[i]
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn dequantization_error_is_within_the_format_bound(x in matrix(4, 64)) {
+        // RCEIL and FP8 current scaling never clip.
+        check_error_bound(MxFp4::default(), &x, 4, 64, 1.0);
+        check_error_bound(MxFp6E2M3::default(), &x, 4, 64, 1.0);
+        check_error_bound(MxFp6E3M2::default(), &x, 4, 64, 1.0);
+        check_error_bound(MxFp8E4M3::default(), &x, 4, 64, 1.0);
+        check_error_bound(MxFp8E5M2::default(), &x, 4, 64, 1.0);
+        check_error_bound(MxInt8::default(), &x, 4, 64, 1.0);
+        check_error_bound(Fp8Tensorwise::<E4M3>::current(), &x, 4, 64, 1.0);
+        check_error_bound(Fp8Blockwise::<E4M3>::new(1, 32), &x, 4, 64, 1.0);
+        // NVFP4's E4M3 block scale rounds to nearest, so a block's top can
+        // exceed 6 by up to half an E4M3 ulp (1/16) and clip: allow it.
+        check_error_bound(Nvfp4::default(), &x, 4, 64, 1.25);
+    }
+
+    /// FLOOR puts every block's largest element in the element's top binade,
+    /// so quantizing the dequantized tensor gives the same bytes.
+    #[test]
+    fn floor_mx_quantization_is_idempotent(x in matrix(2, 64)) {
+        fn check<T: Element>(x: &[f32]) {
+            let f = Mx::<T>::new(MxScaleRule::Floor);
+            let q = QuantizedTensor::quantize(f, x, 2, 64, &QuantizeOptions::default()).unwrap();
+            let q2 = QuantizedTensor::quantize(f, &q.dequantize(), 2, 64, &QuantizeOptions::default()).unwrap();
+            assert_eq!(q.data(), q2.data(), "{}", T::NAME);
+            assert_eq!(q.scales(), q2.scales(), "{}", T::NAME);
+        }
+        check::<blockscale::E2M1>(&x);
+        check::<blockscale::E2M3>(&x);
+        check::<blockscale::E3M2>(&x);
+        check::<blockscale::E4M3>(&x);
+        check::<blockscale::E5M2>(&x);
+        check::<blockscale::Int8>(&x);
+    }
+
+    /// 2-D tiles: the columnwise copy is the rowwise copy transposed, bit for bit.
+    #[test]
+    fn two_d_columnwise_is_rowwise_transposed(x in matrix(32, 64)) {
+        fn check<F: BlockFormat>(f: F, x: &[f32])
+        where
+            F::Scale: PartialEq,
+        {
+            let row = QuantizedTensor::quantize(f.clone(), x, 32, 64, &QuantizeOptions::default()).unwrap();
+            let col_opts = QuantizeOptions { direction: Direction::Columnwise, ..Default::default() };
+            let col = QuantizedTensor::quantize(f, x, 32, 64, &col_opts).unwrap();
+            assert_eq!(col.stored_shape(), (64, 32));
+            for r in 0..32 {
+                for c in 0..64 {
+                    assert_eq!(row.element(r, c).unwrap().to_bits(), col.element(c, r).unwrap().to_bits());
+                    assert_eq!(row.scale_at(r, c), col.scale_at(c, r));
+                }
+            }
+            assert_eq!(row.dequantize(), col.dequantize());
+        }
+        check(Nvfp4::WEIGHTS_2D, &x);
+        check(MxFp8E4M3::new_2d(MxScaleRule::Rceil), &x);
+        check(Fp8Blockwise::<E4M3>::new(16, 16), &x);
+    }
+}
+
+/// 1-D blocks are not transposable: the columnwise copy is re-quantized from
+/// the high-precision input with its own block amaxes.
+#[test]
+fn one_d_columnwise_requantizes_along_columns() {
+    // Column 0 holds a large value; rowwise, it only affects row 0's block.
+    let mut x = vec![1.0f32; 16 * 16];
+    x[0] = 100.0;
+    let col = QuantizedTensor::quantize(
+        Nvfp4::default(),
+        &x,
+        16,
+        16,
+        &QuantizeOptions {
+            direction: Direction::Columnwise,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let row = QuantizedTensor::quantize(Nvfp4::default(), &x, 16, 16, &QuantizeOptions::default())
+        .unwrap();
+    // Rowwise, row 1 is all ones: A = 100 gives S_enc = 26.88, s_b =
+    // E4M3(4.48) = 4.5, q = 6, x̂ = 6 · 4.5 · 100/2688 ≈ 1.0045.
+    assert!((row.dequantize()[16] - 1.0).abs() < 0.005);
+    // Columnwise, x[1][0] = 1 shares column 0's block with 100: s_b = 448,
+    // e_b = 26.88/448 = 0.06, and 0.06 rounds to 0.
+    assert_eq!(col.dequantize()[16], 0.0);
+    assert_eq!(col.scale_at(0, 1), col.scale_at(0, 0));
+    assert_ne!(col.scale_at(0, 1), col.scale_at(1, 0));
+}
+
+/// Stochastic rounding: unbiased over seeds, bytes fixed by the seed.
+#[test]
+fn stochastic_rounding_is_unbiased_over_seeds_and_reproducible() {
+    let x: Vec<f32> = (0..64)
+        .map(|i| ((i * 37 % 64) as f32 - 31.5) * 0.173)
+        .collect();
+    let sr = |seed| QuantizeOptions {
+        rounding: TensorRounding::Stochastic { seed },
+        ..Default::default()
+    };
+    let a = QuantizedTensor::quantize(Nvfp4::default(), &x, 4, 16, &sr(9)).unwrap();
+    let b = QuantizedTensor::quantize(Nvfp4::default(), &x, 4, 16, &sr(9)).unwrap();
+    let c = QuantizedTensor::quantize(Nvfp4::default(), &x, 4, 16, &sr(10)).unwrap();
+    assert_eq!(a.data(), b.data());
+    assert_ne!(a.data(), c.data());
+    // Block scales do not depend on the rounding; so E[x̂] = x element by element.
+    const N: u64 = 3000;
+    let mut mean = vec![0f64; 64];
+    for seed in 0..N {
+        let q = QuantizedTensor::quantize(Nvfp4::default(), &x, 4, 16, &sr(seed)).unwrap();
+        assert_eq!(q.scales(), a.scales());
+        for (m, v) in mean.iter_mut().zip(q.dequantize()) {
+            *m += v as f64 / N as f64;
+        }
+    }
+    for (i, (&m, &xi)) in mean.iter().zip(&x).enumerate() {
+        // One draw's error is at most the element spacing times the factor
+        // (≤ 2 · factor for E2M1), so its standard deviation is at most factor.
+        let factor =
+            Nvfp4::default().dequant_factor(a.scale_at(i / 16, i % 16).unwrap(), a.global()) as f64;
+        let five_sigma = 5.0 * factor / (N as f64).sqrt();
+        assert!(
+            (m - xi as f64).abs() <= five_sigma,
+            "element {i}: mean {m}, x {xi}, 5σ {five_sigma}"
+        );
+    }
+}
