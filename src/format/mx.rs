@@ -98,6 +98,11 @@ impl<T: Element> BlockFormat for Mx<T> {
             n if T::BITS == 6 => format!("MXFP6-{n}"),
             n => format!("MXFP8-{n}"),
         };
+        let e = if self.rule == MxScaleRule::default() {
+            e
+        } else {
+            format!("{e}-{:?}", self.rule).to_uppercase()
+        };
         if self.two_d { format!("{e}-2D") } else { e }
     }
     fn block(&self) -> BlockShape {
