@@ -11,7 +11,7 @@
 //!    their sources use, and bulk slice conversion.
 //! 2. [`scale`]: block scaling rules, pure functions of amaxes (MX E8M0
 //!    rules, NVFP4's two levels per producer, FP8 current and delayed scaling).
-//! 3. [`format`]: the [`format::BlockFormat`] trait and one impl per format
+//! 3. [`format`](mod@format): the [`format::BlockFormat`] trait and one impl per format
 //!    (NVFP4, MXFP8/6/4, MXINT8, FP8 per-tensor and blockwise).
 //! 4. [`tensor`]: [`tensor::QuantizedTensor`], quantize / dequantize /
 //!    fake-quantize of 2-D matrices in either direction; [`layout`] for
