@@ -1,1 +1,341 @@
 //! Scale layouts: row-major and the cuBLAS/tcgen05 128×4 swizzled layout.
+//!
+//! A block-scaled matrix carries a 2-D matrix of block scales, one per block:
+//! a 256×64 NVFP4 tensor with 1×16 blocks has a 256×4 scale matrix, where
+//! scale row `r` belongs to data row `r` and scale column `c` to data columns
+//! `16c..16c+16`. This module moves such a scale matrix between the two
+//! layouts in use:
+//!
+//! - [`ScaleLayout::RowMajor`]: `[rows, cols]`, element `(r, c)` at
+//!   `r·cols + c`. This is how quantizers emit scales and how checkpoints
+//!   store them (Model-Optimizer `weight_scale`, gpt-oss `*_scales`).
+//! - [`ScaleLayout::Swizzled`]: the layout block-scaled GEMMs read (cuBLAS
+//!   "1D block scaling factors layout", Blackwell `tcgen05.mma` scale
+//!   factors), produced by Transformer Engine
+//!   (`transformer_engine/common/cast/nvfp4/swizzle.cuh`,
+//!   `gemm_swizzled_scale_idx`) and torchao
+//!   (`torchao/prototype/mx_formats/utils.py::to_blocked`).
+//!
+//! The swizzled layout pads the matrix to `R = roundup(rows, 128)` rows and
+//! `C = roundup(cols, 4)` columns, cuts it into 128×4 tiles stored one after
+//! another in row-major tile order (512 elements each), and inside a tile
+//! stores the element at tile row `i` and column `j` at
+//! `(i % 32)·16 + (i / 32)·4 + j`, that is, as a 32×16 matrix whose row
+//! `i % 32` holds the four 32-row slices side by side:
+//!
+//! ```text
+//! off(r, c) = ((r/128)·(C/4) + c/4)·512 + (r%32)·16 + ((r%128)/32)·4 + c%4
+//! ```
+//!
+//! ```
+//! use blockscale::layout::{swizzle, swizzled_offset, swizzled_shape, unswizzle};
+//! // The scales of a 256×64 NVFP4 tensor (1×16 blocks): 256 rows × 4 columns.
+//! let scales: Vec<u8> = (0..256 * 4).map(|i| i as u8).collect();
+//! assert_eq!(swizzled_shape(256, 4)?, (256, 4));
+//! let swz = swizzle(&scales, 256, 4, 0)?;
+//! assert_eq!(swz[swizzled_offset(33, 2, 4)], scales[33 * 4 + 2]);
+//! assert_eq!(unswizzle(&swz, 256, 4)?, scales);
+//! # Ok::<(), blockscale::Error>(())
+//! ```
+
+use crate::Error;
+
+/// Rows of one swizzled tile.
+const TILE_ROWS: usize = 128;
+/// Columns of one swizzled tile.
+const TILE_COLS: usize = 4;
+/// Elements of one swizzled tile (512 bytes for one-byte scales).
+const TILE_LEN: usize = TILE_ROWS * TILE_COLS;
+
+/// How a 2-D matrix of block scales (`rows` × `cols`, one scale per block) is
+/// laid out in memory.
+///
+/// ```
+/// use blockscale::layout::ScaleLayout;
+/// assert_eq!(ScaleLayout::default(), ScaleLayout::RowMajor);
+/// // A 200×5 scale matrix: 1000 cells row-major, 256×8 = 2048 swizzled.
+/// assert_eq!(ScaleLayout::RowMajor.storage_len(200, 5)?, 1000);
+/// assert_eq!(ScaleLayout::Swizzled.storage_len(200, 5)?, 2048);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ScaleLayout {
+    /// Plain row-major `[rows, cols]`: scale `(r, c)` at `r·cols + c`, no
+    /// padding. The layout of quantizer outputs and checkpoints.
+    #[default]
+    RowMajor,
+    /// The cuBLAS / `tcgen05` "128×4" block-scaling-factor layout: padded to
+    /// [`swizzled_shape`], scale `(r, c)` at [`swizzled_offset`]`(r, c, cols)`
+    /// (Transformer Engine `cast/nvfp4/swizzle.cuh`; torchao
+    /// `mx_formats/utils.py::to_blocked`).
+    Swizzled,
+}
+
+impl ScaleLayout {
+    /// Number of elements a `rows` × `cols` scale matrix occupies in this
+    /// layout: `rows·cols` for [`RowMajor`](ScaleLayout::RowMajor), `R·C`
+    /// with `(R, C) =` [`swizzled_shape`]`(rows, cols)` for
+    /// [`Swizzled`](ScaleLayout::Swizzled).
+    ///
+    /// Errors with [`Error::InvalidArgument`] if that count overflows `usize`.
+    ///
+    /// ```
+    /// use blockscale::layout::ScaleLayout;
+    /// assert_eq!(ScaleLayout::Swizzled.storage_len(1, 1)?, 512);
+    /// assert!(ScaleLayout::RowMajor.storage_len(usize::MAX, 2).is_err());
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn storage_len(self, rows: usize, cols: usize) -> Result<usize, Error> {
+        match self {
+            ScaleLayout::RowMajor => checked_len(rows, cols),
+            ScaleLayout::Swizzled => swizzled_shape(rows, cols).map(|(r, c)| r * c),
+        }
+    }
+}
+
+fn overflow(rows: usize, cols: usize) -> Error {
+    Error::InvalidArgument(format!("scale matrix {rows}x{cols} overflows usize"))
+}
+
+fn checked_len(rows: usize, cols: usize) -> Result<usize, Error> {
+    rows.checked_mul(cols).ok_or_else(|| overflow(rows, cols))
+}
+
+fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch {
+            what,
+            expected,
+            found,
+        })
+    }
+}
+
+/// The padded shape `(R, C) = (roundup(rows, 128), roundup(cols, 4))` of a
+/// `rows` × `cols` scale matrix in the swizzled layout; the swizzled buffer
+/// holds `R·C` elements. An empty matrix (`rows` or `cols` zero) stays empty
+/// in that dimension, as in torchao's `to_blocked`.
+///
+/// Errors with [`Error::InvalidArgument`] if `R`, `C` or `R·C` overflows
+/// `usize`; when it returns `Ok`, every offset [`swizzled_offset`] gives for
+/// an in-range cell is below `R·C`.
+///
+/// ```
+/// use blockscale::layout::swizzled_shape;
+/// assert_eq!(swizzled_shape(256, 4)?, (256, 4));
+/// assert_eq!(swizzled_shape(200, 5)?, (256, 8));
+/// assert_eq!(swizzled_shape(1, 1)?, (128, 4));
+/// assert!(swizzled_shape(usize::MAX, 1).is_err());
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn swizzled_shape(rows: usize, cols: usize) -> Result<(usize, usize), Error> {
+    let r = rows
+        .checked_next_multiple_of(TILE_ROWS)
+        .ok_or_else(|| overflow(rows, cols))?;
+    let c = cols
+        .checked_next_multiple_of(TILE_COLS)
+        .ok_or_else(|| overflow(rows, cols))?;
+    r.checked_mul(c).ok_or_else(|| overflow(rows, cols))?;
+    Ok((r, c))
+}
+
+/// Offset of scale `(r, c)` of a matrix with `cols` (unpadded) columns in the
+/// swizzled layout:
+///
+/// ```text
+/// ((r/128)·(C/4) + c/4)·512 + (r%32)·16 + ((r%128)/32)·4 + c%4,   C = roundup(cols, 4)
+/// ```
+///
+/// (Transformer Engine `transformer_engine/common/cast/nvfp4/swizzle.cuh`,
+/// `gemm_swizzled_scale_idx`; torchao
+/// `torchao/prototype/mx_formats/utils.py::to_blocked`; cuBLAS "1D block
+/// scaling factors layout".) The row count does not enter the formula.
+///
+/// Precondition: `r < rows`, `c < cols`, and [`swizzled_shape`]`(rows, cols)`
+/// is `Ok`; then the offset is below `R·C` and distinct cells get distinct
+/// offsets. Outside it the result is unspecified (the arithmetic wraps), but
+/// the function never panics.
+///
+/// ```
+/// use blockscale::layout::swizzled_offset;
+/// assert_eq!(swizzled_offset(0, 3, 4), 3);
+/// assert_eq!(swizzled_offset(1, 0, 4), 16); // next row of the 32×16 view
+/// assert_eq!(swizzled_offset(32, 0, 4), 4); // rows 32..64 sit beside rows 0..32
+/// assert_eq!(swizzled_offset(0, 4, 8), 512); // second 128×4 tile
+/// ```
+pub fn swizzled_offset(r: usize, c: usize, cols: usize) -> usize {
+    let col_tiles = cols.div_ceil(TILE_COLS);
+    tile_row_base(r, col_tiles)
+        .wrapping_add((c / TILE_COLS).wrapping_mul(TILE_LEN))
+        .wrapping_add(c % TILE_COLS)
+}
+
+/// The offset of `(r, 0)`; column `c` adds `(c/4)·512 + c%4`. Wrapping so
+/// that [`swizzled_offset`] cannot panic outside its precondition; inside it
+/// nothing wraps.
+fn tile_row_base(r: usize, col_tiles: usize) -> usize {
+    (r / TILE_ROWS)
+        .wrapping_mul(col_tiles)
+        .wrapping_mul(TILE_LEN)
+        .wrapping_add((r % 32) * 16 + (r % TILE_ROWS) / 32 * TILE_COLS)
+}
+
+/// Rearranges a row-major `rows` × `cols` scale matrix into a new buffer in
+/// the swizzled layout (see [`swizzle_into`], which this allocates for).
+///
+/// `pad` fills the `R·C − rows·cols` padding cells. Transformer Engine,
+/// torchao's `to_blocked` and cuBLAS expect zero padding (scale byte `0x00`,
+/// which is E4M3 +0 and E8M0 2⁻¹²⁷), so pass the zero encoding unless you
+/// need something else.
+///
+/// Errors: [`Error::InvalidArgument`] if the padded size overflows `usize`
+/// (see [`swizzled_shape`]); [`Error::LengthMismatch`] if
+/// `src.len() != rows·cols`.
+///
+/// ```
+/// use blockscale::layout::swizzle;
+/// // A 2×5 matrix pads to 128×8: two 128×4 tiles.
+/// let src: Vec<u8> = (1..=10).collect();
+/// let swz = swizzle(&src, 2, 5, 0)?;
+/// assert_eq!(swz.len(), 1024);
+/// assert_eq!(&swz[0..4], &[1, 2, 3, 4]); // row 0, cols 0..4
+/// assert_eq!(&swz[16..20], &[6, 7, 8, 9]); // row 1, cols 0..4
+/// assert_eq!(&swz[512..516], &[5, 0, 0, 0]); // row 0, cols 4..8
+/// assert_eq!(swz[528], 10); // row 1, col 4
+/// assert_eq!(swz.iter().filter(|&&x| x != 0).count(), 10);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn swizzle<T: Copy>(src: &[T], rows: usize, cols: usize, pad: T) -> Result<Vec<T>, Error> {
+    let (r, c) = swizzled_shape(rows, cols)?;
+    check_len("row-major scales", rows * cols, src.len())?;
+    let mut dst = vec![pad; r * c];
+    scatter(src, cols, &mut dst);
+    Ok(dst)
+}
+
+/// Rearranges a row-major `rows` × `cols` scale matrix `src` into `dst` in
+/// the swizzled layout: `dst[`[`swizzled_offset`]`(r, c, cols)] =
+/// src[r·cols + c]`, and every other cell of `dst` (the padding) is set to
+/// `pad`. Every cell of `dst` is written. Zero padding is what Transformer
+/// Engine, torchao and cuBLAS expect (see [`swizzle`]).
+///
+/// Errors: [`Error::InvalidArgument`] if the padded size overflows `usize`;
+/// [`Error::LengthMismatch`] if `src.len() != rows·cols` or
+/// `dst.len() != R·C` with `(R, C) =` [`swizzled_shape`]`(rows, cols)`. On
+/// error `dst` is untouched.
+///
+/// ```
+/// use blockscale::layout::{swizzle_into, swizzled_offset};
+/// let src = [7u8; 130 * 3];
+/// let mut dst = vec![1u8; 256 * 4];
+/// swizzle_into(&src, 130, 3, 0, &mut dst)?;
+/// assert_eq!(dst[swizzled_offset(129, 2, 3)], 7);
+/// assert_eq!(dst[3], 0); // (0, 3) is padding
+/// assert_eq!(dst.iter().filter(|&&x| x == 7).count(), 130 * 3);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn swizzle_into<T: Copy>(
+    src: &[T],
+    rows: usize,
+    cols: usize,
+    pad: T,
+    dst: &mut [T],
+) -> Result<(), Error> {
+    let (r, c) = swizzled_shape(rows, cols)?;
+    check_len("row-major scales", rows * cols, src.len())?;
+    check_len("swizzled scales", r * c, dst.len())?;
+    dst.fill(pad);
+    scatter(src, cols, dst);
+    Ok(())
+}
+
+/// Rearranges a swizzled scale buffer (`R·C` elements, `(R, C) =`
+/// [`swizzled_shape`]`(rows, cols)`) back into a new row-major `rows` ×
+/// `cols` matrix, dropping the padding; the inverse of [`swizzle`] (see
+/// [`unswizzle_into`], which this allocates for).
+///
+/// Errors: [`Error::InvalidArgument`] if the padded size overflows `usize`;
+/// [`Error::LengthMismatch`] if `src.len() != R·C`.
+///
+/// ```
+/// use blockscale::layout::{swizzle, unswizzle};
+/// let src: Vec<u16> = (0..300 * 7).collect();
+/// let swz = swizzle(&src, 300, 7, 0)?;
+/// assert_eq!(swz.len(), 384 * 8);
+/// assert_eq!(unswizzle(&swz, 300, 7)?, src);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn unswizzle<T: Copy>(src: &[T], rows: usize, cols: usize) -> Result<Vec<T>, Error> {
+    let (r, c) = swizzled_shape(rows, cols)?;
+    check_len("swizzled scales", r * c, src.len())?;
+    // A non-empty matrix has a non-empty swizzled buffer, so `src[0]` exists;
+    // it only seeds the buffer, and every cell is then overwritten.
+    let Some(&seed) = src.first().filter(|_| rows * cols > 0) else {
+        return Ok(Vec::new());
+    };
+    let mut dst = vec![seed; rows * cols];
+    unswizzle_into(src, rows, cols, &mut dst)?;
+    Ok(dst)
+}
+
+/// Rearranges a swizzled scale buffer `src` (`R·C` elements) into the
+/// row-major `rows` × `cols` matrix `dst`: `dst[r·cols + c] =
+/// src[`[`swizzled_offset`]`(r, c, cols)]`. The padding cells of `src` are
+/// ignored, whatever they hold.
+///
+/// Errors: [`Error::InvalidArgument`] if the padded size overflows `usize`;
+/// [`Error::LengthMismatch`] if `src.len() != R·C` or
+/// `dst.len() != rows·cols`. On error `dst` is untouched.
+///
+/// ```
+/// use blockscale::layout::unswizzle_into;
+/// let mut swz = vec![0u8; 128 * 4];
+/// swz[16] = 5; // (1, 0)
+/// swz[4] = 6; // (32, 0)
+/// let mut dst = vec![0u8; 40];
+/// unswizzle_into(&swz, 40, 1, &mut dst)?;
+/// assert_eq!((dst[1], dst[32]), (5, 6));
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn unswizzle_into<T: Copy>(
+    src: &[T],
+    rows: usize,
+    cols: usize,
+    dst: &mut [T],
+) -> Result<(), Error> {
+    let (r, c) = swizzled_shape(rows, cols)?;
+    check_len("swizzled scales", r * c, src.len())?;
+    check_len("row-major scales", rows * cols, dst.len())?;
+    if cols == 0 {
+        return Ok(());
+    }
+    let col_tiles = c / TILE_COLS;
+    for (row, out) in dst.chunks_exact_mut(cols).enumerate() {
+        let base = tile_row_base(row, col_tiles);
+        for (j, group) in out.chunks_mut(TILE_COLS).enumerate() {
+            let start = base + j * TILE_LEN;
+            group.copy_from_slice(&src[start..start + group.len()]);
+        }
+    }
+    Ok(())
+}
+
+/// Writes the cells of row-major `src` (`cols` columns) to their swizzled
+/// offsets in `dst`, whose length the caller has checked. Four consecutive
+/// columns of one row (`c/4` fixed) are four consecutive elements of the
+/// swizzled buffer, so each row moves in runs of up to four.
+fn scatter<T: Copy>(src: &[T], cols: usize, dst: &mut [T]) {
+    if cols == 0 {
+        return;
+    }
+    let col_tiles = cols.div_ceil(TILE_COLS);
+    for (row, values) in src.chunks_exact(cols).enumerate() {
+        let base = tile_row_base(row, col_tiles);
+        for (j, group) in values.chunks(TILE_COLS).enumerate() {
+            let start = base + j * TILE_LEN;
+            dst[start..start + group.len()].copy_from_slice(group);
+        }
+    }
+}
