@@ -364,6 +364,31 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     pub fn scales(&self) -> &[F::Scale] {
         &self.scales
     }
+    /// The scales in `layout`: row-major (as [`Self::scales`]), or the
+    /// cuBLAS/tcgen05 128×4 swizzled layout that block-scaled GPU GEMMs read,
+    /// padded to ⌈rows/128⌉·128 × ⌈cols/4⌉·4 with zero bytes.
+    ///
+    /// ```
+    /// use blockscale::format::Nvfp4;
+    /// use blockscale::layout::ScaleLayout;
+    /// use blockscale::tensor::{QuantizedTensor, QuantizeOptions};
+    /// let q = QuantizedTensor::quantize(Nvfp4::default(), &[1.0f32; 2 * 32], 2, 32, &QuantizeOptions::default())?;
+    /// let sw = q.scales_in(ScaleLayout::Swizzled)?;
+    /// assert_eq!(sw.len(), 128 * 4);
+    /// // (r, c) lives at (r % 32)·16 + ((r % 128) / 32)·4 + c % 4 in the first tile.
+    /// assert_eq!((sw[0], sw[1], sw[16], sw[17]), (q.scales()[0], q.scales()[1], q.scales()[2], q.scales()[3]));
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn scales_in(&self, layout: crate::layout::ScaleLayout) -> Result<Vec<F::Scale>, Error> {
+        match layout {
+            crate::layout::ScaleLayout::RowMajor => Ok(self.scales.clone()),
+            crate::layout::ScaleLayout::Swizzled => {
+                let (r, c) = self.scale_shape();
+                crate::layout::swizzle(&self.scales, r, c, <F::Scale as ScaleCodec>::PAD)
+            }
+        }
+    }
+
     /// The per-tensor quantities.
     pub fn global(&self) -> &F::Global {
         &self.global

@@ -47,12 +47,16 @@ impl BlockShape {
 pub trait ScaleCodec: Copy + Send + Sync + core::fmt::Debug + 'static {
     /// Name of the scale type (`"E4M3"`, `"E8M0"`, `"F32"`).
     const NAME: &'static str;
+    /// The all-zero-bits scale that fills padding in swizzled layouts
+    /// (cuBLAS and Transformer Engine pad with byte 0x00).
+    const PAD: Self;
     /// The scale's value.
     fn value(self) -> f32;
 }
 
 impl ScaleCodec for E4M3 {
     const NAME: &'static str = "E4M3";
+    const PAD: Self = E4M3::ZERO;
     fn value(self) -> f32 {
         self.to_f32()
     }
@@ -60,6 +64,7 @@ impl ScaleCodec for E4M3 {
 
 impl ScaleCodec for E8M0 {
     const NAME: &'static str = "E8M0";
+    const PAD: Self = E8M0::MIN;
     fn value(self) -> f32 {
         self.to_f32()
     }
@@ -67,6 +72,7 @@ impl ScaleCodec for E8M0 {
 
 impl ScaleCodec for f32 {
     const NAME: &'static str = "F32";
+    const PAD: Self = 0.0;
     fn value(self) -> f32 {
         self
     }
