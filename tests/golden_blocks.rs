@@ -383,3 +383,66 @@ fn shapes_and_bad_input() {
     );
     let _ = E4M3::NAME;
 }
+
+#[test]
+fn f32_subnormal_blocks() {
+    // A block of f32 subnormals around 2^-140: FLOOR wants X = 2^(-140-8),
+    // clamped to E8M0's 2^-127; x/X = 2^-13 is below E4M3's smallest
+    // subnormal 2^-10 half-way point, so every element flushes to zero.
+    let x = vec![2f32.powi(-140); 32];
+    let q = QuantizedTensor::quantize(
+        MxFp8E4M3::new(MxScaleRule::Floor),
+        &x,
+        1,
+        32,
+        &QuantizeOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(q.scales()[0].to_bits(), 0x00);
+    assert!(q.dequantize().iter().all(|&v| v == 0.0));
+    // NVFP4: A = 2^-140 makes 2688/A overflow, so S_enc is clamped to
+    // FLT_MAX; the block scale a_b·FLT_MAX/6 ≈ 4.1e-5 is below half of E4M3's
+    // smallest subnormal 2^-9, so s_b = 0 and the tensor flushes to zero.
+    let q = QuantizedTensor::quantize(
+        Nvfp4::default(),
+        &x[..16],
+        1,
+        16,
+        &QuantizeOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(q.global().s_enc, f32::MAX);
+    assert_eq!(q.scales()[0].to_bits(), 0);
+    assert!(q.dequantize().iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn delayed_scaling_drives_fp8_tensorwise() {
+    use blockscale::scale::fp8::{AmaxCompute, DelayedScaler, DelayedScalingConfig};
+    let cfg = DelayedScalingConfig::new(2, AmaxCompute::Max, 0).unwrap();
+    let mut scaler = DelayedScaler::new(cfg, 448.0).unwrap();
+    // Step 0 has no history: scale 1, so 600 saturates to 448.
+    let step0 = [600.0f32, 1.0];
+    let q = QuantizedTensor::quantize(
+        Fp8Tensorwise::<E4M3>::with_scale(scaler.scale()),
+        &step0,
+        1,
+        2,
+        &QuantizeOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(q.element(0, 0).unwrap(), E4M3::MAX);
+    scaler.update(600.0);
+    // Step 1 uses step 0's amax: 448/600 = 0.74666667; 600·s = 448 exactly representable.
+    let q = QuantizedTensor::quantize(
+        Fp8Tensorwise::<E4M3>::with_scale(scaler.scale()),
+        &step0,
+        1,
+        2,
+        &QuantizeOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(scaler.scale(), 448.0f32 / 600.0);
+    assert_eq!(q.element(0, 0).unwrap(), E4M3::MAX);
+    assert_eq!(q.dequantize()[0], 448.0 * (1.0 / (448.0f32 / 600.0)));
+}
