@@ -101,17 +101,7 @@ fn checked_len(rows: usize, cols: usize) -> Result<usize, Error> {
     rows.checked_mul(cols).ok_or_else(|| overflow(rows, cols))
 }
 
-fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
-    if expected == found {
-        Ok(())
-    } else {
-        Err(Error::LengthMismatch {
-            what,
-            expected,
-            found,
-        })
-    }
-}
+use crate::error::check_len;
 
 /// The padded shape `(R, C) = (roundup(rows, 128), roundup(cols, 4))` of a
 /// `rows` × `cols` scale matrix in the swizzled layout; the swizzled buffer

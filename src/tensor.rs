@@ -3,6 +3,7 @@
 
 use crate::element::slice::Real;
 use crate::element::{RandomBits, Rounding};
+use crate::error::check_len;
 use crate::format::{BlockFormat, ScaleCodec, check_tile};
 use crate::metrics::{ErrorMetrics, compare};
 use crate::scale::ElementMap;
@@ -181,13 +182,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         opts: &QuantizeOptions,
     ) -> Result<Self, Error> {
         let grid = Grid::new(&format, rows, cols, opts.direction, opts.partial_blocks)?;
-        if src.len() != rows * cols {
-            return Err(Error::LengthMismatch {
-                what: "input",
-                expected: rows * cols,
-                found: src.len(),
-            });
-        }
+        check_len("input", rows * cols, src.len())?;
         // The matrix in stored orientation.
         let x: Vec<f32> = match opts.direction {
             Direction::Rowwise => src.iter().map(|v| v.to_f32()).collect(),
@@ -289,20 +284,8 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     ) -> Result<Self, Error> {
         let grid = Grid::new(&format, rows, cols, direction, partial)?;
         let want = packed_len::<F::Elem>(rows * cols);
-        if data.len() != want {
-            return Err(Error::LengthMismatch {
-                what: "data",
-                expected: want,
-                found: data.len(),
-            });
-        }
-        if scales.len() != grid.tiles_r * grid.tiles_c {
-            return Err(Error::LengthMismatch {
-                what: "scales",
-                expected: grid.tiles_r * grid.tiles_c,
-                found: scales.len(),
-            });
-        }
+        check_len("data", want, data.len())?;
+        check_len("scales", grid.tiles_r * grid.tiles_c, scales.len())?;
         let amax = match (format.has_global_scale(), global_amax) {
             (true, Some(a)) => a,
             (false, None) => 0.0,
@@ -426,13 +409,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// Dequantizes into `out`, in the logical (not stored) orientation:
     /// `x̂ = q · F::dequant_factor(scale, global)`, one f32 multiplication.
     pub fn dequantize_into(&self, out: &mut [f32]) -> Result<(), Error> {
-        if out.len() != self.rows * self.cols {
-            return Err(Error::LengthMismatch {
-                what: "output",
-                expected: self.rows * self.cols,
-                found: out.len(),
-            });
-        }
+        check_len("output", self.rows * self.cols, out.len())?;
         let (sr, sc) = self.stored_shape();
         let (tr, tc) = self.format.block().tile(sr, sc);
         let grid = Grid {

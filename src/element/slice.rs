@@ -65,17 +65,7 @@ impl Real for f64 {
     }
 }
 
-fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
-    if expected == found {
-        Ok(())
-    } else {
-        Err(Error::LengthMismatch {
-            what,
-            expected,
-            found,
-        })
-    }
-}
+use crate::error::check_len;
 
 /// Converts every element of `src` into `dst` with `opts`, as
 /// `T::from_f32_with` (or `from_f64_with`) does for each.
