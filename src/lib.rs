@@ -16,6 +16,9 @@
 //! 4. [`tensor`]: [`tensor::QuantizedTensor`], quantize / dequantize /
 //!    fake-quantize of 2-D matrices in either direction; [`layout`] for
 //!    swizzled scale layouts and [`metrics`] for error metrics at the edges.
+//! 5. [`gemm`]: the block-scaled GEMM with FP32 accumulation over any
+//!    [`format::BlockFormat`] pair: a naive reference and a fast path,
+//!    bit-identical.
 //!
 //! The numerical contract, with the public source of every rule, is in the
 //! doc comment of each item.
@@ -32,6 +35,7 @@
 pub mod element;
 mod error;
 pub mod format;
+pub mod gemm;
 pub mod layout;
 pub mod metrics;
 pub mod scale;

@@ -1,0 +1,166 @@
+//! The fast GEMM equals the reference bit for bit for every format pair,
+//! shape and thread count; the reference equals first principles where
+//! they can be computed independently.
+
+use blockscale::format::{
+    BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2,
+    MxInt8, Nvfp4,
+};
+use blockscale::gemm::{gemm, gemm_reference, gemm_with_threads};
+use blockscale::tensor::{PartialBlocks, QuantizeOptions, QuantizedTensor};
+use blockscale::{E4M3, E5M2, Error};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+
+/// Seeded heavy-tailed data: uniform mantissas over 12 binades.
+fn data(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            let m = rng.next_u32() as f32 / u32::MAX as f32 * 2.0 - 1.0;
+            m * 2f32.powi((rng.next_u32() % 12) as i32 - 6)
+        })
+        .collect()
+}
+
+fn q<F: BlockFormat>(f: F, x: &[f32], rows: usize, cols: usize) -> QuantizedTensor<F> {
+    let opts = QuantizeOptions {
+        partial_blocks: PartialBlocks::ZeroPad,
+        ..Default::default()
+    };
+    QuantizedTensor::quantize(f, x, rows, cols, &opts).unwrap()
+}
+
+fn check_pair<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    // Shapes that are not multiples of any tile, K a few blocks long.
+    for &(m, n, k) in &[(1, 1, 128), (3, 5, 256), (17, 9, 384), (33, 40, 128)] {
+        let a = q(fa.clone(), &data(&mut rng, m * k), m, k);
+        let b = q(fb.clone(), &data(&mut rng, n * k), n, k);
+        let c0 = data(&mut rng, m * n);
+        let mut want = c0.clone();
+        gemm_reference(&a, &b, 0.75, 0.5, &mut want).unwrap();
+        for threads in 1..=3 {
+            let mut got = c0.clone();
+            gemm_with_threads(&a, &b, 0.75, 0.5, &mut got, threads).unwrap();
+            let (w, g): (Vec<u32>, Vec<u32>) = (
+                want.iter().map(|v| v.to_bits()).collect(),
+                got.iter().map(|v| v.to_bits()).collect(),
+            );
+            assert_eq!(
+                w,
+                g,
+                "{} x {}: {m}x{n}x{k}, {threads} threads",
+                fa.name(),
+                fb.name()
+            );
+        }
+        let mut got = c0.clone();
+        gemm(&a, &b, 0.75, 0.5, &mut got).unwrap();
+        assert_eq!(
+            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            got.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        assert!(want.iter().all(|v| v.is_finite()));
+    }
+}
+
+#[test]
+fn fast_path_is_bit_identical_for_every_format_pair() {
+    check_pair(Nvfp4::default(), Nvfp4::default(), 1);
+    check_pair(Nvfp4::default(), Nvfp4::WEIGHTS_2D, 2);
+    check_pair(MxFp4::default(), MxFp4::default(), 3);
+    check_pair(MxFp6E2M3::default(), MxFp6E2M3::default(), 4);
+    check_pair(MxFp6E3M2::default(), MxFp6E3M2::default(), 5);
+    check_pair(MxInt8::default(), MxInt8::default(), 6);
+    check_pair(MxFp8E4M3::default(), MxFp8E4M3::default(), 7);
+    check_pair(MxFp8E4M3::default(), MxFp8E5M2::default(), 8);
+    check_pair(MxFp8E5M2::default(), MxFp8E5M2::default(), 9);
+    check_pair(
+        Fp8Tensorwise::<E4M3>::current(),
+        Fp8Tensorwise::<E4M3>::current(),
+        10,
+    );
+    check_pair(
+        Fp8Tensorwise::<E4M3>::current(),
+        Fp8Tensorwise::<E5M2>::current(),
+        11,
+    );
+    check_pair(
+        Fp8Blockwise::<E4M3>::ACTIVATIONS,
+        Fp8Blockwise::<E4M3>::WEIGHTS,
+        12,
+    );
+}
+
+/// MX has alpha = 1 and power-of-two scales, and E2M1 products sum exactly
+/// in f64: so each block term is f32 of the exact dot product of the
+/// dequantized values, and C is their f32 sum in block order.
+#[test]
+fn mxfp4_gemm_matches_first_principles() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(42);
+    let (m, n, k) = (4, 3, 96);
+    let a = q(MxFp4::default(), &data(&mut rng, m * k), m, k);
+    let b = q(MxFp4::default(), &data(&mut rng, n * k), n, k);
+    let (da, db) = (a.dequantize(), b.dequantize());
+    let mut c = vec![0f32; m * n];
+    gemm_reference(&a, &b, 1.0, 0.0, &mut c).unwrap();
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = 0f32;
+            for k0 in (0..k).step_by(32) {
+                let t: f64 = (k0..k0 + 32)
+                    .map(|kk| da[i * k + kk] as f64 * db[j * k + kk] as f64)
+                    .sum();
+                acc += t as f32;
+            }
+            assert_eq!(c[i * n + j], acc);
+        }
+    }
+}
+
+/// NVFP4: the global scales fold into alpha = A_a·A_b/2688², and the E4M3
+/// block scales multiply the exact integer block sums.
+#[test]
+fn nvfp4_gemm_folds_global_scales_into_alpha() {
+    // A = 2688 in both operands makes alpha = 1 and s_b exact: a block of
+    // all 6s (with one 2688 to fix the tensor amax in another block).
+    let mut x = vec![0f32; 32];
+    x[..16].iter_mut().for_each(|v| *v = 6.0);
+    x[16] = 2688.0;
+    let a = q(Nvfp4::default(), &x, 1, 32);
+    let mut c = [0f32];
+    gemm_reference(&a, &a, 1.0, 0.0, &mut c).unwrap();
+    // Block 0: s_b = 1, q = 6: 16·36 = 576. Block 1: s_b = 448, q = 6 at one
+    // place: 36·448² = 7225344. alpha = 2688²/2688² = 1.
+    assert_eq!(c[0], 576.0 + 7225344.0);
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    let a = q(MxFp4::default(), &[1.0; 64], 2, 32);
+    let b = q(MxFp4::default(), &[1.0; 64], 1, 64);
+    let mut c = [0f32; 2];
+    assert!(matches!(
+        gemm(&a, &b, 1.0, 0.0, &mut c),
+        Err(Error::InvalidArgument(_))
+    ));
+    let n = q(Nvfp4::default(), &[1.0; 64], 2, 32);
+    let mut c4 = [0f32; 4];
+    assert!(matches!(
+        gemm_reference(&a, &n, 1.0, 0.0, &mut c4),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        gemm(&a, &a, 1.0, 0.0, &mut c),
+        Err(Error::LengthMismatch {
+            expected: 4,
+            found: 2,
+            ..
+        })
+    ));
+    // beta = 0 never reads C.
+    let mut c = [f32::NAN; 4];
+    gemm(&a, &a, 1.0, 0.0, &mut c).unwrap();
+    assert_eq!(c, [32.0; 4]);
+    let _ = E5M2::MAX;
+}
