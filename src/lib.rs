@@ -20,6 +20,9 @@
 //!    [`format::BlockFormat`] pair: a naive reference and a fast path,
 //!    bit-identical.
 //!
+//! At the edges: [`simd`] holds every architecture-specific kernel behind
+//! runtime feature detection, each tested bit-identical to the portable code.
+//!
 //! The numerical contract, with the public source of every rule, is in the
 //! doc comment of each item.
 //!
@@ -39,6 +42,7 @@ pub mod gemm;
 pub mod layout;
 pub mod metrics;
 pub mod scale;
+pub mod simd;
 pub mod tensor;
 
 pub use element::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};

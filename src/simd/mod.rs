@@ -1,0 +1,152 @@
+//! Architecture-specific kernels, chosen at run time.
+//!
+//! This is the one place in the tree that holds architecture-specific code
+//! (and the only place, with memory mapping, where `unsafe` is allowed). The
+//! portable code elsewhere in the crate is the specification; every kernel
+//! here is tested bit-identical to it.
+//!
+//! The instruction-set [`Level`] a call uses is the lowest of:
+//! - what the CPU supports ([`detected`]);
+//! - the cap in the environment variable `BLOCKSCALE_SIMD` (`portable`,
+//!   `avx2`, `avx512` or `avx512vnni`), read once per process, so that a
+//!   test run can force the portable path;
+//! - a cap set on the calling thread with [`with_level`].
+//!
+//! A public function reads [`active`] once, on the calling thread, and hands
+//! the level to its kernels, so that the threads it spawns use the same one.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+/// An instruction-set level, ordered: each implies the ones before it.
+///
+/// ```
+/// use blockscale::simd::{Level, active, detected, with_level};
+/// assert!(active() <= detected());
+/// assert_eq!(with_level(Level::Portable, active), Level::Portable);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Plain Rust, no architecture-specific code: the specification.
+    Portable,
+    /// x86-64 AVX2 with FMA and F16C.
+    Avx2,
+    /// x86-64 AVX-512 F, BW, DQ and VL (Skylake-SP, Ice Lake, Zen 4 and later).
+    Avx512,
+    /// [`Level::Avx512`] plus AVX-512 VNNI (8- and 16-bit integer dot products).
+    Avx512Vnni,
+}
+
+impl Level {
+    /// The level's name as `BLOCKSCALE_SIMD` spells it.
+    ///
+    /// ```
+    /// assert_eq!(blockscale::simd::Level::Avx2.name(), "avx2");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Level::Portable => "portable",
+            Level::Avx2 => "avx2",
+            Level::Avx512 => "avx512",
+            Level::Avx512Vnni => "avx512vnni",
+        }
+    }
+
+    /// Parses a `BLOCKSCALE_SIMD` value (case-insensitive); `None` if unknown.
+    ///
+    /// ```
+    /// use blockscale::simd::Level;
+    /// assert_eq!(Level::parse("AVX512"), Some(Level::Avx512));
+    /// assert_eq!(Level::parse("neon"), None);
+    /// ```
+    pub fn parse(s: &str) -> Option<Level> {
+        [
+            Level::Portable,
+            Level::Avx2,
+            Level::Avx512,
+            Level::Avx512Vnni,
+        ]
+        .into_iter()
+        .find(|l| l.name().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// The highest level this CPU supports (detected once per process).
+///
+/// ```
+/// let level = blockscale::simd::detected();
+/// println!("this CPU: {}", level.name());
+/// ```
+pub fn detected() -> Level {
+    static DETECTED: OnceLock<Level> = OnceLock::new();
+    *DETECTED.get_or_init(detect)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect() -> Level {
+    use std::arch::is_x86_feature_detected as has;
+    let avx2 = has!("avx2") && has!("fma") && has!("f16c");
+    let avx512 =
+        avx2 && has!("avx512f") && has!("avx512bw") && has!("avx512dq") && has!("avx512vl");
+    if avx512 && has!("avx512vnni") {
+        Level::Avx512Vnni
+    } else if avx512 {
+        Level::Avx512
+    } else if avx2 {
+        Level::Avx2
+    } else {
+        Level::Portable
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect() -> Level {
+    Level::Portable
+}
+
+/// The cap from `BLOCKSCALE_SIMD`, read once. An unknown value caps at
+/// [`Level::Portable`], the safe reading of a typo.
+fn env_cap() -> Level {
+    static CAP: OnceLock<Level> = OnceLock::new();
+    *CAP.get_or_init(|| match std::env::var("BLOCKSCALE_SIMD") {
+        Ok(v) => Level::parse(&v).unwrap_or(Level::Portable),
+        Err(_) => Level::Avx512Vnni,
+    })
+}
+
+thread_local! {
+    static THREAD_CAP: Cell<Level> = const { Cell::new(Level::Avx512Vnni) };
+}
+
+/// The level a call made now, on this thread, uses: the lowest of
+/// [`detected`], `BLOCKSCALE_SIMD` and this thread's [`with_level`] cap.
+///
+/// ```
+/// assert!(blockscale::simd::active() <= blockscale::simd::detected());
+/// ```
+pub fn active() -> Level {
+    detected().min(env_cap()).min(THREAD_CAP.with(Cell::get))
+}
+
+/// Runs `f` with this thread's level capped at `level` (restored afterwards,
+/// even if `f` panics). A cap above what the CPU supports has no effect.
+///
+/// ```
+/// use blockscale::simd::{Level, active, with_level};
+/// let inner = with_level(Level::Portable, || active());
+/// assert_eq!(inner, Level::Portable);
+/// ```
+pub fn with_level<R>(level: Level, f: impl FnOnce() -> R) -> R {
+    struct Restore(Level);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREAD_CAP.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(THREAD_CAP.with(|c| c.replace(level)));
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub(crate) mod x86_64;
