@@ -7,6 +7,7 @@ use blockscale::format::{
     MxInt8, Nvfp4,
 };
 use blockscale::gemm::{gemm, gemm_reference, gemm_with_threads};
+use blockscale::simd::{Level, with_level};
 use blockscale::tensor::{PartialBlocks, QuantizeOptions, QuantizedTensor};
 use blockscale::{E4M3, E5M2, Error};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -31,9 +32,23 @@ fn q<F: BlockFormat>(f: F, x: &[f32], rows: usize, cols: usize) -> QuantizedTens
 }
 
 fn check_pair<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64) {
+    // Every kernel on this CPU, then the portable ones forced.
+    check_pair_at(fa.clone(), fb.clone(), seed);
+    with_level(Level::Portable, || check_pair_at(fa, fb, seed));
+}
+
+fn check_pair_at<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    // Shapes that are not multiples of any tile, K a few blocks long.
-    for &(m, n, k) in &[(1, 1, 128), (3, 5, 256), (17, 9, 384), (33, 40, 128)] {
+    // Shapes that are not multiples of any tile (8x16 micro-tiles, 64-row
+    // tasks), K a few blocks long and K = 200 ending in a partial block.
+    for &(m, n, k) in &[
+        (1, 1, 128),
+        (3, 5, 256),
+        (17, 9, 384),
+        (33, 40, 128),
+        (70, 19, 200),
+        (130, 33, 64),
+    ] {
         let a = q(fa.clone(), &data(&mut rng, m * k), m, k);
         let b = q(fb.clone(), &data(&mut rng, n * k), n, k);
         let c0 = data(&mut rng, m * n);
@@ -90,6 +105,73 @@ fn fast_path_is_bit_identical_for_every_format_pair() {
         Fp8Blockwise::<E4M3>::WEIGHTS,
         12,
     );
+}
+
+/// MX scales far from 1 push block terms into f32's subnormal range and
+/// past its maximum, where the fast path leaves its f32 kernel: every path
+/// still rounds each term once, like the reference.
+#[test]
+fn extreme_scales_round_once_on_every_path() {
+    extreme_scales(MxFp8E4M3::default(), 1, 0x7F);
+    extreme_scales(MxFp4::default(), 2, 0xFF);
+}
+
+/// Random codes (`per_byte` elements per byte, masked to avoid NaN codes)
+/// with E8M0 scale exponents in 2^-127..2^-60 (terms in f32's subnormal
+/// range) and 2^60..2^127 (terms past f32's maximum).
+fn extreme_scales<F: BlockFormat<Scale = blockscale::E8M0> + Copy>(
+    f: F,
+    per_byte: usize,
+    mask: u8,
+) {
+    use blockscale::E8M0;
+    use blockscale::tensor::Direction;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(77);
+    let (m, n, k) = (9, 17, 96);
+    let mut make = |rows: usize, lo: u32, hi: u32| {
+        let data: Vec<u8> = (0..rows * k / per_byte)
+            .map(|_| (rng.next_u32() % 256) as u8 & mask)
+            .collect();
+        let scales: Vec<E8M0> = (0..rows * k / 32)
+            .map(|_| E8M0::from_bits((lo + rng.next_u32() % (hi - lo)) as u8))
+            .collect();
+        QuantizedTensor::from_parts(
+            f,
+            (rows, k),
+            Direction::Rowwise,
+            PartialBlocks::Reject,
+            data,
+            scales,
+            None,
+        )
+        .unwrap()
+    };
+    for (lo, hi) in [(0u32, 67u32), (187, 254)] {
+        let a = make(m, lo, hi);
+        let b = make(n, lo, hi);
+        let mut want = vec![0f32; m * n];
+        gemm_reference(&a, &b, 1.0, 0.0, &mut want).unwrap();
+        for level in [Level::Portable, blockscale::simd::detected()] {
+            let mut got = vec![0f32; m * n];
+            with_level(level, || gemm(&a, &b, 1.0, 0.0, &mut got)).unwrap();
+            assert_eq!(
+                want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{} {level:?}",
+                f.name()
+            );
+        }
+        let special = if lo == 0 {
+            want.iter().filter(|v| v.is_subnormal()).count()
+        } else {
+            want.iter().filter(|v| v.is_infinite()).count()
+        };
+        assert!(
+            special > 0,
+            "{}: the case must reach the extreme range",
+            f.name()
+        );
+    }
 }
 
 /// MX has alpha = 1 and power-of-two scales, and E2M1 products sum exactly

@@ -1,13 +1,25 @@
-//! The fast GEMM: operands unpacked once into integer panels and scale
-//! arrays, rows of C spread over threads, and integer block dot products the
-//! compiler vectorizes. Bit-identical to [`super::gemm_reference`]: the
-//! inner sums are the same exact integers and every rounding after them is
-//! the same function, in the same order, whatever the thread count.
+//! The fast GEMM: a planner picks, from the data, the fastest kernel whose
+//! arithmetic is exact (see `pack`), operands are packed once into
+//! micro-tile layouts, and 64-row tasks of C run on rayon.
+//!
+//! | kernel  | formats                               | inner sums        | SIMD (runtime)        |
+//! |---------|---------------------------------------|-------------------|-----------------------|
+//! | i8      | E2M1, E2M3, INT8 (NVFP4, MXFP4, MXFP6-E2M3, MXINT8) | exact i32 | AVX-512 VNNI `vpdpbusd` |
+//! | f64     | E4M3, E3M2 (MXFP8, FP8, MXFP6-E3M2)   | exact f64         | AVX-512F FMA          |
+//! | generic | E5M2 pairs, non-finite data, extreme scales | exact i64/i128 | none                 |
+//!
+//! Each path is bit-identical to [`super::gemm_reference`]: the inner sums
+//! are the same exact integers and every rounding after them is the same
+//! single rounding, in the same order, whatever the thread count and
+//! whichever kernel runs. Without the SIMD level (or with
+//! `BLOCKSCALE_SIMD=portable`) the packed kernels run portable Rust.
 
+use super::pack::{self, KGeom, Plan};
 use super::{
     Dims, block_term, check, element_int, finish, folded_alpha, nonfinite_term, unit_exponent,
 };
 use crate::format::{BlockFormat, ScaleCodec};
+use crate::simd::{self, GEMM_MR as MR, GEMM_NR as NR, Level};
 use crate::tensor::QuantizedTensor;
 use crate::{Element, Error};
 use rayon::prelude::*;
@@ -85,7 +97,7 @@ pub fn gemm<FA: BlockFormat, FB: BlockFormat>(
     beta: f32,
     c: &mut [f32],
 ) -> Result<(), Error> {
-    run(a, b, alpha, beta, c)
+    run(a, b, alpha, beta, c, simd::active())
 }
 
 /// The fast path on a pool of `threads` threads (0 = rayon's default): the
@@ -116,7 +128,10 @@ pub fn gemm_with_threads<FA: BlockFormat, FB: BlockFormat>(
         .num_threads(threads)
         .build()
         .map_err(|e| Error::InvalidArgument(format!("thread pool: {e}")))?;
-    pool.install(|| run(a, b, alpha, beta, c))
+    // The level is read here, on the caller's thread, so that a
+    // `simd::with_level` cap reaches the pool's threads.
+    let level = simd::active();
+    pool.install(|| run(a, b, alpha, beta, c, level))
 }
 
 fn run<FA: BlockFormat, FB: BlockFormat>(
@@ -125,17 +140,188 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
     alpha: f32,
     beta: f32,
     c: &mut [f32],
+    level: Level,
 ) -> Result<(), Error> {
     let d = check(a, b, c.len())?;
+    if d.m == 0 || d.n == 0 {
+        return Ok(());
+    }
+    match pack::plan(a, b, &d) {
+        Plan::I8 => packed_i8(a, b, &d, alpha, beta, c, level),
+        Plan::F64 { pow2 } => packed_f64(a, b, &d, alpha, beta, c, level, pow2),
+        Plan::Generic => generic(a, b, &d, alpha, beta, c),
+    }
+}
+
+/// Rows of C per parallel task: the task packs its rows of A once and
+/// reuses them against every packed column tile of B.
+const MC: usize = 64;
+
+/// Writes a finished MR×NR tile of accumulators into C's rows
+/// `row0..` of `chunk` (which starts at C's row `r0`), clipped to M and N.
+fn store_tile(
+    acc: &[f32; MR * NR],
+    chunk: &mut [f32],
+    n_total: usize,
+    row0: usize,
+    col0: usize,
+    alpha: f32,
+    beta: f32,
+) {
+    let rows = chunk.len() / n_total;
+    for r in 0..MR.min(rows.saturating_sub(row0)) {
+        let out = &mut chunk[(row0 + r) * n_total..][..n_total];
+        for j in 0..NR.min(n_total - col0) {
+            finish(acc[r * NR + j], alpha, beta, &mut out[col0 + j]);
+        }
+    }
+}
+
+fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
+    a: &QuantizedTensor<FA>,
+    b: &QuantizedTensor<FB>,
+    d: &Dims,
+    alpha: f32,
+    beta: f32,
+    c: &mut [f32],
+    level: Level,
+) -> Result<(), Error> {
+    let alpha = folded_alpha(a, b, alpha);
+    let g = KGeom::i8(d);
+    let pb = pack::pack_b8(b, d, g);
+    let a_scales = pack::operand_scales(a, d, d.m);
+    let (a_len, b_len) = (g.blocks * g.kbp * MR, g.blocks * g.kbp * NR);
+    let (sa_len, sb_len) = (g.blocks * MR, g.blocks * NR);
+    let ntiles = d.n.div_ceil(NR);
+    pack::check_tile_lens(&[
+        (pb.data.len(), ntiles * b_len),
+        (pb.scales.len(), ntiles * sb_len),
+        (pb.negcorr.len(), ntiles * sb_len),
+    ])?;
+    c.par_chunks_mut(MC * d.n)
+        .enumerate()
+        .for_each(|(ci, chunk)| {
+            let rows = chunk.len() / d.n;
+            let pa = pack::pack_a8(a, d, g, ci * MC, rows, &a_scales);
+            let mut acc = [0f32; MR * NR];
+            for nt in 0..ntiles {
+                let bt = &pb.data[nt * b_len..][..b_len];
+                let sbt = &pb.scales[nt * sb_len..][..sb_len];
+                let nct = &pb.negcorr[nt * sb_len..][..sb_len];
+                for mt in 0..rows.div_ceil(MR) {
+                    let at = &pa.data[mt * a_len..][..a_len];
+                    let sat = &pa.scales[mt * sa_len..][..sa_len];
+                    acc.fill(0.0);
+                    i8_tile(level, at, sat, bt, sbt, nct, g, &mut acc);
+                    store_tile(&acc, chunk, d.n, mt * MR, nt * NR, alpha, beta);
+                }
+            }
+        });
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn i8_tile(
+    level: Level,
+    a: &[u8],
+    sa: &[f32],
+    b: &[i8],
+    sb: &[f32],
+    nc: &[i32],
+    g: KGeom,
+    acc: &mut [f32; MR * NR],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= Level::Avx512Vnni {
+        return simd::x86_64::gemm::i8_tile(a, sa, b, sb, nc, g.blocks, g.kbp / 4, acc);
+    }
+    let _ = level;
+    pack::i8_tile_portable(a, sa, b, sb, nc, g, acc)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn packed_f64<FA: BlockFormat, FB: BlockFormat>(
+    a: &QuantizedTensor<FA>,
+    b: &QuantizedTensor<FB>,
+    d: &Dims,
+    alpha: f32,
+    beta: f32,
+    c: &mut [f32],
+    level: Level,
+    pow2: bool,
+) -> Result<(), Error> {
+    let alpha = folded_alpha(a, b, alpha);
+    let g = KGeom::f64(d);
+    let b_scales = pack::operand_scales(b, d, d.n);
+    let pb = pack::pack_f64(b, d, g, d.n, 0, d.n, NR, &b_scales);
+    let a_scales = pack::operand_scales(a, d, d.m);
+    let kp = g.blocks * g.kbp;
+    let (a_len, b_len) = (kp * MR, kp * NR);
+    let (sa_len, sb_len) = (g.blocks * MR, g.blocks * NR);
+    let ntiles = d.n.div_ceil(NR);
+    pack::check_tile_lens(&[
+        (pb.data.len(), ntiles * b_len),
+        (pb.scales.len(), ntiles * sb_len),
+    ])?;
+    c.par_chunks_mut(MC * d.n)
+        .enumerate()
+        .for_each(|(ci, chunk)| {
+            let rows = chunk.len() / d.n;
+            let pa = pack::pack_f64(a, d, g, d.m, ci * MC, rows, MR, &a_scales);
+            let mut acc = [0f32; MR * NR];
+            for nt in 0..ntiles {
+                let bt = &pb.data[nt * b_len..][..b_len];
+                let sbt = &pb.scales[nt * sb_len..][..sb_len];
+                for mt in 0..rows.div_ceil(MR) {
+                    let at = &pa.data[mt * a_len..][..a_len];
+                    let sat = &pa.scales[mt * sa_len..][..sa_len];
+                    acc.fill(0.0);
+                    f64_tile(level, at, sat, bt, sbt, g, pow2, &mut acc);
+                    store_tile(&acc, chunk, d.n, mt * MR, nt * NR, alpha, beta);
+                }
+            }
+        });
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn f64_tile(
+    level: Level,
+    a: &[f64],
+    sa: &[f64],
+    b: &[f64],
+    sb: &[f64],
+    g: KGeom,
+    pow2: bool,
+    acc: &mut [f32; MR * NR],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= Level::Avx512 {
+        return simd::x86_64::gemm::f64_tile(a, sa, b, sb, g.blocks, g.kbp, pow2, acc);
+    }
+    let _ = level;
+    pack::f64_tile_portable(a, sa, b, sb, g, pow2, acc)
+}
+
+/// The generic kernel: any operands, including non-finite elements and
+/// E5M2 products too wide for 53 bits.
+fn generic<FA: BlockFormat, FB: BlockFormat>(
+    a: &QuantizedTensor<FA>,
+    b: &QuantizedTensor<FB>,
+    d: &Dims,
+    alpha: f32,
+    beta: f32,
+    c: &mut [f32],
+) -> Result<(), Error> {
     // i32 panels with i64 block sums when they cannot overflow (all pairs
     // but those with E5M2, whose integers need 33 bits); else i64 and i128.
     let fits = max_int::<FA::Elem>() < 1 << 31
         && max_int::<FB::Elem>() < 1 << 31
         && max_int::<FA::Elem>() * max_int::<FB::Elem>() * d.kb as u128 <= i64::MAX as u128;
     if fits {
-        kernel::<FA, FB, i32, i64>(a, b, &d, alpha, beta, c);
+        kernel::<FA, FB, i32, i64>(a, b, d, alpha, beta, c);
     } else {
-        kernel::<FA, FB, i64, i128>(a, b, &d, alpha, beta, c);
+        kernel::<FA, FB, i64, i128>(a, b, d, alpha, beta, c);
     }
     Ok(())
 }
@@ -153,9 +339,6 @@ fn kernel<FA, FB, I, S>(
     I: Copy + Default + Send + Sync + TryFrom<i64> + Into<S>,
     S: Copy + Default + core::ops::Add<Output = S> + core::ops::Mul<Output = S> + Into<i128>,
 {
-    if d.m == 0 || d.n == 0 {
-        return;
-    }
     let pa: Panel<I> = unpack(a, d, d.m);
     let pb: Panel<I> = unpack(b, d, d.n);
     let alpha = folded_alpha(a, b, alpha);
@@ -182,4 +365,115 @@ fn kernel<FA, FB, I, S>(
             finish(acc, alpha, beta, out);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8, Nvfp4};
+    use crate::tensor::QuantizeOptions;
+    use crate::{E4M3, E5M2};
+
+    fn q<F: BlockFormat>(f: F, x: &[f32]) -> QuantizedTensor<F> {
+        QuantizedTensor::quantize(f, x, 2, 64, &QuantizeOptions::default()).unwrap()
+    }
+
+    fn plan_of<F: BlockFormat>(f: F, x: &[f32]) -> Plan {
+        let t = q(f, x);
+        let d = check(&t, &t, 4).unwrap();
+        pack::plan(&t, &t, &d)
+    }
+
+    /// Each format pair reaches the kernel the module docs promise, so the
+    /// bit-identity tests in tests/gemm.rs cover every kernel.
+    #[test]
+    fn the_planner_picks_the_exact_kernel() {
+        let x: Vec<f32> = (0..128)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.31)
+            .collect();
+        assert_eq!(plan_of(Nvfp4::default(), &x), Plan::I8);
+        assert_eq!(plan_of(MxFp4::default(), &x), Plan::I8);
+        assert_eq!(plan_of(MxInt8::default(), &x), Plan::I8);
+        assert_eq!(plan_of(MxFp6E3M2::default(), &x), Plan::F64 { pow2: true });
+        assert_eq!(plan_of(MxFp8E4M3::default(), &x), Plan::F64 { pow2: true });
+        assert_eq!(
+            plan_of(Fp8Tensorwise::<E4M3>::current(), &x),
+            Plan::F64 { pow2: false }
+        );
+        // E5M2 spans 2^-16..2^15.8: 32 products need 69 bits.
+        assert_eq!(plan_of(MxFp8E5M2::default(), &x), Plan::Generic);
+        assert_eq!(plan_of(Fp8Tensorwise::<E5M2>::current(), &x), Plan::Generic);
+        // A NaN anywhere takes the generic kernel.
+        let mut y = x.clone();
+        y[5] = f32::NAN;
+        assert_eq!(plan_of(MxFp4::default(), &y), Plan::Generic);
+    }
+
+    /// The f64 kernel's term is one correct rounding (checked against the
+    /// exact integer rounding of the reference) where the f64 product
+    /// itself rounds, including results in f32's subnormal range.
+    #[test]
+    fn term_f64_rounds_once() {
+        use super::super::round_scaled;
+        // S · P with a 48-bit P: the product has up to 90 bits.
+        let p_int: i64 = (1 << 47) + 0x1234_5678_9ABC;
+        for (s, e) in [
+            (3i64, -40),
+            ((1 << 40) + 12345, -80),
+            (-((1 << 35) + 7), -300),
+        ] {
+            let p = p_int as f64 * 2f64.powi(e);
+            let want = round_scaled(s as i128 * p_int as i128, e);
+            assert_eq!(
+                pack::term_f64(s as f64, p).to_bits(),
+                want.to_bits(),
+                "{s} {e}"
+            );
+        }
+        // The exact product lies just above (below) an f32 midpoint and its
+        // f64 rounding lands on the midpoint itself: ties-to-even from the
+        // f64 value would go the wrong way, round-to-odd does not.
+        // (1 + 2^-24 - 2^-47)(1 + 2^-47) = 1 + 2^-24 + 2^-71 - 2^-94: up.
+        // (1 + 3·2^-24 + 2^-47)(1 - 2^-47) = 1 + 3·2^-24 - tiny: down.
+        for (s, p_int, up) in [
+            ((1i64 << 52) + (1 << 28) - 32, (1i64 << 47) + 1, true),
+            ((1i64 << 52) + (3 << 28) + 32, (1i64 << 47) - 1, false),
+        ] {
+            let p = p_int as f64 * 2f64.powi(-47);
+            let want = round_scaled(s as i128 * p_int as i128, -47);
+            let naive = (s as f64 * p) as f32;
+            assert_ne!(naive, want, "the case must defeat double rounding");
+            assert_eq!(pack::term_f64(s as f64, p), want);
+            assert_eq!(want > naive, up);
+        }
+    }
+
+    /// The dispatched f64 tile kernel (SIMD where the CPU has it) equals the
+    /// portable one on the double-rounding cases above, in every lane.
+    #[test]
+    fn f64_tile_kernels_agree() {
+        let g = KGeom { blocks: 2, kbp: 1 };
+        let cases = [
+            ((1i64 << 52) + (1 << 28) - 32, (1i64 << 47) + 1),
+            ((1i64 << 52) + (3 << 28) + 32, (1i64 << 47) - 1),
+            (-((1i64 << 40) + 12345), (1i64 << 47) + 0x1234_5678_9ABC),
+            (3, 1),
+        ];
+        let mut a = vec![0f64; 2 * MR];
+        let mut sa = vec![0f64; 2 * MR];
+        for r in 0..MR {
+            let (s, p) = cases[r % cases.len()];
+            a[r] = s as f64;
+            a[MR + r] = -(s as f64);
+            sa[r] = p as f64 * 2f64.powi(-47 - r as i32 * 40); // down to subnormal f32
+            sa[MR + r] = sa[r] * 0.5;
+        }
+        let b: Vec<f64> = (0..2 * NR).map(|j| 1.0 + (j % 3) as f64).collect();
+        let sb: Vec<f64> = (0..2 * NR).map(|j| 2f64.powi(j as i32 % 5)).collect();
+        let (mut want, mut got) = ([0f32; MR * NR], [0f32; MR * NR]);
+        pack::f64_tile_portable(&a, &sa, &b, &sb, g, false, &mut want);
+        f64_tile(simd::detected(), &a, &sa, &b, &sb, g, false, &mut got);
+        assert_eq!(want.map(f32::to_bits), got.map(f32::to_bits));
+        assert!(want.iter().any(|v| v.is_subnormal()));
+    }
 }

@@ -16,8 +16,8 @@
 //! 2. The block term is `t = round_f32(S · 2^(e0a+e0b) · s_a · s_b)`, one
 //!    round-to-nearest-even of the exact product of S and the two block scale
 //!    values (`ScaleCodec::value`). It is exact for NVFP4 and MXFP4 (and
-//!    whenever the product fits 24 bits). If t falls in f32's subnormal
-//!    range it may round twice; past f32's range it is ±Inf. A block holding
+//!    whenever the product fits 24 bits); a t in f32's subnormal range is
+//!    rounded once, like any other; past f32's range it is ±Inf. A block holding
 //!    a NaN or ±Inf element, or with a non-finite scale, gives
 //!    `t = f32(Σ f64(q_a)·f64(q_b)) · s_a · s_b` (NaN or ±Inf).
 //! 3. `acc` starts at +0 and adds the terms in increasing kb order, in f32.
@@ -48,6 +48,7 @@
 //! ```
 
 mod fast;
+mod pack;
 mod reference;
 
 pub use fast::{gemm, gemm_with_threads};
@@ -157,7 +158,8 @@ fn split(x: f32) -> (i128, i32) {
 }
 
 /// The block term `round_f32(S · 2^e0 · s_a · s_b)` for exact integer S and
-/// finite scales (module docs, rule 2).
+/// finite scales (module docs, rule 2): the exact product, then one
+/// round-to-nearest-even to f32, subnormals and overflow to ±Inf included.
 #[inline]
 pub(crate) fn block_term(s: i128, e0: i32, sa: f32, sb: f32) -> f32 {
     if !sa.is_finite() || !sb.is_finite() {
@@ -166,8 +168,32 @@ pub(crate) fn block_term(s: i128, e0: i32, sa: f32, sb: f32) -> f32 {
     let (ma, ea) = split(sa);
     let (mb, eb) = split(sb);
     // |S| < 2^72 and |ma|, |mb| < 2^24: the product fits i128.
-    let p = s * ma * mb;
-    ldexp(p as f32, e0 + ea + eb)
+    round_scaled(s * ma * mb, e0 + ea + eb)
+}
+
+/// `round_f32(p · 2^e)`, exactly one round-to-nearest-even of the exact value.
+pub(crate) fn round_scaled(p: i128, e: i32) -> f32 {
+    if p == 0 {
+        return 0.0;
+    }
+    let mag = p.unsigned_abs();
+    let msb = 127 - mag.leading_zeros() as i32 + e; // exponent of the leading bit
+    // The lowest bit f32 keeps: 23 below the leading bit, never below 2^-149.
+    let lo = (msb - 23).max(-149);
+    let shift = lo - e;
+    let q = if shift <= 0 {
+        mag << -shift // exact: at most 24 significant bits
+    } else if shift >= 128 {
+        0 // far below half of 2^-149
+    } else {
+        let (q, rem) = (mag >> shift, mag & ((1u128 << shift) - 1));
+        let half = 1u128 << (shift - 1);
+        q + u128::from(rem > half || (rem == half && q & 1 == 1))
+    };
+    // q ≤ 2^24 is exact in f32 and q · 2^lo is representable or overflows
+    // to Inf exactly as rounding would.
+    let r = ldexp(q as f32, lo);
+    if p < 0 { -r } else { r }
 }
 
 /// The block term when a block holds a non-finite element (rule 2).
@@ -202,5 +228,16 @@ mod tests {
         assert_eq!(ldexp(1.0, -149), f32::from_bits(1));
         assert_eq!(ldexp(1.0, 127), 2f32.powi(127));
         assert_eq!(ldexp(3.0, -300), 0.0);
+        // One rounding in the subnormal range: 3·2^-151 = 0.75 ulp of the
+        // smallest subnormal rounds up to it; 2^-150 + 2^-200 is just above
+        // the tie and rounds up too (rounding first to 24 bits would not).
+        assert_eq!(round_scaled(3, -151), f32::from_bits(1));
+        assert_eq!(round_scaled((1 << 50) + 1, -200), f32::from_bits(1));
+        assert_eq!(round_scaled(1, -150), 0.0); // tie to even (zero)
+        assert_eq!(round_scaled(3, -150), f32::from_bits(2)); // tie to even
+        assert_eq!(round_scaled(-((1 << 24) + 1), 0), -16777216.0);
+        assert_eq!(round_scaled(1, 128), f32::INFINITY);
+        assert_eq!(round_scaled((1 << 25) - 1, 103), f32::INFINITY); // rounds past MAX
+        assert_eq!(round_scaled((1 << 24) - 1, 104), f32::MAX);
     }
 }

@@ -16,6 +16,11 @@
 //! the level to its kernels, so that the threads it spawns use the same one.
 
 use std::cell::Cell;
+
+/// Rows of A per GEMM micro-tile (the packed layouts in `gemm` use it).
+pub(crate) const GEMM_MR: usize = 8;
+/// Columns of B per GEMM micro-tile: one 512-bit vector of f32 or i32.
+pub(crate) const GEMM_NR: usize = 16;
 use std::sync::OnceLock;
 
 /// An instruction-set level, ordered: each implies the ones before it.

@@ -1,0 +1,498 @@
+//! Packing for the fast GEMM: operands copied once into the tile layouts the
+//! micro-kernels stream, and the plan that picks a kernel whose arithmetic
+//! is exact for the data at hand.
+//!
+//! Two packed kernels exist, both exact up to one rounding per block term
+//! (so both equal [`super::gemm_reference`] bit for bit):
+//!
+//! - **i8**: every element integer fits in i8 (E2M1, E2M3, INT8 and their
+//!   mixes) and the block term `S · s_a' · s_b'` is exact in f32. The inner
+//!   sums are exact i32 (u8 × i8 dot products of `a + 128` with `b`, minus
+//!   `128 · Σ b`), and `acc + S·P` is one f32 rounding, as in the reference.
+//! - **f64**: the block sums fit 53 bits (E4M3, E3M2, and any pair whose
+//!   integers are small enough). Element products and their sums are exact
+//!   in f64; the block term `S · P` (`P = s_a'·s_b'` has at most 48 bits) is
+//!   rounded to odd in f64 with an exact two-product, then once to f32:
+//!   round-to-odd at 53 bits followed by nearest-even at 24 is one correct
+//!   rounding (Boldo and Melquiond, "Emulation of FMA and correctly rounded
+//!   sums: proved algorithms using rounding to odd", IEEE TC 2008).
+//!
+//! Everything else (E5M2 pairs, a non-finite element or scale, scale
+//! products outside f32's normal range) runs the generic kernel.
+
+use super::{Dims, element_int, unit_exponent};
+use crate::format::{BlockFormat, ScaleCodec};
+use crate::simd::{GEMM_MR as MR, GEMM_NR as NR};
+use crate::tensor::QuantizedTensor;
+use crate::{Element, Error};
+use rayon::prelude::*;
+
+/// One operand's codes as integers (`None`: not finite), by code.
+struct Codes {
+    ints: [Option<i64>; 256],
+}
+
+impl Codes {
+    fn new<T: Element>() -> Codes {
+        let e0 = unit_exponent::<T>();
+        let mut ints = [None; 256];
+        for (c, slot) in ints.iter_mut().enumerate().take(1 << T::BITS) {
+            *slot = element_int(T::from_bits(c as u8), e0);
+        }
+        Codes { ints }
+    }
+}
+
+/// The element code at stored flat index `i`.
+#[inline]
+fn code<F: BlockFormat>(t: &QuantizedTensor<F>, i: usize) -> usize {
+    let data = t.data();
+    if F::Elem::BITS == 4 {
+        ((data[i / 2] >> (4 * (i % 2))) & 0xF) as usize
+    } else {
+        data[i] as usize
+    }
+}
+
+/// What the data of one operand needs: the largest |integer| present,
+/// whether every element and scale is finite, and the range and significand
+/// width of its nonzero scale values.
+#[derive(Debug)]
+struct Stats {
+    max_int: u64,
+    finite: bool,
+    /// Smallest and largest nonzero |scale · 2^e0|, in f64 (exact).
+    scale_min: f64,
+    scale_max: f64,
+    /// The widest significand (in bits) of any scale value.
+    scale_bits: u32,
+}
+
+fn stats<F: BlockFormat>(t: &QuantizedTensor<F>) -> Stats {
+    let codes = Codes::new::<F::Elem>();
+    let mut seen = [false; 256];
+    let (r, c) = t.stored_shape();
+    if F::Elem::BITS == 4 {
+        for &byte in t.data() {
+            seen[(byte & 0xF) as usize] = true;
+            seen[(byte >> 4) as usize] = true;
+        }
+        // A packed odd count leaves one unused high nibble: ignore it.
+        if (r * c) % 2 == 1 {
+            seen = [false; 256];
+            for i in 0..r * c {
+                seen[code(t, i)] = true;
+            }
+        }
+    } else {
+        for &byte in t.data() {
+            seen[byte as usize] = true;
+        }
+    }
+    let mut s = Stats {
+        max_int: 0,
+        finite: true,
+        scale_min: f64::INFINITY,
+        scale_max: 0.0,
+        scale_bits: 0,
+    };
+    for (code, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
+        match codes.ints[code] {
+            Some(i) => s.max_int = s.max_int.max(i.unsigned_abs()),
+            None => s.finite = false,
+        }
+    }
+    let e0 = unit_exponent::<F::Elem>();
+    for sc in t.scales() {
+        let v = sc.value();
+        if !v.is_finite() {
+            s.finite = false;
+            continue;
+        }
+        if v != 0.0 {
+            let a = (v.abs() as f64) * 2f64.powi(e0);
+            s.scale_min = s.scale_min.min(a);
+            s.scale_max = s.scale_max.max(a);
+            let bits = v.abs().to_bits();
+            let man = if bits >> 23 == 0 {
+                bits
+            } else {
+                bits & 0x7F_FFFF | 0x80_0000
+            };
+            s.scale_bits = s
+                .scale_bits
+                .max(32 - man.leading_zeros() - man.trailing_zeros());
+        }
+    }
+    s
+}
+
+/// The kernel a GEMM runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    I8,
+    /// `pow2`: every nonzero scale is a power of two (E8M0), so `S·P` is
+    /// exact in f64 and needs no round-to-odd step.
+    F64 {
+        pow2: bool,
+    },
+    Generic,
+}
+
+/// Picks the fastest kernel whose arithmetic is exact for these operands.
+pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
+    a: &QuantizedTensor<FA>,
+    b: &QuantizedTensor<FB>,
+    d: &Dims,
+) -> Plan {
+    let (sa, sb) = (stats(a), stats(b));
+    if !sa.finite || !sb.finite {
+        return Plan::Generic;
+    }
+    // The largest possible |S| of one block.
+    let smax = (sa.max_int as u128) * (sb.max_int as u128) * d.kb as u128;
+    let smax_bits = 128 - smax.leading_zeros();
+    let no_scales = sa.scale_max == 0.0 || sb.scale_max == 0.0;
+    let f32_exact = no_scales
+        || (smax_bits + sa.scale_bits + sb.scale_bits <= 24
+            && sa.scale_min >= f32::MIN_POSITIVE as f64
+            && sb.scale_min >= f32::MIN_POSITIVE as f64
+            && sa.scale_min * sb.scale_min >= f32::MIN_POSITIVE as f64
+            && sa.scale_max * sb.scale_max * (smax.max(1) as f64) < f32::MAX as f64);
+    if sa.max_int <= 127 && sb.max_int <= 127 && f32_exact {
+        Plan::I8
+    } else if smax < 1 << 53 {
+        Plan::F64 {
+            pow2: sa.scale_bits <= 1 && sb.scale_bits <= 1,
+        }
+    } else {
+        Plan::Generic
+    }
+}
+
+/// K-block geometry of a packed operand.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KGeom {
+    /// Number of K blocks.
+    pub blocks: usize,
+    /// Elements per K block as packed (the block size, for i8 rounded up to
+    /// a multiple of 4).
+    pub kbp: usize,
+}
+
+impl KGeom {
+    pub fn i8(d: &Dims) -> KGeom {
+        KGeom {
+            blocks: d.k.div_ceil(d.kb.max(1)),
+            kbp: d.kb.next_multiple_of(4),
+        }
+    }
+    pub fn f64(d: &Dims) -> KGeom {
+        KGeom {
+            blocks: d.k.div_ceil(d.kb.max(1)),
+            kbp: d.kb,
+        }
+    }
+}
+
+/// The value of each (stored row, K block) scale times 2^e0, row-major.
+fn scale_values<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, rows: usize) -> Vec<f64> {
+    let blocks = d.k.div_ceil(d.kb.max(1));
+    let f = 2f64.powi(unit_exponent::<F::Elem>());
+    let mut v = vec![0.0; rows * blocks];
+    for r in 0..rows {
+        for kb in 0..blocks {
+            let s = t.scale_at(r, kb * d.kb).map_or(0.0, |s| s.value());
+            v[r * blocks + kb] = s as f64 * f;
+        }
+    }
+    v
+}
+
+/// Decodes stored row `row` (K elements) through `lut` (code → value) into
+/// `out`, laid out as whole K blocks of `kbp` slots: block `kb`'s elements
+/// go to `out[kb·kbp..]`, and slots past the block's end or past K keep
+/// whatever `out` held (the callers' zero).
+fn decode_row<F: BlockFormat, V: Copy>(
+    t: &QuantizedTensor<F>,
+    d: &Dims,
+    kbp: usize,
+    row: usize,
+    lut: &[V; 256],
+    out: &mut [V],
+) {
+    let start = row * d.k;
+    let data = t.data();
+    if kbp == d.kb && F::Elem::BITS == 4 && start.is_multiple_of(2) {
+        // Whole bytes: two elements each, low nibble first.
+        for (pair, &byte) in out[..d.k].chunks_mut(2).zip(&data[start / 2..]) {
+            pair[0] = lut[(byte & 0xF) as usize];
+            if let Some(hi) = pair.get_mut(1) {
+                *hi = lut[(byte >> 4) as usize];
+            }
+        }
+    } else if kbp == d.kb && F::Elem::BITS != 4 {
+        for (o, &byte) in out[..d.k].iter_mut().zip(&data[start..start + d.k]) {
+            *o = lut[byte as usize];
+        }
+    } else {
+        for k in 0..d.k {
+            out[(k / d.kb) * kbp + k % d.kb] = lut[code(t, start + k)];
+        }
+    }
+}
+
+/// A table from code to the element's integer as `V` (non-finite codes,
+/// which the planner keeps away from the packed kernels, map to zero).
+fn lut<T: Element, V: Copy + Default>(conv: impl Fn(i64) -> V) -> [V; 256] {
+    let codes = Codes::new::<T>();
+    let mut l = [V::default(); 256];
+    for (slot, i) in l.iter_mut().zip(codes.ints) {
+        *slot = conv(i.unwrap_or(0));
+    }
+    l
+}
+
+/// A operand for the i8 kernel, rows `r0..r0+rows` (rows past M padded):
+/// codes `[mtile][quad][MR][4]` as `a + 128` (quads run over whole K
+/// blocks), and scales `[mtile][block][MR]`.
+pub(crate) struct PackedA8 {
+    pub data: Vec<u8>,
+    pub scales: Vec<f32>,
+}
+
+pub(crate) fn pack_a8<F: BlockFormat>(
+    t: &QuantizedTensor<F>,
+    d: &Dims,
+    g: KGeom,
+    r0: usize,
+    rows: usize,
+    all_scales: &[f64],
+) -> PackedA8 {
+    // a + 128 as a byte is the i8's bits with the sign bit flipped.
+    let table = lut::<F::Elem, u8>(|i| (i as i8 as u8) ^ 0x80);
+    let quads = g.blocks * g.kbp / 4;
+    let tiles = rows.div_ceil(MR);
+    let mut p = PackedA8 {
+        data: vec![0x80; tiles * quads * MR * 4],
+        scales: vec![0.0; tiles * g.blocks * MR],
+    };
+    let mut buf = vec![0x80u8; g.blocks * g.kbp];
+    for i in 0..rows.min(d.m.saturating_sub(r0)) {
+        let (tile, ri) = (i / MR, i % MR);
+        buf.fill(0x80);
+        decode_row(t, d, g.kbp, r0 + i, &table, &mut buf);
+        let dst = &mut p.data[tile * quads * MR * 4..][..quads * MR * 4];
+        for (q, src) in buf.chunks_exact(4).enumerate() {
+            dst[(q * MR + ri) * 4..][..4].copy_from_slice(src);
+        }
+        for kb in 0..g.blocks {
+            p.scales[(tile * g.blocks + kb) * MR + ri] =
+                all_scales[(r0 + i) * g.blocks + kb] as f32;
+        }
+    }
+    p
+}
+
+/// B operand for the i8 kernel: codes `[ntile][quad][NR][4]` as i8, scales
+/// `[ntile][block][NR]`, and `-128 · Σ_block b` per column.
+pub(crate) struct PackedB8 {
+    pub data: Vec<i8>,
+    pub scales: Vec<f32>,
+    pub negcorr: Vec<i32>,
+}
+
+/// Packs B, one column tile per rayon task.
+pub(crate) fn pack_b8<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, g: KGeom) -> PackedB8 {
+    let table = lut::<F::Elem, i8>(|i| i as i8);
+    let all_scales = scale_values(t, d, d.n);
+    let quads = g.blocks * g.kbp / 4;
+    let tiles = d.n.div_ceil(NR);
+    let mut p = PackedB8 {
+        data: vec![0; tiles * quads * NR * 4],
+        scales: vec![0.0; tiles * g.blocks * NR],
+        negcorr: vec![0; tiles * g.blocks * NR],
+    };
+    p.data
+        .par_chunks_mut(quads * NR * 4)
+        .zip(p.scales.par_chunks_mut(g.blocks * NR))
+        .zip(p.negcorr.par_chunks_mut(g.blocks * NR))
+        .enumerate()
+        .for_each(|(tile, ((dst, scales), negcorr))| {
+            let mut buf = vec![0i8; g.blocks * g.kbp];
+            for j in 0..NR.min(d.n - tile * NR) {
+                let n = tile * NR + j;
+                buf.fill(0);
+                decode_row(t, d, g.kbp, n, &table, &mut buf);
+                for (q, src) in buf.chunks_exact(4).enumerate() {
+                    dst[(q * NR + j) * 4..][..4].copy_from_slice(src);
+                }
+                for (kb, blk) in buf.chunks_exact(g.kbp).enumerate() {
+                    scales[kb * NR + j] = all_scales[n * g.blocks + kb] as f32;
+                    negcorr[kb * NR + j] = -128 * blk.iter().map(|&v| v as i32).sum::<i32>();
+                }
+            }
+        });
+    p
+}
+
+/// An operand for the f64 kernel: elements `[tile][k][W]` (W = MR for A,
+/// NR for B; K padded to whole blocks with zeros) and scales
+/// `[tile][block][W]`. One tile per rayon task.
+pub(crate) struct PackedF64 {
+    pub data: Vec<f64>,
+    pub scales: Vec<f64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pack_f64<F: BlockFormat>(
+    t: &QuantizedTensor<F>,
+    d: &Dims,
+    g: KGeom,
+    total_rows: usize,
+    r0: usize,
+    rows: usize,
+    width: usize,
+    all_scales: &[f64],
+) -> PackedF64 {
+    let table = lut::<F::Elem, f64>(|i| i as f64);
+    let tiles = rows.div_ceil(width);
+    let kp = g.blocks * g.kbp;
+    let mut p = PackedF64 {
+        data: vec![0.0; tiles * kp * width],
+        scales: vec![0.0; tiles * g.blocks * width],
+    };
+    let live = rows.min(total_rows.saturating_sub(r0));
+    p.data
+        .par_chunks_mut(kp * width)
+        .zip(p.scales.par_chunks_mut(g.blocks * width))
+        .enumerate()
+        .for_each(|(tile, (dst, scales))| {
+            let mut buf = vec![0f64; kp];
+            for j in 0..width.min(live.saturating_sub(tile * width)) {
+                let row = r0 + tile * width + j;
+                buf.fill(0.0);
+                decode_row(t, d, g.kbp, row, &table, &mut buf);
+                for (k, &v) in buf.iter().enumerate() {
+                    dst[k * width + j] = v;
+                }
+                for kb in 0..g.blocks {
+                    scales[kb * width + j] = all_scales[row * g.blocks + kb];
+                }
+            }
+        });
+    p
+}
+
+/// Every (row, K block) scale of `t` times 2^e0 (for packing A in chunks).
+pub(crate) fn operand_scales<F: BlockFormat>(
+    t: &QuantizedTensor<F>,
+    d: &Dims,
+    rows: usize,
+) -> Vec<f64> {
+    scale_values(t, d, rows)
+}
+
+/// The f64 kernel's block term: `S · P` rounded to odd in f64 from an exact
+/// two-product, then to nearest-even f32 (one correct rounding, module docs).
+#[inline]
+pub(crate) fn term_f64(s: f64, p: f64) -> f32 {
+    let hi = s * p;
+    let lo = s.mul_add(p, -hi);
+    let bits = hi.to_bits();
+    let odd = if lo != 0.0 && bits & 1 == 0 {
+        // Step one ulp toward the exact value (toward lo).
+        if (lo > 0.0) == (hi > 0.0) {
+            bits + 1
+        } else {
+            bits - 1
+        }
+    } else {
+        bits
+    };
+    f64::from_bits(odd) as f32
+}
+
+/// Portable i8 tile kernel: `acc[r][j] += S·P` per block, S exact in i32.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn i8_tile_portable(
+    a: &[u8],
+    sa: &[f32],
+    b: &[i8],
+    sb: &[f32],
+    nc: &[i32],
+    g: KGeom,
+    acc: &mut [f32; MR * NR],
+) {
+    let q = g.kbp / 4;
+    for blk in 0..g.blocks {
+        let mut s = [[0i32; NR]; MR];
+        for row in s.iter_mut() {
+            row.copy_from_slice(&nc[blk * NR..][..NR]);
+        }
+        let ab = &a[blk * q * MR * 4..][..q * MR * 4];
+        let bb = &b[blk * q * NR * 4..][..q * NR * 4];
+        for qi in 0..q {
+            for (r, srow) in s.iter_mut().enumerate() {
+                let av = &ab[(qi * MR + r) * 4..][..4];
+                for (j, sv) in srow.iter_mut().enumerate() {
+                    let bv = &bb[(qi * NR + j) * 4..][..4];
+                    *sv += (0..4).map(|t| av[t] as i32 * bv[t] as i32).sum::<i32>();
+                }
+            }
+        }
+        for (r, srow) in s.iter().enumerate() {
+            for (j, &sv) in srow.iter().enumerate() {
+                let p = sa[blk * MR + r] * sb[blk * NR + j];
+                acc[r * NR + j] += sv as f32 * p; // S·P is exact
+            }
+        }
+    }
+}
+
+/// Portable f64 tile kernel: `acc[r][j] += term_f64(S, P)` per block
+/// (`f32(S·P)` directly when `pow2` says the product is exact).
+pub(crate) fn f64_tile_portable(
+    a: &[f64],
+    sa: &[f64],
+    b: &[f64],
+    sb: &[f64],
+    g: KGeom,
+    pow2: bool,
+    acc: &mut [f32; MR * NR],
+) {
+    for blk in 0..g.blocks {
+        let mut s = [[0f64; NR]; MR];
+        for k in blk * g.kbp..(blk + 1) * g.kbp {
+            let (ak, bk) = (&a[k * MR..][..MR], &b[k * NR..][..NR]);
+            for (r, srow) in s.iter_mut().enumerate() {
+                for (j, sv) in srow.iter_mut().enumerate() {
+                    *sv += ak[r] * bk[j]; // exact: products and sums fit 53 bits
+                }
+            }
+        }
+        for (r, srow) in s.iter().enumerate() {
+            for (j, &sv) in srow.iter().enumerate() {
+                let p = sa[blk * MR + r] * sb[blk * NR + j];
+                acc[r * NR + j] += if pow2 {
+                    (sv * p) as f32
+                } else {
+                    term_f64(sv, p)
+                };
+            }
+        }
+    }
+}
+
+/// Checks that a packed tile has the lengths the kernels read, so that the
+/// SIMD kernels' raw reads stay in bounds.
+pub(crate) fn check_tile_lens(lens: &[(usize, usize)]) -> Result<(), Error> {
+    for &(have, need) in lens {
+        if have < need {
+            return Err(Error::InvalidArgument(format!(
+                "internal: packed tile has {have} entries, kernel reads {need}"
+            )));
+        }
+    }
+    Ok(())
+}
