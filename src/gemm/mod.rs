@@ -47,10 +47,12 @@
 //! # Ok::<(), blockscale::Error>(())
 //! ```
 
+mod accuracy;
 mod fast;
 mod pack;
 mod reference;
 
+pub use accuracy::{GemmAccuracy, accuracy};
 pub use fast::{gemm, gemm_with_threads};
 pub use reference::gemm_reference;
 
