@@ -190,7 +190,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
     let g = KGeom::i8(d);
     let pb = pack::pack_b8(b, d, g);
     let a_scales = pack::operand_scales(a, d, d.m);
-    let (a_len, b_len) = (g.blocks * g.kbp * MR, g.blocks * g.kbp * NR);
+    let (a_len, b_len) = (g.blocks * g.kbp / 4 * MR, g.blocks * g.kbp / 4 * NR);
     let (sa_len, sb_len) = (g.blocks * MR, g.blocks * NR);
     let ntiles = d.n.div_ceil(NR);
     pack::check_tile_lens(&[
@@ -223,9 +223,9 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
 #[allow(clippy::too_many_arguments)]
 fn i8_tile(
     level: Level,
-    a: &[u8],
+    a: &[u32],
     sa: &[f32],
-    b: &[i8],
+    b: &[u32],
     sb: &[f32],
     nc: &[i32],
     g: KGeom,

@@ -70,23 +70,31 @@ struct Stats {
 
 fn stats<F: BlockFormat>(t: &QuantizedTensor<F>) -> Stats {
     let codes = Codes::new::<F::Elem>();
-    let mut seen = [false; 256];
     let (r, c) = t.stored_shape();
-    if F::Elem::BITS == 4 {
+    let all_codes = &codes.ints[..1 << F::Elem::BITS];
+    let format_max = all_codes.iter().flatten().map(|i| i.unsigned_abs()).max();
+    let mut seen = [false; 256];
+    if all_codes.iter().all(Option::is_some) && format_max.unwrap_or(0) <= 127 {
+        // Every code is finite and small (E2M1, E2M3): the data cannot
+        // change the plan, so skip the scan.
+        seen[..all_codes.len()].fill(true);
+    } else {
+        let mut bytes = [false; 256];
         for &byte in t.data() {
-            seen[(byte & 0xF) as usize] = true;
-            seen[(byte >> 4) as usize] = true;
+            bytes[byte as usize] = true;
         }
-        // A packed odd count leaves one unused high nibble: ignore it.
-        if (r * c) % 2 == 1 {
-            seen = [false; 256];
+        if F::Elem::BITS != 4 {
+            seen = bytes;
+        } else if (r * c) % 2 == 0 {
+            for (byte, _) in bytes.iter().enumerate().filter(|(_, s)| **s) {
+                seen[byte & 0xF] = true;
+                seen[byte >> 4] = true;
+            }
+        } else {
+            // A packed odd count leaves one unused high nibble: skip it.
             for i in 0..r * c {
                 seen[code(t, i)] = true;
             }
-        }
-    } else {
-        for &byte in t.data() {
-            seen[byte as usize] = true;
         }
     }
     let mut s = Stats {
@@ -195,16 +203,23 @@ impl KGeom {
     }
 }
 
-/// The value of each (stored row, K block) scale times 2^e0, row-major.
+/// The value of each (stored row, K block) scale times 2^e0, row-major:
+/// the scale matrix's values, each tile row repeated for its rows.
 fn scale_values<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, rows: usize) -> Vec<f64> {
     let blocks = d.k.div_ceil(d.kb.max(1));
     let f = 2f64.powi(unit_exponent::<F::Elem>());
+    let (sr, sc) = t.stored_shape();
+    let (tr, tc) = t.format().block().tile(sr, sc);
+    let tiles_c = sc.div_ceil(tc);
+    let vals: Vec<f64> = t.scales().iter().map(|s| s.value() as f64 * f).collect();
     let mut v = vec![0.0; rows * blocks];
-    for r in 0..rows {
-        for kb in 0..blocks {
-            let s = t.scale_at(r, kb * d.kb).map_or(0.0, |s| s.value());
-            v[r * blocks + kb] = s as f64 * f;
-        }
+    if blocks == 0 {
+        return v;
+    }
+    // `check` took the K block from the same tile shape, so tiles_c == blocks.
+    debug_assert_eq!(tiles_c, blocks);
+    for (r, out) in v.chunks_exact_mut(blocks).enumerate() {
+        out.copy_from_slice(&vals[(r / tr) * tiles_c..][..blocks]);
     }
     v
 }
@@ -253,11 +268,45 @@ fn lut<T: Element, V: Copy + Default>(conv: impl Fn(i64) -> V) -> [V; 256] {
     l
 }
 
+/// Stored row `row` as quads: `out[q]` holds the 4 bytes `table[code]` of
+/// elements `4q..4q+4` of the padded row (whole K blocks of `kbp` slots),
+/// little-endian; padding slots hold `pad`. `buf` is scratch of 4 bytes
+/// per quad.
+#[allow(clippy::too_many_arguments)]
+fn row_quads<F: BlockFormat>(
+    t: &QuantizedTensor<F>,
+    d: &Dims,
+    g: KGeom,
+    row: usize,
+    table: &[u8; 256],
+    pad: u8,
+    buf: &mut [u8],
+    out: &mut [u32],
+) {
+    let start = row * d.k;
+    if g.kbp == d.kb && F::Elem::BITS == 4 && start.is_multiple_of(2) && d.k.is_multiple_of(4) {
+        // Two bytes make a quad: one table lookup per nibble pair.
+        let data = &t.data()[start / 2..][..d.k / 2];
+        let pair =
+            |b: u8| table[(b & 0xF) as usize] as u32 | (table[(b >> 4) as usize] as u32) << 8;
+        for (o, two) in out.iter_mut().zip(data.chunks_exact(2)) {
+            *o = pair(two[0]) | pair(two[1]) << 16;
+        }
+        out[d.k / 4..].fill(u32::from_le_bytes([pad; 4]));
+    } else {
+        buf.fill(pad);
+        decode_row(t, d, g.kbp, row, table, buf);
+        for (o, q) in out.iter_mut().zip(buf.chunks_exact(4)) {
+            *o = u32::from_le_bytes([q[0], q[1], q[2], q[3]]);
+        }
+    }
+}
+
 /// A operand for the i8 kernel, rows `r0..r0+rows` (rows past M padded):
-/// codes `[mtile][quad][MR][4]` as `a + 128` (quads run over whole K
+/// quads `[mtile][quad][MR]` of `a + 128` bytes (quads run over whole K
 /// blocks), and scales `[mtile][block][MR]`.
 pub(crate) struct PackedA8 {
-    pub data: Vec<u8>,
+    pub data: Vec<u32>,
     pub scales: Vec<f32>,
 }
 
@@ -274,17 +323,16 @@ pub(crate) fn pack_a8<F: BlockFormat>(
     let quads = g.blocks * g.kbp / 4;
     let tiles = rows.div_ceil(MR);
     let mut p = PackedA8 {
-        data: vec![0x80; tiles * quads * MR * 4],
+        data: vec![0x8080_8080; tiles * quads * MR],
         scales: vec![0.0; tiles * g.blocks * MR],
     };
-    let mut buf = vec![0x80u8; g.blocks * g.kbp];
+    let (mut buf, mut words) = (vec![0u8; quads * 4], vec![0u32; quads]);
     for i in 0..rows.min(d.m.saturating_sub(r0)) {
         let (tile, ri) = (i / MR, i % MR);
-        buf.fill(0x80);
-        decode_row(t, d, g.kbp, r0 + i, &table, &mut buf);
-        let dst = &mut p.data[tile * quads * MR * 4..][..quads * MR * 4];
-        for (q, src) in buf.chunks_exact(4).enumerate() {
-            dst[(q * MR + ri) * 4..][..4].copy_from_slice(src);
+        row_quads(t, d, g, r0 + i, &table, 0x80, &mut buf, &mut words);
+        let dst = &mut p.data[tile * quads * MR..][..quads * MR];
+        for (slot, &w) in dst.iter_mut().skip(ri).step_by(MR).zip(&words) {
+            *slot = w;
         }
         for kb in 0..g.blocks {
             p.scales[(tile * g.blocks + kb) * MR + ri] =
@@ -294,42 +342,47 @@ pub(crate) fn pack_a8<F: BlockFormat>(
     p
 }
 
-/// B operand for the i8 kernel: codes `[ntile][quad][NR][4]` as i8, scales
-/// `[ntile][block][NR]`, and `-128 · Σ_block b` per column.
+/// B operand for the i8 kernel: quads `[ntile][quad][NR]` of i8 bytes,
+/// scales `[ntile][block][NR]`, and `-128 · Σ_block b` per column.
 pub(crate) struct PackedB8 {
-    pub data: Vec<i8>,
+    pub data: Vec<u32>,
     pub scales: Vec<f32>,
     pub negcorr: Vec<i32>,
 }
 
 /// Packs B, one column tile per rayon task.
 pub(crate) fn pack_b8<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, g: KGeom) -> PackedB8 {
-    let table = lut::<F::Elem, i8>(|i| i as i8);
+    let table = lut::<F::Elem, u8>(|i| i as i8 as u8);
     let all_scales = scale_values(t, d, d.n);
     let quads = g.blocks * g.kbp / 4;
+    let qpb = g.kbp / 4;
     let tiles = d.n.div_ceil(NR);
     let mut p = PackedB8 {
-        data: vec![0; tiles * quads * NR * 4],
+        data: vec![0; tiles * quads * NR],
         scales: vec![0.0; tiles * g.blocks * NR],
         negcorr: vec![0; tiles * g.blocks * NR],
     };
     p.data
-        .par_chunks_mut(quads * NR * 4)
+        .par_chunks_mut(quads * NR)
         .zip(p.scales.par_chunks_mut(g.blocks * NR))
         .zip(p.negcorr.par_chunks_mut(g.blocks * NR))
         .enumerate()
         .for_each(|(tile, ((dst, scales), negcorr))| {
-            let mut buf = vec![0i8; g.blocks * g.kbp];
+            let (mut buf, mut words) = (vec![0u8; quads * 4], vec![0u32; quads]);
             for j in 0..NR.min(d.n - tile * NR) {
                 let n = tile * NR + j;
-                buf.fill(0);
-                decode_row(t, d, g.kbp, n, &table, &mut buf);
-                for (q, src) in buf.chunks_exact(4).enumerate() {
-                    dst[(q * NR + j) * 4..][..4].copy_from_slice(src);
+                row_quads(t, d, g, n, &table, 0, &mut buf, &mut words);
+                for (slot, &w) in dst.iter_mut().skip(j).step_by(NR).zip(&words) {
+                    *slot = w;
                 }
-                for (kb, blk) in buf.chunks_exact(g.kbp).enumerate() {
+                for (kb, blk) in words.chunks_exact(qpb.max(1)).enumerate() {
+                    let sum: i32 = blk
+                        .iter()
+                        .flat_map(|w| w.to_le_bytes())
+                        .map(|b| b as i8 as i32)
+                        .sum();
                     scales[kb * NR + j] = all_scales[n * g.blocks + kb] as f32;
-                    negcorr[kb * NR + j] = -128 * blk.iter().map(|&v| v as i32).sum::<i32>();
+                    negcorr[kb * NR + j] = -128 * sum;
                 }
             }
         });
@@ -413,12 +466,13 @@ pub(crate) fn term_f64(s: f64, p: f64) -> f32 {
     f64::from_bits(odd) as f32
 }
 
-/// Portable i8 tile kernel: `acc[r][j] += S·P` per block, S exact in i32.
+/// Portable i8 tile kernel: `acc[r][j] += S·P` per block, S exact in i32
+/// (`Σ (a+128)·b` started at `-128·Σb`, as the SIMD kernel computes it).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn i8_tile_portable(
-    a: &[u8],
+    a: &[u32],
     sa: &[f32],
-    b: &[i8],
+    b: &[u32],
     sb: &[f32],
     nc: &[i32],
     g: KGeom,
@@ -430,14 +484,16 @@ pub(crate) fn i8_tile_portable(
         for row in s.iter_mut() {
             row.copy_from_slice(&nc[blk * NR..][..NR]);
         }
-        let ab = &a[blk * q * MR * 4..][..q * MR * 4];
-        let bb = &b[blk * q * NR * 4..][..q * NR * 4];
+        let ab = &a[blk * q * MR..][..q * MR];
+        let bb = &b[blk * q * NR..][..q * NR];
         for qi in 0..q {
             for (r, srow) in s.iter_mut().enumerate() {
-                let av = &ab[(qi * MR + r) * 4..][..4];
+                let av = ab[qi * MR + r].to_le_bytes(); // u8: a + 128
                 for (j, sv) in srow.iter_mut().enumerate() {
-                    let bv = &bb[(qi * NR + j) * 4..][..4];
-                    *sv += (0..4).map(|t| av[t] as i32 * bv[t] as i32).sum::<i32>();
+                    let bv = bb[qi * NR + j].to_le_bytes(); // i8
+                    *sv += (0..4)
+                        .map(|t| av[t] as i32 * bv[t] as i8 as i32)
+                        .sum::<i32>();
                 }
             }
         }

@@ -5,8 +5,9 @@
 use super::super::{GEMM_MR as MR, GEMM_NR as NR, Level, detected};
 use std::arch::x86_64::*;
 
-/// The i8 tile kernel (AVX-512 VNNI): for each K block, 16 exact i32 sums
-/// per row from `vpdpbusd` (u8 `a + 128` times i8 `b`, started at
+/// The i8 tile kernel (AVX-512 VNNI) on quads (4 bytes of 4 consecutive
+/// K elements, as u32): for each K block, 16 exact i32 sums per row from
+/// `vpdpbusd` (u8 `a + 128` times i8 `b`, started at
 /// `-128·Σb`), then `acc = fma(f32(S), s_a·s_b, acc)`; `S·P` is exact in f32
 /// (checked by the planner), so the fma rounds once, like the reference's
 /// `acc + t`.
@@ -15,9 +16,9 @@ use std::arch::x86_64::*;
 /// `blocks` × `quads` geometry needs (the callers size them exactly).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn i8_tile(
-    a: &[u8],
+    a: &[u32],
     sa: &[f32],
-    b: &[i8],
+    b: &[u32],
     sb: &[f32],
     nc: &[i32],
     blocks: usize,
@@ -25,25 +26,33 @@ pub(crate) fn i8_tile(
     acc: &mut [f32; MR * NR],
 ) {
     assert!(detected() >= Level::Avx512Vnni);
-    assert!(a.len() >= blocks * quads * MR * 4 && b.len() >= blocks * quads * NR * 4);
+    assert!(a.len() >= blocks * quads * MR && b.len() >= blocks * quads * NR);
     assert!(sa.len() >= blocks * MR && sb.len() >= blocks * NR && nc.len() >= blocks * NR);
     // SAFETY: the CPU supports the enabled features (asserted above), and
-    // every read below is within the lengths asserted above.
-    unsafe { i8_tile_impl(a, sa, b, sb, nc, blocks, quads, acc) }
+    // every read below is within the lengths asserted above. The quad
+    // counts of NVFP4 (16 = 4 quads) and MX (32 = 8) get unrolled copies.
+    unsafe {
+        match quads {
+            4 => i8_tile_impl::<4>(a, sa, b, sb, nc, blocks, quads, acc),
+            8 => i8_tile_impl::<8>(a, sa, b, sb, nc, blocks, quads, acc),
+            _ => i8_tile_impl::<0>(a, sa, b, sb, nc, blocks, quads, acc),
+        }
+    }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn i8_tile_impl(
-    a: &[u8],
+unsafe fn i8_tile_impl<const Q: usize>(
+    a: &[u32],
     sa: &[f32],
-    b: &[i8],
+    b: &[u32],
     sb: &[f32],
     nc: &[i32],
     blocks: usize,
     quads: usize,
     acc: &mut [f32; MR * NR],
 ) {
+    let quads = if Q == 0 { quads } else { Q };
     let mut c = [_mm512_setzero_ps(); MR];
     for blk in 0..blocks {
         // SAFETY (all reads in this loop): blk < blocks and q < quads, so
@@ -51,13 +60,13 @@ unsafe fn i8_tile_impl(
         unsafe {
             let start = _mm512_loadu_si512(nc.as_ptr().add(blk * NR).cast());
             let mut s = [start; MR];
-            let ab = a.as_ptr().add(blk * quads * MR * 4);
-            let bb = b.as_ptr().add(blk * quads * NR * 4);
+            let ab = a.as_ptr().add(blk * quads * MR);
+            let bb = b.as_ptr().add(blk * quads * NR);
             for q in 0..quads {
-                let bv = _mm512_loadu_si512(bb.add(q * NR * 4).cast());
-                let aq = ab.add(q * MR * 4).cast::<i32>();
+                let bv = _mm512_loadu_si512(bb.add(q * NR).cast());
+                let aq = ab.add(q * MR);
                 for (r, sr) in s.iter_mut().enumerate() {
-                    let av = _mm512_set1_epi32(aq.add(r).read_unaligned());
+                    let av = _mm512_set1_epi32(*aq.add(r) as i32);
                     *sr = _mm512_dpbusd_epi32(*sr, av, bv);
                 }
             }
