@@ -45,12 +45,17 @@ fn unpack<F: BlockFormat, I: Copy + Default + TryFrom<i64>>(
         scales: vec![0.0; rows * blocks],
         nonfinite: vec![false; rows * blocks],
     };
+    // Callers pick I wide enough for the format (see `generic`).
+    let table: Vec<Option<I>> = (0..1u32 << F::Elem::BITS)
+        .map(|c| {
+            element_int(F::Elem::from_bits(c as u8), e0).map(|i| I::try_from(i).unwrap_or_default())
+        })
+        .collect();
     for r in 0..rows {
         for k in 0..d.k {
             let q = t.element(r, k).expect("in range");
-            match element_int(q, e0) {
-                // Callers pick I wide enough for the format (see `gemm_with_threads`).
-                Some(i) => p.ints[r * d.k + k] = I::try_from(i).unwrap_or_default(),
+            match table[q.to_bits() as usize] {
+                Some(i) => p.ints[r * d.k + k] = i,
                 None => p.nonfinite[r * blocks + k / d.kb] = true,
             }
         }
@@ -315,11 +320,14 @@ fn generic<FA: BlockFormat, FB: BlockFormat>(
 ) -> Result<(), Error> {
     // i32 panels with i64 block sums when they cannot overflow (all pairs
     // but those with E5M2, whose integers need 33 bits); else i64 and i128.
-    let fits = max_int::<FA::Elem>() < 1 << 31
-        && max_int::<FB::Elem>() < 1 << 31
-        && max_int::<FA::Elem>() * max_int::<FB::Elem>() * d.kb as u128 <= i64::MAX as u128;
-    if fits {
+    // E4M3 x E5M2 block sums fit i64 (2^54.6 for 32 terms); only E5M2
+    // pairs need i128.
+    let (ma, mb) = (max_int::<FA::Elem>(), max_int::<FB::Elem>());
+    let sums_fit_i64 = ma * mb * d.kb as u128 <= i64::MAX as u128;
+    if ma < 1 << 31 && mb < 1 << 31 && sums_fit_i64 {
         kernel::<FA, FB, i32, i64>(a, b, d, alpha, beta, c);
+    } else if sums_fit_i64 {
+        kernel::<FA, FB, i64, i64>(a, b, d, alpha, beta, c);
     } else {
         kernel::<FA, FB, i64, i128>(a, b, d, alpha, beta, c);
     }
