@@ -10,15 +10,15 @@
 //! and the `gemm` crate's f32 GEMM (AVX-512 kernels where the CPU has them)
 //! on the same machine, and prints effective GFLOP/s (2·M·N·K / time, best
 //! of several runs) and the ratio. An f64 GEMM row shows the ceiling of the
-//! FP8 kernels, whose exact block sums need f64 lanes. The E5M2 row runs
-//! the generic kernel, and only at 512.
+//! FP8 kernels, whose exact block sums need f64 lanes; E4M3 x E5M2 pairs
+//! (HYBRID) need 55-bit sums and run on i64 lanes.
 
 use blockscale::format::{
     BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8, Nvfp4,
 };
 use blockscale::gemm::gemm;
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
-use blockscale::{E4M3, simd};
+use blockscale::{E4M3, E5M2, simd};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use std::time::Instant;
@@ -211,9 +211,9 @@ fn main() {
                 Fp8Blockwise::<E4M3>::WEIGHTS,
             );
             measure(act, wt, &x, &y, s, threads, &pool, f, r);
-            if s <= 512 {
-                measure(e4m3, MxFp8E5M2::default(), &x, &y, s, threads, &pool, f, r);
-            }
+            measure(e4m3, MxFp8E5M2::default(), &x, &y, s, threads, &pool, f, r);
+            let t5 = Fp8Tensorwise::<E5M2>::current();
+            measure(t8, t5, &x, &y, s, threads, &pool, f, r);
         }
     }
     println!(

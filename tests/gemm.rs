@@ -112,23 +112,31 @@ fn fast_path_is_bit_identical_for_every_format_pair() {
 /// still rounds each term once, like the reference.
 #[test]
 fn extreme_scales_round_once_on_every_path() {
-    extreme_scales(MxFp8E4M3::default(), 1, 0x7F);
-    extreme_scales(MxFp4::default(), 2, 0xFF);
+    let (e4m3, e5m2, fp4) = (MxFp8E4M3::default(), MxFp8E5M2::default(), MxFp4::default());
+    extreme_scales((e4m3, 1, 0x7F), (e4m3, 1, 0x7F)); // f64 kernel
+    extreme_scales((fp4, 2, 0xFF), (fp4, 2, 0xFF)); // i8 kernel's fallback
+    extreme_scales((e4m3, 1, 0x7F), (e5m2, 1, 0x7B)); // i64 kernel
 }
 
 /// Random codes (`per_byte` elements per byte, masked to avoid NaN codes)
 /// with E8M0 scale exponents in 2^-127..2^-60 (terms in f32's subnormal
 /// range) and 2^60..2^127 (terms past f32's maximum).
-fn extreme_scales<F: BlockFormat<Scale = blockscale::E8M0> + Copy>(
-    f: F,
-    per_byte: usize,
-    mask: u8,
-) {
+fn extreme_scales<FA, FB>((fa, pa, ma): (FA, usize, u8), (fb, pb, mb): (FB, usize, u8))
+where
+    FA: BlockFormat<Scale = blockscale::E8M0> + Copy,
+    FB: BlockFormat<Scale = blockscale::E8M0> + Copy,
+{
     use blockscale::E8M0;
     use blockscale::tensor::Direction;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(77);
     let (m, n, k) = (9, 17, 96);
-    let mut make = |rows: usize, lo: u32, hi: u32| {
+    fn make<F: BlockFormat<Scale = blockscale::E8M0>>(
+        f: F,
+        (per_byte, mask): (usize, u8),
+        (rows, k): (usize, usize),
+        (lo, hi): (u32, u32),
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> QuantizedTensor<F> {
         let data: Vec<u8> = (0..rows * k / per_byte)
             .map(|_| (rng.next_u32() % 256) as u8 & mask)
             .collect();
@@ -145,10 +153,10 @@ fn extreme_scales<F: BlockFormat<Scale = blockscale::E8M0> + Copy>(
             None,
         )
         .unwrap()
-    };
-    for (lo, hi) in [(0u32, 67u32), (187, 254)] {
-        let a = make(m, lo, hi);
-        let b = make(n, lo, hi);
+    }
+    for range in [(0u32, 67u32), (187, 254)] {
+        let a = make(fa, (pa, ma), (m, k), range, &mut rng);
+        let b = make(fb, (pb, mb), (n, k), range, &mut rng);
         let mut want = vec![0f32; m * n];
         gemm_reference(&a, &b, 1.0, 0.0, &mut want).unwrap();
         for level in [Level::Portable, blockscale::simd::detected()] {
@@ -157,11 +165,12 @@ fn extreme_scales<F: BlockFormat<Scale = blockscale::E8M0> + Copy>(
             assert_eq!(
                 want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
                 got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                "{} {level:?}",
-                f.name()
+                "{} x {} {level:?}",
+                fa.name(),
+                fb.name()
             );
         }
-        let special = if lo == 0 {
+        let special = if range.0 == 0 {
             want.iter().filter(|v| v.is_subnormal()).count()
         } else {
             want.iter().filter(|v| v.is_infinite()).count()
@@ -169,7 +178,7 @@ fn extreme_scales<F: BlockFormat<Scale = blockscale::E8M0> + Copy>(
         assert!(
             special > 0,
             "{}: the case must reach the extreme range",
-            f.name()
+            fa.name()
         );
     }
 }

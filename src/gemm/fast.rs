@@ -154,6 +154,7 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
     match pack::plan(a, b, &d) {
         Plan::I8 => packed_i8(a, b, &d, alpha, beta, c, level),
         Plan::F64 { pow2 } => packed_f64(a, b, &d, alpha, beta, c, level, pow2),
+        Plan::I64 { pow2 } => packed_i64(a, b, &d, alpha, beta, c, level, pow2),
         Plan::Generic => generic(a, b, &d, alpha, beta, c),
     }
 }
@@ -258,7 +259,7 @@ fn packed_f64<FA: BlockFormat, FB: BlockFormat>(
     let alpha = folded_alpha(a, b, alpha);
     let g = KGeom::f64(d);
     let b_scales = pack::operand_scales(b, d, d.n);
-    let pb = pack::pack_f64(b, d, g, d.n, 0, d.n, NR, &b_scales);
+    let pb = pack::pack_wide::<FB, f64>(b, d, g, d.n, 0, d.n, NR, &b_scales);
     let a_scales = pack::operand_scales(a, d, d.m);
     let kp = g.blocks * g.kbp;
     let (a_len, b_len) = (kp * MR, kp * NR);
@@ -272,7 +273,7 @@ fn packed_f64<FA: BlockFormat, FB: BlockFormat>(
         .enumerate()
         .for_each(|(ci, chunk)| {
             let rows = chunk.len() / d.n;
-            let pa = pack::pack_f64(a, d, g, d.m, ci * MC, rows, MR, &a_scales);
+            let pa = pack::pack_wide::<FA, f64>(a, d, g, d.m, ci * MC, rows, MR, &a_scales);
             let mut acc = [0f32; MR * NR];
             for nt in 0..ntiles {
                 let bt = &pb.data[nt * b_len..][..b_len];
@@ -306,6 +307,75 @@ fn f64_tile(
     }
     let _ = level;
     pack::f64_tile_portable(a, sa, b, sb, g, pow2, acc)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
+    a: &QuantizedTensor<FA>,
+    b: &QuantizedTensor<FB>,
+    d: &Dims,
+    alpha: f32,
+    beta: f32,
+    c: &mut [f32],
+    level: Level,
+    pow2: bool,
+) -> Result<(), Error> {
+    let alpha = folded_alpha(a, b, alpha);
+    let g = KGeom::f64(d);
+    let (e0a, e0b) = (unit_exponent::<FA::Elem>(), unit_exponent::<FB::Elem>());
+    // The packed scales carry 2^e0; the exact scalar term wants them raw.
+    let (ua, ub) = (2f64.powi(-e0a), 2f64.powi(-e0b));
+    let b_scales = pack::operand_scales(b, d, d.n);
+    let pb = pack::pack_wide::<FB, i64>(b, d, g, d.n, 0, d.n, NR, &b_scales);
+    let a_scales = pack::operand_scales(a, d, d.m);
+    let kp = g.blocks * g.kbp;
+    let (a_len, b_len) = (kp * MR, kp * NR);
+    let (sa_len, sb_len) = (g.blocks * MR, g.blocks * NR);
+    let ntiles = d.n.div_ceil(NR);
+    pack::check_tile_lens(&[
+        (pb.data.len(), ntiles * b_len),
+        (pb.scales.len(), ntiles * sb_len),
+    ])?;
+    c.par_chunks_mut(MC * d.n)
+        .enumerate()
+        .for_each(|(ci, chunk)| {
+            let rows = chunk.len() / d.n;
+            let pa = pack::pack_wide::<FA, i64>(a, d, g, d.m, ci * MC, rows, MR, &a_scales);
+            let (mut acc, mut sums) = ([0f32; MR * NR], [0i64; MR * NR]);
+            for nt in 0..ntiles {
+                let bt = &pb.data[nt * b_len..][..b_len];
+                let sbt = &pb.scales[nt * sb_len..][..sb_len];
+                for mt in 0..rows.div_ceil(MR) {
+                    let at = &pa.data[mt * a_len..][..a_len];
+                    let sat = &pa.scales[mt * sa_len..][..sa_len];
+                    acc.fill(0.0);
+                    for blk in 0..g.blocks {
+                        let (k0, k1) = (blk * g.kbp, (blk + 1) * g.kbp);
+                        i64_block(level, at, bt, k0, k1, &mut sums);
+                        for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
+                            let (sa, sb) = (sat[blk * MR + i / NR], sbt[blk * NR + i % NR]);
+                            *out += if pow2 {
+                                // f32(S) rounds once; the power-of-two P is exact.
+                                s as f32 * (sa * sb) as f32
+                            } else {
+                                block_term(s as i128, e0a + e0b, (sa * ua) as f32, (sb * ub) as f32)
+                            };
+                        }
+                    }
+                    store_tile(&acc, chunk, d.n, mt * MR, nt * NR, alpha, beta);
+                }
+            }
+        });
+    Ok(())
+}
+
+fn i64_block(level: Level, a: &[i64], b: &[i64], k0: usize, k1: usize, out: &mut [i64; MR * NR]) {
+    #[cfg(target_arch = "x86_64")]
+    if level >= Level::Avx512 {
+        return simd::x86_64::gemm::i64_block(a, b, k0, k1, out);
+    }
+    let _ = level;
+    pack::i64_block_portable(a, b, k0, k1, out)
 }
 
 /// The generic kernel: any operands, including non-finite elements and
@@ -408,6 +478,10 @@ mod tests {
             plan_of(Fp8Tensorwise::<E4M3>::current(), &x),
             Plan::F64 { pow2: false }
         );
+        // E4M3 x E5M2: 32 products need 55 bits.
+        let (a, b) = (q(MxFp8E4M3::default(), &x), q(MxFp8E5M2::default(), &x));
+        let d = check(&a, &b, 4).unwrap();
+        assert_eq!(pack::plan(&a, &b, &d), Plan::I64 { pow2: true });
         // E5M2 spans 2^-16..2^15.8: 32 products need 69 bits.
         assert_eq!(plan_of(MxFp8E5M2::default(), &x), Plan::Generic);
         assert_eq!(plan_of(Fp8Tensorwise::<E5M2>::current(), &x), Plan::Generic);

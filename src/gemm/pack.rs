@@ -144,6 +144,12 @@ pub(crate) enum Plan {
     F64 {
         pow2: bool,
     },
+    /// Exact i64 block sums (E4M3 x E5M2, up to 55 bits). `pow2`: the
+    /// scale products are powers of two in f32's normal range, so the term
+    /// is `f32(S)·P`; otherwise the reference's exact scalar rounding.
+    I64 {
+        pow2: bool,
+    },
     Generic,
 }
 
@@ -172,6 +178,14 @@ pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
     } else if smax < 1 << 53 {
         Plan::F64 {
             pow2: sa.scale_bits <= 1 && sb.scale_bits <= 1,
+        }
+    } else if smax < 1 << 63 {
+        Plan::I64 {
+            pow2: sa.scale_bits <= 1
+                && sb.scale_bits <= 1
+                && (no_scales
+                    || (sa.scale_min * sb.scale_min >= f32::MIN_POSITIVE as f64
+                        && sa.scale_max * sb.scale_max * (smax as f64) < f32::MAX as f64)),
         }
     } else {
         Plan::Generic
@@ -389,16 +403,31 @@ pub(crate) fn pack_b8<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, g: KGeom
     p
 }
 
-/// An operand for the f64 kernel: elements `[tile][k][W]` (W = MR for A,
-/// NR for B; K padded to whole blocks with zeros) and scales
-/// `[tile][block][W]`. One tile per rayon task.
-pub(crate) struct PackedF64 {
-    pub data: Vec<f64>,
+/// An operand for the f64 and i64 kernels: elements `[tile][k][W]` (W = MR
+/// for A, NR for B; K padded to whole blocks with zeros) and scales times
+/// 2^e0 `[tile][block][W]`. One tile per rayon task.
+pub(crate) struct PackedWide<V> {
+    pub data: Vec<V>,
     pub scales: Vec<f64>,
 }
 
+/// Element values as f64 or i64 (both exact: the integers fit 53 bits).
+pub(crate) trait Wide: Copy + Default + Send + Sync {
+    fn from_int(i: i64) -> Self;
+}
+impl Wide for f64 {
+    fn from_int(i: i64) -> f64 {
+        i as f64
+    }
+}
+impl Wide for i64 {
+    fn from_int(i: i64) -> i64 {
+        i
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn pack_f64<F: BlockFormat>(
+pub(crate) fn pack_wide<F: BlockFormat, V: Wide>(
     t: &QuantizedTensor<F>,
     d: &Dims,
     g: KGeom,
@@ -407,12 +436,12 @@ pub(crate) fn pack_f64<F: BlockFormat>(
     rows: usize,
     width: usize,
     all_scales: &[f64],
-) -> PackedF64 {
-    let table = lut::<F::Elem, f64>(|i| i as f64);
+) -> PackedWide<V> {
+    let table = lut::<F::Elem, V>(V::from_int);
     let tiles = rows.div_ceil(width);
     let kp = g.blocks * g.kbp;
-    let mut p = PackedF64 {
-        data: vec![0.0; tiles * kp * width],
+    let mut p = PackedWide {
+        data: vec![V::default(); tiles * kp * width],
         scales: vec![0.0; tiles * g.blocks * width],
     };
     let live = rows.min(total_rows.saturating_sub(r0));
@@ -421,10 +450,10 @@ pub(crate) fn pack_f64<F: BlockFormat>(
         .zip(p.scales.par_chunks_mut(g.blocks * width))
         .enumerate()
         .for_each(|(tile, (dst, scales))| {
-            let mut buf = vec![0f64; kp];
+            let mut buf = vec![V::default(); kp];
             for j in 0..width.min(live.saturating_sub(tile * width)) {
                 let row = r0 + tile * width + j;
-                buf.fill(0.0);
+                buf.fill(V::default());
                 decode_row(t, d, g.kbp, row, &table, &mut buf);
                 for (k, &v) in buf.iter().enumerate() {
                     dst[k * width + j] = v;
@@ -535,6 +564,26 @@ pub(crate) fn f64_tile_portable(
                 } else {
                     term_f64(sv, p)
                 };
+            }
+        }
+    }
+}
+
+/// Portable exact block sums for the i64 kernel: `out[r][j] = Σ_{k0..k1}
+/// a[k][r]·b[k][j]` (the planner bounds them below 2^63).
+pub(crate) fn i64_block_portable(
+    a: &[i64],
+    b: &[i64],
+    k0: usize,
+    k1: usize,
+    out: &mut [i64; MR * NR],
+) {
+    out.fill(0);
+    for k in k0..k1 {
+        let (ak, bk) = (&a[k * MR..][..MR], &b[k * NR..][..NR]);
+        for (r, orow) in out.chunks_exact_mut(NR).enumerate() {
+            for (o, &bv) in orow.iter_mut().zip(bk) {
+                *o += ak[r] * bv;
             }
         }
     }

@@ -181,3 +181,43 @@ unsafe fn f64_tile_impl<const POW2: bool>(
         unsafe { _mm512_storeu_ps(acc.as_mut_ptr().add(r * NR), *cr) };
     }
 }
+
+/// Exact i64 block sums (AVX-512DQ `vpmullq`): `out[r][j] = Σ_{k0..k1}
+/// a[k][r]·b[k][j]`, with packed tiles `a` `[k][MR]` and `b` `[k][NR]`.
+///
+/// Panics if the CPU lacks AVX-512 or a slice is shorter than `k1` rows.
+pub(crate) fn i64_block(a: &[i64], b: &[i64], k0: usize, k1: usize, out: &mut [i64; MR * NR]) {
+    assert!(detected() >= Level::Avx512);
+    assert!(a.len() >= k1 * MR && b.len() >= k1 * NR);
+    // SAFETY: the CPU supports AVX-512F/DQ (asserted) and every read is
+    // below row k1 of the packed tiles (asserted).
+    unsafe { i64_block_impl(a, b, k0, k1, out) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn i64_block_impl(a: &[i64], b: &[i64], k0: usize, k1: usize, out: &mut [i64; MR * NR]) {
+    let mut s = [[_mm512_setzero_si512(); 2]; MR];
+    for k in k0..k1 {
+        // SAFETY: k < k1, so row k of both tiles is in bounds.
+        unsafe {
+            let bp = b.as_ptr().add(k * NR);
+            let (b0, b1) = (
+                _mm512_loadu_si512(bp.cast()),
+                _mm512_loadu_si512(bp.add(8).cast()),
+            );
+            let ap = a.as_ptr().add(k * MR);
+            for (r, sr) in s.iter_mut().enumerate() {
+                let av = _mm512_set1_epi64(*ap.add(r));
+                sr[0] = _mm512_add_epi64(sr[0], _mm512_mullo_epi64(av, b0));
+                sr[1] = _mm512_add_epi64(sr[1], _mm512_mullo_epi64(av, b1));
+            }
+        }
+    }
+    for (r, sr) in s.iter().enumerate() {
+        // SAFETY: out holds MR·NR i64; row r's NR start at r·NR.
+        unsafe {
+            _mm512_storeu_si512(out.as_mut_ptr().add(r * NR).cast(), sr[0]);
+            _mm512_storeu_si512(out.as_mut_ptr().add(r * NR + 8).cast(), sr[1]);
+        }
+    }
+}
