@@ -216,22 +216,37 @@ fn main() {
             measure(t8, t5, &x, &y, s, threads, &pool, f, r);
         }
     }
-    println!(
-        "\n| {:<44} | {:>5} | {:>7} | {:>8} | {:>8} |",
-        "format (A x B)", "size", "threads", "GFLOP/s", "vs f32"
-    );
-    println!(
-        "|{:-<46}|{:->7}|{:->9}|{:->10}|{:->10}|",
-        "", "", "", "", ""
-    );
+    // One row per format, one column per (size, threads): GFLOP/s and the
+    // ratio to the f32 GEMM measured at the same size and thread count.
+    let mut names: Vec<&str> = Vec::new();
     for r in &rows {
-        println!(
-            "| {:<44} | {:>5} | {:>7} | {:>8.1} | {:>7.2}x |",
-            r.name,
-            r.s,
-            r.threads,
-            r.gflops,
-            r.gflops / r.f32_gflops
-        );
+        if !names.contains(&r.name.as_str()) {
+            names.push(&r.name);
+        }
+    }
+    let cols: Vec<(usize, usize)> = sizes.iter().flat_map(|&s| [(s, 1), (s, 2)]).collect();
+    print!("\n| {:<44} |", "format (A x B)");
+    for (s, t) in &cols {
+        print!(" {:>15} |", format!("{s}^3, {t} thr"));
+    }
+    print!("\n|{:-<46}|", "");
+    for _ in &cols {
+        print!("{:->16}:|", "");
+    }
+    println!();
+    for name in names {
+        print!("| {name:<44} |");
+        for &(s, t) in &cols {
+            let r = rows
+                .iter()
+                .find(|r| r.name == name && r.s == s && r.threads == t);
+            let cell = match r {
+                Some(r) if r.name.starts_with("f32") => format!("{:.0}", r.gflops),
+                Some(r) => format!("{:.0} ({:.2}x)", r.gflops, r.gflops / r.f32_gflops),
+                None => "-".into(),
+            };
+            print!(" {cell:>15} |");
+        }
+        println!();
     }
 }

@@ -6,7 +6,8 @@
 //! |---------|---------------------------------------|-------------------|-----------------------|
 //! | i8      | E2M1, E2M3, INT8 (NVFP4, MXFP4, MXFP6-E2M3, MXINT8) | exact i32 | AVX-512 VNNI `vpdpbusd` |
 //! | f64     | E4M3, E3M2 (MXFP8, FP8, MXFP6-E3M2)   | exact f64         | AVX-512F FMA          |
-//! | generic | E5M2 pairs, non-finite data, extreme scales | exact i64/i128 | none                 |
+//! | i64     | E4M3 x E5M2 (FP8 HYBRID)              | exact i64         | AVX-512DQ `vpmullq`   |
+//! | generic | E5M2 pairs, non-finite data           | exact i64/i128    | none                  |
 //!
 //! Each path is bit-identical to [`super::gemm_reference`]: the inner sums
 //! are the same exact integers and every rounding after them is the same

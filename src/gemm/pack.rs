@@ -17,8 +17,14 @@
 //!   rounding (Boldo and Melquiond, "Emulation of FMA and correctly rounded
 //!   sums: proved algorithms using rounding to odd", IEEE TC 2008).
 //!
-//! Everything else (E5M2 pairs, a non-finite element or scale, scale
-//! products outside f32's normal range) runs the generic kernel.
+//! - **i64**: the block sums fit 63 bits (E4M3 x E5M2, whose 32-term sums
+//!   need 55). With power-of-two scale products in f32's normal range the
+//!   term is `f32(S)·P` (one rounding, then an exact scaling); otherwise it
+//!   is the reference's own exact scalar rounding.
+//!
+//! Everything else (E5M2 pairs, a non-finite element or scale) runs the
+//! generic kernel; the i8 kernel's f32 terms fall back to the f64 kernel
+//! when scale products leave f32's normal range.
 
 use super::{Dims, element_int, unit_exponent};
 use crate::format::{BlockFormat, ScaleCodec};
