@@ -28,6 +28,51 @@ pub enum Error {
     },
     /// An option or argument is outside its valid range.
     InvalidArgument(String),
+    /// A file could not be read or written, or its contents are malformed.
+    File {
+        /// The file's path.
+        path: String,
+        /// The tensor concerned, if any.
+        tensor: Option<String>,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl Error {
+    /// An [`Error::File`] about `path` (and `tensor`, if given).
+    ///
+    /// ```
+    /// let e = blockscale::Error::file("model.safetensors", Some("w"), "truncated");
+    /// assert_eq!(e.to_string(), "model.safetensors: tensor w: truncated");
+    /// ```
+    pub fn file(
+        path: impl AsRef<std::path::Path>,
+        tensor: Option<&str>,
+        message: impl Into<String>,
+    ) -> Error {
+        Error::File {
+            path: path.as_ref().display().to_string(),
+            tensor: tensor.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    /// This error with `path` and `tensor` attached, if it has none yet:
+    /// an argument error found while processing a tensor of a file becomes
+    /// an [`Error::File`] naming both.
+    ///
+    /// ```
+    /// use blockscale::Error;
+    /// let e = Error::InvalidArgument("bad shape".into()).in_file("a.npy", None);
+    /// assert_eq!(e.to_string(), "a.npy: invalid argument: bad shape");
+    /// ```
+    pub fn in_file(self, path: impl AsRef<std::path::Path>, tensor: Option<&str>) -> Error {
+        match self {
+            Error::File { .. } => self,
+            other => Error::file(path, tensor, other.to_string()),
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -39,6 +84,16 @@ impl fmt::Display for Error {
                 found,
             } => write!(f, "{what} has {found} elements, but {expected} are needed"),
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
+            Error::File {
+                path,
+                tensor: Some(t),
+                message,
+            } => write!(f, "{path}: tensor {t}: {message}"),
+            Error::File {
+                path,
+                tensor: None,
+                message,
+            } => write!(f, "{path}: {message}"),
         }
     }
 }

@@ -39,6 +39,8 @@ pub mod element;
 mod error;
 pub mod format;
 pub mod gemm;
+#[cfg(feature = "io")]
+pub mod io;
 pub mod layout;
 pub mod metrics;
 pub mod scale;
