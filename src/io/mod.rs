@@ -317,6 +317,22 @@ pub(crate) fn write_atomic(
     result
 }
 
+/// Writes `bytes` to `path` atomically: through a temporary file in the
+/// same directory, renamed into place only once fully written and synced.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("bs-wb-{}.txt", std::process::id()));
+/// blockscale::io::write_bytes(&path, b"hello")?;
+/// assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+/// assert!(blockscale::io::write_bytes("/nonexistent-dir/x", b"").is_err());
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn write_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), Error> {
+    let path = path.as_ref();
+    write_atomic(path, |w| put(w, path, bytes))
+}
+
 /// Maps a file read-only.
 #[allow(unsafe_code)]
 pub(crate) fn map(path: &Path) -> Result<memmap2::Mmap, Error> {

@@ -1,0 +1,171 @@
+//! `blockscale compare`: what each format does to a file's tensors.
+
+use crate::formats::{NAMES, Opts, Spec};
+use crate::{finite_values, is_float, read_tensors};
+use blockscale::Error;
+use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+use plotters::prelude::*;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// A .npy or .safetensors file
+    input: PathBuf,
+    /// Formats to compare, comma-separated (default: all)
+    #[arg(long, value_delimiter = ',')]
+    formats: Vec<String>,
+    /// Where to write the SVG chart of SQNR per format
+    #[arg(long, default_value = "blockscale-compare.svg")]
+    svg: PathBuf,
+}
+
+/// Signal and noise energies, summed so that tensors pool into an overall
+/// SQNR weighted by their energy.
+#[derive(Clone, Copy, Default)]
+struct Acc {
+    signal: f64,
+    noise: f64,
+    max_abs: f64,
+    saturated: f64,
+    count: usize,
+}
+
+impl Acc {
+    fn sqnr(&self) -> f64 {
+        10.0 * (self.signal / self.noise.max(f64::MIN_POSITIVE)).log10()
+    }
+}
+
+fn measure(spec: Spec, x: &[f32], rows: usize, cols: usize) -> Result<Acc, Error> {
+    let opts = QuantizeOptions {
+        partial_blocks: blockscale::tensor::PartialBlocks::ZeroPad,
+        ..Default::default()
+    };
+    // Clipped: |q| at the element maximum and |x| > |x̂| (error_metrics).
+    let (deq, clipped) = crate::with_format!(spec, |f| {
+        let q = QuantizedTensor::quantize(f, x, rows, cols, &opts)?;
+        let m = q.error_metrics(x)?;
+        (q.dequantize(), m.saturated)
+    });
+    let mut a = Acc {
+        count: x.len(),
+        saturated: clipped,
+        ..Acc::default()
+    };
+    for (&v, &d) in x.iter().zip(&deq) {
+        a.signal += (v as f64).powi(2);
+        a.noise += (v as f64 - d as f64).powi(2);
+        a.max_abs = a.max_abs.max((v - d).abs() as f64);
+    }
+    Ok(a)
+}
+
+pub fn run(a: CompareArgs) -> Result<(), Error> {
+    let names: Vec<String> = if a.formats.is_empty() {
+        NAMES.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.formats.clone()
+    };
+    let specs: Vec<(String, Spec)> = names
+        .iter()
+        .map(|n| Spec::parse(n, Opts::default()).map(|s| (n.clone(), s)))
+        .collect::<Result<_, _>>()?;
+    let tensors = read_tensors(&a.input)?;
+    let mut overall = vec![Acc::default(); specs.len()];
+    out!(
+        "| {:<40} | {:<11} | {:>9} | {:>10} | {:>9} |",
+        "tensor",
+        "format",
+        "SQNR dB",
+        "max |err|",
+        "clipped"
+    );
+    out!(
+        "|{:-<42}|{:-<13}|{:->11}|{:->12}|{:->11}|",
+        "",
+        "",
+        "",
+        "",
+        ""
+    );
+    for (name, t) in &tensors {
+        if !is_float(t.dtype) {
+            continue;
+        }
+        let x = finite_values(&a.input, name, t)?;
+        let (rows, cols) = t.matrix_shape();
+        for (i, (fname, spec)) in specs.iter().enumerate() {
+            let m = measure(*spec, &x, rows, cols).map_err(|e| e.in_file(&a.input, Some(name)))?;
+            out!(
+                "| {name:<40} | {fname:<11} | {:>9.2} | {:>10.3e} | {:>8.4}% |",
+                m.sqnr(),
+                m.max_abs,
+                m.saturated * 100.0
+            );
+            let o = &mut overall[i];
+            o.signal += m.signal;
+            o.noise += m.noise;
+            o.max_abs = o.max_abs.max(m.max_abs);
+            o.saturated += m.saturated * m.count as f64;
+            o.count += m.count;
+        }
+    }
+    for ((fname, _), o) in specs.iter().zip(&overall) {
+        out!(
+            "| {:<40} | {fname:<11} | {:>9.2} | {:>10.3e} | {:>8.4}% |",
+            "(all tensors)",
+            o.sqnr(),
+            o.max_abs,
+            o.saturated / o.count.max(1) as f64 * 100.0
+        );
+    }
+    let bars: Vec<(String, f64)> = specs
+        .iter()
+        .zip(&overall)
+        .map(|((n, _), o)| (n.clone(), o.sqnr()))
+        .collect();
+    let svg = chart(&bars).map_err(|e| Error::file(&a.svg, None, e))?;
+    blockscale::io::write_bytes(&a.svg, svg.as_bytes())?;
+    out!("chart: {}", a.svg.display());
+    Ok(())
+}
+
+/// A bar chart of SQNR (dB) per format, as SVG text.
+fn chart(bars: &[(String, f64)]) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let top = bars.iter().map(|b| b.1).fold(0f64, f64::max).max(1.0) * 1.15;
+        let mut c = ChartBuilder::on(&root)
+            .caption("SQNR per format (all tensors)", ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(60)
+            .y_label_area_size(50)
+            .build_cartesian_2d((0..bars.len()).into_segmented(), 0f64..top)
+            .map_err(|e| e.to_string())?;
+        c.configure_mesh()
+            .y_desc("SQNR (dB)")
+            .x_labels(bars.len())
+            .x_label_formatter(&|x| match x {
+                SegmentValue::CenterOf(i) => bars.get(*i).map(|b| b.0.clone()).unwrap_or_default(),
+                _ => String::new(),
+            })
+            .draw()
+            .map_err(|e| e.to_string())?;
+        c.draw_series(bars.iter().enumerate().map(|(i, b)| {
+            let mut r = Rectangle::new(
+                [
+                    (SegmentValue::Exact(i), 0.0),
+                    (SegmentValue::Exact(i + 1), b.1.max(0.0)),
+                ],
+                BLUE.mix(0.6).filled(),
+            );
+            r.set_margin(0, 0, 8, 8);
+            r
+        }))
+        .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}

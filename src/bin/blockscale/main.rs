@@ -1,0 +1,441 @@
+//! `blockscale`: quantize, dequantize, inspect, compare and convert tensors
+//! and checkpoints in block-scaled formats. Build with `--features cli`.
+//!
+//! Every command reports a bad input as one line naming the file (and the
+//! tensor) and exits with status 1; every output is written to a temporary
+//! file and renamed into place, so a failure leaves nothing partial.
+
+/// `println!` that stops quietly (status 0) when stdout is closed, as when
+/// piped into `head`, instead of panicking.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            return Ok(());
+        }
+    }};
+}
+
+mod checkpoint;
+mod compare;
+mod formats;
+
+use blockscale::Error;
+use blockscale::io::{DType, Tensor, layouts, npy, st};
+use blockscale::tensor::{QuantizeOptions, QuantizedTensor, TensorRounding};
+use clap::{Parser, Subcommand, ValueEnum};
+use formats::{Opts, Profile, Rule, Spec};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "blockscale",
+    version,
+    about = "Quantize, dequantize, inspect, compare and convert tensors and checkpoints in \
+             block-scaled formats (NVFP4, MXFP8/6/4, MXINT8, FP8)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Quantize every floating-point tensor of a .npy or .safetensors file
+    /// into blockscale's own safetensors layout
+    Quantize(QuantizeArgs),
+    /// Dequantize a quantized file (blockscale, Model-Optimizer NVFP4 or
+    /// gpt-oss MXFP4) to .npy or safetensors, or a quantized checkpoint
+    /// directory to a BF16 checkpoint
+    Dequantize(DequantizeArgs),
+    /// List a file's tensors: dtype, shape, detected quantization layout and
+    /// scale statistics
+    Inspect(InspectArgs),
+    /// Tabulate SQNR, max error and saturation of every format on a file's
+    /// tensors, with and without the Random Hadamard Transform, and draw an
+    /// SVG chart
+    Compare(compare::CompareArgs),
+    /// Convert a BF16/F16/F32 checkpoint (one safetensors file or a sharded
+    /// one with model.safetensors.index.json) to NVFP4 (Model-Optimizer
+    /// layout), MXFP4 (gpt-oss layout) or MXFP8 (blockscale layout)
+    Convert(checkpoint::ConvertArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Rounding {
+    Nearest,
+    Stochastic,
+}
+
+#[derive(clap::Args)]
+struct QuantizeArgs {
+    /// Format: nvfp4, mxfp8, mxfp8-e5m2, mxfp6, mxfp6-e3m2, mxfp4, mxint8,
+    /// fp8, fp8-e5m2, fp8-block
+    #[arg(long)]
+    format: String,
+    /// Whose numbers to reproduce (NVFP4: te, modelopt, torchao, jax; MX:
+    /// te = RCEIL, ocp = FLOOR)
+    #[arg(long, value_enum)]
+    profile: Option<Profile>,
+    /// MX scale-exponent rule (overrides --profile)
+    #[arg(long, value_enum)]
+    scale_rule: Option<Rule>,
+    /// 2-D blocks (16x16 NVFP4, 32x32 MX, 128x128 FP8 blockwise)
+    #[arg(long = "2d")]
+    two_d: bool,
+    /// Element rounding
+    #[arg(long, value_enum, default_value = "nearest")]
+    rounding: Rounding,
+    /// Seed for stochastic rounding
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Input .npy or .safetensors file
+    input: PathBuf,
+    /// Output .safetensors file
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct DequantizeArgs {
+    /// A quantized .safetensors file, or a checkpoint directory
+    input: PathBuf,
+    /// Output: a .npy file (one tensor), a .safetensors file, or a directory
+    /// (for a checkpoint directory)
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Element type of the output (default: bf16 for safetensors and
+    /// checkpoints, f32 for .npy)
+    #[arg(long)]
+    dtype: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct InspectArgs {
+    /// A .npy or .safetensors file
+    file: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Quantize(a) => quantize(a),
+        Cmd::Dequantize(a) => dequantize(a),
+        Cmd::Inspect(a) => inspect(a),
+        Cmd::Compare(a) => compare::run(a),
+        Cmd::Convert(a) => checkpoint::convert(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("blockscale: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The named tensors of a .npy (named after the file) or .safetensors file.
+pub(crate) fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, Error> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") => {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "tensor".into());
+            Ok(vec![(name, npy::read(path)?)])
+        }
+        Some("safetensors") => {
+            let f = st::SafeFile::open(path)?;
+            f.names()
+                .into_iter()
+                .map(|n| f.tensor(&n).map(|t| (n, t)))
+                .collect()
+        }
+        _ => Err(Error::file(
+            path,
+            None,
+            "unknown file type (expected .npy or .safetensors)",
+        )),
+    }
+}
+
+pub(crate) fn is_float(d: DType) -> bool {
+    matches!(d, DType::F64 | DType::F32 | DType::F16 | DType::BF16)
+}
+
+/// The tensor's values as f32, rejecting NaN and ±Inf (quantizing them is
+/// never what a checkpoint tool wants).
+pub(crate) fn finite_values(path: &Path, name: &str, t: &Tensor) -> Result<Vec<f32>, Error> {
+    let x = t.to_f32().map_err(|e| e.in_file(path, Some(name)))?;
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::file(
+            path,
+            Some(name),
+            format!("non-finite value {} at flat index {i}", x[i]),
+        ));
+    }
+    Ok(x)
+}
+
+fn quantize(a: QuantizeArgs) -> Result<(), Error> {
+    let spec = Spec::parse(
+        &a.format,
+        Opts {
+            profile: a.profile,
+            scale_rule: a.scale_rule.map(Rule::rule),
+            two_d: a.two_d,
+        },
+    )?;
+    let opts = QuantizeOptions {
+        rounding: match a.rounding {
+            Rounding::Nearest => TensorRounding::NearestEven,
+            Rounding::Stochastic => TensorRounding::Stochastic { seed: a.seed },
+        },
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let mut meta = HashMap::new();
+    for (name, t) in read_tensors(&a.input)? {
+        if !is_float(t.dtype) {
+            out.push((name, t));
+            continue;
+        }
+        let x = finite_values(&a.input, &name, &t)?;
+        let (rows, cols) = t.matrix_shape();
+        let (tensors, (key, json)) = crate::with_format!(spec, |f| {
+            let q = QuantizedTensor::quantize(f, &x, rows, cols, &opts)
+                .map_err(|e| e.in_file(&a.input, Some(&name)))?;
+            layouts::own(&name, &q)?
+        });
+        out.extend(tensors);
+        meta.insert(key, json);
+        meta.insert(
+            format!("blockscale-shape:{name}"),
+            serde_json::to_string(&t.shape).expect("shape serializes"),
+        );
+    }
+    st::write(&a.output, &out, Some(meta))
+}
+
+/// Dequantizes every quantized tensor of one safetensors file, whatever
+/// its layout, and passes the others through unchanged.
+pub(crate) fn dequantize_file(
+    path: &Path,
+    dtype: DType,
+) -> Result<Vec<(String, st::Entry)>, Error> {
+    let f = st::SafeFile::open(path)?;
+    let meta = f.metadata();
+    let names = f.names();
+    let has = |n: &str| names.iter().any(|m| m == n);
+    let mut consumed = std::collections::HashSet::new();
+    let mut out: Vec<(String, st::Entry)> = Vec::new();
+    let emit = |name: &str, x: Vec<f32>, shape: Vec<usize>| -> Result<(String, st::Entry), Error> {
+        let t = Tensor::from_f32(dtype, shape, &x).map_err(|e| e.in_file(path, Some(name)))?;
+        Ok((name.to_string(), t.into()))
+    };
+    // blockscale's own layout.
+    for (key, json) in &meta {
+        let Some(name) = key.strip_prefix("blockscale:") else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| Error::file(path, Some(name), format!("malformed metadata: {e}")))?;
+        let spec = formats::from_stored(
+            v["format"].as_str().unwrap_or(""),
+            v["scale_rule"].as_str().unwrap_or(""),
+        )
+        .map_err(|e| e.in_file(path, Some(name)))?;
+        let (dk, sk) = (format!("{name}.qdata"), format!("{name}.qscales"));
+        let (data, scales) = (f.tensor(&dk)?, f.tensor(&sk)?);
+        let x = crate::with_format!(spec, |fmt| layouts::read_own(fmt, &data, &scales, json)
+            .map_err(|e| e.in_file(path, Some(name)))?
+            .dequantize());
+        let shape: Vec<usize> = meta
+            .get(&format!("blockscale-shape:{name}"))
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_else(|| {
+                vec![
+                    v["shape"][0].as_u64().unwrap_or(0) as usize,
+                    v["shape"][1].as_u64().unwrap_or(0) as usize,
+                ]
+            });
+        out.push(emit(name, x, shape)?);
+        consumed.extend([dk, sk]);
+    }
+    for n in &names {
+        // gpt-oss MXFP4: {w}_blocks + {w}_scales.
+        if let Some(w) = n.strip_suffix("_blocks")
+            && has(&format!("{w}_scales"))
+        {
+            let (b, s) = (f.tensor(n)?, f.tensor(&format!("{w}_scales"))?);
+            let x =
+                layouts::dequantize_gptoss_mxfp4(&b, &s).map_err(|e| e.in_file(path, Some(n)))?;
+            let mut shape = b.shape[..b.shape.len() - 1].to_vec();
+            let last = shape.pop().unwrap_or(0);
+            shape.push(last * 32);
+            out.push(emit(w, x, shape)?);
+            consumed.extend([n.clone(), format!("{w}_scales")]);
+        }
+        // Model-Optimizer NVFP4: {w} + {w}_scale + {w}_scale_2.
+        if has(&format!("{n}_scale")) && has(&format!("{n}_scale_2")) {
+            let (w, s, s2) = (
+                f.tensor(n)?,
+                f.tensor(&format!("{n}_scale"))?,
+                f.tensor(&format!("{n}_scale_2"))?,
+            );
+            if w.dtype == DType::U8 {
+                let x = layouts::dequantize_modelopt_nvfp4(&w, &s, &s2)
+                    .map_err(|e| e.in_file(path, Some(n)))?;
+                let (rows, half) = w.matrix_shape();
+                out.push(emit(n, x, vec![rows, half * 2])?);
+                consumed.extend([n.clone(), format!("{n}_scale"), format!("{n}_scale_2")]);
+                // The activation scale has no meaning once weights are upcast.
+                if let Some(p) = n.strip_suffix("weight") {
+                    consumed.insert(format!("{p}input_scale"));
+                }
+            }
+        }
+    }
+    for n in &names {
+        if !consumed.contains(n) {
+            out.push((n.clone(), f.raw(n)?.into()));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+fn dequantize(a: DequantizeArgs) -> Result<(), Error> {
+    let parse_dtype = |default: DType| -> Result<DType, Error> {
+        match &a.dtype {
+            None => Ok(default),
+            Some(s) => DType::parse(s).filter(|d| is_float(*d)).ok_or_else(|| {
+                Error::InvalidArgument(format!("--dtype {s}: expected f32, f16, bf16 or f64"))
+            }),
+        }
+    };
+    if a.input.is_dir() {
+        return checkpoint::dequantize_dir(&a.input, &a.output, parse_dtype(DType::BF16)?);
+    }
+    let to_npy = a.output.extension().is_some_and(|e| e == "npy");
+    let dtype = parse_dtype(if to_npy { DType::F32 } else { DType::BF16 })?;
+    let tensors = dequantize_file(&a.input, dtype)?;
+    if to_npy {
+        let mut decoded = tensors.into_iter().filter_map(|(n, e)| match e {
+            st::Entry::Tensor(t) => Some((n, t)),
+            st::Entry::Raw(_) => None,
+        });
+        match (decoded.next(), decoded.next()) {
+            (Some((_, t)), None) => npy::write(&a.output, &t),
+            _ => Err(Error::file(
+                &a.input,
+                None,
+                "a .npy output holds one tensor; this file has several (write .safetensors)",
+            )),
+        }
+    } else {
+        st::write_entries(&a.output, &tensors, None)
+    }
+}
+
+/// What a tensor is, judging by its name, dtype and neighbours.
+fn role(
+    name: &str,
+    t: &(String, Vec<usize>),
+    names: &[String],
+    meta: &HashMap<String, String>,
+) -> String {
+    let has = |n: String| names.contains(&n);
+    if let Some(base) = name.strip_suffix(".qdata")
+        && let Some(j) = meta.get(&format!("blockscale:{base}"))
+    {
+        return format!(
+            "blockscale {} data",
+            layouts::own_format_name(j).unwrap_or_default()
+        );
+    }
+    if let Some(base) = name.strip_suffix(".qscales")
+        && meta.contains_key(&format!("blockscale:{base}"))
+    {
+        return "blockscale block scales".into();
+    }
+    if name.ends_with("_blocks") && has(format!("{}_scales", &name[..name.len() - 7])) {
+        return "gpt-oss MXFP4 blocks (E2M1 pairs)".into();
+    }
+    if name.ends_with("_scales") && has(format!("{}_blocks", &name[..name.len() - 7])) {
+        return "gpt-oss MXFP4 scales (E8M0)".into();
+    }
+    if has(format!("{name}_scale")) && has(format!("{name}_scale_2")) && t.0 == "U8" {
+        return "Model-Optimizer NVFP4 weight (E2M1 pairs)".into();
+    }
+    if name.ends_with("_scale_2") {
+        return "Model-Optimizer NVFP4 global scale (A/2688)".into();
+    }
+    if name.ends_with("_scale") && t.0 == "F8_E4M3" {
+        return "Model-Optimizer NVFP4 block scales (E4M3)".into();
+    }
+    if name.ends_with("input_scale") {
+        return "activation scale".into();
+    }
+    "unquantized".into()
+}
+
+fn scale_stats(t: &Tensor) -> Option<String> {
+    let v: Vec<f32> = match t.dtype {
+        DType::F8E4M3 | DType::F8E8M0 | DType::F32 => t.to_f32().ok()?,
+        DType::U8 => t
+            .data
+            .iter()
+            .map(|&b| blockscale::E8M0::from_bits(b).to_f32())
+            .collect(),
+        _ => return None,
+    };
+    let finite: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    let nonzero: Vec<f32> = finite.iter().copied().filter(|&x| x != 0.0).collect();
+    let min = nonzero.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = finite.iter().copied().fold(0f32, f32::max);
+    let log_mean =
+        nonzero.iter().map(|x| x.abs().log2() as f64).sum::<f64>() / nonzero.len().max(1) as f64;
+    Some(format!(
+        "scales: {} values, min {min:.4e}, max {max:.4e}, geometric mean 2^{log_mean:.2}, {} zero, {} non-finite",
+        v.len(),
+        finite.len() - nonzero.len(),
+        v.len() - finite.len()
+    ))
+}
+
+fn inspect(a: InspectArgs) -> Result<(), Error> {
+    let path = &a.file;
+    if path.extension().is_some_and(|e| e == "npy") {
+        let t = npy::read(path)?;
+        out!("{}: .npy, {} {:?}", path.display(), t.dtype.name(), t.shape);
+        if let Ok(x) = t.to_f32() {
+            let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let nonfinite = x.iter().filter(|v| !v.is_finite()).count();
+            out!("  amax {amax:.6e}, {nonfinite} non-finite of {}", x.len());
+        }
+        return Ok(());
+    }
+    let f = st::SafeFile::open(path)?;
+    let names = f.names();
+    let meta = f.metadata();
+    out!("{}: safetensors, {} tensors", path.display(), names.len());
+    for n in &names {
+        let info = f.info(n)?;
+        let r = role(n, &info, &names, &meta);
+        out!(
+            "  {n:<48} {:<8} {:<18} {r}",
+            info.0,
+            format!("{:?}", info.1)
+        );
+        if r.ends_with("scales") || r.contains("scales (") {
+            let t = f.tensor(n)?;
+            if let Some(s) = scale_stats(&t) {
+                out!("      {s}");
+            }
+        }
+    }
+    Ok(())
+}
