@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""The README's layout contract, checked: runs the exact numpy lines from
+README.md ("# numpy: ..." blocks) on files the `blockscale` command line
+writes, and compares them bit for bit with the crate's own dequantization
+(`blockscale dequantize --dtype f32`).
+
+Run from the repository root: `python3 tests/layout_numpy.py`. It builds the
+binary (`cargo build --release --features cli`), creates a throwaway virtual
+environment with numpy and ml_dtypes, writes a small seeded F32 checkpoint,
+converts it to NVFP4 (Model-Optimizer), MXFP4 (gpt-oss) and MXFP8
+(blockscale layout), and checks every quantized weight.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+import venv
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PINS = ["numpy>=1.26", "ml_dtypes==0.6.0"]
+
+
+def ensure_venv():
+    if os.environ.get("BLOCKSCALE_LAYOUT_VENV"):
+        return
+    tmp = tempfile.mkdtemp(prefix="blockscale-layout-")
+    venv.create(tmp, with_pip=True)
+    py = os.path.join(tmp, "bin", "python")
+    subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PINS], check=True)
+    env = dict(os.environ, BLOCKSCALE_LAYOUT_VENV=tmp)
+    sys.exit(subprocess.run([py, __file__, *sys.argv[1:]], env=env).returncode)
+
+
+ensure_venv()
+
+import numpy as np  # noqa: E402
+
+SNIPPETS = {
+    m.group(1): m.group(0).split("\n", 1)[1]
+    for m in re.finditer(r"# numpy: ([\w-]+)\n.*?(?=```)", (ROOT / "README.md").read_text(), re.S)
+}
+
+
+def write_safetensors(path, tensors):
+    """A minimal F32 safetensors writer (the input checkpoint)."""
+    header, offset, blobs = {}, 0, []
+    for name, a in tensors.items():
+        data = np.ascontiguousarray(a, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    path.write_bytes(len(h).to_bytes(8, "little") + h + b"".join(blobs))
+
+
+def main():
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--features", "cli", "--bin", "blockscale"], cwd=ROOT, check=True)
+    exe = ROOT / "target" / "release" / "blockscale"
+    ns = {}
+    exec(SNIPPETS["load"], ns)
+    load = ns["load"]
+    rng = np.random.default_rng(2026)
+    work = pathlib.Path(tempfile.mkdtemp(prefix="blockscale-layout-files-"))
+    model = work / "model"
+    model.mkdir()
+    weights = {}
+    for layer in range(2):
+        for proj, shape in [("self_attn.q_proj", (64, 128)), ("mlp.up_proj", (96, 128))]:
+            x = rng.standard_normal(shape) * np.exp(rng.standard_normal(shape[1]) * 0.75)
+            x[rng.random(shape) < 0.002] *= 40
+            weights[f"model.layers.{layer}.{proj}.weight"] = x.astype(np.float32)
+    weights["model.embed_tokens.weight"] = rng.standard_normal((50, 128)).astype(np.float32)
+    write_safetensors(model / "model.safetensors", weights)
+    checked = 0
+    for target, snippet, name_of in [
+        ("nvfp4", "nvfp4-modelopt", lambda w: w),
+        ("mxfp4", "mxfp4-gptoss", lambda w: w),
+        ("mxfp8", "mxfp8-blockscale", lambda w: w),
+    ]:
+        out, deq = work / target, work / (target + "-f32")
+        subprocess.run([exe, "convert", model, "--to", target, "-o", out], check=True, capture_output=True)
+        subprocess.run([exe, "dequantize", out, "-o", deq, "--dtype", "f32"], check=True)
+        t = load(out / "model.safetensors")
+        want = load(deq / "model.safetensors")
+        for w in weights:
+            if "embed" in w:
+                continue
+            env = dict(ns, t=t, w=name_of(w))
+            exec(SNIPPETS[snippet], env)
+            got, ref = env["x"], want[w]
+            assert got.dtype == np.float32 and got.shape == ref.shape, (target, w, got.dtype, got.shape, ref.shape)
+            if not np.array_equal(got.view(np.uint32), ref.view(np.uint32)):
+                bad = np.flatnonzero(got.view(np.uint32) != ref.view(np.uint32))
+                sys.exit(f"{target} {w}: {bad.size} elements differ, first at {bad[0]}: {got.flat[bad[0]]} vs {ref.flat[bad[0]]}")
+            checked += 1
+    print(f"layout contract: {checked} weights in 3 layouts match the crate bit for bit")
+
+
+main()
