@@ -188,6 +188,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
     };
     let pb = progress(total);
     let started = std::time::Instant::now();
+    let finished = std::sync::atomic::AtomicUsize::new(0);
     let mut done = 0usize;
     let mut weight_map = BTreeMap::new();
     let mut excluded_modules = std::collections::BTreeSet::new();
@@ -211,6 +212,12 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
                     (vec![(n.clone(), raw.into())], None, raw_is_linear(n, &sf))
                 };
                 pb.inc(sf.nbytes(n)? as u64);
+                let k = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                pb.set_message(format!(
+                    "{k}/{} tensors, {:.1} tensors/s",
+                    all_names.len(),
+                    k as f64 / started.elapsed().as_secs_f64().max(1e-9)
+                ));
                 Ok(out)
             })
             .collect();
@@ -234,10 +241,6 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
             }
             done += 1;
         }
-        pb.set_message(format!(
-            "{done} tensors, {:.1} tensors/s",
-            done as f64 / started.elapsed().as_secs_f64().max(1e-9)
-        ));
         let mut meta = if meta.is_empty() {
             HashMap::new()
         } else {
