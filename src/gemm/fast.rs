@@ -205,26 +205,53 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
         (pb.scales.len(), ntiles * sb_len),
         (pb.negcorr.len(), ntiles * sb_len),
     ])?;
+    drive(
+        c,
+        d,
+        (alpha, beta),
+        |r0, rows| pack::pack_a8(a, d, g, r0, rows, &a_scales),
+        |pa, mt, nt, acc| {
+            let (at, sat) = (
+                &pa.data[mt * a_len..][..a_len],
+                &pa.scales[mt * sa_len..][..sa_len],
+            );
+            let bt = &pb.data[nt * b_len..][..b_len];
+            let (sbt, nct) = (
+                &pb.scales[nt * sb_len..][..sb_len],
+                &pb.negcorr[nt * sb_len..][..sb_len],
+            );
+            i8_tile(level, at, sat, bt, sbt, nct, g, acc);
+        },
+    );
+    Ok(())
+}
+
+/// The loop nest every packed kernel shares: 64-row tasks of C run in
+/// parallel; each packs its rows of A once (`pack_a(first row, rows)`), then
+/// runs `tile(packed A, row tile, column tile, accumulators)` for every
+/// column tile of B and row tile of A, and stores the finished tile.
+fn drive<PA>(
+    c: &mut [f32],
+    d: &Dims,
+    (alpha, beta): (f32, f32),
+    pack_a: impl Fn(usize, usize) -> PA + Sync,
+    tile: impl Fn(&PA, usize, usize, &mut [f32; MR * NR]) + Sync,
+) {
+    let ntiles = d.n.div_ceil(NR);
     c.par_chunks_mut(MC * d.n)
         .enumerate()
         .for_each(|(ci, chunk)| {
             let rows = chunk.len() / d.n;
-            let pa = pack::pack_a8(a, d, g, ci * MC, rows, &a_scales);
+            let pa = pack_a(ci * MC, rows);
             let mut acc = [0f32; MR * NR];
             for nt in 0..ntiles {
-                let bt = &pb.data[nt * b_len..][..b_len];
-                let sbt = &pb.scales[nt * sb_len..][..sb_len];
-                let nct = &pb.negcorr[nt * sb_len..][..sb_len];
                 for mt in 0..rows.div_ceil(MR) {
-                    let at = &pa.data[mt * a_len..][..a_len];
-                    let sat = &pa.scales[mt * sa_len..][..sa_len];
                     acc.fill(0.0);
-                    i8_tile(level, at, sat, bt, sbt, nct, g, &mut acc);
+                    tile(&pa, mt, nt, &mut acc);
                     store_tile(&acc, chunk, d.n, mt * MR, nt * NR, alpha, beta);
                 }
             }
         });
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -270,24 +297,23 @@ fn packed_f64<FA: BlockFormat, FB: BlockFormat>(
         (pb.data.len(), ntiles * b_len),
         (pb.scales.len(), ntiles * sb_len),
     ])?;
-    c.par_chunks_mut(MC * d.n)
-        .enumerate()
-        .for_each(|(ci, chunk)| {
-            let rows = chunk.len() / d.n;
-            let pa = pack::pack_wide::<FA, f64>(a, d, g, d.m, ci * MC, rows, MR, &a_scales);
-            let mut acc = [0f32; MR * NR];
-            for nt in 0..ntiles {
-                let bt = &pb.data[nt * b_len..][..b_len];
-                let sbt = &pb.scales[nt * sb_len..][..sb_len];
-                for mt in 0..rows.div_ceil(MR) {
-                    let at = &pa.data[mt * a_len..][..a_len];
-                    let sat = &pa.scales[mt * sa_len..][..sa_len];
-                    acc.fill(0.0);
-                    f64_tile(level, at, sat, bt, sbt, g, pow2, &mut acc);
-                    store_tile(&acc, chunk, d.n, mt * MR, nt * NR, alpha, beta);
-                }
-            }
-        });
+    drive(
+        c,
+        d,
+        (alpha, beta),
+        |r0, rows| pack::pack_wide::<FA, f64>(a, d, g, d.m, r0, rows, MR, &a_scales),
+        |pa, mt, nt, acc| {
+            let (at, sat) = (
+                &pa.data[mt * a_len..][..a_len],
+                &pa.scales[mt * sa_len..][..sa_len],
+            );
+            let (bt, sbt) = (
+                &pb.data[nt * b_len..][..b_len],
+                &pb.scales[nt * sb_len..][..sb_len],
+            );
+            f64_tile(level, at, sat, bt, sbt, g, pow2, acc);
+        },
+    );
     Ok(())
 }
 
@@ -337,36 +363,36 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
         (pb.data.len(), ntiles * b_len),
         (pb.scales.len(), ntiles * sb_len),
     ])?;
-    c.par_chunks_mut(MC * d.n)
-        .enumerate()
-        .for_each(|(ci, chunk)| {
-            let rows = chunk.len() / d.n;
-            let pa = pack::pack_wide::<FA, i64>(a, d, g, d.m, ci * MC, rows, MR, &a_scales);
-            let (mut acc, mut sums) = ([0f32; MR * NR], [0i64; MR * NR]);
-            for nt in 0..ntiles {
-                let bt = &pb.data[nt * b_len..][..b_len];
-                let sbt = &pb.scales[nt * sb_len..][..sb_len];
-                for mt in 0..rows.div_ceil(MR) {
-                    let at = &pa.data[mt * a_len..][..a_len];
-                    let sat = &pa.scales[mt * sa_len..][..sa_len];
-                    acc.fill(0.0);
-                    for blk in 0..g.blocks {
-                        let (k0, k1) = (blk * g.kbp, (blk + 1) * g.kbp);
-                        i64_block(level, at, bt, k0, k1, &mut sums);
-                        for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
-                            let (sa, sb) = (sat[blk * MR + i / NR], sbt[blk * NR + i % NR]);
-                            *out += if pow2 {
-                                // f32(S) rounds once; the power-of-two P is exact.
-                                s as f32 * (sa * sb) as f32
-                            } else {
-                                block_term(s as i128, e0a + e0b, (sa * ua) as f32, (sb * ub) as f32)
-                            };
-                        }
-                    }
-                    store_tile(&acc, chunk, d.n, mt * MR, nt * NR, alpha, beta);
+    drive(
+        c,
+        d,
+        (alpha, beta),
+        |r0, rows| pack::pack_wide::<FA, i64>(a, d, g, d.m, r0, rows, MR, &a_scales),
+        |pa, mt, nt, acc| {
+            let (at, sat) = (
+                &pa.data[mt * a_len..][..a_len],
+                &pa.scales[mt * sa_len..][..sa_len],
+            );
+            let (bt, sbt) = (
+                &pb.data[nt * b_len..][..b_len],
+                &pb.scales[nt * sb_len..][..sb_len],
+            );
+            let mut sums = [0i64; MR * NR];
+            for blk in 0..g.blocks {
+                let (k0, k1) = (blk * g.kbp, (blk + 1) * g.kbp);
+                i64_block(level, at, bt, k0, k1, &mut sums);
+                for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
+                    let (sa, sb) = (sat[blk * MR + i / NR], sbt[blk * NR + i % NR]);
+                    *out += if pow2 {
+                        // f32(S) rounds once; the power-of-two P is exact.
+                        s as f32 * (sa * sb) as f32
+                    } else {
+                        block_term(s as i128, e0a + e0b, (sa * ua) as f32, (sb * ub) as f32)
+                    };
                 }
             }
-        });
+        },
+    );
     Ok(())
 }
 
