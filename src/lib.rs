@@ -20,6 +20,9 @@
 //!    [`format::BlockFormat`] pair: a naive reference and a fast path,
 //!    bit-identical.
 //!
+//! Beside [`tensor`] sits [`rht`], the Random Hadamard Transform that NVFP4
+//! training applies to the weight-gradient operands.
+//!
 //! At the edges: [`simd`] holds every architecture-specific kernel behind
 //! runtime feature detection, each tested bit-identical to the portable code.
 //!
@@ -41,6 +44,7 @@ pub mod format;
 pub mod gemm;
 pub mod layout;
 pub mod metrics;
+pub mod rht;
 pub mod scale;
 pub mod simd;
 pub mod tensor;
