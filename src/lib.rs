@@ -19,9 +19,12 @@
 //! 5. [`gemm`]: the block-scaled GEMM with FP32 accumulation over any
 //!    [`format::BlockFormat`] pair: a naive reference and a fast path,
 //!    bit-identical.
-//!
-//! Beside [`tensor`] sits [`rht`], the Random Hadamard Transform that NVFP4
-//! training applies to the weight-gradient operands.
+//! 6. [`recipe`]: ready-made recipes for a linear layer's three GEMMs
+//!    (`delayed`, `tensorwise`, `mxfp8`, `blockwise`, `nvfp4`): which format,
+//!    block, direction, rounding and transform each operand gets, and a
+//!    helper that runs a layer's forward and backward GEMMs through them.
+//!    Beside [`tensor`] sits [`rht`], the Random Hadamard Transform the
+//!    NVFP4 recipe applies to the weight-gradient operands.
 //!
 //! At the edges: [`simd`] holds every architecture-specific kernel behind
 //! runtime feature detection, each tested bit-identical to the portable code.
@@ -44,6 +47,7 @@ pub mod format;
 pub mod gemm;
 pub mod layout;
 pub mod metrics;
+pub mod recipe;
 pub mod rht;
 pub mod scale;
 pub mod simd;
