@@ -66,9 +66,20 @@ use rand_xoshiro::rand_core::{Rng, SeedableRng};
 /// ```
 pub const TE_SIGN_MASK: u16 = 0xD7E8;
 
-/// Smallest transform size.
+/// Smallest transform size (Transformer Engine's).
+///
+/// ```
+/// use blockscale::rht::{Rht, SignVector, MIN_SIZE};
+/// assert!(Rht::new(MIN_SIZE / 2, SignVector::Ones).is_err());
+/// ```
 pub const MIN_SIZE: usize = 16;
 /// Largest transform size.
+///
+/// ```
+/// use blockscale::rht::{Rht, SignVector, MAX_SIZE};
+/// assert_eq!(Rht::new(MAX_SIZE, SignVector::Seeded(0))?.size(), 256);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
 pub const MAX_SIZE: usize = 256;
 
 /// Where the sign vector s comes from.
@@ -113,6 +124,21 @@ pub enum SignVector {
 ///    quantizes these BF16 values (amax included).
 ///
 /// A NaN or ±Inf anywhere in a chunk makes its whole chunk non-finite.
+///
+/// ```
+/// use blockscale::rht::{Rht, SignVector};
+/// use blockscale::tensor::Direction;
+/// // TE's vector has s_3 = −1: e_3 becomes −(row 3 of H16)/4.
+/// let rht = Rht::new(16, SignVector::TransformerEngine)?;
+/// let mut v = [0f32; 16];
+/// v[3] = 1.0;
+/// rht.forward(&mut v, 1, 16, Direction::Rowwise)?;
+/// assert_eq!(&v[..4], &[-0.25, 0.25, 0.25, -0.25]);
+/// let mut bad = [f32::NAN; 16];
+/// rht.forward(&mut bad, 1, 16, Direction::Rowwise)?;
+/// assert!(bad.iter().all(|x| x.is_nan()));
+/// # Ok::<(), blockscale::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rht {
     size: usize,

@@ -83,6 +83,12 @@ pub enum RecipeKind {
 
 impl RecipeKind {
     /// All five, in the order of the table in the module docs.
+    ///
+    /// ```
+    /// use blockscale::recipe::RecipeKind;
+    /// let names: Vec<_> = RecipeKind::ALL.iter().map(|k| k.name()).collect();
+    /// assert_eq!(names, ["delayed", "tensorwise", "mxfp8", "blockwise", "nvfp4"]);
+    /// ```
     pub const ALL: [RecipeKind; 5] = [
         RecipeKind::Delayed,
         RecipeKind::Tensorwise,
@@ -92,6 +98,10 @@ impl RecipeKind {
     ];
 
     /// The flag name: `"delayed"`, `"tensorwise"`, `"mxfp8"`, `"blockwise"`, `"nvfp4"`.
+    ///
+    /// ```
+    /// assert_eq!(blockscale::recipe::RecipeKind::Nvfp4.name(), "nvfp4");
+    /// ```
     pub const fn name(self) -> &'static str {
         match self {
             RecipeKind::Delayed => "delayed",
@@ -104,6 +114,13 @@ impl RecipeKind {
 
     /// The kind with flag name `name` (exact, lower case); otherwise
     /// [`Error::InvalidArgument`].
+    ///
+    /// ```
+    /// use blockscale::recipe::RecipeKind;
+    /// assert_eq!(RecipeKind::from_name("delayed")?, RecipeKind::Delayed);
+    /// assert!(RecipeKind::from_name("Delayed").is_err());
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
     pub fn from_name(name: &str) -> Result<RecipeKind, Error> {
         RecipeKind::ALL
             .into_iter()
@@ -183,6 +200,11 @@ pub enum OperandRole {
 
 impl OperandRole {
     /// All six, in the table's order (the index used by [`operand_seed`]).
+    ///
+    /// ```
+    /// use blockscale::recipe::OperandRole;
+    /// assert_eq!(OperandRole::ALL[3], OperandRole::DgradWeight);
+    /// ```
     pub const ALL: [OperandRole; 6] = [
         OperandRole::FpropInput,
         OperandRole::FpropWeight,
@@ -193,6 +215,11 @@ impl OperandRole {
     ];
 
     /// The position in [`OperandRole::ALL`], 0 to 5.
+    ///
+    /// ```
+    /// use blockscale::recipe::OperandRole;
+    /// assert!(OperandRole::ALL.iter().enumerate().all(|(i, r)| r.index() == i));
+    /// ```
     pub const fn index(self) -> usize {
         match self {
             OperandRole::FpropInput => 0,
@@ -205,6 +232,11 @@ impl OperandRole {
     }
 
     /// The GEMM this operand belongs to.
+    ///
+    /// ```
+    /// use blockscale::recipe::{Gemm, OperandRole};
+    /// assert_eq!(OperandRole::WgradInput.gemm(), Gemm::Wgrad);
+    /// ```
     pub const fn gemm(self) -> Gemm {
         match self {
             OperandRole::FpropInput | OperandRole::FpropWeight => Gemm::Fprop,
@@ -214,6 +246,11 @@ impl OperandRole {
     }
 
     /// The tensor it is quantized from.
+    ///
+    /// ```
+    /// use blockscale::recipe::{LayerTensor, OperandRole};
+    /// assert_eq!(OperandRole::DgradGradOutput.tensor(), LayerTensor::GradOutput);
+    /// ```
     pub const fn tensor(self) -> LayerTensor {
         match self {
             OperandRole::FpropInput | OperandRole::WgradInput => LayerTensor::Input,
@@ -224,6 +261,13 @@ impl OperandRole {
 
     /// The direction that puts K along the stored rows: rowwise in fprop and
     /// for dY in dgrad, columnwise for W in dgrad and both wgrad operands.
+    ///
+    /// ```
+    /// use blockscale::recipe::OperandRole;
+    /// use blockscale::tensor::Direction;
+    /// assert_eq!(OperandRole::DgradWeight.direction(), Direction::Columnwise);
+    /// assert_eq!(OperandRole::DgradGradOutput.direction(), Direction::Rowwise);
+    /// ```
     pub const fn direction(self) -> Direction {
         match self {
             OperandRole::FpropInput | OperandRole::FpropWeight | OperandRole::DgradGradOutput => {
@@ -235,6 +279,11 @@ impl OperandRole {
 
     /// Whether the tensor is a gradient (dY), which FP8 HYBRID stores in
     /// E5M2 and NVFP4 rounds stochastically.
+    ///
+    /// ```
+    /// use blockscale::recipe::OperandRole;
+    /// assert!(OperandRole::WgradGradOutput.is_gradient() && !OperandRole::WgradInput.is_gradient());
+    /// ```
     pub const fn is_gradient(self) -> bool {
         matches!(self.tensor(), LayerTensor::GradOutput)
     }
@@ -284,6 +333,13 @@ pub enum OperandFormat {
 impl OperandFormat {
     /// The block that shares a scale, `(rows, cols)` in the stored
     /// orientation; `None` for BF16 (no scale) and per-tensor FP8 (one scale).
+    ///
+    /// ```
+    /// use blockscale::recipe::OperandFormat;
+    /// use blockscale::scale::fp8::Fp8Element;
+    /// assert_eq!(OperandFormat::Mxfp8 { element: Fp8Element::E4M3 }.block(), Some((1, 32)));
+    /// assert_eq!(OperandFormat::Fp8Tensorwise { element: Fp8Element::E5M2, delayed: false }.block(), None);
+    /// ```
     pub const fn block(self) -> Option<(usize, usize)> {
         match self {
             OperandFormat::Bf16 | OperandFormat::Fp8Tensorwise { .. } => None,
@@ -295,6 +351,13 @@ impl OperandFormat {
     }
 
     /// Whether the blocks are 2-D tiles (more than one row).
+    ///
+    /// ```
+    /// use blockscale::recipe::OperandFormat;
+    /// use blockscale::scale::fp8::Fp8Element;
+    /// assert!(OperandFormat::Fp8Blockwise { element: Fp8Element::E4M3, tile: (128, 128) }.is_2d());
+    /// assert!(!OperandFormat::Nvfp4 { two_d: false }.is_2d());
+    /// ```
     pub const fn is_2d(self) -> bool {
         matches!(self.block(), Some((r, _)) if r > 1)
     }
@@ -368,7 +431,8 @@ pub struct Nvfp4Options {
     pub rht: bool,
     /// The RHT size (16 in TE and the paper; a power of two 16..=256).
     pub rht_size: usize,
-    /// The RHT signs.
+    /// The RHT signs: one vector shared by every layer and step, as in TE
+    /// and the paper.
     pub rht_signs: SignVector,
     /// Round the RHT output to BF16 before quantizing (TE does).
     pub rht_bf16: bool,
@@ -416,6 +480,14 @@ pub struct Bf16Selection {
 
 impl Bf16Selection {
     /// Whether layer `layer` of `num_layers` runs in BF16 at `step` (see the type's docs).
+    ///
+    /// ```
+    /// use blockscale::recipe::Bf16Selection;
+    /// let sel = Bf16Selection { first: 1, layers: vec![4], ..Default::default() };
+    /// let bf16: Vec<usize> = (0..6).filter(|&l| sel.is_bf16(l, 6, 0)).collect();
+    /// assert_eq!(bf16, [0, 4]);
+    /// assert!(!Bf16Selection::default().is_bf16(0, 1, u64::MAX));
+    /// ```
     pub fn is_bf16(&self, layer: usize, num_layers: usize, step: u64) -> bool {
         layer < self.first
             || layer >= num_layers.saturating_sub(self.last)
@@ -460,6 +532,13 @@ pub struct Recipe {
 impl Recipe {
     /// The recipe `kind` with TE's defaults (see the module docs), no BF16
     /// layers and seed 0.
+    ///
+    /// ```
+    /// use blockscale::recipe::{Recipe, RecipeKind};
+    /// use blockscale::scale::fp8::Fp8Format;
+    /// assert_eq!(Recipe::from_kind(RecipeKind::Mxfp8).fp8_format, Fp8Format::E4M3);
+    /// assert_eq!(Recipe::from_kind(RecipeKind::Nvfp4), Recipe::nvfp4());
+    /// ```
     pub fn from_kind(kind: RecipeKind) -> Recipe {
         let fp8_format = match kind {
             RecipeKind::Delayed | RecipeKind::Tensorwise => Fp8Format::Hybrid,
@@ -554,6 +633,10 @@ impl Recipe {
     }
 
     /// The flag name of the recipe's kind.
+    ///
+    /// ```
+    /// assert_eq!(blockscale::recipe::Recipe::blockwise().name(), "blockwise");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.kind.name()
     }

@@ -72,6 +72,13 @@ impl Bf16Matrix {
     }
 
     /// The stored shape: `(rows, cols)` rowwise, `(cols, rows)` columnwise.
+    ///
+    /// ```
+    /// use blockscale::recipe::Bf16Matrix;
+    /// use blockscale::tensor::Direction;
+    /// assert_eq!(Bf16Matrix::new(&[0.0f32; 6], 2, 3, Direction::Columnwise)?.stored_shape(), (3, 2));
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
     pub fn stored_shape(&self) -> (usize, usize) {
         match self.direction {
             Direction::Rowwise => (self.rows, self.cols),
@@ -80,11 +87,27 @@ impl Bf16Matrix {
     }
 
     /// The BF16 values (as f32), row-major in the stored orientation.
+    ///
+    /// ```
+    /// use blockscale::recipe::Bf16Matrix;
+    /// use blockscale::tensor::Direction;
+    /// let m = Bf16Matrix::new(&[1.0f32, 2.0, 3.0, 4.0], 2, 2, Direction::Columnwise)?;
+    /// assert_eq!(m.values(), &[1.0, 3.0, 2.0, 4.0]);
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
     pub fn values(&self) -> &[f32] {
         &self.values
     }
 
     /// The values in the logical `rows × cols` orientation.
+    ///
+    /// ```
+    /// use blockscale::recipe::Bf16Matrix;
+    /// use blockscale::tensor::Direction;
+    /// let m = Bf16Matrix::new(&[1.0f32, 2.0, 3.0, 4.0], 2, 2, Direction::Columnwise)?;
+    /// assert_eq!(m.dequantize(), vec![1.0, 2.0, 3.0, 4.0]);
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
     pub fn dequantize(&self) -> Vec<f32> {
         match self.direction {
             Direction::Rowwise => self.values.clone(),
