@@ -19,9 +19,18 @@
 //! 5. [`gemm`]: the block-scaled GEMM with FP32 accumulation over any
 //!    [`format::BlockFormat`] pair: a naive reference and a fast path,
 //!    bit-identical.
+//! 6. [`recipe`]: ready-made recipes for a linear layer's three GEMMs
+//!    (`delayed`, `tensorwise`, `mxfp8`, `blockwise`, `nvfp4`): which format,
+//!    block, direction, rounding and transform each operand gets, and a
+//!    helper that runs a layer's forward and backward GEMMs through them.
+//!    Beside [`tensor`] sits [`rht`], the Random Hadamard Transform the
+//!    NVFP4 recipe applies to the weight-gradient operands.
 //!
 //! At the edges: [`simd`] holds every architecture-specific kernel behind
-//! runtime feature detection, each tested bit-identical to the portable code.
+//! runtime feature detection, each tested bit-identical to the portable code;
+//! `io` (feature `io`) reads and writes `.npy` and safetensors files and the
+//! checkpoint layouts, and the `blockscale` binary (feature `cli`) is the
+//! command line.
 //!
 //! The numerical contract, with the public source of every rule, is in the
 //! doc comment of each item.
@@ -43,6 +52,8 @@ pub mod gemm;
 pub mod io;
 pub mod layout;
 pub mod metrics;
+pub mod recipe;
+pub mod rht;
 pub mod scale;
 pub mod simd;
 pub mod tensor;

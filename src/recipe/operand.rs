@@ -1,0 +1,414 @@
+//! Quantizing one GEMM operand by its [`OperandSpec`], and multiplying two.
+
+use super::{OperandFormat, OperandRounding, OperandSpec};
+use crate::Error;
+use crate::error::check_len;
+use crate::format::{Fp8Blockwise, Fp8Tensorwise, MxFp8E4M3, MxFp8E5M2, Nvfp4};
+use crate::gemm::gemm;
+use crate::scale::fp8::Fp8Element;
+use crate::tensor::{Direction, QuantizeOptions, QuantizedTensor, TensorRounding};
+use crate::{E4M3, E5M2};
+
+/// A matrix rounded to BF16 (a layer kept in high precision), stored in
+/// its direction's orientation as [`QuantizedTensor`] stores data.
+///
+/// ```
+/// use blockscale::recipe::{OperandRole, QuantizedOperand, Recipe};
+/// let mut r = Recipe::nvfp4();
+/// r.bf16.first = 1;
+/// let spec = r.layer_spec(OperandRole::WgradInput, 0, 1, 0);
+/// let q = spec.quantize(&[1.0f32, 1.00390625, 2.0, 3.0], 2, 2, 0, None)?;
+/// let QuantizedOperand::Bf16(m) = &q else { unreachable!() };
+/// assert_eq!(m.stored_shape(), (2, 2));
+/// assert_eq!(m.values(), &[1.0, 2.0, 1.0, 3.0]); // transposed; 1 + 2^-8 ties to 1
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bf16Matrix {
+    rows: usize,
+    cols: usize,
+    direction: Direction,
+    values: Vec<f32>,
+}
+
+impl Bf16Matrix {
+    /// Rounds the row-major `rows × cols` matrix `x` to BF16 (nearest even,
+    /// `half::bf16::from_f32`), stored transposed if `direction` is
+    /// columnwise.
+    ///
+    /// Errors: `x.len() != rows·cols` ([`Error::LengthMismatch`]).
+    ///
+    /// ```
+    /// use blockscale::recipe::Bf16Matrix;
+    /// use blockscale::tensor::Direction;
+    /// let m = Bf16Matrix::new(&[0.1f32, 0.2], 1, 2, Direction::Rowwise)?;
+    /// assert_eq!(m.values(), &[0.10009765625, 0.2001953125]);
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn new(x: &[f32], rows: usize, cols: usize, direction: Direction) -> Result<Self, Error> {
+        let len = rows.checked_mul(cols).ok_or_else(|| {
+            Error::InvalidArgument(format!("shape {rows}x{cols} overflows usize"))
+        })?;
+        check_len("input", len, x.len())?;
+        let r = |v: f32| half::bf16::from_f32(v).to_f32();
+        let values = match direction {
+            Direction::Rowwise => x.iter().map(|&v| r(v)).collect(),
+            Direction::Columnwise => {
+                let mut t = vec![0f32; len];
+                for i in 0..rows {
+                    for j in 0..cols {
+                        t[j * rows + i] = r(x[i * cols + j]);
+                    }
+                }
+                t
+            }
+        };
+        Ok(Bf16Matrix {
+            rows,
+            cols,
+            direction,
+            values,
+        })
+    }
+
+    /// The stored shape: `(rows, cols)` rowwise, `(cols, rows)` columnwise.
+    ///
+    /// ```
+    /// use blockscale::recipe::Bf16Matrix;
+    /// use blockscale::tensor::Direction;
+    /// assert_eq!(Bf16Matrix::new(&[0.0f32; 6], 2, 3, Direction::Columnwise)?.stored_shape(), (3, 2));
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn stored_shape(&self) -> (usize, usize) {
+        match self.direction {
+            Direction::Rowwise => (self.rows, self.cols),
+            Direction::Columnwise => (self.cols, self.rows),
+        }
+    }
+
+    /// The BF16 values (as f32), row-major in the stored orientation.
+    ///
+    /// ```
+    /// use blockscale::recipe::Bf16Matrix;
+    /// use blockscale::tensor::Direction;
+    /// let m = Bf16Matrix::new(&[1.0f32, 2.0, 3.0, 4.0], 2, 2, Direction::Columnwise)?;
+    /// assert_eq!(m.values(), &[1.0, 3.0, 2.0, 4.0]);
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// The values in the logical `rows × cols` orientation.
+    ///
+    /// ```
+    /// use blockscale::recipe::Bf16Matrix;
+    /// use blockscale::tensor::Direction;
+    /// let m = Bf16Matrix::new(&[1.0f32, 2.0, 3.0, 4.0], 2, 2, Direction::Columnwise)?;
+    /// assert_eq!(m.dequantize(), vec![1.0, 2.0, 3.0, 4.0]);
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn dequantize(&self) -> Vec<f32> {
+        match self.direction {
+            Direction::Rowwise => self.values.clone(),
+            Direction::Columnwise => {
+                let mut out = vec![0f32; self.values.len()];
+                for i in 0..self.rows {
+                    for j in 0..self.cols {
+                        out[i * self.cols + j] = self.values[j * self.rows + i];
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// A quantized GEMM operand: one variant per format a recipe can produce.
+///
+/// ```
+/// use blockscale::recipe::{OperandRole, QuantizedOperand, Recipe};
+/// let spec = Recipe::nvfp4().spec(OperandRole::FpropWeight);
+/// let w: Vec<f32> = (0..16 * 16).map(|i| i as f32 / 256.0).collect();
+/// let q = spec.quantize(&w, 16, 16, 0, None)?;
+/// let QuantizedOperand::Nvfp4(t) = &q else { unreachable!() };
+/// assert!(t.format().two_d);
+/// assert_eq!(t.scales().len(), 1); // one 16×16 tile
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub enum QuantizedOperand {
+    /// BF16 (high-precision layer).
+    Bf16(Bf16Matrix),
+    /// FP8 E4M3 with one scale per tensor.
+    Fp8TensorwiseE4M3(QuantizedTensor<Fp8Tensorwise<E4M3>>),
+    /// FP8 E5M2 with one scale per tensor.
+    Fp8TensorwiseE5M2(QuantizedTensor<Fp8Tensorwise<E5M2>>),
+    /// MXFP8 E4M3.
+    Mxfp8E4M3(QuantizedTensor<MxFp8E4M3>),
+    /// MXFP8 E5M2.
+    Mxfp8E5M2(QuantizedTensor<MxFp8E5M2>),
+    /// FP8 E4M3 with FP32 block scales.
+    Fp8BlockwiseE4M3(QuantizedTensor<Fp8Blockwise<E4M3>>),
+    /// FP8 E5M2 with FP32 block scales.
+    Fp8BlockwiseE5M2(QuantizedTensor<Fp8Blockwise<E5M2>>),
+    /// NVFP4 (1×16 or 16×16).
+    Nvfp4(QuantizedTensor<Nvfp4>),
+}
+
+macro_rules! each_operand {
+    ($op:expr, $t:ident => $body:expr) => {
+        match $op {
+            QuantizedOperand::Bf16($t) => $body,
+            QuantizedOperand::Fp8TensorwiseE4M3($t) => $body,
+            QuantizedOperand::Fp8TensorwiseE5M2($t) => $body,
+            QuantizedOperand::Mxfp8E4M3($t) => $body,
+            QuantizedOperand::Mxfp8E5M2($t) => $body,
+            QuantizedOperand::Fp8BlockwiseE4M3($t) => $body,
+            QuantizedOperand::Fp8BlockwiseE5M2($t) => $body,
+            QuantizedOperand::Nvfp4($t) => $body,
+        }
+    };
+}
+
+impl QuantizedOperand {
+    /// The dequantized values, row-major in the logical orientation (for
+    /// an operand with RHT: the transformed values' approximation; apply
+    /// [`crate::rht::Rht::inverse`] to get back to the original basis).
+    ///
+    /// ```
+    /// use blockscale::recipe::{OperandRole, Recipe};
+    /// let spec = Recipe::mxfp8().spec(OperandRole::FpropInput);
+    /// let q = spec.quantize(&[1.5f32; 32], 1, 32, 0, None)?;
+    /// assert_eq!(q.dequantize(), vec![1.5; 32]);
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn dequantize(&self) -> Vec<f32> {
+        each_operand!(self, t => t.dequantize())
+    }
+
+    /// The shape of the stored matrix (K along its rows).
+    ///
+    /// ```
+    /// use blockscale::recipe::{OperandRole, Recipe};
+    /// let spec = Recipe::tensorwise().spec(OperandRole::DgradWeight);
+    /// assert_eq!(spec.quantize(&[1.0f32; 6], 2, 3, 0, None)?.stored_shape(), (3, 2));
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn stored_shape(&self) -> (usize, usize) {
+        each_operand!(self, t => t.stored_shape())
+    }
+}
+
+fn quantize_with<F: crate::format::BlockFormat>(
+    format: F,
+    x: &[f32],
+    rows: usize,
+    cols: usize,
+    opts: &QuantizeOptions,
+) -> Result<QuantizedTensor<F>, Error> {
+    QuantizedTensor::quantize(format, x, rows, cols, opts)
+}
+
+impl OperandSpec {
+    /// Quantizes the row-major `rows × cols` tensor `x` (in its logical
+    /// orientation: X is tokens × in, W out × in, dY tokens × out) as this
+    /// spec says:
+    ///
+    /// 1. if `rht` is set, `x` is copied and transformed along `direction`
+    ///    ([`crate::rht::Rht::forward`]; K of the GEMM), BF16-rounded if the
+    ///    transform says so;
+    /// 2. the result is quantized with [`QuantizedTensor::quantize`] in
+    ///    `direction`, with the format's own amax (after the RHT, as TE
+    ///    takes it), whole blocks only, nearest-even rounding or stochastic
+    ///    rounding seeded with `seed` (ignored for nearest rounding);
+    /// 3. delayed FP8 scaling uses `fp8_scale` (the layer's
+    ///    [`crate::scale::fp8::DelayedScaler::scale`]) as the scale s in
+    ///    `q = e4m3(x·s)`.
+    ///
+    /// BF16 rounds to bf16 (nearest even) instead ([`Bf16Matrix::new`]).
+    ///
+    /// Errors: a length mismatch ([`Error::LengthMismatch`]); a shape that
+    /// is not whole blocks or RHT chunks; `fp8_scale` missing for delayed
+    /// scaling or given for anything else ([`Error::InvalidArgument`]).
+    ///
+    /// ```
+    /// use blockscale::recipe::{OperandRole, Recipe};
+    /// let spec = Recipe::delayed().spec(OperandRole::FpropInput);
+    /// let q = spec.quantize(&[1.0f32, 2.0], 1, 2, 0, Some(64.0))?;
+    /// assert_eq!(q.dequantize(), vec![1.0, 2.0]); // 64 and 128 are E4M3 values
+    /// assert!(spec.quantize(&[1.0f32, 2.0], 1, 2, 0, None).is_err());
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn quantize(
+        &self,
+        x: &[f32],
+        rows: usize,
+        cols: usize,
+        seed: u64,
+        fp8_scale: Option<f32>,
+    ) -> Result<QuantizedOperand, Error> {
+        let delayed = matches!(
+            self.format,
+            OperandFormat::Fp8Tensorwise { delayed: true, .. }
+        );
+        match (delayed, fp8_scale) {
+            (true, None) => {
+                return Err(Error::InvalidArgument(
+                    "delayed FP8 scaling needs the scale from the layer's DelayedScaler".into(),
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(Error::InvalidArgument(format!(
+                    "a caller-supplied FP8 scale is only for delayed scaling, not {:?}",
+                    self.format
+                )));
+            }
+            _ => {}
+        }
+        let transformed;
+        let x = match &self.rht {
+            Some(rht) => {
+                let len = rows.checked_mul(cols).ok_or_else(|| {
+                    Error::InvalidArgument(format!("shape {rows}x{cols} overflows usize"))
+                })?;
+                check_len("input", len, x.len())?;
+                let mut t = x.to_vec();
+                rht.forward(&mut t, rows, cols, self.direction)?;
+                transformed = t;
+                &transformed[..]
+            }
+            None => x,
+        };
+        let opts = QuantizeOptions {
+            direction: self.direction,
+            rounding: match self.rounding {
+                OperandRounding::NearestEven => TensorRounding::NearestEven,
+                OperandRounding::Stochastic => TensorRounding::Stochastic { seed },
+            },
+            ..Default::default()
+        };
+        use Fp8Element::{E4M3 as Q4, E5M2 as Q5};
+        let o = &opts;
+        Ok(match self.format {
+            OperandFormat::Bf16 => {
+                QuantizedOperand::Bf16(Bf16Matrix::new(x, rows, cols, self.direction)?)
+            }
+            OperandFormat::Fp8Tensorwise { element, .. } => {
+                let f4 = fp8_scale.map_or(Fp8Tensorwise::current(), Fp8Tensorwise::with_scale);
+                let f5 = fp8_scale.map_or(Fp8Tensorwise::current(), Fp8Tensorwise::with_scale);
+                match element {
+                    Q4 => QuantizedOperand::Fp8TensorwiseE4M3(quantize_with(f4, x, rows, cols, o)?),
+                    Q5 => QuantizedOperand::Fp8TensorwiseE5M2(quantize_with(f5, x, rows, cols, o)?),
+                }
+            }
+            OperandFormat::Mxfp8 { element: Q4 } => {
+                QuantizedOperand::Mxfp8E4M3(quantize_with(MxFp8E4M3::default(), x, rows, cols, o)?)
+            }
+            OperandFormat::Mxfp8 { element: Q5 } => {
+                QuantizedOperand::Mxfp8E5M2(quantize_with(MxFp8E5M2::default(), x, rows, cols, o)?)
+            }
+            OperandFormat::Fp8Blockwise {
+                element,
+                tile: (tr, tc),
+            } => match element {
+                Q4 => QuantizedOperand::Fp8BlockwiseE4M3(quantize_with(
+                    Fp8Blockwise::new(tr, tc),
+                    x,
+                    rows,
+                    cols,
+                    o,
+                )?),
+                Q5 => QuantizedOperand::Fp8BlockwiseE5M2(quantize_with(
+                    Fp8Blockwise::new(tr, tc),
+                    x,
+                    rows,
+                    cols,
+                    o,
+                )?),
+            },
+            OperandFormat::Nvfp4 { two_d } => {
+                let f = if two_d {
+                    Nvfp4::WEIGHTS_2D
+                } else {
+                    Nvfp4::default()
+                };
+                QuantizedOperand::Nvfp4(quantize_with(f, x, rows, cols, o)?)
+            }
+        })
+    }
+}
+
+/// `C = A·Bᵀ` for two operands stored along K (A: M×K, B: N×K stored), `C`
+/// row-major M×N.
+///
+/// Quantized pairs of one family (FP8 per-tensor, MXFP8, FP8 blockwise,
+/// NVFP4; E4M3 and E5M2 mixed freely) go through [`crate::gemm::gemm`]
+/// with alpha 1 and beta 0: exact block sums, FP32 accumulation in
+/// increasing K-block order, bit-identical to
+/// [`crate::gemm::gemm_reference`]. A BF16 pair computes, for each output,
+/// `acc = +0; for k in 0..K: acc = f32(acc + a_k·b_k)` (each BF16 product is
+/// exact in f32), as a BF16 GEMM with an FP32 accumulator in K order.
+///
+/// Errors: operands of different families, or shapes and blocks that do
+/// not match along K, or `C` of the wrong length.
+///
+/// ```
+/// use blockscale::recipe::{OperandRole, Recipe, gemm_operands};
+/// let r = Recipe::tensorwise();
+/// let a = r.spec(OperandRole::FpropInput).quantize(&[1.0f32, 2.0], 1, 2, 0, None)?;
+/// let b = r.spec(OperandRole::FpropWeight).quantize(&[2.0f32, 4.0, 0.5, 0.5], 2, 2, 0, None)?;
+/// let mut c = [0f32; 2];
+/// gemm_operands(&a, &b, &mut c)?;
+/// // Every value is exact in E4M3 after scaling; only the f32 scales 1/224, 1/112 round.
+/// assert!((c[0] - 10.0).abs() < 1e-5 && (c[1] - 1.5).abs() < 1e-5);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn gemm_operands(
+    a: &QuantizedOperand,
+    b: &QuantizedOperand,
+    c: &mut [f32],
+) -> Result<(), Error> {
+    use QuantizedOperand as Q;
+    match (a, b) {
+        (Q::Bf16(a), Q::Bf16(b)) => bf16_gemm(a, b, c),
+        (Q::Fp8TensorwiseE4M3(a), Q::Fp8TensorwiseE4M3(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Fp8TensorwiseE4M3(a), Q::Fp8TensorwiseE5M2(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Fp8TensorwiseE5M2(a), Q::Fp8TensorwiseE4M3(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Fp8TensorwiseE5M2(a), Q::Fp8TensorwiseE5M2(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Mxfp8E4M3(a), Q::Mxfp8E4M3(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Mxfp8E4M3(a), Q::Mxfp8E5M2(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Mxfp8E5M2(a), Q::Mxfp8E4M3(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Mxfp8E5M2(a), Q::Mxfp8E5M2(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Fp8BlockwiseE4M3(a), Q::Fp8BlockwiseE4M3(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Fp8BlockwiseE4M3(a), Q::Fp8BlockwiseE5M2(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Fp8BlockwiseE5M2(a), Q::Fp8BlockwiseE4M3(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Fp8BlockwiseE5M2(a), Q::Fp8BlockwiseE5M2(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Nvfp4(a), Q::Nvfp4(b)) => gemm(a, b, 1.0, 0.0, c),
+        _ => Err(Error::InvalidArgument(
+            "the two GEMM operands are of different format families".into(),
+        )),
+    }
+}
+
+fn bf16_gemm(a: &Bf16Matrix, b: &Bf16Matrix, c: &mut [f32]) -> Result<(), Error> {
+    let (m, k) = a.stored_shape();
+    let (n, kb) = b.stored_shape();
+    if k != kb {
+        return Err(Error::InvalidArgument(format!(
+            "K mismatch: A (BF16) is {m}x{k}, B (BF16) is {n}x{kb} (both stored along K)"
+        )));
+    }
+    let mn = m
+        .checked_mul(n)
+        .ok_or_else(|| Error::InvalidArgument(format!("{m}x{n} output overflows usize")))?;
+    check_len("C", mn, c.len())?;
+    for i in 0..m {
+        let ra = &a.values[i * k..(i + 1) * k];
+        for j in 0..n {
+            let rb = &b.values[j * k..(j + 1) * k];
+            c[i * n + j] = ra.iter().zip(rb).fold(0.0f32, |acc, (x, y)| acc + x * y);
+        }
+    }
+    Ok(())
+}
