@@ -268,6 +268,48 @@ fn a_sharded_checkpoint_converts_and_reads_back() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
+#[test]
+fn compare_tabulates_every_format_with_and_without_rht() {
+    let d = dir("compare");
+    let x = d.join("acts.npy");
+    npy::write(
+        &x,
+        &Tensor::from_f32(DType::F32, vec![32, 128], &values(32 * 128, 9)).unwrap(),
+    )
+    .unwrap();
+    let svg = d.join("chart.svg");
+    let (ok, out, err) = run(&[
+        "compare",
+        s(&x),
+        "--formats",
+        "nvfp4,mxfp8",
+        "--svg",
+        s(&svg),
+    ]);
+    assert!(ok, "{err}");
+    for row in [
+        "| acts ",
+        "nvfp4 ",
+        "nvfp4+rht",
+        "mxfp8 ",
+        "mxfp8+rht",
+        "(all tensors)",
+    ] {
+        assert!(out.contains(row), "{out} lacks {row}");
+    }
+    // MXFP8 keeps more signal than NVFP4 on the same data.
+    let sqnr = |name: &str| -> f64 {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("| acts") && l.contains(&format!(" {name} ")))
+            .unwrap();
+        line.split('|').nth(3).unwrap().trim().parse().unwrap()
+    };
+    assert!(sqnr("mxfp8") > sqnr("nvfp4") + 5.0, "{out}");
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
 /// `--help` of every command, against tests/snapshots/help.txt (set
 /// BLOCKSCALE_UPDATE_SNAPSHOTS=1 to rewrite it after a deliberate change).
 #[test]

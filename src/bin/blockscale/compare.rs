@@ -3,7 +3,8 @@
 use crate::formats::{NAMES, Opts, Spec};
 use crate::{finite_values, is_float, read_tensors};
 use blockscale::Error;
-use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+use blockscale::rht::Rht;
+use blockscale::tensor::{Direction, QuantizeOptions, QuantizedTensor};
 use plotters::prelude::*;
 use std::path::PathBuf;
 
@@ -17,6 +18,10 @@ pub struct CompareArgs {
     /// Where to write the SVG chart of SQNR per format
     #[arg(long, default_value = "blockscale-compare.svg")]
     svg: PathBuf,
+    /// Skip the rows with Transformer Engine's 16-point Random Hadamard
+    /// Transform (applied along each row before quantizing, inverted after)
+    #[arg(long)]
+    no_rht: bool,
 }
 
 /// Signal and noise energies, summed so that tensors pool into an overall
@@ -36,17 +41,32 @@ impl Acc {
     }
 }
 
-fn measure(spec: Spec, x: &[f32], rows: usize, cols: usize) -> Result<Acc, Error> {
+/// Quantizes `x` (through the RHT and back, if given) and measures the
+/// error in the original domain.
+fn measure(
+    spec: Spec,
+    x: &[f32],
+    rows: usize,
+    cols: usize,
+    rht: Option<&Rht>,
+) -> Result<Acc, Error> {
     let opts = QuantizeOptions {
         partial_blocks: blockscale::tensor::PartialBlocks::ZeroPad,
         ..Default::default()
     };
-    // Clipped: |q| at the element maximum and |x| > |x̂| (error_metrics).
-    let (deq, clipped) = crate::with_format!(spec, |f| {
-        let q = QuantizedTensor::quantize(f, x, rows, cols, &opts)?;
-        let m = q.error_metrics(x)?;
+    let mut y = x.to_vec();
+    if let Some(r) = rht {
+        r.forward(&mut y, rows, cols, Direction::Rowwise)?;
+    }
+    // Clipped: |q| at the element maximum and |y| > |ŷ| (error_metrics).
+    let (mut deq, clipped) = crate::with_format!(spec, |f| {
+        let q = QuantizedTensor::quantize(f, &y, rows, cols, &opts)?;
+        let m = q.error_metrics(&y)?;
         (q.dequantize(), m.saturated)
     });
+    if let Some(r) = rht {
+        r.inverse(&mut deq, rows, cols, Direction::Rowwise)?;
+    }
     let mut a = Acc {
         count: x.len(),
         saturated: clipped,
@@ -66,14 +86,19 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
     } else {
         a.formats.clone()
     };
-    let specs: Vec<(String, Spec)> = names
-        .iter()
-        .map(|n| Spec::parse(n, Opts::default()).map(|s| (n.clone(), s)))
-        .collect::<Result<_, _>>()?;
+    let rht = Rht::transformer_engine();
+    let mut specs: Vec<(String, Spec, Option<&Rht>)> = Vec::new();
+    for n in &names {
+        let spec = Spec::parse(n, Opts::default())?;
+        specs.push((n.clone(), spec, None));
+        if !a.no_rht {
+            specs.push((format!("{n}+rht"), spec, Some(&rht)));
+        }
+    }
     let tensors = read_tensors(&a.input)?;
     let mut overall = vec![Acc::default(); specs.len()];
     out!(
-        "| {:<40} | {:<11} | {:>9} | {:>10} | {:>9} |",
+        "| {:<40} | {:<15} | {:>9} | {:>10} | {:>9} |",
         "tensor",
         "format",
         "SQNR dB",
@@ -81,7 +106,7 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
         "clipped"
     );
     out!(
-        "|{:-<42}|{:-<13}|{:->11}|{:->12}|{:->11}|",
+        "|{:-<42}|{:-<17}|{:->11}|{:->12}|{:->11}|",
         "",
         "",
         "",
@@ -94,10 +119,20 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
         }
         let x = finite_values(&a.input, name, t)?;
         let (rows, cols) = t.matrix_shape();
-        for (i, (fname, spec)) in specs.iter().enumerate() {
-            let m = measure(*spec, &x, rows, cols).map_err(|e| e.in_file(&a.input, Some(name)))?;
+        for (i, (fname, spec, rht)) in specs.iter().enumerate() {
+            if rht.is_some() && cols % 16 != 0 {
+                out!(
+                    "| {name:<40} | {fname:<15} | {:>9} | {:>10} | {:>9} |",
+                    "-",
+                    "-",
+                    "-"
+                );
+                continue;
+            }
+            let m = measure(*spec, &x, rows, cols, *rht)
+                .map_err(|e| e.in_file(&a.input, Some(name)))?;
             out!(
-                "| {name:<40} | {fname:<11} | {:>9.2} | {:>10.3e} | {:>8.4}% |",
+                "| {name:<40} | {fname:<15} | {:>9.2} | {:>10.3e} | {:>8.4}% |",
                 m.sqnr(),
                 m.max_abs,
                 m.saturated * 100.0
@@ -110,9 +145,9 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
             o.count += m.count;
         }
     }
-    for ((fname, _), o) in specs.iter().zip(&overall) {
+    for ((fname, _, _), o) in specs.iter().zip(&overall) {
         out!(
-            "| {:<40} | {fname:<11} | {:>9.2} | {:>10.3e} | {:>8.4}% |",
+            "| {:<40} | {fname:<15} | {:>9.2} | {:>10.3e} | {:>8.4}% |",
             "(all tensors)",
             o.sqnr(),
             o.max_abs,
@@ -122,7 +157,7 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
     let bars: Vec<(String, f64)> = specs
         .iter()
         .zip(&overall)
-        .map(|((n, _), o)| (n.clone(), o.sqnr()))
+        .map(|((n, _, _), o)| (n.clone(), o.sqnr()))
         .collect();
     let svg = chart(&bars).map_err(|e| Error::file(&a.svg, None, e))?;
     blockscale::io::write_bytes(&a.svg, svg.as_bytes())?;
@@ -134,13 +169,13 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
 fn chart(bars: &[(String, f64)]) -> Result<String, String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (900, 480)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (1200, 520)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let top = bars.iter().map(|b| b.1).fold(0f64, f64::max).max(1.0) * 1.15;
         let mut c = ChartBuilder::on(&root)
             .caption("SQNR per format (all tensors)", ("sans-serif", 22))
             .margin(12)
-            .x_label_area_size(60)
+            .x_label_area_size(70)
             .y_label_area_size(50)
             .build_cartesian_2d((0..bars.len()).into_segmented(), 0f64..top)
             .map_err(|e| e.to_string())?;
