@@ -2,7 +2,7 @@
 //! recipe defaults and the NVFP4 paper), and the linear-layer helper
 //! against operands quantized independently with the named formats.
 
-use blockscale::format::{Fp8Blockwise, Fp8Tensorwise, MxFp8E4M3, Nvfp4};
+use blockscale::format::{Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, Nvfp4};
 use blockscale::gemm::gemm_reference;
 use blockscale::recipe::{
     Bf16Selection, LinearLayer, LinearShape, Nvfp4Options, OperandFormat, OperandRole,
@@ -81,6 +81,7 @@ fn every_recipe_specifies_every_operand_as_its_source_does() {
     let nv = |two_d| OperandFormat::Nvfp4 { two_d };
     let bw = |element, tile| OperandFormat::Fp8Blockwise { element, tile };
     let mx = |element| OperandFormat::Mxfp8 { element };
+    let mx4 = OperandFormat::Mxfp4;
     let (n, s) = (OperandRounding::NearestEven, OperandRounding::Stochastic);
     #[rustfmt::skip]
     let table: Vec<(RecipeKind, [Expected; 6])> = vec![
@@ -104,6 +105,11 @@ fn every_recipe_specifies_every_operand_as_its_source_does() {
             (FpropInput, nv(false), Row, n, false), (FpropWeight, nv(true), Row, n, false),
             (DgradGradOutput, nv(false), Row, s, false), (DgradWeight, nv(true), Col, n, false),
             (WgradGradOutput, nv(false), Col, s, true), (WgradInput, nv(false), Col, n, true)]),
+        // The NVFP4 paper's MXFP4 comparison: every operand MXFP4, 1×32, nearest.
+        (RecipeKind::Mxfp4, [
+            (FpropInput, mx4, Row, n, false), (FpropWeight, mx4, Row, n, false),
+            (DgradGradOutput, mx4, Row, n, false), (DgradWeight, mx4, Col, n, false),
+            (WgradGradOutput, mx4, Col, n, false), (WgradInput, mx4, Col, n, false)]),
     ];
     for (kind, rows) in table {
         let recipe = Recipe::from_kind(kind);
@@ -251,6 +257,9 @@ fn direct(
             };
             QuantizedTensor::fake_quantize(Nvfp4::default(), &x, rows, cols, &opts)
         }
+        RecipeKind::Mxfp4 => {
+            QuantizedTensor::fake_quantize(MxFp4::default(), x, rows, cols, &nearest)
+        }
         RecipeKind::Delayed => unreachable!("needs a scale"),
     }
     .unwrap()
@@ -272,6 +281,7 @@ fn every_recipe_quantizes_each_operand_as_specified() {
         RecipeKind::Mxfp8,
         RecipeKind::Blockwise,
         RecipeKind::Nvfp4,
+        RecipeKind::Mxfp4,
     ] {
         let mut recipe = Recipe::from_kind(kind);
         recipe.seed = 99;
@@ -607,7 +617,7 @@ fn every_recipe_approximates_the_f32_layer() {
             out = layer.run(1, &x, &w, &dy, shape).unwrap();
         }
         // FP8 (3 mantissa bits, E5M2 gradients 2) ≳ 20 dB; NVFP4 ≳ 12 dB.
-        let floor = if kind == RecipeKind::Nvfp4 {
+        let floor = if matches!(kind, RecipeKind::Nvfp4 | RecipeKind::Mxfp4) {
             12.0
         } else {
             20.0
@@ -667,4 +677,55 @@ fn bad_shapes_and_lengths_are_typed_errors_and_leave_state_alone() {
         RecipeKind::from_name("fp8"),
         Err(Error::InvalidArgument(_))
     ));
+}
+
+#[test]
+fn forward_then_backward_is_run_for_every_recipe() {
+    let shape = LinearShape {
+        tokens: 128,
+        in_features: 128,
+        out_features: 128,
+    };
+    let x = data(20, 128 * 128, 1.0);
+    let w = data(21, 128 * 128, 0.05);
+    let dy = data(22, 128 * 128, 1e-3);
+    for kind in RecipeKind::ALL {
+        let mut split = LinearLayer::new(Recipe::from_kind(kind), 0, 2).unwrap();
+        let mut whole = split.clone();
+        for step in 0..3 {
+            let y = split.forward(step, &x, &w, shape).unwrap();
+            let (dx, dw) = split.backward(step, &x, &w, &dy, shape).unwrap();
+            let out = whole.run(step, &x, &w, &dy, shape).unwrap();
+            assert_eq!((y, dx, dw), (out.y, out.dx, out.dw), "{kind:?} step {step}");
+            assert_eq!(split.state(), whole.state(), "{kind:?} step {step}");
+        }
+        assert!(matches!(
+            split.forward(0, &x[..100], &w, shape),
+            Err(Error::LengthMismatch { .. })
+        ));
+    }
+}
+
+#[test]
+fn mxfp4_operands_are_mxfp4_fake_quantized_along_k() {
+    let x = data(30, 64 * 96, 1.0);
+    let recipe = Recipe::mxfp4();
+    for role in OperandRole::ALL {
+        let spec = recipe.spec(role);
+        let q = spec.quantize(&x, 64, 96, 7, None).unwrap();
+        assert!(matches!(q, QuantizedOperand::Mxfp4(_)), "{role:?}");
+        let opts = QuantizeOptions {
+            direction: role.direction(),
+            ..Default::default()
+        };
+        let want = QuantizedTensor::fake_quantize(MxFp4::default(), &x, 64, 96, &opts).unwrap();
+        assert_eq!(q.dequantize(), want, "{role:?}");
+    }
+    // 48 columns are not whole 1×32 blocks along K.
+    assert!(
+        recipe
+            .spec(FpropInput)
+            .quantize(&x[..96 * 48], 96, 48, 0, None)
+            .is_err()
+    );
 }

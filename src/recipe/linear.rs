@@ -206,7 +206,7 @@ impl LinearLayer {
     ///
     /// Errors, with the state unchanged: a buffer of the wrong length
     /// ([`Error::LengthMismatch`]); a size not a whole number of the
-    /// recipe's blocks (NVFP4: 16, MXFP8: 32, blockwise: 128 along every
+    /// recipe's blocks (NVFP4: 16, MXFP8 and MXFP4: 32, blockwise: 128 along every
     /// dimension, tokens included) or of the RHT size ([`Error::InvalidArgument`]).
     ///
     /// ```
@@ -228,6 +228,105 @@ impl LinearLayer {
         dy: &[f32],
         shape: LinearShape,
     ) -> Result<LinearOutputs, Error> {
+        self.check(x, w, Some(dy), shape)?;
+        let y = self.forward(step, x, w, shape)?;
+        let (dx, dw) = self.backward(step, x, w, dy, shape)?;
+        let bf16 = self.recipe.bf16.is_bf16(self.layer, self.num_layers, step);
+        Ok(LinearOutputs { y, dx, dw, bf16 })
+    }
+
+    /// The fprop GEMM alone: `Y = X·Wᵀ` (tokens × out) at `step`, exactly
+    /// the `y` that [`LinearLayer::run`] returns for the same state, step
+    /// and inputs. It does not change the state: a training step calls
+    /// `forward` in the forward pass and [`LinearLayer::backward`] (which
+    /// records the delayed-scaling amaxes) once dY is known.
+    ///
+    /// Errors as [`LinearLayer::run`]'s, for X and W.
+    ///
+    /// ```
+    /// use blockscale::recipe::{LinearLayer, LinearShape, Recipe};
+    /// let shape = LinearShape { tokens: 32, in_features: 32, out_features: 32 };
+    /// let x: Vec<f32> = (0..32 * 32).map(|i| (i as f32 * 0.37).sin()).collect();
+    /// let mut layer = LinearLayer::new(Recipe::mxfp4(), 0, 1)?;
+    /// let y = layer.forward(0, &x, &x, shape)?;
+    /// assert_eq!(y, layer.run(0, &x, &x, &x, shape)?.y);
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn forward(
+        &self,
+        step: u64,
+        x: &[f32],
+        w: &[f32],
+        shape: LinearShape,
+    ) -> Result<Vec<f32>, Error> {
+        self.check(x, w, None, shape)?;
+        let mut y = vec![0f32; shape.tokens * shape.out_features];
+        gemm_operands(
+            &self.quantize(step, OperandRole::FpropInput, x, shape)?,
+            &self.quantize(step, OperandRole::FpropWeight, w, shape)?,
+            &mut y,
+        )?;
+        Ok(y)
+    }
+
+    /// The dgrad and wgrad GEMMs: `(dX, dW) = (dY·W, dYᵀ·X)` at `step`,
+    /// exactly the `dx` and `dw` that [`LinearLayer::run`] returns, and
+    /// then, under `delayed` (if the step did not run in BF16), the amax
+    /// updates that `run` makes. `forward` then `backward` at one step is
+    /// `run`.
+    ///
+    /// Errors as [`LinearLayer::run`]'s, with the state unchanged.
+    ///
+    /// ```
+    /// use blockscale::recipe::{LinearLayer, LinearShape, Recipe};
+    /// let shape = LinearShape { tokens: 16, in_features: 16, out_features: 16 };
+    /// let x = vec![2.0f32; 256];
+    /// let mut a = LinearLayer::new(Recipe::delayed(), 0, 1)?;
+    /// let mut b = a.clone();
+    /// let (dx, dw) = a.backward(0, &x, &x, &x, shape)?;
+    /// let out = b.run(0, &x, &x, &x, shape)?;
+    /// assert_eq!((dx, dw), (out.dx, out.dw));
+    /// assert_eq!(a.state(), b.state());
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn backward(
+        &mut self,
+        step: u64,
+        x: &[f32],
+        w: &[f32],
+        dy: &[f32],
+        shape: LinearShape,
+    ) -> Result<(Vec<f32>, Vec<f32>), Error> {
+        self.check(x, w, Some(dy), shape)?;
+        let bf16 = self.recipe.bf16.is_bf16(self.layer, self.num_layers, step);
+        let mut dx = vec![0f32; shape.tokens * shape.in_features];
+        let mut dw = vec![0f32; shape.out_features * shape.in_features];
+        gemm_operands(
+            &self.quantize(step, OperandRole::DgradGradOutput, dy, shape)?,
+            &self.quantize(step, OperandRole::DgradWeight, w, shape)?,
+            &mut dx,
+        )?;
+        gemm_operands(
+            &self.quantize(step, OperandRole::WgradGradOutput, dy, shape)?,
+            &self.quantize(step, OperandRole::WgradInput, x, shape)?,
+            &mut dw,
+        )?;
+        if !bf16 && let Some(d) = self.state.delayed.as_mut() {
+            d.input.update(amax(x));
+            d.weight.update(amax(w));
+            d.grad_output.update(amax(dy));
+        }
+        Ok((dx, dw))
+    }
+
+    /// Checks the buffer lengths against `shape` (and that the sizes fit in usize).
+    fn check(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        dy: Option<&[f32]>,
+        shape: LinearShape,
+    ) -> Result<(), Error> {
         let LinearShape {
             tokens,
             in_features: n_in,
@@ -239,53 +338,38 @@ impl LinearLayer {
         };
         check_len("X", size(tokens, n_in)?, x.len())?;
         check_len("W", size(n_out, n_in)?, w.len())?;
-        check_len("dY", size(tokens, n_out)?, dy.len())?;
-        let bf16 = self.recipe.bf16.is_bf16(self.layer, self.num_layers, step);
-
-        let quantize = |role: OperandRole| -> Result<QuantizedOperand, Error> {
-            let spec = self
-                .recipe
-                .layer_spec(role, self.layer, self.num_layers, step);
-            let fp8_scale = match (&spec.format, &self.state.delayed) {
-                (OperandFormat::Fp8Tensorwise { delayed: true, .. }, Some(d)) => {
-                    Some(d.scaler(role.tensor()).scale())
-                }
-                _ => None,
-            };
-            let seed = operand_seed(self.recipe.seed, step, self.layer, role);
-            let (data, rows, cols) = match role.tensor() {
-                LayerTensor::Input => (x, tokens, n_in),
-                LayerTensor::Weight => (w, n_out, n_in),
-                LayerTensor::GradOutput => (dy, tokens, n_out),
-            };
-            spec.quantize(data, rows, cols, seed, fp8_scale)
-        };
-
-        let mut y = vec![0f32; size(tokens, n_out)?];
-        let mut dx = vec![0f32; size(tokens, n_in)?];
-        let mut dw = vec![0f32; size(n_out, n_in)?];
-        gemm_operands(
-            &quantize(OperandRole::FpropInput)?,
-            &quantize(OperandRole::FpropWeight)?,
-            &mut y,
-        )?;
-        gemm_operands(
-            &quantize(OperandRole::DgradGradOutput)?,
-            &quantize(OperandRole::DgradWeight)?,
-            &mut dx,
-        )?;
-        gemm_operands(
-            &quantize(OperandRole::WgradGradOutput)?,
-            &quantize(OperandRole::WgradInput)?,
-            &mut dw,
-        )?;
-
-        if !bf16 && let Some(d) = self.state.delayed.as_mut() {
-            d.input.update(amax(x));
-            d.weight.update(amax(w));
-            d.grad_output.update(amax(dy));
+        size(n_out, tokens)?;
+        if let Some(dy) = dy {
+            check_len("dY", size(tokens, n_out)?, dy.len())?;
         }
-        Ok(LinearOutputs { y, dx, dw, bf16 })
+        Ok(())
+    }
+
+    /// Quantizes `data` (the tensor of `role`, logical orientation) as the
+    /// recipe says for this layer at `step`.
+    fn quantize(
+        &self,
+        step: u64,
+        role: OperandRole,
+        data: &[f32],
+        shape: LinearShape,
+    ) -> Result<QuantizedOperand, Error> {
+        let spec = self
+            .recipe
+            .layer_spec(role, self.layer, self.num_layers, step);
+        let fp8_scale = match (&spec.format, &self.state.delayed) {
+            (OperandFormat::Fp8Tensorwise { delayed: true, .. }, Some(d)) => {
+                Some(d.scaler(role.tensor()).scale())
+            }
+            _ => None,
+        };
+        let seed = operand_seed(self.recipe.seed, step, self.layer, role);
+        let (rows, cols) = match role.tensor() {
+            LayerTensor::Input => (shape.tokens, shape.in_features),
+            LayerTensor::Weight => (shape.out_features, shape.in_features),
+            LayerTensor::GradOutput => (shape.tokens, shape.out_features),
+        };
+        spec.quantize(data, rows, cols, seed, fp8_scale)
     }
 }
 

@@ -12,9 +12,12 @@
 //!
 //! A [`Recipe`] says, for each of these six operands ([`OperandRole`]),
 //! which format, block shape, direction, rounding and transform it gets
-//! ([`OperandSpec`]). The five recipes are named like NeMo's `fp8_recipe`
-//! flags ([`RecipeKind`]); their defaults are Transformer Engine's (TE,
-//! `transformer_engine/common/recipe/__init__.py`, read at commit d0067d0):
+//! ([`OperandSpec`]). The first five recipes are named like NeMo's
+//! `fp8_recipe` flags ([`RecipeKind`]); their defaults are Transformer
+//! Engine's (TE, `transformer_engine/common/recipe/__init__.py`, read at
+//! commit d0067d0). `mxfp4` has no TE recipe: it is the MXFP4 training the
+//! NVFP4 paper compares against (arXiv 2509.25149, §5), every GEMM operand
+//! in MXFP4 with OCP's 1×32 blocks and E8M0 scales (RCEIL), nearest rounding:
 //!
 //! | recipe | X | W | dY | TE recipe |
 //! |---|---|---|---|---|
@@ -23,6 +26,7 @@
 //! | `mxfp8` | MXFP8 E4M3, 1×32 | MXFP8 E4M3, 1×32 | MXFP8 E4M3, 1×32 | `MXFP8BlockScaling` (E4M3) |
 //! | `blockwise` | FP8 E4M3, 1×128 | FP8 E4M3, 128×128 | FP8 E4M3, 1×128 | `Float8BlockScaling` (E4M3) |
 //! | `nvfp4` | NVFP4 1×16, nearest; RHT in wgrad | NVFP4 16×16, nearest | NVFP4 1×16, stochastic; RHT in wgrad | `NVFP4BlockScaling` |
+//! | `mxfp4` | MXFP4 E2M1, 1×32, nearest | MXFP4 E2M1, 1×32, nearest | MXFP4 E2M1, 1×32, nearest | none (the NVFP4 paper's MXFP4 baseline) |
 //!
 //! The NVFP4 recipe follows the NVFP4 paper (arXiv 2509.25149, §4): 2-D
 //! (16×16) weight blocks so that fprop and dgrad see the same quantized
@@ -58,7 +62,7 @@ use crate::rht::{Rht, SignVector};
 use crate::scale::fp8::{DelayedScalingConfig, Fp8Element, Fp8Format};
 use crate::tensor::{Direction, splitmix64};
 
-/// The five recipes, named as NeMo's `fp8_recipe` flags (plus `nvfp4`).
+/// The six recipes, named as NeMo's `fp8_recipe` flags (plus `nvfp4` and `mxfp4`).
 ///
 /// ```
 /// use blockscale::recipe::RecipeKind;
@@ -79,25 +83,30 @@ pub enum RecipeKind {
     Blockwise,
     /// NVFP4 (TE `NVFP4BlockScaling`, the NVFP4 paper).
     Nvfp4,
+    /// MXFP4 for every operand: E8M0 scale per 32 elements (the NVFP4
+    /// paper's MXFP4 comparison).
+    Mxfp4,
 }
 
 impl RecipeKind {
-    /// All five, in the order of the table in the module docs.
+    /// All six, in the order of the table in the module docs.
     ///
     /// ```
     /// use blockscale::recipe::RecipeKind;
     /// let names: Vec<_> = RecipeKind::ALL.iter().map(|k| k.name()).collect();
-    /// assert_eq!(names, ["delayed", "tensorwise", "mxfp8", "blockwise", "nvfp4"]);
+    /// assert_eq!(names, ["delayed", "tensorwise", "mxfp8", "blockwise", "nvfp4", "mxfp4"]);
     /// ```
-    pub const ALL: [RecipeKind; 5] = [
+    pub const ALL: [RecipeKind; 6] = [
         RecipeKind::Delayed,
         RecipeKind::Tensorwise,
         RecipeKind::Mxfp8,
         RecipeKind::Blockwise,
         RecipeKind::Nvfp4,
+        RecipeKind::Mxfp4,
     ];
 
-    /// The flag name: `"delayed"`, `"tensorwise"`, `"mxfp8"`, `"blockwise"`, `"nvfp4"`.
+    /// The flag name: `"delayed"`, `"tensorwise"`, `"mxfp8"`, `"blockwise"`,
+    /// `"nvfp4"`, `"mxfp4"`.
     ///
     /// ```
     /// assert_eq!(blockscale::recipe::RecipeKind::Nvfp4.name(), "nvfp4");
@@ -109,6 +118,7 @@ impl RecipeKind {
             RecipeKind::Mxfp8 => "mxfp8",
             RecipeKind::Blockwise => "blockwise",
             RecipeKind::Nvfp4 => "nvfp4",
+            RecipeKind::Mxfp4 => "mxfp4",
         }
     }
 
@@ -127,7 +137,7 @@ impl RecipeKind {
             .find(|k| k.name() == name)
             .ok_or_else(|| {
                 Error::InvalidArgument(format!(
-                    "unknown recipe {name:?}; expected one of delayed, tensorwise, mxfp8, blockwise, nvfp4"
+                    "unknown recipe {name:?}; expected one of delayed, tensorwise, mxfp8, blockwise, nvfp4, mxfp4"
                 ))
             })
     }
@@ -328,6 +338,9 @@ pub enum OperandFormat {
         /// 16×16 tiles instead of 1×16 blocks.
         two_d: bool,
     },
+    /// MXFP4 ([`crate::format::MxFp4`]): E2M1 elements, 1×32 blocks, E8M0
+    /// scales chosen by RCEIL ([`crate::scale::mx::MxScaleRule::default`]).
+    Mxfp4,
 }
 
 impl OperandFormat {
@@ -343,7 +356,7 @@ impl OperandFormat {
     pub const fn block(self) -> Option<(usize, usize)> {
         match self {
             OperandFormat::Bf16 | OperandFormat::Fp8Tensorwise { .. } => None,
-            OperandFormat::Mxfp8 { .. } => Some((1, 32)),
+            OperandFormat::Mxfp8 { .. } | OperandFormat::Mxfp4 => Some((1, 32)),
             OperandFormat::Fp8Blockwise { tile, .. } => Some(tile),
             OperandFormat::Nvfp4 { two_d: true } => Some((16, 16)),
             OperandFormat::Nvfp4 { two_d: false } => Some((1, 16)),
@@ -499,7 +512,8 @@ impl Bf16Selection {
 /// A recipe: a [`RecipeKind`] with its options.
 ///
 /// Build one with [`Recipe::delayed`], [`Recipe::tensorwise`],
-/// [`Recipe::mxfp8`], [`Recipe::blockwise`], [`Recipe::nvfp4`] (or
+/// [`Recipe::mxfp8`], [`Recipe::blockwise`], [`Recipe::nvfp4`],
+/// [`Recipe::mxfp4`] (or
 /// [`Recipe::from_kind`]) and change public fields for ablations.
 ///
 /// ```
@@ -632,6 +646,26 @@ impl Recipe {
         }
     }
 
+    /// `mxfp4`: MXFP4 for all six operands, as in the NVFP4 paper's
+    /// comparison of the two FP4 formats: E2M1 elements, 1×32 blocks along
+    /// K (the columnwise copies re-quantized from high precision), E8M0
+    /// scales by RCEIL, nearest-even rounding, no RHT, no 2-D blocks.
+    /// [`Recipe::bf16`] applies as for every recipe; [`Recipe::nvfp4`]'s
+    /// options are ignored.
+    ///
+    /// ```
+    /// use blockscale::recipe::{OperandFormat, OperandRole, OperandRounding, Recipe};
+    /// let r = Recipe::mxfp4();
+    /// assert_eq!(r.name(), "mxfp4");
+    /// let s = r.spec(OperandRole::WgradGradOutput);
+    /// assert_eq!((s.format, s.rounding), (OperandFormat::Mxfp4, OperandRounding::NearestEven));
+    /// assert_eq!(s.format.block(), Some((1, 32)));
+    /// assert!(s.rht.is_none());
+    /// ```
+    pub fn mxfp4() -> Recipe {
+        Recipe::from_kind(RecipeKind::Mxfp4)
+    }
+
     /// The flag name of the recipe's kind.
     ///
     /// ```
@@ -677,6 +711,7 @@ impl Recipe {
                     (1, 128)
                 },
             },
+            RecipeKind::Mxfp4 => OperandFormat::Mxfp4,
             RecipeKind::Nvfp4 => {
                 let o = &self.nvfp4;
                 if role.is_gradient() && o.stochastic_gradients {

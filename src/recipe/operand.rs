@@ -3,11 +3,12 @@
 use super::{OperandFormat, OperandRounding, OperandSpec};
 use crate::Error;
 use crate::error::check_len;
-use crate::format::{Fp8Blockwise, Fp8Tensorwise, MxFp8E4M3, MxFp8E5M2, Nvfp4};
+use crate::format::{Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, MxFp8E5M2, Nvfp4};
 use crate::gemm::gemm;
 use crate::scale::fp8::Fp8Element;
 use crate::tensor::{Direction, QuantizeOptions, QuantizedTensor, TensorRounding};
 use crate::{E4M3, E5M2};
+use rayon::prelude::*;
 
 /// A matrix rounded to BF16 (a layer kept in high precision), stored in
 /// its direction's orientation as [`QuantizedTensor`] stores data.
@@ -154,6 +155,8 @@ pub enum QuantizedOperand {
     Fp8BlockwiseE5M2(QuantizedTensor<Fp8Blockwise<E5M2>>),
     /// NVFP4 (1×16 or 16×16).
     Nvfp4(QuantizedTensor<Nvfp4>),
+    /// MXFP4 (1×32, E8M0 scales).
+    Mxfp4(QuantizedTensor<MxFp4>),
 }
 
 macro_rules! each_operand {
@@ -167,6 +170,7 @@ macro_rules! each_operand {
             QuantizedOperand::Fp8BlockwiseE4M3($t) => $body,
             QuantizedOperand::Fp8BlockwiseE5M2($t) => $body,
             QuantizedOperand::Nvfp4($t) => $body,
+            QuantizedOperand::Mxfp4($t) => $body,
         }
     };
 }
@@ -335,6 +339,9 @@ impl OperandSpec {
                 };
                 QuantizedOperand::Nvfp4(quantize_with(f, x, rows, cols, o)?)
             }
+            OperandFormat::Mxfp4 => {
+                QuantizedOperand::Mxfp4(quantize_with(MxFp4::default(), x, rows, cols, o)?)
+            }
         })
     }
 }
@@ -343,7 +350,7 @@ impl OperandSpec {
 /// row-major M×N.
 ///
 /// Quantized pairs of one family (FP8 per-tensor, MXFP8, FP8 blockwise,
-/// NVFP4; E4M3 and E5M2 mixed freely) go through [`crate::gemm::gemm`]
+/// NVFP4, MXFP4; E4M3 and E5M2 mixed freely) go through [`crate::gemm::gemm`]
 /// with alpha 1 and beta 0: exact block sums, FP32 accumulation in
 /// increasing K-block order, bit-identical to
 /// [`crate::gemm::gemm_reference`]. A BF16 pair computes, for each output,
@@ -385,6 +392,7 @@ pub fn gemm_operands(
         (Q::Fp8BlockwiseE5M2(a), Q::Fp8BlockwiseE4M3(b)) => gemm(a, b, 1.0, 0.0, c),
         (Q::Fp8BlockwiseE5M2(a), Q::Fp8BlockwiseE5M2(b)) => gemm(a, b, 1.0, 0.0, c),
         (Q::Nvfp4(a), Q::Nvfp4(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Mxfp4(a), Q::Mxfp4(b)) => gemm(a, b, 1.0, 0.0, c),
         _ => Err(Error::InvalidArgument(
             "the two GEMM operands are of different format families".into(),
         )),
@@ -403,12 +411,26 @@ fn bf16_gemm(a: &Bf16Matrix, b: &Bf16Matrix, c: &mut [f32]) -> Result<(), Error>
         .checked_mul(n)
         .ok_or_else(|| Error::InvalidArgument(format!("{m}x{n} output overflows usize")))?;
     check_len("C", mn, c.len())?;
-    for i in 0..m {
-        let ra = &a.values[i * k..(i + 1) * k];
-        for j in 0..n {
-            let rb = &b.values[j * k..(j + 1) * k];
-            c[i * n + j] = ra.iter().zip(rb).fold(0.0f32, |acc, (x, y)| acc + x * y);
+    if n == 0 {
+        return Ok(());
+    }
+    // B transposed to K-major so that each row of C accumulates its n
+    // outputs side by side (vectorizable); every output still sums its own
+    // products in increasing k, so the result is the documented order.
+    let mut bt = vec![0f32; k * n];
+    for j in 0..n {
+        for (kk, &v) in b.values[j * k..(j + 1) * k].iter().enumerate() {
+            bt[kk * n + j] = v;
         }
     }
+    c.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+        row.fill(0.0);
+        let ra = &a.values[i * k..(i + 1) * k];
+        for (kk, &x) in ra.iter().enumerate() {
+            for (acc, &y) in row.iter_mut().zip(&bt[kk * n..(kk + 1) * n]) {
+                *acc += x * y;
+            }
+        }
+    });
     Ok(())
 }

@@ -1,0 +1,647 @@
+//! Trains one small network under every recipe, then compares post-training
+//! quantization (PTQ) with quantization-aware training (QAT).
+//!
+//! ```sh
+//! cargo run --release --features cli --example train_recipes -- --steps 300 --seed 0 --svg train_recipes.svg
+//! ```
+//!
+//! **Task.** Teacher–student regression: a fixed random teacher
+//! (128 → 256 → 128, GELU) maps heavy-tailed inputs to targets. Each input
+//! row is Gaussian times a log-normal per-token scale, four fixed "outlier
+//! channels" are 8× larger, and one element in a thousand is a 20× spike, as
+//! in LLM activations. The training set is a fixed list of batches visited in
+//! the same order by every run; the validation set is drawn from a separate
+//! stream.
+//!
+//! **Student.** A 4-layer MLP 128 → 256 → 256 → 256 → 128 with GELU between
+//! layers and no biases, trained with MSE on 256-token batches. Every
+//! linear layer's fprop, dgrad and wgrad GEMMs run through
+//! [`LinearLayer::forward`] and [`LinearLayer::backward`] (together exactly
+//! [`LinearLayer::run`]): the recipe's quantizers and this crate's GEMM.
+//! Adam is written out below; the learning rate follows warmup–stable–decay
+//! (5% linear warmup, constant, linear decay to zero over the last 20%).
+//! All runs share seed, initial weights, data order and schedule.
+//!
+//! **Validation** loss is computed for every run with the same BF16
+//! forward pass of the master (f32) weights, so runs differ only in what
+//! training produced.
+//!
+//! **PTQ vs QAT** (the gpt-oss recipe): the BF16-trained weights are
+//! fake-quantized (rowwise, along the fprop K axis) to MXFP4 and to NVFP4
+//! and evaluated; then training continues for a tenth of the steps with
+//! fake-quantized weights in the forward pass and a straight-through
+//! estimator (the gradient of the quantized weight is applied to the f32
+//! weight) at a tenth of the learning rate, and the quantized model is
+//! evaluated again. A BF16 continuation of the same length is the control.
+
+use std::path::PathBuf;
+
+use blockscale::Error;
+use blockscale::format::{MxFp4, Nvfp4};
+use blockscale::recipe::{Bf16Selection, LinearLayer, LinearShape, Nvfp4Options, Recipe};
+use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+use clap::Parser;
+use plotters::prelude::*;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+/// Tokens per batch (a multiple of 128 for the `blockwise` recipe).
+const TOKENS: usize = 256;
+/// Student widths: input, three hidden, output.
+const WIDTHS: [usize; 5] = [128, 256, 256, 256, 128];
+const LAYERS: usize = WIDTHS.len() - 1;
+/// Teacher hidden width.
+const TEACHER_HIDDEN: usize = 256;
+/// Distinct training batches (visited in order, cyclically).
+const TRAIN_BATCHES: usize = 64;
+/// Validation batches.
+const VAL_BATCHES: usize = 4;
+/// Peak learning rate of Adam.
+const PEAK_LR: f32 = 2e-3;
+
+#[derive(Parser, Debug)]
+#[command(about = "Train a small MLP under every recipe; PTQ vs QAT")]
+struct Args {
+    /// Training steps per run (at least 20).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(20..))]
+    steps: u64,
+    /// Seed of the task, the initial weights and stochastic rounding.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to write the SVG of the validation-loss curves.
+    #[arg(long, default_value = "train_recipes.svg")]
+    svg: PathBuf,
+}
+
+/// Uniform in [0, 1) with 53 bits.
+fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Standard normal (Box–Muller).
+fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    let u = uniform(rng).max(1e-300);
+    let v = uniform(rng);
+    (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+}
+
+fn rng_for(seed: u64, stream: u64) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Gaussian matrix `rows × cols` with standard deviation `std`.
+fn gaussian(rng: &mut Xoshiro256PlusPlus, rows: usize, cols: usize, std: f64) -> Vec<f32> {
+    (0..rows * cols)
+        .map(|_| (normal(rng) * std) as f32)
+        .collect()
+}
+
+/// GELU, tanh form, and its derivative.
+fn gelu(z: f32) -> f32 {
+    let c = 0.797_884_6_f32; // sqrt(2/π)
+    0.5 * z * (1.0 + (c * (z + 0.044715 * z * z * z)).tanh())
+}
+
+fn gelu_grad(z: f32) -> f32 {
+    let c = 0.797_884_6_f32;
+    let t = (c * (z + 0.044715 * z * z * z)).tanh();
+    0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * z * z)
+}
+
+/// Y = X·Wᵀ in f64 (the teacher only: data generation, not training).
+fn teacher_matmul(x: &[f32], w: &[f32], n_in: usize, n_out: usize) -> Vec<f64> {
+    let tokens = x.len() / n_in;
+    let mut y = vec![0f64; tokens * n_out];
+    for t in 0..tokens {
+        let xr = &x[t * n_in..(t + 1) * n_in];
+        for o in 0..n_out {
+            let wr = &w[o * n_in..(o + 1) * n_in];
+            y[t * n_out + o] = xr
+                .iter()
+                .zip(wr)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum();
+        }
+    }
+    y
+}
+
+/// One batch: inputs (TOKENS × 128) and targets (TOKENS × 128).
+struct Batch {
+    x: Vec<f32>,
+    target: Vec<f32>,
+}
+
+/// The teacher and the fixed training and validation sets.
+struct Task {
+    train: Vec<Batch>,
+    val: Vec<Batch>,
+}
+
+impl Task {
+    fn new(seed: u64) -> Task {
+        let (d_in, d_out) = (WIDTHS[0], WIDTHS[LAYERS]);
+        let mut rng = rng_for(seed, 1);
+        let w1 = gaussian(&mut rng, TEACHER_HIDDEN, d_in, (2.0 / d_in as f64).sqrt());
+        let w2 = gaussian(
+            &mut rng,
+            d_out,
+            TEACHER_HIDDEN,
+            (1.0 / TEACHER_HIDDEN as f64).sqrt(),
+        );
+        let outliers: Vec<usize> = (0..4)
+            .map(|_| (rng.next_u64() % d_in as u64) as usize)
+            .collect();
+        let batch = |rng: &mut Xoshiro256PlusPlus| -> (Vec<f32>, Vec<f64>) {
+            let mut x = vec![0f32; TOKENS * d_in];
+            for t in 0..TOKENS {
+                let token_scale = (0.75 * normal(rng)).exp();
+                for c in 0..d_in {
+                    let mut v = normal(rng) * token_scale;
+                    if outliers.contains(&c) {
+                        v *= 8.0;
+                    }
+                    if uniform(rng) < 1e-3 {
+                        v *= 20.0;
+                    }
+                    x[t * d_in + c] = v as f32;
+                }
+            }
+            let h: Vec<f32> = teacher_matmul(&x, &w1, d_in, TEACHER_HIDDEN)
+                .into_iter()
+                .map(|v| gelu(v as f32))
+                .collect();
+            (x, teacher_matmul(&h, &w2, TEACHER_HIDDEN, d_out))
+        };
+        let mut raw_train: Vec<_> = (0..TRAIN_BATCHES).map(|_| batch(&mut rng)).collect();
+        let mut val_rng = rng_for(seed, 2);
+        let mut raw_val: Vec<_> = (0..VAL_BATCHES).map(|_| batch(&mut val_rng)).collect();
+        // Targets scaled to unit mean square over the training set.
+        let (sum, n) = raw_train.iter().fold((0f64, 0usize), |(s, n), (_, y)| {
+            (s + y.iter().map(|v| v * v).sum::<f64>(), n + y.len())
+        });
+        let scale = (n as f64 / sum).sqrt();
+        let finish = |raw: &mut Vec<(Vec<f32>, Vec<f64>)>| -> Vec<Batch> {
+            raw.drain(..)
+                .map(|(x, y)| Batch {
+                    x,
+                    target: y.iter().map(|v| (v * scale) as f32).collect(),
+                })
+                .collect()
+        };
+        Task {
+            train: finish(&mut raw_train),
+            val: finish(&mut raw_val),
+        }
+    }
+}
+
+fn shape(l: usize) -> LinearShape {
+    LinearShape {
+        tokens: TOKENS,
+        in_features: WIDTHS[l],
+        out_features: WIDTHS[l + 1],
+    }
+}
+
+/// The student's initial weights (out × in each), shared by every run.
+fn init_weights(seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = rng_for(seed, 3);
+    (0..LAYERS)
+        .map(|l| {
+            let gain = if l + 1 < LAYERS { 2.0 } else { 1.0 };
+            gaussian(
+                &mut rng,
+                WIDTHS[l + 1],
+                WIDTHS[l],
+                (gain / WIDTHS[l] as f64).sqrt(),
+            )
+        })
+        .collect()
+}
+
+/// Mean squared error and its gradient with respect to `y`.
+fn mse(y: &[f32], target: &[f32]) -> (f64, Vec<f32>) {
+    let n = y.len() as f32;
+    let loss = y
+        .iter()
+        .zip(target)
+        .map(|(a, b)| f64::from(a - b).powi(2))
+        .sum::<f64>()
+        / y.len() as f64;
+    let grad = y
+        .iter()
+        .zip(target)
+        .map(|(a, b)| 2.0 * (a - b) / n)
+        .collect();
+    (loss, grad)
+}
+
+/// One matrix per layer.
+type PerLayer = Vec<Vec<f32>>;
+
+/// Forward pass: returns the inputs of every layer (`inputs[0]` is the
+/// batch) and the pre-activations of every layer.
+fn forward(
+    layers: &[LinearLayer],
+    weights: &[Vec<f32>],
+    step: u64,
+    x: &[f32],
+) -> Result<(PerLayer, PerLayer), Error> {
+    let mut inputs = vec![x.to_vec()];
+    let mut pre = Vec::with_capacity(LAYERS);
+    for l in 0..LAYERS {
+        let z = layers[l].forward(step, &inputs[l], &weights[l], shape(l))?;
+        if l + 1 < LAYERS {
+            inputs.push(z.iter().map(|&v| gelu(v)).collect());
+        }
+        pre.push(z);
+    }
+    Ok((inputs, pre))
+}
+
+/// One forward and backward pass: the loss and every layer's dW.
+fn loss_and_grads(
+    layers: &mut [LinearLayer],
+    weights: &[Vec<f32>],
+    step: u64,
+    batch: &Batch,
+) -> Result<(f64, Vec<Vec<f32>>), Error> {
+    let (inputs, pre) = forward(layers, weights, step, &batch.x)?;
+    let (loss, mut grad) = mse(&pre[LAYERS - 1], &batch.target);
+    let mut dws = vec![Vec::new(); LAYERS];
+    for l in (0..LAYERS).rev() {
+        if l + 1 < LAYERS {
+            for (g, &z) in grad.iter_mut().zip(&pre[l]) {
+                *g *= gelu_grad(z);
+            }
+        }
+        let (dx, dw) = layers[l].backward(step, &inputs[l], &weights[l], &grad, shape(l))?;
+        dws[l] = dw;
+        grad = dx;
+    }
+    Ok((loss, dws))
+}
+
+/// Adam (β₁ 0.9, β₂ 0.95, ε 1e-8, no weight decay), written out.
+struct Adam {
+    m: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    t: i32,
+}
+
+impl Adam {
+    fn new(weights: &[Vec<f32>]) -> Adam {
+        let zeros: Vec<Vec<f32>> = weights.iter().map(|w| vec![0.0; w.len()]).collect();
+        Adam {
+            m: zeros.clone(),
+            v: zeros,
+            t: 0,
+        }
+    }
+
+    fn step(&mut self, weights: &mut [Vec<f32>], grads: &[Vec<f32>], lr: f32) {
+        let (b1, b2, eps) = (0.9f32, 0.95f32, 1e-8f32);
+        self.t += 1;
+        let c1 = 1.0 - b1.powi(self.t);
+        let c2 = 1.0 - b2.powi(self.t);
+        for l in 0..weights.len() {
+            for i in 0..weights[l].len() {
+                let g = grads[l][i];
+                let m = b1 * self.m[l][i] + (1.0 - b1) * g;
+                let v = b2 * self.v[l][i] + (1.0 - b2) * g * g;
+                self.m[l][i] = m;
+                self.v[l][i] = v;
+                weights[l][i] -= lr * (m / c1) / ((v / c2).sqrt() + eps);
+            }
+        }
+    }
+}
+
+/// Warmup–stable–decay: linear warmup over the first 5% of steps, constant,
+/// then linear decay to zero over the last 20%.
+fn wsd(step: u64, steps: u64, peak: f32) -> f32 {
+    let warmup = (steps / 20).max(1);
+    let decay_start = steps - steps / 5;
+    if step < warmup {
+        peak * (step + 1) as f32 / warmup as f32
+    } else if step < decay_start {
+        peak
+    } else {
+        peak * (steps - step) as f32 / (steps - decay_start) as f32
+    }
+}
+
+/// The all-BF16 recipe: every layer selected for BF16.
+fn bf16_recipe() -> Recipe {
+    let mut r = Recipe::nvfp4();
+    r.bf16 = Bf16Selection {
+        first: LAYERS,
+        ..Default::default()
+    };
+    r
+}
+
+/// Validation loss of `weights` with the BF16 forward pass.
+fn val_loss(task: &Task, weights: &[Vec<f32>]) -> Result<f64, Error> {
+    let layers = bf16_layers()?;
+    let mut sum = 0.0;
+    for b in &task.val {
+        let (_, pre) = forward(&layers, weights, 0, &b.x)?;
+        sum += mse(&pre[LAYERS - 1], &b.target).0;
+    }
+    Ok(sum / task.val.len() as f64)
+}
+
+fn bf16_layers() -> Result<Vec<LinearLayer>, Error> {
+    (0..LAYERS)
+        .map(|l| LinearLayer::new(bf16_recipe(), l, LAYERS))
+        .collect()
+}
+
+/// One training run.
+struct Run {
+    name: &'static str,
+    recipe: Recipe,
+}
+
+/// What a run produced.
+struct Trained {
+    weights: Vec<Vec<f32>>,
+    /// (step, validation loss), at 20 evenly spaced steps and the end.
+    curve: Vec<(u64, f64)>,
+}
+
+fn train(run: &Run, task: &Task, args: &Args) -> Result<Trained, Error> {
+    let mut recipe = run.recipe.clone();
+    recipe.seed = args.seed;
+    let mut layers = (0..LAYERS)
+        .map(|l| LinearLayer::new(recipe.clone(), l, LAYERS))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut weights = init_weights(args.seed);
+    let mut adam = Adam::new(&weights);
+    let every = (args.steps / 20).max(1);
+    let mut curve = Vec::new();
+    for step in 0..args.steps {
+        if step % every == 0 {
+            curve.push((step, val_loss(task, &weights)?));
+        }
+        let batch = &task.train[step as usize % task.train.len()];
+        let (_, grads) = loss_and_grads(&mut layers, &weights, step, batch)?;
+        adam.step(&mut weights, &grads, wsd(step, args.steps, PEAK_LR));
+    }
+    curve.push((args.steps, val_loss(task, &weights)?));
+    Ok(Trained { weights, curve })
+}
+
+/// Weight-only quantization for PTQ and QAT.
+#[derive(Clone, Copy)]
+enum WeightFormat {
+    /// No quantization (the BF16 control).
+    None,
+    /// MXFP4, 1×32 along K, E8M0 scales (RCEIL).
+    Mxfp4,
+    /// NVFP4, 1×16 along K, E4M3 scales and an FP32 tensor scale.
+    Nvfp4,
+}
+
+impl WeightFormat {
+    fn name(self) -> &'static str {
+        match self {
+            WeightFormat::None => "BF16 (no quantization)",
+            WeightFormat::Mxfp4 => "MXFP4 weights",
+            WeightFormat::Nvfp4 => "NVFP4 weights",
+        }
+    }
+
+    fn apply(self, weights: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, Error> {
+        let opts = QuantizeOptions::default();
+        (0..LAYERS)
+            .map(|l| {
+                let (rows, cols) = (WIDTHS[l + 1], WIDTHS[l]);
+                match self {
+                    WeightFormat::None => Ok(weights[l].clone()),
+                    WeightFormat::Mxfp4 => QuantizedTensor::fake_quantize(
+                        MxFp4::default(),
+                        &weights[l],
+                        rows,
+                        cols,
+                        &opts,
+                    ),
+                    WeightFormat::Nvfp4 => QuantizedTensor::fake_quantize(
+                        Nvfp4::default(),
+                        &weights[l],
+                        rows,
+                        cols,
+                        &opts,
+                    ),
+                }
+            })
+            .collect()
+    }
+}
+
+/// (PTQ loss, QAT loss) of `format` starting from `base`.
+fn ptq_qat(
+    format: WeightFormat,
+    base: &[Vec<f32>],
+    task: &Task,
+    args: &Args,
+) -> Result<(f64, f64), Error> {
+    let ptq = val_loss(task, &format.apply(base)?)?;
+    let qat_steps = (args.steps / 10).max(2);
+    let mut weights = base.to_vec();
+    let mut adam = Adam::new(&weights);
+    let mut layers = bf16_layers()?;
+    for s in 0..qat_steps {
+        let step = args.steps + s;
+        let batch = &task.train[step as usize % task.train.len()];
+        // Straight-through estimator: the forward pass sees the quantized
+        // weights, the gradient updates the f32 weights as if the quantizer
+        // were the identity.
+        let quantized = format.apply(&weights)?;
+        let (_, grads) = loss_and_grads(&mut layers, &quantized, step, batch)?;
+        adam.step(&mut weights, &grads, wsd(s, qat_steps, PEAK_LR / 10.0));
+    }
+    let qat = val_loss(task, &format.apply(&weights)?)?;
+    Ok((ptq, qat))
+}
+
+fn runs(steps: u64) -> Vec<Run> {
+    let nv = |o: Nvfp4Options, last: usize| {
+        let mut r = Recipe::nvfp4_with(o);
+        r.bf16.last = last;
+        r
+    };
+    let d = Nvfp4Options::default();
+    let mut mxfp4 = Recipe::mxfp4();
+    mxfp4.bf16.last = 1;
+    let mut late = nv(d, 1);
+    late.bf16.from_step = Some(steps - steps / 5);
+    vec![
+        Run {
+            name: "bf16",
+            recipe: bf16_recipe(),
+        },
+        Run {
+            name: "delayed (FP8)",
+            recipe: Recipe::delayed(),
+        },
+        Run {
+            name: "tensorwise (FP8)",
+            recipe: Recipe::tensorwise(),
+        },
+        Run {
+            name: "mxfp8",
+            recipe: Recipe::mxfp8(),
+        },
+        Run {
+            name: "blockwise (FP8)",
+            recipe: Recipe::blockwise(),
+        },
+        Run {
+            name: "mxfp4 (last layer BF16)",
+            recipe: mxfp4,
+        },
+        Run {
+            name: "nvfp4 (last layer BF16)",
+            recipe: nv(d, 1),
+        },
+        Run {
+            name: "nvfp4 - no RHT",
+            recipe: nv(Nvfp4Options { rht: false, ..d }, 1),
+        },
+        Run {
+            name: "nvfp4 - no stochastic rounding",
+            recipe: nv(
+                Nvfp4Options {
+                    stochastic_gradients: false,
+                    ..d
+                },
+                1,
+            ),
+        },
+        Run {
+            name: "nvfp4 - no 2-D weights",
+            recipe: nv(
+                Nvfp4Options {
+                    two_d_weights: false,
+                    ..d
+                },
+                1,
+            ),
+        },
+        Run {
+            name: "nvfp4 - all layers FP4",
+            recipe: nv(d, 0),
+        },
+        Run {
+            name: "nvfp4 - last 2 layers BF16",
+            recipe: nv(d, 2),
+        },
+        Run {
+            name: "nvfp4 - BF16 for last 20%",
+            recipe: late,
+        },
+    ]
+}
+
+fn plot(
+    path: &PathBuf,
+    runs: &[Run],
+    trained: &[Trained],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::new(path, (1000, 640)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let max_step = trained[0].curve.last().map_or(1, |p| p.0) as f64;
+    let losses = trained.iter().flat_map(|t| t.curve.iter().map(|p| p.1));
+    let (lo, hi) = losses.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Validation loss (MSE) per recipe", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..max_step, (lo * 0.9..hi * 1.1).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("validation MSE")
+        .draw()?;
+    for (i, (run, t)) in runs.iter().zip(trained).enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                t.curve.iter().map(|&(s, l)| (s as f64, l)),
+                color.stroke_width(2),
+            ))?
+            .label(run.name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let task = Task::new(args.seed);
+    println!(
+        "teacher-student regression, student MLP {WIDTHS:?} (GELU), {TOKENS} tokens/batch, \
+         {} steps, seed {}, Adam with WSD (peak lr {PEAK_LR})",
+        args.steps, args.seed
+    );
+    let runs = runs(args.steps);
+    let trained = runs
+        .par_iter()
+        .map(|r| train(r, &task, &args))
+        .collect::<Result<Vec<_>, Error>>()?;
+
+    let base = trained[0].curve.last().expect("a final point").1;
+    println!("\nfinal validation loss per run (BF16 forward of the trained weights)\n");
+    println!("| run | val loss | vs bf16 |");
+    println!("|---|---:|---:|");
+    for (run, t) in runs.iter().zip(&trained) {
+        let loss = t.curve.last().expect("a final point").1;
+        println!(
+            "| {} | {:.5} | {:+.2}% |",
+            run.name,
+            loss,
+            100.0 * (loss / base - 1.0)
+        );
+    }
+
+    let formats = [WeightFormat::None, WeightFormat::Mxfp4, WeightFormat::Nvfp4];
+    let results = formats
+        .par_iter()
+        .map(|&f| ptq_qat(f, &trained[0].weights, &task, &args))
+        .collect::<Result<Vec<_>, Error>>()?;
+    println!(
+        "\nPTQ vs QAT of the bf16 model (QAT: {} steps, STE, peak lr {})\n",
+        (args.steps / 10).max(2),
+        PEAK_LR / 10.0
+    );
+    println!("| weights | bf16 model | PTQ | vs bf16 | after QAT | vs bf16 |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (f, (ptq, qat)) in formats.iter().zip(&results) {
+        println!(
+            "| {} | {:.5} | {:.5} | {:+.2}% | {:.5} | {:+.2}% |",
+            f.name(),
+            base,
+            ptq,
+            100.0 * (ptq / base - 1.0),
+            qat,
+            100.0 * (qat / base - 1.0)
+        );
+    }
+
+    plot(&args.svg, &runs, &trained)?;
+    println!("\nloss curves written to {}", args.svg.display());
+    Ok(())
+}
