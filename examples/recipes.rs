@@ -1,4 +1,4 @@
-//! Runs each of the five recipes (and the NVFP4 paper's ablations) on one
+//! Runs each of the six recipes (and the NVFP4 paper's ablations) on one
 //! seeded linear layer and prints how far Y, dX and dW are from the exact
 //! (f64) layer.
 //!

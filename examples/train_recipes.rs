@@ -2,7 +2,7 @@
 //! quantization (PTQ) with quantization-aware training (QAT).
 //!
 //! ```sh
-//! cargo run --release --features cli --example train_recipes -- --steps 300 --seed 0 --svg train_recipes.svg
+//! cargo run --release --features cli --example train_recipes -- --steps 600 --seed 0 --svg train_recipes.svg
 //! ```
 //!
 //! **Task.** Teacher–student regression: a fixed random teacher
@@ -64,7 +64,7 @@ const PEAK_LR: f32 = 2e-3;
 #[command(about = "Train a small MLP under every recipe; PTQ vs QAT")]
 struct Args {
     /// Training steps per run (at least 20).
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(20..))]
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(20..))]
     steps: u64,
     /// Seed of the task, the initial weights and stochastic rounding.
     #[arg(long, default_value_t = 0)]
@@ -364,6 +364,9 @@ fn bf16_layers() -> Result<Vec<LinearLayer>, Error> {
 struct Run {
     name: &'static str,
     recipe: Recipe,
+    /// Mixed into the seed of the initial weights (0 for every run but the
+    /// noise reference).
+    init: u64,
 }
 
 /// What a run produced.
@@ -379,7 +382,7 @@ fn train(run: &Run, task: &Task, args: &Args) -> Result<Trained, Error> {
     let mut layers = (0..LAYERS)
         .map(|l| LinearLayer::new(recipe.clone(), l, LAYERS))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut weights = init_weights(args.seed);
+    let mut weights = init_weights(args.seed ^ run.init);
     let mut adam = Adam::new(&weights);
     let every = (args.steps / 20).max(1);
     let mut curve = Vec::new();
@@ -479,110 +482,100 @@ fn runs(steps: u64) -> Vec<Run> {
     mxfp4.bf16.last = 1;
     let mut late = nv(d, 1);
     late.bf16.from_step = Some(steps - steps / 5);
+    let no_sr = Nvfp4Options {
+        stochastic_gradients: false,
+        ..d
+    };
+    let no_2d = Nvfp4Options {
+        two_d_weights: false,
+        ..d
+    };
+    let run = |name, recipe| Run {
+        name,
+        recipe,
+        init: 0,
+    };
     vec![
+        run("bf16", bf16_recipe()),
         Run {
-            name: "bf16",
-            recipe: bf16_recipe(),
+            init: 1,
+            ..run("bf16, other init (noise)", bf16_recipe())
         },
-        Run {
-            name: "delayed (FP8)",
-            recipe: Recipe::delayed(),
-        },
-        Run {
-            name: "tensorwise (FP8)",
-            recipe: Recipe::tensorwise(),
-        },
-        Run {
-            name: "mxfp8",
-            recipe: Recipe::mxfp8(),
-        },
-        Run {
-            name: "blockwise (FP8)",
-            recipe: Recipe::blockwise(),
-        },
-        Run {
-            name: "mxfp4 (last layer BF16)",
-            recipe: mxfp4,
-        },
-        Run {
-            name: "nvfp4 (last layer BF16)",
-            recipe: nv(d, 1),
-        },
-        Run {
-            name: "nvfp4 - no RHT",
-            recipe: nv(Nvfp4Options { rht: false, ..d }, 1),
-        },
-        Run {
-            name: "nvfp4 - no stochastic rounding",
-            recipe: nv(
-                Nvfp4Options {
-                    stochastic_gradients: false,
-                    ..d
-                },
-                1,
-            ),
-        },
-        Run {
-            name: "nvfp4 - no 2-D weights",
-            recipe: nv(
-                Nvfp4Options {
-                    two_d_weights: false,
-                    ..d
-                },
-                1,
-            ),
-        },
-        Run {
-            name: "nvfp4 - all layers FP4",
-            recipe: nv(d, 0),
-        },
-        Run {
-            name: "nvfp4 - last 2 layers BF16",
-            recipe: nv(d, 2),
-        },
-        Run {
-            name: "nvfp4 - BF16 for last 20%",
-            recipe: late,
-        },
+        run("delayed (FP8)", Recipe::delayed()),
+        run("tensorwise (FP8)", Recipe::tensorwise()),
+        run("mxfp8", Recipe::mxfp8()),
+        run("blockwise (FP8)", Recipe::blockwise()),
+        run("mxfp4 (last layer BF16)", mxfp4),
+        run("nvfp4 (last layer BF16)", nv(d, 1)),
+        run("nvfp4 - no RHT", nv(Nvfp4Options { rht: false, ..d }, 1)),
+        run("nvfp4 - no stochastic rounding", nv(no_sr, 1)),
+        run("nvfp4 - no 2-D weights", nv(no_2d, 1)),
+        run("nvfp4 - all layers FP4", nv(d, 0)),
+        run("nvfp4 - last 2 layers BF16", nv(d, 2)),
+        run("nvfp4 - BF16 for last 20%", late),
     ]
 }
 
+/// Two panels: every run's validation loss (log scale), and each run's gap
+/// to `bf16` in percent.
 fn plot(
     path: &PathBuf,
     runs: &[Run],
     trained: &[Trained],
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::new(path, (1000, 640)).into_drawing_area();
+    let root = SVGBackend::new(path, (1400, 620)).into_drawing_area();
     root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(600);
     let max_step = trained[0].curve.last().map_or(1, |p| p.0) as f64;
     let losses = trained.iter().flat_map(|t| t.curve.iter().map(|p| p.1));
     let (lo, hi) = losses.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Validation loss (MSE) per recipe", ("sans-serif", 22))
+    let base = &trained[0].curve;
+    let gap = |t: &Trained| -> Vec<(f64, f64)> {
+        t.curve
+            .iter()
+            .zip(base)
+            .map(|(&(s, l), &(_, b))| (s as f64, 100.0 * (l / b - 1.0)))
+            .collect()
+    };
+    let gaps: Vec<Vec<(f64, f64)>> = trained.iter().map(gap).collect();
+    let (glo, ghi) = gaps
+        .iter()
+        .flatten()
+        .fold((0f64, 0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let color = |i: usize| Palette99::pick(i).to_rgba();
+
+    let mut chart = ChartBuilder::on(&left)
+        .caption("validation MSE", ("sans-serif", 20))
         .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
         .build_cartesian_2d(0f64..max_step, (lo * 0.9..hi * 1.1).log_scale())?;
-    chart
-        .configure_mesh()
-        .x_desc("step")
-        .y_desc("validation MSE")
-        .draw()?;
-    for (i, (run, t)) in runs.iter().zip(trained).enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+    chart.configure_mesh().x_desc("step").draw()?;
+    for (i, t) in trained.iter().enumerate() {
+        chart.draw_series(LineSeries::new(
+            t.curve.iter().map(|&(s, l)| (s as f64, l)),
+            color(i).stroke_width(2),
+        ))?;
+    }
+
+    let mut chart = ChartBuilder::on(&right)
+        .caption("validation MSE relative to bf16 (%)", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0f64..max_step, (glo - 1.0)..(ghi + 1.0))?;
+    chart.configure_mesh().x_desc("step").draw()?;
+    for (i, (run, g)) in runs.iter().zip(&gaps).enumerate() {
+        let c = color(i);
         chart
-            .draw_series(LineSeries::new(
-                t.curve.iter().map(|&(s, l)| (s as f64, l)),
-                color.stroke_width(2),
-            ))?
+            .draw_series(LineSeries::new(g.iter().copied(), c.stroke_width(2)))?
             .label(run.name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
     }
     chart
         .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
     root.present()?;
@@ -623,7 +616,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|&f| ptq_qat(f, &trained[0].weights, &task, &args))
         .collect::<Result<Vec<_>, Error>>()?;
     println!(
-        "\nPTQ vs QAT of the bf16 model (QAT: {} steps, STE, peak lr {})\n",
+        "\nPTQ vs QAT of the bf16 model (QAT: {} steps, STE, peak lr {:.0e})\n",
         (args.steps / 10).max(2),
         PEAK_LR / 10.0
     );
