@@ -20,7 +20,14 @@
 //! [`LinearLayer::run`]): the recipe's quantizers and this crate's GEMM.
 //! Adam is written out below; the learning rate follows warmup–stable–decay
 //! (5% linear warmup, constant, linear decay to zero over the last 20%).
-//! All runs share seed, initial weights, data order and schedule.
+//! All runs share seed, initial weights, data order and schedule, except
+//! one BF16 run with other initial weights that measures seed noise.
+//!
+//! **Runs.** `bf16` (every layer BF16); the FP8 recipes `delayed`,
+//! `tensorwise`, `mxfp8`, `blockwise`; `mxfp4` and `nvfp4` with the last
+//! layer in BF16 (the paper keeps its last layers in BF16); and NVFP4
+//! ablations: no RHT, no stochastic rounding, no 2-D weights, every layer
+//! in FP4, the last two layers in BF16, and BF16 from 80% of the steps.
 //!
 //! **Validation** loss is computed for every run with the same BF16
 //! forward pass of the master (f32) weights, so runs differ only in what

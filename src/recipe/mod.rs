@@ -37,7 +37,9 @@
 //! ([`Bf16Selection`]).
 //!
 //! [`LinearLayer`] runs a layer's three GEMMs through a recipe and holds the
-//! per-layer state (the delayed-scaling amax histories).
+//! per-layer state (the delayed-scaling amax histories); a training loop
+//! calls [`LinearLayer::forward`] and later [`LinearLayer::backward`], which
+//! together are [`LinearLayer::run`].
 //!
 //! ```
 //! use blockscale::recipe::{LinearLayer, LinearShape, Recipe};
