@@ -1,0 +1,275 @@
+//! Every SIMD path is bit-identical to the portable path (the
+//! specification), on large seeded random inputs plus every special value:
+//! ±0, f32 subnormals, ±Inf, NaNs with payloads, every element value, its
+//! f32 neighbours and the exact midpoints (ties) between neighbouring
+//! element values, and the saturation boundaries.
+//!
+//! Each test runs the public function twice in one process: at the level
+//! this CPU and `BLOCKSCALE_SIMD` allow, and with the level capped at
+//! `Portable` (`simd::with_level`). CI runs this file once more with
+//! `BLOCKSCALE_SIMD=portable`, where both runs are portable.
+
+use blockscale::element::{ConvertOptions, NanToFinite, Overflow, slice};
+#[allow(unused_imports)]
+use blockscale::format::{
+    BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2,
+    MxInt8, Nvfp4,
+};
+#[allow(unused_imports)]
+use blockscale::scale::mx::MxScaleRule;
+#[allow(unused_imports)]
+use blockscale::scale::nvfp4::Nvfp4Profile;
+use blockscale::simd::{Level, with_level};
+#[allow(unused_imports)]
+use blockscale::tensor::{
+    Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, TensorRounding,
+};
+use blockscale::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
+use half::{bf16, f16};
+use rand::{Rng, RngExt, SeedableRng, rngs::StdRng};
+
+fn portable<R>(f: impl FnOnce() -> R) -> R {
+    with_level(Level::Portable, f)
+}
+
+/// Special f32 values that matter for any format.
+fn specials() -> Vec<f32> {
+    let mut v: Vec<u32> = vec![
+        0,
+        1,
+        2,
+        3,
+        0x3FF,
+        0x0040_0000,
+        0x007F_FFFF,
+        0x0080_0000,
+        0x0080_0001,
+        0x7F7F_FFFF,
+        0x7F80_0000,
+        0x7F80_0001,
+        0x7FA0_0000,
+        0x7FC0_0000,
+        0x7FC0_0001,
+        0x7FFF_FFFF,
+        0x3F80_0000,
+        0x4000_0000,
+        0x3FFF_FFFF,
+        0x3C00_0000,
+        0x3800_0000,
+    ];
+    let neg: Vec<u32> = v.iter().map(|b| b | 0x8000_0000).collect();
+    v.extend(neg);
+    v.into_iter().map(f32::from_bits).collect()
+}
+
+/// Every value of `T`, its f32 neighbours, and the midpoints between
+/// neighbouring values (exact ties) with their neighbours, both signs.
+fn grid_points<T: Element>() -> Vec<f32> {
+    let mut vals: Vec<f32> = (0..1u32 << T::BITS)
+        .map(|c| T::DECODE[c as usize])
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .collect();
+    vals.sort_by(f32::total_cmp);
+    vals.dedup();
+    let mut out = Vec::new();
+    let mut push = |x: f32| {
+        for y in [x, next_up(x), next_down(x)] {
+            out.push(y);
+            out.push(-y);
+        }
+    };
+    for w in vals.windows(2) {
+        push(w[0]);
+        push(((w[0] as f64 + w[1] as f64) / 2.0) as f32);
+    }
+    let max = *vals.last().unwrap();
+    push(max);
+    // Past the top: the midpoint to the next binade step, and beyond.
+    let step = max - vals[vals.len() - 2];
+    for k in [0.5f32, 1.0, 1.5, 2.0, 4.0, 1e6] {
+        push(max + step * k);
+    }
+    out
+}
+
+fn next_up(x: f32) -> f32 {
+    if x.is_nan() || x == f32::INFINITY {
+        x
+    } else if x == 0.0 {
+        f32::from_bits(1)
+    } else if x > 0.0 {
+        f32::from_bits(x.to_bits() + 1)
+    } else {
+        f32::from_bits(x.to_bits() - 1)
+    }
+}
+
+fn next_down(x: f32) -> f32 {
+    -next_up(-x)
+}
+
+/// Seeded inputs: random bit patterns (every exponent, NaNs included) and
+/// random values spread log-uniformly around the format's range.
+fn random_inputs(n: usize, max: f32, seed: u64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            if i % 2 == 0 {
+                f32::from_bits(rng.next_u32())
+            } else {
+                let e: f32 = rng.random_range(-30.0..4.0);
+                let s = if rng.random::<bool>() { 1.0 } else { -1.0 };
+                s * max * e.exp2() * rng.random_range(0.5f32..1.0)
+            }
+        })
+        .collect()
+}
+
+fn all_inputs<T: Element>(n: usize, seed: u64) -> Vec<f32> {
+    let mut x = specials();
+    x.extend(grid_points::<T>());
+    x.extend(random_inputs(n, T::MAX_F32, seed));
+    x
+}
+
+fn opts_all() -> Vec<ConvertOptions> {
+    let mut v = Vec::new();
+    for overflow in [Overflow::NonSaturating, Overflow::Saturate] {
+        for nan in [
+            NanToFinite::MlDtypes,
+            NanToFinite::Zero,
+            NanToFinite::PositiveMax,
+        ] {
+            v.push(ConvertOptions {
+                overflow,
+                nan,
+                ..Default::default()
+            });
+        }
+    }
+    v
+}
+
+fn check_encode<T: Element>() {
+    let x = all_inputs::<T>(1 << 18, 1);
+    for opts in opts_all() {
+        let mut fast = vec![T::from_bits(0); x.len()];
+        let mut spec = fast.clone();
+        slice::encode(&x, &mut fast, opts).unwrap();
+        portable(|| slice::encode(&x, &mut spec, opts)).unwrap();
+        for i in 0..x.len() {
+            assert_eq!(
+                fast[i].to_bits(),
+                spec[i].to_bits(),
+                "{} {opts:?} x = {:e} ({:#010x})",
+                T::NAME,
+                x[i],
+                x[i].to_bits()
+            );
+        }
+        // Every tail length, and the half-precision sources.
+        for n in 0..40 {
+            let mut a = vec![T::from_bits(0); n];
+            let mut b = a.clone();
+            slice::encode(&x[..n], &mut a, opts).unwrap();
+            portable(|| slice::encode(&x[..n], &mut b, opts)).unwrap();
+            assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+        }
+        let h: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
+        let bf: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+        slice::encode(&h, &mut fast, opts).unwrap();
+        portable(|| slice::encode(&h, &mut spec, opts)).unwrap();
+        assert!(
+            fast.iter()
+                .zip(&spec)
+                .all(|(p, q)| p.to_bits() == q.to_bits())
+        );
+        slice::encode(&bf, &mut fast, opts).unwrap();
+        portable(|| slice::encode(&bf, &mut spec, opts)).unwrap();
+        assert!(
+            fast.iter()
+                .zip(&spec)
+                .all(|(p, q)| p.to_bits() == q.to_bits())
+        );
+    }
+}
+
+fn check_stochastic<T: Element>() {
+    use rand_xoshiro::Xoshiro256PlusPlus;
+    let x = all_inputs::<T>(1 << 17, 2);
+    for opts in opts_all() {
+        let mut fast = vec![T::from_bits(0); x.len()];
+        let mut spec = fast.clone();
+        let mut g1 = Xoshiro256PlusPlus::seed_from_u64(9);
+        let mut g2 = Xoshiro256PlusPlus::seed_from_u64(9);
+        slice::encode_stochastic(&x, &mut fast, opts, &mut g1).unwrap();
+        portable(|| slice::encode_stochastic(&x, &mut spec, opts, &mut g2)).unwrap();
+        for i in 0..x.len() {
+            assert_eq!(
+                fast[i].to_bits(),
+                spec[i].to_bits(),
+                "SR {} {opts:?} x = {:e}",
+                T::NAME,
+                x[i]
+            );
+        }
+        // Both consumed the same number of draws.
+        assert_eq!(g1.next_u64(), g2.next_u64());
+    }
+}
+
+fn check_decode<T: Element>() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let codes: Vec<T> = (0..4096 + 13)
+        .map(|i| {
+            if i < 256 {
+                T::from_bits(i as u8)
+            } else {
+                T::from_bits(rng.random())
+            }
+        })
+        .collect();
+    for n in (0..40).chain([codes.len()]) {
+        let mut a = vec![0f32; n];
+        let mut b = vec![1f32; n];
+        slice::decode(&codes[..n], &mut a).unwrap();
+        portable(|| slice::decode(&codes[..n], &mut b)).unwrap();
+        assert!(
+            a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+            "{} n = {n}",
+            T::NAME
+        );
+    }
+}
+
+#[test]
+fn element_encode_nearest() {
+    check_encode::<E2M1>();
+    check_encode::<E2M3>();
+    check_encode::<E3M2>();
+    check_encode::<E4M3>();
+    check_encode::<E5M2>();
+    check_encode::<E8M0>();
+    check_encode::<Int8>();
+}
+
+#[test]
+fn element_encode_stochastic() {
+    check_stochastic::<E2M1>();
+    check_stochastic::<E2M3>();
+    check_stochastic::<E3M2>();
+    check_stochastic::<E4M3>();
+    check_stochastic::<E5M2>();
+    check_stochastic::<Int8>();
+}
+
+#[test]
+fn element_decode() {
+    check_decode::<E2M1>();
+    check_decode::<E2M3>();
+    check_decode::<E3M2>();
+    check_decode::<E4M3>();
+    check_decode::<E5M2>();
+    check_decode::<E8M0>();
+    check_decode::<Int8>();
+}
