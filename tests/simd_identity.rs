@@ -10,17 +10,13 @@
 //! `BLOCKSCALE_SIMD=portable`, where both runs are portable.
 
 use blockscale::element::{ConvertOptions, NanToFinite, Overflow, slice};
-#[allow(unused_imports)]
 use blockscale::format::{
     BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2,
-    MxInt8, Nvfp4,
+    MxInt8, Nvfp4, ScaleCodec,
 };
-#[allow(unused_imports)]
 use blockscale::scale::mx::MxScaleRule;
-#[allow(unused_imports)]
 use blockscale::scale::nvfp4::Nvfp4Profile;
 use blockscale::simd::{Level, with_level};
-#[allow(unused_imports)]
 use blockscale::tensor::{
     Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, TensorRounding,
 };
@@ -272,4 +268,199 @@ fn element_decode() {
     check_decode::<E5M2>();
     check_decode::<E8M0>();
     check_decode::<Int8>();
+}
+
+// ---------------------------------------------------------------------------
+// Block quantize and dequantize.
+
+/// Seeded rows of very different magnitudes, with an all-zero block, a
+/// block of subnormals and (if `specials`) ±Inf, NaN and element midpoints.
+fn tensor_input(rows: usize, cols: usize, seed: u64, specials: bool) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut x: Vec<f32> = (0..rows * cols)
+        .map(|i| {
+            let row_scale = ((i / cols) as f32 * 0.37).sin() * 12.0;
+            let e: f32 = rng.random_range(-6.0..3.0);
+            let s = if rng.random::<bool>() { 1.0 } else { -1.0 };
+            s * (e + row_scale).exp2() * rng.random_range(0.5f32..1.0)
+        })
+        .collect();
+    let n = x.len();
+    for v in x.iter_mut().take(n.min(40)) {
+        *v = 0.0;
+    }
+    for (k, v) in x.iter_mut().skip(64).take(32).enumerate() {
+        *v = f32::from_bits(k as u32 * 1000 + 1);
+    }
+    if specials && n > 300 {
+        x[200] = f32::INFINITY;
+        x[230] = f32::NEG_INFINITY;
+        x[n - 5] = f32::from_bits(0xFFC0_0001);
+        for (k, v) in x.iter_mut().skip(256).take(16).enumerate() {
+            *v = 0.25 * k as f32 + 0.125;
+        }
+    }
+    x
+}
+
+type Bits = (Vec<u8>, Vec<u32>, String, Vec<u32>);
+
+fn quantize_bits<F: BlockFormat>(
+    f: &F,
+    x: &[f32],
+    rows: usize,
+    cols: usize,
+    opts: &QuantizeOptions,
+) -> Option<Bits> {
+    let q = QuantizedTensor::quantize(f.clone(), x, rows, cols, opts).ok()?;
+    let scales = q.scales().iter().map(|s| s.value().to_bits()).collect();
+    let deq = q.dequantize().iter().map(|v| v.to_bits()).collect();
+    Some((q.data().to_vec(), scales, format!("{:?}", q.global()), deq))
+}
+
+fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+fn check_format<F: BlockFormat>(f: F) {
+    let shapes = [
+        (4, 64),
+        (3, 48),
+        (5, 33),
+        (32, 256),
+        (17, 130),
+        (33, 31),
+        (1, 1),
+    ];
+    for (si, &(rows, cols)) in shapes.iter().enumerate() {
+        for specials in [false, true] {
+            let x = tensor_input(rows, cols, si as u64, specials);
+            for direction in [Direction::Rowwise, Direction::Columnwise] {
+                for rounding in [
+                    TensorRounding::NearestEven,
+                    TensorRounding::Stochastic { seed: 11 },
+                ] {
+                    for partial_blocks in [PartialBlocks::Reject, PartialBlocks::ZeroPad] {
+                        let opts = QuantizeOptions {
+                            direction,
+                            rounding,
+                            partial_blocks,
+                            global_amax: None,
+                        };
+                        let fast = quantize_bits(&f, &x, rows, cols, &opts);
+                        let spec = portable(|| quantize_bits(&f, &x, rows, cols, &opts));
+                        assert!(
+                            fast == spec,
+                            "{} {rows}x{cols} {opts:?} specials {specials}",
+                            f.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // bf16 input, and a caller-supplied global amax.
+    let (rows, cols) = (8, 128);
+    let x = tensor_input(rows, cols, 7, false);
+    let b: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+    let opts = QuantizeOptions {
+        global_amax: Some(1000.0),
+        ..Default::default()
+    };
+    let run = |opts: &QuantizeOptions| {
+        QuantizedTensor::quantize(f.clone(), &b, rows, cols, opts)
+            .map(|q| (q.data().to_vec(), q.dequantize()))
+            .ok()
+    };
+    for o in [QuantizeOptions::default(), opts] {
+        let fast = run(&o);
+        let spec = portable(|| run(&o));
+        assert_eq!(
+            format!("{fast:?}"),
+            format!("{spec:?}"),
+            "{} bf16 {o:?}",
+            f.name()
+        );
+    }
+}
+
+/// Large enough for the parallel path: the bytes equal the portable,
+/// single-threaded result whatever the thread count.
+fn check_parallel<F: BlockFormat>(f: F) {
+    let (rows, cols) = (256, 1280);
+    assert!(rows * cols >= blockscale::tensor::PARALLEL_MIN_ELEMENTS);
+    let x = tensor_input(rows, cols, 99, false);
+    for direction in [Direction::Rowwise, Direction::Columnwise] {
+        for rounding in [
+            TensorRounding::NearestEven,
+            TensorRounding::Stochastic { seed: 3 },
+        ] {
+            let opts = QuantizeOptions {
+                direction,
+                rounding,
+                ..Default::default()
+            };
+            let spec = in_pool(1, || portable(|| quantize_bits(&f, &x, rows, cols, &opts)));
+            for threads in [1, 2, 3] {
+                let fast = in_pool(threads, || quantize_bits(&f, &x, rows, cols, &opts));
+                assert!(fast == spec, "{} {opts:?} {threads} threads", f.name());
+            }
+        }
+    }
+}
+
+#[test]
+fn nvfp4_quantize_and_dequantize() {
+    for profile in [
+        Nvfp4Profile::TransformerEngine,
+        Nvfp4Profile::ModelOptimizer,
+        Nvfp4Profile::TorchAo,
+        Nvfp4Profile::Jax,
+    ] {
+        for two_d in [false, true] {
+            check_format(Nvfp4 { profile, two_d });
+        }
+    }
+}
+
+#[test]
+fn mx_quantize_and_dequantize() {
+    for rule in [
+        MxScaleRule::Rceil,
+        MxScaleRule::Floor,
+        MxScaleRule::Ceil,
+        MxScaleRule::Even,
+    ] {
+        check_format(MxFp4::new(rule));
+        check_format(MxFp8E4M3::new(rule));
+    }
+    check_format(MxFp4::new_2d(MxScaleRule::Rceil));
+    check_format(MxFp6E2M3::default());
+    check_format(MxFp6E3M2::default());
+    check_format(MxFp8E5M2::default());
+    check_format(MxInt8::default());
+}
+
+#[test]
+fn fp8_quantize_and_dequantize() {
+    check_format(Fp8Tensorwise::<E4M3>::current());
+    check_format(Fp8Tensorwise::<E5M2>::current());
+    check_format(Fp8Tensorwise::<E4M3>::with_scale(3.5));
+    check_format(Fp8Blockwise::<E4M3>::ACTIVATIONS);
+    check_format(Fp8Blockwise::<E4M3>::new(16, 16));
+    check_format(Fp8Blockwise::<E5M2>::ACTIVATIONS);
+}
+
+#[test]
+fn parallel_equals_single_threaded() {
+    check_parallel(Nvfp4::default());
+    check_parallel(Nvfp4::WEIGHTS_2D);
+    check_parallel(MxFp4::default());
+    check_parallel(MxFp8E4M3::default());
+    check_parallel(Fp8Tensorwise::<E4M3>::current());
+    check_parallel(Fp8Blockwise::<E4M3>::WEIGHTS);
 }

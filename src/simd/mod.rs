@@ -315,7 +315,6 @@ pub(crate) fn decode_row(
 /// The amax of `src` (max |x|; any NaN gives `f32::NAN`), or `None` if no
 /// kernel ran.
 #[allow(unused_variables)]
-#[allow(dead_code)] // used by the tensor quantizer next
 pub(crate) fn amax(level: Level, src: &[f32]) -> Option<f32> {
     #[cfg(target_arch = "x86_64")]
     if usable(level) >= Level::Avx512 {

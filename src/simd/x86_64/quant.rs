@@ -59,7 +59,6 @@ pub(crate) fn decode_row_avx512(
 }
 
 /// [`amax_bits`] if the CPU has AVX-512.
-#[allow(dead_code)]
 pub(crate) fn amax_bits_avx512(src: &[f32]) -> Option<u32> {
     if !has_avx512() {
         return None;
@@ -394,7 +393,6 @@ unsafe fn encode_row(
 /// # Safety
 /// The CPU must support AVX-512 F, BW, DQ and VL.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-#[allow(dead_code)]
 unsafe fn amax_bits(src: &[f32]) -> u32 {
     let abs = _mm512_set1_epi32(0x7FFF_FFFF);
     let mut acc = [_mm512_setzero_si512(); 4];
