@@ -242,6 +242,12 @@ struct State {
     maps: Vec<ElementMap>,
     pres: Vec<Pre>,
     rngs: Vec<Xoshiro256PlusPlus>,
+    /// Whether `xs` (kernel-held Xoshiro256++ states) replaces `rngs`.
+    simd_rng: bool,
+    /// Xoshiro256++ states of the band's tiles, word-major (4 × tiles).
+    xs: Vec<u64>,
+    /// Draws per tile in the current row.
+    counts: Vec<u32>,
     rand: Vec<u32>,
 }
 
@@ -255,6 +261,9 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
             maps: vec![ElementMap::Zero(0); g.tiles_c],
             pres: vec![Pre::Fill(0); g.tiles_c],
             rngs: Vec::new(),
+            simd_rng: false,
+            xs: vec![0; 4 * g.tiles_c],
+            counts: vec![0; g.tiles_c],
             rand: Vec::new(),
         }
     }
@@ -318,24 +327,30 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                 st.row = buf;
             }
         }
-        for (tj, scale) in scales.iter_mut().enumerate().take(g.tiles_c) {
-            let (s, map, _) = self.format.block_scale(st.amax[tj], &self.global);
-            *scale = s;
-            st.maps[tj] = map;
-            st.pres[tj] = pre_of(map);
+        self.format
+            .block_scales(self.level, &st.amax, &self.global, scales, &mut st.maps);
+        for (p, &m) in st.pres.iter_mut().zip(&st.maps) {
+            *p = pre_of(m);
         }
         st.rngs.clear();
         if let TensorRounding::Stochastic { seed } = self.rounding {
-            st.rngs.extend((0..g.tiles_c).map(|tj| {
-                let t = (ti * g.tiles_c + tj) as u64;
-                Xoshiro256PlusPlus::seed_from_u64(splitmix64(seed) ^ splitmix64(t))
-            }));
+            let t0 = (ti * g.tiles_c) as u64;
+            st.simd_rng = crate::simd::sr_seed(self.level, splitmix64(seed), t0, &mut st.xs);
+            if !st.simd_rng {
+                st.rngs.extend((0..g.tiles_c).map(|tj| {
+                    let t = t0 + tj as u64;
+                    Xoshiro256PlusPlus::seed_from_u64(splitmix64(seed) ^ splitmix64(t))
+                }));
+            }
         }
     }
 
     /// The amax of each tile's segment of one stored row.
     fn block_amaxes(&self, row: &[f32], out: &mut [f32]) {
         let tc = self.grid.tc;
+        if crate::simd::block_amaxes(self.level, row, tc, out) {
+            return;
+        }
         for (o, seg) in out.iter_mut().zip(row.chunks(tc)) {
             *o = match crate::simd::amax(self.level, seg) {
                 Some(a) => a,
@@ -356,32 +371,44 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         };
         let mut buf = core::mem::take(&mut st.row);
         let mut rand = core::mem::take(&mut st.rand);
+        let sr = matches!(self.rounding, TensorRounding::Stochastic { .. });
+        // Off the portable path, each row's random bits are drawn up front
+        // (by a kernel when it can), in the order the portable path draws
+        // them: per tile, row-major, none for constant (zero) tiles.
+        let staged = sr && self.level != Level::Portable;
         for r in r0..r1 {
             let row = self.row(r, &mut buf);
             let e = r * g.scols - e0;
-            let sr = !st.rngs.is_empty();
-            if let Some(codec) = &self.codec
-                && (!fp4 || (e.is_multiple_of(2) && (g.tc.is_multiple_of(2) || g.tiles_c == 1)))
-            {
-                let rnd = if sr {
-                    rand.resize(row.len(), 0);
+            if staged {
+                rand.resize(row.len(), 0);
+                for (tj, c) in st.counts.iter_mut().enumerate() {
+                    *c = match st.maps[tj] {
+                        ElementMap::Zero(_) => 0,
+                        _ => (row.len() - tj * g.tc).min(g.tc) as u32,
+                    };
+                }
+                if !(st.simd_rng
+                    && crate::simd::sr_draws(self.level, &mut st.xs, &st.counts, g.tc, &mut rand))
+                {
                     for (tj, seg) in rand.chunks_mut(g.tc).enumerate() {
-                        if !matches!(st.maps[tj], ElementMap::Zero(_)) {
+                        if st.counts[tj] > 0 {
                             let rng = &mut st.rngs[tj];
                             for v in seg {
                                 *v = rng.next_u32();
                             }
                         }
                     }
-                    Some(&rand[..])
-                } else {
-                    None
-                };
+                }
+            }
+            if let Some(codec) = &self.codec
+                && (!fp4 || (e.is_multiple_of(2) && (g.tc.is_multiple_of(2) || g.tiles_c == 1)))
+            {
                 let out = if fp4 {
                     &mut data[e / 2..(e + row.len()).div_ceil(2)]
                 } else {
                     &mut data[e..e + row.len()]
                 };
+                let rnd = staged.then_some(&rand[..]);
                 if crate::simd::encode_row(
                     self.level, codec, &st.pres, g.tc, row, rnd, out, packing,
                 ) {
@@ -397,11 +424,16 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                             _ => 0,
                         },
                         Some(v) => {
-                            let o = match st.rngs.get_mut(tj) {
+                            let bits = if !sr {
+                                None
+                            } else if staged {
+                                Some(RandomBits::full(rand[tj * g.tc + k]))
+                            } else {
+                                Some(RandomBits::from_rng(&mut st.rngs[tj]))
+                            };
+                            let o = match bits {
                                 None => self.elem_opts.with_rounding(Rounding::NearestEven),
-                                Some(rng) => self
-                                    .elem_opts
-                                    .with_rounding(Rounding::Stochastic(RandomBits::from_rng(rng))),
+                                Some(b) => self.elem_opts.with_rounding(Rounding::Stochastic(b)),
                             };
                             F::Elem::from_f32_with(v, o).to_bits()
                         }

@@ -5,6 +5,7 @@ use super::{BlockFormat, BlockShape};
 use crate::element::ConvertOptions;
 use crate::scale::ElementMap;
 use crate::scale::nvfp4::{self, NVFP4_RANGE, Nvfp4Global, Nvfp4Profile};
+use crate::simd::{self, Level, Packing, Pre};
 use crate::{E2M1, E4M3};
 
 /// NVFP4 (SEMANTICS.md §3): Transformer Engine's quantizer bit for bit by
@@ -74,6 +75,42 @@ impl BlockFormat for Nvfp4 {
     }
     fn block_scale(&self, block_amax: f32, g: &Nvfp4Global) -> (E4M3, ElementMap, f32) {
         nvfp4::block_scale(self.profile, block_amax, g)
+    }
+    fn block_scales(
+        &self,
+        level: Level,
+        amaxes: &[f32],
+        g: &Nvfp4Global,
+        scales: &mut [E4M3],
+        maps: &mut [ElementMap],
+    ) {
+        // Transformer Engine's formulas, with the E4M3 rounding of all the
+        // block scales in one SIMD call: s_b = e4m3_satfinite(a_b · k).
+        let n = amaxes.len();
+        let done = self.profile == Nvfp4Profile::TransformerEngine
+            && level != Level::Portable
+            && simd::codec::<E4M3>(ConvertOptions::SATFINITE).is_some_and(|c| {
+                let k = g.s_enc * (1.0 / 6.0);
+                simd::encode_row(
+                    level,
+                    &c,
+                    &[Pre::Mul(k)],
+                    usize::MAX,
+                    amaxes,
+                    None,
+                    bytemuck::cast_slice_mut(&mut scales[..n]),
+                    Packing::Bytes,
+                )
+            });
+        if !done {
+            for ((&a, s), m) in amaxes.iter().zip(scales.iter_mut()).zip(maps.iter_mut()) {
+                (*s, *m, _) = self.block_scale(a, g);
+            }
+            return;
+        }
+        for (s, m) in scales.iter().zip(maps.iter_mut()) {
+            *m = ElementMap::Mul((1.0 / (s.to_f32() * g.s_dec)).min(f32::MAX));
+        }
     }
     fn dequant_factor(&self, s: E4M3, g: &Nvfp4Global) -> f32 {
         match self.profile {

@@ -312,6 +312,50 @@ pub(crate) fn decode_row(
     false
 }
 
+/// Seeds the Xoshiro256++ streams of tiles `t0 .. t0 + n` (n =
+/// `states.len() / 4`) exactly as `Xoshiro256PlusPlus::seed_from_u64(
+/// seed_mix ^ splitmix64(t))` does (SplitMix64 fills the 256-bit state),
+/// into `states` word-major: word w of tile i at `w·n + i`. `false` if no
+/// kernel ran.
+#[allow(unused_variables)]
+pub(crate) fn sr_seed(level: Level, seed_mix: u64, t0: u64, states: &mut [u64]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if usable(level) >= Level::Avx512 {
+        return x86_64::quant::sr_seed_avx512(seed_mix, t0, states);
+    }
+    false
+}
+
+/// Draws `counts[i]` values `next_u32()` (the high half of `next_u64()`)
+/// from tile i's stream in `states` (as [`sr_seed`] lays them out) into
+/// `out[i·stride ..]`, advancing the states. `false` if no kernel ran.
+#[allow(unused_variables)]
+pub(crate) fn sr_draws(
+    level: Level,
+    states: &mut [u64],
+    counts: &[u32],
+    stride: usize,
+    out: &mut [u32],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if usable(level) >= Level::Avx512 {
+        return x86_64::quant::sr_draws_avx512(states, counts, stride, out);
+    }
+    false
+}
+
+/// The amax of each `block_len` run of `src` (the last may be shorter)
+/// into `out[b]` (max |x|; any NaN gives `f32::NAN`); `false` if no kernel
+/// ran. `out` must hold ⌈src.len()/block_len⌉ values.
+#[allow(unused_variables)]
+pub(crate) fn block_amaxes(level: Level, src: &[f32], block_len: usize, out: &mut [f32]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if usable(level) >= Level::Avx512 {
+        return x86_64::quant::block_amaxes_avx512(src, block_len, out);
+    }
+    false
+}
+
 /// The amax of `src` (max |x|; any NaN gives `f32::NAN`), or `None` if no
 /// kernel ran.
 #[allow(unused_variables)]

@@ -58,6 +58,41 @@ pub(crate) fn decode_row_avx512(
     true
 }
 
+/// [`block_amaxes`] if the CPU has AVX-512; `false` otherwise.
+pub(crate) fn block_amaxes_avx512(src: &[f32], block_len: usize, out: &mut [f32]) -> bool {
+    if !has_avx512() {
+        return false;
+    }
+    // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked above).
+    unsafe { block_amaxes(src, block_len, out) };
+    true
+}
+
+/// [`sr_seed`] if the CPU has AVX-512; `false` otherwise.
+pub(crate) fn sr_seed_avx512(seed_mix: u64, t0: u64, states: &mut [u64]) -> bool {
+    if !has_avx512() {
+        return false;
+    }
+    // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked above).
+    unsafe { sr_seed(seed_mix, t0, states) };
+    true
+}
+
+/// [`sr_draws`] if the CPU has AVX-512; `false` otherwise.
+pub(crate) fn sr_draws_avx512(
+    states: &mut [u64],
+    counts: &[u32],
+    stride: usize,
+    out: &mut [u32],
+) -> bool {
+    if !has_avx512() {
+        return false;
+    }
+    // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (checked above).
+    unsafe { sr_draws(states, counts, stride, out) };
+    true
+}
+
 /// [`amax_bits`] if the CPU has AVX-512.
 pub(crate) fn amax_bits_avx512(src: &[f32]) -> Option<u32> {
     if !has_avx512() {
@@ -414,6 +449,169 @@ unsafe fn amax_bits(src: &[f32]) -> u32 {
         _mm512_max_epu32(acc[2], acc[3]),
     );
     _mm512_reduce_max_epu32(m)
+}
+
+/// Per-block amaxes of one row, as f32 (NaN normalised to `f32::NAN`).
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW, DQ and VL.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]) {
+    let block_len = block_len.max(1);
+    assert!(out.len() >= src.len().div_ceil(block_len));
+    let abs = _mm512_set1_epi32(0x7FFF_FFFF);
+    let to_f32 = |bits: u32| {
+        if bits > 0x7F80_0000 {
+            f32::NAN
+        } else {
+            f32::from_bits(bits)
+        }
+    };
+    if block_len == 16 {
+        let mut blocks = src.chunks_exact(16);
+        for (o, b) in out.iter_mut().zip(&mut blocks) {
+            // SAFETY: b has 16 elements.
+            let v = unsafe { _mm512_loadu_si512(b.as_ptr().cast()) };
+            *o = to_f32(_mm512_reduce_max_epu32(_mm512_and_si512(v, abs)));
+        }
+        let rest = blocks.remainder();
+        if !rest.is_empty() {
+            // SAFETY: the CPU supports AVX-512 (this function's contract).
+            out[src.len() / 16] = to_f32(unsafe { amax_bits(rest) });
+        }
+        return;
+    }
+    for (o, b) in out.iter_mut().zip(src.chunks(block_len)) {
+        // SAFETY: the CPU supports AVX-512 (this function's contract).
+        *o = to_f32(unsafe { amax_bits(b) });
+    }
+}
+
+const PHI: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output function of 8 states (Steele, Lea and Flood 2014;
+/// the finaliser constants of Stafford's "Mix13").
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn splitmix_mix(z: __m512i) -> __m512i {
+    let z = _mm512_mullo_epi64(
+        _mm512_xor_si512(z, _mm512_srli_epi64::<30>(z)),
+        _mm512_set1_epi64(0xBF58_476D_1CE4_E5B9u64 as i64),
+    );
+    let z = _mm512_mullo_epi64(
+        _mm512_xor_si512(z, _mm512_srli_epi64::<27>(z)),
+        _mm512_set1_epi64(0x94D0_49BB_1331_11EBu64 as i64),
+    );
+    _mm512_xor_si512(z, _mm512_srli_epi64::<31>(z))
+}
+
+/// Seeds 8 tiles at a time; see [`crate::simd::sr_seed`].
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW, DQ and VL.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn sr_seed(seed_mix: u64, t0: u64, states: &mut [u64]) {
+    let n = states.len() / 4;
+    let phi = |k: u64| _mm512_set1_epi64(PHI.wrapping_mul(k) as i64);
+    // rand_xoshiro replaces an all-zero seed by SplitMix64(0)'s output.
+    let fallback: [u64; 4] = core::array::from_fn(|w| {
+        let mut z = PHI.wrapping_mul(w as u64 + 1);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    });
+    let lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    let mut i = 0;
+    while i < n {
+        let m = (n - i).min(8);
+        let t = _mm512_add_epi64(_mm512_set1_epi64(t0.wrapping_add(i as u64) as i64), lane);
+        // The tile's seed: seed_mix ^ splitmix64(t).
+        let x = _mm512_xor_si512(
+            _mm512_set1_epi64(seed_mix as i64),
+            splitmix_mix(_mm512_add_epi64(t, phi(1))),
+        );
+        let words: [__m512i; 4] =
+            core::array::from_fn(|w| splitmix_mix(_mm512_add_epi64(x, phi(w as u64 + 1))));
+        let mut buf = [[0u64; 8]; 4];
+        for (b, w) in buf.iter_mut().zip(words) {
+            // SAFETY: b holds 8 u64.
+            unsafe { _mm512_storeu_si512(b.as_mut_ptr().cast(), w) };
+        }
+        for l in 0..m {
+            let zero = buf.iter().all(|b| b[l] == 0);
+            for w in 0..4 {
+                states[w * n + i + l] = if zero { fallback[w] } else { buf[w][l] };
+            }
+        }
+        i += m;
+    }
+}
+
+/// Xoshiro256++ on 8 tiles at a time; see [`crate::simd::sr_draws`].
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW, DQ and VL.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut [u32]) {
+    let n = states.len() / 4;
+    assert!(counts.len() >= n);
+    for (i, &c) in counts.iter().enumerate().take(n) {
+        assert!(c == 0 || i * stride + c as usize <= out.len());
+    }
+    let mut tmp = [[0u32; 8]; 64];
+    let mut i = 0;
+    while i < n {
+        let m = (n - i).min(8);
+        let mask: __mmask8 = if m == 8 { 0xFF } else { (1u8 << m) - 1 };
+        let ld = |w: usize| {
+            // SAFETY: lanes i..i+m of word w are in bounds (w·n + i + m <= 4n).
+            unsafe { _mm512_maskz_loadu_epi64(mask, states.as_ptr().add(w * n + i).cast()) }
+        };
+        let (mut s0, mut s1, mut s2, mut s3) = (ld(0), ld(1), ld(2), ld(3));
+        let mut cnt = [0u32; 8];
+        cnt[..m].copy_from_slice(&counts[i..i + m]);
+        let maxc = cnt.iter().copied().max().unwrap_or(0) as usize;
+        // SAFETY: cnt holds 8 u32.
+        let cv = _mm512_cvtepu32_epi64(unsafe { _mm256_loadu_si256(cnt.as_ptr().cast()) });
+        let mut j = 0;
+        while j < maxc {
+            let steps = (maxc - j).min(64);
+            for (k, row) in tmp.iter_mut().enumerate().take(steps) {
+                let live = _mm512_cmpgt_epu64_mask(cv, _mm512_set1_epi64((j + k) as i64));
+                let r = _mm512_add_epi64(_mm512_rol_epi64::<23>(_mm512_add_epi64(s0, s3)), s0);
+                let hi = _mm512_cvtepi64_epi32(_mm512_srli_epi64::<32>(r));
+                // SAFETY: row holds 8 u32.
+                unsafe { _mm256_storeu_si256(row.as_mut_ptr().cast(), hi) };
+                let t = _mm512_slli_epi64::<17>(s1);
+                let n2 = _mm512_xor_si512(s2, s0);
+                let n3 = _mm512_xor_si512(s3, s1);
+                let n1 = _mm512_xor_si512(s1, n2);
+                let n0 = _mm512_xor_si512(s0, n3);
+                let n2 = _mm512_xor_si512(n2, t);
+                let n3 = _mm512_rol_epi64::<45>(n3);
+                s0 = _mm512_mask_mov_epi64(s0, live, n0);
+                s1 = _mm512_mask_mov_epi64(s1, live, n1);
+                s2 = _mm512_mask_mov_epi64(s2, live, n2);
+                s3 = _mm512_mask_mov_epi64(s3, live, n3);
+            }
+            for (l, &c) in cnt.iter().enumerate().take(m) {
+                let c = (c as usize).saturating_sub(j).min(steps);
+                if c == 0 {
+                    continue;
+                }
+                let base = (i + l) * stride + j;
+                for (k, o) in out[base..base + c].iter_mut().enumerate() {
+                    *o = tmp[k][l];
+                }
+            }
+            j += steps;
+        }
+        for (w, v) in [s0, s1, s2, s3].into_iter().enumerate() {
+            // SAFETY: as for the loads.
+            unsafe { _mm512_mask_storeu_epi64(states.as_mut_ptr().add(w * n + i).cast(), mask, v) };
+        }
+        i += m;
+    }
 }
 
 /// How a decode table is looked up.

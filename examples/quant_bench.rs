@@ -1,0 +1,200 @@
+//! Quantize and dequantize throughput against a plain memory copy of the
+//! same bytes, on a 64 Mi-element f32 tensor (8192 × 8192), at 1 and 2
+//! threads.
+//!
+//! ```sh
+//! cargo run --release --example quant_bench            # the table
+//! cargo run --release --example quant_bench -- --casts # element casts only (Gelem/s)
+//! ```
+//!
+//! Each figure is the best of several runs. "copy" copies the f32 input
+//! into a preallocated buffer (read 4 B, write 4 B per element); "of copy"
+//! is the operation's element rate over the copy's, at the same thread
+//! count. Quantizers include allocating their output, as the API does.
+
+use blockscale::element::{ConvertOptions, slice};
+use blockscale::format::{BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, Nvfp4};
+use blockscale::tensor::{QuantizeOptions, QuantizedTensor, TensorRounding};
+use blockscale::{E2M1, E4M3, E5M2, Element};
+use rayon::prelude::*;
+use std::hint::black_box;
+use std::time::Instant;
+
+const ROWS: usize = 8192;
+const COLS: usize = 8192;
+const N: usize = ROWS * COLS;
+
+/// Seeded heavy-tailed inputs (a fixed LCG through a Cauchy-like map).
+fn inputs(n: usize) -> Vec<f32> {
+    let mut x = vec![0f32; n];
+    x.par_chunks_mut(1 << 16).enumerate().for_each(|(k, c)| {
+        let mut s: u64 = 0x9E37_79B9_7F4A_7C15 ^ (k as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        for v in c {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = ((s >> 40) as f32 + 0.5) / (1u64 << 24) as f32;
+            *v = (std::f32::consts::PI * (u - 0.45)).tan();
+        }
+    });
+    x
+}
+
+/// Best wall time of `reps` runs, in seconds.
+fn best(reps: usize, mut f: impl FnMut()) -> f64 {
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
+}
+
+struct Row {
+    name: String,
+    secs: [f64; 2],
+}
+
+/// `QUANT_BENCH_ONLY=substring` runs only the matching operations (for profiling).
+fn wanted(name: &str) -> bool {
+    std::env::var("QUANT_BENCH_ONLY").map_or(true, |s| name.contains(&s))
+}
+
+fn quant<F: BlockFormat>(f: F, rounding: TensorRounding, x: &[f32], rows: &mut Vec<Row>) {
+    if !wanted(&format!("quantize {}{:?}", f.name(), rounding)) {
+        return;
+    }
+    let opts = QuantizeOptions {
+        rounding,
+        ..Default::default()
+    };
+    let suffix = match rounding {
+        TensorRounding::NearestEven => "",
+        TensorRounding::Stochastic { .. } => " (stochastic)",
+    };
+    let mut secs = [0.0; 2];
+    for (i, t) in [1, 2].into_iter().enumerate() {
+        secs[i] = pool(t).install(|| {
+            best(3, || {
+                let q = QuantizedTensor::quantize(f.clone(), x, ROWS, COLS, &opts).unwrap();
+                black_box(q.data().len());
+            })
+        });
+    }
+    rows.push(Row {
+        name: format!("quantize {}{suffix}", f.name()),
+        secs,
+    });
+}
+
+fn dequant<F: BlockFormat>(f: F, x: &[f32], out: &mut [f32], rows: &mut Vec<Row>) {
+    if !wanted(&format!("dequantize {}", f.name())) {
+        return;
+    }
+    let q =
+        QuantizedTensor::quantize(f.clone(), x, ROWS, COLS, &QuantizeOptions::default()).unwrap();
+    let mut secs = [0.0; 2];
+    for (i, t) in [1, 2].into_iter().enumerate() {
+        secs[i] = pool(t).install(|| best(3, || q.dequantize_into(out).unwrap()));
+    }
+    rows.push(Row {
+        name: format!("dequantize {}", f.name()),
+        secs,
+    });
+}
+
+fn cast<T: Element>(x: &[f32], rows: &mut Vec<Row>) {
+    let mut q = vec![T::from_bits(0); x.len()];
+    let mut y = vec![0f32; x.len()];
+    let p = pool(1);
+    let enc = p.install(|| {
+        best(3, || {
+            slice::encode(x, &mut q, ConvertOptions::default()).unwrap()
+        })
+    });
+    let dec = p.install(|| best(3, || slice::decode(&q, &mut y).unwrap()));
+    rows.push(Row {
+        name: format!("cast f32 -> {}", T::NAME),
+        secs: [enc, f64::NAN],
+    });
+    rows.push(Row {
+        name: format!("cast {} -> f32", T::NAME),
+        secs: [dec, f64::NAN],
+    });
+}
+
+fn main() {
+    let casts_only = std::env::args().any(|a| a == "--casts");
+    println!(
+        "blockscale quant_bench: {ROWS}x{COLS} f32 ({} Mi elements), SIMD level {}",
+        N >> 20,
+        blockscale::simd::active().name()
+    );
+    let x = inputs(N);
+    if casts_only {
+        // Element casts on 16 Mi elements, one thread.
+        let n = 1 << 24;
+        let mut rows = Vec::new();
+        cast::<E4M3>(&x[..n], &mut rows);
+        cast::<E5M2>(&x[..n], &mut rows);
+        cast::<E2M1>(&x[..n], &mut rows);
+        for r in &rows {
+            println!("{}: {:.3} Gelem/s", r.name, n as f64 / r.secs[0] / 1e9);
+        }
+        return;
+    }
+    let mut dst = vec![0f32; N];
+    let mut copy = [0.0; 2];
+    for (i, t) in [1, 2].into_iter().enumerate() {
+        copy[i] = pool(t).install(|| {
+            best(5, || {
+                dst.par_chunks_mut(1 << 16)
+                    .zip(x.par_chunks(1 << 16))
+                    .for_each(|(d, s)| d.copy_from_slice(s));
+            })
+        });
+    }
+    black_box(&dst);
+    let mut rows = vec![Row {
+        name: "copy f32 -> f32 (baseline)".into(),
+        secs: copy,
+    }];
+    let nearest = TensorRounding::NearestEven;
+    let sr = TensorRounding::Stochastic { seed: 1 };
+    quant(Nvfp4::default(), nearest, &x, &mut rows);
+    quant(MxFp4::default(), nearest, &x, &mut rows);
+    quant(MxFp8E4M3::default(), nearest, &x, &mut rows);
+    quant(Fp8Tensorwise::<E4M3>::current(), nearest, &x, &mut rows);
+    quant(Fp8Blockwise::<E4M3>::ACTIVATIONS, nearest, &x, &mut rows);
+    quant(Nvfp4::default(), sr, &x, &mut rows);
+    quant(MxFp4::default(), sr, &x, &mut rows);
+    quant(MxFp8E4M3::default(), sr, &x, &mut rows);
+    dequant(Nvfp4::default(), &x, &mut dst, &mut rows);
+    dequant(MxFp4::default(), &x, &mut dst, &mut rows);
+    dequant(MxFp8E4M3::default(), &x, &mut dst, &mut rows);
+    dequant(Fp8Tensorwise::<E4M3>::current(), &x, &mut dst, &mut rows);
+    dequant(Fp8Blockwise::<E4M3>::ACTIVATIONS, &x, &mut dst, &mut rows);
+    println!();
+    println!("| operation | 1 thread Gelem/s | of copy | 2 threads Gelem/s | of copy | 2T/1T |");
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        let g = |s: f64| N as f64 / s / 1e9;
+        println!(
+            "| {} | {:.2} | {:.0}% | {:.2} | {:.0}% | {:.2}x |",
+            r.name,
+            g(r.secs[0]),
+            100.0 * copy[0] / r.secs[0],
+            g(r.secs[1]),
+            100.0 * copy[1] / r.secs[1],
+            r.secs[0] / r.secs[1]
+        );
+    }
+}
