@@ -477,8 +477,75 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         cols: usize,
         opts: &QuantizeOptions,
     ) -> Result<Self, Error> {
-        let level = crate::simd::active();
         let grid = Grid::new(&format, rows, cols, opts.direction, opts.partial_blocks)?;
+        // Zeroed by the allocator (fresh pages), then written once.
+        let mut data = vec![0u8; packed_len::<F::Elem>(rows * cols)];
+        let mut scales = vec![<F::Scale as ScaleCodec>::PAD; grid.tiles_r * grid.tiles_c];
+        let global = Self::quantize_parts(&format, src, rows, cols, opts, &mut data, &mut scales)?;
+        Ok(QuantizedTensor {
+            format,
+            rows,
+            cols,
+            direction: opts.direction,
+            data,
+            scales,
+            global,
+        })
+    }
+
+    /// Quantizes `src` again with this tensor's format, into this tensor's
+    /// buffers: the result equals [`Self::quantize`] with the same
+    /// arguments, byte for byte, without allocating when the shape is
+    /// unchanged (as when the activations of every training step are
+    /// quantized). On error the tensor is left as it was.
+    ///
+    /// ```
+    /// use blockscale::format::Nvfp4;
+    /// use blockscale::tensor::{QuantizedTensor, QuantizeOptions};
+    /// let o = QuantizeOptions::default();
+    /// let mut q = QuantizedTensor::quantize(Nvfp4::default(), &[1.0f32; 32], 2, 16, &o)?;
+    /// let step2: Vec<f32> = (0..32).map(|i| i as f32).collect();
+    /// q.requantize(&step2, 2, 16, &o)?;
+    /// let fresh = QuantizedTensor::quantize(Nvfp4::default(), &step2, 2, 16, &o)?;
+    /// assert_eq!((q.data(), q.scales()), (fresh.data(), fresh.scales()));
+    /// assert!(q.requantize(&step2, 3, 16, &o).is_err()); // 48 elements needed
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn requantize<S: Real>(
+        &mut self,
+        src: &[S],
+        rows: usize,
+        cols: usize,
+        opts: &QuantizeOptions,
+    ) -> Result<(), Error> {
+        self.global = Self::quantize_parts(
+            &self.format,
+            src,
+            rows,
+            cols,
+            opts,
+            &mut self.data,
+            &mut self.scales,
+        )?;
+        self.rows = rows;
+        self.cols = cols;
+        self.direction = opts.direction;
+        Ok(())
+    }
+
+    /// The quantizer: validates, then fills `data` and `scales` (resized
+    /// as needed; every byte is written) and returns the global.
+    fn quantize_parts<S: Real>(
+        format: &F,
+        src: &[S],
+        rows: usize,
+        cols: usize,
+        opts: &QuantizeOptions,
+        data: &mut Vec<u8>,
+        scales: &mut Vec<F::Scale>,
+    ) -> Result<F::Global, Error> {
+        let level = crate::simd::active();
+        let grid = Grid::new(format, rows, cols, opts.direction, opts.partial_blocks)?;
         check_len("input", rows * cols, src.len())?;
         let n = rows * cols;
         let parallel = n >= PARALLEL_MIN_ELEMENTS && rayon::current_num_threads() > 1;
@@ -498,7 +565,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         let global = format.global(amax);
         let elem_opts = format.element_options();
         let job = Job {
-            format: &format,
+            format,
             global,
             grid,
             level,
@@ -514,16 +581,21 @@ impl<F: BlockFormat> QuantizedTensor<F> {
             direction: opts.direction,
             whole_amax,
         };
-        let mut data = vec![0u8; packed_len::<F::Elem>(n)];
-        let mut scales = vec![<F::Scale as ScaleCodec>::PAD; grid.tiles_r * grid.tiles_c];
+        data.resize(packed_len::<F::Elem>(n), 0);
+        scales.resize(grid.tiles_r * grid.tiles_c, <F::Scale as ScaleCodec>::PAD);
+        if F::Elem::BITS == 4 && n % 2 == 1 {
+            // The unused high nibble of an odd count is zero.
+            data[n / 2] = 0;
+        }
+        let (data, scales) = (&mut data[..], &mut scales[..]);
         let fp4 = F::Elem::BITS == 4;
         let band = grid.tr * grid.scols;
         if !parallel || band == 0 {
-            job.bands(0, grid.tiles_r, &mut data, &mut scales);
+            job.bands(0, grid.tiles_r, data, scales);
         } else if grid.tiles_r == 1 {
             // One band (a whole-tensor scale): its maps first, then its rows in parallel.
             let mut st = job.state();
-            job.band_maps(0, &mut st, &mut scales);
+            job.band_maps(0, &mut st, scales);
             let rows_per = (CHUNK_ELEMENTS / grid.scols.max(1)).max(1);
             let rows_per = if fp4 && !grid.scols.is_multiple_of(2) {
                 rows_per.next_multiple_of(2)
@@ -534,7 +606,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
             let sr = matches!(opts.rounding, TensorRounding::Stochastic { .. });
             if sr {
                 // One random stream per tile, drawn in row-major order.
-                job.rows(0, grid.srows, 0, &mut st, &mut data);
+                job.rows(0, grid.srows, 0, &mut st, data);
             } else {
                 let st = &st;
                 data.par_chunks_mut(bytes_per)
@@ -564,15 +636,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                     job.bands(t0, (t0 + per).min(grid.tiles_r), d, s);
                 });
         }
-        Ok(QuantizedTensor {
-            format,
-            rows,
-            cols,
-            direction: opts.direction,
-            data,
-            scales,
-            global,
-        })
+        Ok(global)
     }
 
     /// Builds a tensor from raw parts produced elsewhere: `data` in this

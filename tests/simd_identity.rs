@@ -464,3 +464,45 @@ fn parallel_equals_single_threaded() {
     check_parallel(Fp8Tensorwise::<E4M3>::current());
     check_parallel(Fp8Blockwise::<E4M3>::WEIGHTS);
 }
+
+/// Quantizing into a used tensor's buffers gives the fresh tensor's bytes,
+/// whatever the buffers held (odd FP4 counts included).
+fn check_requantize<F: BlockFormat>(f: F) {
+    let opts = QuantizeOptions {
+        partial_blocks: PartialBlocks::ZeroPad,
+        ..Default::default()
+    };
+    for &(rows, cols) in &[(5, 33), (17, 130), (4, 64), (256, 1280)] {
+        let x = tensor_input(rows, cols, 5, true);
+        let junk: Vec<f32> = tensor_input(rows, cols, 6, false)
+            .iter()
+            .map(|v| -v * 3.0)
+            .collect();
+        for rounding in [
+            TensorRounding::NearestEven,
+            TensorRounding::Stochastic { seed: 8 },
+        ] {
+            let o = QuantizeOptions { rounding, ..opts };
+            let fresh = QuantizedTensor::quantize(f.clone(), &x, rows, cols, &o).unwrap();
+            let mut q = QuantizedTensor::quantize(f.clone(), &junk, rows, cols, &o).unwrap();
+            q.requantize(&x, rows, cols, &o).unwrap();
+            assert_eq!(q.data(), fresh.data(), "{} {rows}x{cols}", f.name());
+            let bits = |t: &QuantizedTensor<F>| -> Vec<u32> {
+                t.scales().iter().map(|s| s.value().to_bits()).collect()
+            };
+            assert_eq!(bits(&q), bits(&fresh));
+            let mut small =
+                QuantizedTensor::quantize(f.clone(), &junk[..cols], 1, cols, &o).unwrap();
+            small.requantize(&x, rows, cols, &o).unwrap();
+            assert_eq!(small.data(), fresh.data());
+        }
+    }
+}
+
+#[test]
+fn requantize_equals_quantize() {
+    check_requantize(Nvfp4::default());
+    check_requantize(MxFp4::default());
+    check_requantize(MxFp8E4M3::default());
+    check_requantize(Fp8Tensorwise::<E4M3>::current());
+}
