@@ -43,15 +43,37 @@ fn inputs(n: usize) -> Vec<f32> {
     x
 }
 
-/// Best wall time of `reps` runs, in seconds.
+/// CPU time of the calling thread in seconds (Linux `schedstat`; 0 elsewhere).
+fn thread_cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns * 1e-9)
+}
+
+thread_local! {
+    /// The CPU time of the best run of the last `best` on this thread.
+    static LAST_CPU: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// Best wall time of `reps` runs, in seconds; the CPU time of the calling
+/// thread during that run is kept for [`last_cpu`] (meaningful for one thread).
 fn best(reps: usize, mut f: impl FnMut()) -> f64 {
-    (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
+    let mut best = (f64::INFINITY, 0.0);
+    for _ in 0..reps {
+        let (t, c) = (Instant::now(), thread_cpu());
+        f();
+        let wall = t.elapsed().as_secs_f64();
+        if wall < best.0 {
+            best = (wall, thread_cpu() - c);
+        }
+    }
+    LAST_CPU.with(|l| l.set(best.1));
+    best.0
+}
+
+fn last_cpu() -> f64 {
+    LAST_CPU.with(|l| l.get())
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {
@@ -63,7 +85,10 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 
 struct Row {
     name: String,
+    /// Wall seconds at 1 and 2 threads.
     secs: [f64; 2],
+    /// CPU seconds of the one-thread run (the pool's worker thread).
+    cpu: f64,
 }
 
 /// `QUANT_BENCH_ONLY=substring` runs only the matching operations (for profiling).
@@ -84,26 +109,33 @@ fn quant<F: BlockFormat>(f: F, rounding: TensorRounding, x: &[f32], rows: &mut V
         TensorRounding::Stochastic { .. } => " (stochastic)",
     };
     let mut secs = [0.0; 2];
+    let mut cpu = 0.0;
     for (i, t) in [1, 2].into_iter().enumerate() {
-        secs[i] = pool(t).install(|| {
-            best(3, || {
+        (secs[i], cpu) = pool(t).install(|| {
+            let w = best(3, || {
                 let q = QuantizedTensor::quantize(f.clone(), x, ROWS, COLS, &opts).unwrap();
                 black_box(q.data().len());
-            })
+            });
+            (w, if i == 0 { last_cpu() } else { cpu })
         });
     }
     rows.push(Row {
         name: format!("quantize {}{suffix}", f.name()),
         secs,
+        cpu,
     });
     // The same into a reused tensor: no allocation, so no page faults.
     let mut q = QuantizedTensor::quantize(f.clone(), x, ROWS, COLS, &opts).unwrap();
     for (i, t) in [1, 2].into_iter().enumerate() {
-        secs[i] = pool(t).install(|| best(3, || q.requantize(x, ROWS, COLS, &opts).unwrap()));
+        (secs[i], cpu) = pool(t).install(|| {
+            let w = best(3, || q.requantize(x, ROWS, COLS, &opts).unwrap());
+            (w, if i == 0 { last_cpu() } else { cpu })
+        });
     }
     rows.push(Row {
         name: format!("requantize {}{suffix}", f.name()),
         secs,
+        cpu,
     });
 }
 
@@ -114,12 +146,17 @@ fn dequant<F: BlockFormat>(f: F, x: &[f32], out: &mut [f32], rows: &mut Vec<Row>
     let q =
         QuantizedTensor::quantize(f.clone(), x, ROWS, COLS, &QuantizeOptions::default()).unwrap();
     let mut secs = [0.0; 2];
+    let mut cpu = 0.0;
     for (i, t) in [1, 2].into_iter().enumerate() {
-        secs[i] = pool(t).install(|| best(3, || q.dequantize_into(out).unwrap()));
+        (secs[i], cpu) = pool(t).install(|| {
+            let w = best(3, || q.dequantize_into(out).unwrap());
+            (w, if i == 0 { last_cpu() } else { cpu })
+        });
     }
     rows.push(Row {
         name: format!("dequantize {}", f.name()),
         secs,
+        cpu,
     });
 }
 
@@ -136,10 +173,12 @@ fn cast<T: Element>(x: &[f32], rows: &mut Vec<Row>) {
     rows.push(Row {
         name: format!("cast f32 -> {}", T::NAME),
         secs: [enc, f64::NAN],
+        cpu: f64::NAN,
     });
     rows.push(Row {
         name: format!("cast {} -> f32", T::NAME),
         secs: [dec, f64::NAN],
+        cpu: f64::NAN,
     });
 }
 
@@ -165,19 +204,22 @@ fn main() {
     }
     let mut dst = vec![0f32; N];
     let mut copy = [0.0; 2];
+    let mut copy_cpu = 0.0;
     for (i, t) in [1, 2].into_iter().enumerate() {
-        copy[i] = pool(t).install(|| {
-            best(5, || {
+        (copy[i], copy_cpu) = pool(t).install(|| {
+            let w = best(5, || {
                 dst.par_chunks_mut(1 << 16)
                     .zip(x.par_chunks(1 << 16))
                     .for_each(|(d, s)| d.copy_from_slice(s));
-            })
+            });
+            (w, if i == 0 { last_cpu() } else { copy_cpu })
         });
     }
     black_box(&dst);
     let mut rows = vec![Row {
         name: "copy f32 -> f32 (baseline)".into(),
         secs: copy,
+        cpu: copy_cpu,
     }];
     let nearest = TensorRounding::NearestEven;
     let sr = TensorRounding::Stochastic { seed: 1 };
@@ -195,18 +237,25 @@ fn main() {
     dequant(Fp8Tensorwise::<E4M3>::current(), &x, &mut dst, &mut rows);
     dequant(Fp8Blockwise::<E4M3>::ACTIVATIONS, &x, &mut dst, &mut rows);
     println!();
-    println!("| operation | 1 thread Gelem/s | of copy | 2 threads Gelem/s | of copy | 2T/1T |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| operation | 1 thread Gelem/s | of copy | 2 threads Gelem/s | of copy | 2T/1T | 1 thread, per CPU-second |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for r in &rows {
         let g = |s: f64| N as f64 / s / 1e9;
         println!(
-            "| {} | {:.2} | {:.0}% | {:.2} | {:.0}% | {:.2}x |",
+            "| {} | {:.2} | {:.0}% | {:.2} | {:.0}% | {:.2}x | {:.2} |",
             r.name,
             g(r.secs[0]),
             100.0 * copy[0] / r.secs[0],
             g(r.secs[1]),
             100.0 * copy[1] / r.secs[1],
-            r.secs[0] / r.secs[1]
+            r.secs[0] / r.secs[1],
+            g(r.cpu)
         );
     }
+    println!();
+    println!(
+        "The last column divides by the worker thread's CPU time (Linux schedstat) instead of wall time: it discounts time the thread waited for a core on a loaded machine."
+    );
 }
