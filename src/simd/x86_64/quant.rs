@@ -603,52 +603,86 @@ unsafe fn sr_seed(seed_mix: u64, t0: u64, states: &mut [u64]) {
     }
 }
 
-/// Xoshiro256++ on 8 tiles at a time; see [`crate::simd::sr_draws`].
+/// One Xoshiro256++ step of 8 streams: the outputs (`rotl(s0 + s3, 23) +
+/// s0`), and the next states where `live`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn xoshiro_step(s: &mut [__m512i; 4], live: Option<__mmask8>) -> __m512i {
+    let [s0, s1, s2, s3] = *s;
+    let r = _mm512_add_epi64(_mm512_rol_epi64::<23>(_mm512_add_epi64(s0, s3)), s0);
+    let t = _mm512_slli_epi64::<17>(s1);
+    let n2 = _mm512_xor_si512(s2, s0);
+    let n3 = _mm512_xor_si512(s3, s1);
+    let n1 = _mm512_xor_si512(s1, n2);
+    let n0 = _mm512_xor_si512(s0, n3);
+    let n2 = _mm512_xor_si512(n2, t);
+    let n3 = _mm512_rol_epi64::<45>(n3);
+    *s = match live {
+        None => [n0, n1, n2, n3],
+        Some(m) => [
+            _mm512_mask_mov_epi64(s0, m, n0),
+            _mm512_mask_mov_epi64(s1, m, n1),
+            _mm512_mask_mov_epi64(s2, m, n2),
+            _mm512_mask_mov_epi64(s3, m, n3),
+        ],
+    };
+    r
+}
+
+/// Xoshiro256++ on 16 tiles at a time (two interleaved groups of 8 for
+/// instruction-level parallelism); see [`crate::simd::sr_draws`].
 ///
 /// # Safety
 /// The CPU must support AVX-512 F, BW, DQ and VL.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut [u32]) {
+    const STEPS: usize = 32;
     let n = states.len() / 4;
     assert!(counts.len() >= n);
     for (i, &c) in counts.iter().enumerate().take(n) {
         assert!(c == 0 || i * stride + c as usize <= out.len());
     }
-    let mut tmp = [[0u32; 8]; 64];
+    // tmp[k][l]: step k of tile l (16 tiles), as the full 64-bit output.
+    let mut tmp = [[0u64; 16]; STEPS];
     let mut i = 0;
     while i < n {
-        let m = (n - i).min(8);
-        let mask: __mmask8 = if m == 8 { 0xFF } else { (1u8 << m) - 1 };
-        let ld = |w: usize| {
-            // SAFETY: lanes i..i+m of word w are in bounds (w·n + i + m <= 4n).
-            unsafe { _mm512_maskz_loadu_epi64(mask, states.as_ptr().add(w * n + i).cast()) }
-        };
-        let (mut s0, mut s1, mut s2, mut s3) = (ld(0), ld(1), ld(2), ld(3));
-        let mut cnt = [0u32; 8];
+        let m = (n - i).min(16);
+        let mask16: u16 = if m == 16 { 0xFFFF } else { (1u16 << m) - 1 };
+        let masks = [mask16 as u8, (mask16 >> 8) as u8];
+        let mut st = [[_mm512_setzero_si512(); 4]; 2];
+        for (g, sg) in st.iter_mut().enumerate() {
+            for (w, v) in sg.iter_mut().enumerate() {
+                // SAFETY: lanes i+8g .. i+8g+8 of word w, masked to those below n.
+                *v = unsafe {
+                    _mm512_maskz_loadu_epi64(masks[g], states.as_ptr().add(w * n + i + 8 * g).cast())
+                };
+            }
+        }
+        let mut cnt = [0u32; 16];
         cnt[..m].copy_from_slice(&counts[i..i + m]);
         let maxc = cnt.iter().copied().max().unwrap_or(0) as usize;
-        // SAFETY: cnt holds 8 u32.
-        let cv = _mm512_cvtepu32_epi64(unsafe { _mm256_loadu_si256(cnt.as_ptr().cast()) });
+        let uniform = cnt[..m].iter().all(|&c| c as usize == maxc);
+        // SAFETY: cnt holds 16 u32.
+        let cv: [__m512i; 2] = core::array::from_fn(|g| {
+            _mm512_cvtepu32_epi64(unsafe { _mm256_loadu_si256(cnt.as_ptr().add(8 * g).cast()) })
+        });
         let mut j = 0;
         while j < maxc {
-            let steps = (maxc - j).min(64);
+            let steps = (maxc - j).min(STEPS);
             for (k, row) in tmp.iter_mut().enumerate().take(steps) {
-                let live = _mm512_cmpgt_epu64_mask(cv, _mm512_set1_epi64((j + k) as i64));
-                let r = _mm512_add_epi64(_mm512_rol_epi64::<23>(_mm512_add_epi64(s0, s3)), s0);
-                let hi = _mm512_cvtepi64_epi32(_mm512_srli_epi64::<32>(r));
-                // SAFETY: row holds 8 u32.
-                unsafe { _mm256_storeu_si256(row.as_mut_ptr().cast(), hi) };
-                let t = _mm512_slli_epi64::<17>(s1);
-                let n2 = _mm512_xor_si512(s2, s0);
-                let n3 = _mm512_xor_si512(s3, s1);
-                let n1 = _mm512_xor_si512(s1, n2);
-                let n0 = _mm512_xor_si512(s0, n3);
-                let n2 = _mm512_xor_si512(n2, t);
-                let n3 = _mm512_rol_epi64::<45>(n3);
-                s0 = _mm512_mask_mov_epi64(s0, live, n0);
-                s1 = _mm512_mask_mov_epi64(s1, live, n1);
-                s2 = _mm512_mask_mov_epi64(s2, live, n2);
-                s3 = _mm512_mask_mov_epi64(s3, live, n3);
+                let live = |g: usize| {
+                    (!uniform).then(|| {
+                        _mm512_cmpgt_epu64_mask(cv[g], _mm512_set1_epi64((j + k) as i64))
+                    })
+                };
+                let (l0, l1) = (live(0), live(1));
+                let r0 = xoshiro_step(&mut st[0], l0);
+                let r1 = xoshiro_step(&mut st[1], l1);
+                // SAFETY: row holds 16 u64.
+                unsafe {
+                    _mm512_storeu_si512(row.as_mut_ptr().cast(), r0);
+                    _mm512_storeu_si512(row.as_mut_ptr().add(8).cast(), r1);
+                }
             }
             for (l, &c) in cnt.iter().enumerate().take(m) {
                 let c = (c as usize).saturating_sub(j).min(steps);
@@ -657,14 +691,22 @@ unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut 
                 }
                 let base = (i + l) * stride + j;
                 for (k, o) in out[base..base + c].iter_mut().enumerate() {
-                    *o = tmp[k][l];
+                    *o = (tmp[k][l] >> 32) as u32;
                 }
             }
             j += steps;
         }
-        for (w, v) in [s0, s1, s2, s3].into_iter().enumerate() {
-            // SAFETY: as for the loads.
-            unsafe { _mm512_mask_storeu_epi64(states.as_mut_ptr().add(w * n + i).cast(), mask, v) };
+        for (g, sg) in st.iter().enumerate() {
+            for (w, v) in sg.iter().enumerate() {
+                // SAFETY: as for the loads.
+                unsafe {
+                    _mm512_mask_storeu_epi64(
+                        states.as_mut_ptr().add(w * n + i + 8 * g).cast(),
+                        masks[g],
+                        *v,
+                    )
+                };
+            }
         }
         i += m;
     }
