@@ -106,7 +106,7 @@ pub(crate) fn amax_bits_avx512(src: &[f32]) -> Option<u32> {
 struct K {
     int8: bool,
     abs: __m512i,
-    sign_shift: __m512i,
+    sign_bit: __m512i,
     rebias: __m512i,
     half_m1: __m512i,
     one: __m512i,
@@ -142,7 +142,7 @@ impl K {
                 K {
                     int8: false,
                     abs: s(0x7FFF_FFFF),
-                    sign_shift: s(32 - bits as i32),
+                    sign_bit: s(1 << (bits - 1)),
                     rebias: s((127 - bias) << 23),
                     half_m1: s((1 << (sh - 1)) - 1),
                     one: s(1),
@@ -164,7 +164,7 @@ impl K {
             Codec::Int8 { nan_code } => K {
                 int8: true,
                 abs: s(0x7FFF_FFFF),
-                sign_shift: s(0),
+                sign_bit: s(0),
                 rebias: s(0),
                 half_m1: s(0),
                 one: s(1),
@@ -220,7 +220,6 @@ fn mini_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
     let b = _mm512_castps_si512(x);
     let a = _mm512_and_si512(b, k.abs);
     let neg = _mm512_movepi32_mask(b);
-    let sign = _mm512_srlv_epi32(_mm512_andnot_si512(k.abs, b), k.sign_shift);
     let normal = _mm512_cmpge_epu32_mask(a, k.normal_min);
     let r = _mm512_sub_epi32(a, k.rebias);
     let (qn, qs) = match rand {
@@ -244,7 +243,8 @@ fn mini_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
     };
     let mag = _mm512_mask_blend_epi32(normal, qs, qn);
     let over = _mm512_cmpgt_epu32_mask(mag, k.max_code);
-    let code = _mm512_or_si512(sign, _mm512_mask_blend_epi32(over, mag, k.over_code));
+    let code = _mm512_mask_blend_epi32(over, mag, k.over_code);
+    let code = _mm512_mask_or_epi32(code, neg, code, k.sign_bit);
     let nan = _mm512_cmpgt_epu32_mask(a, k.inf_bits);
     let code = _mm512_mask_mov_epi32(code, nan & !neg, k.nan_pos);
     _mm512_mask_mov_epi32(code, nan & neg, k.nan_neg)
