@@ -28,6 +28,24 @@ fn portable<R>(f: impl FnOnce() -> R) -> R {
     with_level(Level::Portable, f)
 }
 
+/// Every SIMD level this process may use (each kernel family is checked
+/// against the portable path, not only the best one).
+fn levels() -> Vec<Level> {
+    let top = blockscale::simd::active();
+    [Level::Avx2, Level::Avx512]
+        .into_iter()
+        .filter(|&l| l <= top)
+        .chain((top == Level::Avx512Vnni || top == Level::Portable).then_some(top))
+        .collect()
+}
+
+/// Runs `f` once per level in [`levels`], capped on this thread.
+fn each_level(f: impl Fn()) {
+    for l in levels() {
+        with_level(l, &f);
+    }
+}
+
 /// Special f32 values that matter for any format.
 fn specials() -> Vec<f32> {
     let mut v: Vec<u32> = vec![
@@ -240,34 +258,40 @@ fn check_decode<T: Element>() {
 
 #[test]
 fn element_encode_nearest() {
-    check_encode::<E2M1>();
-    check_encode::<E2M3>();
-    check_encode::<E3M2>();
-    check_encode::<E4M3>();
-    check_encode::<E5M2>();
-    check_encode::<E8M0>();
-    check_encode::<Int8>();
+    each_level(|| {
+        check_encode::<E2M1>();
+        check_encode::<E2M3>();
+        check_encode::<E3M2>();
+        check_encode::<E4M3>();
+        check_encode::<E5M2>();
+        check_encode::<E8M0>();
+        check_encode::<Int8>();
+    });
 }
 
 #[test]
 fn element_encode_stochastic() {
-    check_stochastic::<E2M1>();
-    check_stochastic::<E2M3>();
-    check_stochastic::<E3M2>();
-    check_stochastic::<E4M3>();
-    check_stochastic::<E5M2>();
-    check_stochastic::<Int8>();
+    each_level(|| {
+        check_stochastic::<E2M1>();
+        check_stochastic::<E2M3>();
+        check_stochastic::<E3M2>();
+        check_stochastic::<E4M3>();
+        check_stochastic::<E5M2>();
+        check_stochastic::<Int8>();
+    });
 }
 
 #[test]
 fn element_decode() {
-    check_decode::<E2M1>();
-    check_decode::<E2M3>();
-    check_decode::<E3M2>();
-    check_decode::<E4M3>();
-    check_decode::<E5M2>();
-    check_decode::<E8M0>();
-    check_decode::<Int8>();
+    each_level(|| {
+        check_decode::<E2M1>();
+        check_decode::<E2M3>();
+        check_decode::<E3M2>();
+        check_decode::<E4M3>();
+        check_decode::<E5M2>();
+        check_decode::<E8M0>();
+        check_decode::<Int8>();
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -391,6 +415,12 @@ fn check_format<F: BlockFormat>(f: F) {
 /// Large enough for the parallel path: the bytes equal the portable,
 /// single-threaded result whatever the thread count.
 fn check_parallel<F: BlockFormat>(f: F) {
+    for level in levels() {
+        check_parallel_at(f.clone(), level);
+    }
+}
+
+fn check_parallel_at<F: BlockFormat>(f: F, level: Level) {
     let (rows, cols) = (256, 1280);
     assert!(rows * cols >= blockscale::tensor::PARALLEL_MIN_ELEMENTS);
     let x = tensor_input(rows, cols, 99, false);
@@ -406,8 +436,14 @@ fn check_parallel<F: BlockFormat>(f: F) {
             };
             let spec = in_pool(1, || portable(|| quantize_bits(&f, &x, rows, cols, &opts)));
             for threads in [1, 2, 3] {
-                let fast = in_pool(threads, || quantize_bits(&f, &x, rows, cols, &opts));
-                assert!(fast == spec, "{} {opts:?} {threads} threads", f.name());
+                let fast = in_pool(threads, || {
+                    with_level(level, || quantize_bits(&f, &x, rows, cols, &opts))
+                });
+                assert!(
+                    fast == spec,
+                    "{} {opts:?} {threads} threads {level:?}",
+                    f.name()
+                );
             }
         }
     }
@@ -415,44 +451,50 @@ fn check_parallel<F: BlockFormat>(f: F) {
 
 #[test]
 fn nvfp4_quantize_and_dequantize() {
-    for profile in [
-        Nvfp4Profile::TransformerEngine,
-        Nvfp4Profile::ModelOptimizer,
-        Nvfp4Profile::TorchAo,
-        Nvfp4Profile::Jax,
-    ] {
-        for two_d in [false, true] {
-            check_format(Nvfp4 { profile, two_d });
+    each_level(|| {
+        for profile in [
+            Nvfp4Profile::TransformerEngine,
+            Nvfp4Profile::ModelOptimizer,
+            Nvfp4Profile::TorchAo,
+            Nvfp4Profile::Jax,
+        ] {
+            for two_d in [false, true] {
+                check_format(Nvfp4 { profile, two_d });
+            }
         }
-    }
+    });
 }
 
 #[test]
 fn mx_quantize_and_dequantize() {
-    for rule in [
-        MxScaleRule::Rceil,
-        MxScaleRule::Floor,
-        MxScaleRule::Ceil,
-        MxScaleRule::Even,
-    ] {
-        check_format(MxFp4::new(rule));
-        check_format(MxFp8E4M3::new(rule));
-    }
-    check_format(MxFp4::new_2d(MxScaleRule::Rceil));
-    check_format(MxFp6E2M3::default());
-    check_format(MxFp6E3M2::default());
-    check_format(MxFp8E5M2::default());
-    check_format(MxInt8::default());
+    each_level(|| {
+        for rule in [
+            MxScaleRule::Rceil,
+            MxScaleRule::Floor,
+            MxScaleRule::Ceil,
+            MxScaleRule::Even,
+        ] {
+            check_format(MxFp4::new(rule));
+            check_format(MxFp8E4M3::new(rule));
+        }
+        check_format(MxFp4::new_2d(MxScaleRule::Rceil));
+        check_format(MxFp6E2M3::default());
+        check_format(MxFp6E3M2::default());
+        check_format(MxFp8E5M2::default());
+        check_format(MxInt8::default());
+    });
 }
 
 #[test]
 fn fp8_quantize_and_dequantize() {
-    check_format(Fp8Tensorwise::<E4M3>::current());
-    check_format(Fp8Tensorwise::<E5M2>::current());
-    check_format(Fp8Tensorwise::<E4M3>::with_scale(3.5));
-    check_format(Fp8Blockwise::<E4M3>::ACTIVATIONS);
-    check_format(Fp8Blockwise::<E4M3>::new(16, 16));
-    check_format(Fp8Blockwise::<E5M2>::ACTIVATIONS);
+    each_level(|| {
+        check_format(Fp8Tensorwise::<E4M3>::current());
+        check_format(Fp8Tensorwise::<E5M2>::current());
+        check_format(Fp8Tensorwise::<E4M3>::with_scale(3.5));
+        check_format(Fp8Blockwise::<E4M3>::ACTIVATIONS);
+        check_format(Fp8Blockwise::<E4M3>::new(16, 16));
+        check_format(Fp8Blockwise::<E5M2>::ACTIVATIONS);
+    });
 }
 
 #[test]
@@ -501,8 +543,10 @@ fn check_requantize<F: BlockFormat>(f: F) {
 
 #[test]
 fn requantize_equals_quantize() {
-    check_requantize(Nvfp4::default());
-    check_requantize(MxFp4::default());
-    check_requantize(MxFp8E4M3::default());
-    check_requantize(Fp8Tensorwise::<E4M3>::current());
+    each_level(|| {
+        check_requantize(Nvfp4::default());
+        check_requantize(MxFp4::default());
+        check_requantize(MxFp8E4M3::default());
+        check_requantize(Fp8Tensorwise::<E4M3>::current());
+    });
 }

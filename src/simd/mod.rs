@@ -288,6 +288,12 @@ pub(crate) fn encode_row(
     if usable(level) >= Level::Avx512 {
         return x86_64::quant::encode_row_avx512(codec, pres, block_len, src, rand, dst, packing);
     }
+    #[cfg(target_arch = "x86_64")]
+    if usable(level) >= Level::Avx2 {
+        return x86_64::quant_avx2::encode_row_avx2(
+            codec, pres, block_len, src, rand, dst, packing,
+        );
+    }
     false
 }
 
@@ -308,6 +314,10 @@ pub(crate) fn decode_row(
     #[cfg(target_arch = "x86_64")]
     if usable(level) >= Level::Avx512 {
         return x86_64::quant::decode_row_avx512(table, bits, src, dst, factors, packing);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if usable(level) >= Level::Avx2 {
+        return x86_64::quant_avx2::decode_row_avx2(table, bits, src, dst, factors, packing);
     }
     false
 }
@@ -363,6 +373,15 @@ pub(crate) fn amax(level: Level, src: &[f32]) -> Option<f32> {
     #[cfg(target_arch = "x86_64")]
     if usable(level) >= Level::Avx512 {
         let bits = x86_64::quant::amax_bits_avx512(src)?;
+        return Some(if bits > 0x7F80_0000 {
+            f32::NAN
+        } else {
+            f32::from_bits(bits)
+        });
+    }
+    #[cfg(target_arch = "x86_64")]
+    if usable(level) >= Level::Avx2 {
+        let bits = x86_64::quant_avx2::amax_bits_avx2(src)?;
         return Some(if bits > 0x7F80_0000 {
             f32::NAN
         } else {

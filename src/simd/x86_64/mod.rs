@@ -3,3 +3,4 @@
 //! [`crate::simd`] checks the [`super::Level`] first.
 
 pub(crate) mod quant;
+pub(crate) mod quant_avx2;
