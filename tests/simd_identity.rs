@@ -35,7 +35,7 @@ fn levels() -> Vec<Level> {
     [Level::Avx2, Level::Avx512]
         .into_iter()
         .filter(|&l| l <= top)
-        .chain((top == Level::Avx512Vnni || top == Level::Portable).then_some(top))
+        .chain((top == Level::Portable).then_some(top))
         .collect()
 }
 

@@ -14,6 +14,21 @@
 //!
 //! A public function reads [`active`] once, on the calling thread, and hands
 //! the level to its kernels, so that the threads it spawns use the same one.
+//!
+//! Kernels (x86-64; every other target runs the portable code):
+//!
+//! | path | AVX-512 | AVX2 |
+//! |---|---|---|
+//! | element encode, nearest even and stochastic (E2M1, E2M3, E3M2, E4M3, E5M2, MXINT8; from f32, and f16/bf16 staged through f32) | yes | yes |
+//! | element decode to f32 (every format, by table look-up) | yes | yes |
+//! | block and tensor amax | yes | yes |
+//! | quantize: amax, scale (NVFP4 Transformer Engine profile, MX RCEIL), element map, encode, FP4 packing | yes | yes |
+//! | stochastic rounding: SplitMix64 seeding and Xoshiro256++ streams per tile | yes | portable |
+//! | dequantize: unpack, decode, scale | yes | yes |
+//!
+//! Portable everywhere: E8M0 encode (ml_dtypes' tie rules), decode into
+//! f16/bf16/f64, `pack_e2m1`/`unpack_e2m1`, columnwise (transposed)
+//! dequantize, and the other NVFP4 profiles' and MX rules' scales.
 
 use std::cell::Cell;
 use std::sync::OnceLock;

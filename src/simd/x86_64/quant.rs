@@ -414,6 +414,41 @@ fn encode_blocks<const INT8: bool, const NIB: bool>(
     for (b, &pre) in pres.iter().enumerate().take(nblocks) {
         let s = b * block_len;
         let e = (s + block_len).min(n);
+        if let Pre::Mul(mul) = pre
+            && (e - s).is_multiple_of(16)
+        {
+            // The hot case (every format but Model-Optimizer's and JAX's
+            // NVFP4): whole vectors, no masks.
+            let mul = _mm512_set1_ps(mul);
+            assert!(e <= n && (!sr || rand.len() == n));
+            assert!(if NIB { e.div_ceil(2) <= dst.len() } else { e <= dst.len() });
+            let mut i = s;
+            while i < e {
+                // SAFETY: i + 16 <= e <= n = src.len() (and rand's, checked).
+                let x = unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) };
+                let rnd = sr.then(|| unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) });
+                let x = _mm512_mul_ps(x, mul);
+                let c = if INT8 {
+                    int8_codes(k, x, rnd)
+                } else {
+                    mini_codes(k, x, rnd)
+                };
+                let c8 = _mm512_cvtepi32_epi8(c);
+                // SAFETY: the 16 codes' bytes end at e (or e/2 packed),
+                // within dst (checked above).
+                unsafe {
+                    if NIB {
+                        let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
+                        let b8 = _mm_packus_epi16(pairs, pairs);
+                        _mm_storel_epi64(dst.as_mut_ptr().add(i / 2).cast(), b8);
+                    } else {
+                        _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), c8);
+                    }
+                }
+                i += 16;
+            }
+            continue;
+        }
         let p = match pre {
             Pre::Fill(code) => {
                 for j in s..e {
@@ -654,7 +689,10 @@ unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut 
             for (w, v) in sg.iter_mut().enumerate() {
                 // SAFETY: lanes i+8g .. i+8g+8 of word w, masked to those below n.
                 *v = unsafe {
-                    _mm512_maskz_loadu_epi64(masks[g], states.as_ptr().add(w * n + i + 8 * g).cast())
+                    _mm512_maskz_loadu_epi64(
+                        masks[g],
+                        states.as_ptr().add(w * n + i + 8 * g).cast(),
+                    )
                 };
             }
         }
@@ -671,9 +709,8 @@ unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut 
             let steps = (maxc - j).min(STEPS);
             for (k, row) in tmp.iter_mut().enumerate().take(steps) {
                 let live = |g: usize| {
-                    (!uniform).then(|| {
-                        _mm512_cmpgt_epu64_mask(cv[g], _mm512_set1_epi64((j + k) as i64))
-                    })
+                    (!uniform)
+                        .then(|| _mm512_cmpgt_epu64_mask(cv[g], _mm512_set1_epi64((j + k) as i64)))
                 };
                 let (l0, l1) = (live(0), live(1));
                 let r0 = xoshiro_step(&mut st[0], l0);
