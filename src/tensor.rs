@@ -314,6 +314,12 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         let r1 = (r0 + g.tr).min(g.srows);
         match self.whole_amax {
             Some(a) => st.amax.fill(a),
+            None if r1 - r0 == 1 => {
+                let mut buf = core::mem::take(&mut st.row);
+                let row = self.row(r0, &mut buf);
+                self.block_amaxes(row, &mut st.amax);
+                st.row = buf;
+            }
             None => {
                 st.amax.fill(0.0);
                 let mut buf = core::mem::take(&mut st.row);

@@ -6,7 +6,7 @@ use crate::element::ConvertOptions;
 use crate::scale::ElementMap;
 use crate::scale::nvfp4::{self, NVFP4_RANGE, Nvfp4Global, Nvfp4Profile};
 use crate::simd::{self, Level, Packing, Pre};
-use crate::{E2M1, E4M3};
+use crate::{E2M1, E4M3, Element};
 
 /// NVFP4 (SEMANTICS.md §3): Transformer Engine's quantizer bit for bit by
 /// default, or another producer's (see [`Nvfp4Profile`] for every formula
@@ -108,8 +108,27 @@ impl BlockFormat for Nvfp4 {
             }
             return;
         }
-        for (s, m) in scales.iter().zip(maps.iter_mut()) {
-            *m = ElementMap::Mul((1.0 / (s.to_f32() * g.s_dec)).min(f32::MAX));
+        // e_b = min(1 / f32(s_b · S_dec), FLT_MAX): the products by the
+        // decode kernel, the rest in a loop the compiler vectorises.
+        let mut prod = [0f32; 256];
+        for (sc, mc) in scales[..n].chunks(256).zip(maps.chunks_mut(256)) {
+            let p = &mut prod[..sc.len()];
+            if !simd::decode_row(
+                level,
+                E4M3::DECODE,
+                8,
+                bytemuck::cast_slice(sc),
+                p,
+                Some((&[g.s_dec], usize::MAX)),
+                Packing::Bytes,
+            ) {
+                for (d, s) in p.iter_mut().zip(sc) {
+                    *d = s.to_f32() * g.s_dec;
+                }
+            }
+            for (m, &d) in mc.iter_mut().zip(p.iter()) {
+                *m = ElementMap::Mul((1.0 / d).min(f32::MAX));
+            }
         }
     }
     fn dequant_factor(&self, s: E4M3, g: &Nvfp4Global) -> f32 {
