@@ -421,7 +421,11 @@ fn encode_blocks<const INT8: bool, const NIB: bool>(
             // NVFP4): whole vectors, no masks.
             let mul = _mm512_set1_ps(mul);
             assert!(e <= n && (!sr || rand.len() == n));
-            assert!(if NIB { e.div_ceil(2) <= dst.len() } else { e <= dst.len() });
+            assert!(if NIB {
+                e.div_ceil(2) <= dst.len()
+            } else {
+                e <= dst.len()
+            });
             let mut i = s;
             while i < e {
                 // SAFETY: i + 16 <= e <= n = src.len() (and rand's, checked).
@@ -623,16 +627,17 @@ unsafe fn sr_seed(seed_mix: u64, t0: u64, states: &mut [u64]) {
         );
         let words: [__m512i; 4] =
             core::array::from_fn(|w| splitmix_mix(_mm512_add_epi64(x, phi(w as u64 + 1))));
-        let mut buf = [[0u64; 8]; 4];
-        for (b, w) in buf.iter_mut().zip(words) {
-            // SAFETY: b holds 8 u64.
-            unsafe { _mm512_storeu_si512(b.as_mut_ptr().cast(), w) };
-        }
-        for l in 0..m {
-            let zero = buf.iter().all(|b| b[l] == 0);
-            for w in 0..4 {
-                states[w * n + i + l] = if zero { fallback[w] } else { buf[w][l] };
-            }
+        let any = _mm512_or_si512(
+            _mm512_or_si512(words[0], words[1]),
+            _mm512_or_si512(words[2], words[3]),
+        );
+        let zero = _mm512_cmpeq_epi64_mask(any, _mm512_setzero_si512());
+        let mask: __mmask8 = if m == 8 { 0xFF } else { (1u8 << m) - 1 };
+        for (w, &v) in words.iter().enumerate() {
+            let v = _mm512_mask_mov_epi64(v, zero, _mm512_set1_epi64(fallback[w] as i64));
+            assert!(w * n + i + m <= states.len());
+            // SAFETY: lanes i..i+m of word w are in bounds (checked above).
+            unsafe { _mm512_mask_storeu_epi64(states.as_mut_ptr().add(w * n + i).cast(), mask, v) };
         }
         i += m;
     }
