@@ -942,15 +942,19 @@ unsafe fn decode_row(
                     // SAFETY: bytes i/2..i/2+nb are in bounds (i even, src has ⌈n/2⌉).
                     let b =
                         unsafe { _mm_maskz_loadu_epi8(lanes(nb), src.as_ptr().add(i / 2).cast()) };
-                    let w = _mm512_cvtepu8_epi64(b);
-                    // Low nibble to the even lane, high nibble to the odd one.
-                    _mm512_or_si512(
-                        _mm512_and_si512(w, _mm512_set1_epi64(0xF)),
-                        _mm512_slli_epi64::<28>(_mm512_and_si512(w, _mm512_set1_epi64(0xF0))),
-                    )
+                    // Low nibble first: bytes lo0 hi0 lo1 hi1 …, then widened.
+                    let lo = _mm_and_si128(b, _mm_set1_epi8(0xF));
+                    let hi = _mm_and_si128(_mm_srli_epi16::<4>(b), _mm_set1_epi8(0xF));
+                    _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi))
                 }
             };
-            let idx = _mm512_and_si512(idx, code_mask);
+            // Indices of 4-bit tables and of full bytes need no masking
+            // (vpermps reads the low 4 bits).
+            let idx = if bits < 8 && lookup != Lookup::Perm16 {
+                _mm512_and_si512(idx, code_mask)
+            } else {
+                idx
+            };
             let v = match lookup {
                 Lookup::Perm16 => _mm512_permutexvar_ps(idx, t[0]),
                 Lookup::Perm64 => {
