@@ -554,22 +554,27 @@ unsafe fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]) {
             *o = 0.0;
         }
         let mut chunks = src.chunks_exact(256);
-        let mut g0 = 0;
-        let fold = |out: &mut [f32], g: usize, m: u32| {
-            let o = &mut out[g / per];
+        // Groups arrive in order: block `blk` takes the next `per` of them.
+        let (mut blk, mut left) = (0usize, per);
+        let mut fold = |out: &mut [f32], m: u32| {
+            let o = &mut out[blk];
             *o = f32::from_bits(o.to_bits().max(m));
+            left -= 1;
+            if left == 0 {
+                blk += 1;
+                left = per;
+            }
         };
         for c in &mut chunks {
             // SAFETY: c has 256 elements (the chunk's contract).
             unsafe { group_maxes(c.try_into().expect("256"), &mut bits) };
-            for (j, &m) in bits.iter().enumerate() {
-                fold(out, g0 + j, m);
+            for &m in &bits {
+                fold(out, m);
             }
-            g0 += 16;
         }
-        for (j, grp) in chunks.remainder().chunks(16).enumerate() {
+        for grp in chunks.remainder().chunks(16) {
             // SAFETY: the CPU supports AVX-512 (this function's contract).
-            fold(out, g0 + j, unsafe { amax_bits(grp) });
+            fold(out, unsafe { amax_bits(grp) });
         }
         for o in out.iter_mut().take(nblocks) {
             *o = to_f32(o.to_bits());
@@ -913,17 +918,13 @@ unsafe fn decode_row(
     let code_mask = _mm512_set1_epi32(((1u32 << bits) - 1) as i32);
     // Block boundaries split the row into runs of one factor each.
     let mut s = 0;
+    let mut b = 0;
     while s < n {
         let (e, f) = match factors {
-            Some(_) => {
-                let b = s / bl;
-                (
-                    ((b + 1).saturating_mul(bl)).min(n),
-                    Some(_mm512_set1_ps(fs[b])),
-                )
-            }
+            Some(_) => (s.saturating_add(bl).min(n), Some(_mm512_set1_ps(fs[b]))),
             None => (n, None),
         };
+        b += 1;
         if packing == Packing::Nibbles {
             assert!(s.is_multiple_of(2));
         }

@@ -414,17 +414,13 @@ unsafe fn decode_row(
     }
     let code_mask = _mm256_set1_epi32(((1u32 << bits) - 1) as i32);
     let mut s = 0;
+    let mut b = 0;
     while s < n {
         let (e, f) = match factors {
-            Some(_) => {
-                let b = s / bl;
-                (
-                    ((b + 1).saturating_mul(bl)).min(n),
-                    Some(_mm256_set1_ps(fs[b])),
-                )
-            }
+            Some(_) => (s.saturating_add(bl).min(n), Some(_mm256_set1_ps(fs[b]))),
             None => (n, None),
         };
+        b += 1;
         if nib {
             assert!(s.is_multiple_of(2));
         }
