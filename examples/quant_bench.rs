@@ -26,6 +26,8 @@ use std::time::Instant;
 const ROWS: usize = 8192;
 const COLS: usize = 8192;
 const N: usize = ROWS * COLS;
+/// Runs per measurement (the best wall time counts).
+const REPS: usize = 5;
 
 /// Seeded heavy-tailed inputs (a fixed LCG through a Cauchy-like map).
 fn inputs(n: usize) -> Vec<f32> {
@@ -56,20 +58,20 @@ thread_local! {
     static LAST_CPU: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
 }
 
-/// Best wall time of `reps` runs, in seconds; the CPU time of the calling
-/// thread during that run is kept for [`last_cpu`] (meaningful for one thread).
+/// Best wall time of `reps` runs, in seconds; the calling thread's mean
+/// CPU time per run is kept for [`last_cpu`] (meaningful for one thread;
+/// `schedstat` advances in scheduler ticks, so it is averaged over all runs).
 fn best(reps: usize, mut f: impl FnMut()) -> f64 {
-    let mut best = (f64::INFINITY, 0.0);
+    let mut best = f64::INFINITY;
+    let c0 = thread_cpu();
     for _ in 0..reps {
-        let (t, c) = (Instant::now(), thread_cpu());
+        let t = Instant::now();
         f();
-        let wall = t.elapsed().as_secs_f64();
-        if wall < best.0 {
-            best = (wall, thread_cpu() - c);
-        }
+        best = best.min(t.elapsed().as_secs_f64());
     }
-    LAST_CPU.with(|l| l.set(best.1));
-    best.0
+    let cpu = (thread_cpu() - c0) / reps as f64;
+    LAST_CPU.with(|l| l.set(cpu));
+    best
 }
 
 fn last_cpu() -> f64 {
@@ -112,7 +114,7 @@ fn quant<F: BlockFormat>(f: F, rounding: TensorRounding, x: &[f32], rows: &mut V
     let mut cpu = 0.0;
     for (i, t) in [1, 2].into_iter().enumerate() {
         (secs[i], cpu) = pool(t).install(|| {
-            let w = best(3, || {
+            let w = best(REPS, || {
                 let q = QuantizedTensor::quantize(f.clone(), x, ROWS, COLS, &opts).unwrap();
                 black_box(q.data().len());
             });
@@ -128,7 +130,7 @@ fn quant<F: BlockFormat>(f: F, rounding: TensorRounding, x: &[f32], rows: &mut V
     let mut q = QuantizedTensor::quantize(f.clone(), x, ROWS, COLS, &opts).unwrap();
     for (i, t) in [1, 2].into_iter().enumerate() {
         (secs[i], cpu) = pool(t).install(|| {
-            let w = best(3, || q.requantize(x, ROWS, COLS, &opts).unwrap());
+            let w = best(REPS, || q.requantize(x, ROWS, COLS, &opts).unwrap());
             (w, if i == 0 { last_cpu() } else { cpu })
         });
     }
@@ -149,7 +151,7 @@ fn dequant<F: BlockFormat>(f: F, x: &[f32], out: &mut [f32], rows: &mut Vec<Row>
     let mut cpu = 0.0;
     for (i, t) in [1, 2].into_iter().enumerate() {
         (secs[i], cpu) = pool(t).install(|| {
-            let w = best(3, || q.dequantize_into(out).unwrap());
+            let w = best(REPS, || q.dequantize_into(out).unwrap());
             (w, if i == 0 { last_cpu() } else { cpu })
         });
     }
@@ -165,11 +167,11 @@ fn cast<T: Element>(x: &[f32], rows: &mut Vec<Row>) {
     let mut y = vec![0f32; x.len()];
     let p = pool(1);
     let enc = p.install(|| {
-        best(3, || {
+        best(REPS, || {
             slice::encode(x, &mut q, ConvertOptions::default()).unwrap()
         })
     });
-    let dec = p.install(|| best(3, || slice::decode(&q, &mut y).unwrap()));
+    let dec = p.install(|| best(REPS, || slice::decode(&q, &mut y).unwrap()));
     rows.push(Row {
         name: format!("cast f32 -> {}", T::NAME),
         secs: [enc, f64::NAN],
@@ -207,7 +209,7 @@ fn main() {
     let mut copy_cpu = 0.0;
     for (i, t) in [1, 2].into_iter().enumerate() {
         (copy[i], copy_cpu) = pool(t).install(|| {
-            let w = best(5, || {
+            let w = best(REPS + 2, || {
                 dst.par_chunks_mut(1 << 16)
                     .zip(x.par_chunks(1 << 16))
                     .for_each(|(d, s)| d.copy_from_slice(s));
@@ -256,6 +258,6 @@ fn main() {
     }
     println!();
     println!(
-        "The last column divides by the worker thread's CPU time (Linux schedstat) instead of wall time: it discounts time the thread waited for a core on a loaded machine."
+        "The last column divides by the worker thread's mean CPU time per run (Linux schedstat) instead of the best wall time: it discounts time the thread waited for a core on a loaded machine."
     );
 }
