@@ -58,10 +58,12 @@ thread_local! {
     static LAST_CPU: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
 }
 
-/// Best wall time of `reps` runs, in seconds; the calling thread's mean
+/// Best wall time of `reps` runs after a warm-up run, in seconds; the calling thread's mean
 /// CPU time per run is kept for [`last_cpu`] (meaningful for one thread;
 /// `schedstat` advances in scheduler ticks, so it is averaged over all runs).
 fn best(reps: usize, mut f: impl FnMut()) -> f64 {
+    // One unmeasured run first: it faults in the output pages.
+    f();
     let mut best = f64::INFINITY;
     let c0 = thread_cpu();
     for _ in 0..reps {
