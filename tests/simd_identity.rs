@@ -359,6 +359,8 @@ fn check_format<F: BlockFormat>(f: F) {
         (17, 130),
         (33, 31),
         (1, 1),
+        (0, 32),
+        (3, 0),
     ];
     for (si, &(rows, cols)) in shapes.iter().enumerate() {
         for specials in [false, true] {
