@@ -552,3 +552,41 @@ fn requantize_equals_quantize() {
         check_requantize(Fp8Tensorwise::<E4M3>::current());
     });
 }
+
+/// Every f32 bit pattern, nearest even with ml_dtypes' and the saturating
+/// options: the kernels against the portable engine. About a minute on two
+/// cores, so not part of the default run:
+/// `cargo test --release --test simd_identity -- --ignored`.
+#[test]
+#[ignore]
+fn element_encode_exhaustive() {
+    use rayon::prelude::*;
+    fn all<T: Element>(opts: ConvertOptions) {
+        (0u64..1 << 12).into_par_iter().for_each(|chunk| {
+            let x: Vec<f32> = (0..1u64 << 20)
+                .map(|i| f32::from_bits(((chunk << 20) | i) as u32))
+                .collect();
+            let mut fast = vec![T::from_bits(0); x.len()];
+            let mut spec = fast.clone();
+            slice::encode(&x, &mut fast, opts).unwrap();
+            portable(|| slice::encode(&x, &mut spec, opts)).unwrap();
+            for i in 0..x.len() {
+                assert_eq!(
+                    fast[i].to_bits(),
+                    spec[i].to_bits(),
+                    "{} {opts:?} {:#010x}",
+                    T::NAME,
+                    x[i].to_bits()
+                );
+            }
+        });
+    }
+    for opts in [ConvertOptions::ML_DTYPES, ConvertOptions::SATFINITE] {
+        all::<E2M1>(opts);
+        all::<E2M3>(opts);
+        all::<E3M2>(opts);
+        all::<E4M3>(opts);
+        all::<E5M2>(opts);
+        all::<Int8>(opts);
+    }
+}

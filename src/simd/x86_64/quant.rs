@@ -430,7 +430,10 @@ fn encode_blocks<const INT8: bool, const NIB: bool>(
             while i < e {
                 // SAFETY: i + 16 <= e <= n = src.len() (and rand's, checked).
                 let x = unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) };
-                let rnd = sr.then(|| unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) });
+                let rnd = sr.then(|| {
+                    // SAFETY: i + 16 <= e <= n = rand.len() (checked above).
+                    unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) }
+                });
                 let x = _mm512_mul_ps(x, mul);
                 let c = if INT8 {
                     int8_codes(k, x, rnd)
@@ -566,7 +569,8 @@ unsafe fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]) {
             }
         };
         for c in &mut chunks {
-            // SAFETY: c has 256 elements (the chunk's contract).
+            // SAFETY: the CPU supports AVX-512 (this function's contract);
+            // c has exactly 256 elements.
             unsafe { group_maxes(c.try_into().expect("256"), &mut bits) };
             for &m in &bits {
                 fold(out, m);

@@ -326,9 +326,12 @@ unsafe fn encode_row(
             if let Some(r) = rand {
                 rs[..m].copy_from_slice(&r[i..i + m]);
             }
-            // SAFETY: xs and rs hold 8 values each.
+            // SAFETY: xs holds 8 f32.
             let x = unsafe { _mm256_loadu_ps(xs.as_ptr()) };
-            let rnd = rand.map(|_| unsafe { _mm256_loadu_si256(rs.as_ptr().cast()) });
+            let rnd = rand.map(|_| {
+                // SAFETY: rs holds 8 u32.
+                unsafe { _mm256_loadu_si256(rs.as_ptr().cast()) }
+            });
             let x = p.apply(x);
             let c = if k.int8 {
                 int8_codes(&k, x, rnd)
