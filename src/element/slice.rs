@@ -119,7 +119,16 @@ fn encode_kernel<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
     let out: &mut [u8] = bytemuck::cast_slice_mut(dst);
     if let (Some(x), None) = (S::as_f32s(src), rng.as_ref()) {
         // f32 with nearest even: nothing to stage, one call.
-        return encode_row(level, &c, &[Pre::None], usize::MAX, x, None, out, Packing::Bytes);
+        return encode_row(
+            level,
+            &c,
+            &[Pre::None],
+            usize::MAX,
+            x,
+            None,
+            out,
+            Packing::Bytes,
+        );
     }
     let mut xs = [0f32; STAGE];
     let mut rs = [0u32; STAGE];
