@@ -24,10 +24,24 @@ pub trait Real: sealed::Sealed + Copy + Send + Sync + 'static {
     /// The value as f32: exact for f32, f16 and bf16; f64 rounds to nearest
     /// even (block quantizers compute in f32).
     fn to_f32(self) -> f32;
+    /// True when [`Real::to_f32`] is exact (f32, f16, bf16), so that
+    /// encoding the f32 value equals encoding `self`.
+    #[doc(hidden)]
+    const WIDENS_EXACTLY: bool;
+    /// The slice itself when `Self` is f32 (lets kernels read it in place).
+    #[doc(hidden)]
+    fn as_f32s(s: &[Self]) -> Option<&[f32]>;
+    /// The slice itself when `Self` is f32.
+    #[doc(hidden)]
+    fn as_f32s_mut(s: &mut [Self]) -> Option<&mut [f32]>;
+}
+
+fn not_f32<T, U>(_: T) -> Option<U> {
+    None
 }
 
 macro_rules! real_via_f32 {
-    ($t:ty, $to:expr, $from:expr) => {
+    ($t:ty, $to:expr, $from:expr, $view:expr, $view_mut:expr) => {
         impl sealed::Sealed for $t {}
         impl Real for $t {
             #[inline]
@@ -42,12 +56,21 @@ macro_rules! real_via_f32 {
             fn to_f32(self) -> f32 {
                 $to(self)
             }
+            const WIDENS_EXACTLY: bool = true;
+            #[inline]
+            fn as_f32s(s: &[Self]) -> Option<&[f32]> {
+                $view(s)
+            }
+            #[inline]
+            fn as_f32s_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+                $view_mut(s)
+            }
         }
     };
 }
-real_via_f32!(f32, |x| x, |x| x);
-real_via_f32!(f16, f16::to_f32, f16::from_f32);
-real_via_f32!(bf16, bf16::to_f32, bf16::from_f32);
+real_via_f32!(f32, |x| x, |x| x, Some, Some);
+real_via_f32!(f16, f16::to_f32, f16::from_f32, not_f32, not_f32);
+real_via_f32!(bf16, bf16::to_f32, bf16::from_f32, not_f32, not_f32);
 
 impl sealed::Sealed for f64 {}
 impl Real for f64 {
@@ -63,6 +86,85 @@ impl Real for f64 {
     fn to_f32(self) -> f32 {
         self as f32
     }
+    const WIDENS_EXACTLY: bool = false;
+    fn as_f32s(_: &[Self]) -> Option<&[f32]> {
+        None
+    }
+    fn as_f32s_mut(_: &mut [Self]) -> Option<&mut [f32]> {
+        None
+    }
+}
+
+/// Elements per stack buffer when a kernel needs f32 input or random bits
+/// staged (f16/bf16 sources, stochastic rounding): small enough for L1.
+const STAGE: usize = 512;
+
+/// Runs the encode kernel over `src` (nearest even, or stochastic with one
+/// `next_u32` per element in order) if `level` has one for `T`; `false`
+/// means nothing was written and the portable loop must run.
+fn encode_kernel<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
+    level: crate::simd::Level,
+    src: &[S],
+    dst: &mut [T],
+    opts: ConvertOptions,
+    mut rng: Option<&mut R>,
+) -> bool {
+    use crate::simd::{Packing, Pre, codec, encode_row};
+    if level == crate::simd::Level::Portable || !S::WIDENS_EXACTLY {
+        return false;
+    }
+    let Some(c) = codec::<T>(opts) else {
+        return false;
+    };
+    let out: &mut [u8] = bytemuck::cast_slice_mut(dst);
+    if let (Some(x), None) = (S::as_f32s(src), rng.as_ref()) {
+        // f32 with nearest even: nothing to stage, one call.
+        return encode_row(
+            level,
+            &c,
+            &[Pre::None],
+            usize::MAX,
+            x,
+            None,
+            out,
+            Packing::Bytes,
+        );
+    }
+    let mut xs = [0f32; STAGE];
+    let mut rs = [0u32; STAGE];
+    for (k, (s, d)) in src.chunks(STAGE).zip(out.chunks_mut(STAGE)).enumerate() {
+        let x: &[f32] = match S::as_f32s(src) {
+            Some(all) => &all[k * STAGE..k * STAGE + s.len()],
+            None => {
+                for (t, v) in xs.iter_mut().zip(s) {
+                    *t = v.to_f32();
+                }
+                &xs[..s.len()]
+            }
+        };
+        let rand = match rng.as_deref_mut() {
+            Some(g) => {
+                for r in &mut rs[..s.len()] {
+                    *r = g.next_u32();
+                }
+                Some(&rs[..s.len()])
+            }
+            None => None,
+        };
+        if !encode_row(
+            level,
+            &c,
+            &[Pre::None],
+            usize::MAX,
+            x,
+            rand,
+            d,
+            Packing::Bytes,
+        ) {
+            return false;
+        }
+    }
+    true
 }
 
 use crate::error::check_len;
@@ -94,6 +196,17 @@ pub fn encode<S: Real, T: Element>(
             "a slice needs fresh random bits per element: use encode_stochastic".into(),
         ));
     }
+    if opts.rounding == Rounding::NearestEven
+        && encode_kernel::<S, T, rand_xoshiro::Xoshiro256PlusPlus>(
+            crate::simd::active(),
+            src,
+            dst,
+            opts,
+            None,
+        )
+    {
+        return Ok(());
+    }
     for (d, &s) in dst.iter_mut().zip(src) {
         *d = s.encode(opts);
     }
@@ -124,6 +237,11 @@ pub fn encode_stochastic<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
     rng: &mut R,
 ) -> Result<(), Error> {
     check_len("output", src.len(), dst.len())?;
+    // The kernel can stop only before its first chunk (no kernel for this
+    // level or type), so no random bits are drawn twice.
+    if encode_kernel(crate::simd::active(), src, dst, opts, Some(&mut *rng)) {
+        return Ok(());
+    }
     for (d, &s) in dst.iter_mut().zip(src) {
         let o = opts.with_rounding(Rounding::Stochastic(RandomBits::from_rng(rng)));
         *d = s.encode(o);
@@ -145,6 +263,19 @@ pub fn encode_stochastic<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
 /// ```
 pub fn decode<T: Element, D: Real>(src: &[T], dst: &mut [D]) -> Result<(), Error> {
     check_len("output", src.len(), dst.len())?;
+    if let Some(out) = D::as_f32s_mut(dst)
+        && crate::simd::decode_row(
+            crate::simd::active(),
+            T::DECODE,
+            T::BITS,
+            bytemuck::cast_slice(src),
+            out,
+            None,
+            crate::simd::Packing::Bytes,
+        )
+    {
+        return Ok(());
+    }
     for (d, &s) in dst.iter_mut().zip(src) {
         *d = D::from_f32(s.to_f32());
     }

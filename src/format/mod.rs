@@ -117,6 +117,38 @@ pub trait BlockFormat: Clone + core::fmt::Debug + Send + Sync {
     /// The stored scale, element map and dequantization factor of a block
     /// whose amax is `block_amax`.
     fn block_scale(&self, block_amax: f32, g: &Self::Global) -> (Self::Scale, ElementMap, f32);
+    /// [`Self::block_scale`] for many blocks at once: `scales[i]` and
+    /// `maps[i]` are the first two values `block_scale(amaxes[i], g)`
+    /// returns, bit for bit (the quantizer's hot path; formats override it
+    /// with kernels for instruction-set `level`, and at
+    /// [`Level::Portable`](crate::simd::Level::Portable) it is this loop).
+    /// Only the first `amaxes.len()` entries of `scales` and `maps` are written.
+    ///
+    /// ```
+    /// use blockscale::format::{BlockFormat, MxFp4};
+    /// use blockscale::scale::ElementMap;
+    /// use blockscale::simd::active;
+    /// let f = MxFp4::default();
+    /// let mut scales = [blockscale::E8M0::ONE; 2];
+    /// let mut maps = [ElementMap::Zero(0); 2];
+    /// f.block_scales(active(), &[6.0, 12.0], &(), &mut scales, &mut maps);
+    /// assert_eq!((scales[1].to_f32(), maps[1]), (2.0, ElementMap::Mul(0.5)));
+    /// ```
+    fn block_scales(
+        &self,
+        level: crate::simd::Level,
+        amaxes: &[f32],
+        g: &Self::Global,
+        scales: &mut [Self::Scale],
+        maps: &mut [ElementMap],
+    ) {
+        let _ = level;
+        for ((&a, s), m) in amaxes.iter().zip(scales.iter_mut()).zip(maps.iter_mut()) {
+            let (scale, map, _) = self.block_scale(a, g);
+            *s = scale;
+            *m = map;
+        }
+    }
     /// The dequantization factor of a block with stored scale `s`; equals
     /// the third value [`Self::block_scale`] returns.
     fn dequant_factor(&self, s: Self::Scale, g: &Self::Global) -> f32;

@@ -128,6 +128,24 @@ impl<T: Element> BlockFormat for Mx<T> {
         let inv = 1.0 / x.to_f32();
         (x, ElementMap::Mul(inv), x.to_f32())
     }
+    fn block_scales(
+        &self,
+        level: crate::simd::Level,
+        amaxes: &[f32],
+        _g: &(),
+        scales: &mut [E8M0],
+        maps: &mut [ElementMap],
+    ) {
+        let fast = self.rule == MxScaleRule::Rceil && level != crate::simd::Level::Portable;
+        for ((&a, s), m) in amaxes.iter().zip(scales.iter_mut()).zip(maps.iter_mut()) {
+            (*s, *m) = if fast {
+                rceil_fast::<T>(a)
+            } else {
+                let (s, m, _) = self.block_scale(a, &());
+                (s, m)
+            };
+        }
+    }
     fn dequant_factor(&self, s: E8M0, _g: &()) -> f32 {
         s.to_f32()
     }
@@ -137,4 +155,26 @@ impl<T: Element> BlockFormat for Mx<T> {
     fn tensor_alpha(&self, _g: &()) -> f32 {
         1.0
     }
+}
+
+/// The RCEIL scale and map on f32 bits: `t = amax · (1/max)` rounded up to
+/// a power of two is t's exponent field (E8M0 and f32 share the bias 127),
+/// plus one if t has mantissa bits; f32 subnormals above 2⁻¹²⁷ round up to
+/// 2⁻¹²⁶, and exponents above 127 saturate to 0xFE. Equals
+/// `block_scale` under `MxScaleRule::Rceil` (tested against it).
+#[inline]
+fn rceil_fast<T: Element>(amax: f32) -> (E8M0, ElementMap) {
+    if amax.is_nan() {
+        return (E8M0::NAN, ElementMap::Zero(0));
+    }
+    let t = (amax.abs() * (1.0 / T::MAX_F32)).to_bits();
+    let code = if amax.is_infinite() {
+        0xFE
+    } else if t >= 0x0080_0000 {
+        ((t >> 23) + u32::from(t & 0x007F_FFFF != 0)).min(0xFE)
+    } else {
+        u32::from(t > 0x0040_0000)
+    };
+    let x = E8M0::from_bits(code as u8);
+    (x, ElementMap::Mul(1.0 / x.to_f32()))
 }

@@ -5,7 +5,8 @@ use super::{BlockFormat, BlockShape};
 use crate::element::ConvertOptions;
 use crate::scale::ElementMap;
 use crate::scale::nvfp4::{self, NVFP4_RANGE, Nvfp4Global, Nvfp4Profile};
-use crate::{E2M1, E4M3};
+use crate::simd::{self, Level, Packing, Pre};
+use crate::{E2M1, E4M3, Element};
 
 /// NVFP4 (SEMANTICS.md §3): Transformer Engine's quantizer bit for bit by
 /// default, or another producer's (see [`Nvfp4Profile`] for every formula
@@ -74,6 +75,61 @@ impl BlockFormat for Nvfp4 {
     }
     fn block_scale(&self, block_amax: f32, g: &Nvfp4Global) -> (E4M3, ElementMap, f32) {
         nvfp4::block_scale(self.profile, block_amax, g)
+    }
+    fn block_scales(
+        &self,
+        level: Level,
+        amaxes: &[f32],
+        g: &Nvfp4Global,
+        scales: &mut [E4M3],
+        maps: &mut [ElementMap],
+    ) {
+        // Transformer Engine's formulas, with the E4M3 rounding of all the
+        // block scales in one SIMD call: s_b = e4m3_satfinite(a_b · k).
+        let n = amaxes.len();
+        let done = self.profile == Nvfp4Profile::TransformerEngine
+            && level != Level::Portable
+            && simd::codec::<E4M3>(ConvertOptions::SATFINITE).is_some_and(|c| {
+                let k = g.s_enc * (1.0 / 6.0);
+                simd::encode_row(
+                    level,
+                    &c,
+                    &[Pre::Mul(k)],
+                    usize::MAX,
+                    amaxes,
+                    None,
+                    bytemuck::cast_slice_mut(&mut scales[..n]),
+                    Packing::Bytes,
+                )
+            });
+        if !done {
+            for ((&a, s), m) in amaxes.iter().zip(scales.iter_mut()).zip(maps.iter_mut()) {
+                (*s, *m, _) = self.block_scale(a, g);
+            }
+            return;
+        }
+        // e_b = min(1 / f32(s_b · S_dec), FLT_MAX): the products by the
+        // decode kernel, the rest in a loop the compiler vectorises.
+        let mut prod = [0f32; 256];
+        for (sc, mc) in scales[..n].chunks(256).zip(maps.chunks_mut(256)) {
+            let p = &mut prod[..sc.len()];
+            if !simd::decode_row(
+                level,
+                E4M3::DECODE,
+                8,
+                bytemuck::cast_slice(sc),
+                p,
+                Some((&[g.s_dec], usize::MAX)),
+                Packing::Bytes,
+            ) {
+                for (d, s) in p.iter_mut().zip(sc) {
+                    *d = s.to_f32() * g.s_dec;
+                }
+            }
+            for (m, &d) in mc.iter_mut().zip(p.iter()) {
+                *m = ElementMap::Mul((1.0 / d).min(f32::MAX));
+            }
+        }
     }
     fn dequant_factor(&self, s: E4M3, g: &Nvfp4Global) -> f32 {
         match self.profile {

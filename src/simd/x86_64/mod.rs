@@ -2,3 +2,5 @@
 //! `#[target_feature]`-gated and `unsafe` to call; its caller in
 //! [`crate::simd`] checks the [`super::Level`] first.
 pub(crate) mod gemm;
+pub(crate) mod quant;
+pub(crate) mod quant_avx2;

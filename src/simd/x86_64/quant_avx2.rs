@@ -1,0 +1,459 @@
+//! AVX2 element kernels: 8 f32 lanes at a time, the same arithmetic as the
+//! AVX-512 kernels in `quant.rs` (see there for why it equals the portable
+//! engine), with vector masks instead of mask registers, signed compares on
+//! sign-cleared bits, gathers for table look-ups, and partial vectors staged
+//! through a zero-padded stack buffer. Random streams stay portable (AVX2
+//! has no 64-bit multiply); their bits feed [`encode_row`] like any other.
+
+use crate::simd::{Codec, Level, Packing, Pre, detected};
+use core::arch::x86_64::*;
+
+fn has_avx2() -> bool {
+    detected() >= Level::Avx2
+}
+
+/// [`encode_row`] if the CPU has AVX2; `false` (nothing written) otherwise.
+pub(crate) fn encode_row_avx2(
+    codec: &Codec,
+    pres: &[Pre],
+    block_len: usize,
+    src: &[f32],
+    rand: Option<&[u32]>,
+    dst: &mut [u8],
+    packing: Packing,
+) -> bool {
+    if !has_avx2() {
+        return false;
+    }
+    // SAFETY: the CPU supports AVX2 (checked above).
+    unsafe { encode_row(codec, pres, block_len, src, rand, dst, packing) };
+    true
+}
+
+/// [`decode_row`] if the CPU has AVX2; `false` (nothing written) otherwise.
+pub(crate) fn decode_row_avx2(
+    table: &[f32; 256],
+    bits: u32,
+    src: &[u8],
+    dst: &mut [f32],
+    factors: Option<(&[f32], usize)>,
+    packing: Packing,
+) -> bool {
+    if !has_avx2() {
+        return false;
+    }
+    // SAFETY: the CPU supports AVX2 (checked above).
+    unsafe { decode_row(table, bits, src, dst, factors, packing) };
+    true
+}
+
+/// [`amax_bits`] if the CPU has AVX2.
+pub(crate) fn amax_bits_avx2(src: &[f32]) -> Option<u32> {
+    if !has_avx2() {
+        return None;
+    }
+    // SAFETY: the CPU supports AVX2 (checked above).
+    Some(unsafe { amax_bits(src) })
+}
+
+/// Broadcast constants of one element format (see `quant.rs`).
+struct K {
+    int8: bool,
+    abs: __m256i,
+    sign_bit: __m256i,
+    rebias: __m256i,
+    half_m1: __m256i,
+    one: __m256i,
+    shift: __m256i,
+    rem_mask: __m256i,
+    rem_up: __m256i,
+    normal_min_m1: __m256i,
+    magic: __m256,
+    kbase: __m256i,
+    max_code: __m256i,
+    over_code: __m256i,
+    nan_pos: __m256i,
+    nan_neg: __m256i,
+    inf_bits: __m256i,
+}
+
+impl K {
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn new(codec: &Codec) -> K {
+        let s = _mm256_set1_epi32;
+        match *codec {
+            Codec::Mini {
+                bits,
+                man_bits,
+                bias,
+                max_code,
+                over_code,
+                nan_pos,
+                nan_neg,
+            } => {
+                let sh = 23 - man_bits;
+                K {
+                    int8: false,
+                    abs: s(0x7FFF_FFFF),
+                    sign_bit: s(1 << (bits - 1)),
+                    rebias: s((127 - bias) << 23),
+                    half_m1: s((1 << (sh - 1)) - 1),
+                    one: s(1),
+                    shift: s(sh as i32),
+                    rem_mask: s((1 << sh) - 1),
+                    rem_up: s(32 - sh as i32),
+                    normal_min_m1: s(((128 - bias) << 23) - 1),
+                    magic: _mm256_castsi256_ps(s((127 + 24 - bias - man_bits as i32) << 23)),
+                    kbase: s(151 - bias - man_bits as i32),
+                    max_code: s(max_code as i32),
+                    over_code: s(over_code as i32),
+                    nan_pos: s(nan_pos as i32),
+                    nan_neg: s(nan_neg as i32),
+                    inf_bits: s(0x7F80_0000),
+                }
+            }
+            Codec::Int8 { nan_code } => K {
+                int8: true,
+                abs: s(0x7FFF_FFFF),
+                sign_bit: s(0),
+                rebias: s(0),
+                half_m1: s(0),
+                one: s(1),
+                shift: s(0),
+                rem_mask: s(0),
+                rem_up: s(0),
+                normal_min_m1: s(0x4000_0000 - 1),
+                magic: _mm256_set1_ps(64.0),
+                kbase: s(144),
+                max_code: s(127),
+                over_code: s(127),
+                nan_pos: s(nan_code as i32),
+                nan_neg: s(nan_code as i32),
+                inf_bits: s(0x7F80_0000),
+            },
+        }
+    }
+}
+
+/// Unsigned `a < b` as a lane mask.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn lt_epu32(a: __m256i, b: __m256i) -> __m256i {
+    let flip = _mm256_set1_epi32(i32::MIN);
+    _mm256_cmpgt_epi32(_mm256_xor_si256(b, flip), _mm256_xor_si256(a, flip))
+}
+
+/// `mask ? b : a`, lane by lane (`mask` lanes all ones or all zeros).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn sel(mask: __m256i, a: __m256i, b: __m256i) -> __m256i {
+    _mm256_blendv_epi8(a, b, mask)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn fixed_sr(k: &K, a: __m256i, rnd: __m256i) -> __m256i {
+    let e = _mm256_srli_epi32::<23>(a);
+    let e_eff = _mm256_max_epu32(e, k.one);
+    let is_normal = _mm256_cmpgt_epi32(e, _mm256_setzero_si256());
+    let implicit = _mm256_and_si256(is_normal, _mm256_set1_epi32(0x0080_0000));
+    let m24 = _mm256_or_si256(
+        _mm256_and_si256(a, _mm256_set1_epi32(0x007F_FFFF)),
+        implicit,
+    );
+    let kk = _mm256_sub_epi32(k.kbase, e_eff);
+    let q = _mm256_srlv_epi32(m24, kk);
+    let frac = _mm256_or_si256(
+        _mm256_sllv_epi32(m24, _mm256_sub_epi32(_mm256_set1_epi32(32), kk)),
+        _mm256_srlv_epi32(m24, _mm256_sub_epi32(kk, _mm256_set1_epi32(32))),
+    );
+    let carry = lt_epu32(_mm256_add_epi32(frac, rnd), frac);
+    // carry is −1 where set: subtracting it adds one.
+    _mm256_sub_epi32(q, carry)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn mini_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
+    let b = _mm256_castps_si256(x);
+    let a = _mm256_and_si256(b, k.abs);
+    let neg = _mm256_srai_epi32::<31>(b);
+    let normal = _mm256_cmpgt_epi32(a, k.normal_min_m1);
+    let r = _mm256_sub_epi32(a, k.rebias);
+    let (qn, qs) = match rand {
+        None => {
+            let odd = _mm256_and_si256(_mm256_srlv_epi32(r, k.shift), k.one);
+            let qn = _mm256_srlv_epi32(
+                _mm256_add_epi32(_mm256_add_epi32(r, k.half_m1), odd),
+                k.shift,
+            );
+            let t = _mm256_add_ps(_mm256_castsi256_ps(a), k.magic);
+            let qs = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(k.magic));
+            (qn, qs)
+        }
+        Some(rnd) => {
+            let q = _mm256_srlv_epi32(r, k.shift);
+            let t = _mm256_sllv_epi32(_mm256_and_si256(r, k.rem_mask), k.rem_up);
+            let carry = lt_epu32(_mm256_add_epi32(t, rnd), t);
+            (_mm256_sub_epi32(q, carry), fixed_sr(k, a, rnd))
+        }
+    };
+    let mag = sel(normal, qs, qn);
+    let over = _mm256_cmpgt_epi32(mag, k.max_code);
+    let code = sel(over, mag, k.over_code);
+    let code = _mm256_or_si256(code, _mm256_and_si256(neg, k.sign_bit));
+    let nan = _mm256_cmpgt_epi32(a, k.inf_bits);
+    sel(nan, code, sel(neg, k.nan_pos, k.nan_neg))
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn int8_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
+    let b = _mm256_castps_si256(x);
+    let a = _mm256_and_si256(b, k.abs);
+    let neg = _mm256_srai_epi32::<31>(b);
+    let q = match rand {
+        None => {
+            let v = _mm256_min_ps(
+                _mm256_mul_ps(_mm256_castsi256_ps(a), k.magic),
+                _mm256_set1_ps(256.0),
+            );
+            _mm256_cvtps_epi32(_mm256_round_ps::<
+                { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+            >(v))
+        }
+        Some(rnd) => fixed_sr(k, a, rnd),
+    };
+    let mag = _mm256_min_epu32(q, k.max_code);
+    let big = _mm256_cmpgt_epi32(a, k.normal_min_m1);
+    let mag = sel(big, mag, k.max_code);
+    let negated = _mm256_and_si256(
+        _mm256_sub_epi32(_mm256_setzero_si256(), mag),
+        _mm256_set1_epi32(0xFF),
+    );
+    let code = sel(neg, mag, negated);
+    let nan = _mm256_cmpgt_epi32(a, k.inf_bits);
+    sel(nan, code, k.nan_pos)
+}
+
+#[derive(Clone, Copy)]
+enum P {
+    None,
+    Mul(__m256),
+    Div(__m256),
+    DivDiv(__m256, __m256),
+}
+
+impl P {
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn apply(self, x: __m256) -> __m256 {
+        match self {
+            P::None => x,
+            P::Mul(m) => _mm256_mul_ps(x, m),
+            P::Div(d) => _mm256_div_ps(x, d),
+            P::DivDiv(a, b) => _mm256_div_ps(_mm256_div_ps(x, a), b),
+        }
+    }
+}
+
+/// The low byte of each of 8 lanes (all below 256), as 8 bytes.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn bytes_of(c: __m256i) -> u64 {
+    let w = _mm256_packus_epi32(c, c);
+    let b = _mm256_packus_epi16(w, w);
+    let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4));
+    _mm_cvtsi128_si64(_mm256_castsi256_si128(b)) as u64
+}
+
+/// Encodes one row of blocks; see [`crate::simd::encode_row`].
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn encode_row(
+    codec: &Codec,
+    pres: &[Pre],
+    block_len: usize,
+    src: &[f32],
+    rand: Option<&[u32]>,
+    dst: &mut [u8],
+    packing: Packing,
+) {
+    let n = src.len();
+    let block_len = block_len.max(1);
+    let nblocks = n.div_ceil(block_len);
+    assert!(pres.len() >= nblocks);
+    let nib = packing == Packing::Nibbles;
+    if nib {
+        assert_eq!(dst.len(), n.div_ceil(2));
+        assert!(block_len.is_multiple_of(2) || nblocks <= 1);
+    } else {
+        assert_eq!(dst.len(), n);
+    }
+    if let Some(r) = rand {
+        assert_eq!(r.len(), n);
+    }
+    let k = K::new(codec);
+    for (b, &pre) in pres.iter().enumerate().take(nblocks) {
+        let s = b * block_len;
+        let e = (s + block_len).min(n);
+        let p = match pre {
+            Pre::Fill(code) => {
+                for j in s..e {
+                    if nib {
+                        let sh = 4 * (j % 2);
+                        dst[j / 2] = (dst[j / 2] & !(0xF << sh)) | ((code & 0xF) << sh);
+                    } else {
+                        dst[j] = code;
+                    }
+                }
+                continue;
+            }
+            Pre::None => P::None,
+            Pre::Mul(m) => P::Mul(_mm256_set1_ps(m)),
+            Pre::Div(d) => P::Div(_mm256_set1_ps(d)),
+            Pre::DivDiv(a, b) => P::DivDiv(_mm256_set1_ps(a), _mm256_set1_ps(b)),
+        };
+        let mut i = s;
+        while i < e {
+            let m = (e - i).min(8);
+            let mut xs = [0f32; 8];
+            let mut rs = [0u32; 8];
+            xs[..m].copy_from_slice(&src[i..i + m]);
+            if let Some(r) = rand {
+                rs[..m].copy_from_slice(&r[i..i + m]);
+            }
+            // SAFETY: xs holds 8 f32.
+            let x = unsafe { _mm256_loadu_ps(xs.as_ptr()) };
+            let rnd = rand.map(|_| {
+                // SAFETY: rs holds 8 u32.
+                unsafe { _mm256_loadu_si256(rs.as_ptr().cast()) }
+            });
+            let x = p.apply(x);
+            let c = if k.int8 {
+                int8_codes(&k, x, rnd)
+            } else {
+                mini_codes(&k, x, rnd)
+            };
+            let mut bytes = bytes_of(c);
+            if m < 8 {
+                bytes &= (1u64 << (8 * m)) - 1;
+            }
+            if nib {
+                // Byte 2j + 1 into the high nibble of byte 2j, then keep even bytes.
+                let t = (bytes | (bytes >> 4)) & 0x00FF_00FF_00FF_00FF;
+                let t = (t | (t >> 8)) & 0x0000_FFFF_0000_FFFF;
+                let t = (t | (t >> 16)) & 0xFFFF_FFFF;
+                let nb = m.div_ceil(2);
+                assert!(i.is_multiple_of(2));
+                dst[i / 2..i / 2 + nb].copy_from_slice(&t.to_le_bytes()[..nb]);
+            } else {
+                dst[i..i + m].copy_from_slice(&bytes.to_le_bytes()[..m]);
+            }
+            i += m;
+        }
+    }
+}
+
+/// Amax bits: the largest of `bits & 0x7FFF_FFFF`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn amax_bits(src: &[f32]) -> u32 {
+    let abs = _mm256_set1_epi32(0x7FFF_FFFF);
+    let mut acc = [_mm256_setzero_si256(); 4];
+    let mut chunks = src.chunks_exact(32);
+    for c in &mut chunks {
+        for (j, a) in acc.iter_mut().enumerate() {
+            // SAFETY: c has 32 elements; 8j + 8 <= 32.
+            let v = unsafe { _mm256_loadu_si256(c.as_ptr().add(8 * j).cast()) };
+            *a = _mm256_max_epu32(*a, _mm256_and_si256(v, abs));
+        }
+    }
+    let m = _mm256_max_epu32(
+        _mm256_max_epu32(acc[0], acc[1]),
+        _mm256_max_epu32(acc[2], acc[3]),
+    );
+    let mut lanes = [0u32; 8];
+    // SAFETY: lanes holds 8 u32.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), m) };
+    let tail = chunks
+        .remainder()
+        .iter()
+        .map(|x| x.to_bits() & 0x7FFF_FFFF)
+        .max()
+        .unwrap_or(0);
+    lanes.into_iter().max().unwrap_or(0).max(tail)
+}
+
+/// Decodes one row; see [`crate::simd::decode_row`].
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn decode_row(
+    table: &[f32; 256],
+    bits: u32,
+    src: &[u8],
+    dst: &mut [f32],
+    factors: Option<(&[f32], usize)>,
+    packing: Packing,
+) {
+    let n = dst.len();
+    let nib = packing == Packing::Nibbles;
+    if nib {
+        assert_eq!(src.len(), n.div_ceil(2));
+    } else {
+        assert_eq!(src.len(), n);
+    }
+    let (fs, bl) = factors.unwrap_or((&[], usize::MAX));
+    let bl = bl.max(1);
+    if factors.is_some() {
+        assert!(fs.len() >= n.div_ceil(bl));
+    }
+    let code_mask = _mm256_set1_epi32(((1u32 << bits) - 1) as i32);
+    let mut s = 0;
+    let mut b = 0;
+    while s < n {
+        let (e, f) = match factors {
+            Some(_) => (s.saturating_add(bl).min(n), Some(_mm256_set1_ps(fs[b]))),
+            None => (n, None),
+        };
+        b += 1;
+        if nib {
+            assert!(s.is_multiple_of(2));
+        }
+        let mut i = s;
+        while i < e {
+            let m = (e - i).min(8);
+            let mut codes = [0u8; 16];
+            if nib {
+                for (j, &b) in src[i / 2..(i + m).div_ceil(2)].iter().enumerate() {
+                    codes[2 * j] = b & 0xF;
+                    codes[2 * j + 1] = b >> 4;
+                }
+            } else {
+                codes[..m].copy_from_slice(&src[i..i + m]);
+            }
+            // SAFETY: codes holds 16 bytes; 8 are read.
+            let b8 = unsafe { _mm_loadl_epi64(codes.as_ptr().cast()) };
+            let idx = _mm256_and_si256(_mm256_cvtepu8_epi32(b8), code_mask);
+            // SAFETY: every index is below 2^bits <= 256, the table's length.
+            let v = unsafe { _mm256_i32gather_ps::<4>(table.as_ptr(), idx) };
+            let v = match f {
+                Some(f) => _mm256_mul_ps(v, f),
+                None => v,
+            };
+            let mut out = [0f32; 8];
+            // SAFETY: out holds 8 f32.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) };
+            dst[i..i + m].copy_from_slice(&out[..m]);
+            i += m;
+        }
+        s = e;
+    }
+}
