@@ -284,10 +284,27 @@ fn packed_f64<FA: BlockFormat, FB: BlockFormat>(
     level: Level,
     pow2: bool,
 ) -> Result<(), Error> {
+    let g = KGeom::f64(d);
+    drive_wide::<FA, FB, f64>(a, b, d, (alpha, beta), c, |at, sat, bt, sbt, acc| {
+        f64_tile(level, at, sat, bt, sbt, g, pow2, acc)
+    })
+}
+
+/// The setup the f64 and i64 kernels share: both operands packed as `V`
+/// (A per task), scales times 2^e0 as f64, and `tile(a, s_a, b, s_b, acc)`
+/// called on each pair of packed tiles through [`drive`].
+fn drive_wide<FA: BlockFormat, FB: BlockFormat, V: pack::Wide>(
+    a: &QuantizedTensor<FA>,
+    b: &QuantizedTensor<FB>,
+    d: &Dims,
+    (alpha, beta): (f32, f32),
+    c: &mut [f32],
+    tile: impl Fn(&[V], &[f64], &[V], &[f64], &mut [f32; MR * NR]) + Sync,
+) -> Result<(), Error> {
     let alpha = folded_alpha(a, b, alpha);
     let g = KGeom::f64(d);
     let b_scales = pack::operand_scales(b, d, d.n);
-    let pb = pack::pack_wide::<FB, f64>(b, d, g, d.n, 0, d.n, NR, &b_scales);
+    let pb = pack::pack_wide::<FB, V>(b, d, g, d.n, 0, d.n, NR, &b_scales);
     let a_scales = pack::operand_scales(a, d, d.m);
     let kp = g.blocks * g.kbp;
     let (a_len, b_len) = (kp * MR, kp * NR);
@@ -301,7 +318,7 @@ fn packed_f64<FA: BlockFormat, FB: BlockFormat>(
         c,
         d,
         (alpha, beta),
-        |r0, rows| pack::pack_wide::<FA, f64>(a, d, g, d.m, r0, rows, MR, &a_scales),
+        |r0, rows| pack::pack_wide::<FA, V>(a, d, g, d.m, r0, rows, MR, &a_scales),
         |pa, mt, nt, acc| {
             let (at, sat) = (
                 &pa.data[mt * a_len..][..a_len],
@@ -311,7 +328,7 @@ fn packed_f64<FA: BlockFormat, FB: BlockFormat>(
                 &pb.data[nt * b_len..][..b_len],
                 &pb.scales[nt * sb_len..][..sb_len],
             );
-            f64_tile(level, at, sat, bt, sbt, g, pow2, acc);
+            tile(at, sat, bt, sbt, acc);
         },
     );
     Ok(())
@@ -347,53 +364,26 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
     level: Level,
     pow2: bool,
 ) -> Result<(), Error> {
-    let alpha = folded_alpha(a, b, alpha);
     let g = KGeom::f64(d);
     let (e0a, e0b) = (unit_exponent::<FA::Elem>(), unit_exponent::<FB::Elem>());
     // The packed scales carry 2^e0; the exact scalar term wants them raw.
     let (ua, ub) = (2f64.powi(-e0a), 2f64.powi(-e0b));
-    let b_scales = pack::operand_scales(b, d, d.n);
-    let pb = pack::pack_wide::<FB, i64>(b, d, g, d.n, 0, d.n, NR, &b_scales);
-    let a_scales = pack::operand_scales(a, d, d.m);
-    let kp = g.blocks * g.kbp;
-    let (a_len, b_len) = (kp * MR, kp * NR);
-    let (sa_len, sb_len) = (g.blocks * MR, g.blocks * NR);
-    let ntiles = d.n.div_ceil(NR);
-    pack::check_tile_lens(&[
-        (pb.data.len(), ntiles * b_len),
-        (pb.scales.len(), ntiles * sb_len),
-    ])?;
-    drive(
-        c,
-        d,
-        (alpha, beta),
-        |r0, rows| pack::pack_wide::<FA, i64>(a, d, g, d.m, r0, rows, MR, &a_scales),
-        |pa, mt, nt, acc| {
-            let (at, sat) = (
-                &pa.data[mt * a_len..][..a_len],
-                &pa.scales[mt * sa_len..][..sa_len],
-            );
-            let (bt, sbt) = (
-                &pb.data[nt * b_len..][..b_len],
-                &pb.scales[nt * sb_len..][..sb_len],
-            );
-            let mut sums = [0i64; MR * NR];
-            for blk in 0..g.blocks {
-                let (k0, k1) = (blk * g.kbp, (blk + 1) * g.kbp);
-                i64_block(level, at, bt, k0, k1, &mut sums);
-                for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
-                    let (sa, sb) = (sat[blk * MR + i / NR], sbt[blk * NR + i % NR]);
-                    *out += if pow2 {
-                        // f32(S) rounds once; the power-of-two P is exact.
-                        s as f32 * (sa * sb) as f32
-                    } else {
-                        block_term(s as i128, e0a + e0b, (sa * ua) as f32, (sb * ub) as f32)
-                    };
-                }
+    drive_wide::<FA, FB, i64>(a, b, d, (alpha, beta), c, |at, sat, bt, sbt, acc| {
+        let mut sums = [0i64; MR * NR];
+        for blk in 0..g.blocks {
+            let (k0, k1) = (blk * g.kbp, (blk + 1) * g.kbp);
+            i64_block(level, at, bt, k0, k1, &mut sums);
+            for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
+                let (sa, sb) = (sat[blk * MR + i / NR], sbt[blk * NR + i % NR]);
+                *out += if pow2 {
+                    // f32(S) rounds once; the power-of-two P is exact.
+                    s as f32 * (sa * sb) as f32
+                } else {
+                    block_term(s as i128, e0a + e0b, (sa * ua) as f32, (sb * ub) as f32)
+                };
             }
-        },
-    );
-    Ok(())
+        }
+    })
 }
 
 fn i64_block(level: Level, a: &[i64], b: &[i64], k0: usize, k1: usize, out: &mut [i64; MR * NR]) {
