@@ -50,8 +50,10 @@ fn synthetic_activations() -> Vec<f32> {
 
 fn format_row<F: BlockFormat>(f: F, x: &[f32]) {
     let name = f.name();
-    let bpe = bits_per_element(&f, ROWS, COLS);
-    let q = match QuantizedTensor::quantize(f, x, ROWS, COLS, &QuantizeOptions::default()) {
+    let quantized = bits_per_element(&f, ROWS, COLS).and_then(|bpe| {
+        QuantizedTensor::quantize(f, x, ROWS, COLS, &QuantizeOptions::default()).map(|q| (q, bpe))
+    });
+    let (q, bpe) = match quantized {
         Ok(q) => q,
         Err(e) => return println!("{name:<22} error: {e}"),
     };

@@ -42,7 +42,17 @@
 //! assert_eq!(E8M0::from_f32(96.0).to_f32(), 128.0);
 //! ```
 #![deny(missing_docs)]
+// `unsafe` is allowed only in `simd::x86_64` (SIMD loads, stores and calls
+// of `#[target_feature]` functions) and `io::map` (memory mapping); each
+// block states its invariant in a safety comment, which clippy checks.
 #![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(clippy::missing_safety_doc)]
+#![deny(clippy::unnecessary_safety_comment)]
+// Beyond the defaults: no forgotten `dbg!`, `todo!` or `unimplemented!`
+// (each a panic or stray output in a library).
+#![deny(clippy::dbg_macro, clippy::todo, clippy::unimplemented)]
 
 pub mod element;
 mod error;

@@ -117,6 +117,7 @@ impl Grid {
         dir: Direction,
         partial: PartialBlocks,
     ) -> Result<Grid, Error> {
+        f.validate()?;
         rows.checked_mul(cols).ok_or_else(|| {
             Error::InvalidArgument(format!("shape {rows}x{cols} overflows usize"))
         })?;
@@ -132,6 +133,11 @@ impl Grid {
                 f.name()
             )));
         }
+        // A tile larger than the matrix covers the same elements as one of
+        // the matrix's size (the partial-block check above saw the real
+        // size): clamping keeps tile arithmetic such as `tr · cols` within
+        // usize for any block shape.
+        let (tr, tc) = (tr.min(srows.max(1)), tc.min(scols.max(1)));
         Ok(Grid {
             srows,
             scols,
@@ -474,7 +480,9 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     ///
     /// Errors: `src.len() != rows·cols` ([`Error::LengthMismatch`]); a shape
     /// that is not a whole number of blocks under [`PartialBlocks::Reject`],
-    /// or a zero-sized block ([`Error::InvalidArgument`]). Empty tensors are
+    /// a `rows·cols` that overflows `usize`, format parameters
+    /// [`BlockFormat::validate`] rejects, or an `opts.global_amax` that is
+    /// NaN or negative ([`Error::InvalidArgument`]). Empty tensors are
     /// fine and have no scales.
     pub fn quantize<S: Real>(
         format: F,
@@ -558,6 +566,11 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         let whole = matches!(format.block(), BlockShape::Tensor);
         let tensor_amax = || amax_par(level, src, parallel);
         let amax = match opts.global_amax {
+            Some(a) if a.is_nan() || a < 0.0 => {
+                return Err(Error::InvalidArgument(format!(
+                    "global_amax {a} is not a non-negative number"
+                )));
+            }
             Some(a) => a,
             None if format.has_global_scale() || whole => tensor_amax(),
             None => 0.0,
@@ -956,12 +969,43 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     }
 }
 
-/// Bits per element of a format on a `rows × cols` tensor, scales included
-/// (the global scale counted as 32 bits).
-pub fn bits_per_element<F: BlockFormat>(format: &F, rows: usize, cols: usize) -> f64 {
-    let (tr, tc) = format.block().tile(rows, cols);
-    let n = (rows * cols) as f64;
-    let tiles = (rows.div_ceil(tr) * cols.div_ceil(tc)) as f64;
+/// Bits per element of a format on a `rows × cols` tensor (rowwise,
+/// partial blocks counted as whole ones), scales included: the element
+/// width plus `(tiles · scale bits + global bits) / (rows · cols)`, with
+/// 8-bit E4M3/E8M0 scales, 32-bit FP32 scales, and a 32-bit global scale
+/// for formats that have one besides 8-bit block scales (NVFP4).
+///
+/// Errors ([`Error::InvalidArgument`]): an empty tensor, a `rows · cols`
+/// that overflows `usize`, or format parameters [`BlockFormat::validate`]
+/// rejects.
+///
+/// ```
+/// use blockscale::format::{MxFp8E4M3, Nvfp4};
+/// use blockscale::tensor::bits_per_element;
+/// assert_eq!(bits_per_element(&MxFp8E4M3::default(), 4, 64)?, 8.25); // 8 + 8/32
+/// assert_eq!(bits_per_element(&Nvfp4::default(), 1, 16)?, 4.0 + (8.0 + 32.0) / 16.0);
+/// assert!(bits_per_element(&Nvfp4::default(), 0, 16).is_err());
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn bits_per_element<F: BlockFormat>(
+    format: &F,
+    rows: usize,
+    cols: usize,
+) -> Result<f64, Error> {
+    let grid = Grid::new(
+        format,
+        rows,
+        cols,
+        Direction::Rowwise,
+        PartialBlocks::ZeroPad,
+    )?;
+    if rows == 0 || cols == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "bits per element of an empty {rows}x{cols} tensor"
+        )));
+    }
+    let n = rows as f64 * cols as f64;
+    let tiles = grid.tiles_r as f64 * grid.tiles_c as f64;
     let scale_bits = if <F::Scale as ScaleCodec>::NAME == "F32" {
         32.0
     } else {
@@ -972,5 +1016,5 @@ pub fn bits_per_element<F: BlockFormat>(format: &F, rows: usize, cols: usize) ->
     } else {
         0.0
     };
-    F::Elem::BITS as f64 + (tiles * scale_bits + global) / n
+    Ok(F::Elem::BITS as f64 + (tiles * scale_bits + global) / n)
 }

@@ -260,6 +260,21 @@ pub trait Element:
     }
 }
 
+/// 2^e as an f64, exactly, from its bits: subnormal down to 2⁻¹⁰⁷⁴, 0 below,
+/// +Inf above 2¹⁰²³. (`f64::powi` would do on today's targets, but Rust
+/// leaves its precision unspecified, and Miri perturbs it on purpose.)
+pub(crate) const fn pow2_f64(e: i32) -> f64 {
+    if e > 1023 {
+        f64::INFINITY
+    } else if e >= -1022 {
+        f64::from_bits(((e + 1023) as u64) << 52)
+    } else if e >= -1074 {
+        f64::from_bits(1 << (e + 1074))
+    } else {
+        0.0
+    }
+}
+
 /// f32 → f64, exactly, keeping a NaN's sign: `as` leaves the sign of a NaN
 /// unspecified (and constant folding may drop it), while ml_dtypes' NaN
 /// rules depend on it.

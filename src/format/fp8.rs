@@ -2,9 +2,9 @@
 //! per block (1×128, 128×128 or any tile).
 
 use super::{BlockFormat, BlockShape};
-use crate::Element;
 use crate::scale::ElementMap;
 use crate::scale::fp8::current_scale;
+use crate::{Element, Error};
 use core::marker::PhantomData;
 
 /// Per-tensor quantities of per-tensor FP8 scaling.
@@ -98,6 +98,18 @@ impl<T: Element> BlockFormat for Fp8Tensorwise<T> {
         match self.scale {
             Some(s) => format!("fixed scale {s} (delayed scaling)"),
             None => format!("current scaling, power of two: {}", self.power_of_two),
+        }
+    }
+    fn validate(&self) -> Result<(), Error> {
+        match self.scale {
+            // 1/scale is the stored dequantization factor: it must be finite too.
+            Some(s) if !(s > 0.0 && s.is_finite() && (1.0 / s).is_finite()) => {
+                Err(Error::InvalidArgument(format!(
+                    "{}: the fixed scale {s:e} is not a positive finite number with a finite inverse",
+                    self.name()
+                )))
+            }
+            _ => Ok(()),
         }
     }
     fn global(&self, amax: f32) -> Fp8Global {
@@ -205,6 +217,9 @@ impl<T: Element> BlockFormat for Fp8Blockwise<T> {
             "per-block current scaling, power of two: {}",
             self.power_of_two
         )
+    }
+    fn validate(&self) -> Result<(), Error> {
+        super::check_tile(self.rows, self.cols)
     }
     fn global(&self, _amax: f32) {}
     fn block_scale(&self, block_amax: f32, _g: &()) -> (f32, ElementMap, f32) {

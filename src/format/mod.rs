@@ -157,6 +157,24 @@ pub trait BlockFormat: Clone + core::fmt::Debug + Send + Sync {
     fn element_options(&self) -> ConvertOptions {
         ConvertOptions::SATFINITE
     }
+    /// Checks the format's own parameters before a tensor is quantized or
+    /// rebuilt with it: the default accepts every value; FP8 blockwise
+    /// rejects a zero-sized block and FP8 per-tensor a fixed scale that is
+    /// not a positive finite number with a finite inverse.
+    ///
+    /// Errors: [`Error::InvalidArgument`] naming the parameter.
+    ///
+    /// ```
+    /// use blockscale::E4M3;
+    /// use blockscale::format::{BlockFormat, Fp8Blockwise, Fp8Tensorwise, Nvfp4};
+    /// assert!(Nvfp4::default().validate().is_ok());
+    /// assert!(Fp8Blockwise::<E4M3>::new(0, 128).validate().is_err());
+    /// assert!(Fp8Tensorwise::<E4M3>::with_scale(f32::NAN).validate().is_err());
+    /// assert!(Fp8Tensorwise::<E4M3>::with_scale(0.5).validate().is_ok());
+    /// ```
+    fn validate(&self) -> Result<(), Error> {
+        Ok(())
+    }
     /// The tensor amax this global was built from, if the format keeps one.
     fn global_amax(&self, g: &Self::Global) -> Option<f32>;
     /// The factor the GEMM applies once to the result, so that

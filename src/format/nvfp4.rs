@@ -16,6 +16,13 @@ use crate::{E2M1, E4M3, Element};
 /// gives 16×16 tiles (weights), whose columnwise copy is exactly the
 /// rowwise copy transposed.
 ///
+/// Range: Transformer Engine's dequantization factor is
+/// `f32(f32(s_b) · A) · (1/2688)` (SEMANTICS.md §3), so for a tensor amax
+/// `A` above `f32::MAX / 448 ≈ 7.6e35` the product `s_b · A` of a block
+/// with a large scale overflows and its elements dequantize to ±Inf (or
+/// NaN for zeros), exactly as Transformer Engine's do. The other profiles
+/// multiply by `A/2688` first and stay finite.
+///
 /// ```
 /// use blockscale::format::Nvfp4;
 /// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};

@@ -44,7 +44,8 @@ pub fn accuracy<FA: BlockFormat, FB: BlockFormat>(
     x: &[f32],
     y: &[f32],
 ) -> Result<GemmAccuracy, Error> {
-    let d = check(a, b, a.stored_shape().0 * b.stored_shape().0)?;
+    // (Saturating: `check` reports an overflowing M·N itself.)
+    let d = check(a, b, a.stored_shape().0.saturating_mul(b.stored_shape().0))?;
     crate::error::check_len("x", d.m * d.k, x.len())?;
     crate::error::check_len("y", d.n * d.k, y.len())?;
     let mut c = vec![0f32; d.m * d.n];

@@ -367,7 +367,10 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
     let g = KGeom::f64(d);
     let (e0a, e0b) = (unit_exponent::<FA::Elem>(), unit_exponent::<FB::Elem>());
     // The packed scales carry 2^e0; the exact scalar term wants them raw.
-    let (ua, ub) = (2f64.powi(-e0a), 2f64.powi(-e0b));
+    let (ua, ub) = (
+        crate::element::pow2_f64(-e0a),
+        crate::element::pow2_f64(-e0b),
+    );
     drive_wide::<FA, FB, i64>(a, b, d, (alpha, beta), c, |at, sat, bt, sbt, acc| {
         let mut sums = [0i64; MR * NR];
         for blk in 0..g.blocks {
@@ -521,7 +524,7 @@ mod tests {
             ((1 << 40) + 12345, -80),
             (-((1 << 35) + 7), -300),
         ] {
-            let p = p_int as f64 * 2f64.powi(e);
+            let p = p_int as f64 * crate::element::pow2_f64(e);
             let want = round_scaled(s as i128 * p_int as i128, e);
             assert_eq!(
                 pack::term_f64(s as f64, p).to_bits(),
@@ -538,7 +541,7 @@ mod tests {
             ((1i64 << 52) + (1 << 28) - 32, (1i64 << 47) + 1, true),
             ((1i64 << 52) + (3 << 28) + 32, (1i64 << 47) - 1, false),
         ] {
-            let p = p_int as f64 * 2f64.powi(-47);
+            let p = p_int as f64 * crate::element::pow2_f64(-47);
             let want = round_scaled(s as i128 * p_int as i128, -47);
             let naive = (s as f64 * p) as f32;
             assert_ne!(naive, want, "the case must defeat double rounding");
@@ -564,11 +567,13 @@ mod tests {
             let (s, p) = cases[r % cases.len()];
             a[r] = s as f64;
             a[MR + r] = -(s as f64);
-            sa[r] = p as f64 * 2f64.powi(-47 - r as i32 * 40); // down to subnormal f32
+            sa[r] = p as f64 * crate::element::pow2_f64(-47 - r as i32 * 40); // down to subnormal f32
             sa[MR + r] = sa[r] * 0.5;
         }
         let b: Vec<f64> = (0..2 * NR).map(|j| 1.0 + (j % 3) as f64).collect();
-        let sb: Vec<f64> = (0..2 * NR).map(|j| 2f64.powi(j as i32 % 5)).collect();
+        let sb: Vec<f64> = (0..2 * NR)
+            .map(|j| crate::element::pow2_f64(j as i32 % 5))
+            .collect();
         let (mut want, mut got) = ([0f32; MR * NR], [0f32; MR * NR]);
         pack::f64_tile_portable(&a, &sa, &b, &sb, g, false, &mut want);
         f64_tile(simd::detected(), &a, &sa, &b, &sb, g, false, &mut got);

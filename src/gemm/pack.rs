@@ -124,7 +124,7 @@ fn stats<F: BlockFormat>(t: &QuantizedTensor<F>) -> Stats {
             continue;
         }
         if v != 0.0 {
-            let a = (v.abs() as f64) * 2f64.powi(e0);
+            let a = (v.abs() as f64) * crate::element::pow2_f64(e0);
             s.scale_min = s.scale_min.min(a);
             s.scale_max = s.scale_max.max(a);
             let bits = v.abs().to_bits();
@@ -227,7 +227,7 @@ impl KGeom {
 /// the scale matrix's values, each tile row repeated for its rows.
 fn scale_values<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, rows: usize) -> Vec<f64> {
     let blocks = d.k.div_ceil(d.kb.max(1));
-    let f = 2f64.powi(unit_exponent::<F::Elem>());
+    let f = crate::element::pow2_f64(unit_exponent::<F::Elem>());
     let (sr, sc) = t.stored_shape();
     let (tr, tc) = t.format().block().tile(sr, sc);
     let tiles_c = sc.div_ceil(tc);

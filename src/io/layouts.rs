@@ -96,8 +96,13 @@ pub fn dequantize_modelopt_nvfp4(
     scale: &Tensor,
     scale_2: &Tensor,
 ) -> Result<Vec<f32>, Error> {
+    for t in [weight, scale, scale_2] {
+        t.validate()?;
+    }
     let (rows, half) = weight.matrix_shape();
-    let cols = half * 2;
+    let cols = half.checked_mul(2).ok_or_else(|| {
+        Error::InvalidArgument(format!("weight shape {:?} overflows", weight.shape))
+    })?;
     check_shape("weight", weight, DType::U8, &[rows, half])?;
     check_shape(
         "weight_scale",
@@ -176,6 +181,8 @@ pub fn gptoss_mxfp4(
 /// Dequantizes a gpt-oss MXFP4 weight: `x = e2m1 · 2^(scale − 127)` (a NaN
 /// for scale byte 255), row-major `[…, cols]` with `cols = 32 · blocks`.
 pub fn dequantize_gptoss_mxfp4(blocks: &Tensor, scales: &Tensor) -> Result<Vec<f32>, Error> {
+    blocks.validate()?;
+    scales.validate()?;
     let n = blocks.shape.len();
     if blocks.dtype != DType::U8 || n < 2 || blocks.shape[n - 1] != 16 {
         return Err(Error::InvalidArgument(format!(
@@ -282,6 +289,8 @@ pub fn read_own<F: BlockFormat>(
     scales: &Tensor,
     json: &str,
 ) -> Result<QuantizedTensor<F>, Error> {
+    data.validate()?;
+    scales.validate()?;
     let v: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| Error::InvalidArgument(format!("malformed blockscale metadata: {e}")))?;
     let name = own_format_name(json)?;

@@ -133,17 +133,34 @@ impl Tensor {
     /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn new(dtype: DType, shape: Vec<usize>, data: Vec<u8>) -> Result<Tensor, Error> {
-        let numel = numel(&shape)?;
-        let bytes = numel
-            .checked_mul(dtype.size())
-            .ok_or_else(|| Error::InvalidArgument(format!("shape {shape:?} overflows usize")))?;
-        crate::error::check_len("tensor data (bytes)", bytes, data.len())?;
-        Ok(Tensor { dtype, shape, data })
+        let t = Tensor { dtype, shape, data };
+        t.validate()?;
+        Ok(t)
     }
 
-    /// The number of elements (1 for a scalar).
+    /// The number of elements (1 for a scalar). Saturates at `usize::MAX`
+    /// for a shape whose product overflows (which [`Tensor::new`] rejects,
+    /// but the fields are public).
     pub fn numel(&self) -> usize {
-        self.shape.iter().product()
+        numel(&self.shape).unwrap_or(usize::MAX)
+    }
+
+    /// Checks what [`Tensor::new`] checks, for a tensor whose public fields
+    /// were set directly: the shape's product fits `usize` and the data
+    /// holds exactly `numel · size` bytes.
+    ///
+    /// ```
+    /// use blockscale::io::{DType, Tensor};
+    /// let t = Tensor { dtype: DType::F32, shape: vec![2], data: vec![0; 7] };
+    /// assert!(t.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        let bytes = numel(&self.shape)?
+            .checked_mul(self.dtype.size())
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("shape {:?} overflows usize", self.shape))
+            })?;
+        crate::error::check_len("tensor data (bytes)", bytes, self.data.len())
     }
 
     /// Encodes f32 values as `dtype`, rounding to nearest-even (saturating
@@ -191,7 +208,9 @@ impl Tensor {
     }
 
     /// The values as f32: exact for every type but F64 (rounded to nearest
-    /// even). Errors for [`DType::Raw8`], whose meaning the file does not say.
+    /// even). Errors for [`DType::Raw8`], whose meaning the file does not say,
+    /// and for a tensor whose data length disagrees with its shape
+    /// ([`Tensor::validate`]).
     ///
     /// ```
     /// use blockscale::io::{DType, Tensor};
@@ -200,6 +219,8 @@ impl Tensor {
     /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn to_f32(&self) -> Result<Vec<f32>, Error> {
+        // The fields are public: never decode a partial element silently.
+        self.validate()?;
         let d = &self.data;
         Ok(match self.dtype {
             DType::F64 => d
@@ -267,7 +288,7 @@ impl Tensor {
     pub fn matrix_shape(&self) -> (usize, usize) {
         match self.shape.split_last() {
             None => (1, 1),
-            Some((&cols, lead)) => (lead.iter().product(), cols),
+            Some((&cols, lead)) => (numel(lead).unwrap_or(usize::MAX), cols),
         }
     }
 }

@@ -69,6 +69,27 @@ pub fn read(path: impl AsRef<Path>) -> Result<Tensor, Error> {
     parse(&map).map_err(|m| Error::file(path, None, m))
 }
 
+/// Parses the bytes of a `.npy` file already in memory (from a network
+/// buffer, an archive, a fuzzer), with the same checks as [`read`].
+///
+/// Errors: [`Error::InvalidArgument`] with the same messages [`read`] gives.
+///
+/// ```
+/// use blockscale::io::{DType, npy};
+/// let mut b = b"\x93NUMPY\x01\x00".to_vec();
+/// let header = "{'descr': '|u1', 'fortran_order': False, 'shape': (2,), }";
+/// b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+/// b.extend_from_slice(header.as_bytes());
+/// b.extend_from_slice(&[7, 9]);
+/// let t = npy::from_bytes(&b)?;
+/// assert_eq!((t.dtype, t.shape.clone(), t.data.clone()), (DType::U8, vec![2], vec![7, 9]));
+/// assert!(npy::from_bytes(&b[..b.len() - 1]).is_err()); // one byte short
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn from_bytes(bytes: &[u8]) -> Result<Tensor, Error> {
+    parse(bytes).map_err(Error::InvalidArgument)
+}
+
 /// Parses `.npy` bytes.
 fn parse(b: &[u8]) -> Result<Tensor, String> {
     if b.len() < 10 || &b[..6] != MAGIC {
@@ -147,6 +168,28 @@ fn parse(b: &[u8]) -> Result<Tensor, String> {
 /// ```
 pub fn write(path: impl AsRef<Path>, t: &Tensor) -> Result<(), Error> {
     let path = path.as_ref();
+    let bytes = to_bytes(t).map_err(|e| e.in_file(path, None))?;
+    write_atomic(path, |w| put(w, path, &bytes))
+}
+
+/// The bytes [`write`] puts in a file: a version-1 header padded to 64
+/// bytes, then the data.
+///
+/// Errors ([`Error::LengthMismatch`] or [`Error::InvalidArgument`]) if the
+/// tensor's data does not hold exactly `numel · size` bytes (its fields are
+/// public, so it may have been built without [`Tensor::new`]), or if the
+/// shape does not fit a version-1 header.
+///
+/// ```
+/// use blockscale::io::{DType, Tensor, npy};
+/// let t = Tensor::new(DType::I8, vec![2, 1], vec![0xFF, 1])?;
+/// let b = npy::to_bytes(&t)?;
+/// assert_eq!(b.len() % 64, 2); // 64-byte header, 2 bytes of data
+/// assert_eq!(npy::from_bytes(&b)?, t);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn to_bytes(t: &Tensor) -> Result<Vec<u8>, Error> {
+    t.validate()?;
     let shape = match t.shape.len() {
         1 => format!("({},)", t.shape[0]),
         _ => format!(
@@ -166,16 +209,15 @@ pub fn write(path: impl AsRef<Path>, t: &Tensor) -> Result<(), Error> {
     let pad = (64 - (10 + header.len() + 1) % 64) % 64;
     header.extend(std::iter::repeat_n(' ', pad));
     header.push('\n');
-    if header.len() > u16::MAX as usize {
-        return Err(Error::file(path, None, "shape too long for a .npy header"));
-    }
-    write_atomic(path, |w| {
-        put(w, path, MAGIC)?;
-        put(w, path, &[1, 0])?;
-        put(w, path, &(header.len() as u16).to_le_bytes())?;
-        put(w, path, header.as_bytes())?;
-        put(w, path, &t.data)
-    })
+    let hlen = u16::try_from(header.len())
+        .map_err(|_| Error::InvalidArgument("shape too long for a .npy header".into()))?;
+    let mut out = Vec::with_capacity(10 + header.len() + t.data.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&hlen.to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&t.data);
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 
 use super::{DType, Tensor, put, write_atomic};
 use crate::Error;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::SafeTensorError;
+use safetensors::tensor::{Dtype, Metadata, SafeTensors, TensorInfo, TensorView};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -36,11 +37,32 @@ fn from_st(d: Dtype) -> Option<DType> {
     })
 }
 
-/// An open safetensors file: the header is parsed once, tensors are copied
-/// out of the memory map on demand.
+/// The bytes a [`SafeFile`] reads from.
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// An open safetensors file: the header is parsed and validated once (by
+/// the `safetensors` crate: JSON, dtypes, shapes against byte sizes,
+/// contiguous offsets within the buffer), and tensors are copied out of the
+/// memory map on demand.
 pub struct SafeFile {
     path: PathBuf,
-    map: memmap2::Mmap,
+    bytes: Bytes,
+    /// Where the data section starts (8 + header length).
+    data_start: usize,
+    header: Metadata,
 }
 
 impl SafeFile {
@@ -63,13 +85,59 @@ impl SafeFile {
     pub fn open(path: impl AsRef<Path>) -> Result<SafeFile, Error> {
         let path = path.as_ref().to_path_buf();
         let map = super::map(&path)?;
-        SafeTensors::deserialize(&map)
-            .map_err(|e| Error::file(&path, None, format!("not a valid safetensors file: {e}")))?;
-        Ok(SafeFile { path, map })
+        SafeFile::validate(path, Bytes::Mapped(map))
     }
 
-    fn parsed(&self) -> SafeTensors<'_> {
-        SafeTensors::deserialize(&self.map).expect("validated in open")
+    /// A safetensors file already in memory, with the same checks as
+    /// [`SafeFile::open`]; `name` stands for the path in error messages.
+    ///
+    /// ```
+    /// use blockscale::io::st::SafeFile;
+    /// let header = br#"{"w":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}"#;
+    /// let mut b = (header.len() as u64).to_le_bytes().to_vec();
+    /// b.extend_from_slice(header);
+    /// b.extend_from_slice(&[3, 4]);
+    /// let f = SafeFile::from_bytes("in-memory", b.clone())?;
+    /// assert_eq!(f.tensor("w")?.data, vec![3, 4]);
+    /// b.pop(); // truncated: an error, not a panic
+    /// assert!(SafeFile::from_bytes("in-memory", b).is_err());
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn from_bytes(name: impl AsRef<Path>, bytes: Vec<u8>) -> Result<SafeFile, Error> {
+        SafeFile::validate(name.as_ref().to_path_buf(), Bytes::Owned(bytes))
+    }
+
+    fn validate(path: PathBuf, bytes: Bytes) -> Result<SafeFile, Error> {
+        let bad = |e: SafeTensorError| {
+            Error::file(&path, None, format!("not a valid safetensors file: {e}"))
+        };
+        // `deserialize` checks what `read_metadata` does and also that the
+        // data section ends exactly at the end of the buffer.
+        SafeTensors::deserialize(&bytes).map_err(bad)?;
+        let (n, header) = SafeTensors::read_metadata(&bytes).map_err(bad)?;
+        Ok(SafeFile {
+            data_start: 8 + n,
+            path,
+            bytes,
+            header,
+        })
+    }
+
+    /// A tensor's header entry and bytes; errors if it is missing.
+    fn entry(&self, name: &str) -> Result<(&TensorInfo, &[u8]), Error> {
+        let info = self
+            .header
+            .info(name)
+            .ok_or_else(|| Error::file(&self.path, Some(name), "no such tensor"))?;
+        let (a, b) = info.data_offsets;
+        // Validated in `validate`; checked again so that no index can panic.
+        let data = self
+            .data_start
+            .checked_add(a)
+            .zip(self.data_start.checked_add(b))
+            .and_then(|(a, b)| self.bytes.get(a..b))
+            .ok_or_else(|| Error::file(&self.path, Some(name), "data offsets out of range"))?;
+        Ok((info, data))
     }
 
     /// The file's path.
@@ -79,72 +147,51 @@ impl SafeFile {
 
     /// Tensor names, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut n: Vec<String> = self
-            .parsed()
-            .names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        let mut n: Vec<String> = self.header.tensors().into_keys().collect();
         n.sort();
         n
     }
 
     /// The `__metadata__` map of the header (empty if none).
     pub fn metadata(&self) -> HashMap<String, String> {
-        SafeTensors::read_metadata(&self.map)
-            .ok()
-            .and_then(|(_, m)| m.metadata().clone())
-            .unwrap_or_default()
+        self.header.metadata().clone().unwrap_or_default()
     }
 
     /// The dtype (as the file names it) and shape of a tensor, without
     /// copying its data.
     pub fn info(&self, name: &str) -> Result<(String, Vec<usize>), Error> {
-        let st = self.parsed();
-        let v = st
-            .tensor(name)
-            .map_err(|e| Error::file(&self.path, Some(name), e.to_string()))?;
-        Ok((format!("{:?}", v.dtype()), v.shape().to_vec()))
+        let (info, _) = self.entry(name)?;
+        Ok((format!("{:?}", info.dtype), info.shape.clone()))
     }
 
     /// Bytes of a tensor's data.
     pub fn nbytes(&self, name: &str) -> Result<usize, Error> {
-        let st = self.parsed();
-        let v = st
-            .tensor(name)
-            .map_err(|e| Error::file(&self.path, Some(name), e.to_string()))?;
-        Ok(v.data().len())
+        Ok(self.entry(name)?.1.len())
     }
 
     /// A copy of one tensor. Errors if it is missing or of a dtype this crate
     /// does not handle (the message names the dtype).
     pub fn tensor(&self, name: &str) -> Result<Tensor, Error> {
-        let st = self.parsed();
-        let v = st
-            .tensor(name)
-            .map_err(|e| Error::file(&self.path, Some(name), e.to_string()))?;
-        let dtype = from_st(v.dtype()).ok_or_else(|| {
+        let (info, data) = self.entry(name)?;
+        let dtype = from_st(info.dtype).ok_or_else(|| {
             Error::file(
                 &self.path,
                 Some(name),
-                format!("unsupported dtype {:?}", v.dtype()),
+                format!("unsupported dtype {:?}", info.dtype),
             )
         })?;
-        Tensor::new(dtype, v.shape().to_vec(), v.data().to_vec())
+        Tensor::new(dtype, info.shape.clone(), data.to_vec())
             .map_err(|e| e.in_file(&self.path, Some(name)))
     }
 
     /// The raw bytes, dtype and shape of a tensor of any dtype, for copying
     /// it unchanged.
     pub fn raw(&self, name: &str) -> Result<RawTensor, Error> {
-        let st = self.parsed();
-        let v = st
-            .tensor(name)
-            .map_err(|e| Error::file(&self.path, Some(name), e.to_string()))?;
+        let (info, data) = self.entry(name)?;
         Ok(RawTensor {
-            dtype: v.dtype(),
-            shape: v.shape().to_vec(),
-            data: v.data().to_vec(),
+            dtype: info.dtype,
+            shape: info.shape.clone(),
+            data: data.to_vec(),
         })
     }
 }

@@ -577,7 +577,7 @@ mod tests {
     #[test]
     fn exp2_matches_powf_rounding() {
         assert_eq!(exp2_f32(0), 1.0);
-        assert_eq!(exp2_f32(127), 2f32.powi(127));
+        assert_eq!(exp2_f32(127), 1.7014118e38);
         assert_eq!(exp2_f32(128), f32::INFINITY);
         assert_eq!(exp2_f32(-126), f32::MIN_POSITIVE);
         assert_eq!(exp2_f32(-149), f32::from_bits(1));

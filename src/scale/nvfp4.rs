@@ -30,6 +30,10 @@ use crate::{E2M1, E4M3};
 /// zero block gets s_b = 0 and all-zero elements under Transformer Engine,
 /// s_b = 1 (Model-Optimizer) or 2⁻⁶ (torchao) and zero elements, and −0
 /// elements under JAX (its 0/0 is NaN, which the ml_dtypes cast makes −0).
+/// A tensor of f32 subnormals so small that w = A/2688 underflows to 0
+/// (A below about 2688 · 2⁻¹⁴⁹ ≈ 3.8e-42) makes torchao's (a_b/6)/w a 0/0
+/// or x/0: a nonzero block there gets a NaN scale and NaN values, as torchao
+/// computes it (found by the `quantize` fuzz target).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Nvfp4Profile {
     /// NVIDIA Transformer Engine (the default).
@@ -117,11 +121,11 @@ pub fn block_scale(profile: Nvfp4Profile, a_b: f32, g: &Nvfp4Global) -> (E4M3, E
             (s_b, divide_or_zero(d), d)
         }
         Nvfp4Profile::TorchAo => {
-            let scaled = ((a_b / 6.0) / g.w).clamp(2f32.powi(-6), 448.0);
+            let scaled = ((a_b / 6.0) / g.w).clamp(0.015625, 448.0);
             // clamp keeps NaN (0/0 for an all-zero tensor); torch.clamp does too,
             // but a zero tensor should quantize to zeros: take the floor.
             let s_b = e4m3_satfinite(if scaled.is_nan() && a_b == 0.0 {
-                2f32.powi(-6)
+                0.015625 // 2^-6
             } else {
                 scaled
             });

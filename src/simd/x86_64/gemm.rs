@@ -55,7 +55,7 @@ unsafe fn i8_tile_impl<const Q: usize>(
     let quads = if Q == 0 { quads } else { Q };
     let mut c = [_mm512_setzero_ps(); MR];
     for blk in 0..blocks {
-        // SAFETY (all reads in this loop): blk < blocks and q < quads, so
+        // SAFETY: (all reads in this loop) blk < blocks and q < quads, so
         // every offset is below the lengths `i8_tile` asserted.
         unsafe {
             let start = _mm512_loadu_si512(nc.as_ptr().add(blk * NR).cast());
@@ -144,7 +144,7 @@ unsafe fn f64_tile_impl<const POW2: bool>(
 ) {
     let mut c = [_mm512_setzero_ps(); MR];
     for blk in 0..blocks {
-        // SAFETY (all reads in this loop): k < blocks·kb and every offset
+        // SAFETY: (all reads in this loop) k < blocks·kb and every offset
         // is below the lengths `f64_tile` asserted.
         unsafe {
             let mut s = [[_mm512_setzero_pd(); 2]; MR];

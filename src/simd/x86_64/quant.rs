@@ -714,9 +714,10 @@ unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut 
         cnt[..m].copy_from_slice(&counts[i..i + m]);
         let maxc = cnt.iter().copied().max().unwrap_or(0) as usize;
         let uniform = cnt[..m].iter().all(|&c| c as usize == maxc);
-        // SAFETY: cnt holds 16 u32.
         let cv: [__m512i; 2] = core::array::from_fn(|g| {
-            _mm512_cvtepu32_epi64(unsafe { _mm256_loadu_si256(cnt.as_ptr().add(8 * g).cast()) })
+            // SAFETY: cnt holds 16 u32 and g < 2, so 8 lanes from 8·g are in bounds.
+            let half = unsafe { _mm256_loadu_si256(cnt.as_ptr().add(8 * g).cast()) };
+            _mm512_cvtepu32_epi64(half)
         });
         let mut j = 0;
         if uniform && m == 16 {

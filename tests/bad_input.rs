@@ -1,0 +1,566 @@
+//! Every kind of bad input to the public API gives a typed error, never a
+//! panic: wrong lengths, shapes that are not whole blocks or overflow
+//! `usize`, zero-sized blocks, NaN and ±Inf parameters, and (feature `io`)
+//! malformed files and tensors whose public fields disagree.
+//!
+//! CI also runs this file in a debug build, where integer overflow panics,
+//! so arithmetic that would wrap silently in release is caught too.
+
+use blockscale::element::{ConvertOptions, RandomBits, slice};
+use blockscale::format::{
+    BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, MxFp8E5M2, Nvfp4,
+};
+use blockscale::layout::{self, ScaleLayout};
+use blockscale::recipe::{LinearLayer, LinearShape, OperandRole, Recipe};
+use blockscale::rht::{Rht, SignVector};
+use blockscale::scale::fp8::{AmaxCompute, DelayedScalingConfig};
+use blockscale::tensor::{
+    Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, bits_per_element,
+};
+use blockscale::{E4M3, E8M0, Error};
+
+/// Runs `f`, failing the test with `what` if it panics, and returns its result.
+fn no_panic<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: panicked instead of returning an error"),
+    }
+}
+
+fn is_invalid<T: std::fmt::Debug>(what: &str, r: Result<T, Error>) {
+    match r {
+        Err(Error::InvalidArgument(m)) => assert!(!m.is_empty(), "{what}: empty message"),
+        other => panic!("{what}: expected InvalidArgument, got {other:?}"),
+    }
+}
+
+fn is_length<T: std::fmt::Debug>(what: &str, r: Result<T, Error>) {
+    assert!(
+        matches!(r, Err(Error::LengthMismatch { .. })),
+        "{what}: expected LengthMismatch, got {r:?}"
+    );
+}
+
+const O: QuantizeOptions = QuantizeOptions {
+    direction: Direction::Rowwise,
+    rounding: blockscale::tensor::TensorRounding::NearestEven,
+    partial_blocks: PartialBlocks::Reject,
+    global_amax: None,
+};
+
+#[test]
+fn element_slices() {
+    let mut out = [E4M3::ZERO; 2];
+    is_length(
+        "encode into a short slice",
+        no_panic("encode", || {
+            slice::encode(&[1.0f32; 3], &mut out, ConvertOptions::default())
+        }),
+    );
+    let mut back = [0f32; 1];
+    is_length(
+        "decode into a short slice",
+        no_panic("decode", || slice::decode(&out, &mut back)),
+    );
+    is_invalid("0 random bits", RandomBits::new(0, 0));
+    is_invalid("33 random bits", RandomBits::new(0, 33));
+    is_invalid("random value wider than its bits", RandomBits::new(4, 2));
+}
+
+#[test]
+fn quantize_shapes_and_lengths() {
+    let x = vec![1.0f32; 64];
+    is_length(
+        "source shorter than the shape",
+        no_panic("quantize", || {
+            QuantizedTensor::quantize(Nvfp4::default(), &x, 4, 32, &O)
+        }),
+    );
+    is_invalid(
+        "partial block rejected",
+        no_panic("quantize", || {
+            QuantizedTensor::quantize(Nvfp4::default(), &x[..60], 3, 20, &O)
+        }),
+    );
+    // Shapes whose element count overflows usize, in both directions.
+    for (rows, cols) in [(usize::MAX, 2), (2, usize::MAX), (usize::MAX, usize::MAX)] {
+        for direction in [Direction::Rowwise, Direction::Columnwise] {
+            let opts = QuantizeOptions {
+                direction,
+                partial_blocks: PartialBlocks::ZeroPad,
+                ..O
+            };
+            is_invalid(
+                "overflowing shape",
+                no_panic("quantize", || {
+                    QuantizedTensor::quantize(MxFp4::default(), &x, rows, cols, &opts)
+                }),
+            );
+        }
+    }
+    // Blocks larger than the tensor, and of usize::MAX, under ZeroPad.
+    let zp = QuantizeOptions {
+        partial_blocks: PartialBlocks::ZeroPad,
+        ..O
+    };
+    let q = no_panic("huge block", || {
+        QuantizedTensor::quantize(
+            Fp8Blockwise::<E4M3>::new(usize::MAX, usize::MAX),
+            &x,
+            8,
+            8,
+            &zp,
+        )
+    })
+    .expect("one partial tile");
+    assert_eq!(q.scales().len(), 1);
+    is_invalid(
+        "huge block, rejected as partial",
+        no_panic("quantize", || {
+            QuantizedTensor::quantize(Fp8Blockwise::<E4M3>::new(usize::MAX, 1), &x, 8, 8, &O)
+        }),
+    );
+    // Zero-sized blocks.
+    for (r, c) in [(0, 128), (1, 0), (0, 0)] {
+        is_invalid(
+            "zero-sized block",
+            no_panic("quantize", || {
+                QuantizedTensor::quantize(Fp8Blockwise::<E4M3>::new(r, c), &x, 8, 8, &zp)
+            }),
+        );
+    }
+    // Empty tensors are fine, and dequantize to nothing.
+    let e = QuantizedTensor::quantize(Nvfp4::default(), &[] as &[f32], 0, 16, &O).unwrap();
+    assert!(e.dequantize().is_empty() && e.scales().is_empty());
+}
+
+#[test]
+fn non_finite_parameters() {
+    let x = vec![1.0f32; 32];
+    for s in [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        0.0,
+        -0.0,
+        -2.0,
+        1e-45,
+    ] {
+        is_invalid(
+            "bad fixed FP8 scale",
+            no_panic("quantize", || {
+                QuantizedTensor::quantize(Fp8Tensorwise::<E4M3>::with_scale(s), &x, 1, 32, &O)
+            }),
+        );
+    }
+    for a in [f32::NAN, -1.0, f32::NEG_INFINITY] {
+        let opts = QuantizeOptions {
+            global_amax: Some(a),
+            ..O
+        };
+        is_invalid(
+            "bad global amax",
+            no_panic("quantize", || {
+                QuantizedTensor::quantize(Nvfp4::default(), &x, 1, 32, &opts)
+            }),
+        );
+    }
+    // NaN and ±Inf elements are data, not errors: every format quantizes
+    // them by its rules, without panicking.
+    let mut y = x.clone();
+    y[0] = f32::NAN;
+    y[1] = f32::INFINITY;
+    y[2] = f32::NEG_INFINITY;
+    y[3] = f32::MAX;
+    y[4] = f32::from_bits(1);
+    fn ok<F: BlockFormat>(f: F, y: &[f32]) {
+        let q = no_panic(&f.name(), || {
+            QuantizedTensor::quantize(f.clone(), y, 1, 32, &O)
+        })
+        .unwrap_or_else(|e| panic!("{}: {e}", f.name()));
+        assert_eq!(q.dequantize().len(), 32);
+    }
+    ok(Nvfp4::default(), &y);
+    ok(MxFp4::default(), &y);
+    ok(MxFp8E5M2::default(), &y);
+    ok(Fp8Tensorwise::<E4M3>::current(), &y);
+    ok(Fp8Blockwise::<E4M3>::new(1, 32), &y);
+    let inf = QuantizeOptions {
+        global_amax: Some(f32::INFINITY),
+        ..O
+    };
+    assert!(QuantizedTensor::quantize(Nvfp4::default(), &y, 1, 32, &inf).is_ok());
+}
+
+#[test]
+fn tensors_from_parts_and_accessors() {
+    let q = QuantizedTensor::quantize(Nvfp4::default(), &[1.0f32; 32], 2, 16, &O).unwrap();
+    let parts = |data: Vec<u8>, scales: Vec<E4M3>, amax: Option<f32>, shape| {
+        no_panic("from_parts", || {
+            QuantizedTensor::from_parts(
+                Nvfp4::default(),
+                shape,
+                Direction::Rowwise,
+                PartialBlocks::Reject,
+                data,
+                scales,
+                amax,
+            )
+        })
+    };
+    let (d, s) = (q.data().to_vec(), q.scales().to_vec());
+    is_length(
+        "short data",
+        parts(d[1..].to_vec(), s.clone(), Some(1.0), (2, 16)),
+    );
+    is_length(
+        "short scales",
+        parts(d.clone(), s[1..].to_vec(), Some(1.0), (2, 16)),
+    );
+    is_invalid("missing amax", parts(d.clone(), s.clone(), None, (2, 16)));
+    is_invalid(
+        "overflowing shape",
+        parts(d.clone(), s.clone(), Some(1.0), (usize::MAX, 16)),
+    );
+    is_invalid(
+        "needless amax",
+        no_panic("from_parts", || {
+            QuantizedTensor::from_parts(
+                MxFp4::default(),
+                (1, 32),
+                Direction::Rowwise,
+                PartialBlocks::Reject,
+                vec![0; 16],
+                vec![E8M0::ONE],
+                Some(1.0),
+            )
+        }),
+    );
+    let mut short = vec![0f32; 31];
+    is_length("dequantize_into", q.dequantize_into(&mut short));
+    is_length("error_metrics", q.error_metrics(&[0.0; 3]));
+    assert!(q.element(2, 0).is_none() && q.element(0, 16).is_none());
+    assert!(q.element(usize::MAX, usize::MAX).is_none());
+    assert!(q.scale_at(usize::MAX, 0).is_none());
+    let mut r = q.clone();
+    is_length(
+        "requantize with a short source",
+        r.requantize(&[1.0f32; 16], 2, 16, &O),
+    );
+    assert_eq!(
+        r.data(),
+        q.data(),
+        "a failed requantize leaves the tensor as it was"
+    );
+    is_invalid(
+        "bits per element, empty",
+        bits_per_element(&Nvfp4::default(), 0, 16),
+    );
+    is_invalid(
+        "bits per element, overflow",
+        no_panic("bits_per_element", || {
+            bits_per_element(&Nvfp4::default(), usize::MAX, usize::MAX)
+        }),
+    );
+    is_invalid(
+        "bits per element, zero block",
+        no_panic("bits_per_element", || {
+            bits_per_element(&Fp8Blockwise::<E4M3>::new(0, 1), 4, 4)
+        }),
+    );
+}
+
+#[test]
+fn scale_layouts() {
+    for (r, c) in [(usize::MAX, 1), (1, usize::MAX), (usize::MAX / 2, 8)] {
+        is_invalid(
+            "storage_len",
+            no_panic("storage_len", || ScaleLayout::Swizzled.storage_len(r, c)),
+        );
+        is_invalid(
+            "swizzled_shape",
+            no_panic("swizzled_shape", || layout::swizzled_shape(r, c)),
+        );
+    }
+    assert!(layout::swizzle(&[1u8; 3], 2, 2, 0).is_err());
+    assert!(layout::unswizzle(&[1u8; 3], 2, 2).is_err());
+    // Outside its precondition the offset is meaningless but never panics.
+    no_panic("swizzled_offset", || {
+        layout::swizzled_offset(usize::MAX, usize::MAX, usize::MAX)
+    });
+}
+
+#[test]
+fn gemm_operands() {
+    let a = QuantizedTensor::quantize(MxFp4::default(), &[1.0f32; 64], 2, 32, &O).unwrap();
+    let b = QuantizedTensor::quantize(MxFp4::default(), &[1.0f32; 128], 2, 64, &O).unwrap();
+    let n16 = QuantizedTensor::quantize(Nvfp4::default(), &[1.0f32; 64], 2, 32, &O).unwrap();
+    let mut c = vec![0f32; 4];
+    is_invalid(
+        "K mismatch",
+        no_panic("gemm", || blockscale::gemm::gemm(&a, &b, 1.0, 0.0, &mut c)),
+    );
+    is_invalid(
+        "blocks along K",
+        no_panic("gemm", || {
+            blockscale::gemm::gemm(&a, &n16, 1.0, 0.0, &mut c)
+        }),
+    );
+    is_length(
+        "C length",
+        no_panic("gemm", || {
+            blockscale::gemm::gemm_reference(&a, &a, 1.0, 0.0, &mut c[..3])
+        }),
+    );
+    is_length(
+        "accuracy x",
+        no_panic("accuracy", || {
+            blockscale::gemm::accuracy(&a, &a, &[0.0; 3], &[0.0; 64])
+        }),
+    );
+    // Blocks far longer than K are one block of K: the fast path and the
+    // reference agree, and nothing overflows.
+    let zp = QuantizeOptions {
+        partial_blocks: PartialBlocks::ZeroPad,
+        ..O
+    };
+    let x: Vec<f32> = (0..6 * 40).map(|i| (i % 7) as f32 - 3.0).collect();
+    let big = Fp8Blockwise::<E4M3>::new(usize::MAX, usize::MAX);
+    let h = QuantizedTensor::quantize(big, &x, 6, 40, &zp).unwrap();
+    let (mut c1, mut c2) = (vec![0f32; 36], vec![0f32; 36]);
+    no_panic("gemm", || blockscale::gemm::gemm(&h, &h, 1.0, 0.0, &mut c1)).unwrap();
+    no_panic("gemm", || {
+        blockscale::gemm::gemm_reference(&h, &h, 1.0, 0.0, &mut c2)
+    })
+    .unwrap();
+    assert_eq!(c1, c2);
+    // Non-finite alpha and beta are arithmetic, not errors.
+    let mut c = vec![f32::NAN; 4];
+    blockscale::gemm::gemm(&a, &a, f32::INFINITY, 0.0, &mut c).unwrap();
+    assert!(c.iter().all(|v| v.is_infinite()), "beta = 0 never reads C");
+}
+
+#[test]
+fn transforms_recipes_and_scalers() {
+    for n in [0, 1, 8, 48, 512, usize::MAX] {
+        is_invalid(
+            "RHT size",
+            no_panic("Rht::new", || Rht::new(n, SignVector::Ones)),
+        );
+    }
+    let rht = Rht::transformer_engine();
+    let mut v = vec![0f32; 20];
+    is_invalid(
+        "partial RHT chunk",
+        rht.forward(&mut v, 1, 20, Direction::Rowwise),
+    );
+    is_length(
+        "RHT data length",
+        rht.forward(&mut v, 2, 16, Direction::Rowwise),
+    );
+    is_invalid(
+        "RHT overflowing shape",
+        no_panic("rht", || {
+            rht.inverse(&mut v, usize::MAX, 16, Direction::Columnwise)
+        }),
+    );
+    is_invalid(
+        "history 0",
+        DelayedScalingConfig::new(0, AmaxCompute::Max, 0),
+    );
+    is_invalid(
+        "layer out of range",
+        LinearLayer::new(Recipe::mxfp8(), 3, 2),
+    );
+    let shape = LinearShape {
+        tokens: 32,
+        in_features: 32,
+        out_features: 32,
+    };
+    let mut l = LinearLayer::new(Recipe::mxfp8(), 0, 1).unwrap();
+    let x = vec![0.5f32; 32 * 32];
+    is_length(
+        "short weight",
+        no_panic("run", || l.run(0, &x, &x[1..], &x, shape)),
+    );
+    let odd = LinearShape {
+        tokens: 31,
+        in_features: 32,
+        out_features: 32,
+    };
+    assert!(no_panic("run", || l.run(0, &x[..31 * 32], &x, &x[..31 * 32], odd)).is_err());
+    let huge = LinearShape {
+        tokens: usize::MAX,
+        in_features: 32,
+        out_features: 32,
+    };
+    assert!(no_panic("run", || l.run(0, &x, &x, &x, huge)).is_err());
+    let spec = Recipe::delayed().spec(OperandRole::FpropInput);
+    is_invalid(
+        "delayed without a scale",
+        spec.quantize(&x, 32, 32, 0, None),
+    );
+    is_invalid(
+        "RecipeKind",
+        blockscale::recipe::RecipeKind::from_name("fp3"),
+    );
+}
+
+#[cfg(feature = "io")]
+mod files {
+    use super::*;
+    use blockscale::io::{DType, Tensor, layouts, npy, st};
+
+    #[test]
+    fn tensors_whose_fields_disagree() {
+        let bad = Tensor {
+            dtype: DType::F32,
+            shape: vec![2, 2],
+            data: vec![0; 15],
+        };
+        is_length("to_f32", no_panic("to_f32", || bad.to_f32()));
+        is_length("npy::to_bytes", npy::to_bytes(&bad));
+        let huge = Tensor {
+            dtype: DType::U8,
+            shape: vec![usize::MAX, 4],
+            data: vec![],
+        };
+        is_invalid("overflowing shape", huge.validate());
+        assert_eq!(huge.numel(), usize::MAX);
+        no_panic("matrix_shape", || huge.matrix_shape());
+        is_invalid(
+            "Tensor::new overflow",
+            Tensor::new(DType::F64, vec![1 << 62, 4], vec![]),
+        );
+        is_invalid(
+            "from_f32 into an integer type",
+            Tensor::from_f32(DType::U8, vec![1], &[1.0]),
+        );
+        is_invalid(
+            "reinterpret across sizes",
+            Tensor::new(DType::U8, vec![2], vec![0; 2])
+                .unwrap()
+                .reinterpret(DType::BF16),
+        );
+        // Layout dequantizers: inconsistent or mismatched tensors.
+        let w = Tensor {
+            dtype: DType::U8,
+            shape: vec![2, 8],
+            data: vec![0; 3],
+        };
+        let s = Tensor::new(DType::F8E4M3, vec![2, 1], vec![0x38; 2]).unwrap();
+        let s2 = Tensor {
+            dtype: DType::F32,
+            shape: vec![],
+            data: vec![],
+        };
+        assert!(
+            no_panic("modelopt", || layouts::dequantize_modelopt_nvfp4(
+                &w, &s, &s2
+            ))
+            .is_err()
+        );
+        let w = Tensor::new(DType::U8, vec![2, 8], vec![0; 16]).unwrap();
+        assert!(
+            no_panic("modelopt", || layouts::dequantize_modelopt_nvfp4(
+                &w, &s, &s2
+            ))
+            .is_err()
+        );
+        let wide = Tensor {
+            dtype: DType::U8,
+            shape: vec![1, usize::MAX],
+            data: vec![],
+        };
+        assert!(
+            no_panic("modelopt", || layouts::dequantize_modelopt_nvfp4(
+                &wide, &s, &s2
+            ))
+            .is_err()
+        );
+        let blocks = Tensor::new(DType::U8, vec![1, 2, 16], vec![0; 32]).unwrap();
+        let scales = Tensor {
+            dtype: DType::U8,
+            shape: vec![1, 2],
+            data: vec![127],
+        };
+        assert!(
+            no_panic("gptoss", || layouts::dequantize_gptoss_mxfp4(
+                &blocks, &scales
+            ))
+            .is_err()
+        );
+        for json in [
+            "",
+            "{",
+            "{\"format\": 3}",
+            "{\"format\":\"MXFP8-E4M3\",\"shape\":[-1,2]}",
+            "null",
+        ] {
+            let d = Tensor::new(DType::U8, vec![64], vec![0; 64]).unwrap();
+            let sc = Tensor::new(DType::F8E8M0, vec![2, 1], vec![127; 2]).unwrap();
+            assert!(
+                no_panic("read_own", || layouts::read_own(
+                    MxFp8E4M3::default(),
+                    &d,
+                    &sc,
+                    json
+                ))
+                .is_err(),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_files() {
+        for b in [
+            &b""[..],
+            b"\x93NUMPY",
+            b"\x93NUMPY\x09\x00\x00\x00",
+            b"\x93NUMPY\x01\x00\xff\xff{",
+        ] {
+            is_invalid("npy", no_panic("npy", || npy::from_bytes(b)));
+        }
+        let header =
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551615, 2), }";
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend((header.len() as u16).to_le_bytes());
+        b.extend(header.as_bytes());
+        is_invalid(
+            "npy overflowing shape",
+            no_panic("npy", || npy::from_bytes(&b)),
+        );
+        // (`{}` after its length is a valid, empty file.)
+        let empty = st::SafeFile::from_bytes("x", b"\x02\0\0\0\0\0\0\0{}".to_vec());
+        assert!(empty.unwrap().names().is_empty());
+        for b in [
+            &b""[..],
+            &[0xff; 8],
+            &[3, 0, 0, 0, 0, 0, 0, 0, b'{', b'}'],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0],
+        ] {
+            assert!(matches!(
+                no_panic("safetensors", || st::SafeFile::from_bytes("x", b.to_vec())),
+                Err(Error::File { .. })
+            ));
+        }
+        let header =
+            br#"{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}}"#;
+        let mut b = (header.len() as u64).to_le_bytes().to_vec();
+        b.extend_from_slice(header);
+        assert!(no_panic("safetensors", || st::SafeFile::from_bytes("x", b)).is_err());
+        let f = st::SafeFile::from_bytes("x", {
+            let h = br#"{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#;
+            let mut b = (h.len() as u64).to_le_bytes().to_vec();
+            b.extend_from_slice(h);
+            b.push(1);
+            b
+        })
+        .unwrap();
+        assert!(matches!(f.tensor("missing"), Err(Error::File { .. })));
+        assert!(
+            f.info("missing").is_err() && f.raw("missing").is_err() && f.nbytes("missing").is_err()
+        );
+    }
+}
