@@ -723,21 +723,7 @@ fn read_own_any(d: &Tensor, s: &Tensor, json: &str) {
 }
 
 fn dtype(u: &mut Unstructured) -> DType {
-    pick(
-        u,
-        &[
-            DType::F64,
-            DType::F32,
-            DType::F16,
-            DType::BF16,
-            DType::F8E4M3,
-            DType::F8E5M2,
-            DType::F8E8M0,
-            DType::U8,
-            DType::I8,
-            DType::Raw8,
-        ],
-    )
+    pick(u, &DType::ALL)
 }
 
 /// A tensor built field by field: its public fields need not agree.

@@ -45,6 +45,26 @@ pub enum DType {
 }
 
 impl DType {
+    /// Every dtype, in declaration order.
+    ///
+    /// ```
+    /// use blockscale::io::DType;
+    /// assert_eq!(DType::ALL.len(), 10);
+    /// assert!(DType::ALL.iter().all(|d| DType::parse(d.name()) == Some(*d)));
+    /// ```
+    pub const ALL: [DType; 10] = [
+        DType::F64,
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::F8E4M3,
+        DType::F8E5M2,
+        DType::F8E8M0,
+        DType::U8,
+        DType::I8,
+        DType::Raw8,
+    ];
+
     /// Bytes per element.
     ///
     /// ```
@@ -88,7 +108,7 @@ impl DType {
     /// assert_eq!(DType::parse("f12"), None);
     /// ```
     pub fn parse(s: &str) -> Option<DType> {
-        ALL.into_iter().find(|d| d.name() == s)
+        DType::ALL.into_iter().find(|d| d.name() == s)
     }
 
     /// Whether values of this type are numbers [`Tensor::to_f32`] can read.
@@ -96,19 +116,6 @@ impl DType {
         !matches!(self, DType::Raw8)
     }
 }
-
-const ALL: [DType; 10] = [
-    DType::F64,
-    DType::F32,
-    DType::F16,
-    DType::BF16,
-    DType::F8E4M3,
-    DType::F8E5M2,
-    DType::F8E8M0,
-    DType::U8,
-    DType::I8,
-    DType::Raw8,
-];
 
 /// A dense row-major tensor as stored in a file: dtype, shape and the raw
 /// little-endian bytes.

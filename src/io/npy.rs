@@ -172,7 +172,7 @@ pub fn write(path: impl AsRef<Path>, t: &Tensor) -> Result<(), Error> {
     write_atomic(path, |w| put(w, path, &bytes))
 }
 
-/// The bytes [`write`] puts in a file: a version-1 header padded to 64
+/// The bytes [`write()`] puts in a file: a version-1 header padded to 64
 /// bytes, then the data.
 ///
 /// Errors ([`Error::LengthMismatch`] or [`Error::InvalidArgument`]) if the

@@ -14,15 +14,9 @@ use crate::{E4M3, E5M2, Element, Error};
 /// `f32(2^e)` rounded to nearest even, as `std::pow(2.f, e)` gives it:
 /// +Inf above 2¹²⁷, subnormal down to 2⁻¹⁴⁹, 0 below (2⁻¹⁵⁰ ties to 0).
 fn exp2_f32(e: i64) -> f32 {
-    if e > 127 {
-        f32::INFINITY
-    } else if e >= -126 {
-        f32::from_bits(((e + 127) as u32) << 23)
-    } else if e >= -149 {
-        f32::from_bits(1 << (e + 149))
-    } else {
-        0.0
-    }
+    // 2^e is exact in f64 over f32's whole range and beyond, so the one
+    // rounding is the conversion to f32 (which gives the same Inf and 0).
+    crate::element::pow2_f64(e.clamp(-2000, 2000) as i32) as f32
 }
 
 /// The options of [`current_scale_with`]: the two knobs TE's
