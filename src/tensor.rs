@@ -125,19 +125,18 @@ impl Grid {
             Direction::Rowwise => (rows, cols),
             Direction::Columnwise => (cols, rows),
         };
-        let (tr, tc) = f.block().tile(srows, scols);
-        check_tile(tr, tc)?;
-        if partial == PartialBlocks::Reject && (srows % tr != 0 || scols % tc != 0) {
-            return Err(Error::InvalidArgument(format!(
-                "{}: a {srows}x{scols} matrix ({dir:?}) is not a whole number of {tr}x{tc} blocks; pad it or use PartialBlocks::ZeroPad",
-                f.name()
-            )));
+        // Whole blocks are judged on the format's own block; the tile
+        // geometry below is clamped to the matrix (`BlockShape::tile`).
+        if let BlockShape::Tile { rows: br, cols: bc } = f.block() {
+            check_tile(br, bc)?;
+            if partial == PartialBlocks::Reject && (srows % br != 0 || scols % bc != 0) {
+                return Err(Error::InvalidArgument(format!(
+                    "{}: a {srows}x{scols} matrix ({dir:?}) is not a whole number of {br}x{bc} blocks; pad it or use PartialBlocks::ZeroPad",
+                    f.name()
+                )));
+            }
         }
-        // A tile larger than the matrix covers the same elements as one of
-        // the matrix's size (the partial-block check above saw the real
-        // size): clamping keeps tile arithmetic such as `tr · cols` within
-        // usize for any block shape.
-        let (tr, tc) = (tr.min(srows.max(1)), tc.min(scols.max(1)));
+        let (tr, tc) = f.block().tile(srows, scols);
         Ok(Grid {
             srows,
             scols,

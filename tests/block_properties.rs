@@ -193,12 +193,17 @@ mod any_input {
     }
 
     fn check<F: BlockFormat>(f: F, x: &[f32], rows: usize, cols: usize, opts: QuantizeOptions) {
-        let (tr, tc) = f.block().tile(rows, cols);
         let (sr, sc) = match opts.direction {
             Direction::Rowwise => (rows, cols),
             Direction::Columnwise => (cols, rows),
         };
-        let whole = sr % tr == 0 && sc % tc == 0;
+        // Whole blocks of the format's own block (not the clamped tile).
+        let whole = match f.block() {
+            blockscale::format::BlockShape::Tile { rows: tr, cols: tc } => {
+                sr % tr == 0 && sc % tc == 0
+            }
+            blockscale::format::BlockShape::Tensor => true,
+        };
         let q = QuantizedTensor::quantize(f.clone(), x, rows, cols, &opts);
         let q = match q {
             Ok(q) => q,

@@ -34,10 +34,22 @@ pub enum BlockShape {
 }
 
 impl BlockShape {
-    /// The tile's `(rows, cols)` for a `rows × cols` tensor.
+    /// The tile's `(rows, cols)` for a `rows × cols` tensor, clamped to the
+    /// tensor (at least 1×1): a tile larger than the tensor covers the same
+    /// elements as one of the tensor's size, and clamping keeps tile
+    /// arithmetic such as `tile_rows · cols` within `usize` for any block
+    /// shape. A zero-sized tile stays zero (quantizing rejects it).
+    ///
+    /// ```
+    /// use blockscale::format::BlockShape;
+    /// let b = BlockShape::Tile { rows: 1, cols: 128 };
+    /// assert_eq!(b.tile(256, 512), (1, 128));
+    /// assert_eq!(b.tile(4, 40), (1, 40)); // one partial block per row
+    /// assert_eq!(BlockShape::Tensor.tile(0, 7), (1, 7));
+    /// ```
     pub fn tile(self, rows: usize, cols: usize) -> (usize, usize) {
         match self {
-            BlockShape::Tile { rows, cols } => (rows, cols),
+            BlockShape::Tile { rows: r, cols: c } => (r.min(rows.max(1)), c.min(cols.max(1))),
             BlockShape::Tensor => (rows.max(1), cols.max(1)),
         }
     }

@@ -90,13 +90,13 @@ pub(crate) fn check<FA: BlockFormat, FB: BlockFormat>(
             b.format().name()
         )));
     }
-    // A block longer than K is one block of K (as the quantizer's tiles
-    // are clamped to the matrix), which also keeps `k0 + kb` within usize.
-    let along_k = |shape: BlockShape| match shape {
-        BlockShape::Tile { cols, .. } => cols.min(k.max(1)),
-        BlockShape::Tensor => k.max(1),
-    };
-    let (ka, kbb) = (along_k(a.format().block()), along_k(b.format().block()));
+    // The tile along K, clamped to K as the quantizer's tiles are (a block
+    // longer than K is one block of K), which keeps `k0 + kb` within usize.
+    let along_k = |shape: BlockShape, rows: usize| shape.tile(rows, k).1;
+    let (ka, kbb) = (
+        along_k(a.format().block(), m),
+        along_k(b.format().block(), n),
+    );
     if ka != kbb {
         return Err(Error::InvalidArgument(format!(
             "incompatible blocks along K: {} has {ka}, {} has {kbb}",

@@ -111,9 +111,9 @@ impl SafeFile {
         let bad = |e: SafeTensorError| {
             Error::file(&path, None, format!("not a valid safetensors file: {e}"))
         };
-        // `deserialize` checks what `read_metadata` does and also that the
-        // data section ends exactly at the end of the buffer.
-        SafeTensors::deserialize(&bytes).map_err(bad)?;
+        // `read_metadata` (which `deserialize` is built on) parses the header
+        // once and checks dtypes, shapes against byte sizes, contiguous
+        // offsets and that the data section ends exactly at the buffer's end.
         let (n, header) = SafeTensors::read_metadata(&bytes).map_err(bad)?;
         Ok(SafeFile {
             data_start: 8 + n,
