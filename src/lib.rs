@@ -64,12 +64,16 @@ pub mod layout;
 pub mod metrics;
 pub mod recipe;
 pub mod rht;
+mod rng;
 pub mod scale;
 pub mod simd;
 pub mod tensor;
 
 pub use element::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
 pub use error::Error;
+
+#[doc = include_str!("../docs/SEMANTICS.md")]
+pub mod contract {}
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

@@ -1,5 +1,5 @@
 //! The Random Hadamard Transform (RHT) that NVFP4 training applies to the
-//! two operands of the weight-gradient GEMM (SEMANTICS.md §5).
+//! two operands of the weight-gradient GEMM ([SEMANTICS.md](crate::contract) §5).
 //!
 //! For a size n (a power of two, 16 ≤ n ≤ 256) and a sign vector s ∈ {±1}ⁿ,
 //!

@@ -1,6 +1,6 @@
 //! Every code of every element format decodes to the value its definition
 //! gives, computed here from sign, exponent, mantissa and bias (OCP MX v1.0
-//! §5, SEMANTICS.md §1) without the crate's tables or specs.
+//! §5, docs/SEMANTICS.md §1) without the crate's tables or specs.
 
 use blockscale::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
 
@@ -91,7 +91,7 @@ fn e2m1_values_are_the_ocp_list() {
     }
 }
 
-/// The SEMANTICS.md §1 table: max finite, min normal, min subnormal, epsilon.
+/// The docs/SEMANTICS.md §1 table: max finite, min normal, min subnormal, epsilon.
 #[test]
 fn constants_match_the_format_table() {
     macro_rules! check {

@@ -1,6 +1,6 @@
 //! Bulk conversion equals the scalar conversion element by element, for
 //! every real input type, and FP4 packing follows the nibble order of
-//! SEMANTICS.md §6 (element 2j low, 2j+1 high).
+//! docs/SEMANTICS.md §6 (element 2j low, 2j+1 high).
 
 use blockscale::element::{ConvertOptions, Overflow, slice};
 use blockscale::{E2M1, E4M3, E5M2, E8M0, Element, Int8};

@@ -136,4 +136,4 @@ impl E8M0 {
 
 const E8M0_DEFAULT: ConvertOptions =
     ConvertOptions::ML_DTYPES.with_rounding(Rounding::NearestTiesAway);
-element_common!(E8M0, "E8M0", 8, 0, E8M0_DEFAULT, E8M0_DECODE);
+element_common!(E8M0, E8M0, None, 8, 0, E8M0_DEFAULT, E8M0_DECODE);

@@ -88,4 +88,12 @@ impl Int8 {
     }
 }
 
-element_common!(Int8, "INT8", 8, 6, ConvertOptions::ML_DTYPES, INT8_DECODE);
+element_common!(
+    Int8,
+    Int8,
+    None,
+    8,
+    6,
+    ConvertOptions::ML_DTYPES,
+    INT8_DECODE
+);

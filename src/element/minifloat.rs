@@ -7,7 +7,7 @@ use super::{ConvertOptions, element_common};
 macro_rules! minifloat {
     (
         $(#[$doc:meta])*
-        $t:ident, $name:literal, $m:ident, bits: $bits:literal,
+        $t:ident, $m:ident, bits: $bits:literal,
         exp: $e:literal, man: $man:literal, bias: $bias:literal, specials: $sp:ident,
         consts: { $($(#[$cdoc:meta])* $c:ident = $v:literal;)* }
     ) => {
@@ -65,7 +65,7 @@ macro_rules! minifloat {
             }
         }
 
-        element_common!($t, $name, $bits, $man, ConvertOptions::ML_DTYPES, $m);
+        element_common!($t, $t, Some($t::SPEC), $bits, $man, ConvertOptions::ML_DTYPES, $m);
     };
 }
 
@@ -86,7 +86,7 @@ minifloat! {
     /// assert_eq!(E2M1::from_f32(-0.2).to_bits(), 0x8);  // −0
     /// assert_eq!(E2M1::MAX.to_f32(), 6.0);
     /// ```
-    E2M1, "E2M1", E2M1_DECODE, bits: 4, exp: 2, man: 1, bias: 1, specials: None, consts: {}
+    E2M1, E2M1_DECODE, bits: 4, exp: 2, man: 1, bias: 1, specials: None, consts: {}
 }
 
 minifloat! {
@@ -103,7 +103,7 @@ minifloat! {
     /// assert_eq!(E2M3::from_f32(f32::INFINITY), E2M3::MAX);
     /// assert_eq!(E2M3::MIN_POSITIVE_SUBNORMAL.to_f32(), 0.125);
     /// ```
-    E2M3, "E2M3", E2M3_DECODE, bits: 6, exp: 2, man: 3, bias: 1, specials: None, consts: {}
+    E2M3, E2M3_DECODE, bits: 6, exp: 2, man: 3, bias: 1, specials: None, consts: {}
 }
 
 minifloat! {
@@ -120,7 +120,7 @@ minifloat! {
     /// assert_eq!(E3M2::from_f32(30.0), E3M2::MAX);
     /// assert_eq!(E3M2::MAX.to_f32(), 28.0);
     /// ```
-    E3M2, "E3M2", E3M2_DECODE, bits: 6, exp: 3, man: 2, bias: 3, specials: None, consts: {}
+    E3M2, E3M2_DECODE, bits: 6, exp: 3, man: 2, bias: 3, specials: None, consts: {}
 }
 
 minifloat! {
@@ -140,7 +140,7 @@ minifloat! {
     /// assert_eq!(E4M3::from_f32_with(1e9, ConvertOptions::SATFINITE), E4M3::MAX);
     /// assert_eq!(E4M3::NAN.to_bits(), 0x7F);
     /// ```
-    E4M3, "E4M3", E4M3_DECODE, bits: 8, exp: 4, man: 3, bias: 7, specials: NanOnly,
+    E4M3, E4M3_DECODE, bits: 8, exp: 4, man: 3, bias: 7, specials: NanOnly,
     consts: {
         /// The quiet NaN conversions produce, 0x7F (0xFF is −NaN).
         NAN = 0x7F;
@@ -162,7 +162,7 @@ minifloat! {
     /// assert_eq!(E5M2::from_f32(61440.0), E5M2::INFINITY);
     /// assert!(E5M2::from_f32(f32::NAN).is_nan());
     /// ```
-    E5M2, "E5M2", E5M2_DECODE, bits: 8, exp: 5, man: 2, bias: 15, specials: InfNan,
+    E5M2, E5M2_DECODE, bits: 8, exp: 5, man: 2, bias: 15, specials: InfNan,
     consts: {
         /// The quiet NaN conversions produce, 0x7E (0xFE is −NaN).
         NAN = 0x7E;

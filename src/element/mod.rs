@@ -23,12 +23,15 @@
 mod e8m0;
 mod engine;
 mod int8;
+mod kernel;
 mod minifloat;
+pub(crate) mod nibble;
 pub mod slice;
 
 pub use e8m0::E8M0;
 pub use engine::{MiniFloatSpec, Specials};
 pub use int8::Int8;
+pub(crate) use kernel::kernel_codec;
 pub use minifloat::{E2M1, E2M3, E3M2, E4M3, E5M2};
 
 use crate::Error;
@@ -145,7 +148,7 @@ pub enum Overflow {
 
 /// What a NaN input becomes in a format that has no NaN (FP4, FP6, MXINT8).
 ///
-/// Sources disagree (SEMANTICS.md §1.1), so the caller chooses.
+/// Sources disagree ([SEMANTICS.md](crate::contract) §1.1), so the caller chooses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum NanToFinite {
     /// ml_dtypes: zero with the NaN's sign bit inverted (`+NaN` → −0,
@@ -201,6 +204,57 @@ impl ConvertOptions {
     }
 }
 
+/// The element formats, as a value: what [`Element::KIND`] names.
+///
+/// ```
+/// use blockscale::element::ElementKind;
+/// use blockscale::{E4M3, Element};
+/// assert_eq!(E4M3::KIND, ElementKind::E4M3);
+/// assert_eq!(ElementKind::Int8.name(), "INT8");
+/// assert_eq!(ElementKind::E2M1.bits(), 4);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ElementKind {
+    /// [`E2M1`] (FP4).
+    E2M1,
+    /// [`E2M3`] (FP6).
+    E2M3,
+    /// [`E3M2`] (FP6).
+    E3M2,
+    /// [`E4M3`] (FP8).
+    E4M3,
+    /// [`E5M2`] (FP8).
+    E5M2,
+    /// [`E8M0`] (scale).
+    E8M0,
+    /// [`Int8`] (MXINT8).
+    Int8,
+}
+
+impl ElementKind {
+    /// The name as in the OCP spec: `"E2M1"` … `"E8M0"`, `"INT8"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ElementKind::E2M1 => "E2M1",
+            ElementKind::E2M3 => "E2M3",
+            ElementKind::E3M2 => "E3M2",
+            ElementKind::E4M3 => "E4M3",
+            ElementKind::E5M2 => "E5M2",
+            ElementKind::E8M0 => "E8M0",
+            ElementKind::Int8 => "INT8",
+        }
+    }
+
+    /// Width of an encoding in bits.
+    pub const fn bits(self) -> u32 {
+        match self {
+            ElementKind::E2M1 => 4,
+            ElementKind::E2M3 | ElementKind::E3M2 => 6,
+            _ => 8,
+        }
+    }
+}
+
 mod sealed {
     pub trait Sealed {}
 }
@@ -231,10 +285,19 @@ pub trait Element:
     + Sync
     + 'static
 {
-    /// The format's name as in the OCP spec (`"E4M3"`, `"INT8"`).
+    /// Which element this is: code that needs to know the format matches
+    /// on this, never on [`Element::NAME`].
+    const KIND: ElementKind;
+    /// The format's name as in the OCP spec (`"E4M3"`, `"INT8"`), for messages.
     const NAME: &'static str;
+    /// The sign–exponent–mantissa definition, for the five minifloats;
+    /// `None` for [`E8M0`] and [`Int8`], which are not minifloats.
+    const SPEC: Option<MiniFloatSpec>;
     /// Width of an encoding in bits (4, 6 or 8); higher bits of the byte are ignored.
     const BITS: u32;
+    /// Whether tensors store two codes per byte (4-bit elements: element
+    /// 2j in the low nibble, 2j+1 in the high one) rather than one.
+    const PACKED: bool = Self::BITS == 4;
     /// Mantissa (fraction) bits: the precision that scale rules such as
     /// torchao's EVEN round to (MXINT8: 6, the bits below its leading one).
     const MAN_BITS: u32;
@@ -295,7 +358,7 @@ pub(crate) fn widen(x: f32) -> f64 {
 /// `to_bits` and `from_f64_with`: value-based comparison, formatting, f64 and
 /// half conversions, and the [`Element`] impl.
 macro_rules! element_common {
-    ($t:ident, $name:literal, $bits:literal, $man_bits:expr, $default:expr, $table:ident) => {
+    ($t:ident, $kind:ident, $spec:expr, $bits:literal, $man_bits:expr, $default:expr, $table:ident) => {
         impl $t {
             /// Width of an encoding in bits.
             pub const BITS: u32 = $bits;
@@ -366,7 +429,9 @@ macro_rules! element_common {
         impl $crate::element::sealed::Sealed for $t {}
 
         impl $crate::element::Element for $t {
-            const NAME: &'static str = $name;
+            const KIND: $crate::element::ElementKind = $crate::element::ElementKind::$kind;
+            const NAME: &'static str = $crate::element::ElementKind::$kind.name();
+            const SPEC: Option<$crate::element::MiniFloatSpec> = $spec;
             const BITS: u32 = $bits;
             const MAN_BITS: u32 = $man_bits;
             const MAX_F32: f32 = $t::MAX.to_f32_const();

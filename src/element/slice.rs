@@ -109,11 +109,11 @@ fn encode_kernel<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
     opts: ConvertOptions,
     mut rng: Option<&mut R>,
 ) -> bool {
-    use crate::simd::{Packing, Pre, codec, encode_row};
+    use crate::simd::{Packing, Pre, encode_row};
     if level == crate::simd::Level::Portable || !S::WIDENS_EXACTLY {
         return false;
     }
-    let Some(c) = codec::<T>(opts) else {
+    let Some(c) = super::kernel_codec::<T>(opts) else {
         return false;
     };
     let out: &mut [u8] = bytemuck::cast_slice_mut(dst);

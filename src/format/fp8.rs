@@ -1,7 +1,8 @@
 //! FP8 with FP32 scales: one per tensor (current or delayed scaling) or one
 //! per block (1×128, 128×128 or any tile).
 
-use super::{BlockFormat, BlockShape};
+use super::{BlockFormat, BlockShape, FormatId};
+use crate::element::ElementKind;
 use crate::scale::ElementMap;
 use crate::scale::fp8::current_scale;
 use crate::{Element, Error};
@@ -18,7 +19,7 @@ pub struct Fp8Global {
     pub scale_inv: f32,
 }
 
-/// FP8 per-tensor scaling (SEMANTICS.md §4), element `T` = [`crate::E4M3`] or
+/// FP8 per-tensor scaling ([SEMANTICS.md](crate::contract) §4), element `T` = [`crate::E4M3`] or
 /// [`crate::E5M2`].
 ///
 /// With `scale: None` this is **current** (tensorwise) scaling:
@@ -88,6 +89,24 @@ impl<T: Element> BlockFormat for Fp8Tensorwise<T> {
     fn name(&self) -> String {
         format!("FP8-{}-tensorwise", T::NAME)
     }
+    fn id(&self) -> FormatId {
+        let mut id = FormatId::new(&family("fp8", T::KIND));
+        if self.power_of_two {
+            id = id.with("pow2", "true");
+        }
+        if let Some(s) = self.scale {
+            id = id.with("scale", &format!("{s:e}"));
+        }
+        id
+    }
+    fn from_id(id: &FormatId) -> Result<Self, Error> {
+        id.expect(&family("fp8", T::KIND), &["pow2", "scale"])?;
+        Ok(Fp8Tensorwise {
+            power_of_two: id.flag("pow2", false)?,
+            scale: id.value("scale")?,
+            _elem: PhantomData,
+        })
+    }
     fn block(&self) -> BlockShape {
         BlockShape::Tensor
     }
@@ -137,7 +156,7 @@ impl<T: Element> BlockFormat for Fp8Tensorwise<T> {
 }
 
 /// FP8 blockwise ("DeepSeek", subchannel) scaling (Transformer Engine
-/// `Float8BlockScaling`; SEMANTICS.md §4): each `rows × cols` tile has its
+/// `Float8BlockScaling`; [SEMANTICS.md](crate::contract) §4): each `rows × cols` tile has its
 /// own FP32 scale `s_b = `[`current_scale`]`(a_b, T::MAX, power_of_two)`,
 /// power of two by default; elements are `T(f32(x · s_b))`, nearest even,
 /// saturated; the stored scale is `f32(1/s_b)`.
@@ -203,6 +222,44 @@ impl<T: Element> BlockFormat for Fp8Blockwise<T> {
     fn name(&self) -> String {
         format!("FP8-{}-block{}x{}", T::NAME, self.rows, self.cols)
     }
+    fn id(&self) -> FormatId {
+        let mut id = FormatId::new(&family("fp8-block", T::KIND));
+        match (self.rows, self.cols) {
+            (1, 128) => {}
+            (128, 128) => id = id.with("2d", "true"),
+            (r, c) => id = id.with("block", &format!("{r}x{c}")),
+        }
+        if !self.power_of_two {
+            id = id.with("pow2", "false");
+        }
+        id
+    }
+    fn from_id(id: &FormatId) -> Result<Self, Error> {
+        id.expect(&family("fp8-block", T::KIND), &["2d", "block", "pow2"])?;
+        let (rows, cols) = match (super::two_d(id)?, id.option("block")) {
+            (true, Some(_)) => {
+                return Err(Error::InvalidArgument(format!(
+                    "format '{id}': 2d and block= are two tile sizes"
+                )));
+            }
+            (true, None) => (128, 128),
+            (false, None) => (1, 128),
+            (false, Some(b)) => b
+                .split_once('x')
+                .and_then(|(r, c)| Some((r.parse().ok()?, c.parse().ok()?)))
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "format '{id}': block is ROWSxCOLS, such as 1x128, not '{b}'"
+                    ))
+                })?,
+        };
+        Ok(Fp8Blockwise {
+            rows,
+            cols,
+            power_of_two: id.flag("pow2", true)?,
+            _elem: PhantomData,
+        })
+    }
     fn block(&self) -> BlockShape {
         BlockShape::Tile {
             rows: self.rows,
@@ -235,5 +292,14 @@ impl<T: Element> BlockFormat for Fp8Blockwise<T> {
     }
     fn tensor_alpha(&self, _g: &()) -> f32 {
         1.0
+    }
+}
+
+/// The family keyword of an FP8-scaled format: `base` for E4M3 (the
+/// default element), `base-e5m2` and so on for the others.
+fn family(base: &str, kind: ElementKind) -> String {
+    match kind {
+        ElementKind::E4M3 => base.to_string(),
+        k => format!("{base}-{}", k.name().to_ascii_lowercase()),
     }
 }

@@ -5,11 +5,16 @@
 //! quantizer ([`crate::tensor`]) and the reference GEMM consume this trait
 //! and nothing format-specific.
 
+mod any;
 mod fp8;
+mod id;
 mod mx;
 mod nvfp4;
 
+pub(crate) use any::formats;
+pub use any::{AnyFormat, FormatVisitor};
 pub use fp8::{Fp8Blockwise, Fp8Tensorwise};
+pub use id::FormatId;
 pub use mx::{Mx, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8};
 pub use nvfp4::Nvfp4;
 
@@ -55,38 +60,84 @@ impl BlockShape {
     }
 }
 
+/// Which type a block scale is stored in: what [`ScaleCodec::KIND`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScaleKind {
+    /// FP8 E4M3 (NVFP4's block scales).
+    E4M3,
+    /// E8M0, a power of two (MX).
+    E8M0,
+    /// IEEE binary32 (FP8 per-tensor and blockwise).
+    F32,
+}
+
 /// How a block scale is stored: E4M3 (NVFP4), E8M0 (MX) or FP32 (FP8).
+///
+/// ```
+/// use blockscale::E8M0;
+/// use blockscale::format::{ScaleCodec, ScaleKind};
+/// assert_eq!((E8M0::KIND, E8M0::BITS), (ScaleKind::E8M0, 8));
+/// assert_eq!(<E8M0 as ScaleCodec>::from_bits(0x7F).value(), 1.0);
+/// assert_eq!(ScaleCodec::to_bits(0.5f32), 0x3F00_0000);
+/// ```
 pub trait ScaleCodec: Copy + Send + Sync + core::fmt::Debug + 'static {
-    /// Name of the scale type (`"E4M3"`, `"E8M0"`, `"F32"`).
-    const NAME: &'static str;
+    /// Which scale type this is.
+    const KIND: ScaleKind;
+    /// Width of the stored scale in bits (8 or 32).
+    const BITS: u32;
     /// The all-zero-bits scale that fills padding in swizzled layouts
     /// (cuBLAS and Transformer Engine pad with byte 0x00).
     const PAD: Self;
     /// The scale's value.
     fn value(self) -> f32;
+    /// The stored bits (in the low [`Self::BITS`] bits).
+    fn to_bits(self) -> u32;
+    /// The scale with these stored bits (bits above [`Self::BITS`] are ignored).
+    fn from_bits(bits: u32) -> Self;
 }
 
 impl ScaleCodec for E4M3 {
-    const NAME: &'static str = "E4M3";
+    const KIND: ScaleKind = ScaleKind::E4M3;
+    const BITS: u32 = 8;
     const PAD: Self = E4M3::ZERO;
     fn value(self) -> f32 {
         self.to_f32()
     }
+    fn to_bits(self) -> u32 {
+        E4M3::to_bits(self).into()
+    }
+    fn from_bits(bits: u32) -> Self {
+        E4M3::from_bits(bits as u8)
+    }
 }
 
 impl ScaleCodec for E8M0 {
-    const NAME: &'static str = "E8M0";
+    const KIND: ScaleKind = ScaleKind::E8M0;
+    const BITS: u32 = 8;
     const PAD: Self = E8M0::MIN;
     fn value(self) -> f32 {
         self.to_f32()
     }
+    fn to_bits(self) -> u32 {
+        E8M0::to_bits(self).into()
+    }
+    fn from_bits(bits: u32) -> Self {
+        E8M0::from_bits(bits as u8)
+    }
 }
 
 impl ScaleCodec for f32 {
-    const NAME: &'static str = "F32";
+    const KIND: ScaleKind = ScaleKind::F32;
+    const BITS: u32 = 32;
     const PAD: Self = 0.0;
     fn value(self) -> f32 {
         self
+    }
+    fn to_bits(self) -> u32 {
+        f32::to_bits(self)
+    }
+    fn from_bits(bits: u32) -> Self {
+        f32::from_bits(bits)
     }
 }
 
@@ -116,8 +167,34 @@ pub trait BlockFormat: Clone + core::fmt::Debug + Send + Sync {
     /// Per-tensor quantities derived from the tensor amax.
     type Global: Copy + core::fmt::Debug + Send + Sync;
 
-    /// A short name, such as `"NVFP4"` or `"MXFP8-E4M3"`.
+    /// A short name for messages, such as `"NVFP4"` or `"MXFP8-E4M3"`;
+    /// [`Self::id`] is the identifier to store or parse.
     fn name(&self) -> String;
+    /// The identifier this format prints as and parses from: its family
+    /// keyword and the options that differ from the family's default.
+    ///
+    /// ```
+    /// use blockscale::format::{BlockFormat, Nvfp4};
+    /// assert_eq!(Nvfp4::default().id().to_string(), "nvfp4");
+    /// assert_eq!(Nvfp4::WEIGHTS_2D.id().to_string(), "nvfp4,2d");
+    /// ```
+    fn id(&self) -> FormatId;
+    /// The format `id` names, when it is of this type's family:
+    /// `F::from_id(&f.id())` is `f`.
+    ///
+    /// Errors: [`Error::InvalidArgument`] for another family, an option
+    /// the family does not take, or a malformed value.
+    ///
+    /// ```
+    /// use blockscale::format::{BlockFormat, Nvfp4};
+    /// let f = Nvfp4::from_id(&"nvfp4,profile=jax".parse()?)?;
+    /// assert_eq!(f.profile, blockscale::scale::nvfp4::Nvfp4Profile::Jax);
+    /// assert!(Nvfp4::from_id(&"mxfp4".parse()?).is_err());
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    fn from_id(id: &FormatId) -> Result<Self, Error>
+    where
+        Self: Sized;
     /// The block that shares one scale.
     fn block(&self) -> BlockShape;
     /// Whether a per-tensor FP32 scale exists besides the block scales.
@@ -131,30 +208,28 @@ pub trait BlockFormat: Clone + core::fmt::Debug + Send + Sync {
     fn block_scale(&self, block_amax: f32, g: &Self::Global) -> (Self::Scale, ElementMap, f32);
     /// [`Self::block_scale`] for many blocks at once: `scales[i]` and
     /// `maps[i]` are the first two values `block_scale(amaxes[i], g)`
-    /// returns, bit for bit (the quantizer's hot path; formats override it
-    /// with kernels for instruction-set `level`, and at
-    /// [`Level::Portable`](crate::simd::Level::Portable) it is this loop).
-    /// Only the first `amaxes.len()` entries of `scales` and `maps` are written.
+    /// returns, bit for bit. This is the quantizer's hot path: formats
+    /// override it with SIMD kernels (at the level [`crate::simd::active`]
+    /// gives on the calling thread), and on the portable level it is this
+    /// loop. Only the first `amaxes.len()` entries of `scales` and `maps`
+    /// are written.
     ///
     /// ```
     /// use blockscale::format::{BlockFormat, MxFp4};
     /// use blockscale::scale::ElementMap;
-    /// use blockscale::simd::active;
     /// let f = MxFp4::default();
     /// let mut scales = [blockscale::E8M0::ONE; 2];
     /// let mut maps = [ElementMap::Zero(0); 2];
-    /// f.block_scales(active(), &[6.0, 12.0], &(), &mut scales, &mut maps);
+    /// f.block_scales(&[6.0, 12.0], &(), &mut scales, &mut maps);
     /// assert_eq!((scales[1].to_f32(), maps[1]), (2.0, ElementMap::Mul(0.5)));
     /// ```
     fn block_scales(
         &self,
-        level: crate::simd::Level,
         amaxes: &[f32],
         g: &Self::Global,
         scales: &mut [Self::Scale],
         maps: &mut [ElementMap],
     ) {
-        let _ = level;
         for ((&a, s), m) in amaxes.iter().zip(scales.iter_mut()).zip(maps.iter_mut()) {
             let (scale, map, _) = self.block_scale(a, g);
             *s = scale;
@@ -203,4 +278,9 @@ pub(crate) fn check_tile(rows: usize, cols: usize) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// Option `2d` of a format identifier: `Ok(true)` for the 2-D tile.
+fn two_d(id: &FormatId) -> Result<bool, Error> {
+    id.flag("2d", false)
 }

@@ -1,12 +1,14 @@
 //! The OCP MX formats: 32 elements share an E8M0 scale.
 
-use super::{BlockFormat, BlockShape};
+use super::{BlockFormat, BlockShape, FormatId};
+use crate::Error;
+use crate::element::ElementKind;
 use crate::scale::ElementMap;
 use crate::scale::mx::{MxScaleRule, mx_scale};
 use crate::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
 use core::marker::PhantomData;
 
-/// An MX format with element type `T` (OCP MX v1.0; SEMANTICS.md §2): 32
+/// An MX format with element type `T` (OCP MX v1.0; [SEMANTICS.md](crate::contract) §2): 32
 /// consecutive elements (or a 32×32 tile with `two_d`) share one E8M0 scale
 /// X chosen by `rule`, and `q_i = T(x_i · (1/X))`, rounded to nearest even
 /// (or stochastically) and saturated. 1/X is a power of two, so the
@@ -92,11 +94,10 @@ impl<T: Element> BlockFormat for Mx<T> {
     type Global = ();
 
     fn name(&self) -> String {
-        let e = match T::NAME {
-            "E2M1" => "MXFP4".to_string(),
-            "INT8" => "MXINT8".to_string(),
-            n if T::BITS == 6 => format!("MXFP6-{n}"),
-            n => format!("MXFP8-{n}"),
+        let e = match T::KIND {
+            ElementKind::E2M1 => "MXFP4".to_string(),
+            ElementKind::Int8 => "MXINT8".to_string(),
+            k => format!("MXFP{}-{}", k.bits(), k.name()),
         };
         let e = if self.rule == MxScaleRule::default() {
             e
@@ -104,6 +105,32 @@ impl<T: Element> BlockFormat for Mx<T> {
             format!("{e}-{:?}", self.rule).to_uppercase()
         };
         if self.two_d { format!("{e}-2D") } else { e }
+    }
+    fn id(&self) -> FormatId {
+        let mut id = FormatId::new(mx_family(T::KIND));
+        if self.rule != MxScaleRule::default() {
+            id = id.with("rule", self.rule.name());
+        }
+        if self.two_d {
+            id = id.with("2d", "true");
+        }
+        id
+    }
+    fn from_id(id: &FormatId) -> Result<Self, Error> {
+        id.expect(mx_family(T::KIND), &["rule", "2d"])?;
+        let rule = match id.option("rule") {
+            None => MxScaleRule::default(),
+            Some(r) => MxScaleRule::from_name(r).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unknown MX scale rule '{r}' (expected floor, rceil, ceil or even)"
+                ))
+            })?,
+        };
+        Ok(if super::two_d(id)? {
+            Mx::new_2d(rule)
+        } else {
+            Mx::new(rule)
+        })
     }
     fn block(&self) -> BlockShape {
         if self.two_d {
@@ -128,15 +155,11 @@ impl<T: Element> BlockFormat for Mx<T> {
         let inv = 1.0 / x.to_f32();
         (x, ElementMap::Mul(inv), x.to_f32())
     }
-    fn block_scales(
-        &self,
-        level: crate::simd::Level,
-        amaxes: &[f32],
-        _g: &(),
-        scales: &mut [E8M0],
-        maps: &mut [ElementMap],
-    ) {
-        let fast = self.rule == MxScaleRule::Rceil && level != crate::simd::Level::Portable;
+    fn block_scales(&self, amaxes: &[f32], _g: &(), scales: &mut [E8M0], maps: &mut [ElementMap]) {
+        // The bit-level RCEIL off the portable level, which stays the
+        // specification that the fast path is tested against.
+        let fast = self.rule == MxScaleRule::Rceil
+            && crate::simd::active() != crate::simd::Level::Portable;
         for ((&a, s), m) in amaxes.iter().zip(scales.iter_mut()).zip(maps.iter_mut()) {
             (*s, *m) = if fast {
                 rceil_fast::<T>(a)
@@ -177,4 +200,20 @@ fn rceil_fast<T: Element>(amax: f32) -> (E8M0, ElementMap) {
     };
     let x = E8M0::from_bits(code as u8);
     (x, ElementMap::Mul(1.0 / x.to_f32()))
+}
+
+/// The family keyword of MX with element `kind`: the OCP name in lower
+/// case, with the element for the FP8 and FP6 variants other than the
+/// first (`mxfp8` is E4M3, `mxfp6` is E2M3, as the command line has always
+/// spelt them).
+fn mx_family(kind: ElementKind) -> &'static str {
+    match kind {
+        ElementKind::E4M3 => "mxfp8",
+        ElementKind::E5M2 => "mxfp8-e5m2",
+        ElementKind::E2M3 => "mxfp6",
+        ElementKind::E3M2 => "mxfp6-e3m2",
+        ElementKind::E2M1 => "mxfp4",
+        ElementKind::Int8 => "mxint8",
+        ElementKind::E8M0 => "mx-e8m0",
+    }
 }

@@ -1,14 +1,15 @@
 //! NVFP4: E2M1 elements, an E4M3 scale per 16 elements (1×16, or 16×16 for
 //! weights), and an FP32 per-tensor scale.
 
-use super::{BlockFormat, BlockShape};
+use super::{BlockFormat, BlockShape, FormatId};
+use crate::Error;
 use crate::element::ConvertOptions;
 use crate::scale::ElementMap;
 use crate::scale::nvfp4::{self, NVFP4_RANGE, Nvfp4Global, Nvfp4Profile};
 use crate::simd::{self, Level, Packing, Pre};
 use crate::{E2M1, E4M3, Element};
 
-/// NVFP4 (SEMANTICS.md §3): Transformer Engine's quantizer bit for bit by
+/// NVFP4 ([SEMANTICS.md](crate::contract) §3): Transformer Engine's quantizer bit for bit by
 /// default, or another producer's (see [`Nvfp4Profile`] for every formula
 /// and special case).
 ///
@@ -17,7 +18,7 @@ use crate::{E2M1, E4M3, Element};
 /// rowwise copy transposed.
 ///
 /// Range: Transformer Engine's dequantization factor is
-/// `f32(f32(s_b) · A) · (1/2688)` (SEMANTICS.md §3), so for a tensor amax
+/// `f32(f32(s_b) · A) · (1/2688)` ([SEMANTICS.md](crate::contract) §3), so for a tensor amax
 /// `A` above `f32::MAX / 448 ≈ 7.6e35` the product `s_b · A` of a block
 /// with a large scale overflows and its elements dequantize to ±Inf (or
 /// NaN for zeros), exactly as Transformer Engine's do. The other profiles
@@ -61,6 +62,31 @@ impl BlockFormat for Nvfp4 {
             "NVFP4".into()
         }
     }
+    fn id(&self) -> FormatId {
+        let mut id = FormatId::new("nvfp4");
+        if self.profile != Nvfp4Profile::default() {
+            id = id.with("profile", self.profile.name());
+        }
+        if self.two_d {
+            id = id.with("2d", "true");
+        }
+        id
+    }
+    fn from_id(id: &FormatId) -> Result<Self, Error> {
+        id.expect("nvfp4", &["profile", "2d"])?;
+        let profile = match id.option("profile") {
+            None => Nvfp4Profile::default(),
+            Some(p) => Nvfp4Profile::from_name(p).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unknown NVFP4 profile '{p}' (expected te, modelopt, torchao or jax)"
+                ))
+            })?,
+        };
+        Ok(Nvfp4 {
+            profile,
+            two_d: super::two_d(id)?,
+        })
+    }
     fn block(&self) -> BlockShape {
         if self.two_d {
             BlockShape::Tile { rows: 16, cols: 16 }
@@ -85,7 +111,6 @@ impl BlockFormat for Nvfp4 {
     }
     fn block_scales(
         &self,
-        level: Level,
         amaxes: &[f32],
         g: &Nvfp4Global,
         scales: &mut [E4M3],
@@ -93,10 +118,11 @@ impl BlockFormat for Nvfp4 {
     ) {
         // Transformer Engine's formulas, with the E4M3 rounding of all the
         // block scales in one SIMD call: s_b = e4m3_satfinite(a_b · k).
+        let level = simd::active();
         let n = amaxes.len();
         let done = self.profile == Nvfp4Profile::TransformerEngine
             && level != Level::Portable
-            && simd::codec::<E4M3>(ConvertOptions::SATFINITE).is_some_and(|c| {
+            && crate::element::kernel_codec::<E4M3>(ConvertOptions::SATFINITE).is_some_and(|c| {
                 let k = g.s_enc * (1.0 / 6.0);
                 simd::encode_row(
                     level,

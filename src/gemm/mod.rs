@@ -1,5 +1,5 @@
 //! The block-scaled GEMM with FP32 accumulation, over any pair of
-//! [`BlockFormat`]s whose blocks agree along K (SEMANTICS.md §7).
+//! [`BlockFormat`]s whose blocks agree along K ([SEMANTICS.md](crate::contract) §7).
 //!
 //! `C = alpha · A · Bᵀ (+ beta · C)` with A (M×K) and B (N×K) both quantized
 //! along K (the "TN" layout of block-scaled tensor cores): the *stored*

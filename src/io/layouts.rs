@@ -1,4 +1,4 @@
-//! Checkpoint layouts (SEMANTICS.md §6): how a quantized weight is stored as
+//! Checkpoint layouts ([SEMANTICS.md](crate::contract) §6): how a quantized weight is stored as
 //! named tensors, and how to read it back.
 //!
 //! - **Model-Optimizer NVFP4** (read by vLLM and TensorRT-LLM): `{w}` U8
@@ -16,7 +16,8 @@
 //!   `blockscale:{w}` holding the format, shape, direction and tensor amax.
 
 use super::{DType, Tensor};
-use crate::format::{BlockFormat, MxFp4, Nvfp4, ScaleCodec};
+use crate::element::nibble;
+use crate::format::{BlockFormat, MxFp4, Nvfp4, ScaleCodec, ScaleKind};
 use crate::tensor::{Direction, PartialBlocks, QuantizedTensor};
 use crate::{E2M1, E4M3, E8M0, Error};
 
@@ -122,8 +123,7 @@ pub fn dequantize_modelopt_nvfp4(
     let mut out = Vec::with_capacity(rows * cols);
     for r in 0..rows {
         for c in 0..cols {
-            let byte = weight.data[r * half + c / 2];
-            let q = E2M1::from_bits(byte >> (4 * (c % 2))).to_f32();
+            let q = E2M1::from_bits(nibble::get(&weight.data, r * cols + c, true)).to_f32();
             let s = E4M3::from_bits(scale.data[r * bpr + c / 16]).to_f32();
             out.push(q * (s * w));
         }
@@ -225,7 +225,7 @@ pub fn own<F: BlockFormat>(
 ) -> Result<(Vec<(String, Tensor)>, (String, String)), Error> {
     let (rows, cols) = q.shape();
     let (sr, sc) = q.scale_shape();
-    let scales = scale_tensor::<F>(q.scales(), sr, sc)?;
+    let scales = scale_tensor(q.scales(), sr, sc)?;
     let meta = serde_json::json!({
         "format": q.format().name(),
         "scale_rule": q.format().scale_rule(),
@@ -245,30 +245,42 @@ pub fn own<F: BlockFormat>(
     ))
 }
 
-fn scale_tensor<F: BlockFormat>(s: &[F::Scale], r: usize, c: usize) -> Result<Tensor, Error> {
-    match F::Scale::NAME {
-        "E4M3" | "E8M0" => {
-            let dtype = if F::Scale::NAME == "E4M3" {
-                DType::F8E4M3
-            } else {
-                DType::F8E8M0
-            };
-            // The scale's bits are its value's encoding in that type.
-            let bytes = s
-                .iter()
-                .map(|v| match dtype {
-                    DType::F8E4M3 => E4M3::from_f32(v.value()).to_bits(),
-                    _ => E8M0::from_f32(v.value()).to_bits(),
-                })
-                .collect();
-            Tensor::new(dtype, vec![r, c], bytes)
-        }
-        _ => Tensor::from_f32(
-            DType::F32,
-            vec![r, c],
-            &s.iter().map(|v| v.value()).collect::<Vec<_>>(),
-        ),
+/// The dtype a scale type is stored as.
+fn scale_dtype(kind: ScaleKind) -> DType {
+    match kind {
+        ScaleKind::E4M3 => DType::F8E4M3,
+        ScaleKind::E8M0 => DType::F8E8M0,
+        ScaleKind::F32 => DType::F32,
     }
+}
+
+fn scale_tensor<S: ScaleCodec>(s: &[S], r: usize, c: usize) -> Result<Tensor, Error> {
+    // A scale's bits are its encoding in the tensor's dtype (f32 little-endian).
+    let bytes = match S::BITS {
+        8 => s.iter().map(|v| v.to_bits() as u8).collect(),
+        _ => s.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect(),
+    };
+    Tensor::new(scale_dtype(S::KIND), vec![r, c], bytes)
+}
+
+/// The scales stored in `t`, which must have the scale type's dtype.
+fn read_scales<S: ScaleCodec>(t: &Tensor) -> Result<Vec<S>, Error> {
+    let want = scale_dtype(S::KIND);
+    if t.dtype != want {
+        return Err(Error::InvalidArgument(format!(
+            "scales are {}, the format stores {} scales",
+            t.dtype.name(),
+            want.name()
+        )));
+    }
+    Ok(match S::BITS {
+        8 => t.data.iter().map(|&b| S::from_bits(b.into())).collect(),
+        _ => t
+            .data
+            .chunks_exact(4)
+            .map(|b| S::from_bits(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .collect(),
+    })
 }
 
 /// The format name a [`own`] metadata entry records.
@@ -316,11 +328,7 @@ pub fn read_own<F: BlockFormat>(
         }
     };
     let amax = v["global_amax"].as_f64().map(|a| a as f32);
-    let scale_values = scales.to_f32()?;
-    let scales: Vec<F::Scale> = scale_values
-        .iter()
-        .map(|&x| decode_scale::<F>(x))
-        .collect::<Result<_, _>>()?;
+    let scales = read_scales::<F::Scale>(scales)?;
     QuantizedTensor::from_parts(
         format,
         (dim(0)?, dim(1)?),
@@ -330,17 +338,4 @@ pub fn read_own<F: BlockFormat>(
         scales,
         amax,
     )
-}
-
-/// A scale value back to its codec (exact: the value came from one).
-fn decode_scale<F: BlockFormat>(x: f32) -> Result<F::Scale, Error> {
-    use std::any::Any;
-    let s: Box<dyn Any> = match F::Scale::NAME {
-        "E4M3" => Box::new(E4M3::from_f32(x)),
-        "E8M0" => Box::new(E8M0::from_f32(x)),
-        _ => Box::new(x),
-    };
-    s.downcast::<F::Scale>()
-        .map(|b| *b)
-        .map_err(|_| Error::InvalidArgument(format!("unknown scale type {}", F::Scale::NAME)))
 }

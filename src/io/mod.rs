@@ -1,7 +1,7 @@
 //! Tensor files: `.npy` (as NumPy and ml_dtypes write them) and
 //! safetensors (memory-mapped), plus the checkpoint layouts of
 //! Model-Optimizer NVFP4, gpt-oss MXFP4 and this crate's own format
-//! (SEMANTICS.md §6). Behind the `io` feature.
+//! ([SEMANTICS.md](crate::contract) §6). Behind the `io` feature.
 //!
 //! Every reader returns a typed [`Error::File`] naming the file (and the
 //! tensor) for a truncated or malformed file, and every writer writes to a

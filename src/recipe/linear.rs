@@ -312,9 +312,9 @@ impl LinearLayer {
             &mut dw,
         )?;
         if !bf16 && let Some(d) = self.state.delayed.as_mut() {
-            d.input.update(amax(x));
-            d.weight.update(amax(w));
-            d.grad_output.update(amax(dy));
+            d.input.update(crate::scale::amax(x));
+            d.weight.update(crate::scale::amax(w));
+            d.grad_output.update(crate::scale::amax(dy));
         }
         Ok((dx, dw))
     }
@@ -371,15 +371,4 @@ impl LinearLayer {
         };
         spec.quantize(data, rows, cols, seed, fp8_scale)
     }
-}
-
-/// max |v|, NaN if any element is NaN (as the quantizer takes amaxes).
-fn amax(v: &[f32]) -> f32 {
-    v.iter().fold(0.0f32, |m, &x| {
-        if m.is_nan() || x.is_nan() {
-            f32::NAN
-        } else {
-            m.max(x.abs())
-        }
-    })
 }

@@ -61,8 +61,9 @@ pub use operand::{Bf16Matrix, QuantizedOperand, gemm_operands};
 
 use crate::Error;
 use crate::rht::{Rht, SignVector};
+use crate::rng::splitmix64;
 use crate::scale::fp8::{DelayedScalingConfig, Fp8Element, Fp8Format};
-use crate::tensor::{Direction, splitmix64};
+use crate::tensor::Direction;
 
 /// The six recipes, named as NeMo's `fp8_recipe` flags (plus `nvfp4` and `mxfp4`).
 ///

@@ -1,5 +1,5 @@
 //! FP8 per-tensor scaling: current (tensorwise) and delayed, as NVIDIA
-//! Transformer Engine (TE) computes them (SEMANTICS.md §4).
+//! Transformer Engine (TE) computes them ([SEMANTICS.md](crate::contract) §4).
 //!
 //! The scale `s` multiplies before rounding: `q = T(f32(x · s))`, and TE
 //! stores `scale_inv = f32(1/s)` to dequantize with. Sources:
@@ -382,7 +382,7 @@ impl DelayedScalingConfig {
 /// ```
 ///
 /// Deviations from TE, all documented choices:
-/// - SEMANTICS.md and TE's docstring write the scale as
+/// - [SEMANTICS.md](crate::contract) and TE's docstring write the scale as
 ///   `(fp8_max / a*) / 2^margin`; TE's fused kernel (followed here) divides
 ///   `fp8_max · 2^-margin` by `a*`. They agree unless `fp8_max / a*`
 ///   overflows: then TE's unfused PyTorch path (`_default_sf_compute`) gives

@@ -41,3 +41,28 @@ impl ElementMap {
         }
     }
 }
+
+/// The amax of `values`: the largest magnitude, NaN if any value is NaN
+/// (a NaN anywhere must reach the scale rules, which define what a NaN
+/// block gets), and 0 for no values.
+///
+/// ```
+/// use blockscale::scale::amax;
+/// assert_eq!(amax(&[1.0, -3.0, 2.0]), 3.0);
+/// assert!(amax(&[1.0, f32::NAN, 2.0]).is_nan());
+/// assert_eq!(amax(&[]), 0.0);
+/// ```
+pub fn amax(values: &[f32]) -> f32 {
+    values.iter().fold(0.0, |m, &x| fold_amax(m, x.abs()))
+}
+
+/// The amax of two parts (two amaxes, or an amax and a magnitude): the
+/// larger, NaN if either is.
+#[inline]
+pub(crate) fn fold_amax(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else {
+        a.max(b)
+    }
+}

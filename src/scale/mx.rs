@@ -1,5 +1,5 @@
 //! The E8M0 shared-scale rules of the MX formats (OCP MX v1.0 §6.3 and the
-//! producers that depart from it; SEMANTICS.md §2).
+//! producers that depart from it; [SEMANTICS.md](crate::contract) §2).
 
 use crate::element::{ConvertOptions, Overflow, Rounding};
 use crate::{E8M0, Element};
@@ -46,6 +46,38 @@ pub enum MxScaleRule {
     Ceil,
     /// torchao EVEN: round amax to the element's precision first, then as FLOOR.
     Even,
+}
+
+impl MxScaleRule {
+    /// Every rule.
+    pub const ALL: [MxScaleRule; 4] = [
+        MxScaleRule::Floor,
+        MxScaleRule::Rceil,
+        MxScaleRule::Ceil,
+        MxScaleRule::Even,
+    ];
+
+    /// The lower-case name the command line and format identifiers use:
+    /// `floor`, `rceil`, `ceil`, `even`.
+    ///
+    /// ```
+    /// use blockscale::scale::mx::MxScaleRule;
+    /// assert_eq!(MxScaleRule::Rceil.name(), "rceil");
+    /// assert!(MxScaleRule::ALL.iter().all(|r| MxScaleRule::from_name(r.name()) == Some(*r)));
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            MxScaleRule::Floor => "floor",
+            MxScaleRule::Rceil => "rceil",
+            MxScaleRule::Ceil => "ceil",
+            MxScaleRule::Even => "even",
+        }
+    }
+
+    /// The rule with name `name`, if any.
+    pub fn from_name(name: &str) -> Option<MxScaleRule> {
+        MxScaleRule::ALL.into_iter().find(|r| r.name() == name)
+    }
 }
 
 /// The exponent of `T`'s largest finite value.

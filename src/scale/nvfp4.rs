@@ -1,6 +1,6 @@
 //! NVFP4's two-level scaling: an FP32 per-tensor scale from the tensor amax
 //! and an E4M3 scale per 16 elements, as each producer computes them
-//! (SEMANTICS.md §3; arXiv 2509.25149 App. B).
+//! ([SEMANTICS.md](crate::contract) §3; arXiv 2509.25149 App. B).
 
 use super::ElementMap;
 use crate::element::ConvertOptions;
@@ -45,6 +45,38 @@ pub enum Nvfp4Profile {
     TorchAo,
     /// JAX's cuDNN scaled-matmul quantizer.
     Jax,
+}
+
+impl Nvfp4Profile {
+    /// Every profile.
+    pub const ALL: [Nvfp4Profile; 4] = [
+        Nvfp4Profile::TransformerEngine,
+        Nvfp4Profile::ModelOptimizer,
+        Nvfp4Profile::TorchAo,
+        Nvfp4Profile::Jax,
+    ];
+
+    /// The short name the command line and format identifiers use:
+    /// `te`, `modelopt`, `torchao`, `jax`.
+    ///
+    /// ```
+    /// use blockscale::scale::nvfp4::Nvfp4Profile;
+    /// assert_eq!(Nvfp4Profile::ModelOptimizer.name(), "modelopt");
+    /// assert!(Nvfp4Profile::ALL.iter().all(|p| Nvfp4Profile::from_name(p.name()) == Some(*p)));
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Nvfp4Profile::TransformerEngine => "te",
+            Nvfp4Profile::ModelOptimizer => "modelopt",
+            Nvfp4Profile::TorchAo => "torchao",
+            Nvfp4Profile::Jax => "jax",
+        }
+    }
+
+    /// The profile with short name `name`, if any.
+    pub fn from_name(name: &str) -> Option<Nvfp4Profile> {
+        Nvfp4Profile::ALL.into_iter().find(|p| p.name() == name)
+    }
 }
 
 /// 448 · 6: the largest E4M3 scale times the largest E2M1 value.

@@ -176,10 +176,9 @@ pub(crate) mod x86_64;
 // exists for the level (or the CPU), and the caller then runs the portable
 // code, which is the specification.
 
-use crate::element::{ConvertOptions, Element, NanToFinite, Overflow, Specials};
-
 /// What an element kernel needs to know about the element format and the
-/// conversion options, flattened into numbers (nearest-even and stochastic
+/// conversion options, flattened into numbers (built by the element
+/// layer, which owns the formats) (nearest-even and stochastic
 /// rounding only; the overflow code is the one those modes give).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(dead_code)] // read only by the architecture-specific kernels
@@ -206,53 +205,6 @@ pub(crate) enum Codec {
         /// Code of a NaN input.
         nan_code: u32,
     },
-}
-
-/// The kernel description of element `T` under `opts` (whose rounding is
-/// ignored), or `None` for formats without a kernel (E8M0).
-pub(crate) fn codec<T: Element>(opts: ConvertOptions) -> Option<Codec> {
-    use crate::element::MiniFloatSpec;
-    let spec: MiniFloatSpec = match T::NAME {
-        "E2M1" => crate::E2M1::SPEC,
-        "E2M3" => crate::E2M3::SPEC,
-        "E3M2" => crate::E3M2::SPEC,
-        "E4M3" => crate::E4M3::SPEC,
-        "E5M2" => crate::E5M2::SPEC,
-        "INT8" => {
-            let nan_code = match opts.nan {
-                NanToFinite::PositiveMax => 127,
-                NanToFinite::MlDtypes | NanToFinite::Zero => 0,
-            };
-            return Some(Codec::Int8 { nan_code });
-        }
-        _ => return None,
-    };
-    let max_code = spec.max_code() as u32;
-    let sign = spec.sign_bit() as u32;
-    // The engine's `overflowed(toward_zero = false)`.
-    let over_code = match (opts.overflow, spec.specials) {
-        (Overflow::NonSaturating, Specials::InfNan) => spec.inf_code(),
-        (Overflow::NonSaturating, Specials::NanOnly) => spec.nan_code(),
-        _ => None,
-    }
-    .map_or(max_code, |c| c as u32);
-    let (nan_pos, nan_neg) = match spec.nan_code() {
-        Some(n) => (n as u32, sign | n as u32),
-        None => match opts.nan {
-            NanToFinite::MlDtypes => (sign, 0),
-            NanToFinite::Zero => (0, 0),
-            NanToFinite::PositiveMax => (max_code, max_code),
-        },
-    };
-    Some(Codec::Mini {
-        bits: spec.bits(),
-        man_bits: spec.man_bits,
-        bias: spec.bias,
-        max_code,
-        over_code,
-        nan_pos,
-        nan_neg,
-    })
 }
 
 /// What is done to each f32 before it is rounded (the quantizer's element

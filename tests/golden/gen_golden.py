@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Independent reference quantizers (numpy float32 + ml_dtypes casts),
-written from SEMANTICS.md §2-§4, that produced the golden vectors in
+written from docs/SEMANTICS.md §2-§4, that produced the golden vectors in
 tests/golden_blocks.rs. Run with numpy and ml_dtypes installed:
 
     python3 tests/golden/gen_golden.py
@@ -85,7 +85,7 @@ def jax_nvfp4(x):
         a_b = f32(np.max(np.abs(blk)))
         s_b = np.float32(np.clip(f32(a_b / f32(6)), 0, 448)).astype(E4M3)
         if f32(s_b) == 0:
-            qs += [0x8] * 16  # 0/0 -> NaN -> -0 (SEMANTICS §3)
+            qs += [0x8] * 16  # 0/0 -> NaN -> -0 (docs/SEMANTICS.md §3)
         else:
             qs += codes((blk / f32(s_b)).astype(f32).astype(E2M1))
         scales.append(int(np.array(s_b).view(np.uint8)))

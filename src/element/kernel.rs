@@ -1,0 +1,46 @@
+//! An element format and conversion options, flattened into the numbers
+//! the SIMD encode kernels take ([`crate::simd::Codec`]); `simd` is a leaf
+//! and knows no element types.
+
+use super::{ConvertOptions, Element, ElementKind, NanToFinite, Overflow, Specials};
+use crate::simd::Codec;
+
+/// The kernel description of element `T` under `opts` (whose rounding is
+/// ignored: the kernels round to nearest even or stochastically), or
+/// `None` for formats without a kernel (E8M0).
+pub(crate) fn kernel_codec<T: Element>(opts: ConvertOptions) -> Option<Codec> {
+    if T::KIND == ElementKind::Int8 {
+        let nan_code = match opts.nan {
+            NanToFinite::PositiveMax => 127,
+            NanToFinite::MlDtypes | NanToFinite::Zero => 0,
+        };
+        return Some(Codec::Int8 { nan_code });
+    }
+    let spec = T::SPEC?;
+    let max_code = spec.max_code() as u32;
+    let sign = spec.sign_bit() as u32;
+    // The engine's `overflowed(toward_zero = false)`.
+    let over_code = match (opts.overflow, spec.specials) {
+        (Overflow::NonSaturating, Specials::InfNan) => spec.inf_code(),
+        (Overflow::NonSaturating, Specials::NanOnly) => spec.nan_code(),
+        _ => None,
+    }
+    .map_or(max_code, |c| c as u32);
+    let (nan_pos, nan_neg) = match spec.nan_code() {
+        Some(n) => (n as u32, sign | n as u32),
+        None => match opts.nan {
+            NanToFinite::MlDtypes => (sign, 0),
+            NanToFinite::Zero => (0, 0),
+            NanToFinite::PositiveMax => (max_code, max_code),
+        },
+    };
+    Some(Codec::Mini {
+        bits: spec.bits(),
+        man_bits: spec.man_bits,
+        bias: spec.bias,
+        max_code,
+        over_code,
+        nan_pos,
+        nan_neg,
+    })
+}

@@ -1,0 +1,235 @@
+//! [`AnyQuantized`]: a tensor quantized with any supported format, and
+//! [`QuantizedView`], what every quantized tensor answers whatever its
+//! format. Both are generated from the one list of formats
+//! ([`crate::format::AnyFormat`]'s module docs say how to add one).
+
+use super::{Direction, QuantizeOptions, QuantizedTensor};
+use crate::Error;
+use crate::element::slice::Real;
+use crate::format::{AnyFormat, BlockFormat, FormatId, ScaleCodec, ScaleKind, formats};
+
+/// What a quantized tensor of any format answers, as an object-safe trait:
+/// implemented by every [`QuantizedTensor`] and by [`AnyQuantized`].
+///
+/// ```
+/// use blockscale::format::Nvfp4;
+/// use blockscale::tensor::{QuantizeOptions, QuantizedTensor, QuantizedView};
+/// let q = QuantizedTensor::quantize(Nvfp4::default(), &[1.0f32; 32], 2, 16, &QuantizeOptions::default())?;
+/// let v: &dyn QuantizedView = &q;
+/// assert_eq!(v.format_id().to_string(), "nvfp4");
+/// assert_eq!(v.scale_bits().len(), 2);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub trait QuantizedView {
+    /// The format's identifier ([`BlockFormat::id`]).
+    fn format_id(&self) -> FormatId;
+    /// The format's name for messages ([`BlockFormat::name`]).
+    fn format_name(&self) -> String;
+    /// The logical shape `(rows, cols)`.
+    fn shape(&self) -> (usize, usize);
+    /// The block direction.
+    fn direction(&self) -> Direction;
+    /// The shape of the stored matrix.
+    fn stored_shape(&self) -> (usize, usize);
+    /// The shape of the scale matrix.
+    fn scale_shape(&self) -> (usize, usize);
+    /// The element bytes ([`QuantizedTensor::data`]).
+    fn data(&self) -> &[u8];
+    /// The scale type.
+    fn scale_kind(&self) -> ScaleKind;
+    /// The scales' stored bits, row-major ([`ScaleCodec::to_bits`]).
+    fn scale_bits(&self) -> Vec<u32>;
+    /// The tensor amax, for formats with a global scale.
+    fn global_amax(&self) -> Option<f32>;
+    /// Dequantizes into `out` ([`QuantizedTensor::dequantize_into`]).
+    fn dequantize_into(&self, out: &mut [f32]) -> Result<(), Error>;
+    /// Dequantizes to a new matrix ([`QuantizedTensor::dequantize`]).
+    fn dequantize(&self) -> Vec<f32>;
+}
+
+impl<F: BlockFormat> QuantizedView for QuantizedTensor<F> {
+    fn format_id(&self) -> FormatId {
+        self.format().id()
+    }
+    fn format_name(&self) -> String {
+        self.format().name()
+    }
+    fn shape(&self) -> (usize, usize) {
+        QuantizedTensor::shape(self)
+    }
+    fn direction(&self) -> Direction {
+        QuantizedTensor::direction(self)
+    }
+    fn stored_shape(&self) -> (usize, usize) {
+        QuantizedTensor::stored_shape(self)
+    }
+    fn scale_shape(&self) -> (usize, usize) {
+        QuantizedTensor::scale_shape(self)
+    }
+    fn data(&self) -> &[u8] {
+        QuantizedTensor::data(self)
+    }
+    fn scale_kind(&self) -> ScaleKind {
+        F::Scale::KIND
+    }
+    fn scale_bits(&self) -> Vec<u32> {
+        self.scales().iter().map(|s| s.to_bits()).collect()
+    }
+    fn global_amax(&self) -> Option<f32> {
+        QuantizedTensor::global_amax(self)
+    }
+    fn dequantize_into(&self, out: &mut [f32]) -> Result<(), Error> {
+        QuantizedTensor::dequantize_into(self, out)
+    }
+    fn dequantize(&self) -> Vec<f32> {
+        QuantizedTensor::dequantize(self)
+    }
+}
+
+/// Code generic over the format, run on the concrete tensor an
+/// [`AnyQuantized`] holds ([`AnyQuantized::visit`]).
+///
+/// ```
+/// use blockscale::format::BlockFormat;
+/// use blockscale::tensor::{AnyQuantized, QuantizedTensor, QuantizeOptions, TensorVisitor};
+/// struct FirstScale;
+/// impl TensorVisitor for FirstScale {
+///     type Output = Option<f32>;
+///     fn visit<F: BlockFormat>(self, t: &QuantizedTensor<F>) -> Option<f32> {
+///         use blockscale::format::ScaleCodec;
+///         t.scales().first().map(|s| s.value())
+///     }
+/// }
+/// let q = AnyQuantized::quantize(&"mxfp8".parse()?, &[2.0f32; 32], 1, 32, &QuantizeOptions::default())?;
+/// assert_eq!(q.visit(FirstScale), Some(2f32.powi(-7))); // RCEIL: 2 / 448 → 2^-7
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub trait TensorVisitor {
+    /// What the visit returns.
+    type Output;
+    /// Runs on the concrete tensor.
+    fn visit<F: BlockFormat>(self, tensor: &QuantizedTensor<F>) -> Self::Output;
+}
+
+macro_rules! any_quantized {
+    ($( $group:ident [ $( $(#[$doc:meta])* $v:ident($t:ty), )* ] )*) => {
+        /// A tensor quantized with any supported format: one variant per
+        /// [`AnyFormat`] variant, holding the [`QuantizedTensor`].
+        ///
+        /// ```
+        /// use blockscale::tensor::{AnyQuantized, QuantizeOptions, QuantizedView};
+        /// let x: Vec<f32> = (0..64).map(|i| i as f32 / 8.0).collect();
+        /// let q = AnyQuantized::quantize(&"mxfp8".parse()?, &x, 2, 32, &QuantizeOptions::default())?;
+        /// assert_eq!(q.format().to_string(), "mxfp8");
+        /// assert_eq!(q.dequantize(), x); // multiples of 1/8 below 8 are exact in MXFP8
+        /// # Ok::<(), blockscale::Error>(())
+        /// ```
+        #[derive(Clone, Debug)]
+        #[non_exhaustive]
+        pub enum AnyQuantized {
+            $( $( $(#[$doc])* $v(QuantizedTensor<$t>), )* )*
+        }
+
+        impl AnyQuantized {
+            /// Quantizes with `format` ([`QuantizedTensor::quantize`]).
+            pub fn quantize<S: Real>(
+                format: &AnyFormat,
+                src: &[S],
+                rows: usize,
+                cols: usize,
+                opts: &QuantizeOptions,
+            ) -> Result<AnyQuantized, Error> {
+                Ok(match format {
+                    $( $( AnyFormat::$v(f) => {
+                        AnyQuantized::$v(QuantizedTensor::quantize(f.clone(), src, rows, cols, opts)?)
+                    } )* )*
+                })
+            }
+
+            /// The format.
+            pub fn format(&self) -> AnyFormat {
+                match self {
+                    $( $( AnyQuantized::$v(t) => AnyFormat::$v(t.format().clone()), )* )*
+                }
+            }
+
+            /// Runs `visitor` on the concrete tensor.
+            pub fn visit<V: TensorVisitor>(&self, visitor: V) -> V::Output {
+                match self {
+                    $( $( AnyQuantized::$v(t) => visitor.visit(t), )* )*
+                }
+            }
+
+            /// The tensor as a [`QuantizedView`].
+            pub fn view(&self) -> &dyn QuantizedView {
+                match self {
+                    $( $( AnyQuantized::$v(t) => t, )* )*
+                }
+            }
+        }
+
+        $( $(
+            impl From<QuantizedTensor<$t>> for AnyQuantized {
+                fn from(t: QuantizedTensor<$t>) -> AnyQuantized {
+                    AnyQuantized::$v(t)
+                }
+            }
+
+            impl TryFrom<AnyQuantized> for QuantizedTensor<$t> {
+                type Error = Error;
+                /// The tensor, if it has this format type.
+                fn try_from(q: AnyQuantized) -> Result<Self, Error> {
+                    match q {
+                        AnyQuantized::$v(t) => Ok(t),
+                        #[allow(unreachable_patterns)]
+                        other => Err(Error::InvalidArgument(format!(
+                            "the tensor is {}, not {}",
+                            other.format().name(),
+                            <$t>::default().name()
+                        ))),
+                    }
+                }
+            }
+        )* )*
+    };
+}
+formats!(any_quantized);
+
+impl QuantizedView for AnyQuantized {
+    fn format_id(&self) -> FormatId {
+        self.view().format_id()
+    }
+    fn format_name(&self) -> String {
+        self.view().format_name()
+    }
+    fn shape(&self) -> (usize, usize) {
+        self.view().shape()
+    }
+    fn direction(&self) -> Direction {
+        self.view().direction()
+    }
+    fn stored_shape(&self) -> (usize, usize) {
+        self.view().stored_shape()
+    }
+    fn scale_shape(&self) -> (usize, usize) {
+        self.view().scale_shape()
+    }
+    fn data(&self) -> &[u8] {
+        self.view().data()
+    }
+    fn scale_kind(&self) -> ScaleKind {
+        self.view().scale_kind()
+    }
+    fn scale_bits(&self) -> Vec<u32> {
+        self.view().scale_bits()
+    }
+    fn global_amax(&self) -> Option<f32> {
+        self.view().global_amax()
+    }
+    fn dequantize_into(&self, out: &mut [f32]) -> Result<(), Error> {
+        self.view().dequantize_into(out)
+    }
+    fn dequantize(&self) -> Vec<f32> {
+        self.view().dequantize()
+    }
+}

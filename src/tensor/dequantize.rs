@@ -1,0 +1,126 @@
+//! The dequantizer: `x̂ = q · factor`, one f32 multiplication per element,
+//! in SIMD kernels and on rayon's pool where they apply.
+
+use super::{CHUNK_ELEMENTS, Direction, PARALLEL_MIN_ELEMENTS, QuantizedTensor};
+use crate::error::check_len;
+use crate::format::BlockFormat;
+use crate::simd::Packing;
+use crate::{Element, Error};
+use rayon::prelude::*;
+
+impl<F: BlockFormat> QuantizedTensor<F> {
+    /// Dequantizes into `out`, in the logical (not stored) orientation:
+    /// `x̂ = q · F::dequant_factor(scale, global)`, one f32 multiplication.
+    ///
+    /// Runs in SIMD kernels where the CPU has them and on rayon's pool
+    /// from [`PARALLEL_MIN_ELEMENTS`] elements on; the values are the same
+    /// either way. Allocates nothing but one row of factors per thread.
+    ///
+    /// Errors: [`Error::LengthMismatch`] unless `out.len() == rows·cols`.
+    ///
+    /// ```
+    /// use blockscale::format::MxFp8E4M3;
+    /// use blockscale::tensor::{QuantizedTensor, QuantizeOptions};
+    /// let x: Vec<f32> = (0..64).map(|i| (i % 8) as f32 - 4.0).collect();
+    /// let q = QuantizedTensor::quantize(MxFp8E4M3::default(), &x, 2, 32, &QuantizeOptions::default())?;
+    /// let mut y = vec![0f32; 64];
+    /// q.dequantize_into(&mut y)?;
+    /// assert_eq!(y, x); // small integers are exact in MXFP8
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn dequantize_into(&self, out: &mut [f32]) -> Result<(), Error> {
+        check_len("output", self.rows * self.cols, out.len())?;
+        let level = crate::simd::active();
+        let (sr, sc) = self.stored_shape();
+        let (tr, tc) = self.format.block().tile(sr, sc);
+        let tiles_c = sc.div_ceil(tc);
+        let n = out.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let parallel = n >= PARALLEL_MIN_ELEMENTS && rayon::current_num_threads() > 1;
+        let factor = |r: usize, tj: usize| {
+            self.format
+                .dequant_factor(self.scales[(r / tr) * tiles_c + tj], &self.global)
+        };
+        match self.direction {
+            Direction::Rowwise => {
+                let fp4 = F::Elem::PACKED;
+                let packing = if fp4 {
+                    Packing::Nibbles
+                } else {
+                    Packing::Bytes
+                };
+                let rows_per = (CHUNK_ELEMENTS / sc).max(1);
+                let work = |r0: usize, chunk: &mut [f32]| {
+                    let mut factors = vec![0f32; tiles_c];
+                    let mut band = usize::MAX;
+                    for (k, o) in chunk.chunks_mut(sc).enumerate() {
+                        let r = r0 + k;
+                        if r / tr != band {
+                            band = r / tr;
+                            for (tj, f) in factors.iter_mut().enumerate() {
+                                *f = factor(r, tj);
+                            }
+                        }
+                        let e = r * sc;
+                        if !fp4 || (e.is_multiple_of(2) && (tc.is_multiple_of(2) || tiles_c == 1)) {
+                            let src = if fp4 {
+                                &self.data[e / 2..(e + sc).div_ceil(2)]
+                            } else {
+                                &self.data[e..e + sc]
+                            };
+                            if crate::simd::decode_row(
+                                level,
+                                F::Elem::DECODE,
+                                F::Elem::BITS,
+                                src,
+                                o,
+                                Some((&factors, tc)),
+                                packing,
+                            ) {
+                                continue;
+                            }
+                        }
+                        for (c, v) in o.iter_mut().enumerate() {
+                            *v = self.code(e + c).to_f32() * factors[c / tc];
+                        }
+                    }
+                };
+                if parallel {
+                    out.par_chunks_mut(rows_per * sc)
+                        .enumerate()
+                        .for_each(|(k, chunk)| work(k * rows_per, chunk));
+                } else {
+                    work(0, out);
+                }
+            }
+            Direction::Columnwise => {
+                // Logical row i is stored column i.
+                let work = |i: usize, o: &mut [f32]| {
+                    for (c, v) in o.iter_mut().enumerate() {
+                        *v = self.code(c * sc + i).to_f32() * factor(c, i / tc);
+                    }
+                };
+                if parallel {
+                    out.par_chunks_mut(self.cols)
+                        .enumerate()
+                        .for_each(|(i, o)| work(i, o));
+                } else {
+                    for (i, o) in out.chunks_mut(self.cols).enumerate() {
+                        work(i, o);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Dequantizes to a new row-major `rows × cols` f32 matrix.
+    pub fn dequantize(&self) -> Vec<f32> {
+        let mut out = vec![0f32; self.rows * self.cols];
+        self.dequantize_into(&mut out)
+            .expect("output has the tensor's length");
+        out
+    }
+}

@@ -1,0 +1,483 @@
+//! The quantizer: tile amaxes, scales and element maps from the format,
+//! then element encoding, in SIMD kernels and on rayon's pool where they
+//! apply, the portable loop otherwise; the bytes are the same either way.
+
+use super::{
+    CHUNK_ELEMENTS, Direction, Grid, PARALLEL_MIN_ELEMENTS, QuantizeOptions, QuantizedTensor,
+    TensorRounding, packed_len,
+};
+use crate::element::slice::Real;
+use crate::element::{RandomBits, Rounding, nibble};
+use crate::error::check_len;
+use crate::format::{BlockFormat, BlockShape, ScaleCodec};
+use crate::rng::{splitmix64, tile_stream};
+use crate::scale::{ElementMap, fold_amax};
+use crate::simd::{Codec, Level, Packing, Pre};
+use crate::{Element, Error};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::Rng;
+use rayon::prelude::*;
+
+/// [`crate::scale::amax`] over a whole input, in SIMD and in parallel where allowed;
+/// max is exact and order-free, so the result is the same.
+fn amax_par<S: Real>(level: Level, src: &[S], parallel: bool) -> f32 {
+    let one = |c: &[S]| match S::as_f32s(c).and_then(|x| crate::simd::amax(level, x)) {
+        Some(a) => a,
+        None => c.iter().fold(0.0, |m, v| fold_amax(m, v.to_f32().abs())),
+    };
+    if parallel {
+        src.par_chunks(CHUNK_ELEMENTS)
+            .map(one)
+            .reduce(|| 0.0, fold_amax)
+    } else {
+        one(src)
+    }
+}
+
+/// The element map as the kernels take it.
+fn pre_of(map: ElementMap) -> Pre {
+    match map {
+        ElementMap::Mul(m) => Pre::Mul(m),
+        ElementMap::Div(d) => Pre::Div(d),
+        ElementMap::DivDiv(a, b) => Pre::DivDiv(a, b),
+        ElementMap::Zero(code) => Pre::Fill(code),
+    }
+}
+
+/// Everything one quantization needs, shared by its threads.
+struct Job<'a, F: BlockFormat, S: Real> {
+    format: &'a F,
+    global: F::Global,
+    grid: Grid,
+    level: Level,
+    codec: Option<Codec>,
+    elem_opts: crate::element::ConvertOptions,
+    rounding: TensorRounding,
+    src: &'a [S],
+    rows: usize,
+    cols: usize,
+    direction: Direction,
+    /// The amax of the one tile that covers the matrix, when known.
+    whole_amax: Option<f32>,
+}
+
+/// Per-thread buffers, sized by a band (never by the tensor).
+struct State {
+    row: Vec<f32>,
+    amax: Vec<f32>,
+    block_amax: Vec<f32>,
+    maps: Vec<ElementMap>,
+    pres: Vec<Pre>,
+    rngs: Vec<Xoshiro256PlusPlus>,
+    /// Whether `xs` (kernel-held Xoshiro256++ states) replaces `rngs`.
+    simd_rng: bool,
+    /// Xoshiro256++ states of the band's tiles, word-major (4 × tiles).
+    xs: Vec<u64>,
+    /// Draws per tile in the current row.
+    counts: Vec<u32>,
+    rand: Vec<u32>,
+}
+
+impl<F: BlockFormat, S: Real> Job<'_, F, S> {
+    fn state(&self) -> State {
+        let g = &self.grid;
+        State {
+            row: Vec::new(),
+            amax: vec![0.0; g.tiles_c],
+            block_amax: vec![0.0; g.tiles_c],
+            maps: vec![ElementMap::Zero(0); g.tiles_c],
+            pres: vec![Pre::Fill(0); g.tiles_c],
+            rngs: Vec::new(),
+            simd_rng: false,
+            xs: vec![0; 4 * g.tiles_c],
+            counts: vec![0; g.tiles_c],
+            rand: Vec::new(),
+        }
+    }
+
+    /// Stored row `r` as f32: in place for rowwise f32 input, else staged.
+    fn row<'b>(&'b self, r: usize, buf: &'b mut Vec<f32>) -> &'b [f32] {
+        let (rows, cols) = (self.rows, self.cols);
+        match self.direction {
+            Direction::Rowwise => match S::as_f32s(self.src) {
+                Some(x) => &x[r * cols..(r + 1) * cols],
+                None => {
+                    buf.clear();
+                    buf.extend(
+                        self.src[r * cols..(r + 1) * cols]
+                            .iter()
+                            .map(|v| v.to_f32()),
+                    );
+                    buf
+                }
+            },
+            Direction::Columnwise => {
+                buf.clear();
+                buf.extend((0..rows).map(|c| self.src[c * cols + r].to_f32()));
+                buf
+            }
+        }
+    }
+
+    /// Tile rows `t0..t1`, into `data` (which starts at element
+    /// `t0·tr·scols`, even for FP4) and `scales` (tile `t0·tiles_c` on).
+    fn bands(&self, t0: usize, t1: usize, data: &mut [u8], scales: &mut [F::Scale]) {
+        let g = self.grid;
+        let mut st = self.state();
+        let e0 = t0 * g.tr * g.scols;
+        for ti in t0..t1 {
+            let tc = g.tiles_c;
+            self.band_maps(ti, &mut st, &mut scales[(ti - t0) * tc..(ti - t0 + 1) * tc]);
+            let r0 = ti * g.tr;
+            let r1 = (r0 + g.tr).min(g.srows);
+            self.rows(r0, r1, e0, &mut st, data);
+        }
+    }
+
+    /// The amaxes, scales and maps of tile row `ti` (and its random streams).
+    fn band_maps(&self, ti: usize, st: &mut State, scales: &mut [F::Scale]) {
+        let g = self.grid;
+        let r0 = ti * g.tr;
+        let r1 = (r0 + g.tr).min(g.srows);
+        match self.whole_amax {
+            Some(a) => st.amax.fill(a),
+            None if r1 - r0 == 1 => {
+                let mut buf = core::mem::take(&mut st.row);
+                let row = self.row(r0, &mut buf);
+                self.block_amaxes(row, &mut st.amax);
+                st.row = buf;
+            }
+            None => {
+                st.amax.fill(0.0);
+                let mut buf = core::mem::take(&mut st.row);
+                for r in r0..r1 {
+                    let row = self.row(r, &mut buf);
+                    self.block_amaxes(row, &mut st.block_amax);
+                    for (a, &b) in st.amax.iter_mut().zip(&st.block_amax) {
+                        *a = fold_amax(*a, b);
+                    }
+                }
+                st.row = buf;
+            }
+        }
+        // The format reads the level on this thread: `with_level` in the
+        // parallel loops below makes a pool thread use the caller's.
+        self.format
+            .block_scales(&st.amax, &self.global, scales, &mut st.maps);
+        for (p, &m) in st.pres.iter_mut().zip(&st.maps) {
+            *p = pre_of(m);
+        }
+        st.rngs.clear();
+        if let TensorRounding::Stochastic { seed } = self.rounding {
+            let t0 = (ti * g.tiles_c) as u64;
+            st.simd_rng = crate::simd::sr_seed(self.level, splitmix64(seed), t0, &mut st.xs);
+            if !st.simd_rng {
+                st.rngs
+                    .extend((0..g.tiles_c).map(|tj| tile_stream(seed, t0 + tj as u64)));
+            }
+        }
+    }
+
+    /// The amax of each tile's segment of one stored row.
+    fn block_amaxes(&self, row: &[f32], out: &mut [f32]) {
+        let tc = self.grid.tc;
+        if crate::simd::block_amaxes(self.level, row, tc, out) {
+            return;
+        }
+        for (o, seg) in out.iter_mut().zip(row.chunks(tc)) {
+            *o = match crate::simd::amax(self.level, seg) {
+                Some(a) => a,
+                None => crate::scale::amax(seg),
+            };
+        }
+    }
+
+    /// Encodes stored rows `r0..r1` with the current band's maps into
+    /// `data`, which starts at element `e0`.
+    fn rows(&self, r0: usize, r1: usize, e0: usize, st: &mut State, data: &mut [u8]) {
+        let g = self.grid;
+        let fp4 = F::Elem::PACKED;
+        let packing = if fp4 {
+            Packing::Nibbles
+        } else {
+            Packing::Bytes
+        };
+        let mut buf = core::mem::take(&mut st.row);
+        let mut rand = core::mem::take(&mut st.rand);
+        let sr = matches!(self.rounding, TensorRounding::Stochastic { .. });
+        // Off the portable path, each row's random bits are drawn up front
+        // (by a kernel when it can), in the order the portable path draws
+        // them: per tile, row-major, none for constant (zero) tiles.
+        let staged = sr && self.level != Level::Portable;
+        for r in r0..r1 {
+            let row = self.row(r, &mut buf);
+            let e = r * g.scols - e0;
+            if staged {
+                rand.resize(row.len(), 0);
+                for (tj, c) in st.counts.iter_mut().enumerate() {
+                    *c = match st.maps[tj] {
+                        ElementMap::Zero(_) => 0,
+                        _ => (row.len() - tj * g.tc).min(g.tc) as u32,
+                    };
+                }
+                if !(st.simd_rng
+                    && crate::simd::sr_draws(self.level, &mut st.xs, &st.counts, g.tc, &mut rand))
+                {
+                    for (tj, seg) in rand.chunks_mut(g.tc).enumerate() {
+                        if st.counts[tj] > 0 {
+                            let rng = &mut st.rngs[tj];
+                            for v in seg {
+                                *v = rng.next_u32();
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(codec) = &self.codec
+                && (!fp4 || (e.is_multiple_of(2) && (g.tc.is_multiple_of(2) || g.tiles_c == 1)))
+            {
+                let out = if fp4 {
+                    &mut data[e / 2..(e + row.len()).div_ceil(2)]
+                } else {
+                    &mut data[e..e + row.len()]
+                };
+                let rnd = staged.then_some(&rand[..]);
+                if crate::simd::encode_row(
+                    self.level, codec, &st.pres, g.tc, row, rnd, out, packing,
+                ) {
+                    continue;
+                }
+            }
+            for (tj, seg) in row.chunks(g.tc).enumerate() {
+                let map = st.maps[tj];
+                for (k, &x) in seg.iter().enumerate() {
+                    let code = match map.apply(x) {
+                        None => match map {
+                            ElementMap::Zero(code) => code,
+                            _ => 0,
+                        },
+                        Some(v) => {
+                            let bits = if !sr {
+                                None
+                            } else if staged {
+                                Some(RandomBits::full(rand[tj * g.tc + k]))
+                            } else {
+                                Some(RandomBits::from_rng(&mut st.rngs[tj]))
+                            };
+                            let o = match bits {
+                                None => self.elem_opts.with_rounding(Rounding::NearestEven),
+                                Some(b) => self.elem_opts.with_rounding(Rounding::Stochastic(b)),
+                            };
+                            F::Elem::from_f32_with(v, o).to_bits()
+                        }
+                    };
+                    nibble::put(data, e + tj * g.tc + k, code, fp4);
+                }
+            }
+        }
+        st.row = buf;
+        st.rand = rand;
+    }
+}
+
+impl<F: BlockFormat> QuantizedTensor<F> {
+    /// Quantizes the row-major `rows × cols` matrix `src` (f32, f16, bf16, or
+    /// f64 rounded to f32 first) with `format`.
+    ///
+    /// For the tensor amax A (NaN if any element is NaN) or
+    /// `opts.global_amax`, and each tile of amax a_b, the format gives the
+    /// stored scale and the element map ([`BlockFormat`]); each element is
+    /// `F::Elem::from_f32_with(map(x), format.element_options())` with the
+    /// tensor's rounding. A is computed only for formats with a global
+    /// scale ([`BlockFormat::has_global_scale`]); the others get
+    /// `format.global(0.0)`.
+    ///
+    /// The work runs in SIMD kernels where the CPU has them
+    /// ([`crate::simd`]) and on rayon's thread pool for tensors of at least
+    /// [`PARALLEL_MIN_ELEMENTS`] elements; the bytes are identical either
+    /// way (stochastic rounding draws from one stream per tile). Memory: the
+    /// output plus one stored row per thread (f16/bf16/f64 and columnwise
+    /// input are staged a row at a time).
+    ///
+    /// Errors: `src.len() != rows·cols` ([`Error::LengthMismatch`]); a shape
+    /// that is not a whole number of blocks under [`PartialBlocks::Reject`],
+    /// a `rows·cols` that overflows `usize`, format parameters
+    /// [`BlockFormat::validate`] rejects, or an `opts.global_amax` that is
+    /// NaN or negative ([`Error::InvalidArgument`]). Empty tensors are
+    /// fine and have no scales.
+    pub fn quantize<S: Real>(
+        format: F,
+        src: &[S],
+        rows: usize,
+        cols: usize,
+        opts: &QuantizeOptions,
+    ) -> Result<Self, Error> {
+        let grid = Grid::new(&format, rows, cols, opts.direction, opts.partial_blocks)?;
+        // Zeroed by the allocator (fresh pages), then written once.
+        let mut data = vec![0u8; packed_len::<F::Elem>(rows * cols)];
+        let mut scales = vec![<F::Scale as ScaleCodec>::PAD; grid.tiles_r * grid.tiles_c];
+        let global = Self::quantize_parts(&format, src, rows, cols, opts, &mut data, &mut scales)?;
+        Ok(QuantizedTensor {
+            format,
+            rows,
+            cols,
+            direction: opts.direction,
+            data,
+            scales,
+            global,
+        })
+    }
+
+    /// Quantizes `src` again with this tensor's format, into this tensor's
+    /// buffers: the result equals [`Self::quantize`] with the same
+    /// arguments, byte for byte, without allocating when the shape is
+    /// unchanged (as when the activations of every training step are
+    /// quantized). On error the tensor is left as it was.
+    ///
+    /// ```
+    /// use blockscale::format::Nvfp4;
+    /// use blockscale::tensor::{QuantizedTensor, QuantizeOptions};
+    /// let o = QuantizeOptions::default();
+    /// let mut q = QuantizedTensor::quantize(Nvfp4::default(), &[1.0f32; 32], 2, 16, &o)?;
+    /// let step2: Vec<f32> = (0..32).map(|i| i as f32).collect();
+    /// q.requantize(&step2, 2, 16, &o)?;
+    /// let fresh = QuantizedTensor::quantize(Nvfp4::default(), &step2, 2, 16, &o)?;
+    /// assert_eq!((q.data(), q.scales()), (fresh.data(), fresh.scales()));
+    /// assert!(q.requantize(&step2, 3, 16, &o).is_err()); // 48 elements needed
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn requantize<S: Real>(
+        &mut self,
+        src: &[S],
+        rows: usize,
+        cols: usize,
+        opts: &QuantizeOptions,
+    ) -> Result<(), Error> {
+        self.global = Self::quantize_parts(
+            &self.format,
+            src,
+            rows,
+            cols,
+            opts,
+            &mut self.data,
+            &mut self.scales,
+        )?;
+        self.rows = rows;
+        self.cols = cols;
+        self.direction = opts.direction;
+        Ok(())
+    }
+
+    /// The quantizer: validates, then fills `data` and `scales` (resized
+    /// as needed; every byte is written) and returns the global.
+    fn quantize_parts<S: Real>(
+        format: &F,
+        src: &[S],
+        rows: usize,
+        cols: usize,
+        opts: &QuantizeOptions,
+        data: &mut Vec<u8>,
+        scales: &mut Vec<F::Scale>,
+    ) -> Result<F::Global, Error> {
+        let level = crate::simd::active();
+        let grid = Grid::new(format, rows, cols, opts.direction, opts.partial_blocks)?;
+        check_len("input", rows * cols, src.len())?;
+        let n = rows * cols;
+        let parallel = n >= PARALLEL_MIN_ELEMENTS && rayon::current_num_threads() > 1;
+        let whole = matches!(format.block(), BlockShape::Tensor);
+        let tensor_amax = || amax_par(level, src, parallel);
+        let amax = match opts.global_amax {
+            Some(a) if a.is_nan() || a < 0.0 => {
+                return Err(Error::InvalidArgument(format!(
+                    "global_amax {a} is not a non-negative number"
+                )));
+            }
+            Some(a) => a,
+            None if format.has_global_scale() || whole => tensor_amax(),
+            None => 0.0,
+        };
+        // One tile covering the whole matrix has the tensor's amax.
+        let whole_amax = match (whole, opts.global_amax) {
+            (false, _) => None,
+            (true, None) => Some(amax),
+            (true, Some(_)) => Some(tensor_amax()),
+        };
+        let global = format.global(amax);
+        let elem_opts = format.element_options();
+        let job = Job {
+            format,
+            global,
+            grid,
+            level,
+            codec: match level {
+                Level::Portable => None,
+                _ => crate::element::kernel_codec::<F::Elem>(elem_opts),
+            },
+            elem_opts,
+            rounding: opts.rounding,
+            src,
+            rows,
+            cols,
+            direction: opts.direction,
+            whole_amax,
+        };
+        data.resize(packed_len::<F::Elem>(n), 0);
+        scales.resize(grid.tiles_r * grid.tiles_c, <F::Scale as ScaleCodec>::PAD);
+        if F::Elem::PACKED && n % 2 == 1 {
+            // The unused high nibble of an odd count is zero.
+            data[n / 2] = 0;
+        }
+        let (data, scales) = (&mut data[..], &mut scales[..]);
+        let fp4 = F::Elem::PACKED;
+        let band = grid.tr * grid.scols;
+        if !parallel || band == 0 {
+            job.bands(0, grid.tiles_r, data, scales);
+        } else if grid.tiles_r == 1 {
+            // One band (a whole-tensor scale): its maps first, then its rows in parallel.
+            let mut st = job.state();
+            job.band_maps(0, &mut st, scales);
+            let rows_per = (CHUNK_ELEMENTS / grid.scols.max(1)).max(1);
+            let rows_per = if fp4 && !grid.scols.is_multiple_of(2) {
+                rows_per.next_multiple_of(2)
+            } else {
+                rows_per
+            };
+            let bytes_per = packed_len::<F::Elem>(rows_per * grid.scols);
+            let sr = matches!(opts.rounding, TensorRounding::Stochastic { .. });
+            if sr {
+                // One random stream per tile, drawn in row-major order.
+                job.rows(0, grid.srows, 0, &mut st, data);
+            } else {
+                let st = &st;
+                data.par_chunks_mut(bytes_per)
+                    .enumerate()
+                    .for_each(|(k, chunk)| {
+                        let r0 = k * rows_per;
+                        let r1 = (r0 + rows_per).min(grid.srows);
+                        let mut own = job.state();
+                        own.maps.clone_from(&st.maps);
+                        own.pres.clone_from(&st.pres);
+                        job.rows(r0, r1, r0 * grid.scols, &mut own, chunk);
+                    });
+            }
+        } else {
+            let per = (CHUNK_ELEMENTS / band).max(1);
+            let per = if fp4 && !band.is_multiple_of(2) {
+                per.next_multiple_of(2)
+            } else {
+                per
+            };
+            let bytes_per = packed_len::<F::Elem>(per * band);
+            data.par_chunks_mut(bytes_per)
+                .zip(scales.par_chunks_mut(per * grid.tiles_c))
+                .enumerate()
+                .for_each(|(k, (d, s))| {
+                    let t0 = k * per;
+                    crate::simd::with_level(level, || {
+                        job.bands(t0, (t0 + per).min(grid.tiles_r), d, s)
+                    });
+                });
+        }
+        Ok(global)
+    }
+}
