@@ -418,7 +418,7 @@ fn f32_subnormal_blocks() {
 
 #[test]
 fn delayed_scaling_drives_fp8_tensorwise() {
-    use blockscale::scale::fp8::{AmaxCompute, DelayedScaler, DelayedScalingConfig};
+    use blockscale::recipe::{AmaxCompute, DelayedScaler, DelayedScalingConfig};
     let cfg = DelayedScalingConfig::new(2, AmaxCompute::Max, 0).unwrap();
     let mut scaler = DelayedScaler::new(cfg, 448.0).unwrap();
     // Step 0 has no history: scale 1, so 600 saturates to 448.

@@ -9,7 +9,7 @@ use blockscale::format::{
     MxInt8, Nvfp4,
 };
 use blockscale::io::{DType, Tensor, layouts, npy, st};
-use blockscale::tensor::{Direction, QuantizeOptions, QuantizedTensor};
+use blockscale::tensor::{Direction, QuantizeOptions, QuantizedTensor, QuantizedView};
 use blockscale::{E4M3, E5M2, Error};
 use std::path::PathBuf;
 
@@ -110,12 +110,13 @@ fn own_round_trip<F: BlockFormat>(f: F, dir: &std::path::Path, direction: Direct
     let file = st::SafeFile::open(&p).unwrap();
     let json = file.metadata()[&key].clone();
     let back = layouts::read_own(
-        f.clone(),
         &file.tensor("layer.weight.qdata").unwrap(),
         &file.tensor("layer.weight.qscales").unwrap(),
         &json,
     )
     .unwrap();
+    // The metadata names the format with every option: it reads back as `f`.
+    assert_eq!(back.format_id(), f.id());
     assert_eq!(back.data(), q.data(), "{}", f.name());
     let (a, b) = (back.dequantize(), q.dequantize());
     assert_eq!(

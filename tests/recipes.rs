@@ -2,15 +2,17 @@
 //! recipe defaults and the NVFP4 paper), and the linear-layer helper
 //! against operands quantized independently with the named formats.
 
-use blockscale::format::{Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, Nvfp4};
+use blockscale::element::ElementKind::{self, E4M3 as Q4, E5M2 as Q5};
+use blockscale::format::{AnyFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, Nvfp4};
 use blockscale::gemm::gemm_reference;
 use blockscale::recipe::{
-    Bf16Selection, LinearLayer, LinearShape, Nvfp4Options, OperandFormat, OperandRole,
-    OperandRounding, OperandSpec, QuantizedOperand, Recipe, RecipeKind, operand_seed,
+    Bf16Selection, LinearLayer, LinearShape, Nvfp4Options, OperandRole, OperandSpec,
+    QuantizedOperand, Recipe, RecipeKind, operand_seed,
 };
 use blockscale::rht::{Rht, SignVector};
-use blockscale::scale::fp8::Fp8Element::{E4M3 as Q4, E5M2 as Q5};
-use blockscale::tensor::{Direction, QuantizeOptions, QuantizedTensor, TensorRounding};
+use blockscale::tensor::{
+    AnyQuantized, Direction, QuantizeOptions, QuantizedTensor, TensorRounding,
+};
 use blockscale::{E4M3, E5M2, Error};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
@@ -69,20 +71,27 @@ fn exact(x: &[f32], w: &[f32], dy: &[f32], s: LinearShape) -> [Vec<f64>; 3] {
     ]
 }
 
-/// (role, format, direction, rounding, has RHT).
-type Expected = (OperandRole, OperandFormat, Direction, OperandRounding, bool);
+/// (role, (format, delayed scaling), direction, stochastic rounding, has RHT).
+type Expected = (OperandRole, (AnyFormat, bool), Direction, bool, bool);
+
+fn parse(s: &str) -> AnyFormat {
+    s.parse().unwrap()
+}
 
 #[test]
 fn every_recipe_specifies_every_operand_as_its_source_does() {
     // (role, format, direction, rounding, rht) written out from TE's recipe
     // classes (transformer_engine/common/recipe/__init__.py) and the NVFP4
     // paper's §4 recommendations.
-    let tw = |element, delayed| OperandFormat::Fp8Tensorwise { element, delayed };
-    let nv = |two_d| OperandFormat::Nvfp4 { two_d };
-    let bw = |element, tile| OperandFormat::Fp8Blockwise { element, tile };
-    let mx = |element| OperandFormat::Mxfp8 { element };
-    let mx4 = OperandFormat::Mxfp4;
-    let (n, s) = (OperandRounding::NearestEven, OperandRounding::Stochastic);
+    let tw = |e: ElementKind, delayed| (parse(if e == Q4 { "fp8" } else { "fp8-e5m2" }), delayed);
+    let nv = |two_d| (parse(if two_d { "nvfp4,2d" } else { "nvfp4" }), false);
+    let bw = |e: ElementKind, (r, c)| {
+        assert_eq!(e, Q4);
+        (AnyFormat::from(Fp8Blockwise::<E4M3>::new(r, c)), false)
+    };
+    let mx = |e: ElementKind| (parse(if e == Q4 { "mxfp8" } else { "mxfp8-e5m2" }), false);
+    let mx4 = (parse("mxfp4"), false);
+    let (n, s) = (false, true);
     #[rustfmt::skip]
     let table: Vec<(RecipeKind, [Expected; 6])> = vec![
         (RecipeKind::Delayed, [
@@ -114,11 +123,19 @@ fn every_recipe_specifies_every_operand_as_its_source_does() {
     for (kind, rows) in table {
         let recipe = Recipe::from_kind(kind);
         assert_eq!(RecipeKind::from_name(kind.name()).unwrap(), kind);
-        for (role, format, direction, rounding, rht) in rows {
+        for (role, (format, delayed), direction, stochastic, rht) in rows {
             let spec = recipe.spec(role);
             assert_eq!(spec.role, role);
-            assert_eq!(spec.format, format, "{kind:?} {role:?}");
+            assert_eq!(spec.format, Some(format), "{kind:?} {role:?}");
+            assert_eq!(spec.delayed, delayed, "{kind:?} {role:?}");
             assert_eq!(spec.direction, direction, "{kind:?} {role:?}");
+            let rounding = if stochastic {
+                TensorRounding::Stochastic {
+                    seed: operand_seed(recipe.seed, 0, 0, role),
+                }
+            } else {
+                TensorRounding::NearestEven
+            };
             assert_eq!(spec.rounding, rounding, "{kind:?} {role:?}");
             assert_eq!(spec.rht.is_some(), rht, "{kind:?} {role:?}");
         }
@@ -133,8 +150,12 @@ fn every_recipe_specifies_every_operand_as_its_source_does() {
         (16, SignVector::TransformerEngine, true)
     );
     // 2-D blocks: weights only.
-    assert!(r.spec(FpropWeight).format.is_2d());
-    assert!(!r.spec(FpropInput).format.is_2d());
+    assert!(
+        r.spec(FpropWeight)
+            .block()
+            .is_some_and(|(rows, _)| rows > 1)
+    );
+    assert!(!r.spec(FpropInput).block().is_some_and(|(rows, _)| rows > 1));
 }
 
 #[test]
@@ -157,14 +178,14 @@ fn nvfp4_ablations_switch_off_one_technique_each() {
         assert_eq!(
             with(&no2d),
             OperandSpec {
-                format: OperandFormat::Nvfp4 { two_d: false },
+                format: Some(parse("nvfp4")),
                 ..f.clone()
             }
         );
         assert_eq!(
             with(&nosr),
             OperandSpec {
-                rounding: OperandRounding::NearestEven,
+                rounding: TensorRounding::NearestEven,
                 ..f.clone()
             }
         );
@@ -293,10 +314,11 @@ fn every_recipe_quantizes_each_operand_as_specified() {
                 FpropWeight | DgradWeight => (&w, o, i),
                 _ => (&dy, t, o),
             };
+            // The layer's spec carries the operand's own seed.
             let seed = operand_seed(99, step, layer, role);
             let q = recipe
                 .layer_spec(role, layer, 3, step)
-                .quantize(src, rows, cols, seed, None)
+                .quantize(src, rows, cols, None)
                 .unwrap();
             let want = direct(kind, role, src, rows, cols, seed);
             assert_eq!(q.dequantize(), want, "{kind:?} {role:?}");
@@ -458,14 +480,8 @@ fn nvfp4_2d_weights_give_fprop_and_dgrad_the_same_weight() {
     let (o, i) = (48, 64);
     let w = data(6, o * i, 0.02);
     let same = |recipe: &Recipe| {
-        let f = recipe
-            .spec(FpropWeight)
-            .quantize(&w, o, i, 0, None)
-            .unwrap();
-        let d = recipe
-            .spec(DgradWeight)
-            .quantize(&w, o, i, 0, None)
-            .unwrap();
+        let f = recipe.spec(FpropWeight).quantize(&w, o, i, None).unwrap();
+        let d = recipe.spec(DgradWeight).quantize(&w, o, i, None).unwrap();
         assert_eq!(f.stored_shape(), (o, i));
         assert_eq!(d.stored_shape(), (i, o));
         (f.dequantize() == d.dequantize(), f, d)
@@ -473,7 +489,11 @@ fn nvfp4_2d_weights_give_fprop_and_dgrad_the_same_weight() {
     let (eq, f, d) = same(&Recipe::nvfp4());
     assert!(eq, "2-D weights: fprop and dgrad differ");
     // Bit for bit: the dgrad copy's stored codes are the fprop codes transposed.
-    let (QuantizedOperand::Nvfp4(f), QuantizedOperand::Nvfp4(d)) = (&f, &d) else {
+    let (
+        QuantizedOperand::Block(AnyQuantized::Nvfp4(f)),
+        QuantizedOperand::Block(AnyQuantized::Nvfp4(d)),
+    ) = (&f, &d)
+    else {
         panic!("NVFP4 operands expected");
     };
     for r in 0..o {
@@ -671,7 +691,7 @@ fn bad_shapes_and_lengths_are_typed_errors_and_leave_state_alone() {
     ));
     assert!(LinearLayer::new(Recipe::nvfp4(), 2, 2).is_err());
     let mut r = Recipe::tensorwise();
-    r.fp8_format = blockscale::scale::fp8::Fp8Format::E5M2;
+    r.fp8_format = blockscale::recipe::Fp8Format::E5M2;
     assert!(LinearLayer::new(r, 0, 1).is_err());
     assert!(matches!(
         RecipeKind::from_name("fp8"),
@@ -712,8 +732,11 @@ fn mxfp4_operands_are_mxfp4_fake_quantized_along_k() {
     let recipe = Recipe::mxfp4();
     for role in OperandRole::ALL {
         let spec = recipe.spec(role);
-        let q = spec.quantize(&x, 64, 96, 7, None).unwrap();
-        assert!(matches!(q, QuantizedOperand::Mxfp4(_)), "{role:?}");
+        let q = spec.quantize(&x, 64, 96, None).unwrap();
+        assert!(
+            matches!(q, QuantizedOperand::Block(AnyQuantized::MxFp4(_))),
+            "{role:?}"
+        );
         let opts = QuantizeOptions {
             direction: role.direction(),
             ..Default::default()
@@ -725,7 +748,7 @@ fn mxfp4_operands_are_mxfp4_fake_quantized_along_k() {
     assert!(
         recipe
             .spec(FpropInput)
-            .quantize(&x[..96 * 48], 96, 48, 0, None)
+            .quantize(&x[..96 * 48], 96, 48, None)
             .is_err()
     );
 }

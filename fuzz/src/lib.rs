@@ -16,7 +16,8 @@
 use arbitrary::Unstructured;
 use blockscale::element::{ConvertOptions, NanToFinite, Overflow, RandomBits, Rounding, slice};
 use blockscale::format::{
-    BlockFormat, Fp8Blockwise, Fp8Tensorwise, Mx, MxFp4, MxFp8E4M3, Nvfp4, ScaleCodec,
+    AnyFormat, BlockFormat, FormatId, FormatVisitor, Fp8Blockwise, Fp8Tensorwise, Mx, MxFp4,
+    MxFp8E4M3, Nvfp4, ScaleCodec,
 };
 use blockscale::io::{DType, Tensor, layouts, npy, st};
 use blockscale::scale::mx::MxScaleRule;
@@ -394,7 +395,8 @@ fn same_f32(a: &[f32], b: &[f32]) -> bool {
 /// Quantize, requantize, dequantize and rebuild one tensor in format `f`.
 fn check_format<F: BlockFormat>(f: F, u: &mut Unstructured) {
     // A caller's fixed scale can saturate any element and overflow x̂.
-    let own_scale = !f.scale_rule().starts_with("fixed");
+    let id = f.id();
+    let own_scale = id.option("scale").is_none();
     let rows = u.int_in_range(0..=40usize).unwrap_or(0);
     let cols = u.int_in_range(0..=300usize).unwrap_or(0);
     let opts = quantize_options(u);
@@ -448,7 +450,7 @@ fn check_format<F: BlockFormat>(f: F, u: &mut Unstructured) {
     // element that rounds up, or Transformer Engine's NVFP4 factor
     // f32(s_b · A) / 2688, which overflows from A > f32::MAX / 448.)
     // torchao's NVFP4 gives NaN when A/2688 underflows (`Nvfp4Profile`).
-    let torchao_underflow = f.scale_rule().starts_with("TorchAo") && amax < 1e-38;
+    let torchao_underflow = id.option("profile") == Some("torchao") && amax < 1e-38;
     if own_scale
         && !torchao_underflow
         && opts.global_amax.is_none()
@@ -505,74 +507,60 @@ fn check_format<F: BlockFormat>(f: F, u: &mut Unstructured) {
     assert_eq!(q.element(0, 0).is_some(), sr * sc > 0);
 }
 
-fn mx_rule(u: &mut Unstructured) -> MxScaleRule {
-    pick(
-        u,
-        &[
-            MxScaleRule::Floor,
-            MxScaleRule::Rceil,
-            MxScaleRule::Ceil,
-            MxScaleRule::Even,
-        ],
-    )
-}
-
-fn mx<T: Element>(u: &mut Unstructured) -> Mx<T> {
-    let rule = mx_rule(u);
-    if u.ratio(1, 4).unwrap_or(false) {
-        Mx::new_2d(rule)
-    } else {
-        Mx::new(rule)
+/// A format of any family with arbitrary options: the family from
+/// [`AnyFormat::families`], then each option a family may take, kept when
+/// the family accepts it ([`BlockFormat::from_id`]). Nothing here names a
+/// format, so a new one is fuzzed as soon as it is in the format list.
+fn any_format(u: &mut Unstructured) -> AnyFormat {
+    let families = AnyFormat::families();
+    let names: Vec<&str> = families.iter().map(String::as_str).collect();
+    let mut id = FormatId::new(pick(u, &names));
+    let profiles: Vec<&str> = Nvfp4Profile::ALL.iter().map(|p| p.name()).collect();
+    let rules: Vec<&str> = MxScaleRule::ALL.iter().map(|r| r.name()).collect();
+    for key in ["profile", "rule", "2d", "pow2", "scale", "block"] {
+        if !u.ratio(1, 3).unwrap_or(false) {
+            continue;
+        }
+        let value = match key {
+            "profile" => pick(u, &profiles).to_string(),
+            "rule" => pick(u, &rules).to_string(),
+            "2d" | "pow2" => u.arbitrary::<bool>().unwrap_or(false).to_string(),
+            "scale" => format!("{:e}", f32::from_bits(u.arbitrary().unwrap_or(0x3f80_0000))),
+            _ if u.ratio(1, 4).unwrap_or(false) => format!(
+                "{}x{}",
+                u.arbitrary::<usize>().unwrap_or(1),
+                u.arbitrary::<usize>().unwrap_or(1)
+            ),
+            _ => format!(
+                "{}x{}",
+                u.int_in_range(0..=130usize).unwrap_or(1),
+                u.int_in_range(0..=130usize).unwrap_or(1)
+            ),
+        };
+        let with = id.clone().with(key, &value);
+        if AnyFormat::from_id(&with).is_ok() {
+            id = with;
+        }
     }
+    let f = AnyFormat::from_id(&id).expect("every option was checked");
+    // The identifier round-trips through its text.
+    assert_eq!(f.to_string().parse::<AnyFormat>().ok(), Some(f), "{id}");
+    f
 }
 
 /// Quantize and dequantize of arbitrary data and shapes, for every format
 /// and option: see [`check_format`]. Block shapes of FP8 blockwise are
 /// arbitrary too (zero-sized ones must be rejected).
 pub fn quantize(data: &[u8]) {
-    let mut u = Unstructured::new(data);
-    match u.int_in_range(0..=10u8).unwrap_or(0) {
-        0 => {
-            let f = Nvfp4 {
-                profile: pick(
-                    &mut u,
-                    &[
-                        Nvfp4Profile::TransformerEngine,
-                        Nvfp4Profile::ModelOptimizer,
-                        Nvfp4Profile::TorchAo,
-                        Nvfp4Profile::Jax,
-                    ],
-                ),
-                two_d: u.arbitrary().unwrap_or(false),
-            };
-            check_format(f, &mut u)
-        }
-        1 => check_format(mx::<E2M1>(&mut u), &mut u),
-        2 => check_format(mx::<E2M3>(&mut u), &mut u),
-        3 => check_format(mx::<E3M2>(&mut u), &mut u),
-        4 => check_format(mx::<E4M3>(&mut u), &mut u),
-        5 => check_format(mx::<E5M2>(&mut u), &mut u),
-        6 => check_format(mx::<Int8>(&mut u), &mut u),
-        7 => check_format(Fp8Tensorwise::<E4M3>::current(), &mut u),
-        8 => {
-            let s = f32::from_bits(u.arbitrary().unwrap_or(0x3f80_0000));
-            check_format(Fp8Tensorwise::<E5M2>::with_scale(s), &mut u)
-        }
-        9 => {
-            let (r, c) = (
-                u.int_in_range(0..=130usize).unwrap_or(1),
-                u.int_in_range(0..=130usize).unwrap_or(1),
-            );
-            check_format(Fp8Blockwise::<E4M3>::new(r, c), &mut u)
-        }
-        _ => {
-            let (r, c) = (
-                u.arbitrary::<usize>().unwrap_or(1),
-                u.arbitrary::<usize>().unwrap_or(1),
-            );
-            check_format(Fp8Blockwise::<E5M2>::new(r, c), &mut u)
+    struct Check<'a, 'b>(&'a mut Unstructured<'b>);
+    impl FormatVisitor for Check<'_, '_> {
+        type Output = ();
+        fn visit<F: BlockFormat>(self, f: F) {
+            check_format(f, self.0)
         }
     }
+    let mut u = Unstructured::new(data);
+    any_format(&mut u).visit(Check(&mut u))
 }
 
 // ---------------------------------------------------------------------------
@@ -708,18 +696,12 @@ pub fn safetensors(data: &[u8]) {
     }
 }
 
-/// [`layouts::read_own`] with a few formats of each scale type.
+/// [`layouts::read_own`] in whatever format the metadata names.
 fn read_own_any(d: &Tensor, s: &Tensor, json: &str) {
-    fn one<F: BlockFormat>(f: F, d: &Tensor, s: &Tensor, json: &str) {
-        if let Ok(q) = layouts::read_own(f, d, s, json) {
-            let _ = q.dequantize();
-        }
+    if let Ok(q) = layouts::read_own(d, s, json) {
+        use blockscale::tensor::QuantizedView;
+        let _ = q.dequantize();
     }
-    one(Nvfp4::default(), d, s, json);
-    one(MxFp4::default(), d, s, json);
-    one(MxFp8E4M3::new_2d(MxScaleRule::Rceil), d, s, json);
-    one(Fp8Blockwise::<E4M3>::new(1, 128), d, s, json);
-    one(Fp8Tensorwise::<E4M3>::current(), d, s, json);
 }
 
 fn dtype(u: &mut Unstructured) -> DType {
@@ -761,7 +743,7 @@ pub fn layouts(data: &[u8]) {
         assert_eq!(v.len(), 2 * a.numel());
     }
     let json = String::from_utf8_lossy(u.take_rest()).into_owned();
-    let _ = layouts::own_format_name(&json);
+    let _ = layouts::own_format(&json);
     read_own_any(&a, &b, &json);
     let _ = Tensor::from_f32(a.dtype, a.shape.clone(), &[0.0; 4]);
 }

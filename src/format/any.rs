@@ -17,7 +17,7 @@
 //! format property tests run it, and `AnyQuantized::gemm` pairs it with
 //! its group.
 
-use super::{BlockFormat, FormatId};
+use super::{BlockFormat, FormatId, ScaleCodec, ScaleKind};
 use crate::Error;
 use core::fmt;
 use core::str::FromStr;
@@ -195,6 +195,24 @@ impl AnyFormat {
             }
         }
         self.visit(Id)
+    }
+
+    /// The scale type.
+    ///
+    /// ```
+    /// use blockscale::format::{AnyFormat, ScaleKind};
+    /// assert_eq!("nvfp4".parse::<AnyFormat>()?.scale_kind(), ScaleKind::E4M3);
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn scale_kind(&self) -> ScaleKind {
+        struct Kind;
+        impl FormatVisitor for Kind {
+            type Output = ScaleKind;
+            fn visit<F: BlockFormat>(self, _: F) -> ScaleKind {
+                <F::Scale as ScaleCodec>::KIND
+            }
+        }
+        self.visit(Kind)
     }
 
     /// The name for messages ([`BlockFormat::name`]).

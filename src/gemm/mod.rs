@@ -53,11 +53,13 @@
 //! ```
 
 mod accuracy;
+mod any;
 mod fast;
 mod pack;
 mod reference;
 
 pub use accuracy::{GemmAccuracy, accuracy};
+pub use any::gemm_any;
 pub use fast::{gemm, gemm_with_threads};
 pub use reference::gemm_reference;
 

@@ -17,8 +17,8 @@
 
 use super::{DType, Tensor};
 use crate::element::nibble;
-use crate::format::{BlockFormat, MxFp4, Nvfp4, ScaleCodec, ScaleKind};
-use crate::tensor::{Direction, PartialBlocks, QuantizedTensor};
+use crate::format::{AnyFormat, BlockFormat, MxFp4, Nvfp4, ScaleKind};
+use crate::tensor::{AnyQuantized, Direction, PartialBlocks, QuantizedTensor, QuantizedView};
 use crate::{E2M1, E4M3, E8M0, Error};
 
 /// The tensors of a Model-Optimizer NVFP4 weight named `name` (which should
@@ -203,8 +203,11 @@ pub fn dequantize_gptoss_mxfp4(blocks: &Tensor, scales: &Tensor) -> Result<Vec<f
     Ok(out)
 }
 
-/// The tensors of this crate's own layout for any format, and the metadata
-/// entry (`blockscale:{name}` → JSON) that [`read_own`] needs.
+/// The tensors of this crate's own layout for a tensor of any format, and
+/// the metadata entry (`blockscale:{name}` → JSON) that [`read_own`] needs:
+/// `{"format": <FormatId>, "shape": [rows, cols], "direction": "rowwise" |
+/// "columnwise", "global_amax": <f32 or null>}`, the format as
+/// [`crate::format::BlockFormat::id`] prints it.
 ///
 /// ```
 /// use blockscale::format::MxFp8E4M3;
@@ -214,21 +217,21 @@ pub fn dequantize_gptoss_mxfp4(blocks: &Tensor, scales: &Tensor) -> Result<Vec<f
 /// let q = QuantizedTensor::quantize(MxFp8E4M3::default(), &x, 2, 32, &QuantizeOptions::default())?;
 /// let (tensors, (key, json)) = layouts::own("x", &q)?;
 /// assert_eq!(key, "blockscale:x");
-/// let back = layouts::read_own(MxFp8E4M3::default(), &tensors[0].1, &tensors[1].1, &json)?;
+/// let back = layouts::read_own(&tensors[0].1, &tensors[1].1, &json)?;
+/// assert_eq!(back.format().to_string(), "mxfp8");
 /// assert_eq!(back.dequantize(), q.dequantize());
 /// # Ok::<(), blockscale::Error>(())
 /// ```
 #[allow(clippy::type_complexity)]
-pub fn own<F: BlockFormat>(
+pub fn own(
     name: &str,
-    q: &QuantizedTensor<F>,
+    q: &dyn QuantizedView,
 ) -> Result<(Vec<(String, Tensor)>, (String, String)), Error> {
     let (rows, cols) = q.shape();
     let (sr, sc) = q.scale_shape();
-    let scales = scale_tensor(q.scales(), sr, sc)?;
+    let scales = scale_tensor(q.scale_kind(), &q.scale_bits(), sr, sc)?;
     let meta = serde_json::json!({
-        "format": q.format().name(),
-        "scale_rule": q.format().scale_rule(),
+        "format": q.format_id().to_string(),
         "shape": [rows, cols],
         "direction": match q.direction() { Direction::Rowwise => "rowwise", Direction::Columnwise => "columnwise" },
         "global_amax": q.global_amax(),
@@ -254,18 +257,19 @@ fn scale_dtype(kind: ScaleKind) -> DType {
     }
 }
 
-fn scale_tensor<S: ScaleCodec>(s: &[S], r: usize, c: usize) -> Result<Tensor, Error> {
+fn scale_tensor(kind: ScaleKind, bits: &[u32], r: usize, c: usize) -> Result<Tensor, Error> {
     // A scale's bits are its encoding in the tensor's dtype (f32 little-endian).
-    let bytes = match S::BITS {
-        8 => s.iter().map(|v| v.to_bits() as u8).collect(),
-        _ => s.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect(),
+    let bytes = match kind {
+        ScaleKind::E4M3 | ScaleKind::E8M0 => bits.iter().map(|&b| b as u8).collect(),
+        ScaleKind::F32 => bits.iter().flat_map(|b| b.to_le_bytes()).collect(),
     };
-    Tensor::new(scale_dtype(S::KIND), vec![r, c], bytes)
+    Tensor::new(scale_dtype(kind), vec![r, c], bytes)
 }
 
-/// The scales stored in `t`, which must have the scale type's dtype.
-fn read_scales<S: ScaleCodec>(t: &Tensor) -> Result<Vec<S>, Error> {
-    let want = scale_dtype(S::KIND);
+/// The stored bits of the scales in `t`, which must have the dtype of
+/// scale type `kind`.
+fn read_scale_bits(kind: ScaleKind, t: &Tensor) -> Result<Vec<u32>, Error> {
+    let want = scale_dtype(kind);
     if t.dtype != want {
         return Err(Error::InvalidArgument(format!(
             "scales are {}, the format stores {} scales",
@@ -273,49 +277,51 @@ fn read_scales<S: ScaleCodec>(t: &Tensor) -> Result<Vec<S>, Error> {
             want.name()
         )));
     }
-    Ok(match S::BITS {
-        8 => t.data.iter().map(|&b| S::from_bits(b.into())).collect(),
-        _ => t
+    Ok(match kind {
+        ScaleKind::E4M3 | ScaleKind::E8M0 => t.data.iter().map(|&b| b.into()).collect(),
+        ScaleKind::F32 => t
             .data
             .chunks_exact(4)
-            .map(|b| S::from_bits(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect(),
     })
 }
 
-/// The format name a [`own`] metadata entry records.
-pub fn own_format_name(json: &str) -> Result<String, Error> {
+/// The format a [`own`] metadata entry records.
+///
+/// Errors: malformed JSON, no `format` entry, or a format this crate does
+/// not know ([`Error::InvalidArgument`]).
+///
+/// ```
+/// use blockscale::io::layouts::own_format;
+/// assert_eq!(own_format(r#"{"format": "mxfp4,rule=floor"}"#)?.name(), "MXFP4-FLOOR");
+/// assert!(own_format(r#"{"format": "mxfp5"}"#).is_err());
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn own_format(json: &str) -> Result<AnyFormat, Error> {
     let v: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| Error::InvalidArgument(format!("malformed blockscale metadata: {e}")))?;
     v["format"]
         .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| Error::InvalidArgument("blockscale metadata has no format".into()))
+        .ok_or_else(|| Error::InvalidArgument("blockscale metadata has no format".into()))?
+        .parse()
 }
 
-/// Rebuilds a tensor stored with [`own`], given its format (whose
-/// [`BlockFormat::name`] must match the metadata's).
-pub fn read_own<F: BlockFormat>(
-    format: F,
-    data: &Tensor,
-    scales: &Tensor,
-    json: &str,
-) -> Result<QuantizedTensor<F>, Error> {
+/// Rebuilds a tensor stored with [`own`], in the format its metadata names.
+///
+/// Errors: malformed metadata, an unknown format, scales of another dtype
+/// than the format stores, or parts that do not fit the shape
+/// ([`crate::tensor::QuantizedTensor::from_parts`]).
+pub fn read_own(data: &Tensor, scales: &Tensor, json: &str) -> Result<AnyQuantized, Error> {
     data.validate()?;
     scales.validate()?;
+    let format = own_format(json)?;
     let v: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| Error::InvalidArgument(format!("malformed blockscale metadata: {e}")))?;
-    let name = own_format_name(json)?;
-    if name != format.name() {
-        return Err(Error::InvalidArgument(format!(
-            "metadata says {name}, reading as {}",
-            format.name()
-        )));
-    }
     let dim = |i: usize| {
         v["shape"][i]
             .as_u64()
-            .map(|d| d as usize)
+            .and_then(|d| usize::try_from(d).ok())
             .ok_or_else(|| Error::InvalidArgument("blockscale metadata has no shape".into()))
     };
     let direction = match v["direction"].as_str() {
@@ -328,14 +334,14 @@ pub fn read_own<F: BlockFormat>(
         }
     };
     let amax = v["global_amax"].as_f64().map(|a| a as f32);
-    let scales = read_scales::<F::Scale>(scales)?;
-    QuantizedTensor::from_parts(
-        format,
+    let bits = read_scale_bits(format.scale_kind(), scales)?;
+    AnyQuantized::from_parts(
+        &format,
         (dim(0)?, dim(1)?),
         direction,
         PartialBlocks::ZeroPad,
         data.data.clone(),
-        scales,
+        &bits,
         amax,
     )
 }

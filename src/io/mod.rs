@@ -8,6 +8,7 @@
 //! temporary file in the destination's directory and renames it into place
 //! on success, so a failure never leaves a half-written file.
 
+pub mod detect;
 pub mod layouts;
 pub mod npy;
 pub mod st;

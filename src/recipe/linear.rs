@@ -1,10 +1,10 @@
 //! A linear layer's forward and backward GEMMs run through a recipe.
 
-use super::{OperandFormat, OperandRole, QuantizedOperand, Recipe, gemm_operands, operand_seed};
+use super::DelayedScaler;
+use super::{OperandRole, QuantizedOperand, Recipe, gemm_operands};
 use crate::Error;
 use crate::error::check_len;
 use crate::recipe::{LayerTensor, RecipeKind};
-use crate::scale::fp8::DelayedScaler;
 
 /// The sizes of a linear layer: X is `tokens × in_features`, W is
 /// `out_features × in_features`, dY is `tokens × out_features`.
@@ -357,18 +357,15 @@ impl LinearLayer {
         let spec = self
             .recipe
             .layer_spec(role, self.layer, self.num_layers, step);
-        let fp8_scale = match (&spec.format, &self.state.delayed) {
-            (OperandFormat::Fp8Tensorwise { delayed: true, .. }, Some(d)) => {
-                Some(d.scaler(role.tensor()).scale())
-            }
+        let fp8_scale = match (spec.delayed, &self.state.delayed) {
+            (true, Some(d)) => Some(d.scaler(role.tensor()).scale()),
             _ => None,
         };
-        let seed = operand_seed(self.recipe.seed, step, self.layer, role);
         let (rows, cols) = match role.tensor() {
             LayerTensor::Input => (shape.tokens, shape.in_features),
             LayerTensor::Weight => (shape.out_features, shape.in_features),
             LayerTensor::GradOutput => (shape.tokens, shape.out_features),
         };
-        spec.quantize(data, rows, cols, seed, fp8_scale)
+        spec.quantize(data, rows, cols, fp8_scale)
     }
 }

@@ -53,17 +53,28 @@
 //! # Ok::<(), blockscale::Error>(())
 //! ```
 
+mod delayed;
 mod linear;
 mod operand;
+mod options;
+mod role;
 
+pub use delayed::{AmaxCompute, DelayedScaler, DelayedScalingConfig, Fp8Format};
 pub use linear::{DelayedState, LayerState, LinearLayer, LinearOutputs, LinearShape};
 pub use operand::{Bf16Matrix, QuantizedOperand, gemm_operands};
+pub use options::{Bf16Selection, Nvfp4Options};
+pub use role::{Gemm, LayerTensor, OperandRole};
 
 use crate::Error;
-use crate::rht::{Rht, SignVector};
+use crate::element::ElementKind;
+use crate::format::{
+    AnyFormat, BlockFormat, BlockShape, FormatVisitor, Fp8Blockwise, Fp8Tensorwise, Nvfp4,
+};
+use crate::format::{MxFp4, MxFp8E4M3, MxFp8E5M2};
+use crate::rht::Rht;
 use crate::rng::splitmix64;
-use crate::scale::fp8::{DelayedScalingConfig, Fp8Element, Fp8Format};
-use crate::tensor::Direction;
+use crate::tensor::{Direction, TensorRounding};
+use crate::{E4M3, E5M2};
 
 /// The six recipes, named as NeMo's `fp8_recipe` flags (plus `nvfp4` and `mxfp4`).
 ///
@@ -146,369 +157,65 @@ impl RecipeKind {
     }
 }
 
-/// One of a linear layer's three GEMMs.
-///
-/// ```
-/// use blockscale::recipe::{Gemm, OperandRole};
-/// assert_eq!(OperandRole::DgradWeight.gemm(), Gemm::Dgrad);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Gemm {
-    /// Y = X·Wᵀ.
-    Fprop,
-    /// dX = dY·W.
-    Dgrad,
-    /// dW = dYᵀ·X.
-    Wgrad,
-}
-
-/// One of a linear layer's three high-precision tensors.
-///
-/// ```
-/// use blockscale::recipe::{LayerTensor, OperandRole};
-/// assert_eq!(OperandRole::WgradInput.tensor(), LayerTensor::Input);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum LayerTensor {
-    /// X, tokens × in.
-    Input,
-    /// W, out × in.
-    Weight,
-    /// dY, tokens × out.
-    GradOutput,
-}
-
-/// One of the six GEMM operands of a linear layer.
-///
-/// | role | GEMM | tensor | direction | operand |
-/// |---|---|---|---|---|
-/// | `FpropInput` | fprop | X | rowwise | A |
-/// | `FpropWeight` | fprop | W | rowwise | B |
-/// | `DgradGradOutput` | dgrad | dY | rowwise | A |
-/// | `DgradWeight` | dgrad | W | columnwise | B |
-/// | `WgradGradOutput` | wgrad | dY | columnwise | A |
-/// | `WgradInput` | wgrad | X | columnwise | B |
-///
-/// ```
-/// use blockscale::recipe::OperandRole;
-/// use blockscale::tensor::Direction;
-/// assert_eq!(OperandRole::WgradGradOutput.direction(), Direction::Columnwise);
-/// assert_eq!(OperandRole::ALL.iter().filter(|r| r.is_gradient()).count(), 2);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OperandRole {
-    /// X in fprop.
-    FpropInput,
-    /// W in fprop.
-    FpropWeight,
-    /// dY in dgrad.
-    DgradGradOutput,
-    /// W in dgrad.
-    DgradWeight,
-    /// dY in wgrad.
-    WgradGradOutput,
-    /// X in wgrad.
-    WgradInput,
-}
-
-impl OperandRole {
-    /// All six, in the table's order (the index used by [`operand_seed`]).
-    ///
-    /// ```
-    /// use blockscale::recipe::OperandRole;
-    /// assert_eq!(OperandRole::ALL[3], OperandRole::DgradWeight);
-    /// ```
-    pub const ALL: [OperandRole; 6] = [
-        OperandRole::FpropInput,
-        OperandRole::FpropWeight,
-        OperandRole::DgradGradOutput,
-        OperandRole::DgradWeight,
-        OperandRole::WgradGradOutput,
-        OperandRole::WgradInput,
-    ];
-
-    /// The position in [`OperandRole::ALL`], 0 to 5.
-    ///
-    /// ```
-    /// use blockscale::recipe::OperandRole;
-    /// assert!(OperandRole::ALL.iter().enumerate().all(|(i, r)| r.index() == i));
-    /// ```
-    pub const fn index(self) -> usize {
-        match self {
-            OperandRole::FpropInput => 0,
-            OperandRole::FpropWeight => 1,
-            OperandRole::DgradGradOutput => 2,
-            OperandRole::DgradWeight => 3,
-            OperandRole::WgradGradOutput => 4,
-            OperandRole::WgradInput => 5,
-        }
-    }
-
-    /// The GEMM this operand belongs to.
-    ///
-    /// ```
-    /// use blockscale::recipe::{Gemm, OperandRole};
-    /// assert_eq!(OperandRole::WgradInput.gemm(), Gemm::Wgrad);
-    /// ```
-    pub const fn gemm(self) -> Gemm {
-        match self {
-            OperandRole::FpropInput | OperandRole::FpropWeight => Gemm::Fprop,
-            OperandRole::DgradGradOutput | OperandRole::DgradWeight => Gemm::Dgrad,
-            OperandRole::WgradGradOutput | OperandRole::WgradInput => Gemm::Wgrad,
-        }
-    }
-
-    /// The tensor it is quantized from.
-    ///
-    /// ```
-    /// use blockscale::recipe::{LayerTensor, OperandRole};
-    /// assert_eq!(OperandRole::DgradGradOutput.tensor(), LayerTensor::GradOutput);
-    /// ```
-    pub const fn tensor(self) -> LayerTensor {
-        match self {
-            OperandRole::FpropInput | OperandRole::WgradInput => LayerTensor::Input,
-            OperandRole::FpropWeight | OperandRole::DgradWeight => LayerTensor::Weight,
-            OperandRole::DgradGradOutput | OperandRole::WgradGradOutput => LayerTensor::GradOutput,
-        }
-    }
-
-    /// The direction that puts K along the stored rows: rowwise in fprop and
-    /// for dY in dgrad, columnwise for W in dgrad and both wgrad operands.
-    ///
-    /// ```
-    /// use blockscale::recipe::OperandRole;
-    /// use blockscale::tensor::Direction;
-    /// assert_eq!(OperandRole::DgradWeight.direction(), Direction::Columnwise);
-    /// assert_eq!(OperandRole::DgradGradOutput.direction(), Direction::Rowwise);
-    /// ```
-    pub const fn direction(self) -> Direction {
-        match self {
-            OperandRole::FpropInput | OperandRole::FpropWeight | OperandRole::DgradGradOutput => {
-                Direction::Rowwise
-            }
-            _ => Direction::Columnwise,
-        }
-    }
-
-    /// Whether the tensor is a gradient (dY), which FP8 HYBRID stores in
-    /// E5M2 and NVFP4 rounds stochastically.
-    ///
-    /// ```
-    /// use blockscale::recipe::OperandRole;
-    /// assert!(OperandRole::WgradGradOutput.is_gradient() && !OperandRole::WgradInput.is_gradient());
-    /// ```
-    pub const fn is_gradient(self) -> bool {
-        matches!(self.tensor(), LayerTensor::GradOutput)
-    }
-}
-
-/// The number format of one operand.
-///
-/// ```
-/// use blockscale::recipe::OperandFormat;
-/// assert_eq!(OperandFormat::Nvfp4 { two_d: true }.block(), Some((16, 16)));
-/// assert!(OperandFormat::Nvfp4 { two_d: true }.is_2d());
-/// assert_eq!(OperandFormat::Bf16.block(), None);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OperandFormat {
-    /// BF16 (high precision): values rounded to bf16, nearest even.
-    Bf16,
-    /// FP8 with one FP32 scale for the whole tensor
-    /// ([`crate::format::Fp8Tensorwise`]): current scaling from this
-    /// tensor's amax, or a delayed scale from the layer's
-    /// [`crate::scale::fp8::DelayedScaler`].
-    Fp8Tensorwise {
-        /// E4M3 or E5M2.
-        element: Fp8Element,
-        /// Delayed (`true`) or current (`false`) scaling.
-        delayed: bool,
-    },
-    /// MXFP8 ([`crate::format::Mx`]), 1×32 blocks, E8M0 scales, RCEIL.
-    Mxfp8 {
-        /// E4M3 or E5M2.
-        element: Fp8Element,
-    },
-    /// FP8 with FP32 power-of-two scales per tile ([`crate::format::Fp8Blockwise`]).
-    Fp8Blockwise {
-        /// E4M3 or E5M2.
-        element: Fp8Element,
-        /// Tile `(rows, cols)` in the stored orientation: (1, 128) or (128, 128).
-        tile: (usize, usize),
-    },
-    /// NVFP4 ([`crate::format::Nvfp4`], Transformer Engine's bytes).
-    Nvfp4 {
-        /// 16×16 tiles instead of 1×16 blocks.
-        two_d: bool,
-    },
-    /// MXFP4 ([`crate::format::MxFp4`]): E2M1 elements, 1×32 blocks, E8M0
-    /// scales chosen by RCEIL ([`crate::scale::mx::MxScaleRule::default`]).
-    Mxfp4,
-}
-
-impl OperandFormat {
-    /// The block that shares a scale, `(rows, cols)` in the stored
-    /// orientation; `None` for BF16 (no scale) and per-tensor FP8 (one scale).
-    ///
-    /// ```
-    /// use blockscale::recipe::OperandFormat;
-    /// use blockscale::scale::fp8::Fp8Element;
-    /// assert_eq!(OperandFormat::Mxfp8 { element: Fp8Element::E4M3 }.block(), Some((1, 32)));
-    /// assert_eq!(OperandFormat::Fp8Tensorwise { element: Fp8Element::E5M2, delayed: false }.block(), None);
-    /// ```
-    pub const fn block(self) -> Option<(usize, usize)> {
-        match self {
-            OperandFormat::Bf16 | OperandFormat::Fp8Tensorwise { .. } => None,
-            OperandFormat::Mxfp8 { .. } | OperandFormat::Mxfp4 => Some((1, 32)),
-            OperandFormat::Fp8Blockwise { tile, .. } => Some(tile),
-            OperandFormat::Nvfp4 { two_d: true } => Some((16, 16)),
-            OperandFormat::Nvfp4 { two_d: false } => Some((1, 16)),
-        }
-    }
-
-    /// Whether the blocks are 2-D tiles (more than one row).
-    ///
-    /// ```
-    /// use blockscale::recipe::OperandFormat;
-    /// use blockscale::scale::fp8::Fp8Element;
-    /// assert!(OperandFormat::Fp8Blockwise { element: Fp8Element::E4M3, tile: (128, 128) }.is_2d());
-    /// assert!(!OperandFormat::Nvfp4 { two_d: false }.is_2d());
-    /// ```
-    pub const fn is_2d(self) -> bool {
-        matches!(self.block(), Some((r, _)) if r > 1)
-    }
-}
-
-/// How an operand's elements are rounded.
-///
-/// ```
-/// use blockscale::recipe::{OperandRole, OperandRounding, Recipe};
-/// let spec = Recipe::nvfp4().spec(OperandRole::WgradGradOutput);
-/// assert_eq!(spec.rounding, OperandRounding::Stochastic);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OperandRounding {
-    /// Round to nearest, ties to even.
-    NearestEven,
-    /// Stochastic rounding ([`crate::tensor::TensorRounding::Stochastic`]),
-    /// seeded by [`operand_seed`].
-    Stochastic,
-}
-
 /// How one GEMM operand is quantized: everything a test or a kernel author
-/// needs to reproduce it.
+/// needs to reproduce it, the stochastic-rounding seed included.
 ///
 /// [`OperandSpec::quantize`] does, in order: the RHT along the blocked axis
 /// (if any; K of the GEMM), then quantization in `direction` with `format`
 /// and `rounding`.
 ///
 /// ```
-/// use blockscale::recipe::{OperandFormat, OperandRole, OperandRounding, Recipe};
-/// use blockscale::tensor::Direction;
+/// use blockscale::format::{AnyFormat, Nvfp4};
+/// use blockscale::recipe::{OperandRole, Recipe};
+/// use blockscale::tensor::{Direction, TensorRounding};
 /// let s = Recipe::nvfp4().spec(OperandRole::DgradWeight);
-/// assert_eq!(s.format, OperandFormat::Nvfp4 { two_d: true });
-/// assert_eq!((s.direction, s.rounding), (Direction::Columnwise, OperandRounding::NearestEven));
+/// assert_eq!(s.format, Some(AnyFormat::Nvfp4(Nvfp4::WEIGHTS_2D)));
+/// assert_eq!((s.direction, s.rounding), (Direction::Columnwise, TensorRounding::NearestEven));
 /// assert!(s.rht.is_none());
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct OperandSpec {
     /// Which operand.
     pub role: OperandRole,
-    /// The number format.
-    pub format: OperandFormat,
+    /// The number format; `None` keeps the operand in BF16 (values
+    /// rounded to bf16, nearest even; [`Bf16Matrix`]).
+    pub format: Option<AnyFormat>,
+    /// FP8 per-tensor delayed scaling: the scale is the layer's
+    /// [`DelayedScaler::scale`], passed to [`OperandSpec::quantize`], in
+    /// place of the format's own.
+    pub delayed: bool,
     /// Block direction (and storage orientation).
     pub direction: Direction,
-    /// Element rounding.
-    pub rounding: OperandRounding,
+    /// Element rounding; a stochastic seed is [`operand_seed`]'s for the
+    /// operand's layer and step.
+    pub rounding: TensorRounding,
     /// The Random Hadamard Transform applied along `direction` before
     /// quantizing, if any.
     pub rht: Option<Rht>,
 }
 
-/// The NVFP4 recipe's switches: every technique of the paper, each of which
-/// its ablations turn off.
-///
-/// `Default` is the paper's and TE `NVFP4BlockScaling`'s recipe: 2-D
-/// weights, stochastic gradients, a 16-point RHT with TE's signs and BF16
-/// output on the wgrad operands.
-///
-/// ```
-/// use blockscale::recipe::{Nvfp4Options, OperandRole, Recipe};
-/// let no_rht = Recipe::nvfp4_with(Nvfp4Options { rht: false, ..Default::default() });
-/// assert!(no_rht.spec(OperandRole::WgradInput).rht.is_none());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Nvfp4Options {
-    /// 16×16 weight tiles (off: 1×16, re-quantized per direction).
-    pub two_d_weights: bool,
-    /// Stochastic rounding of dY in dgrad and wgrad (off: nearest even).
-    pub stochastic_gradients: bool,
-    /// RHT on the wgrad operands (dY and X columnwise).
-    pub rht: bool,
-    /// The RHT size (16 in TE and the paper; a power of two 16..=256).
-    pub rht_size: usize,
-    /// The RHT signs: one vector shared by every layer and step, as in TE
-    /// and the paper.
-    pub rht_signs: SignVector,
-    /// Round the RHT output to BF16 before quantizing (TE does).
-    pub rht_bf16: bool,
-}
-
-impl Default for Nvfp4Options {
-    fn default() -> Self {
-        Nvfp4Options {
-            two_d_weights: true,
-            stochastic_gradients: true,
-            rht: true,
-            rht_size: 16,
-            rht_signs: SignVector::TransformerEngine,
-            rht_bf16: true,
-        }
-    }
-}
-
-/// Which layers and steps run in BF16 instead of the recipe's format.
-///
-/// A layer `layer` (0-based, of `num_layers`) at step `step` is BF16 when
-/// `layer < first`, or `layer ≥ num_layers − last`, or `layers` contains it,
-/// or `from_step` is `Some(s)` with `step ≥ s`. The NVFP4 paper keeps the
-/// first two and last eight blocks of its 12B model in BF16 (about 16% of
-/// linear layers) and studies switching to BF16 late in training.
-///
-/// ```
-/// use blockscale::recipe::Bf16Selection;
-/// let sel = Bf16Selection { last: 2, from_step: Some(100), ..Default::default() };
-/// assert!(!sel.is_bf16(0, 10, 0));
-/// assert!(sel.is_bf16(8, 10, 0) && sel.is_bf16(9, 10, 0));
-/// assert!(sel.is_bf16(0, 10, 100));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Bf16Selection {
-    /// The first this many layers.
-    pub first: usize,
-    /// The last this many layers.
-    pub last: usize,
-    /// These layers.
-    pub layers: Vec<usize>,
-    /// Every layer from this step on.
-    pub from_step: Option<u64>,
-}
-
-impl Bf16Selection {
-    /// Whether layer `layer` of `num_layers` runs in BF16 at `step` (see the type's docs).
+impl OperandSpec {
+    /// The block that shares a scale, `(rows, cols)` in the stored
+    /// orientation; `None` for BF16 (no scale) and per-tensor FP8 (one scale).
     ///
     /// ```
-    /// use blockscale::recipe::Bf16Selection;
-    /// let sel = Bf16Selection { first: 1, layers: vec![4], ..Default::default() };
-    /// let bf16: Vec<usize> = (0..6).filter(|&l| sel.is_bf16(l, 6, 0)).collect();
-    /// assert_eq!(bf16, [0, 4]);
-    /// assert!(!Bf16Selection::default().is_bf16(0, 1, u64::MAX));
+    /// use blockscale::recipe::{OperandRole, Recipe};
+    /// assert_eq!(Recipe::nvfp4().spec(OperandRole::FpropWeight).block(), Some((16, 16)));
+    /// assert_eq!(Recipe::mxfp8().spec(OperandRole::FpropInput).block(), Some((1, 32)));
+    /// assert_eq!(Recipe::tensorwise().spec(OperandRole::FpropInput).block(), None);
     /// ```
-    pub fn is_bf16(&self, layer: usize, num_layers: usize, step: u64) -> bool {
-        layer < self.first
-            || layer >= num_layers.saturating_sub(self.last)
-            || self.layers.contains(&layer)
-            || self.from_step.is_some_and(|s| step >= s)
+    pub fn block(&self) -> Option<(usize, usize)> {
+        struct Block;
+        impl FormatVisitor for Block {
+            type Output = Option<(usize, usize)>;
+            fn visit<F: BlockFormat>(self, f: F) -> Self::Output {
+                match f.block() {
+                    BlockShape::Tile { rows, cols } => Some((rows, cols)),
+                    BlockShape::Tensor => None,
+                }
+            }
+        }
+        self.format.and_then(|f| f.visit(Block))
     }
 }
 
@@ -521,7 +228,7 @@ impl Bf16Selection {
 ///
 /// ```
 /// use blockscale::recipe::{Recipe, RecipeKind};
-/// use blockscale::scale::fp8::Fp8Format;
+/// use blockscale::recipe::Fp8Format;
 /// let mut r = Recipe::from_kind(RecipeKind::Tensorwise);
 /// assert_eq!(r.fp8_format, Fp8Format::Hybrid);
 /// r.bf16.last = 1; // keep the last layer in BF16
@@ -552,7 +259,7 @@ impl Recipe {
     ///
     /// ```
     /// use blockscale::recipe::{Recipe, RecipeKind};
-    /// use blockscale::scale::fp8::Fp8Format;
+    /// use blockscale::recipe::Fp8Format;
     /// assert_eq!(Recipe::from_kind(RecipeKind::Mxfp8).fp8_format, Fp8Format::E4M3);
     /// assert_eq!(Recipe::from_kind(RecipeKind::Nvfp4), Recipe::nvfp4());
     /// ```
@@ -575,10 +282,9 @@ impl Recipe {
     /// the amax history of steps before t; E4M3 forward, E5M2 gradients.
     ///
     /// ```
-    /// use blockscale::recipe::{OperandFormat, OperandRole, Recipe};
-    /// use blockscale::scale::fp8::Fp8Element;
-    /// assert_eq!(Recipe::delayed().spec(OperandRole::DgradGradOutput).format,
-    ///            OperandFormat::Fp8Tensorwise { element: Fp8Element::E5M2, delayed: true });
+    /// use blockscale::recipe::{OperandRole, Recipe};
+    /// let s = Recipe::delayed().spec(OperandRole::DgradGradOutput);
+    /// assert_eq!((s.format.unwrap().to_string().as_str(), s.delayed), ("fp8-e5m2", true));
     /// ```
     pub fn delayed() -> Recipe {
         Recipe::from_kind(RecipeKind::Delayed)
@@ -588,10 +294,9 @@ impl Recipe {
     /// amax); E4M3 forward, E5M2 gradients.
     ///
     /// ```
-    /// use blockscale::recipe::{OperandFormat, OperandRole, Recipe};
-    /// use blockscale::scale::fp8::Fp8Element;
-    /// assert_eq!(Recipe::tensorwise().spec(OperandRole::FpropInput).format,
-    ///            OperandFormat::Fp8Tensorwise { element: Fp8Element::E4M3, delayed: false });
+    /// use blockscale::recipe::{OperandRole, Recipe};
+    /// let s = Recipe::tensorwise().spec(OperandRole::FpropInput);
+    /// assert_eq!((s.format.unwrap().to_string().as_str(), s.delayed), ("fp8", false));
     /// ```
     pub fn tensorwise() -> Recipe {
         Recipe::from_kind(RecipeKind::Tensorwise)
@@ -601,10 +306,9 @@ impl Recipe {
     /// columnwise copies re-quantized from high precision).
     ///
     /// ```
-    /// use blockscale::recipe::{OperandFormat, OperandRole, Recipe};
-    /// use blockscale::scale::fp8::Fp8Element;
-    /// assert_eq!(Recipe::mxfp8().spec(OperandRole::WgradGradOutput).format,
-    ///            OperandFormat::Mxfp8 { element: Fp8Element::E4M3 });
+    /// use blockscale::recipe::{OperandRole, Recipe};
+    /// assert_eq!(Recipe::mxfp8().spec(OperandRole::WgradGradOutput).format, Some("mxfp8".parse()?));
+    /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn mxfp8() -> Recipe {
         Recipe::from_kind(RecipeKind::Mxfp8)
@@ -616,8 +320,8 @@ impl Recipe {
     /// ```
     /// use blockscale::recipe::{OperandRole, Recipe};
     /// let r = Recipe::blockwise();
-    /// assert_eq!(r.spec(OperandRole::FpropWeight).format.block(), Some((128, 128)));
-    /// assert_eq!(r.spec(OperandRole::WgradInput).format.block(), Some((1, 128)));
+    /// assert_eq!(r.spec(OperandRole::FpropWeight).block(), Some((128, 128)));
+    /// assert_eq!(r.spec(OperandRole::WgradInput).block(), Some((1, 128)));
     /// ```
     pub fn blockwise() -> Recipe {
         Recipe::from_kind(RecipeKind::Blockwise)
@@ -638,9 +342,9 @@ impl Recipe {
     /// `nvfp4` with the given switches (for ablations).
     ///
     /// ```
-    /// use blockscale::recipe::{Nvfp4Options, OperandFormat, OperandRole, Recipe};
+    /// use blockscale::recipe::{Nvfp4Options, OperandRole, Recipe};
     /// let r = Recipe::nvfp4_with(Nvfp4Options { two_d_weights: false, ..Default::default() });
-    /// assert_eq!(r.spec(OperandRole::FpropWeight).format, OperandFormat::Nvfp4 { two_d: false });
+    /// assert_eq!(r.spec(OperandRole::FpropWeight).block(), Some((1, 16)));
     /// ```
     pub fn nvfp4_with(options: Nvfp4Options) -> Recipe {
         Recipe {
@@ -657,13 +361,15 @@ impl Recipe {
     /// options are ignored.
     ///
     /// ```
-    /// use blockscale::recipe::{OperandFormat, OperandRole, OperandRounding, Recipe};
+    /// use blockscale::recipe::{OperandRole, Recipe};
+    /// use blockscale::tensor::TensorRounding;
     /// let r = Recipe::mxfp4();
     /// assert_eq!(r.name(), "mxfp4");
     /// let s = r.spec(OperandRole::WgradGradOutput);
-    /// assert_eq!((s.format, s.rounding), (OperandFormat::Mxfp4, OperandRounding::NearestEven));
-    /// assert_eq!(s.format.block(), Some((1, 32)));
+    /// assert_eq!((s.format, s.rounding), (Some("mxfp4".parse()?), TensorRounding::NearestEven));
+    /// assert_eq!(s.block(), Some((1, 32)));
     /// assert!(s.rht.is_none());
+    /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn mxfp4() -> Recipe {
         Recipe::from_kind(RecipeKind::Mxfp4)
@@ -678,59 +384,79 @@ impl Recipe {
         self.kind.name()
     }
 
-    /// How `role` is quantized in a layer that is not kept in BF16.
+    /// How `role` is quantized in a layer that is not kept in BF16, at
+    /// layer 0 and step 0 (the stochastic seed is
+    /// [`operand_seed`]`(self.seed, 0, 0, role)`; [`Recipe::layer_spec`]
+    /// gives other layers and steps).
     ///
     /// An invalid `nvfp4.rht_size` or sign vector is reported by
     /// [`Recipe::validate`] (which [`LinearLayer::new`] calls); `spec`
     /// itself then gives `rht: None`.
     ///
     /// ```
-    /// use blockscale::recipe::{OperandRole, OperandRounding, Recipe};
+    /// use blockscale::recipe::{OperandRole, Recipe, operand_seed};
+    /// use blockscale::tensor::TensorRounding;
     /// let r = Recipe::nvfp4();
-    /// assert_eq!(r.spec(OperandRole::DgradGradOutput).rounding, OperandRounding::Stochastic);
-    /// assert_eq!(r.spec(OperandRole::WgradInput).rounding, OperandRounding::NearestEven);
+    /// let seed = operand_seed(0, 0, 0, OperandRole::DgradGradOutput);
+    /// assert_eq!(r.spec(OperandRole::DgradGradOutput).rounding, TensorRounding::Stochastic { seed });
+    /// assert_eq!(r.spec(OperandRole::WgradInput).rounding, TensorRounding::NearestEven);
     /// ```
     pub fn spec(&self, role: OperandRole) -> OperandSpec {
+        self.quantized_spec(role, 0, 0)
+    }
+
+    fn quantized_spec(&self, role: OperandRole, layer: usize, step: u64) -> OperandSpec {
         let fwd = self.fp8_format.forward();
         let bwd = self.fp8_format.backward();
-        let element = if role.is_gradient() { bwd } else { fwd };
-        let mut rounding = OperandRounding::NearestEven;
+        let e5m2 = (if role.is_gradient() { bwd } else { fwd }) == ElementKind::E5M2;
+        let stochastic = TensorRounding::Stochastic {
+            seed: operand_seed(self.seed, step, layer, role),
+        };
+        let mut rounding = TensorRounding::NearestEven;
         let mut rht = None;
-        let format = match self.kind {
-            RecipeKind::Delayed => OperandFormat::Fp8Tensorwise {
-                element,
-                delayed: true,
-            },
-            RecipeKind::Tensorwise => OperandFormat::Fp8Tensorwise {
-                element,
-                delayed: false,
-            },
-            RecipeKind::Mxfp8 => OperandFormat::Mxfp8 { element },
-            RecipeKind::Blockwise => OperandFormat::Fp8Blockwise {
-                element,
-                tile: if role.tensor() == LayerTensor::Weight {
+        let tensorwise = |e5m2: bool| -> AnyFormat {
+            if e5m2 {
+                Fp8Tensorwise::<E5M2>::current().into()
+            } else {
+                Fp8Tensorwise::<E4M3>::current().into()
+            }
+        };
+        let format: AnyFormat = match self.kind {
+            RecipeKind::Delayed | RecipeKind::Tensorwise => tensorwise(e5m2),
+            RecipeKind::Mxfp8 if e5m2 => MxFp8E5M2::default().into(),
+            RecipeKind::Mxfp8 => MxFp8E4M3::default().into(),
+            RecipeKind::Blockwise => {
+                let (r, c) = if role.tensor() == LayerTensor::Weight {
                     (128, 128)
                 } else {
                     (1, 128)
-                },
-            },
-            RecipeKind::Mxfp4 => OperandFormat::Mxfp4,
+                };
+                if e5m2 {
+                    Fp8Blockwise::<E5M2>::new(r, c).into()
+                } else {
+                    Fp8Blockwise::<E4M3>::new(r, c).into()
+                }
+            }
+            RecipeKind::Mxfp4 => MxFp4::default().into(),
             RecipeKind::Nvfp4 => {
                 let o = &self.nvfp4;
                 if role.is_gradient() && o.stochastic_gradients {
-                    rounding = OperandRounding::Stochastic;
+                    rounding = stochastic;
                 }
                 if role.gemm() == Gemm::Wgrad && o.rht {
                     rht = self.rht().ok();
                 }
-                OperandFormat::Nvfp4 {
+                Nvfp4 {
                     two_d: role.tensor() == LayerTensor::Weight && o.two_d_weights,
+                    ..Nvfp4::default()
                 }
+                .into()
             }
         };
         OperandSpec {
             role,
-            format,
+            format: Some(format),
+            delayed: self.kind == RecipeKind::Delayed,
             direction: role.direction(),
             rounding,
             rht,
@@ -738,15 +464,16 @@ impl Recipe {
     }
 
     /// How `role` is quantized in layer `layer` of `num_layers` at `step`:
-    /// [`Recipe::spec`], or BF16 with nearest rounding and no RHT when
-    /// [`Recipe::bf16`] selects the layer.
+    /// [`Recipe::spec`] with the seed of that layer and step, or BF16 with
+    /// nearest rounding and no RHT when [`Recipe::bf16`] selects the layer.
     ///
     /// ```
-    /// use blockscale::recipe::{OperandFormat, OperandRole, Recipe};
+    /// use blockscale::recipe::{OperandRole, Recipe};
     /// let mut r = Recipe::nvfp4();
     /// r.bf16.last = 1;
-    /// assert_eq!(r.layer_spec(OperandRole::FpropInput, 3, 4, 0).format, OperandFormat::Bf16);
-    /// assert_eq!(r.layer_spec(OperandRole::FpropInput, 2, 4, 0).format, OperandFormat::Nvfp4 { two_d: false });
+    /// assert_eq!(r.layer_spec(OperandRole::FpropInput, 3, 4, 0).format, None);
+    /// assert_eq!(r.layer_spec(OperandRole::FpropInput, 2, 4, 0).format, Some("nvfp4".parse()?));
+    /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn layer_spec(
         &self,
@@ -758,13 +485,14 @@ impl Recipe {
         if self.bf16.is_bf16(layer, num_layers, step) {
             OperandSpec {
                 role,
-                format: OperandFormat::Bf16,
+                format: None,
+                delayed: false,
                 direction: role.direction(),
-                rounding: OperandRounding::NearestEven,
+                rounding: TensorRounding::NearestEven,
                 rht: None,
             }
         } else {
-            self.spec(role)
+            self.quantized_spec(role, layer, step)
         }
     }
 

@@ -1,13 +1,11 @@
 //! Quantizing one GEMM operand by its [`OperandSpec`], and multiplying two.
 
-use super::{OperandFormat, OperandRounding, OperandSpec};
-use crate::Error;
+use super::OperandSpec;
 use crate::error::check_len;
-use crate::format::{Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, MxFp8E5M2, Nvfp4};
-use crate::gemm::gemm;
-use crate::scale::fp8::Fp8Element;
-use crate::tensor::{Direction, QuantizeOptions, QuantizedTensor, TensorRounding};
-use crate::{E4M3, E5M2};
+use crate::format::{AnyFormat, Fp8Tensorwise};
+use crate::gemm::gemm_any;
+use crate::tensor::{AnyQuantized, Direction, QuantizeOptions, QuantizedView};
+use crate::{E4M3, E5M2, Error};
 use rayon::prelude::*;
 
 /// A matrix rounded to BF16 (a layer kept in high precision), stored in
@@ -18,7 +16,7 @@ use rayon::prelude::*;
 /// let mut r = Recipe::nvfp4();
 /// r.bf16.first = 1;
 /// let spec = r.layer_spec(OperandRole::WgradInput, 0, 1, 0);
-/// let q = spec.quantize(&[1.0f32, 1.00390625, 2.0, 3.0], 2, 2, 0, None)?;
+/// let q = spec.quantize(&[1.0f32, 1.00390625, 2.0, 3.0], 2, 2, None)?;
 /// let QuantizedOperand::Bf16(m) = &q else { unreachable!() };
 /// assert_eq!(m.stored_shape(), (2, 2));
 /// assert_eq!(m.values(), &[1.0, 2.0, 1.0, 3.0]); // transposed; 1 + 2^-8 ties to 1
@@ -125,54 +123,26 @@ impl Bf16Matrix {
     }
 }
 
-/// A quantized GEMM operand: one variant per format a recipe can produce.
+/// A quantized GEMM operand: BF16 (a layer kept in high precision) or a
+/// block-scaled tensor of any format.
 ///
 /// ```
 /// use blockscale::recipe::{OperandRole, QuantizedOperand, Recipe};
+/// use blockscale::tensor::QuantizedView;
 /// let spec = Recipe::nvfp4().spec(OperandRole::FpropWeight);
 /// let w: Vec<f32> = (0..16 * 16).map(|i| i as f32 / 256.0).collect();
-/// let q = spec.quantize(&w, 16, 16, 0, None)?;
-/// let QuantizedOperand::Nvfp4(t) = &q else { unreachable!() };
-/// assert!(t.format().two_d);
-/// assert_eq!(t.scales().len(), 1); // one 16×16 tile
+/// let q = spec.quantize(&w, 16, 16, None)?;
+/// let QuantizedOperand::Block(t) = &q else { unreachable!() };
+/// assert_eq!(t.format_id().to_string(), "nvfp4,2d");
+/// assert_eq!(t.scale_bits().len(), 1); // one 16×16 tile
 /// # Ok::<(), blockscale::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub enum QuantizedOperand {
     /// BF16 (high-precision layer).
     Bf16(Bf16Matrix),
-    /// FP8 E4M3 with one scale per tensor.
-    Fp8TensorwiseE4M3(QuantizedTensor<Fp8Tensorwise<E4M3>>),
-    /// FP8 E5M2 with one scale per tensor.
-    Fp8TensorwiseE5M2(QuantizedTensor<Fp8Tensorwise<E5M2>>),
-    /// MXFP8 E4M3.
-    Mxfp8E4M3(QuantizedTensor<MxFp8E4M3>),
-    /// MXFP8 E5M2.
-    Mxfp8E5M2(QuantizedTensor<MxFp8E5M2>),
-    /// FP8 E4M3 with FP32 block scales.
-    Fp8BlockwiseE4M3(QuantizedTensor<Fp8Blockwise<E4M3>>),
-    /// FP8 E5M2 with FP32 block scales.
-    Fp8BlockwiseE5M2(QuantizedTensor<Fp8Blockwise<E5M2>>),
-    /// NVFP4 (1×16 or 16×16).
-    Nvfp4(QuantizedTensor<Nvfp4>),
-    /// MXFP4 (1×32, E8M0 scales).
-    Mxfp4(QuantizedTensor<MxFp4>),
-}
-
-macro_rules! each_operand {
-    ($op:expr, $t:ident => $body:expr) => {
-        match $op {
-            QuantizedOperand::Bf16($t) => $body,
-            QuantizedOperand::Fp8TensorwiseE4M3($t) => $body,
-            QuantizedOperand::Fp8TensorwiseE5M2($t) => $body,
-            QuantizedOperand::Mxfp8E4M3($t) => $body,
-            QuantizedOperand::Mxfp8E5M2($t) => $body,
-            QuantizedOperand::Fp8BlockwiseE4M3($t) => $body,
-            QuantizedOperand::Fp8BlockwiseE5M2($t) => $body,
-            QuantizedOperand::Nvfp4($t) => $body,
-            QuantizedOperand::Mxfp4($t) => $body,
-        }
-    };
+    /// A block-scaled tensor.
+    Block(AnyQuantized),
 }
 
 impl QuantizedOperand {
@@ -183,12 +153,15 @@ impl QuantizedOperand {
     /// ```
     /// use blockscale::recipe::{OperandRole, Recipe};
     /// let spec = Recipe::mxfp8().spec(OperandRole::FpropInput);
-    /// let q = spec.quantize(&[1.5f32; 32], 1, 32, 0, None)?;
+    /// let q = spec.quantize(&[1.5f32; 32], 1, 32, None)?;
     /// assert_eq!(q.dequantize(), vec![1.5; 32]);
     /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn dequantize(&self) -> Vec<f32> {
-        each_operand!(self, t => t.dequantize())
+        match self {
+            QuantizedOperand::Bf16(m) => m.dequantize(),
+            QuantizedOperand::Block(t) => t.dequantize(),
+        }
     }
 
     /// The shape of the stored matrix (K along its rows).
@@ -196,22 +169,15 @@ impl QuantizedOperand {
     /// ```
     /// use blockscale::recipe::{OperandRole, Recipe};
     /// let spec = Recipe::tensorwise().spec(OperandRole::DgradWeight);
-    /// assert_eq!(spec.quantize(&[1.0f32; 6], 2, 3, 0, None)?.stored_shape(), (3, 2));
+    /// assert_eq!(spec.quantize(&[1.0f32; 6], 2, 3, None)?.stored_shape(), (3, 2));
     /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn stored_shape(&self) -> (usize, usize) {
-        each_operand!(self, t => t.stored_shape())
+        match self {
+            QuantizedOperand::Bf16(m) => m.stored_shape(),
+            QuantizedOperand::Block(t) => t.stored_shape(),
+        }
     }
-}
-
-fn quantize_with<F: crate::format::BlockFormat>(
-    format: F,
-    x: &[f32],
-    rows: usize,
-    cols: usize,
-    opts: &QuantizeOptions,
-) -> Result<QuantizedTensor<F>, Error> {
-    QuantizedTensor::quantize(format, x, rows, cols, opts)
 }
 
 impl OperandSpec {
@@ -222,13 +188,11 @@ impl OperandSpec {
     /// 1. if `rht` is set, `x` is copied and transformed along `direction`
     ///    ([`crate::rht::Rht::forward`]; K of the GEMM), BF16-rounded if the
     ///    transform says so;
-    /// 2. the result is quantized with [`QuantizedTensor::quantize`] in
+    /// 2. the result is quantized with [`AnyQuantized::quantize`] in
     ///    `direction`, with the format's own amax (after the RHT, as TE
-    ///    takes it), whole blocks only, nearest-even rounding or stochastic
-    ///    rounding seeded with `seed` (ignored for nearest rounding);
+    ///    takes it), whole blocks only, with the spec's rounding;
     /// 3. delayed FP8 scaling uses `fp8_scale` (the layer's
-    ///    [`crate::scale::fp8::DelayedScaler::scale`]) as the scale s in
-    ///    `q = e4m3(x·s)`.
+    ///    [`super::DelayedScaler::scale`]) as the scale s in `q = e4m3(x·s)`.
     ///
     /// BF16 rounds to bf16 (nearest even) instead ([`Bf16Matrix::new`]).
     ///
@@ -239,9 +203,9 @@ impl OperandSpec {
     /// ```
     /// use blockscale::recipe::{OperandRole, Recipe};
     /// let spec = Recipe::delayed().spec(OperandRole::FpropInput);
-    /// let q = spec.quantize(&[1.0f32, 2.0], 1, 2, 0, Some(64.0))?;
+    /// let q = spec.quantize(&[1.0f32, 2.0], 1, 2, Some(64.0))?;
     /// assert_eq!(q.dequantize(), vec![1.0, 2.0]); // 64 and 128 are E4M3 values
-    /// assert!(spec.quantize(&[1.0f32, 2.0], 1, 2, 0, None).is_err());
+    /// assert!(spec.quantize(&[1.0f32, 2.0], 1, 2, None).is_err());
     /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn quantize(
@@ -249,27 +213,34 @@ impl OperandSpec {
         x: &[f32],
         rows: usize,
         cols: usize,
-        seed: u64,
         fp8_scale: Option<f32>,
     ) -> Result<QuantizedOperand, Error> {
-        let delayed = matches!(
-            self.format,
-            OperandFormat::Fp8Tensorwise { delayed: true, .. }
-        );
-        match (delayed, fp8_scale) {
-            (true, None) => {
+        let format = match (self.delayed, fp8_scale, self.format) {
+            (true, None, _) => {
                 return Err(Error::InvalidArgument(
                     "delayed FP8 scaling needs the scale from the layer's DelayedScaler".into(),
                 ));
             }
-            (false, Some(_)) => {
+            (false, Some(_), f) => {
                 return Err(Error::InvalidArgument(format!(
-                    "a caller-supplied FP8 scale is only for delayed scaling, not {:?}",
-                    self.format
+                    "a caller-supplied FP8 scale is only for delayed scaling, not {}",
+                    f.map_or("BF16".into(), |f| f.name())
                 )));
             }
-            _ => {}
-        }
+            (true, Some(s), Some(AnyFormat::Fp8TensorwiseE4M3(_))) => {
+                Some(Fp8Tensorwise::<E4M3>::with_scale(s).into())
+            }
+            (true, Some(s), Some(AnyFormat::Fp8TensorwiseE5M2(_))) => {
+                Some(Fp8Tensorwise::<E5M2>::with_scale(s).into())
+            }
+            (true, Some(_), f) => {
+                return Err(Error::InvalidArgument(format!(
+                    "delayed scaling applies to FP8 per-tensor formats, not {}",
+                    f.map_or("BF16".into(), |f| f.name())
+                )));
+            }
+            (false, None, f) => f,
+        };
         let transformed;
         let x = match &self.rht {
             Some(rht) => {
@@ -286,62 +257,12 @@ impl OperandSpec {
         };
         let opts = QuantizeOptions {
             direction: self.direction,
-            rounding: match self.rounding {
-                OperandRounding::NearestEven => TensorRounding::NearestEven,
-                OperandRounding::Stochastic => TensorRounding::Stochastic { seed },
-            },
+            rounding: self.rounding,
             ..Default::default()
         };
-        use Fp8Element::{E4M3 as Q4, E5M2 as Q5};
-        let o = &opts;
-        Ok(match self.format {
-            OperandFormat::Bf16 => {
-                QuantizedOperand::Bf16(Bf16Matrix::new(x, rows, cols, self.direction)?)
-            }
-            OperandFormat::Fp8Tensorwise { element, .. } => {
-                let f4 = fp8_scale.map_or(Fp8Tensorwise::current(), Fp8Tensorwise::with_scale);
-                let f5 = fp8_scale.map_or(Fp8Tensorwise::current(), Fp8Tensorwise::with_scale);
-                match element {
-                    Q4 => QuantizedOperand::Fp8TensorwiseE4M3(quantize_with(f4, x, rows, cols, o)?),
-                    Q5 => QuantizedOperand::Fp8TensorwiseE5M2(quantize_with(f5, x, rows, cols, o)?),
-                }
-            }
-            OperandFormat::Mxfp8 { element: Q4 } => {
-                QuantizedOperand::Mxfp8E4M3(quantize_with(MxFp8E4M3::default(), x, rows, cols, o)?)
-            }
-            OperandFormat::Mxfp8 { element: Q5 } => {
-                QuantizedOperand::Mxfp8E5M2(quantize_with(MxFp8E5M2::default(), x, rows, cols, o)?)
-            }
-            OperandFormat::Fp8Blockwise {
-                element,
-                tile: (tr, tc),
-            } => match element {
-                Q4 => QuantizedOperand::Fp8BlockwiseE4M3(quantize_with(
-                    Fp8Blockwise::new(tr, tc),
-                    x,
-                    rows,
-                    cols,
-                    o,
-                )?),
-                Q5 => QuantizedOperand::Fp8BlockwiseE5M2(quantize_with(
-                    Fp8Blockwise::new(tr, tc),
-                    x,
-                    rows,
-                    cols,
-                    o,
-                )?),
-            },
-            OperandFormat::Nvfp4 { two_d } => {
-                let f = if two_d {
-                    Nvfp4::WEIGHTS_2D
-                } else {
-                    Nvfp4::default()
-                };
-                QuantizedOperand::Nvfp4(quantize_with(f, x, rows, cols, o)?)
-            }
-            OperandFormat::Mxfp4 => {
-                QuantizedOperand::Mxfp4(quantize_with(MxFp4::default(), x, rows, cols, o)?)
-            }
+        Ok(match format {
+            None => QuantizedOperand::Bf16(Bf16Matrix::new(x, rows, cols, self.direction)?),
+            Some(f) => QuantizedOperand::Block(AnyQuantized::quantize(&f, x, rows, cols, &opts)?),
         })
     }
 }
@@ -349,8 +270,8 @@ impl OperandSpec {
 /// `C = A·Bᵀ` for two operands stored along K (A: M×K, B: N×K stored), `C`
 /// row-major M×N.
 ///
-/// Quantized pairs of one family (FP8 per-tensor, MXFP8, FP8 blockwise,
-/// NVFP4, MXFP4; E4M3 and E5M2 mixed freely) go through [`crate::gemm::gemm`]
+/// Quantized pairs whose scales are of one kind (FP8 per-tensor, MX, FP8
+/// blockwise, NVFP4; elements mixed freely) go through [`gemm_any`]
 /// with alpha 1 and beta 0: exact block sums, FP32 accumulation in
 /// increasing K-block order, bit-identical to
 /// [`crate::gemm::gemm_reference`]. A BF16 pair computes, for each output,
@@ -363,8 +284,8 @@ impl OperandSpec {
 /// ```
 /// use blockscale::recipe::{OperandRole, Recipe, gemm_operands};
 /// let r = Recipe::tensorwise();
-/// let a = r.spec(OperandRole::FpropInput).quantize(&[1.0f32, 2.0], 1, 2, 0, None)?;
-/// let b = r.spec(OperandRole::FpropWeight).quantize(&[2.0f32, 4.0, 0.5, 0.5], 2, 2, 0, None)?;
+/// let a = r.spec(OperandRole::FpropInput).quantize(&[1.0f32, 2.0], 1, 2, None)?;
+/// let b = r.spec(OperandRole::FpropWeight).quantize(&[2.0f32, 4.0, 0.5, 0.5], 2, 2, None)?;
 /// let mut c = [0f32; 2];
 /// gemm_operands(&a, &b, &mut c)?;
 /// // Every value is exact in E4M3 after scaling; only the f32 scales 1/224, 1/112 round.
@@ -379,22 +300,9 @@ pub fn gemm_operands(
     use QuantizedOperand as Q;
     match (a, b) {
         (Q::Bf16(a), Q::Bf16(b)) => bf16_gemm(a, b, c),
-        (Q::Fp8TensorwiseE4M3(a), Q::Fp8TensorwiseE4M3(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Fp8TensorwiseE4M3(a), Q::Fp8TensorwiseE5M2(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Fp8TensorwiseE5M2(a), Q::Fp8TensorwiseE4M3(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Fp8TensorwiseE5M2(a), Q::Fp8TensorwiseE5M2(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Mxfp8E4M3(a), Q::Mxfp8E4M3(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Mxfp8E4M3(a), Q::Mxfp8E5M2(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Mxfp8E5M2(a), Q::Mxfp8E4M3(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Mxfp8E5M2(a), Q::Mxfp8E5M2(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Fp8BlockwiseE4M3(a), Q::Fp8BlockwiseE4M3(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Fp8BlockwiseE4M3(a), Q::Fp8BlockwiseE5M2(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Fp8BlockwiseE5M2(a), Q::Fp8BlockwiseE4M3(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Fp8BlockwiseE5M2(a), Q::Fp8BlockwiseE5M2(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Nvfp4(a), Q::Nvfp4(b)) => gemm(a, b, 1.0, 0.0, c),
-        (Q::Mxfp4(a), Q::Mxfp4(b)) => gemm(a, b, 1.0, 0.0, c),
+        (Q::Block(a), Q::Block(b)) => gemm_any(a, b, 1.0, 0.0, c),
         _ => Err(Error::InvalidArgument(
-            "the two GEMM operands are of different format families".into(),
+            "the two GEMM operands are of different format families (BF16 and block-scaled)".into(),
         )),
     }
 }

@@ -3,10 +3,11 @@
 //! format. Both are generated from the one list of formats
 //! ([`crate::format::AnyFormat`]'s module docs say how to add one).
 
-use super::{Direction, QuantizeOptions, QuantizedTensor};
+use super::{Direction, PartialBlocks, QuantizeOptions, QuantizedTensor};
 use crate::Error;
 use crate::element::slice::Real;
 use crate::format::{AnyFormat, BlockFormat, FormatId, ScaleCodec, ScaleKind, formats};
+use crate::metrics::ErrorMetrics;
 
 /// What a quantized tensor of any format answers, as an object-safe trait:
 /// implemented by every [`QuantizedTensor`] and by [`AnyQuantized`].
@@ -45,6 +46,9 @@ pub trait QuantizedView {
     fn dequantize_into(&self, out: &mut [f32]) -> Result<(), Error>;
     /// Dequantizes to a new matrix ([`QuantizedTensor::dequantize`]).
     fn dequantize(&self) -> Vec<f32>;
+    /// Error metrics against the values it was quantized from
+    /// ([`QuantizedTensor::error_metrics`]).
+    fn error_metrics(&self, reference: &[f32]) -> Result<ErrorMetrics, Error>;
 }
 
 impl<F: BlockFormat> QuantizedView for QuantizedTensor<F> {
@@ -83,6 +87,9 @@ impl<F: BlockFormat> QuantizedView for QuantizedTensor<F> {
     }
     fn dequantize(&self) -> Vec<f32> {
         QuantizedTensor::dequantize(self)
+    }
+    fn error_metrics(&self, reference: &[f32]) -> Result<ErrorMetrics, Error> {
+        QuantizedTensor::error_metrics(self, reference)
     }
 }
 
@@ -143,6 +150,39 @@ macro_rules! any_quantized {
                     $( $( AnyFormat::$v(f) => {
                         AnyQuantized::$v(QuantizedTensor::quantize(f.clone(), src, rows, cols, opts)?)
                     } )* )*
+                })
+            }
+
+            /// [`QuantizedTensor::from_parts`] for any format, with the
+            /// scales given as their stored bits ([`ScaleCodec::from_bits`]).
+            ///
+            /// ```
+            /// use blockscale::tensor::{AnyQuantized, Direction, PartialBlocks, QuantizedView};
+            /// let q = AnyQuantized::from_parts(&"mxfp8".parse()?, (1, 32), Direction::Rowwise,
+            ///     PartialBlocks::Reject, vec![0x38; 32], &[0x7F], None)?;
+            /// assert_eq!(q.dequantize(), vec![1.0; 32]); // E4M3 0x38 = 1, E8M0 0x7F = 1
+            /// # Ok::<(), blockscale::Error>(())
+            /// ```
+            #[allow(clippy::too_many_arguments)]
+            pub fn from_parts(
+                format: &AnyFormat,
+                shape: (usize, usize),
+                direction: Direction,
+                partial: PartialBlocks,
+                data: Vec<u8>,
+                scale_bits: &[u32],
+                global_amax: Option<f32>,
+            ) -> Result<AnyQuantized, Error> {
+                Ok(match format {
+                    $( $( AnyFormat::$v(f) => AnyQuantized::$v(QuantizedTensor::from_parts(
+                        f.clone(),
+                        shape,
+                        direction,
+                        partial,
+                        data,
+                        scale_bits.iter().map(|&b| ScaleCodec::from_bits(b)).collect(),
+                        global_amax,
+                    )?), )* )*
                 })
             }
 
@@ -231,5 +271,8 @@ impl QuantizedView for AnyQuantized {
     }
     fn dequantize(&self) -> Vec<f32> {
         self.view().dequantize()
+    }
+    fn error_metrics(&self, reference: &[f32]) -> Result<ErrorMetrics, Error> {
+        self.view().error_metrics(reference)
     }
 }

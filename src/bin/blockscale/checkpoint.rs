@@ -9,33 +9,53 @@
 
 use crate::{dequantize_file, finite_values, is_float};
 use blockscale::Error;
-use blockscale::format::{MxFp4, MxFp8E4M3, Nvfp4};
+use blockscale::format::{AnyFormat, BlockFormat, BlockShape, FormatId, MxFp4, Nvfp4};
 use blockscale::io::{DType, layouts, st};
-use blockscale::scale::nvfp4::Nvfp4Profile;
-use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+use blockscale::tensor::{AnyQuantized, QuantizeOptions, QuantizedTensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Target {
-    /// NVFP4, Model-Optimizer layout and hf_quant_config.json
-    Nvfp4,
-    /// MXFP4, gpt-oss layout (`_blocks`, `_scales`)
-    Mxfp4,
-    /// MXFP8 (E4M3), blockscale's own layout
-    Mxfp8,
+/// Where a converted checkpoint's weights go: the layout real loaders
+/// read for the format, or this crate's own for the rest.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    /// 1×16 NVFP4 in Model-Optimizer's layout, with hf_quant_config.json.
+    ModelOpt(Nvfp4),
+    /// 1×32 MXFP4 in gpt-oss's layout (`_blocks`, `_scales`).
+    GptOss(MxFp4),
+    /// Any other format, in blockscale's own layout.
+    Own(AnyFormat),
+}
+
+impl Target {
+    /// The target of `--to`: NVFP4 without a profile takes
+    /// Model-Optimizer's numbers (its layout's producer).
+    fn parse(to: &str) -> Result<Target, Error> {
+        let mut id: FormatId = to.parse()?;
+        if id.family() == "nvfp4" && id.option("profile").is_none() {
+            id = id.with("profile", "modelopt");
+        }
+        let one_d = |b: BlockShape| matches!(b, BlockShape::Tile { rows: 1, .. });
+        Ok(match AnyFormat::from_id(&id)? {
+            AnyFormat::Nvfp4(f) if one_d(f.block()) => Target::ModelOpt(f),
+            AnyFormat::MxFp4(f) if one_d(f.block()) => Target::GptOss(f),
+            f => Target::Own(f),
+        })
+    }
 }
 
 #[derive(clap::Args)]
 pub struct ConvertArgs {
     /// A .safetensors file or a checkpoint directory
     model: PathBuf,
-    /// Target format
-    #[arg(long = "to", value_enum)]
-    to: Target,
+    /// Target format: nvfp4 (Model-Optimizer layout and numbers), mxfp4
+    /// (gpt-oss layout), or any other format of `quantize --format`
+    /// (blockscale's own layout)
+    #[arg(long = "to")]
+    to: String,
     /// Output directory (created if missing)
     #[arg(short, long)]
     output: PathBuf,
@@ -169,6 +189,7 @@ fn progress(total: u64) -> ProgressBar {
 type Converted = (Vec<(String, st::Entry)>, Option<(String, String)>, bool);
 
 pub fn convert(a: ConvertArgs) -> Result<(), Error> {
+    let to = Target::parse(&a.to)?;
     let (dir, files) = shards(&a.model)?;
     create_dir(&a.output)?;
     // The last layers to keep, from every shard's names.
@@ -206,7 +227,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
                     && !a.exclude.iter().any(|g| glob(g, n))
                     && !kept_layer(n);
                 let out = if quantize {
-                    let (t, meta) = quantize_tensor(&path, &sf, n, a.to)?;
+                    let (t, meta) = quantize_tensor(&path, &sf, n, to)?;
                     (t, meta, false)
                 } else {
                     (vec![(n.clone(), raw.into())], None, raw_is_linear(n, &sf))
@@ -294,19 +315,15 @@ fn quantize_tensor(
             .collect()
     };
     Ok(match to {
-        Target::Nvfp4 => {
-            let f = Nvfp4 {
-                profile: Nvfp4Profile::ModelOptimizer,
-                two_d: false,
-            };
+        Target::ModelOpt(f) => {
             let q = QuantizedTensor::quantize(f, &x, rows, cols, &o).map_err(ctx)?;
             (
                 entries(layouts::modelopt_nvfp4(name, &q).map_err(ctx)?),
                 None,
             )
         }
-        Target::Mxfp4 => {
-            let q = QuantizedTensor::quantize(MxFp4::default(), &x, rows, cols, &o).map_err(ctx)?;
+        Target::GptOss(f) => {
+            let q = QuantizedTensor::quantize(f, &x, rows, cols, &o).map_err(ctx)?;
             let mut v = layouts::gptoss_mxfp4(name, &q).map_err(ctx)?;
             // Keep the leading dimensions of 3-D (expert) weights.
             if t.shape.len() > 2 {
@@ -318,9 +335,8 @@ fn quantize_tensor(
             }
             (entries(v), None)
         }
-        Target::Mxfp8 => {
-            let q =
-                QuantizedTensor::quantize(MxFp8E4M3::default(), &x, rows, cols, &o).map_err(ctx)?;
+        Target::Own(f) => {
+            let q = AnyQuantized::quantize(&f, &x, rows, cols, &o).map_err(ctx)?;
             let (v, meta) = layouts::own(name, &q).map_err(ctx)?;
             (entries(v), Some(meta))
         }
@@ -359,8 +375,8 @@ fn write_configs(
 ) -> Result<(), Error> {
     let excluded: Vec<&String> = excluded.iter().collect();
     let mut config = read_json(&dir.join("config.json"))?;
-    match a.to {
-        Target::Nvfp4 => {
+    match Target::parse(&a.to)? {
+        Target::ModelOpt(_) => {
             // Model-Optimizer's export: hf_quant_config.json, and the same
             // facts as `quantization_config` in config.json.
             let q = json!({"quant_algo": "NVFP4", "group_size": 16, "exclude_modules": excluded});
@@ -375,7 +391,7 @@ fn write_configs(
                 );
             }
         }
-        Target::Mxfp4 => {
+        Target::GptOss(_) => {
             if let Some(c) = config.as_mut().and_then(Value::as_object_mut) {
                 c.insert(
                     "quantization_config".into(),
@@ -383,11 +399,11 @@ fn write_configs(
                 );
             }
         }
-        Target::Mxfp8 => {
+        Target::Own(f) => {
             if let Some(c) = config.as_mut().and_then(Value::as_object_mut) {
                 c.insert(
                     "quantization_config".into(),
-                    json!({"quant_method": "blockscale", "format": "MXFP8-E4M3", "modules_to_not_convert": excluded}),
+                    json!({"quant_method": "blockscale", "format": f.to_string(), "modules_to_not_convert": excluded}),
                 );
             }
         }

@@ -1,10 +1,11 @@
 //! `blockscale compare`: what each format does to a file's tensors.
 
-use crate::formats::{NAMES, Opts, Spec};
+use crate::formats::{Opts, parse};
 use crate::{finite_values, is_float, read_tensors};
 use blockscale::Error;
+use blockscale::format::AnyFormat;
 use blockscale::rht::Rht;
-use blockscale::tensor::{Direction, QuantizeOptions, QuantizedTensor};
+use blockscale::tensor::{AnyQuantized, Direction, QuantizeOptions, QuantizedView};
 use plotters::prelude::*;
 use std::path::PathBuf;
 
@@ -44,7 +45,7 @@ impl Acc {
 /// Quantizes `x` (through the RHT and back, if given) and measures the
 /// error in the original domain.
 fn measure(
-    spec: Spec,
+    format: &AnyFormat,
     x: &[f32],
     rows: usize,
     cols: usize,
@@ -59,11 +60,9 @@ fn measure(
         r.forward(&mut y, rows, cols, Direction::Rowwise)?;
     }
     // Clipped: |q| at the element maximum and |y| > |ŷ| (error_metrics).
-    let (mut deq, clipped) = crate::with_format!(spec, |f| {
-        let q = QuantizedTensor::quantize(f, &y, rows, cols, &opts)?;
-        let m = q.error_metrics(&y)?;
-        (q.dequantize(), m.saturated)
-    });
+    let q = AnyQuantized::quantize(format, &y, rows, cols, &opts)?;
+    let clipped = q.error_metrics(&y)?.saturated;
+    let mut deq = q.dequantize();
     if let Some(r) = rht {
         r.inverse(&mut deq, rows, cols, Direction::Rowwise)?;
     }
@@ -82,14 +81,14 @@ fn measure(
 
 pub fn run(a: CompareArgs) -> Result<(), Error> {
     let names: Vec<String> = if a.formats.is_empty() {
-        NAMES.iter().map(|s| s.to_string()).collect()
+        AnyFormat::families()
     } else {
         a.formats.clone()
     };
     let rht = Rht::transformer_engine();
-    let mut specs: Vec<(String, Spec, Option<&Rht>)> = Vec::new();
+    let mut specs: Vec<(String, AnyFormat, Option<&Rht>)> = Vec::new();
     for n in &names {
-        let spec = Spec::parse(n, Opts::default())?;
+        let spec = parse(n, Opts::default())?;
         specs.push((n.clone(), spec, None));
         if !a.no_rht {
             specs.push((format!("{n}+rht"), spec, Some(&rht)));
@@ -129,8 +128,8 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
                 );
                 continue;
             }
-            let m = measure(*spec, &x, rows, cols, *rht)
-                .map_err(|e| e.in_file(&a.input, Some(name)))?;
+            let m =
+                measure(spec, &x, rows, cols, *rht).map_err(|e| e.in_file(&a.input, Some(name)))?;
             out!(
                 "| {name:<40} | {fname:<15} | {:>9.2} | {:>10.3e} | {:>8.4}% |",
                 m.sqnr(),

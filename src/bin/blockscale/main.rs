@@ -21,10 +21,10 @@ mod compare;
 mod formats;
 
 use blockscale::Error;
-use blockscale::io::{DType, Tensor, layouts, npy, st};
-use blockscale::tensor::{QuantizeOptions, QuantizedTensor, TensorRounding};
+use blockscale::io::{DType, Tensor, detect, layouts, npy, st};
+use blockscale::tensor::{AnyQuantized, QuantizeOptions, TensorRounding};
 use clap::{Parser, Subcommand, ValueEnum};
-use formats::{Opts, Profile, Rule, Spec};
+use formats::{Opts, Profile, Rule};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -72,7 +72,8 @@ enum Rounding {
 #[derive(clap::Args)]
 struct QuantizeArgs {
     /// Format: nvfp4, mxfp8, mxfp8-e5m2, mxfp6, mxfp6-e3m2, mxfp4, mxint8,
-    /// fp8, fp8-e5m2, fp8-block
+    /// fp8, fp8-e5m2, fp8-block, fp8-block-e5m2, with options after commas
+    /// (`mxfp4,rule=floor`, `fp8-block,block=64x64`)
     #[arg(long)]
     format: String,
     /// Whose numbers to reproduce (NVFP4: te, modelopt, torchao, jax; MX:
@@ -180,11 +181,11 @@ pub(crate) fn finite_values(path: &Path, name: &str, t: &Tensor) -> Result<Vec<f
 }
 
 fn quantize(a: QuantizeArgs) -> Result<(), Error> {
-    let spec = Spec::parse(
+    let format = formats::parse(
         &a.format,
         Opts {
             profile: a.profile,
-            scale_rule: a.scale_rule.map(Rule::rule),
+            scale_rule: a.scale_rule,
             two_d: a.two_d,
         },
     )?;
@@ -204,11 +205,9 @@ fn quantize(a: QuantizeArgs) -> Result<(), Error> {
         }
         let x = finite_values(&a.input, &name, &t)?;
         let (rows, cols) = t.matrix_shape();
-        let (tensors, (key, json)) = crate::with_format!(spec, |f| {
-            let q = QuantizedTensor::quantize(f, &x, rows, cols, &opts)
-                .map_err(|e| e.in_file(&a.input, Some(&name)))?;
-            layouts::own(&name, &q)?
-        });
+        let q = AnyQuantized::quantize(&format, &x, rows, cols, &opts)
+            .map_err(|e| e.in_file(&a.input, Some(&name)))?;
+        let (tensors, (key, json)) = layouts::own(&name, &q)?;
         out.extend(tensors);
         meta.insert(key, json);
         meta.insert(
@@ -226,79 +225,16 @@ pub(crate) fn dequantize_file(
     dtype: DType,
 ) -> Result<Vec<(String, st::Entry)>, Error> {
     let f = st::SafeFile::open(path)?;
-    let meta = f.metadata();
-    let names = f.names();
-    let has = |n: &str| names.iter().any(|m| m == n);
     let mut consumed = std::collections::HashSet::new();
     let mut out: Vec<(String, st::Entry)> = Vec::new();
-    let emit = |name: &str, x: Vec<f32>, shape: Vec<usize>| -> Result<(String, st::Entry), Error> {
+    for stored in detect::detect(&f)? {
+        let name = stored.name();
+        let (x, shape) = stored.dequantize(&f)?;
         let t = Tensor::from_f32(dtype, shape, &x).map_err(|e| e.in_file(path, Some(name)))?;
-        Ok((name.to_string(), t.into()))
-    };
-    // blockscale's own layout.
-    for (key, json) in &meta {
-        let Some(name) = key.strip_prefix("blockscale:") else {
-            continue;
-        };
-        let v: serde_json::Value = serde_json::from_str(json)
-            .map_err(|e| Error::file(path, Some(name), format!("malformed metadata: {e}")))?;
-        let spec = formats::from_stored(
-            v["format"].as_str().unwrap_or(""),
-            v["scale_rule"].as_str().unwrap_or(""),
-        )
-        .map_err(|e| e.in_file(path, Some(name)))?;
-        let (dk, sk) = (format!("{name}.qdata"), format!("{name}.qscales"));
-        let (data, scales) = (f.tensor(&dk)?, f.tensor(&sk)?);
-        let x = crate::with_format!(spec, |fmt| layouts::read_own(fmt, &data, &scales, json)
-            .map_err(|e| e.in_file(path, Some(name)))?
-            .dequantize());
-        let shape: Vec<usize> = meta
-            .get(&format!("blockscale-shape:{name}"))
-            .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or_else(|| {
-                vec![
-                    v["shape"][0].as_u64().unwrap_or(0) as usize,
-                    v["shape"][1].as_u64().unwrap_or(0) as usize,
-                ]
-            });
-        out.push(emit(name, x, shape)?);
-        consumed.extend([dk, sk]);
+        out.push((name.to_string(), t.into()));
+        consumed.extend(stored.parts().into_iter().map(|(n, _)| n));
     }
-    for n in &names {
-        // gpt-oss MXFP4: {w}_blocks + {w}_scales.
-        if let Some(w) = n.strip_suffix("_blocks")
-            && has(&format!("{w}_scales"))
-        {
-            let (b, s) = (f.tensor(n)?, f.tensor(&format!("{w}_scales"))?);
-            let x =
-                layouts::dequantize_gptoss_mxfp4(&b, &s).map_err(|e| e.in_file(path, Some(n)))?;
-            let mut shape = b.shape[..b.shape.len() - 1].to_vec();
-            let last = shape.pop().unwrap_or(0);
-            shape.push(last * 32);
-            out.push(emit(w, x, shape)?);
-            consumed.extend([n.clone(), format!("{w}_scales")]);
-        }
-        // Model-Optimizer NVFP4: {w} + {w}_scale + {w}_scale_2.
-        if has(&format!("{n}_scale")) && has(&format!("{n}_scale_2")) {
-            let (w, s, s2) = (
-                f.tensor(n)?,
-                f.tensor(&format!("{n}_scale"))?,
-                f.tensor(&format!("{n}_scale_2"))?,
-            );
-            if w.dtype == DType::U8 {
-                let x = layouts::dequantize_modelopt_nvfp4(&w, &s, &s2)
-                    .map_err(|e| e.in_file(path, Some(n)))?;
-                let (rows, half) = w.matrix_shape();
-                out.push(emit(n, x, vec![rows, half * 2])?);
-                consumed.extend([n.clone(), format!("{n}_scale"), format!("{n}_scale_2")]);
-                // The activation scale has no meaning once weights are upcast.
-                if let Some(p) = n.strip_suffix("weight") {
-                    consumed.insert(format!("{p}input_scale"));
-                }
-            }
-        }
-    }
-    for n in &names {
+    for n in &f.names() {
         if !consumed.contains(n) {
             out.push((n.clone(), f.raw(n)?.into()));
         }
@@ -340,58 +276,8 @@ fn dequantize(a: DequantizeArgs) -> Result<(), Error> {
     }
 }
 
-/// What a tensor is, judging by its name, dtype and neighbours.
-fn role(
-    name: &str,
-    t: &(String, Vec<usize>),
-    names: &[String],
-    meta: &HashMap<String, String>,
-) -> String {
-    let has = |n: String| names.contains(&n);
-    if let Some(base) = name.strip_suffix(".qdata")
-        && let Some(j) = meta.get(&format!("blockscale:{base}"))
-    {
-        return format!(
-            "blockscale {} data",
-            layouts::own_format_name(j).unwrap_or_default()
-        );
-    }
-    if let Some(base) = name.strip_suffix(".qscales")
-        && meta.contains_key(&format!("blockscale:{base}"))
-    {
-        return "blockscale block scales".into();
-    }
-    if name.ends_with("_blocks") && has(format!("{}_scales", &name[..name.len() - 7])) {
-        return "gpt-oss MXFP4 blocks (E2M1 pairs)".into();
-    }
-    if name.ends_with("_scales") && has(format!("{}_blocks", &name[..name.len() - 7])) {
-        return "gpt-oss MXFP4 scales (E8M0)".into();
-    }
-    if has(format!("{name}_scale")) && has(format!("{name}_scale_2")) && t.0 == "U8" {
-        return "Model-Optimizer NVFP4 weight (E2M1 pairs)".into();
-    }
-    if name.ends_with("_scale_2") {
-        return "Model-Optimizer NVFP4 global scale (A/2688)".into();
-    }
-    if name.ends_with("_scale") && t.0 == "F8_E4M3" {
-        return "Model-Optimizer NVFP4 block scales (E4M3)".into();
-    }
-    if name.ends_with("input_scale") {
-        return "activation scale".into();
-    }
-    "unquantized".into()
-}
-
 fn scale_stats(t: &Tensor) -> Option<String> {
-    let v: Vec<f32> = match t.dtype {
-        DType::F8E4M3 | DType::F8E8M0 | DType::F32 => t.to_f32().ok()?,
-        DType::U8 => t
-            .data
-            .iter()
-            .map(|&b| blockscale::E8M0::from_bits(b).to_f32())
-            .collect(),
-        _ => return None,
-    };
+    let v = detect::scale_values(t)?;
     let finite: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
     let nonzero: Vec<f32> = finite.iter().copied().filter(|&x| x != 0.0).collect();
     let min = nonzero.iter().copied().fold(f32::INFINITY, f32::min);
@@ -420,11 +306,11 @@ fn inspect(a: InspectArgs) -> Result<(), Error> {
     }
     let f = st::SafeFile::open(path)?;
     let names = f.names();
-    let meta = f.metadata();
+    let roles = detect::describe(&f)?;
     out!("{}: safetensors, {} tensors", path.display(), names.len());
     for n in &names {
         let info = f.info(n)?;
-        let r = role(n, &info, &names, &meta);
+        let r = roles.get(n).map_or("unquantized", String::as_str);
         out!(
             "  {n:<48} {:<8} {:<18} {r}",
             info.0,
