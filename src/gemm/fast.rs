@@ -20,7 +20,7 @@ use super::{
     Dims, block_term, check, element_int, finish, folded_alpha, nonfinite_term, unit_exponent,
 };
 use crate::format::{BlockFormat, ScaleCodec};
-use crate::simd::{self, GEMM_MR as MR, GEMM_NR as NR, Level};
+use crate::simd::{self, GEMM_MR as MR, GEMM_NR as NR, Kernels};
 use crate::tensor::QuantizedTensor;
 use crate::{Element, Error};
 use rayon::prelude::*;
@@ -103,7 +103,7 @@ pub fn gemm<FA: BlockFormat, FB: BlockFormat>(
     beta: f32,
     c: &mut [f32],
 ) -> Result<(), Error> {
-    run(a, b, alpha, beta, c, simd::active())
+    run(a, b, alpha, beta, c, simd::kernels(simd::active()))
 }
 
 /// The fast path on a pool of `threads` threads (0 = rayon's default): the
@@ -134,10 +134,10 @@ pub fn gemm_with_threads<FA: BlockFormat, FB: BlockFormat>(
         .num_threads(threads)
         .build()
         .map_err(|e| Error::InvalidArgument(format!("thread pool: {e}")))?;
-    // The level is read here, on the caller's thread, so that a
+    // The kernels are picked here, on the caller's thread, so that a
     // `simd::with_level` cap reaches the pool's threads.
-    let level = simd::active();
-    pool.install(|| run(a, b, alpha, beta, c, level))
+    let kernels = simd::kernels(simd::active());
+    pool.install(|| run(a, b, alpha, beta, c, kernels))
 }
 
 fn run<FA: BlockFormat, FB: BlockFormat>(
@@ -146,16 +146,16 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
     alpha: f32,
     beta: f32,
     c: &mut [f32],
-    level: Level,
+    kernels: &Kernels,
 ) -> Result<(), Error> {
     let d = check(a, b, c.len())?;
     if d.m == 0 || d.n == 0 {
         return Ok(());
     }
     match pack::plan(a, b, &d) {
-        Plan::I8 => packed_i8(a, b, &d, alpha, beta, c, level),
-        Plan::F64 { pow2 } => packed_f64(a, b, &d, alpha, beta, c, level, pow2),
-        Plan::I64 { pow2 } => packed_i64(a, b, &d, alpha, beta, c, level, pow2),
+        Plan::I8 => packed_i8(a, b, &d, alpha, beta, c, kernels),
+        Plan::F64 { pow2 } => packed_f64(a, b, &d, alpha, beta, c, kernels, pow2),
+        Plan::I64 { pow2 } => packed_i64(a, b, &d, alpha, beta, c, kernels, pow2),
         Plan::Generic => generic(a, b, &d, alpha, beta, c),
     }
 }
@@ -191,7 +191,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
     alpha: f32,
     beta: f32,
     c: &mut [f32],
-    level: Level,
+    kernels: &Kernels,
 ) -> Result<(), Error> {
     let alpha = folded_alpha(a, b, alpha);
     let g = KGeom::i8(d);
@@ -220,7 +220,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
                 &pb.scales[nt * sb_len..][..sb_len],
                 &pb.negcorr[nt * sb_len..][..sb_len],
             );
-            i8_tile(level, at, sat, bt, sbt, nct, g, acc);
+            i8_tile(kernels, at, sat, bt, sbt, nct, g, acc);
         },
     );
     Ok(())
@@ -256,7 +256,7 @@ fn drive<PA>(
 
 #[allow(clippy::too_many_arguments)]
 fn i8_tile(
-    level: Level,
+    kernels: &Kernels,
     a: &[u32],
     sa: &[f32],
     b: &[u32],
@@ -265,12 +265,10 @@ fn i8_tile(
     g: KGeom,
     acc: &mut [f32; MR * NR],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if level >= Level::Avx512Vnni {
-        return simd::x86_64::gemm::i8_tile(a, sa, b, sb, nc, g.blocks, g.kbp / 4, acc);
+    match kernels.i8_tile {
+        Some(tile) => tile(a, sa, b, sb, nc, g.blocks, g.kbp / 4, acc),
+        None => pack::i8_tile_portable(a, sa, b, sb, nc, g, acc),
     }
-    let _ = level;
-    pack::i8_tile_portable(a, sa, b, sb, nc, g, acc)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -281,12 +279,12 @@ fn packed_f64<FA: BlockFormat, FB: BlockFormat>(
     alpha: f32,
     beta: f32,
     c: &mut [f32],
-    level: Level,
+    kernels: &Kernels,
     pow2: bool,
 ) -> Result<(), Error> {
     let g = KGeom::f64(d);
     drive_wide::<FA, FB, f64>(a, b, d, (alpha, beta), c, |at, sat, bt, sbt, acc| {
-        f64_tile(level, at, sat, bt, sbt, g, pow2, acc)
+        f64_tile(kernels, at, sat, bt, sbt, g, pow2, acc)
     })
 }
 
@@ -336,7 +334,7 @@ fn drive_wide<FA: BlockFormat, FB: BlockFormat, V: pack::Wide>(
 
 #[allow(clippy::too_many_arguments)]
 fn f64_tile(
-    level: Level,
+    kernels: &Kernels,
     a: &[f64],
     sa: &[f64],
     b: &[f64],
@@ -345,12 +343,10 @@ fn f64_tile(
     pow2: bool,
     acc: &mut [f32; MR * NR],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if level >= Level::Avx512 {
-        return simd::x86_64::gemm::f64_tile(a, sa, b, sb, g.blocks, g.kbp, pow2, acc);
+    match kernels.f64_tile {
+        Some(tile) => tile(a, sa, b, sb, g.blocks, g.kbp, pow2, acc),
+        None => pack::f64_tile_portable(a, sa, b, sb, g, pow2, acc),
     }
-    let _ = level;
-    pack::f64_tile_portable(a, sa, b, sb, g, pow2, acc)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -361,7 +357,7 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
     alpha: f32,
     beta: f32,
     c: &mut [f32],
-    level: Level,
+    kernels: &Kernels,
     pow2: bool,
 ) -> Result<(), Error> {
     let g = KGeom::f64(d);
@@ -375,7 +371,7 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
         let mut sums = [0i64; MR * NR];
         for blk in 0..g.blocks {
             let (k0, k1) = (blk * g.kbp, (blk + 1) * g.kbp);
-            i64_block(level, at, bt, k0, k1, &mut sums);
+            i64_block(kernels, at, bt, k0, k1, &mut sums);
             for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
                 let (sa, sb) = (sat[blk * MR + i / NR], sbt[blk * NR + i % NR]);
                 *out += if pow2 {
@@ -389,13 +385,18 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
     })
 }
 
-fn i64_block(level: Level, a: &[i64], b: &[i64], k0: usize, k1: usize, out: &mut [i64; MR * NR]) {
-    #[cfg(target_arch = "x86_64")]
-    if level >= Level::Avx512 {
-        return simd::x86_64::gemm::i64_block(a, b, k0, k1, out);
+fn i64_block(
+    kernels: &Kernels,
+    a: &[i64],
+    b: &[i64],
+    k0: usize,
+    k1: usize,
+    out: &mut [i64; MR * NR],
+) {
+    match kernels.i64_block {
+        Some(block) => block(a, b, k0, k1, out),
+        None => pack::i64_block_portable(a, b, k0, k1, out),
     }
-    let _ = level;
-    pack::i64_block_portable(a, b, k0, k1, out)
 }
 
 /// The generic kernel: any operands, including non-finite elements and
@@ -576,7 +577,16 @@ mod tests {
             .collect();
         let (mut want, mut got) = ([0f32; MR * NR], [0f32; MR * NR]);
         pack::f64_tile_portable(&a, &sa, &b, &sb, g, false, &mut want);
-        f64_tile(simd::detected(), &a, &sa, &b, &sb, g, false, &mut got);
+        f64_tile(
+            simd::kernels(simd::detected()),
+            &a,
+            &sa,
+            &b,
+            &sb,
+            g,
+            false,
+            &mut got,
+        );
         assert_eq!(want.map(f32::to_bits), got.map(f32::to_bits));
         assert!(want.iter().any(|v| v.is_subnormal()));
     }
