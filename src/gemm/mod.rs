@@ -54,7 +54,9 @@
 
 mod accuracy;
 mod fast;
+mod kernels;
 mod pack;
+mod plan;
 mod reference;
 
 pub use accuracy::{GemmAccuracy, accuracy};

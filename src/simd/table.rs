@@ -129,15 +129,15 @@ pub(crate) struct Kernels {
     /// them out) into `out[i·stride ..]`, advancing the states. Present
     /// only where `sr_seed` is. Arguments: states, counts, stride, out.
     pub sr_draws: Option<SrDraws>,
-    /// The GEMM's i8 tile kernel (see `gemm::pack::i8_tile_portable`).
+    /// The GEMM's i8 tile kernel (see `gemm::kernels::i8_tile`).
     /// Arguments: a, s_a, b, s_b, the `-128·Σb` corrections, K blocks,
     /// quads per block, accumulators.
     pub i8_tile: Option<I8Tile>,
-    /// The GEMM's f64 tile kernel (see `gemm::pack::f64_tile_portable`).
+    /// The GEMM's f64 tile kernel (see `gemm::kernels::f64_tile`).
     /// Arguments: a, s_a, b, s_b, K blocks, K block length, pow2,
     /// accumulators.
     pub f64_tile: Option<F64Tile>,
-    /// The GEMM's exact i64 block sums (see `gemm::pack::i64_block_portable`).
+    /// The GEMM's exact i64 block sums (see `gemm::kernels::i64_block`).
     /// Arguments: a, b, k0, k1, out.
     pub i64_block: Option<I64Block>,
 }

@@ -1,5 +1,5 @@
 //! AVX-512 GEMM micro-kernels: the same arithmetic as the portable tile
-//! kernels in `gemm::pack`, exact up to the one rounding per block term.
+//! kernels in `gemm::kernels`, exact up to the one rounding per block term.
 //! Each computes an MR×NR tile of f32 accumulators over all K blocks.
 //!
 //! These are table entries (see `super`): reached only on a CPU with the
@@ -120,7 +120,7 @@ pub(super) fn f64_tile(
     }
 }
 
-/// `S·P` rounded to odd (53 bits), then to f32: see `gemm::pack::term_f64`.
+/// `S·P` rounded to odd (53 bits), then to f32: see `gemm::kernels::term_f64`.
 #[target_feature(enable = "avx512f,avx512dq")]
 fn term(s: __m512d, p: __m512d) -> __m256 {
     let hi = _mm512_mul_pd(s, p);
