@@ -109,9 +109,9 @@ pub fn gemm<FA: BlockFormat, FB: BlockFormat>(
     run(a, b, alpha, beta, c, simd::kernels(simd::active()))
 }
 
-/// The fast path on a pool of `threads` threads (0 = rayon's default): the
-/// same result as [`super::gemm_reference`], bit for bit, for every thread
-/// count.
+/// The fast path on a new pool of `threads` threads (0 = rayon's default),
+/// built for this call ([`gemm_in`] takes one built once): the same result
+/// as [`super::gemm_reference`], bit for bit, for every thread count.
 ///
 /// ```
 /// use blockscale::format::MxFp8E4M3;
@@ -137,6 +137,38 @@ pub fn gemm_with_threads<FA: BlockFormat, FB: BlockFormat>(
         .num_threads(threads)
         .build()
         .map_err(|e| Error::InvalidArgument(format!("thread pool: {e}")))?;
+    gemm_in(&pool, a, b, alpha, beta, c)
+}
+
+/// The fast path on the caller's rayon `pool`, which it can build once and
+/// reuse (unlike [`gemm_with_threads`], which builds a pool per call): the
+/// same result as [`super::gemm_reference`], bit for bit, for every pool.
+/// The SIMD level is the calling thread's ([`simd::active`]), also on the
+/// pool's threads.
+///
+/// ```
+/// use blockscale::format::Nvfp4;
+/// use blockscale::gemm::{gemm_in, gemm_reference};
+/// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+/// let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+/// let x: Vec<f32> = (0..3 * 32).map(|i| (i as f32 * 0.41).sin()).collect();
+/// let q = QuantizedTensor::quantize(Nvfp4::default(), &x, 3, 32, &QuantizeOptions::default())?;
+/// let (mut c1, mut c2) = (vec![0f32; 9], vec![0f32; 9]);
+/// gemm_reference(&q, &q, 1.0, 0.0, &mut c1)?;
+/// for _ in 0..2 {
+///     gemm_in(&pool, &q, &q, 1.0, 0.0, &mut c2)?; // the pool is reused
+///     assert_eq!(c1, c2);
+/// }
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn gemm_in<FA: BlockFormat, FB: BlockFormat>(
+    pool: &rayon::ThreadPool,
+    a: &QuantizedTensor<FA>,
+    b: &QuantizedTensor<FB>,
+    alpha: f32,
+    beta: f32,
+    c: &mut [f32],
+) -> Result<(), Error> {
     // The kernels are picked here, on the caller's thread, so that a
     // `simd::with_level` cap reaches the pool's threads.
     let kernels = simd::kernels(simd::active());

@@ -60,7 +60,7 @@ mod plan;
 mod reference;
 
 pub use accuracy::{GemmAccuracy, accuracy};
-pub use fast::{gemm, gemm_with_threads};
+pub use fast::{gemm, gemm_in, gemm_with_threads};
 pub use reference::gemm_reference;
 
 use crate::format::{BlockFormat, BlockShape};
