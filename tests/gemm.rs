@@ -6,12 +6,25 @@ use blockscale::format::{
     BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2,
     MxInt8, Nvfp4,
 };
-use blockscale::gemm::{gemm, gemm_reference, gemm_with_threads};
+use blockscale::gemm::{gemm, gemm_in, gemm_reference, gemm_with_threads};
 use blockscale::simd::{Level, with_level};
 use blockscale::tensor::{PartialBlocks, QuantizeOptions, QuantizedTensor};
 use blockscale::{E4M3, E5M2, Error};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rayon::{ThreadPool, ThreadPoolBuilder};
+use std::sync::OnceLock;
+
+/// A pool of 1, 2 or 3 threads, built once for the whole test binary.
+fn pool(threads: usize) -> &'static ThreadPool {
+    static POOLS: [OnceLock<ThreadPool>; 3] = [const { OnceLock::new() }; 3];
+    POOLS[threads - 1].get_or_init(|| {
+        ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    })
+}
 
 /// Seeded heavy-tailed data: uniform mantissas over 12 binades.
 fn data(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
@@ -56,7 +69,7 @@ fn check_pair_at<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64) {
         gemm_reference(&a, &b, 0.75, 0.5, &mut want).unwrap();
         for threads in 1..=3 {
             let mut got = c0.clone();
-            gemm_with_threads(&a, &b, 0.75, 0.5, &mut got, threads).unwrap();
+            gemm_in(pool(threads), &a, &b, 0.75, 0.5, &mut got).unwrap();
             let (w, g): (Vec<u32>, Vec<u32>) = (
                 want.iter().map(|v| v.to_bits()).collect(),
                 got.iter().map(|v| v.to_bits()).collect(),
@@ -76,6 +89,27 @@ fn check_pair_at<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64) {
             got.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         );
         assert!(want.iter().all(|v| v.is_finite()));
+    }
+}
+
+/// `gemm_with_threads` (a pool per call) is `gemm_in` on a fresh pool.
+#[test]
+fn gemm_with_threads_equals_the_reference() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(13);
+    let (m, n, k) = (70, 19, 200);
+    let a = q(MxFp8E4M3::default(), &data(&mut rng, m * k), m, k);
+    let b = q(MxFp8E4M3::default(), &data(&mut rng, n * k), n, k);
+    let c0 = data(&mut rng, m * n);
+    let mut want = c0.clone();
+    gemm_reference(&a, &b, 0.75, 0.5, &mut want).unwrap();
+    for threads in [0, 2] {
+        let mut got = c0.clone();
+        gemm_with_threads(&a, &b, 0.75, 0.5, &mut got, threads).unwrap();
+        assert_eq!(
+            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "{threads} threads"
+        );
     }
 }
 

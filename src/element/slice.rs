@@ -100,17 +100,20 @@ impl Real for f64 {
 const STAGE: usize = 512;
 
 /// Runs the encode kernel over `src` (nearest even, or stochastic with one
-/// `next_u32` per element in order) if `level` has one for `T`; `false`
+/// `next_u32` per element in order) if `kernels` has one for `T`; `false`
 /// means nothing was written and the portable loop must run.
 fn encode_kernel<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
-    level: crate::simd::Level,
+    kernels: &crate::simd::Kernels,
     src: &[S],
     dst: &mut [T],
     opts: ConvertOptions,
     mut rng: Option<&mut R>,
 ) -> bool {
-    use crate::simd::{Packing, Pre, encode_row};
-    if level == crate::simd::Level::Portable || !S::WIDENS_EXACTLY {
+    use crate::simd::{Packing, Pre};
+    let Some(encode_row) = kernels.encode_row else {
+        return false;
+    };
+    if !S::WIDENS_EXACTLY {
         return false;
     }
     let Some(c) = super::kernel_codec::<T>(opts) else {
@@ -119,16 +122,8 @@ fn encode_kernel<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
     let out: &mut [u8] = bytemuck::cast_slice_mut(dst);
     if let (Some(x), None) = (S::as_f32s(src), rng.as_ref()) {
         // f32 with nearest even: nothing to stage, one call.
-        return encode_row(
-            level,
-            &c,
-            &[Pre::None],
-            usize::MAX,
-            x,
-            None,
-            out,
-            Packing::Bytes,
-        );
+        encode_row(&c, &[Pre::None], usize::MAX, x, None, out, Packing::Bytes);
+        return true;
     }
     let mut xs = [0f32; STAGE];
     let mut rs = [0u32; STAGE];
@@ -151,18 +146,7 @@ fn encode_kernel<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
             }
             None => None,
         };
-        if !encode_row(
-            level,
-            &c,
-            &[Pre::None],
-            usize::MAX,
-            x,
-            rand,
-            d,
-            Packing::Bytes,
-        ) {
-            return false;
-        }
+        encode_row(&c, &[Pre::None], usize::MAX, x, rand, d, Packing::Bytes);
     }
     true
 }
@@ -198,7 +182,7 @@ pub fn encode<S: Real, T: Element>(
     }
     if opts.rounding == Rounding::NearestEven
         && encode_kernel::<S, T, rand_xoshiro::Xoshiro256PlusPlus>(
-            crate::simd::active(),
+            crate::simd::kernels(crate::simd::active()),
             src,
             dst,
             opts,
@@ -239,7 +223,8 @@ pub fn encode_stochastic<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
     check_len("output", src.len(), dst.len())?;
     // The kernel can stop only before its first chunk (no kernel for this
     // level or type), so no random bits are drawn twice.
-    if encode_kernel(crate::simd::active(), src, dst, opts, Some(&mut *rng)) {
+    let kernels = crate::simd::kernels(crate::simd::active());
+    if encode_kernel(kernels, src, dst, opts, Some(&mut *rng)) {
         return Ok(());
     }
     for (d, &s) in dst.iter_mut().zip(src) {
@@ -264,16 +249,17 @@ pub fn encode_stochastic<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
 pub fn decode<T: Element, D: Real>(src: &[T], dst: &mut [D]) -> Result<(), Error> {
     check_len("output", src.len(), dst.len())?;
     if let Some(out) = D::as_f32s_mut(dst)
-        && crate::simd::decode_row(
-            crate::simd::active(),
+        && let Some(decode_row) = crate::simd::kernels(crate::simd::active()).decode_row
+    {
+        let codes = bytemuck::cast_slice(src);
+        decode_row(
             T::DECODE,
             T::BITS,
-            bytemuck::cast_slice(src),
+            codes,
             out,
             None,
             crate::simd::Packing::Bytes,
-        )
-    {
+        );
         return Ok(());
     }
     for (d, &s) in dst.iter_mut().zip(src) {

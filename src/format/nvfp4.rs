@@ -6,7 +6,7 @@ use crate::Error;
 use crate::element::ConvertOptions;
 use crate::scale::ElementMap;
 use crate::scale::nvfp4::{self, NVFP4_RANGE, Nvfp4Global, Nvfp4Profile};
-use crate::simd::{self, Level, Packing, Pre};
+use crate::simd::{self, Packing, Pre};
 use crate::{E2M1, E4M3, Element};
 
 /// NVFP4 ([SEMANTICS.md](crate::contract) §3): Transformer Engine's quantizer bit for bit by
@@ -118,23 +118,27 @@ impl BlockFormat for Nvfp4 {
     ) {
         // Transformer Engine's formulas, with the E4M3 rounding of all the
         // block scales in one SIMD call: s_b = e4m3_satfinite(a_b · k).
-        let level = simd::active();
+        let kernels = simd::kernels(simd::active());
         let n = amaxes.len();
-        let done = self.profile == Nvfp4Profile::TransformerEngine
-            && level != Level::Portable
-            && crate::element::kernel_codec::<E4M3>(ConvertOptions::SATFINITE).is_some_and(|c| {
-                let k = g.s_enc * (1.0 / 6.0);
-                simd::encode_row(
-                    level,
-                    &c,
-                    &[Pre::Mul(k)],
-                    usize::MAX,
-                    amaxes,
-                    None,
-                    bytemuck::cast_slice_mut(&mut scales[..n]),
-                    Packing::Bytes,
-                )
-            });
+        let done = if self.profile == Nvfp4Profile::TransformerEngine
+            && let Some(encode_row) = kernels.encode_row
+            && let Some(c) = crate::element::kernel_codec::<E4M3>(ConvertOptions::SATFINITE)
+        {
+            let k = g.s_enc * (1.0 / 6.0);
+            let out = bytemuck::cast_slice_mut(&mut scales[..n]);
+            encode_row(
+                &c,
+                &[Pre::Mul(k)],
+                usize::MAX,
+                amaxes,
+                None,
+                out,
+                Packing::Bytes,
+            );
+            true
+        } else {
+            false
+        };
         if !done {
             for ((&a, s), m) in amaxes.iter().zip(scales.iter_mut()).zip(maps.iter_mut()) {
                 (*s, *m, _) = self.block_scale(a, g);
@@ -146,17 +150,16 @@ impl BlockFormat for Nvfp4 {
         let mut prod = [0f32; 256];
         for (sc, mc) in scales[..n].chunks(256).zip(maps.chunks_mut(256)) {
             let p = &mut prod[..sc.len()];
-            if !simd::decode_row(
-                level,
-                E4M3::DECODE,
-                8,
-                bytemuck::cast_slice(sc),
-                p,
-                Some((&[g.s_dec], usize::MAX)),
-                Packing::Bytes,
-            ) {
-                for (d, s) in p.iter_mut().zip(sc) {
-                    *d = s.to_f32() * g.s_dec;
+            match kernels.decode_row {
+                Some(decode_row) => {
+                    let codes = bytemuck::cast_slice(sc);
+                    let factors = Some((&[g.s_dec][..], usize::MAX));
+                    decode_row(E4M3::DECODE, 8, codes, p, factors, Packing::Bytes);
+                }
+                None => {
+                    for (d, s) in p.iter_mut().zip(sc) {
+                        *d = s.to_f32() * g.s_dec;
+                    }
                 }
             }
             for (m, &d) in mc.iter_mut().zip(p.iter()) {

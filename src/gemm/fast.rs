@@ -1,6 +1,7 @@
-//! The fast GEMM: a planner picks, from the data, the fastest kernel whose
-//! arithmetic is exact (see `pack`), operands are packed once into
-//! micro-tile layouts, and 64-row tasks of C run on rayon.
+//! The fast GEMM's driver: a planner picks, from the data, the fastest
+//! kernel whose arithmetic is exact (see `plan`), operands are packed once
+//! into micro-tile layouts (`pack`), and 64-row tasks of C run on rayon,
+//! calling the tile kernels (`kernels`) of the caller's kernel table.
 //!
 //! | kernel  | formats                               | inner sums        | SIMD (runtime)        |
 //! |---------|---------------------------------------|-------------------|-----------------------|
@@ -15,12 +16,14 @@
 //! whichever kernel runs. Without the SIMD level (or with
 //! `BLOCKSCALE_SIMD=portable`) the packed kernels run portable Rust.
 
-use super::pack::{self, KGeom, Plan};
+use super::kernels::{f64_tile, i8_tile, i64_block};
+use super::pack::{self, KGeom};
+use super::plan::{self, Plan};
 use super::{
     Dims, block_term, check, element_int, finish, folded_alpha, nonfinite_term, unit_exponent,
 };
 use crate::format::{BlockFormat, ScaleCodec};
-use crate::simd::{self, GEMM_MR as MR, GEMM_NR as NR, Level};
+use crate::simd::{self, GEMM_MR as MR, GEMM_NR as NR, Kernels};
 use crate::tensor::QuantizedTensor;
 use crate::{Element, Error};
 use rayon::prelude::*;
@@ -103,12 +106,12 @@ pub fn gemm<FA: BlockFormat, FB: BlockFormat>(
     beta: f32,
     c: &mut [f32],
 ) -> Result<(), Error> {
-    run(a, b, alpha, beta, c, simd::active())
+    run(a, b, alpha, beta, c, simd::kernels(simd::active()))
 }
 
-/// The fast path on a pool of `threads` threads (0 = rayon's default): the
-/// same result as [`super::gemm_reference`], bit for bit, for every thread
-/// count.
+/// The fast path on a new pool of `threads` threads (0 = rayon's default),
+/// built for this call ([`gemm_in`] takes one built once): the same result
+/// as [`super::gemm_reference`], bit for bit, for every thread count.
 ///
 /// ```
 /// use blockscale::format::MxFp8E4M3;
@@ -134,10 +137,42 @@ pub fn gemm_with_threads<FA: BlockFormat, FB: BlockFormat>(
         .num_threads(threads)
         .build()
         .map_err(|e| Error::InvalidArgument(format!("thread pool: {e}")))?;
-    // The level is read here, on the caller's thread, so that a
+    gemm_in(&pool, a, b, alpha, beta, c)
+}
+
+/// The fast path on the caller's rayon `pool`, which it can build once and
+/// reuse (unlike [`gemm_with_threads`], which builds a pool per call): the
+/// same result as [`super::gemm_reference`], bit for bit, for every pool.
+/// The SIMD level is the calling thread's ([`simd::active`]), also on the
+/// pool's threads.
+///
+/// ```
+/// use blockscale::format::Nvfp4;
+/// use blockscale::gemm::{gemm_in, gemm_reference};
+/// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+/// let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+/// let x: Vec<f32> = (0..3 * 32).map(|i| (i as f32 * 0.41).sin()).collect();
+/// let q = QuantizedTensor::quantize(Nvfp4::default(), &x, 3, 32, &QuantizeOptions::default())?;
+/// let (mut c1, mut c2) = (vec![0f32; 9], vec![0f32; 9]);
+/// gemm_reference(&q, &q, 1.0, 0.0, &mut c1)?;
+/// for _ in 0..2 {
+///     gemm_in(&pool, &q, &q, 1.0, 0.0, &mut c2)?; // the pool is reused
+///     assert_eq!(c1, c2);
+/// }
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn gemm_in<FA: BlockFormat, FB: BlockFormat>(
+    pool: &rayon::ThreadPool,
+    a: &QuantizedTensor<FA>,
+    b: &QuantizedTensor<FB>,
+    alpha: f32,
+    beta: f32,
+    c: &mut [f32],
+) -> Result<(), Error> {
+    // The kernels are picked here, on the caller's thread, so that a
     // `simd::with_level` cap reaches the pool's threads.
-    let level = simd::active();
-    pool.install(|| run(a, b, alpha, beta, c, level))
+    let kernels = simd::kernels(simd::active());
+    pool.install(|| run(a, b, alpha, beta, c, kernels))
 }
 
 fn run<FA: BlockFormat, FB: BlockFormat>(
@@ -146,16 +181,16 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
     alpha: f32,
     beta: f32,
     c: &mut [f32],
-    level: Level,
+    kernels: &Kernels,
 ) -> Result<(), Error> {
     let d = check(a, b, c.len())?;
     if d.m == 0 || d.n == 0 {
         return Ok(());
     }
-    match pack::plan(a, b, &d) {
-        Plan::I8 => packed_i8(a, b, &d, alpha, beta, c, level),
-        Plan::F64 { pow2 } => packed_f64(a, b, &d, alpha, beta, c, level, pow2),
-        Plan::I64 { pow2 } => packed_i64(a, b, &d, alpha, beta, c, level, pow2),
+    match plan::plan(a, b, &d) {
+        Plan::I8 => packed_i8(a, b, &d, alpha, beta, c, kernels),
+        Plan::F64 { pow2 } => packed_f64(a, b, &d, alpha, beta, c, kernels, pow2),
+        Plan::I64 { pow2 } => packed_i64(a, b, &d, alpha, beta, c, kernels, pow2),
         Plan::Generic => generic(a, b, &d, alpha, beta, c),
     }
 }
@@ -191,7 +226,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
     alpha: f32,
     beta: f32,
     c: &mut [f32],
-    level: Level,
+    kernels: &Kernels,
 ) -> Result<(), Error> {
     let alpha = folded_alpha(a, b, alpha);
     let g = KGeom::i8(d);
@@ -220,7 +255,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
                 &pb.scales[nt * sb_len..][..sb_len],
                 &pb.negcorr[nt * sb_len..][..sb_len],
             );
-            i8_tile(level, at, sat, bt, sbt, nct, g, acc);
+            i8_tile(kernels, at, sat, bt, sbt, nct, g, acc);
         },
     );
     Ok(())
@@ -255,25 +290,6 @@ fn drive<PA>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn i8_tile(
-    level: Level,
-    a: &[u32],
-    sa: &[f32],
-    b: &[u32],
-    sb: &[f32],
-    nc: &[i32],
-    g: KGeom,
-    acc: &mut [f32; MR * NR],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if level >= Level::Avx512Vnni {
-        return simd::x86_64::gemm::i8_tile(a, sa, b, sb, nc, g.blocks, g.kbp / 4, acc);
-    }
-    let _ = level;
-    pack::i8_tile_portable(a, sa, b, sb, nc, g, acc)
-}
-
-#[allow(clippy::too_many_arguments)]
 fn packed_f64<FA: BlockFormat, FB: BlockFormat>(
     a: &QuantizedTensor<FA>,
     b: &QuantizedTensor<FB>,
@@ -281,12 +297,12 @@ fn packed_f64<FA: BlockFormat, FB: BlockFormat>(
     alpha: f32,
     beta: f32,
     c: &mut [f32],
-    level: Level,
+    kernels: &Kernels,
     pow2: bool,
 ) -> Result<(), Error> {
     let g = KGeom::f64(d);
     drive_wide::<FA, FB, f64>(a, b, d, (alpha, beta), c, |at, sat, bt, sbt, acc| {
-        f64_tile(level, at, sat, bt, sbt, g, pow2, acc)
+        f64_tile(kernels, at, sat, bt, sbt, g, pow2, acc)
     })
 }
 
@@ -335,25 +351,6 @@ fn drive_wide<FA: BlockFormat, FB: BlockFormat, V: pack::Wide>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn f64_tile(
-    level: Level,
-    a: &[f64],
-    sa: &[f64],
-    b: &[f64],
-    sb: &[f64],
-    g: KGeom,
-    pow2: bool,
-    acc: &mut [f32; MR * NR],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if level >= Level::Avx512 {
-        return simd::x86_64::gemm::f64_tile(a, sa, b, sb, g.blocks, g.kbp, pow2, acc);
-    }
-    let _ = level;
-    pack::f64_tile_portable(a, sa, b, sb, g, pow2, acc)
-}
-
-#[allow(clippy::too_many_arguments)]
 fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
     a: &QuantizedTensor<FA>,
     b: &QuantizedTensor<FB>,
@@ -361,7 +358,7 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
     alpha: f32,
     beta: f32,
     c: &mut [f32],
-    level: Level,
+    kernels: &Kernels,
     pow2: bool,
 ) -> Result<(), Error> {
     let g = KGeom::f64(d);
@@ -375,7 +372,7 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
         let mut sums = [0i64; MR * NR];
         for blk in 0..g.blocks {
             let (k0, k1) = (blk * g.kbp, (blk + 1) * g.kbp);
-            i64_block(level, at, bt, k0, k1, &mut sums);
+            i64_block(kernels, at, bt, k0, k1, &mut sums);
             for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
                 let (sa, sb) = (sat[blk * MR + i / NR], sbt[blk * NR + i % NR]);
                 *out += if pow2 {
@@ -387,15 +384,6 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
             }
         }
     })
-}
-
-fn i64_block(level: Level, a: &[i64], b: &[i64], k0: usize, k1: usize, out: &mut [i64; MR * NR]) {
-    #[cfg(target_arch = "x86_64")]
-    if level >= Level::Avx512 {
-        return simd::x86_64::gemm::i64_block(a, b, k0, k1, out);
-    }
-    let _ = level;
-    pack::i64_block_portable(a, b, k0, k1, out)
 }
 
 /// The generic kernel: any operands, including non-finite elements and
@@ -463,121 +451,4 @@ fn kernel<FA, FB, I, S>(
             finish(acc, alpha, beta, out);
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::format::{Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8, Nvfp4};
-    use crate::tensor::QuantizeOptions;
-    use crate::{E4M3, E5M2};
-
-    fn q<F: BlockFormat>(f: F, x: &[f32]) -> QuantizedTensor<F> {
-        QuantizedTensor::quantize(f, x, 2, 64, &QuantizeOptions::default()).unwrap()
-    }
-
-    fn plan_of<F: BlockFormat>(f: F, x: &[f32]) -> Plan {
-        let t = q(f, x);
-        let d = check(&t, &t, 4).unwrap();
-        pack::plan(&t, &t, &d)
-    }
-
-    /// Each format pair reaches the kernel the module docs promise, so the
-    /// bit-identity tests in tests/gemm.rs cover every kernel.
-    #[test]
-    fn the_planner_picks_the_exact_kernel() {
-        let x: Vec<f32> = (0..128)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.31)
-            .collect();
-        assert_eq!(plan_of(Nvfp4::default(), &x), Plan::I8);
-        assert_eq!(plan_of(MxFp4::default(), &x), Plan::I8);
-        assert_eq!(plan_of(MxInt8::default(), &x), Plan::I8);
-        assert_eq!(plan_of(MxFp6E3M2::default(), &x), Plan::F64 { pow2: true });
-        assert_eq!(plan_of(MxFp8E4M3::default(), &x), Plan::F64 { pow2: true });
-        assert_eq!(
-            plan_of(Fp8Tensorwise::<E4M3>::current(), &x),
-            Plan::F64 { pow2: false }
-        );
-        // E4M3 x E5M2: 32 products need 55 bits.
-        let (a, b) = (q(MxFp8E4M3::default(), &x), q(MxFp8E5M2::default(), &x));
-        let d = check(&a, &b, 4).unwrap();
-        assert_eq!(pack::plan(&a, &b, &d), Plan::I64 { pow2: true });
-        // E5M2 spans 2^-16..2^15.8: 32 products need 69 bits.
-        assert_eq!(plan_of(MxFp8E5M2::default(), &x), Plan::Generic);
-        assert_eq!(plan_of(Fp8Tensorwise::<E5M2>::current(), &x), Plan::Generic);
-        // A NaN anywhere takes the generic kernel.
-        let mut y = x.clone();
-        y[5] = f32::NAN;
-        assert_eq!(plan_of(MxFp4::default(), &y), Plan::Generic);
-    }
-
-    /// The f64 kernel's term is one correct rounding (checked against the
-    /// exact integer rounding of the reference) where the f64 product
-    /// itself rounds, including results in f32's subnormal range.
-    #[test]
-    fn term_f64_rounds_once() {
-        use super::super::round_scaled;
-        // S · P with a 48-bit P: the product has up to 90 bits.
-        let p_int: i64 = (1 << 47) + 0x1234_5678_9ABC;
-        for (s, e) in [
-            (3i64, -40),
-            ((1 << 40) + 12345, -80),
-            (-((1 << 35) + 7), -300),
-        ] {
-            let p = p_int as f64 * crate::element::pow2_f64(e);
-            let want = round_scaled(s as i128 * p_int as i128, e);
-            assert_eq!(
-                pack::term_f64(s as f64, p).to_bits(),
-                want.to_bits(),
-                "{s} {e}"
-            );
-        }
-        // The exact product lies just above (below) an f32 midpoint and its
-        // f64 rounding lands on the midpoint itself: ties-to-even from the
-        // f64 value would go the wrong way, round-to-odd does not.
-        // (1 + 2^-24 - 2^-47)(1 + 2^-47) = 1 + 2^-24 + 2^-71 - 2^-94: up.
-        // (1 + 3·2^-24 + 2^-47)(1 - 2^-47) = 1 + 3·2^-24 - tiny: down.
-        for (s, p_int, up) in [
-            ((1i64 << 52) + (1 << 28) - 32, (1i64 << 47) + 1, true),
-            ((1i64 << 52) + (3 << 28) + 32, (1i64 << 47) - 1, false),
-        ] {
-            let p = p_int as f64 * crate::element::pow2_f64(-47);
-            let want = round_scaled(s as i128 * p_int as i128, -47);
-            let naive = (s as f64 * p) as f32;
-            assert_ne!(naive, want, "the case must defeat double rounding");
-            assert_eq!(pack::term_f64(s as f64, p), want);
-            assert_eq!(want > naive, up);
-        }
-    }
-
-    /// The dispatched f64 tile kernel (SIMD where the CPU has it) equals the
-    /// portable one on the double-rounding cases above, in every lane.
-    #[test]
-    fn f64_tile_kernels_agree() {
-        let g = KGeom { blocks: 2, kbp: 1 };
-        let cases = [
-            ((1i64 << 52) + (1 << 28) - 32, (1i64 << 47) + 1),
-            ((1i64 << 52) + (3 << 28) + 32, (1i64 << 47) - 1),
-            (-((1i64 << 40) + 12345), (1i64 << 47) + 0x1234_5678_9ABC),
-            (3, 1),
-        ];
-        let mut a = vec![0f64; 2 * MR];
-        let mut sa = vec![0f64; 2 * MR];
-        for r in 0..MR {
-            let (s, p) = cases[r % cases.len()];
-            a[r] = s as f64;
-            a[MR + r] = -(s as f64);
-            sa[r] = p as f64 * crate::element::pow2_f64(-47 - r as i32 * 40); // down to subnormal f32
-            sa[MR + r] = sa[r] * 0.5;
-        }
-        let b: Vec<f64> = (0..2 * NR).map(|j| 1.0 + (j % 3) as f64).collect();
-        let sb: Vec<f64> = (0..2 * NR)
-            .map(|j| crate::element::pow2_f64(j as i32 % 5))
-            .collect();
-        let (mut want, mut got) = ([0f32; MR * NR], [0f32; MR * NR]);
-        pack::f64_tile_portable(&a, &sa, &b, &sb, g, false, &mut want);
-        f64_tile(simd::detected(), &a, &sa, &b, &sb, g, false, &mut got);
-        assert_eq!(want.map(f32::to_bits), got.map(f32::to_bits));
-        assert!(want.iter().any(|v| v.is_subnormal()));
-    }
 }

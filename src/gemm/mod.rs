@@ -55,12 +55,14 @@
 mod accuracy;
 mod any;
 mod fast;
+mod kernels;
 mod pack;
+mod plan;
 mod reference;
 
 pub use accuracy::{GemmAccuracy, accuracy};
 pub use any::gemm_any;
-pub use fast::{gemm, gemm_with_threads};
+pub use fast::{gemm, gemm_in, gemm_with_threads};
 pub use reference::gemm_reference;
 
 use crate::format::{BlockFormat, BlockShape};

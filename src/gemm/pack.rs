@@ -1,30 +1,5 @@
-//! Packing for the fast GEMM: operands copied once into the tile layouts the
-//! micro-kernels stream, and the plan that picks a kernel whose arithmetic
-//! is exact for the data at hand.
-//!
-//! Two packed kernels exist, both exact up to one rounding per block term
-//! (so both equal [`super::gemm_reference`] bit for bit):
-//!
-//! - **i8**: every element integer fits in i8 (E2M1, E2M3, INT8 and their
-//!   mixes) and the block term `S · s_a' · s_b'` is exact in f32. The inner
-//!   sums are exact i32 (u8 × i8 dot products of `a + 128` with `b`, minus
-//!   `128 · Σ b`), and `acc + S·P` is one f32 rounding, as in the reference.
-//! - **f64**: the block sums fit 53 bits (E4M3, E3M2, and any pair whose
-//!   integers are small enough). Element products and their sums are exact
-//!   in f64; the block term `S · P` (`P = s_a'·s_b'` has at most 48 bits) is
-//!   rounded to odd in f64 with an exact two-product, then once to f32:
-//!   round-to-odd at 53 bits followed by nearest-even at 24 is one correct
-//!   rounding (Boldo and Melquiond, "Emulation of FMA and correctly rounded
-//!   sums: proved algorithms using rounding to odd", IEEE TC 2008).
-//!
-//! - **i64**: the block sums fit 63 bits (E4M3 x E5M2, whose 32-term sums
-//!   need 55). With power-of-two scale products in f32's normal range the
-//!   term is `f32(S)·P` (one rounding, then an exact scaling); otherwise it
-//!   is the reference's own exact scalar rounding.
-//!
-//! Everything else (E5M2 pairs, a non-finite element or scale) runs the
-//! generic kernel; the i8 kernel's f32 terms fall back to the f64 kernel
-//! when scale products leave f32's normal range.
+//! Packing for the fast GEMM: operands copied once into the tile layouts
+//! the micro-kernels stream (`kernels`), for the kernel `plan` picked.
 
 use super::{Dims, element_int, unit_exponent};
 use crate::format::{BlockFormat, ScaleCodec};
@@ -34,12 +9,12 @@ use crate::{Element, Error};
 use rayon::prelude::*;
 
 /// One operand's codes as integers (`None`: not finite), by code.
-struct Codes {
-    ints: [Option<i64>; 256],
+pub(super) struct Codes {
+    pub(super) ints: [Option<i64>; 256],
 }
 
 impl Codes {
-    fn new<T: Element>() -> Codes {
+    pub(super) fn new<T: Element>() -> Codes {
         let e0 = unit_exponent::<T>();
         let mut ints = [None; 256];
         for (c, slot) in ints.iter_mut().enumerate().take(1 << T::BITS) {
@@ -51,150 +26,12 @@ impl Codes {
 
 /// The element code at stored flat index `i`.
 #[inline]
-fn code<F: BlockFormat>(t: &QuantizedTensor<F>, i: usize) -> usize {
+pub(super) fn code<F: BlockFormat>(t: &QuantizedTensor<F>, i: usize) -> usize {
     let data = t.data();
     if F::Elem::BITS == 4 {
         ((data[i / 2] >> (4 * (i % 2))) & 0xF) as usize
     } else {
         data[i] as usize
-    }
-}
-
-/// What the data of one operand needs: the largest |integer| present,
-/// whether every element and scale is finite, and the range and significand
-/// width of its nonzero scale values.
-#[derive(Debug)]
-struct Stats {
-    max_int: u64,
-    finite: bool,
-    /// Smallest and largest nonzero |scale · 2^e0|, in f64 (exact).
-    scale_min: f64,
-    scale_max: f64,
-    /// The widest significand (in bits) of any scale value.
-    scale_bits: u32,
-}
-
-fn stats<F: BlockFormat>(t: &QuantizedTensor<F>) -> Stats {
-    let codes = Codes::new::<F::Elem>();
-    let (r, c) = t.stored_shape();
-    let all_codes = &codes.ints[..1 << F::Elem::BITS];
-    let format_max = all_codes.iter().flatten().map(|i| i.unsigned_abs()).max();
-    let mut seen = [false; 256];
-    if all_codes.iter().all(Option::is_some) && format_max.unwrap_or(0) <= 127 {
-        // Every code is finite and small (E2M1, E2M3): the data cannot
-        // change the plan, so skip the scan.
-        seen[..all_codes.len()].fill(true);
-    } else {
-        let mut bytes = [false; 256];
-        for &byte in t.data() {
-            bytes[byte as usize] = true;
-        }
-        if F::Elem::BITS != 4 {
-            seen = bytes;
-        } else if (r * c) % 2 == 0 {
-            for (byte, _) in bytes.iter().enumerate().filter(|(_, s)| **s) {
-                seen[byte & 0xF] = true;
-                seen[byte >> 4] = true;
-            }
-        } else {
-            // A packed odd count leaves one unused high nibble: skip it.
-            for i in 0..r * c {
-                seen[code(t, i)] = true;
-            }
-        }
-    }
-    let mut s = Stats {
-        max_int: 0,
-        finite: true,
-        scale_min: f64::INFINITY,
-        scale_max: 0.0,
-        scale_bits: 0,
-    };
-    for (code, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
-        match codes.ints[code] {
-            Some(i) => s.max_int = s.max_int.max(i.unsigned_abs()),
-            None => s.finite = false,
-        }
-    }
-    let e0 = unit_exponent::<F::Elem>();
-    for sc in t.scales() {
-        let v = sc.value();
-        if !v.is_finite() {
-            s.finite = false;
-            continue;
-        }
-        if v != 0.0 {
-            let a = (v.abs() as f64) * crate::element::pow2_f64(e0);
-            s.scale_min = s.scale_min.min(a);
-            s.scale_max = s.scale_max.max(a);
-            let bits = v.abs().to_bits();
-            let man = if bits >> 23 == 0 {
-                bits
-            } else {
-                bits & 0x7F_FFFF | 0x80_0000
-            };
-            s.scale_bits = s
-                .scale_bits
-                .max(32 - man.leading_zeros() - man.trailing_zeros());
-        }
-    }
-    s
-}
-
-/// The kernel a GEMM runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Plan {
-    I8,
-    /// `pow2`: every nonzero scale is a power of two (E8M0), so `S·P` is
-    /// exact in f64 and needs no round-to-odd step.
-    F64 {
-        pow2: bool,
-    },
-    /// Exact i64 block sums (E4M3 x E5M2, up to 55 bits). `pow2`: the
-    /// scale products are powers of two in f32's normal range, so the term
-    /// is `f32(S)·P`; otherwise the reference's exact scalar rounding.
-    I64 {
-        pow2: bool,
-    },
-    Generic,
-}
-
-/// Picks the fastest kernel whose arithmetic is exact for these operands.
-pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
-    a: &QuantizedTensor<FA>,
-    b: &QuantizedTensor<FB>,
-    d: &Dims,
-) -> Plan {
-    let (sa, sb) = (stats(a), stats(b));
-    if !sa.finite || !sb.finite {
-        return Plan::Generic;
-    }
-    // The largest possible |S| of one block.
-    let smax = (sa.max_int as u128) * (sb.max_int as u128) * d.kb as u128;
-    let smax_bits = 128 - smax.leading_zeros();
-    let no_scales = sa.scale_max == 0.0 || sb.scale_max == 0.0;
-    let f32_exact = no_scales
-        || (smax_bits + sa.scale_bits + sb.scale_bits <= 24
-            && sa.scale_min >= f32::MIN_POSITIVE as f64
-            && sb.scale_min >= f32::MIN_POSITIVE as f64
-            && sa.scale_min * sb.scale_min >= f32::MIN_POSITIVE as f64
-            && sa.scale_max * sb.scale_max * (smax.max(1) as f64) < f32::MAX as f64);
-    if sa.max_int <= 127 && sb.max_int <= 127 && f32_exact {
-        Plan::I8
-    } else if smax < 1 << 53 {
-        Plan::F64 {
-            pow2: sa.scale_bits <= 1 && sb.scale_bits <= 1,
-        }
-    } else if smax < 1 << 63 {
-        Plan::I64 {
-            pow2: sa.scale_bits <= 1
-                && sb.scale_bits <= 1
-                && (no_scales
-                    || (sa.scale_min * sb.scale_min >= f32::MIN_POSITIVE as f64
-                        && sa.scale_max * sb.scale_max * (smax as f64) < f32::MAX as f64)),
-        }
-    } else {
-        Plan::Generic
     }
 }
 
@@ -479,120 +316,6 @@ pub(crate) fn operand_scales<F: BlockFormat>(
     rows: usize,
 ) -> Vec<f64> {
     scale_values(t, d, rows)
-}
-
-/// The f64 kernel's block term: `S · P` rounded to odd in f64 from an exact
-/// two-product, then to nearest-even f32 (one correct rounding, module docs).
-#[inline]
-pub(crate) fn term_f64(s: f64, p: f64) -> f32 {
-    let hi = s * p;
-    let lo = s.mul_add(p, -hi);
-    let bits = hi.to_bits();
-    let odd = if lo != 0.0 && bits & 1 == 0 {
-        // Step one ulp toward the exact value (toward lo).
-        if (lo > 0.0) == (hi > 0.0) {
-            bits + 1
-        } else {
-            bits - 1
-        }
-    } else {
-        bits
-    };
-    f64::from_bits(odd) as f32
-}
-
-/// Portable i8 tile kernel: `acc[r][j] += S·P` per block, S exact in i32
-/// (`Σ (a+128)·b` started at `-128·Σb`, as the SIMD kernel computes it).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn i8_tile_portable(
-    a: &[u32],
-    sa: &[f32],
-    b: &[u32],
-    sb: &[f32],
-    nc: &[i32],
-    g: KGeom,
-    acc: &mut [f32; MR * NR],
-) {
-    let q = g.kbp / 4;
-    for blk in 0..g.blocks {
-        let mut s = [[0i32; NR]; MR];
-        for row in s.iter_mut() {
-            row.copy_from_slice(&nc[blk * NR..][..NR]);
-        }
-        let ab = &a[blk * q * MR..][..q * MR];
-        let bb = &b[blk * q * NR..][..q * NR];
-        for qi in 0..q {
-            for (r, srow) in s.iter_mut().enumerate() {
-                let av = ab[qi * MR + r].to_le_bytes(); // u8: a + 128
-                for (j, sv) in srow.iter_mut().enumerate() {
-                    let bv = bb[qi * NR + j].to_le_bytes(); // i8
-                    *sv += (0..4)
-                        .map(|t| av[t] as i32 * bv[t] as i8 as i32)
-                        .sum::<i32>();
-                }
-            }
-        }
-        for (r, srow) in s.iter().enumerate() {
-            for (j, &sv) in srow.iter().enumerate() {
-                let p = sa[blk * MR + r] * sb[blk * NR + j];
-                acc[r * NR + j] += sv as f32 * p; // S·P is exact
-            }
-        }
-    }
-}
-
-/// Portable f64 tile kernel: `acc[r][j] += term_f64(S, P)` per block
-/// (`f32(S·P)` directly when `pow2` says the product is exact).
-pub(crate) fn f64_tile_portable(
-    a: &[f64],
-    sa: &[f64],
-    b: &[f64],
-    sb: &[f64],
-    g: KGeom,
-    pow2: bool,
-    acc: &mut [f32; MR * NR],
-) {
-    for blk in 0..g.blocks {
-        let mut s = [[0f64; NR]; MR];
-        for k in blk * g.kbp..(blk + 1) * g.kbp {
-            let (ak, bk) = (&a[k * MR..][..MR], &b[k * NR..][..NR]);
-            for (r, srow) in s.iter_mut().enumerate() {
-                for (j, sv) in srow.iter_mut().enumerate() {
-                    *sv += ak[r] * bk[j]; // exact: products and sums fit 53 bits
-                }
-            }
-        }
-        for (r, srow) in s.iter().enumerate() {
-            for (j, &sv) in srow.iter().enumerate() {
-                let p = sa[blk * MR + r] * sb[blk * NR + j];
-                acc[r * NR + j] += if pow2 {
-                    (sv * p) as f32
-                } else {
-                    term_f64(sv, p)
-                };
-            }
-        }
-    }
-}
-
-/// Portable exact block sums for the i64 kernel: `out[r][j] = Σ_{k0..k1}
-/// a[k][r]·b[k][j]` (the planner bounds them below 2^63).
-pub(crate) fn i64_block_portable(
-    a: &[i64],
-    b: &[i64],
-    k0: usize,
-    k1: usize,
-    out: &mut [i64; MR * NR],
-) {
-    out.fill(0);
-    for k in k0..k1 {
-        let (ak, bk) = (&a[k * MR..][..MR], &b[k * NR..][..NR]);
-        for (r, orow) in out.chunks_exact_mut(NR).enumerate() {
-            for (o, &bv) in orow.iter_mut().zip(bk) {
-                *o += ak[r] * bv;
-            }
-        }
-    }
 }
 
 /// Checks that a packed tile has the lengths the kernels read, so that the

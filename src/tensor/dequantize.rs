@@ -30,7 +30,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// ```
     pub fn dequantize_into(&self, out: &mut [f32]) -> Result<(), Error> {
         check_len("output", self.rows * self.cols, out.len())?;
-        let level = crate::simd::active();
+        let kernels = crate::simd::kernels(crate::simd::active());
         let (sr, sc) = self.stored_shape();
         let (tr, tc) = self.format.block().tile(sr, sc);
         let tiles_c = sc.div_ceil(tc);
@@ -64,23 +64,18 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                             }
                         }
                         let e = r * sc;
-                        if !fp4 || (e.is_multiple_of(2) && (tc.is_multiple_of(2) || tiles_c == 1)) {
+                        if let Some(decode_row) = kernels.decode_row
+                            && (!fp4
+                                || (e.is_multiple_of(2) && (tc.is_multiple_of(2) || tiles_c == 1)))
+                        {
                             let src = if fp4 {
                                 &self.data[e / 2..(e + sc).div_ceil(2)]
                             } else {
                                 &self.data[e..e + sc]
                             };
-                            if crate::simd::decode_row(
-                                level,
-                                F::Elem::DECODE,
-                                F::Elem::BITS,
-                                src,
-                                o,
-                                Some((&factors, tc)),
-                                packing,
-                            ) {
-                                continue;
-                            }
+                            let (table, bits) = (F::Elem::DECODE, F::Elem::BITS);
+                            decode_row(table, bits, src, o, Some((&factors, tc)), packing);
+                            continue;
                         }
                         for (c, v) in o.iter_mut().enumerate() {
                             *v = self.code(e + c).to_f32() * factors[c / tc];

@@ -12,7 +12,7 @@ use crate::error::check_len;
 use crate::format::{BlockFormat, BlockShape, ScaleCodec};
 use crate::rng::{splitmix64, tile_stream};
 use crate::scale::{ElementMap, fold_amax};
-use crate::simd::{Codec, Level, Packing, Pre};
+use crate::simd::{Codec, Kernels, Packing, Pre};
 use crate::{Element, Error};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::Rng;
@@ -20,10 +20,10 @@ use rayon::prelude::*;
 
 /// [`crate::scale::amax`] over a whole input, in SIMD and in parallel where allowed;
 /// max is exact and order-free, so the result is the same.
-fn amax_par<S: Real>(level: Level, src: &[S], parallel: bool) -> f32 {
-    let one = |c: &[S]| match S::as_f32s(c).and_then(|x| crate::simd::amax(level, x)) {
-        Some(a) => a,
-        None => c.iter().fold(0.0, |m, v| fold_amax(m, v.to_f32().abs())),
+fn amax_par<S: Real>(kernels: &Kernels, src: &[S], parallel: bool) -> f32 {
+    let one = |c: &[S]| match (S::as_f32s(c), kernels.amax) {
+        (Some(x), Some(amax)) => amax(x),
+        _ => c.iter().fold(0.0, |m, v| fold_amax(m, v.to_f32().abs())),
     };
     if parallel {
         src.par_chunks(CHUNK_ELEMENTS)
@@ -49,7 +49,8 @@ struct Job<'a, F: BlockFormat, S: Real> {
     format: &'a F,
     global: F::Global,
     grid: Grid,
-    level: Level,
+    kernels: &'static Kernels,
+    /// The element's kernel description, when there is an encode kernel.
     codec: Option<Codec>,
     elem_opts: crate::element::ConvertOptions,
     rounding: TensorRounding,
@@ -170,7 +171,13 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         st.rngs.clear();
         if let TensorRounding::Stochastic { seed } = self.rounding {
             let t0 = (ti * g.tiles_c) as u64;
-            st.simd_rng = crate::simd::sr_seed(self.level, splitmix64(seed), t0, &mut st.xs);
+            st.simd_rng = match self.kernels.sr_seed {
+                Some(sr_seed) => {
+                    sr_seed(splitmix64(seed), t0, &mut st.xs);
+                    true
+                }
+                None => false,
+            };
             if !st.simd_rng {
                 st.rngs
                     .extend((0..g.tiles_c).map(|tj| tile_stream(seed, t0 + tj as u64)));
@@ -181,12 +188,13 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
     /// The amax of each tile's segment of one stored row.
     fn block_amaxes(&self, row: &[f32], out: &mut [f32]) {
         let tc = self.grid.tc;
-        if crate::simd::block_amaxes(self.level, row, tc, out) {
+        if let Some(block_amaxes) = self.kernels.block_amaxes {
+            block_amaxes(row, tc, out);
             return;
         }
         for (o, seg) in out.iter_mut().zip(row.chunks(tc)) {
-            *o = match crate::simd::amax(self.level, seg) {
-                Some(a) => a,
+            *o = match self.kernels.amax {
+                Some(amax) => amax(seg),
                 None => crate::scale::amax(seg),
             };
         }
@@ -205,10 +213,10 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         let mut buf = core::mem::take(&mut st.row);
         let mut rand = core::mem::take(&mut st.rand);
         let sr = matches!(self.rounding, TensorRounding::Stochastic { .. });
-        // Off the portable path, each row's random bits are drawn up front
+        // With an encode kernel, each row's random bits are drawn up front
         // (by a kernel when it can), in the order the portable path draws
         // them: per tile, row-major, none for constant (zero) tiles.
-        let staged = sr && self.level != Level::Portable;
+        let staged = sr && self.kernels.encode_row.is_some();
         for r in r0..r1 {
             let row = self.row(r, &mut buf);
             let e = r * g.scols - e0;
@@ -220,9 +228,14 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                         _ => (row.len() - tj * g.tc).min(g.tc) as u32,
                     };
                 }
-                if !(st.simd_rng
-                    && crate::simd::sr_draws(self.level, &mut st.xs, &st.counts, g.tc, &mut rand))
-                {
+                let drawn = match self.kernels.sr_draws {
+                    Some(sr_draws) if st.simd_rng => {
+                        sr_draws(&mut st.xs, &st.counts, g.tc, &mut rand);
+                        true
+                    }
+                    _ => false,
+                };
+                if !drawn {
                     for (tj, seg) in rand.chunks_mut(g.tc).enumerate() {
                         if st.counts[tj] > 0 {
                             let rng = &mut st.rngs[tj];
@@ -233,7 +246,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                     }
                 }
             }
-            if let Some(codec) = &self.codec
+            if let (Some(codec), Some(encode_row)) = (&self.codec, self.kernels.encode_row)
                 && (!fp4 || (e.is_multiple_of(2) && (g.tc.is_multiple_of(2) || g.tiles_c == 1)))
             {
                 let out = if fp4 {
@@ -242,11 +255,8 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                     &mut data[e..e + row.len()]
                 };
                 let rnd = staged.then_some(&rand[..]);
-                if crate::simd::encode_row(
-                    self.level, codec, &st.pres, g.tc, row, rnd, out, packing,
-                ) {
-                    continue;
-                }
+                encode_row(codec, &st.pres, g.tc, row, rnd, out, packing);
+                continue;
             }
             for (tj, seg) in row.chunks(g.tc).enumerate() {
                 let map = st.maps[tj];
@@ -300,7 +310,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// input are staged a row at a time).
     ///
     /// Errors: `src.len() != rows·cols` ([`Error::LengthMismatch`]); a shape
-    /// that is not a whole number of blocks under [`PartialBlocks::Reject`],
+    /// that is not a whole number of blocks under [`PartialBlocks::Reject`](super::PartialBlocks::Reject),
     /// a `rows·cols` that overflows `usize`, format parameters
     /// [`BlockFormat::validate`] rejects, or an `opts.global_amax` that is
     /// NaN or negative ([`Error::InvalidArgument`]). Empty tensors are
@@ -380,12 +390,13 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         scales: &mut Vec<F::Scale>,
     ) -> Result<F::Global, Error> {
         let level = crate::simd::active();
+        let kernels = crate::simd::kernels(level);
         let grid = Grid::new(format, rows, cols, opts.direction, opts.partial_blocks)?;
         check_len("input", rows * cols, src.len())?;
         let n = rows * cols;
         let parallel = n >= PARALLEL_MIN_ELEMENTS && rayon::current_num_threads() > 1;
         let whole = matches!(format.block(), BlockShape::Tensor);
-        let tensor_amax = || amax_par(level, src, parallel);
+        let tensor_amax = || amax_par(kernels, src, parallel);
         let amax = match opts.global_amax {
             Some(a) if a.is_nan() || a < 0.0 => {
                 return Err(Error::InvalidArgument(format!(
@@ -408,11 +419,10 @@ impl<F: BlockFormat> QuantizedTensor<F> {
             format,
             global,
             grid,
-            level,
-            codec: match level {
-                Level::Portable => None,
-                _ => crate::element::kernel_codec::<F::Elem>(elem_opts),
-            },
+            kernels,
+            codec: kernels
+                .encode_row
+                .and_then(|_| crate::element::kernel_codec::<F::Elem>(elem_opts)),
             elem_opts,
             rounding: opts.rounding,
             src,

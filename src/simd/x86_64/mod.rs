@@ -1,6 +1,7 @@
-//! x86-64 kernels (AVX2, AVX-512, AVX-512 VNNI). Each function here is
-//! `#[target_feature]`-gated and `unsafe` to call; its caller in
-//! [`crate::simd`] checks the [`super::Level`] first.
-pub(crate) mod gemm;
-pub(crate) mod quant;
-pub(crate) mod quant_avx2;
+//! x86-64 kernels, by instruction set (`avx2`, `avx512`) and, inside each,
+//! one file per job (encode, decode, amax, random streams, GEMM tiles).
+//! Every kernel is a `#[target_feature]` function, `unsafe` to call; each
+//! instruction set's module exposes only its [`Kernels`](super::Kernels)
+//! tables, which `simd::kernels` hands out after checking the CPU.
+pub(super) mod avx2;
+pub(super) mod avx512;

@@ -1,62 +1,13 @@
-//! AVX2 element kernels: 8 f32 lanes at a time, the same arithmetic as the
-//! AVX-512 kernels in `quant.rs` (see there for why it equals the portable
-//! engine), with vector masks instead of mask registers, signed compares on
-//! sign-cleared bits, gathers for table look-ups, and partial vectors staged
-//! through a zero-padded stack buffer. Random streams stay portable (AVX2
-//! has no 64-bit multiply); their bits feed [`encode_row`] like any other.
+//! AVX2 element encoding: 8 f32 lanes at a time, the same arithmetic as
+//! the AVX-512 kernel in `avx512/encode.rs` (see there for why it equals
+//! the portable engine), with vector masks instead of mask registers,
+//! signed compares on sign-cleared bits, and partial vectors staged
+//! through a zero-padded stack buffer.
 
-use crate::simd::{Codec, Level, Packing, Pre, detected};
+use crate::simd::{Codec, Packing, Pre};
 use core::arch::x86_64::*;
 
-fn has_avx2() -> bool {
-    detected() >= Level::Avx2
-}
-
-/// [`encode_row`] if the CPU has AVX2; `false` (nothing written) otherwise.
-pub(crate) fn encode_row_avx2(
-    codec: &Codec,
-    pres: &[Pre],
-    block_len: usize,
-    src: &[f32],
-    rand: Option<&[u32]>,
-    dst: &mut [u8],
-    packing: Packing,
-) -> bool {
-    if !has_avx2() {
-        return false;
-    }
-    // SAFETY: the CPU supports AVX2 (checked above).
-    unsafe { encode_row(codec, pres, block_len, src, rand, dst, packing) };
-    true
-}
-
-/// [`decode_row`] if the CPU has AVX2; `false` (nothing written) otherwise.
-pub(crate) fn decode_row_avx2(
-    table: &[f32; 256],
-    bits: u32,
-    src: &[u8],
-    dst: &mut [f32],
-    factors: Option<(&[f32], usize)>,
-    packing: Packing,
-) -> bool {
-    if !has_avx2() {
-        return false;
-    }
-    // SAFETY: the CPU supports AVX2 (checked above).
-    unsafe { decode_row(table, bits, src, dst, factors, packing) };
-    true
-}
-
-/// [`amax_bits`] if the CPU has AVX2.
-pub(crate) fn amax_bits_avx2(src: &[f32]) -> Option<u32> {
-    if !has_avx2() {
-        return None;
-    }
-    // SAFETY: the CPU supports AVX2 (checked above).
-    Some(unsafe { amax_bits(src) })
-}
-
-/// Broadcast constants of one element format (see `quant.rs`).
+/// Broadcast constants of one element format (see `avx512/encode.rs`).
 struct K {
     int8: bool,
     abs: __m256i,
@@ -268,12 +219,12 @@ fn bytes_of(c: __m256i) -> u64 {
     _mm_cvtsi128_si64(_mm256_castsi256_si128(b)) as u64
 }
 
-/// Encodes one row of blocks; see [`crate::simd::encode_row`].
+/// Encodes one row of blocks; see [`Kernels::encode_row`](crate::simd::Kernels::encode_row).
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn encode_row(
+pub(super) unsafe fn encode_row(
     codec: &Codec,
     pres: &[Pre],
     block_len: usize,
@@ -355,105 +306,5 @@ unsafe fn encode_row(
             }
             i += m;
         }
-    }
-}
-
-/// Amax bits: the largest of `bits & 0x7FFF_FFFF`.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn amax_bits(src: &[f32]) -> u32 {
-    let abs = _mm256_set1_epi32(0x7FFF_FFFF);
-    let mut acc = [_mm256_setzero_si256(); 4];
-    let mut chunks = src.chunks_exact(32);
-    for c in &mut chunks {
-        for (j, a) in acc.iter_mut().enumerate() {
-            // SAFETY: c has 32 elements; 8j + 8 <= 32.
-            let v = unsafe { _mm256_loadu_si256(c.as_ptr().add(8 * j).cast()) };
-            *a = _mm256_max_epu32(*a, _mm256_and_si256(v, abs));
-        }
-    }
-    let m = _mm256_max_epu32(
-        _mm256_max_epu32(acc[0], acc[1]),
-        _mm256_max_epu32(acc[2], acc[3]),
-    );
-    let mut lanes = [0u32; 8];
-    // SAFETY: lanes holds 8 u32.
-    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), m) };
-    let tail = chunks
-        .remainder()
-        .iter()
-        .map(|x| x.to_bits() & 0x7FFF_FFFF)
-        .max()
-        .unwrap_or(0);
-    lanes.into_iter().max().unwrap_or(0).max(tail)
-}
-
-/// Decodes one row; see [`crate::simd::decode_row`].
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn decode_row(
-    table: &[f32; 256],
-    bits: u32,
-    src: &[u8],
-    dst: &mut [f32],
-    factors: Option<(&[f32], usize)>,
-    packing: Packing,
-) {
-    let n = dst.len();
-    let nib = packing == Packing::Nibbles;
-    if nib {
-        assert_eq!(src.len(), n.div_ceil(2));
-    } else {
-        assert_eq!(src.len(), n);
-    }
-    let (fs, bl) = factors.unwrap_or((&[], usize::MAX));
-    let bl = bl.max(1);
-    if factors.is_some() {
-        assert!(fs.len() >= n.div_ceil(bl));
-    }
-    let code_mask = _mm256_set1_epi32(((1u32 << bits) - 1) as i32);
-    let mut s = 0;
-    let mut b = 0;
-    while s < n {
-        let (e, f) = match factors {
-            Some(_) => (s.saturating_add(bl).min(n), Some(_mm256_set1_ps(fs[b]))),
-            None => (n, None),
-        };
-        b += 1;
-        if nib {
-            assert!(s.is_multiple_of(2));
-        }
-        let mut i = s;
-        while i < e {
-            let m = (e - i).min(8);
-            let mut codes = [0u8; 16];
-            if nib {
-                for (j, &b) in src[i / 2..(i + m).div_ceil(2)].iter().enumerate() {
-                    codes[2 * j] = b & 0xF;
-                    codes[2 * j + 1] = b >> 4;
-                }
-            } else {
-                codes[..m].copy_from_slice(&src[i..i + m]);
-            }
-            // SAFETY: codes holds 16 bytes; 8 are read.
-            let b8 = unsafe { _mm_loadl_epi64(codes.as_ptr().cast()) };
-            let idx = _mm256_and_si256(_mm256_cvtepu8_epi32(b8), code_mask);
-            // SAFETY: every index is below 2^bits <= 256, the table's length.
-            let v = unsafe { _mm256_i32gather_ps::<4>(table.as_ptr(), idx) };
-            let v = match f {
-                Some(f) => _mm256_mul_ps(v, f),
-                None => v,
-            };
-            let mut out = [0f32; 8];
-            // SAFETY: out holds 8 f32.
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) };
-            dst[i..i + m].copy_from_slice(&out[..m]);
-            i += m;
-        }
-        s = e;
     }
 }

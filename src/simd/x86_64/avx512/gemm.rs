@@ -1,8 +1,12 @@
 //! AVX-512 GEMM micro-kernels: the same arithmetic as the portable tile
-//! kernels in `gemm::pack`, exact up to the one rounding per block term.
+//! kernels in `gemm::kernels`, exact up to the one rounding per block term.
 //! Each computes an MR×NR tile of f32 accumulators over all K blocks.
+//!
+//! These are table entries (see `super`): reached only on a CPU with the
+//! features they enable, so each checks only the slice lengths its raw
+//! reads rely on.
 
-use super::super::{GEMM_MR as MR, GEMM_NR as NR, Level, detected};
+use crate::simd::{GEMM_MR as MR, GEMM_NR as NR};
 use std::arch::x86_64::*;
 
 /// The i8 tile kernel (AVX-512 VNNI) on quads (4 bytes of 4 consecutive
@@ -12,10 +16,10 @@ use std::arch::x86_64::*;
 /// (checked by the planner), so the fma rounds once, like the reference's
 /// `acc + t`.
 ///
-/// Panics if the CPU lacks AVX-512 VNNI or a slice is shorter than the
-/// `blocks` × `quads` geometry needs (the callers size them exactly).
+/// Panics if a slice is shorter than the `blocks` × `quads` geometry needs
+/// (the callers size them exactly).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn i8_tile(
+pub(super) fn i8_tile(
     a: &[u32],
     sa: &[f32],
     b: &[u32],
@@ -25,11 +29,11 @@ pub(crate) fn i8_tile(
     quads: usize,
     acc: &mut [f32; MR * NR],
 ) {
-    assert!(detected() >= Level::Avx512Vnni);
     assert!(a.len() >= blocks * quads * MR && b.len() >= blocks * quads * NR);
     assert!(sa.len() >= blocks * MR && sb.len() >= blocks * NR && nc.len() >= blocks * NR);
-    // SAFETY: the CPU supports the enabled features (asserted above), and
-    // every read below is within the lengths asserted above. The quad
+    // SAFETY: the CPU supports the enabled features (this is an entry of
+    // `KERNELS_VNNI`, handed out only on such a CPU), and every read below
+    // is within the lengths asserted above. The quad
     // counts of NVFP4 (16 = 4 quads) and MX (32 = 8) get unrolled copies.
     unsafe {
         match quads {
@@ -91,9 +95,9 @@ unsafe fn i8_tile_impl<const Q: usize>(
 /// With `pow2` (every scale a power of two) `S·P` is exact in f64 and
 /// goes straight to `vcvtpd2ps`.
 ///
-/// Panics if the CPU lacks AVX-512 or a slice is shorter than the geometry.
+/// Panics if a slice is shorter than the geometry.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn f64_tile(
+pub(super) fn f64_tile(
     a: &[f64],
     sa: &[f64],
     b: &[f64],
@@ -103,11 +107,10 @@ pub(crate) fn f64_tile(
     pow2: bool,
     acc: &mut [f32; MR * NR],
 ) {
-    assert!(detected() >= Level::Avx512);
     assert!(a.len() >= blocks * kb * MR && b.len() >= blocks * kb * NR);
     assert!(sa.len() >= blocks * MR && sb.len() >= blocks * NR);
-    // SAFETY: the CPU supports AVX-512F/DQ (asserted) and the reads stay
-    // within the asserted lengths.
+    // SAFETY: the CPU supports AVX-512F/DQ (an entry of `KERNELS`, handed
+    // out only on such a CPU) and the reads stay within the asserted lengths.
     unsafe {
         if pow2 {
             f64_tile_impl::<true>(a, sa, b, sb, blocks, kb, acc)
@@ -117,7 +120,7 @@ pub(crate) fn f64_tile(
     }
 }
 
-/// `S·P` rounded to odd (53 bits), then to f32: see `gemm::pack::term_f64`.
+/// `S·P` rounded to odd (53 bits), then to f32: see `gemm::kernels::term_f64`.
 #[target_feature(enable = "avx512f,avx512dq")]
 fn term(s: __m512d, p: __m512d) -> __m256 {
     let hi = _mm512_mul_pd(s, p);
@@ -185,12 +188,12 @@ unsafe fn f64_tile_impl<const POW2: bool>(
 /// Exact i64 block sums (AVX-512DQ `vpmullq`): `out[r][j] = Σ_{k0..k1}
 /// a[k][r]·b[k][j]`, with packed tiles `a` `[k][MR]` and `b` `[k][NR]`.
 ///
-/// Panics if the CPU lacks AVX-512 or a slice is shorter than `k1` rows.
-pub(crate) fn i64_block(a: &[i64], b: &[i64], k0: usize, k1: usize, out: &mut [i64; MR * NR]) {
-    assert!(detected() >= Level::Avx512);
+/// Panics if a slice is shorter than `k1` rows.
+pub(super) fn i64_block(a: &[i64], b: &[i64], k0: usize, k1: usize, out: &mut [i64; MR * NR]) {
     assert!(a.len() >= k1 * MR && b.len() >= k1 * NR);
-    // SAFETY: the CPU supports AVX-512F/DQ (asserted) and every read is
-    // below row k1 of the packed tiles (asserted).
+    // SAFETY: the CPU supports AVX-512F/DQ (an entry of `KERNELS`, handed
+    // out only on such a CPU) and every read is below row k1 of the packed
+    // tiles (asserted).
     unsafe { i64_block_impl(a, b, k0, k1, out) }
 }
 

@@ -1,0 +1,344 @@
+//! The GEMM's tile kernels: the portable code, which is the specification,
+//! beside the dispatch to its SIMD twins in `simd` (chosen from the
+//! caller's kernel table, `None` meaning this portable code). The planner
+//! (`plan`) says why each kernel's arithmetic is exact.
+
+use super::pack::KGeom;
+use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels};
+
+/// The i8 tile kernel: the table's (AVX-512 VNNI) if it has one, else
+/// [`i8_tile_portable`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn i8_tile(
+    kernels: &Kernels,
+    a: &[u32],
+    sa: &[f32],
+    b: &[u32],
+    sb: &[f32],
+    nc: &[i32],
+    g: KGeom,
+    acc: &mut [f32; MR * NR],
+) {
+    match kernels.i8_tile {
+        Some(tile) => tile(a, sa, b, sb, nc, g.blocks, g.kbp / 4, acc),
+        None => i8_tile_portable(a, sa, b, sb, nc, g, acc),
+    }
+}
+
+/// The f64 tile kernel: the table's (AVX-512) if it has one, else
+/// [`f64_tile_portable`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn f64_tile(
+    kernels: &Kernels,
+    a: &[f64],
+    sa: &[f64],
+    b: &[f64],
+    sb: &[f64],
+    g: KGeom,
+    pow2: bool,
+    acc: &mut [f32; MR * NR],
+) {
+    match kernels.f64_tile {
+        Some(tile) => tile(a, sa, b, sb, g.blocks, g.kbp, pow2, acc),
+        None => f64_tile_portable(a, sa, b, sb, g, pow2, acc),
+    }
+}
+
+/// The i64 block sums: the table's (AVX-512) if it has one, else
+/// [`i64_block_portable`].
+pub(crate) fn i64_block(
+    kernels: &Kernels,
+    a: &[i64],
+    b: &[i64],
+    k0: usize,
+    k1: usize,
+    out: &mut [i64; MR * NR],
+) {
+    match kernels.i64_block {
+        Some(block) => block(a, b, k0, k1, out),
+        None => i64_block_portable(a, b, k0, k1, out),
+    }
+}
+
+/// The f64 kernel's block term: `S · P` rounded to odd in f64 from an exact
+/// two-product, then to nearest-even f32 (one correct rounding, module docs).
+#[inline]
+pub(crate) fn term_f64(s: f64, p: f64) -> f32 {
+    let hi = s * p;
+    let lo = s.mul_add(p, -hi);
+    let bits = hi.to_bits();
+    let odd = if lo != 0.0 && bits & 1 == 0 {
+        // Step one ulp toward the exact value (toward lo).
+        if (lo > 0.0) == (hi > 0.0) {
+            bits + 1
+        } else {
+            bits - 1
+        }
+    } else {
+        bits
+    };
+    f64::from_bits(odd) as f32
+}
+
+/// Portable i8 tile kernel: `acc[r][j] += S·P` per block, S exact in i32
+/// (`Σ (a+128)·b` started at `-128·Σb`, as the SIMD kernel computes it).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn i8_tile_portable(
+    a: &[u32],
+    sa: &[f32],
+    b: &[u32],
+    sb: &[f32],
+    nc: &[i32],
+    g: KGeom,
+    acc: &mut [f32; MR * NR],
+) {
+    let q = g.kbp / 4;
+    for blk in 0..g.blocks {
+        let mut s = [[0i32; NR]; MR];
+        for row in s.iter_mut() {
+            row.copy_from_slice(&nc[blk * NR..][..NR]);
+        }
+        let ab = &a[blk * q * MR..][..q * MR];
+        let bb = &b[blk * q * NR..][..q * NR];
+        for qi in 0..q {
+            for (r, srow) in s.iter_mut().enumerate() {
+                let av = ab[qi * MR + r].to_le_bytes(); // u8: a + 128
+                for (j, sv) in srow.iter_mut().enumerate() {
+                    let bv = bb[qi * NR + j].to_le_bytes(); // i8
+                    *sv += (0..4)
+                        .map(|t| av[t] as i32 * bv[t] as i8 as i32)
+                        .sum::<i32>();
+                }
+            }
+        }
+        for (r, srow) in s.iter().enumerate() {
+            for (j, &sv) in srow.iter().enumerate() {
+                let p = sa[blk * MR + r] * sb[blk * NR + j];
+                acc[r * NR + j] += sv as f32 * p; // S·P is exact
+            }
+        }
+    }
+}
+
+/// Portable f64 tile kernel: `acc[r][j] += term_f64(S, P)` per block
+/// (`f32(S·P)` directly when `pow2` says the product is exact).
+pub(crate) fn f64_tile_portable(
+    a: &[f64],
+    sa: &[f64],
+    b: &[f64],
+    sb: &[f64],
+    g: KGeom,
+    pow2: bool,
+    acc: &mut [f32; MR * NR],
+) {
+    for blk in 0..g.blocks {
+        let mut s = [[0f64; NR]; MR];
+        for k in blk * g.kbp..(blk + 1) * g.kbp {
+            let (ak, bk) = (&a[k * MR..][..MR], &b[k * NR..][..NR]);
+            for (r, srow) in s.iter_mut().enumerate() {
+                for (j, sv) in srow.iter_mut().enumerate() {
+                    *sv += ak[r] * bk[j]; // exact: products and sums fit 53 bits
+                }
+            }
+        }
+        for (r, srow) in s.iter().enumerate() {
+            for (j, &sv) in srow.iter().enumerate() {
+                let p = sa[blk * MR + r] * sb[blk * NR + j];
+                acc[r * NR + j] += if pow2 {
+                    (sv * p) as f32
+                } else {
+                    term_f64(sv, p)
+                };
+            }
+        }
+    }
+}
+
+/// Portable exact block sums for the i64 kernel: `out[r][j] = Σ_{k0..k1}
+/// a[k][r]·b[k][j]` (the planner bounds them below 2^63).
+pub(crate) fn i64_block_portable(
+    a: &[i64],
+    b: &[i64],
+    k0: usize,
+    k1: usize,
+    out: &mut [i64; MR * NR],
+) {
+    out.fill(0);
+    for k in k0..k1 {
+        let (ak, bk) = (&a[k * MR..][..MR], &b[k * NR..][..NR]);
+        for (r, orow) in out.chunks_exact_mut(NR).enumerate() {
+            for (o, &bv) in orow.iter_mut().zip(bk) {
+                *o += ak[r] * bv;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simd;
+
+    /// The f64 kernel's term is one correct rounding (checked against the
+    /// exact integer rounding of the reference) where the f64 product
+    /// itself rounds, including results in f32's subnormal range.
+    #[test]
+    fn term_f64_rounds_once() {
+        use super::super::round_scaled;
+        // S · P with a 48-bit P: the product has up to 90 bits.
+        let p_int: i64 = (1 << 47) + 0x1234_5678_9ABC;
+        for (s, e) in [
+            (3i64, -40),
+            ((1 << 40) + 12345, -80),
+            (-((1 << 35) + 7), -300),
+        ] {
+            let p = p_int as f64 * crate::element::pow2_f64(e);
+            let want = round_scaled(s as i128 * p_int as i128, e);
+            assert_eq!(term_f64(s as f64, p).to_bits(), want.to_bits(), "{s} {e}");
+        }
+        // The exact product lies just above (below) an f32 midpoint and its
+        // f64 rounding lands on the midpoint itself: ties-to-even from the
+        // f64 value would go the wrong way, round-to-odd does not.
+        // (1 + 2^-24 - 2^-47)(1 + 2^-47) = 1 + 2^-24 + 2^-71 - 2^-94: up.
+        // (1 + 3·2^-24 + 2^-47)(1 - 2^-47) = 1 + 3·2^-24 - tiny: down.
+        for (s, p_int, up) in [
+            ((1i64 << 52) + (1 << 28) - 32, (1i64 << 47) + 1, true),
+            ((1i64 << 52) + (3 << 28) + 32, (1i64 << 47) - 1, false),
+        ] {
+            let p = p_int as f64 * crate::element::pow2_f64(-47);
+            let want = round_scaled(s as i128 * p_int as i128, -47);
+            let naive = (s as f64 * p) as f32;
+            assert_ne!(naive, want, "the case must defeat double rounding");
+            assert_eq!(term_f64(s as f64, p), want);
+            assert_eq!(want > naive, up);
+        }
+    }
+
+    /// The dispatched f64 tile kernel (SIMD where the CPU has it) equals the
+    /// portable one on the double-rounding cases above, in every lane.
+    #[test]
+    fn f64_tile_kernels_agree() {
+        let g = KGeom { blocks: 2, kbp: 1 };
+        let cases = [
+            ((1i64 << 52) + (1 << 28) - 32, (1i64 << 47) + 1),
+            ((1i64 << 52) + (3 << 28) + 32, (1i64 << 47) - 1),
+            (-((1i64 << 40) + 12345), (1i64 << 47) + 0x1234_5678_9ABC),
+            (3, 1),
+        ];
+        let mut a = vec![0f64; 2 * MR];
+        let mut sa = vec![0f64; 2 * MR];
+        for r in 0..MR {
+            let (s, p) = cases[r % cases.len()];
+            a[r] = s as f64;
+            a[MR + r] = -(s as f64);
+            sa[r] = p as f64 * crate::element::pow2_f64(-47 - r as i32 * 40); // down to subnormal f32
+            sa[MR + r] = sa[r] * 0.5;
+        }
+        let b: Vec<f64> = (0..2 * NR).map(|j| 1.0 + (j % 3) as f64).collect();
+        let sb: Vec<f64> = (0..2 * NR)
+            .map(|j| crate::element::pow2_f64(j as i32 % 5))
+            .collect();
+        let (mut want, mut got) = ([0f32; MR * NR], [0f32; MR * NR]);
+        f64_tile_portable(&a, &sa, &b, &sb, g, false, &mut want);
+        f64_tile(
+            simd::kernels(simd::detected()),
+            &a,
+            &sa,
+            &b,
+            &sb,
+            g,
+            false,
+            &mut got,
+        );
+        assert_eq!(want.map(f32::to_bits), got.map(f32::to_bits));
+        assert!(want.iter().any(|v| v.is_subnormal()));
+    }
+
+    /// Every level's table on this CPU (the levels it lacks are skipped:
+    /// `simd::kernels` lowers them), against the portable kernels.
+    fn each_table(check: impl Fn(simd::Level, &Kernels)) {
+        use simd::Level;
+        for level in [Level::Avx2, Level::Avx512, Level::Avx512Vnni] {
+            if level <= simd::detected() {
+                check(level, simd::kernels(level));
+            }
+        }
+    }
+
+    /// A small xorshift stream of test data.
+    fn stream(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    /// The i8 tile kernels on random quads (both K block lengths the
+    /// formats use, 16 and 32, and an odd one), with power-of-two scales
+    /// so that `S·P` is exact, as the planner guarantees.
+    #[test]
+    fn i8_tile_kernels_agree() {
+        let mut next = stream(0x9E37_79B9_7F4A_7C15);
+        for kbp in [16, 32, 12] {
+            let g = KGeom { blocks: 3, kbp };
+            let quads = g.blocks * kbp / 4;
+            let a: Vec<u32> = (0..quads * MR).map(|_| next() as u32).collect();
+            let b: Vec<u32> = (0..quads * NR).map(|_| next() as u32).collect();
+            let sa: Vec<f32> = (0..g.blocks * MR)
+                .map(|_| f32::from_bits(((next() % 40 + 100) as u32) << 23))
+                .collect();
+            let sb: Vec<f32> = (0..g.blocks * NR)
+                .map(|_| f32::from_bits(((next() % 40 + 100) as u32) << 23))
+                .collect();
+            let nc: Vec<i32> = (0..g.blocks * NR)
+                .map(|_| (next() % 65536) as i32 - 32768)
+                .collect();
+            let mut want = [0f32; MR * NR];
+            i8_tile_portable(&a, &sa, &b, &sb, &nc, g, &mut want);
+            each_table(|level, k| {
+                let mut got = [0f32; MR * NR];
+                i8_tile(k, &a, &sa, &b, &sb, &nc, g, &mut got);
+                let bits = |v: [f32; MR * NR]| v.map(f32::to_bits);
+                assert_eq!(bits(want), bits(got), "{level:?} kbp {kbp}");
+            });
+        }
+    }
+
+    /// The f64 tile kernels with power-of-two scale products (the `pow2`
+    /// path) and the i64 block sums, on random integers of the sizes the
+    /// planner admits.
+    #[test]
+    fn f64_and_i64_kernels_agree() {
+        let mut next = stream(0x2545_F491_4F6C_DD1D);
+        let g = KGeom { blocks: 2, kbp: 32 };
+        let kp = g.blocks * g.kbp;
+        let int = |x: u64, bits: u32| (x % (1 << bits)) as i64 - (1 << (bits - 1));
+        let a: Vec<i64> = (0..kp * MR).map(|_| int(next(), 20)).collect();
+        let b: Vec<i64> = (0..kp * NR).map(|_| int(next(), 20)).collect();
+        let pow2 = |x: u64| crate::element::pow2_f64((x % 60) as i32 - 30);
+        let sa: Vec<f64> = (0..g.blocks * MR).map(|_| pow2(next())).collect();
+        let sb: Vec<f64> = (0..g.blocks * NR).map(|_| pow2(next())).collect();
+        let (af, bf): (Vec<f64>, Vec<f64>) = (
+            a.iter().map(|&v| v as f64).collect(),
+            b.iter().map(|&v| v as f64).collect(),
+        );
+        let mut want = [0f32; MR * NR];
+        f64_tile_portable(&af, &sa, &bf, &sb, g, true, &mut want);
+        let mut want_sums = [[0i64; MR * NR]; 2];
+        for (blk, w) in want_sums.iter_mut().enumerate() {
+            i64_block_portable(&a, &b, blk * g.kbp, (blk + 1) * g.kbp, w);
+        }
+        each_table(|level, k| {
+            let mut got = [0f32; MR * NR];
+            f64_tile(k, &af, &sa, &bf, &sb, g, true, &mut got);
+            assert_eq!(want.map(f32::to_bits), got.map(f32::to_bits), "{level:?}");
+            for (blk, w) in want_sums.iter().enumerate() {
+                let mut sums = [0i64; MR * NR];
+                i64_block(k, &a, &b, blk * g.kbp, (blk + 1) * g.kbp, &mut sums);
+                assert_eq!(*w, sums, "{level:?} block {blk}");
+            }
+        });
+    }
+}

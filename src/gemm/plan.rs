@@ -1,0 +1,218 @@
+//! The planner: from the operands' formats and data, the fastest kernel
+//! whose arithmetic is exact for the data at hand.
+//!
+//! Three packed kernels exist (their portable code is in `kernels`), each
+//! exact up to one rounding per block term (so each equals
+//! [`super::gemm_reference`] bit for bit):
+//!
+//! - **i8**: every element integer fits in i8 (E2M1, E2M3, INT8 and their
+//!   mixes) and the block term `S · s_a' · s_b'` is exact in f32. The inner
+//!   sums are exact i32 (u8 × i8 dot products of `a + 128` with `b`, minus
+//!   `128 · Σ b`), and `acc + S·P` is one f32 rounding, as in the reference.
+//! - **f64**: the block sums fit 53 bits (E4M3, E3M2, and any pair whose
+//!   integers are small enough). Element products and their sums are exact
+//!   in f64; the block term `S · P` (`P = s_a'·s_b'` has at most 48 bits) is
+//!   rounded to odd in f64 with an exact two-product, then once to f32:
+//!   round-to-odd at 53 bits followed by nearest-even at 24 is one correct
+//!   rounding (Boldo and Melquiond, "Emulation of FMA and correctly rounded
+//!   sums: proved algorithms using rounding to odd", IEEE TC 2008).
+//! - **i64**: the block sums fit 63 bits (E4M3 x E5M2, whose 32-term sums
+//!   need 55). With power-of-two scale products in f32's normal range the
+//!   term is `f32(S)·P` (one rounding, then an exact scaling); otherwise it
+//!   is the reference's own exact scalar rounding.
+//!
+//! Everything else (E5M2 pairs, a non-finite element or scale) runs the
+//! generic kernel; the i8 kernel's f32 terms fall back to the f64 kernel
+//! when scale products leave f32's normal range.
+
+use super::pack::{Codes, code};
+use super::{Dims, unit_exponent};
+use crate::Element;
+use crate::format::{BlockFormat, ScaleCodec};
+use crate::tensor::QuantizedTensor;
+
+/// What the data of one operand needs: the largest |integer| present,
+/// whether every element and scale is finite, and the range and significand
+/// width of its nonzero scale values.
+#[derive(Debug)]
+struct Stats {
+    max_int: u64,
+    finite: bool,
+    /// Smallest and largest nonzero |scale · 2^e0|, in f64 (exact).
+    scale_min: f64,
+    scale_max: f64,
+    /// The widest significand (in bits) of any scale value.
+    scale_bits: u32,
+}
+
+fn stats<F: BlockFormat>(t: &QuantizedTensor<F>) -> Stats {
+    let codes = Codes::new::<F::Elem>();
+    let (r, c) = t.stored_shape();
+    let all_codes = &codes.ints[..1 << F::Elem::BITS];
+    let format_max = all_codes.iter().flatten().map(|i| i.unsigned_abs()).max();
+    let mut seen = [false; 256];
+    if all_codes.iter().all(Option::is_some) && format_max.unwrap_or(0) <= 127 {
+        // Every code is finite and small (E2M1, E2M3): the data cannot
+        // change the plan, so skip the scan.
+        seen[..all_codes.len()].fill(true);
+    } else {
+        let mut bytes = [false; 256];
+        for &byte in t.data() {
+            bytes[byte as usize] = true;
+        }
+        if F::Elem::BITS != 4 {
+            seen = bytes;
+        } else if (r * c) % 2 == 0 {
+            for (byte, _) in bytes.iter().enumerate().filter(|(_, s)| **s) {
+                seen[byte & 0xF] = true;
+                seen[byte >> 4] = true;
+            }
+        } else {
+            // A packed odd count leaves one unused high nibble: skip it.
+            for i in 0..r * c {
+                seen[code(t, i)] = true;
+            }
+        }
+    }
+    let mut s = Stats {
+        max_int: 0,
+        finite: true,
+        scale_min: f64::INFINITY,
+        scale_max: 0.0,
+        scale_bits: 0,
+    };
+    for (code, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
+        match codes.ints[code] {
+            Some(i) => s.max_int = s.max_int.max(i.unsigned_abs()),
+            None => s.finite = false,
+        }
+    }
+    let e0 = unit_exponent::<F::Elem>();
+    for sc in t.scales() {
+        let v = sc.value();
+        if !v.is_finite() {
+            s.finite = false;
+            continue;
+        }
+        if v != 0.0 {
+            let a = (v.abs() as f64) * crate::element::pow2_f64(e0);
+            s.scale_min = s.scale_min.min(a);
+            s.scale_max = s.scale_max.max(a);
+            let bits = v.abs().to_bits();
+            let man = if bits >> 23 == 0 {
+                bits
+            } else {
+                bits & 0x7F_FFFF | 0x80_0000
+            };
+            s.scale_bits = s
+                .scale_bits
+                .max(32 - man.leading_zeros() - man.trailing_zeros());
+        }
+    }
+    s
+}
+
+/// The kernel a GEMM runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    I8,
+    /// `pow2`: every nonzero scale is a power of two (E8M0), so `S·P` is
+    /// exact in f64 and needs no round-to-odd step.
+    F64 {
+        pow2: bool,
+    },
+    /// Exact i64 block sums (E4M3 x E5M2, up to 55 bits). `pow2`: the
+    /// scale products are powers of two in f32's normal range, so the term
+    /// is `f32(S)·P`; otherwise the reference's exact scalar rounding.
+    I64 {
+        pow2: bool,
+    },
+    Generic,
+}
+
+/// Picks the fastest kernel whose arithmetic is exact for these operands.
+pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
+    a: &QuantizedTensor<FA>,
+    b: &QuantizedTensor<FB>,
+    d: &Dims,
+) -> Plan {
+    let (sa, sb) = (stats(a), stats(b));
+    if !sa.finite || !sb.finite {
+        return Plan::Generic;
+    }
+    // The largest possible |S| of one block.
+    let smax = (sa.max_int as u128) * (sb.max_int as u128) * d.kb as u128;
+    let smax_bits = 128 - smax.leading_zeros();
+    let no_scales = sa.scale_max == 0.0 || sb.scale_max == 0.0;
+    let f32_exact = no_scales
+        || (smax_bits + sa.scale_bits + sb.scale_bits <= 24
+            && sa.scale_min >= f32::MIN_POSITIVE as f64
+            && sb.scale_min >= f32::MIN_POSITIVE as f64
+            && sa.scale_min * sb.scale_min >= f32::MIN_POSITIVE as f64
+            && sa.scale_max * sb.scale_max * (smax.max(1) as f64) < f32::MAX as f64);
+    if sa.max_int <= 127 && sb.max_int <= 127 && f32_exact {
+        Plan::I8
+    } else if smax < 1 << 53 {
+        Plan::F64 {
+            pow2: sa.scale_bits <= 1 && sb.scale_bits <= 1,
+        }
+    } else if smax < 1 << 63 {
+        Plan::I64 {
+            pow2: sa.scale_bits <= 1
+                && sb.scale_bits <= 1
+                && (no_scales
+                    || (sa.scale_min * sb.scale_min >= f32::MIN_POSITIVE as f64
+                        && sa.scale_max * sb.scale_max * (smax as f64) < f32::MAX as f64)),
+        }
+    } else {
+        Plan::Generic
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8, Nvfp4};
+    use crate::gemm::check;
+    use crate::tensor::QuantizeOptions;
+    use crate::{E4M3, E5M2};
+
+    fn q<F: BlockFormat>(f: F, x: &[f32]) -> QuantizedTensor<F> {
+        QuantizedTensor::quantize(f, x, 2, 64, &QuantizeOptions::default()).unwrap()
+    }
+
+    fn plan_of<F: BlockFormat>(f: F, x: &[f32]) -> Plan {
+        let t = q(f, x);
+        let d = check(&t, &t, 4).unwrap();
+        plan(&t, &t, &d)
+    }
+
+    /// Each format pair reaches the kernel the module docs promise, so the
+    /// bit-identity tests in tests/gemm.rs cover every kernel.
+    #[test]
+    fn the_planner_picks_the_exact_kernel() {
+        let x: Vec<f32> = (0..128)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.31)
+            .collect();
+        assert_eq!(plan_of(Nvfp4::default(), &x), Plan::I8);
+        assert_eq!(plan_of(MxFp4::default(), &x), Plan::I8);
+        assert_eq!(plan_of(MxInt8::default(), &x), Plan::I8);
+        assert_eq!(plan_of(MxFp6E3M2::default(), &x), Plan::F64 { pow2: true });
+        assert_eq!(plan_of(MxFp8E4M3::default(), &x), Plan::F64 { pow2: true });
+        assert_eq!(
+            plan_of(Fp8Tensorwise::<E4M3>::current(), &x),
+            Plan::F64 { pow2: false }
+        );
+        // E4M3 x E5M2: 32 products need 55 bits.
+        let (a, b) = (q(MxFp8E4M3::default(), &x), q(MxFp8E5M2::default(), &x));
+        let d = check(&a, &b, 4).unwrap();
+        assert_eq!(plan(&a, &b, &d), Plan::I64 { pow2: true });
+        // E5M2 spans 2^-16..2^15.8: 32 products need 69 bits.
+        assert_eq!(plan_of(MxFp8E5M2::default(), &x), Plan::Generic);
+        assert_eq!(plan_of(Fp8Tensorwise::<E5M2>::current(), &x), Plan::Generic);
+        // A NaN anywhere takes the generic kernel.
+        let mut y = x.clone();
+        y[5] = f32::NAN;
+        assert_eq!(plan_of(MxFp4::default(), &y), Plan::Generic);
+    }
+}

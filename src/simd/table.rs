@@ -1,0 +1,189 @@
+//! The kernel table: the architecture-specific kernels of one level,
+//! chosen once per call.
+//!
+//! As matrixmultiply's `detect` and the gemm crate's `get_gemm_fn` do, a
+//! public function picks the table once ([`kernels`] of [`super::active`],
+//! on its calling thread) and calls straight into it. An entry is `None`
+//! where the level has no kernel for that job, and the caller then runs its
+//! portable code, which is the specification.
+//!
+//! The tables are the safety argument of the `unsafe` calls behind them:
+//! a [`Kernels`] cannot be built outside `simd`, and [`kernels`] hands out
+//! a table only for a level the CPU supports, so no kernel checks the CPU
+//! again.
+
+use super::{GEMM_MR as MR, GEMM_NR as NR, Level, detected};
+
+/// What an element kernel needs to know about the element format and the
+/// conversion options, flattened into numbers (built by the element
+/// layer, which owns the formats) (nearest-even and stochastic
+/// rounding only; the overflow code is the one those modes give).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // read only by the architecture-specific kernels
+pub(crate) enum Codec {
+    /// A sign–exponent–mantissa minifloat.
+    Mini {
+        /// Total width in bits (4, 6 or 8).
+        bits: u32,
+        /// Mantissa bits.
+        man_bits: u32,
+        /// Exponent bias.
+        bias: i32,
+        /// Largest finite magnitude code.
+        max_code: u32,
+        /// Magnitude code of an overflowing or infinite input.
+        over_code: u32,
+        /// Full code of a NaN input with the sign bit clear, and set.
+        nan_pos: u32,
+        /// See `nan_pos`.
+        nan_neg: u32,
+    },
+    /// MXINT8: k/64, symmetric ±127.
+    Int8 {
+        /// Code of a NaN input.
+        nan_code: u32,
+    },
+}
+
+/// What is done to each f32 before it is rounded (the quantizer's element
+/// map), each operation rounded to f32 as the portable code does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[allow(dead_code)] // read only by the architecture-specific kernels
+pub(crate) enum Pre {
+    /// Nothing.
+    None,
+    /// `x · m`.
+    Mul(f32),
+    /// `x / d`.
+    Div(f32),
+    /// `(x / a) / b`.
+    DivDiv(f32, f32),
+    /// Every element gets this code (a zero block).
+    Fill(u8),
+}
+
+/// Where the codes go: one per byte, or FP4 packed two per byte (element 2j
+/// low nibble; an odd count leaves the last high nibble zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Packing {
+    Bytes,
+    Nibbles,
+}
+
+/// [`Kernels::encode_row`].
+pub(crate) type EncodeRow = fn(&Codec, &[Pre], usize, &[f32], Option<&[u32]>, &mut [u8], Packing);
+/// [`Kernels::decode_row`].
+pub(crate) type DecodeRow =
+    fn(&[f32; 256], u32, &[u8], &mut [f32], Option<(&[f32], usize)>, Packing);
+/// [`Kernels::amax`].
+pub(crate) type Amax = fn(&[f32]) -> f32;
+/// [`Kernels::block_amaxes`].
+pub(crate) type BlockAmaxes = fn(&[f32], usize, &mut [f32]);
+/// [`Kernels::sr_seed`].
+pub(crate) type SrSeed = fn(u64, u64, &mut [u64]);
+/// [`Kernels::sr_draws`].
+pub(crate) type SrDraws = fn(&mut [u64], &[u32], usize, &mut [u32]);
+/// [`Kernels::i8_tile`].
+pub(crate) type I8Tile =
+    fn(&[u32], &[f32], &[u32], &[f32], &[i32], usize, usize, &mut [f32; MR * NR]);
+/// [`Kernels::f64_tile`].
+pub(crate) type F64Tile =
+    fn(&[f64], &[f64], &[f64], &[f64], usize, usize, bool, &mut [f32; MR * NR]);
+/// [`Kernels::i64_block`].
+pub(crate) type I64Block = fn(&[i64], &[i64], usize, usize, &mut [i64; MR * NR]);
+
+/// The kernels of one instruction-set level; `None` means "run the
+/// portable code".
+#[derive(Clone, Copy)]
+pub(crate) struct Kernels {
+    /// Private to `simd`, so that only the tables there exist.
+    pub(in crate::simd) _sealed: (),
+    /// Encodes one row of blocks: block `b` is `src[b·block_len ..]` (the
+    /// last may be shorter), mapped by `pres[b]` and rounded to nearest
+    /// even, or stochastically with `rand[i]` (the engine's `Stochastic {
+    /// random: rand[i], count: 32 }`). `dst.len()` is `src.len()` (bytes) or
+    /// `⌈src.len()/2⌉` (nibbles, which needs an even `block_len` unless
+    /// there is one block). Arguments: codec, pres, block_len, src, rand,
+    /// dst, packing.
+    pub encode_row: Option<EncodeRow>,
+    /// Decodes one row: `dst[i] = table[code_i & (2^bits − 1)]`, times
+    /// `factors.0[i / factors.1]` if given (one f32 multiplication). With
+    /// nibbles, `src` holds `⌈dst.len()/2⌉` bytes and the block length must
+    /// be even (unless there is one block). Arguments: table, bits, src,
+    /// dst, factors, packing.
+    pub decode_row: Option<DecodeRow>,
+    /// The amax of `src` (max |x|; any NaN gives `f32::NAN`).
+    pub amax: Option<Amax>,
+    /// The amax of each `block_len` run of `src` (the last may be shorter)
+    /// into `out[b]` (max |x|; any NaN gives `f32::NAN`). `out` must hold
+    /// ⌈src.len()/block_len⌉ values. Arguments: src, block_len, out.
+    pub block_amaxes: Option<BlockAmaxes>,
+    /// Seeds the Xoshiro256++ streams of tiles `t0 .. t0 + n` (n =
+    /// `states.len() / 4`) exactly as `Xoshiro256PlusPlus::seed_from_u64(
+    /// seed_mix ^ splitmix64(t))` does (SplitMix64 fills the 256-bit
+    /// state), into `states` word-major: word w of tile i at `w·n + i`.
+    /// Arguments: seed_mix, t0, states.
+    pub sr_seed: Option<SrSeed>,
+    /// Draws `counts[i]` values `next_u32()` (the high half of
+    /// `next_u64()`) from tile i's stream in `states` (as `sr_seed` lays
+    /// them out) into `out[i·stride ..]`, advancing the states. Present
+    /// only where `sr_seed` is. Arguments: states, counts, stride, out.
+    pub sr_draws: Option<SrDraws>,
+    /// The GEMM's i8 tile kernel (see `gemm::kernels::i8_tile`).
+    /// Arguments: a, s_a, b, s_b, the `-128·Σb` corrections, K blocks,
+    /// quads per block, accumulators.
+    pub i8_tile: Option<I8Tile>,
+    /// The GEMM's f64 tile kernel (see `gemm::kernels::f64_tile`).
+    /// Arguments: a, s_a, b, s_b, K blocks, K block length, pow2,
+    /// accumulators.
+    pub f64_tile: Option<F64Tile>,
+    /// The GEMM's exact i64 block sums (see `gemm::kernels::i64_block`).
+    /// Arguments: a, b, k0, k1, out.
+    pub i64_block: Option<I64Block>,
+}
+
+/// No kernels: every job runs the portable code.
+pub(in crate::simd) const PORTABLE: Kernels = Kernels {
+    _sealed: (),
+    encode_row: None,
+    decode_row: None,
+    amax: None,
+    block_amaxes: None,
+    sr_seed: None,
+    sr_draws: None,
+    i8_tile: None,
+    f64_tile: None,
+    i64_block: None,
+};
+
+/// The kernels of `level`, lowered to what this CPU supports ([`detected`]):
+/// kernels only ever run on a level the CPU allows, whatever the caller
+/// passes.
+pub(crate) fn kernels(level: Level) -> &'static Kernels {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::x86_64::{avx2, avx512};
+        match level.min(detected()) {
+            Level::Portable => &PORTABLE,
+            Level::Avx2 => &avx2::KERNELS,
+            Level::Avx512 => &avx512::KERNELS,
+            Level::Avx512Vnni => &avx512::KERNELS_VNNI,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (level, detected);
+        &PORTABLE
+    }
+}
+
+/// An amax as the kernels find it (the largest `bits & 0x7FFF_FFFF`; NaN
+/// patterns are larger than every number), as an f32 with NaN normalised.
+#[allow(dead_code)] // used only by the architecture-specific tables
+pub(in crate::simd) fn amax_of_bits(bits: u32) -> f32 {
+    if bits > 0x7F80_0000 {
+        f32::NAN
+    } else {
+        f32::from_bits(bits)
+    }
+}

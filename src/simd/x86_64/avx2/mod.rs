@@ -1,0 +1,57 @@
+//! AVX2 (with FMA) kernels, one file per job, and their table
+//! [`KERNELS`]: element encode and decode and the amax. Random streams
+//! and GEMM tiles stay portable (AVX2 has no 64-bit multiply); the
+//! portable streams' bits feed the encode kernel like any other.
+//!
+//! Each entry below is a safe function around a `#[target_feature]` one.
+//! Its safety argument is the table's: `simd::kernels` hands it out only
+//! on a CPU that [`crate::simd::detected`] finds AVX2, FMA and F16C on.
+
+mod amax;
+mod decode;
+mod encode;
+
+use crate::simd::table::{PORTABLE, amax_of_bits};
+use crate::simd::{Codec, Kernels, Packing, Pre};
+
+/// The table of [`Level::Avx2`](crate::simd::Level::Avx2).
+pub(in crate::simd) static KERNELS: Kernels = Kernels {
+    _sealed: (),
+    encode_row: Some(encode_row),
+    decode_row: Some(decode_row),
+    amax: Some(amax),
+    ..PORTABLE
+};
+
+fn encode_row(
+    codec: &Codec,
+    pres: &[Pre],
+    block_len: usize,
+    src: &[f32],
+    rand: Option<&[u32]>,
+    dst: &mut [u8],
+    packing: Packing,
+) {
+    // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
+    // and FMA.
+    unsafe { encode::encode_row(codec, pres, block_len, src, rand, dst, packing) }
+}
+
+fn decode_row(
+    table: &[f32; 256],
+    bits: u32,
+    src: &[u8],
+    dst: &mut [f32],
+    factors: Option<(&[f32], usize)>,
+    packing: Packing,
+) {
+    // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
+    // and FMA.
+    unsafe { decode::decode_row(table, bits, src, dst, factors, packing) }
+}
+
+fn amax(src: &[f32]) -> f32 {
+    // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
+    // and FMA.
+    amax_of_bits(unsafe { amax::amax_bits(src) })
+}

@@ -1,0 +1,411 @@
+//! AVX-512 element encoding: 16 f32 lanes at a time.
+//!
+//! Encoding reproduces the portable engine (`element/engine.rs`) on f32
+//! bits, for nearest-even and 32-bit stochastic rounding:
+//! - where the element is normal, the f32 bits rebiased to the element's
+//!   exponent are shifted right by `23 − M`, rounding on the discarded bits
+//!   (a carry into the exponent is the right next value, as in the engine);
+//! - where it is subnormal, nearest-even adds the magic constant
+//!   2^(24 − bias − M), whose ulp is the element's subnormal step, so the
+//!   hardware's one f32 rounding is the engine's one rounding; stochastic
+//!   rounding counts steps with integer shifts of the 24-bit significand;
+//! - overflow, ±Inf and NaN then take the codes the engine gives them.
+
+use super::lanes;
+use crate::simd::{Codec, Packing, Pre};
+use core::arch::x86_64::*;
+
+/// Broadcast constants of one element format.
+struct K {
+    int8: bool,
+    abs: __m512i,
+    sign_bit: __m512i,
+    rebias: __m512i,
+    half_m1: __m512i,
+    one: __m512i,
+    shift: __m512i,
+    rem_mask: __m512i,
+    rem_up: __m512i,
+    normal_min: __m512i,
+    magic: __m512,
+    kbase: __m512i,
+    max_code: __m512i,
+    over_code: __m512i,
+    nan_pos: __m512i,
+    nan_neg: __m512i,
+    inf_bits: __m512i,
+}
+
+impl K {
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn new(codec: &Codec) -> K {
+        let s = _mm512_set1_epi32;
+        match *codec {
+            Codec::Mini {
+                bits,
+                man_bits,
+                bias,
+                max_code,
+                over_code,
+                nan_pos,
+                nan_neg,
+            } => {
+                let sh = 23 - man_bits;
+                K {
+                    int8: false,
+                    abs: s(0x7FFF_FFFF),
+                    sign_bit: s(1 << (bits - 1)),
+                    rebias: s((127 - bias) << 23),
+                    half_m1: s((1 << (sh - 1)) - 1),
+                    one: s(1),
+                    shift: s(sh as i32),
+                    rem_mask: s((1 << sh) - 1),
+                    rem_up: s(32 - sh as i32),
+                    normal_min: s((128 - bias) << 23),
+                    // 2^(24 − bias − M): its ulp is the subnormal step 2^(1 − bias − M).
+                    magic: _mm512_castsi512_ps(s((127 + 24 - bias - man_bits as i32) << 23)),
+                    // Subnormal steps: x = m24 · 2^(E − 150) = m24 / 2^k · 2^(1 − bias − M).
+                    kbase: s(151 - bias - man_bits as i32),
+                    max_code: s(max_code as i32),
+                    over_code: s(over_code as i32),
+                    nan_pos: s(nan_pos as i32),
+                    nan_neg: s(nan_neg as i32),
+                    inf_bits: s(0x7F80_0000),
+                }
+            }
+            Codec::Int8 { nan_code } => K {
+                int8: true,
+                abs: s(0x7FFF_FFFF),
+                sign_bit: s(0),
+                rebias: s(0),
+                half_m1: s(0),
+                one: s(1),
+                shift: s(0),
+                rem_mask: s(0),
+                rem_up: s(0),
+                // 2.0: everything from here on is 127.
+                normal_min: s(0x4000_0000),
+                magic: _mm512_set1_ps(64.0),
+                // Units of 2^-6: x = m24 · 2^(E − 150) = m24 / 2^k · 2^-6.
+                kbase: s(144),
+                max_code: s(127),
+                over_code: s(127),
+                nan_pos: s(nan_code as i32),
+                nan_neg: s(nan_code as i32),
+                inf_bits: s(0x7F80_0000),
+            },
+        }
+    }
+}
+
+/// The quotient and a carry of stochastic rounding of `a` (f32 bits, sign
+/// clear) in units of 2^(kbase − 150 − E) steps: `q = ⌊m24 / 2^k⌋`, and the
+/// top 32 bits of the discarded fraction plus `rnd` carry out.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn fixed_sr(k: &K, a: __m512i, rnd: __m512i) -> __m512i {
+    let e = _mm512_srli_epi32::<23>(a);
+    let e_eff = _mm512_max_epu32(e, k.one);
+    let implicit =
+        _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(e, e), _mm512_set1_epi32(0x0080_0000));
+    let m24 = _mm512_or_si512(
+        _mm512_and_si512(a, _mm512_set1_epi32(0x007F_FFFF)),
+        implicit,
+    );
+    let kk = _mm512_sub_epi32(k.kbase, e_eff);
+    let q = _mm512_srlv_epi32(m24, kk);
+    // Shift counts of 32 or more give 0, so exactly one term survives
+    // (both are m24 when k = 32).
+    let frac = _mm512_or_si512(
+        _mm512_sllv_epi32(m24, _mm512_sub_epi32(_mm512_set1_epi32(32), kk)),
+        _mm512_srlv_epi32(m24, _mm512_sub_epi32(kk, _mm512_set1_epi32(32))),
+    );
+    let sum = _mm512_add_epi32(frac, rnd);
+    let carry = _mm512_cmplt_epu32_mask(sum, frac);
+    _mm512_mask_add_epi32(q, carry, q, k.one)
+}
+
+/// Codes of 16 minifloats.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn mini_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
+    let b = _mm512_castps_si512(x);
+    let a = _mm512_and_si512(b, k.abs);
+    let neg = _mm512_movepi32_mask(b);
+    let normal = _mm512_cmpge_epu32_mask(a, k.normal_min);
+    let r = _mm512_sub_epi32(a, k.rebias);
+    let (qn, qs) = match rand {
+        None => {
+            let odd = _mm512_and_si512(_mm512_srlv_epi32(r, k.shift), k.one);
+            let qn = _mm512_srlv_epi32(
+                _mm512_add_epi32(_mm512_add_epi32(r, k.half_m1), odd),
+                k.shift,
+            );
+            let t = _mm512_add_ps(_mm512_castsi512_ps(a), k.magic);
+            let qs = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(k.magic));
+            (qn, qs)
+        }
+        Some(rnd) => {
+            let q = _mm512_srlv_epi32(r, k.shift);
+            let t = _mm512_sllv_epi32(_mm512_and_si512(r, k.rem_mask), k.rem_up);
+            let carry = _mm512_cmplt_epu32_mask(_mm512_add_epi32(t, rnd), t);
+            let qn = _mm512_mask_add_epi32(q, carry, q, k.one);
+            (qn, fixed_sr(k, a, rnd))
+        }
+    };
+    let mag = _mm512_mask_blend_epi32(normal, qs, qn);
+    let over = _mm512_cmpgt_epu32_mask(mag, k.max_code);
+    let code = _mm512_mask_blend_epi32(over, mag, k.over_code);
+    let code = _mm512_mask_or_epi32(code, neg, code, k.sign_bit);
+    let nan = _mm512_cmpgt_epu32_mask(a, k.inf_bits);
+    let code = _mm512_mask_mov_epi32(code, nan & !neg, k.nan_pos);
+    _mm512_mask_mov_epi32(code, nan & neg, k.nan_neg)
+}
+
+/// Codes of 16 MXINT8 elements.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn int8_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
+    let b = _mm512_castps_si512(x);
+    let a = _mm512_and_si512(b, k.abs);
+    let neg = _mm512_movepi32_mask(b);
+    let q = match rand {
+        None => {
+            // |x|·64 is exact; clamp before converting so nothing overflows.
+            let v = _mm512_min_ps(
+                _mm512_mul_ps(_mm512_castsi512_ps(a), k.magic),
+                _mm512_set1_ps(256.0),
+            );
+            _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v)
+        }
+        Some(rnd) => fixed_sr(k, a, rnd),
+    };
+    let mag = _mm512_min_epu32(q, k.max_code);
+    let big = _mm512_cmpge_epu32_mask(a, k.normal_min);
+    let mag = _mm512_mask_mov_epi32(mag, big, k.max_code);
+    let negated = _mm512_and_si512(
+        _mm512_sub_epi32(_mm512_setzero_si512(), mag),
+        _mm512_set1_epi32(0xFF),
+    );
+    let code = _mm512_mask_mov_epi32(mag, neg, negated);
+    let nan = _mm512_cmpgt_epu32_mask(a, k.inf_bits);
+    _mm512_mask_mov_epi32(code, nan, k.nan_pos)
+}
+
+/// A block's map, broadcast.
+#[derive(Clone, Copy)]
+enum P {
+    None,
+    Mul(__m512),
+    Div(__m512),
+    DivDiv(__m512, __m512),
+}
+
+impl P {
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn apply(self, x: __m512) -> __m512 {
+        match self {
+            P::None => x,
+            P::Mul(m) => _mm512_mul_ps(x, m),
+            P::Div(d) => _mm512_div_ps(x, d),
+            P::DivDiv(a, b) => _mm512_div_ps(_mm512_div_ps(x, a), b),
+        }
+    }
+}
+
+/// Stores 16 codes (zero in lanes outside the first `m`) for elements
+/// `i..i + m` of a row (`i` even for nibbles: blocks start at even offsets).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn store_codes(dst: &mut [u8], i: usize, m: usize, c: __m512i, packing: Packing) {
+    match packing {
+        Packing::Bytes => {
+            assert!(i + m <= dst.len());
+            let c8 = _mm512_cvtepi32_epi8(c);
+            // SAFETY: bytes i..i+m are in bounds (checked above); the mask
+            // stores only those when m < 16.
+            unsafe {
+                let p = dst.as_mut_ptr().add(i);
+                if m == 16 {
+                    _mm_storeu_si128(p.cast(), c8);
+                } else {
+                    _mm_mask_storeu_epi8(p.cast(), lanes(m), c8);
+                }
+            }
+        }
+        Packing::Nibbles => {
+            // Bytes 2j and 2j+1 become one: lo + 16·hi (codes are below 16).
+            let c8 = _mm512_cvtepi32_epi8(c);
+            let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
+            let b8 = _mm_packus_epi16(pairs, pairs);
+            let nb = m.div_ceil(2);
+            assert!(i.is_multiple_of(2) && i / 2 + nb <= dst.len());
+            // SAFETY: bytes i/2..i/2+nb are in bounds (checked above).
+            unsafe {
+                let p = dst.as_mut_ptr().add(i / 2);
+                if nb == 8 {
+                    _mm_storel_epi64(p.cast(), b8);
+                } else {
+                    _mm_mask_storeu_epi8(p.cast(), lanes(nb), b8);
+                }
+            }
+        }
+    }
+}
+
+/// Encodes one row of blocks; see [`Kernels::encode_row`](crate::simd::Kernels::encode_row).
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW, DQ and VL.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn encode_row(
+    codec: &Codec,
+    pres: &[Pre],
+    block_len: usize,
+    src: &[f32],
+    rand: Option<&[u32]>,
+    dst: &mut [u8],
+    packing: Packing,
+) {
+    let n = src.len();
+    let block_len = block_len.max(1);
+    let nblocks = n.div_ceil(block_len);
+    assert!(pres.len() >= nblocks);
+    match packing {
+        Packing::Bytes => assert_eq!(dst.len(), n),
+        Packing::Nibbles => {
+            assert_eq!(dst.len(), n.div_ceil(2));
+            assert!(block_len.is_multiple_of(2) || nblocks <= 1);
+        }
+    }
+    if let Some(r) = rand {
+        assert_eq!(r.len(), n);
+    }
+    let k = K::new(codec);
+    // One loop per (element kind, packing, rounding): no per-vector branches.
+    match (k.int8, packing == Packing::Nibbles, rand) {
+        (false, false, None) => encode_blocks::<false, false>(&k, pres, block_len, src, &[], dst),
+        (false, true, None) => encode_blocks::<false, true>(&k, pres, block_len, src, &[], dst),
+        (true, false, None) => encode_blocks::<true, false>(&k, pres, block_len, src, &[], dst),
+        (true, true, None) => encode_blocks::<true, true>(&k, pres, block_len, src, &[], dst),
+        (false, false, Some(r)) => encode_blocks::<false, false>(&k, pres, block_len, src, r, dst),
+        (false, true, Some(r)) => encode_blocks::<false, true>(&k, pres, block_len, src, r, dst),
+        (true, false, Some(r)) => encode_blocks::<true, false>(&k, pres, block_len, src, r, dst),
+        (true, true, Some(r)) => encode_blocks::<true, true>(&k, pres, block_len, src, r, dst),
+    }
+}
+
+/// The loop of [`encode_row`] for one element kind and packing; `rand`
+/// is empty for nearest-even, else `src.len()` long. Lengths are checked
+/// by the caller.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn encode_blocks<const INT8: bool, const NIB: bool>(
+    k: &K,
+    pres: &[Pre],
+    block_len: usize,
+    src: &[f32],
+    rand: &[u32],
+    dst: &mut [u8],
+) {
+    let n = src.len();
+    let sr = !rand.is_empty();
+    let zero = _mm512_setzero_si512();
+    let nblocks = n.div_ceil(block_len);
+    let packing = if NIB {
+        Packing::Nibbles
+    } else {
+        Packing::Bytes
+    };
+    for (b, &pre) in pres.iter().enumerate().take(nblocks) {
+        let s = b * block_len;
+        let e = (s + block_len).min(n);
+        if let Pre::Mul(mul) = pre
+            && (e - s).is_multiple_of(16)
+        {
+            // The hot case (every format but Model-Optimizer's and JAX's
+            // NVFP4): whole vectors, no masks.
+            let mul = _mm512_set1_ps(mul);
+            assert!(e <= n && (!sr || rand.len() == n));
+            assert!(if NIB {
+                e.div_ceil(2) <= dst.len()
+            } else {
+                e <= dst.len()
+            });
+            let mut i = s;
+            while i < e {
+                // SAFETY: i + 16 <= e <= n = src.len() (and rand's, checked).
+                let x = unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) };
+                let rnd = sr.then(|| {
+                    // SAFETY: i + 16 <= e <= n = rand.len() (checked above).
+                    unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) }
+                });
+                let x = _mm512_mul_ps(x, mul);
+                let c = if INT8 {
+                    int8_codes(k, x, rnd)
+                } else {
+                    mini_codes(k, x, rnd)
+                };
+                let c8 = _mm512_cvtepi32_epi8(c);
+                // SAFETY: the 16 codes' bytes end at e (or e/2 packed),
+                // within dst (checked above).
+                unsafe {
+                    if NIB {
+                        let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
+                        let b8 = _mm_packus_epi16(pairs, pairs);
+                        _mm_storel_epi64(dst.as_mut_ptr().add(i / 2).cast(), b8);
+                    } else {
+                        _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), c8);
+                    }
+                }
+                i += 16;
+            }
+            continue;
+        }
+        let p = match pre {
+            Pre::Fill(code) => {
+                for j in s..e {
+                    if NIB {
+                        let sh = 4 * (j % 2);
+                        dst[j / 2] = (dst[j / 2] & !(0xF << sh)) | ((code & 0xF) << sh);
+                    } else {
+                        dst[j] = code;
+                    }
+                }
+                continue;
+            }
+            Pre::None => P::None,
+            Pre::Mul(m) => P::Mul(_mm512_set1_ps(m)),
+            Pre::Div(d) => P::Div(_mm512_set1_ps(d)),
+            Pre::DivDiv(a, b) => P::DivDiv(_mm512_set1_ps(a), _mm512_set1_ps(b)),
+        };
+        let mut i = s;
+        while i < e {
+            let m = (e - i).min(16);
+            let mask = lanes(m);
+            // SAFETY: the masked lanes cover src[i..i + m] (and rand's),
+            // in bounds since i + m <= e <= n; masked-off lanes are not read.
+            let x = unsafe { _mm512_maskz_loadu_ps(mask, src.as_ptr().add(i)) };
+            let rnd = sr.then(|| {
+                assert!(rand.len() == n);
+                // SAFETY: as above; rand.len() == n (checked).
+                unsafe { _mm512_maskz_loadu_epi32(mask, rand.as_ptr().add(i).cast()) }
+            });
+            let x = p.apply(x);
+            let c = if INT8 {
+                int8_codes(k, x, rnd)
+            } else {
+                mini_codes(k, x, rnd)
+            };
+            let c = if m == 16 {
+                c
+            } else {
+                _mm512_mask_mov_epi32(zero, mask, c)
+            };
+            store_codes(dst, i, m, c, packing);
+            i += m;
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! AVX-512 (F, BW, DQ, VL) kernels, one file per job, and their tables:
+//! [`KERNELS`] for [`Level::Avx512`](crate::simd::Level::Avx512), [`KERNELS_VNNI`] for
+//! [`Level::Avx512Vnni`](crate::simd::Level::Avx512Vnni) (the same plus the i8 GEMM tile kernel).
+//!
+//! Each entry below is a safe function around a `#[target_feature]` one.
+//! Its safety argument is the table's: `simd::kernels` hands these tables
+//! out only on a CPU that [`crate::simd::detected`] finds AVX-512 on.
+
+mod amax;
+mod decode;
+mod encode;
+mod gemm;
+mod rng;
+
+use crate::simd::table::amax_of_bits;
+use crate::simd::{Codec, Kernels, Packing, Pre};
+use core::arch::x86_64::__mmask16;
+
+/// The AVX-512 kernels.
+const AVX512: Kernels = Kernels {
+    _sealed: (),
+    encode_row: Some(encode_row),
+    decode_row: Some(decode_row),
+    amax: Some(amax),
+    block_amaxes: Some(block_amaxes),
+    sr_seed: Some(sr_seed),
+    sr_draws: Some(sr_draws),
+    i8_tile: None,
+    f64_tile: Some(gemm::f64_tile),
+    i64_block: Some(gemm::i64_block),
+};
+
+/// The table of [`Level::Avx512`](crate::simd::Level::Avx512).
+pub(in crate::simd) static KERNELS: Kernels = AVX512;
+
+/// The table of [`Level::Avx512Vnni`](crate::simd::Level::Avx512Vnni): AVX-512 plus `vpdpbusd` for the i8
+/// GEMM tiles.
+pub(in crate::simd) static KERNELS_VNNI: Kernels = Kernels {
+    i8_tile: Some(gemm::i8_tile),
+    ..AVX512
+};
+
+/// A mask of the first `m` of 16 lanes.
+#[inline]
+fn lanes(m: usize) -> __mmask16 {
+    if m >= 16 { 0xFFFF } else { (1u16 << m) - 1 }
+}
+
+fn encode_row(
+    codec: &Codec,
+    pres: &[Pre],
+    block_len: usize,
+    src: &[f32],
+    rand: Option<&[u32]>,
+    dst: &mut [u8],
+    packing: Packing,
+) {
+    // SAFETY: reached only through this module's tables, so the CPU
+    // supports AVX-512 F, BW, DQ and VL.
+    unsafe { encode::encode_row(codec, pres, block_len, src, rand, dst, packing) }
+}
+
+fn decode_row(
+    table: &[f32; 256],
+    bits: u32,
+    src: &[u8],
+    dst: &mut [f32],
+    factors: Option<(&[f32], usize)>,
+    packing: Packing,
+) {
+    // SAFETY: reached only through this module's tables, so the CPU
+    // supports AVX-512 F, BW, DQ and VL.
+    unsafe { decode::decode_row(table, bits, src, dst, factors, packing) }
+}
+
+fn amax(src: &[f32]) -> f32 {
+    // SAFETY: reached only through this module's tables, so the CPU
+    // supports AVX-512 F, BW, DQ and VL.
+    amax_of_bits(unsafe { amax::amax_bits(src) })
+}
+
+fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]) {
+    // SAFETY: reached only through this module's tables, so the CPU
+    // supports AVX-512 F, BW, DQ and VL.
+    unsafe { amax::block_amaxes(src, block_len, out) }
+}
+
+fn sr_seed(seed_mix: u64, t0: u64, states: &mut [u64]) {
+    // SAFETY: reached only through this module's tables, so the CPU
+    // supports AVX-512 F, BW, DQ and VL.
+    unsafe { rng::sr_seed(seed_mix, t0, states) }
+}
+
+fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut [u32]) {
+    // SAFETY: reached only through this module's tables, so the CPU
+    // supports AVX-512 F, BW, DQ and VL.
+    unsafe { rng::sr_draws(states, counts, stride, out) }
+}

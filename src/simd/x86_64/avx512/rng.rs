@@ -1,0 +1,237 @@
+//! AVX-512 random streams for stochastic rounding: SplitMix64 seeding
+//! and Xoshiro256++ draws of many tiles' streams at once.
+
+use core::arch::x86_64::*;
+
+const PHI: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output function of 8 states (Steele, Lea and Flood 2014;
+/// the finaliser constants of Stafford's "Mix13").
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn splitmix_mix(z: __m512i) -> __m512i {
+    let z = _mm512_mullo_epi64(
+        _mm512_xor_si512(z, _mm512_srli_epi64::<30>(z)),
+        _mm512_set1_epi64(0xBF58_476D_1CE4_E5B9u64 as i64),
+    );
+    let z = _mm512_mullo_epi64(
+        _mm512_xor_si512(z, _mm512_srli_epi64::<27>(z)),
+        _mm512_set1_epi64(0x94D0_49BB_1331_11EBu64 as i64),
+    );
+    _mm512_xor_si512(z, _mm512_srli_epi64::<31>(z))
+}
+
+/// Seeds 8 tiles at a time; see [`Kernels::sr_seed`](crate::simd::Kernels::sr_seed).
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW, DQ and VL.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn sr_seed(seed_mix: u64, t0: u64, states: &mut [u64]) {
+    let n = states.len() / 4;
+    let phi = |k: u64| _mm512_set1_epi64(PHI.wrapping_mul(k) as i64);
+    // rand_xoshiro replaces an all-zero seed by SplitMix64(0)'s output.
+    let fallback: [u64; 4] = core::array::from_fn(|w| {
+        let mut z = PHI.wrapping_mul(w as u64 + 1);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    });
+    let lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    let mut i = 0;
+    while i < n {
+        let m = (n - i).min(8);
+        let t = _mm512_add_epi64(_mm512_set1_epi64(t0.wrapping_add(i as u64) as i64), lane);
+        // The tile's seed: seed_mix ^ splitmix64(t).
+        let x = _mm512_xor_si512(
+            _mm512_set1_epi64(seed_mix as i64),
+            splitmix_mix(_mm512_add_epi64(t, phi(1))),
+        );
+        let words: [__m512i; 4] =
+            core::array::from_fn(|w| splitmix_mix(_mm512_add_epi64(x, phi(w as u64 + 1))));
+        let any = _mm512_or_si512(
+            _mm512_or_si512(words[0], words[1]),
+            _mm512_or_si512(words[2], words[3]),
+        );
+        let zero = _mm512_cmpeq_epi64_mask(any, _mm512_setzero_si512());
+        let mask: __mmask8 = if m == 8 { 0xFF } else { (1u8 << m) - 1 };
+        for (w, &v) in words.iter().enumerate() {
+            let v = _mm512_mask_mov_epi64(v, zero, _mm512_set1_epi64(fallback[w] as i64));
+            assert!(w * n + i + m <= states.len());
+            // SAFETY: lanes i..i+m of word w are in bounds (checked above).
+            unsafe { _mm512_mask_storeu_epi64(states.as_mut_ptr().add(w * n + i).cast(), mask, v) };
+        }
+        i += m;
+    }
+}
+
+/// One Xoshiro256++ step of 8 streams: the outputs (`rotl(s0 + s3, 23) +
+/// s0`), and the next states where `live`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn xoshiro_step(s: &mut [__m512i; 4], live: Option<__mmask8>) -> __m512i {
+    let [s0, s1, s2, s3] = *s;
+    let r = _mm512_add_epi64(_mm512_rol_epi64::<23>(_mm512_add_epi64(s0, s3)), s0);
+    let t = _mm512_slli_epi64::<17>(s1);
+    let n2 = _mm512_xor_si512(s2, s0);
+    let n3 = _mm512_xor_si512(s3, s1);
+    let n1 = _mm512_xor_si512(s1, n2);
+    let n0 = _mm512_xor_si512(s0, n3);
+    let n2 = _mm512_xor_si512(n2, t);
+    let n3 = _mm512_rol_epi64::<45>(n3);
+    *s = match live {
+        None => [n0, n1, n2, n3],
+        Some(m) => [
+            _mm512_mask_mov_epi64(s0, m, n0),
+            _mm512_mask_mov_epi64(s1, m, n1),
+            _mm512_mask_mov_epi64(s2, m, n2),
+            _mm512_mask_mov_epi64(s3, m, n3),
+        ],
+    };
+    r
+}
+
+/// Xoshiro256++ on 16 tiles at a time (two interleaved groups of 8 for
+/// instruction-level parallelism); see [`Kernels::sr_draws`](crate::simd::Kernels::sr_draws).
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW, DQ and VL.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut [u32]) {
+    const STEPS: usize = 32;
+    let n = states.len() / 4;
+    assert!(counts.len() >= n);
+    for (i, &c) in counts.iter().enumerate().take(n) {
+        assert!(c == 0 || i * stride + c as usize <= out.len());
+    }
+    // tmp[k][l]: step k of tile l (16 tiles), as the full 64-bit output.
+    let mut tmp = [[0u64; 16]; STEPS];
+    let mut i = 0;
+    while i < n {
+        let m = (n - i).min(16);
+        let mask16: u16 = if m == 16 { 0xFFFF } else { (1u16 << m) - 1 };
+        let masks = [mask16 as u8, (mask16 >> 8) as u8];
+        let mut st = [[_mm512_setzero_si512(); 4]; 2];
+        for (g, sg) in st.iter_mut().enumerate() {
+            for (w, v) in sg.iter_mut().enumerate() {
+                // SAFETY: lanes i+8g .. i+8g+8 of word w, masked to those below n.
+                *v = unsafe {
+                    _mm512_maskz_loadu_epi64(
+                        masks[g],
+                        states.as_ptr().add(w * n + i + 8 * g).cast(),
+                    )
+                };
+            }
+        }
+        let mut cnt = [0u32; 16];
+        cnt[..m].copy_from_slice(&counts[i..i + m]);
+        let maxc = cnt.iter().copied().max().unwrap_or(0) as usize;
+        let uniform = cnt[..m].iter().all(|&c| c as usize == maxc);
+        let cv: [__m512i; 2] = core::array::from_fn(|g| {
+            // SAFETY: cnt holds 16 u32 and g < 2, so 8 lanes from 8·g are in bounds.
+            let half = unsafe { _mm256_loadu_si256(cnt.as_ptr().add(8 * g).cast()) };
+            _mm512_cvtepu32_epi64(half)
+        });
+        let mut j = 0;
+        if uniform && m == 16 {
+            // 16 tiles drawing alike: 16 steps at a time, transposed in
+            // registers so that each tile's 16 values are one store.
+            while maxc - j >= 16 {
+                let odd =
+                    _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+                let a: [__m512i; 16] = core::array::from_fn(|_| {
+                    let r0 = xoshiro_step(&mut st[0], None);
+                    let r1 = xoshiro_step(&mut st[1], None);
+                    _mm512_permutex2var_epi32(r0, odd, r1)
+                });
+                let b = transpose16(a);
+                for (l, v) in b.iter().enumerate() {
+                    let base = (i + l) * stride + j;
+                    assert!(base + 16 <= out.len());
+                    // SAFETY: out[base..base + 16] is in bounds (checked above).
+                    unsafe { _mm512_storeu_si512(out.as_mut_ptr().add(base).cast(), *v) };
+                }
+                j += 16;
+            }
+        }
+        while j < maxc {
+            let steps = (maxc - j).min(STEPS);
+            for (k, row) in tmp.iter_mut().enumerate().take(steps) {
+                let live = |g: usize| {
+                    (!uniform)
+                        .then(|| _mm512_cmpgt_epu64_mask(cv[g], _mm512_set1_epi64((j + k) as i64)))
+                };
+                let (l0, l1) = (live(0), live(1));
+                let r0 = xoshiro_step(&mut st[0], l0);
+                let r1 = xoshiro_step(&mut st[1], l1);
+                // SAFETY: row holds 16 u64.
+                unsafe {
+                    _mm512_storeu_si512(row.as_mut_ptr().cast(), r0);
+                    _mm512_storeu_si512(row.as_mut_ptr().add(8).cast(), r1);
+                }
+            }
+            for (l, &c) in cnt.iter().enumerate().take(m) {
+                let c = (c as usize).saturating_sub(j).min(steps);
+                if c == 0 {
+                    continue;
+                }
+                let base = (i + l) * stride + j;
+                for (k, o) in out[base..base + c].iter_mut().enumerate() {
+                    *o = (tmp[k][l] >> 32) as u32;
+                }
+            }
+            j += steps;
+        }
+        for (g, sg) in st.iter().enumerate() {
+            for (w, v) in sg.iter().enumerate() {
+                // SAFETY: as for the loads.
+                unsafe {
+                    _mm512_mask_storeu_epi64(
+                        states.as_mut_ptr().add(w * n + i + 8 * g).cast(),
+                        masks[g],
+                        *v,
+                    )
+                };
+            }
+        }
+        i += m;
+    }
+}
+
+/// Transposes a 16 × 16 matrix of u32 held as 16 rows: `b[l][k] = a[k][l]`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn transpose16(a: [__m512i; 16]) -> [__m512i; 16] {
+    // 32-bit, then 64-bit interleaves inside 128-bit lanes: u[4i + j], lane
+    // L, holds column 4L + j of rows 4i..4i+4.
+    let t: [__m512i; 16] = core::array::from_fn(|x| {
+        let (p, q) = (a[x & !1], a[x | 1]);
+        if x % 2 == 0 {
+            _mm512_unpacklo_epi32(p, q)
+        } else {
+            _mm512_unpackhi_epi32(p, q)
+        }
+    });
+    let u: [__m512i; 16] = core::array::from_fn(|x| {
+        let (i, j) = (x / 4, x % 4);
+        let (p, q) = (t[4 * i + j / 2], t[4 * i + 2 + j / 2]);
+        if j % 2 == 0 {
+            _mm512_unpacklo_epi64(p, q)
+        } else {
+            _mm512_unpackhi_epi64(p, q)
+        }
+    });
+    // A 4 × 4 transpose of 128-bit lanes for each j.
+    let mut b = [_mm512_setzero_si512(); 16];
+    for j in 0..4 {
+        let v = [u[j], u[4 + j], u[8 + j], u[12 + j]];
+        let s0 = _mm512_shuffle_i32x4::<0x44>(v[0], v[1]);
+        let s1 = _mm512_shuffle_i32x4::<0xEE>(v[0], v[1]);
+        let s2 = _mm512_shuffle_i32x4::<0x44>(v[2], v[3]);
+        let s3 = _mm512_shuffle_i32x4::<0xEE>(v[2], v[3]);
+        b[j] = _mm512_shuffle_i32x4::<0x88>(s0, s2);
+        b[4 + j] = _mm512_shuffle_i32x4::<0xDD>(s0, s2);
+        b[8 + j] = _mm512_shuffle_i32x4::<0x88>(s1, s3);
+        b[12 + j] = _mm512_shuffle_i32x4::<0xDD>(s1, s3);
+    }
+    b
+}
