@@ -4,36 +4,45 @@
 //! formats — NVFP4, MXFP8, MXFP6, MXFP4, MXINT8 and FP8 — exact to the bit
 //! and fast enough to test GPU kernels and convert real checkpoints against.
 //!
-//! The crate is layered, and each layer only uses the ones before it:
+//! The crate is layered; a module refers only to modules of lower layers
+//! (`tests/layering.rs` checks this on the source):
 //!
+//! 0. Leaves: [`simd`], every architecture-specific kernel behind runtime
+//!    feature detection, each tested bit-identical to the portable code it
+//!    stands in for (it knows no format: the element layer describes
+//!    itself to it); the seeded random streams; the error type.
 //! 1. [`element`]: the scalar codecs [`E2M1`], [`E2M3`], [`E3M2`], [`E4M3`],
 //!    [`E5M2`], [`E8M0`] and [`Int8`], with every rounding and overflow rule
-//!    their sources use, and bulk slice conversion.
+//!    their sources use, and bulk slice conversion. Beside it, [`layout`]
+//!    (swizzled scale layouts) and [`metrics`] (error metrics), which need
+//!    nothing but numbers.
 //! 2. [`scale`]: block scaling rules, pure functions of amaxes (MX E8M0
-//!    rules, NVFP4's two levels per producer, FP8 current and delayed scaling).
-//! 3. [`format`](mod@format): the [`format::BlockFormat`] trait and one impl per format
-//!    (NVFP4, MXFP8/6/4, MXINT8, FP8 per-tensor and blockwise).
+//!    rules, NVFP4's two levels per producer, FP8 current and delayed
+//!    scaling).
+//! 3. [`format`](mod@format): the [`format::BlockFormat`] trait, one impl
+//!    per format (NVFP4, MXFP8/6/4, MXINT8, FP8 per-tensor and blockwise),
+//!    and [`format::AnyFormat`], every format as one runtime value that
+//!    prints and parses as a [`format::FormatId`] (`nvfp4,profile=modelopt`).
+//!    Its module docs say how to add a format: one impl and one line.
 //! 4. [`tensor`]: [`tensor::QuantizedTensor`], quantize / dequantize /
-//!    fake-quantize of 2-D matrices in either direction; [`layout`] for
-//!    swizzled scale layouts and [`metrics`] for error metrics at the edges.
+//!    fake-quantize of 2-D matrices in either direction, and
+//!    [`tensor::AnyQuantized`], a tensor of any format.
 //! 5. [`gemm`]: the block-scaled GEMM with FP32 accumulation over any
-//!    [`format::BlockFormat`] pair: a naive reference and a fast path,
-//!    bit-identical.
-//! 6. [`recipe`]: ready-made recipes for a linear layer's three GEMMs
-//!    (`delayed`, `tensorwise`, `mxfp8`, `blockwise`, `nvfp4`): which format,
-//!    block, direction, rounding and transform each operand gets, and a
-//!    helper that runs a layer's forward and backward GEMMs through them.
-//!    Beside [`tensor`] sits [`rht`], the Random Hadamard Transform the
-//!    NVFP4 recipe applies to the weight-gradient operands.
+//!    [`format::BlockFormat`] pair, a naive reference and a fast path,
+//!    bit-identical; [`rht`], the Random Hadamard Transform; `io` (feature
+//!    `io`), `.npy` and safetensors files and the checkpoint layouts.
+//! 6. [`recipe`]: the six recipes for a linear layer's three GEMMs
+//!    (`delayed`, `tensorwise`, `mxfp8`, `blockwise`, `nvfp4`, `mxfp4`):
+//!    which format, block, direction, rounding and transform each operand
+//!    gets, the delayed-scaling state, and a helper that runs a layer's
+//!    forward and backward GEMMs through them.
 //!
-//! At the edges: [`simd`] holds every architecture-specific kernel behind
-//! runtime feature detection, each tested bit-identical to the portable code;
-//! `io` (feature `io`) reads and writes `.npy` and safetensors files and the
-//! checkpoint layouts, and the `blockscale` binary (feature `cli`) is the
-//! command line.
+//! The `blockscale` binary (feature `cli`) is the command line, on the
+//! public API.
 //!
-//! The numerical contract, with the public source of every rule, is in the
-//! doc comment of each item.
+//! The numerical contract, with the public source of every rule, is
+//! [`contract`] (`docs/SEMANTICS.md`); each item's doc comment states its
+//! part of it and cites the section.
 //!
 //! ```
 //! use blockscale::{E2M1, E4M3, E8M0};
@@ -72,6 +81,9 @@ pub mod tensor;
 pub use element::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
 pub use error::Error;
 
+/// The numerical contract (`docs/SEMANTICS.md`), rendered: what every
+/// format means bit for bit, the public source of each rule, and which
+/// item implements it. Doc comments cite its sections as "§N".
 #[doc = include_str!("../docs/SEMANTICS.md")]
 pub mod contract {}
 

@@ -2,20 +2,7 @@
 //! list of formats ([`formats!`]) that it and
 //! [`AnyQuantized`](crate::tensor::AnyQuantized) are generated from.
 //!
-//! # Adding a format
-//!
-//! 1. Write its type and `impl BlockFormat` (with `id`/`from_id`, whose
-//!    family keyword must be new) in a file of this module, and re-export
-//!    it from `format/mod.rs`.
-//! 2. Add one line, `Variant(path::Type),`, to the list in [`formats!`],
-//!    in the group of formats it can be multiplied with by the GEMM (the
-//!    formats of one group share a scale type).
-//!
-//! Nothing else: [`AnyFormat`] and `AnyQuantized` get the variant,
-//! parsing and printing ([`FormatId`]) find the family, the command line
-//! accepts the name, file metadata reads it back, the fuzz targets and the
-//! format property tests run it, and `AnyQuantized::gemm` pairs it with
-//! its group.
+//! How to add a format: the module docs of [`crate::format`].
 
 use super::{BlockFormat, FormatId, ScaleCodec, ScaleKind};
 use crate::Error;

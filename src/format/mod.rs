@@ -1,9 +1,32 @@
-//! Block formats: one trait, [`BlockFormat`], and one impl per format.
+//! Block formats: one trait, [`BlockFormat`], one impl per format, and
+//! [`AnyFormat`], every supported format as one runtime value.
 //!
 //! A format names its element codec, its scale codec, its block geometry,
-//! whether it has a per-tensor global scale, and its scale rule. The
-//! quantizer ([`crate::tensor`]) and the reference GEMM consume this trait
-//! and nothing format-specific.
+//! whether it has a per-tensor global scale, its scale rule, and its
+//! identifier ([`FormatId`]: `nvfp4`, `mxfp4,rule=floor,2d`, …), which the
+//! command line parses and file metadata records. The quantizer
+//! ([`crate::tensor`]) and the GEMM consume the trait and nothing
+//! format-specific.
+//!
+//! # Adding a format
+//!
+//! Two edits, both in this module:
+//!
+//! 1. **One impl.** A file here with the format's type and its
+//!    `impl BlockFormat` (`id`/`from_id` with a new family keyword, the
+//!    scale rule, the block), re-exported below. Its element and scale
+//!    types are existing [`crate::Element`] and [`ScaleCodec`] types.
+//! 2. **One variant.** One line, `Variant(path::Type),`, in the format
+//!    list (`formats!` in `format/any.rs`), in the group of formats it may
+//!    meet in a GEMM (the group's formats share a scale type).
+//!
+//! Nothing else changes: [`AnyFormat`] and
+//! [`AnyQuantized`](crate::tensor::AnyQuantized) gain the variant,
+//! [`AnyFormat::from_id`] finds the family (so the command line accepts
+//! the name and file metadata reads it back),
+//! [`gemm_any`](crate::gemm::gemm_any) pairs it within its group, and the
+//! fuzz targets and the format property tests, which draw formats from
+//! [`AnyFormat::families`], cover it.
 
 mod any;
 mod fp8;
