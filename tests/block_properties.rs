@@ -180,7 +180,7 @@ fn stochastic_rounding_is_unbiased_over_seeds_and_reproducible() {
 /// dequantizes to finite values within twice its amax.
 mod any_input {
     use super::*;
-    use blockscale::format::ScaleCodec;
+    use blockscale::format::{AnyFormat, FormatVisitor, ScaleCodec};
     use blockscale::scale::nvfp4::Nvfp4Profile;
     use blockscale::simd::{Level, with_level};
     use blockscale::tensor::PartialBlocks;
@@ -297,6 +297,18 @@ mod any_input {
             check(Fp8Tensorwise::<blockscale::E5M2>::with_scale(3.0), &x, rows, cols, opts);
             check(Fp8Blockwise::<E4M3>::new(1, 16), &x, rows, cols, opts);
             check(Fp8Blockwise::<E4M3>::new(16, 16), &x, rows, cols, opts);
+            // Every format in the format list at its defaults: a format
+            // added to the list is covered here without an edit.
+            struct Check<'a>(&'a [f32], usize, usize, QuantizeOptions);
+            impl FormatVisitor for Check<'_> {
+                type Output = ();
+                fn visit<F: BlockFormat>(self, f: F) {
+                    check(f, self.0, self.1, self.2, self.3)
+                }
+            }
+            for f in AnyFormat::defaults() {
+                f.visit(Check(&x, rows, cols, opts));
+            }
         }
     }
 

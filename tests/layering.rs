@@ -91,7 +91,12 @@ fn modules_refer_only_to_lower_layers() {
     let mut checked = 0;
     for path in all {
         let rel = path.strip_prefix(&src).unwrap();
-        let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let module = first.trim_end_matches(".rs").to_string();
         let Some(own) = layer(&module) else {
             // lib.rs, and the binary (a crate of its own, using the public API).

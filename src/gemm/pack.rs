@@ -27,12 +27,7 @@ impl Codes {
 /// The element code at stored flat index `i`.
 #[inline]
 pub(super) fn code<F: BlockFormat>(t: &QuantizedTensor<F>, i: usize) -> usize {
-    let data = t.data();
-    if F::Elem::BITS == 4 {
-        ((data[i / 2] >> (4 * (i % 2))) & 0xF) as usize
-    } else {
-        data[i] as usize
-    }
+    crate::element::nibble::get(t.data(), i, F::Elem::PACKED) as usize
 }
 
 /// K-block geometry of a packed operand.

@@ -212,7 +212,7 @@ pub fn dequantize_gptoss_mxfp4(blocks: &Tensor, scales: &Tensor) -> Result<Vec<f
 /// ```
 /// use blockscale::format::MxFp8E4M3;
 /// use blockscale::io::layouts;
-/// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+/// use blockscale::tensor::{QuantizeOptions, QuantizedTensor, QuantizedView};
 /// let x: Vec<f32> = (0..64).map(|i| i as f32 - 20.0).collect();
 /// let q = QuantizedTensor::quantize(MxFp8E4M3::default(), &x, 2, 32, &QuantizeOptions::default())?;
 /// let (tensors, (key, json)) = layouts::own("x", &q)?;

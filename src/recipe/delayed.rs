@@ -379,8 +379,8 @@ impl DelayedScaler {
     /// The FP8 maximum the scale maps amaxes to (before the margin).
     ///
     /// ```
-    /// use blockscale::recipe::{DelayedScaler, DelayedScalingConfig, Fp8Element};
-    /// let s = DelayedScaler::new(DelayedScalingConfig::MEGATRON, Fp8Element::E4M3.max())?;
+    /// use blockscale::recipe::{DelayedScaler, DelayedScalingConfig, Fp8Format};
+    /// let s = DelayedScaler::new(DelayedScalingConfig::MEGATRON, Fp8Format::E4M3.max_fwd())?;
     /// assert_eq!(s.fp8_max(), 448.0);
     /// # Ok::<(), blockscale::Error>(())
     /// ```

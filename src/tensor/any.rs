@@ -125,10 +125,10 @@ macro_rules! any_quantized {
         ///
         /// ```
         /// use blockscale::tensor::{AnyQuantized, QuantizeOptions, QuantizedView};
-        /// let x: Vec<f32> = (0..64).map(|i| i as f32 / 8.0).collect();
+        /// let x: Vec<f32> = (0..64).map(|i| (i % 16) as f32 - 8.0).collect();
         /// let q = AnyQuantized::quantize(&"mxfp8".parse()?, &x, 2, 32, &QuantizeOptions::default())?;
         /// assert_eq!(q.format().to_string(), "mxfp8");
-        /// assert_eq!(q.dequantize(), x); // multiples of 1/8 below 8 are exact in MXFP8
+        /// assert_eq!(q.dequantize(), x); // integers of three significant bits are exact in E4M3
         /// # Ok::<(), blockscale::Error>(())
         /// ```
         #[derive(Clone, Debug)]

@@ -1,4 +1,4 @@
-//! Whole checkpoints: `convert` (BF16/F16/F32 → NVFP4, MXFP4 or MXFP8) and
+//! Whole checkpoints: `convert` (BF16/F16/F32 → NVFP4, MXFP4 or any format) and
 //! the directory form of `dequantize` (quantized → BF16).
 //!
 //! A checkpoint is one `.safetensors` file, or a directory with

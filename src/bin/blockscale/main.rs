@@ -59,7 +59,8 @@ enum Cmd {
     Compare(compare::CompareArgs),
     /// Convert a BF16/F16/F32 checkpoint (one safetensors file or a sharded
     /// one with model.safetensors.index.json) to NVFP4 (Model-Optimizer
-    /// layout), MXFP4 (gpt-oss layout) or MXFP8 (blockscale layout)
+    /// layout), MXFP4 (gpt-oss layout) or any other format (blockscale
+    /// layout)
     Convert(checkpoint::ConvertArgs),
 }
 
