@@ -45,6 +45,10 @@ macro_rules! formats {
                 /// FP8 E5M2 with FP32 block scales.
                 Fp8BlockwiseE5M2(crate::format::Fp8Blockwise<crate::E5M2>),
             ]
+            e8m0_block128_scales [
+                /// FP8 E4M3 with E8M0 block scales (DeepSeek, DeepGEMM UE8M0).
+                Fp8BlockUe8m0(crate::format::Fp8BlockUe8m0),
+            ]
         }
     };
 }

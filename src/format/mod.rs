@@ -33,6 +33,7 @@ mod fp8;
 mod id;
 mod mx;
 mod nvfp4;
+mod ue8m0;
 
 pub(crate) use any::formats;
 pub use any::{AnyFormat, FormatVisitor};
@@ -40,6 +41,7 @@ pub use fp8::{Fp8Blockwise, Fp8Tensorwise};
 pub use id::FormatId;
 pub use mx::{Mx, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8};
 pub use nvfp4::Nvfp4;
+pub use ue8m0::Fp8BlockUe8m0;
 
 use crate::element::ConvertOptions;
 use crate::scale::ElementMap;
