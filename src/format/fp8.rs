@@ -25,7 +25,7 @@ pub struct Fp8Global {
 /// With `scale: None` this is **current** (tensorwise) scaling:
 /// `s = `[`current_scale`]`(amax, T::MAX, power_of_two)`. With
 /// `scale: Some(s)` the caller supplies s, as **delayed** scaling does
-/// (take it from a [`crate::scale::fp8::DelayedScaler`], which derives the
+/// (take it from a [`crate::recipe::DelayedScaler`], which derives the
 /// scale of step t from the amaxes of steps before t). Elements are
 /// `T(f32(x · s))` rounded to nearest even and saturated; the one stored
 /// scale is `f32(1/s)`.

@@ -1,5 +1,5 @@
 //! Which checkpoint layout a safetensors file's tensors are stored in
-//! ([`layouts`](super::layouts)), judged by names, dtypes and metadata, and
+//! ([`layouts`]), judged by names, dtypes and metadata, and
 //! the dequantization of each quantized weight found.
 
 use super::layouts;

@@ -191,7 +191,7 @@ impl LinearLayer {
     /// Each of the six operands is quantized by
     /// `recipe.layer_spec(role, layer, num_layers, step)`
     /// ([`super::OperandSpec::quantize`]) with stochastic-rounding seed
-    /// [`operand_seed`]`(recipe.seed, step, layer, role)`, and
+    /// [`super::operand_seed`]`(recipe.seed, step, layer, role)`, and
     /// under `delayed` with the scale of its tensor's [`DelayedScaler`];
     /// then `Y = gemm(X_fprop, W_fprop)`, `dX = gemm(dY_dgrad, W_dgrad)`,
     /// `dW = gemm(dY_wgrad, X_wgrad)` by [`gemm_operands`] (FP32

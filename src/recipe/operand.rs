@@ -9,7 +9,7 @@ use crate::{E4M3, E5M2, Error};
 use rayon::prelude::*;
 
 /// A matrix rounded to BF16 (a layer kept in high precision), stored in
-/// its direction's orientation as [`QuantizedTensor`] stores data.
+/// its direction's orientation as [`crate::tensor::QuantizedTensor`] stores data.
 ///
 /// ```
 /// use blockscale::recipe::{OperandRole, QuantizedOperand, Recipe};

@@ -69,7 +69,7 @@ pub enum OperandRole {
 }
 
 impl OperandRole {
-    /// All six, in the table's order (the index used by [`operand_seed`]).
+    /// All six, in the table's order (the index used by [`operand_seed`](super::operand_seed)).
     ///
     /// ```
     /// use blockscale::recipe::OperandRole;
