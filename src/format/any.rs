@@ -121,6 +121,44 @@ macro_rules! any_format {
                 }
             }
 
+            /// The identifier ([`BlockFormat::id`] of the concrete format).
+            ///
+            /// ```
+            /// use blockscale::format::{AnyFormat, Nvfp4};
+            /// assert_eq!(AnyFormat::from(Nvfp4::WEIGHTS_2D).id().to_string(), "nvfp4,2d");
+            /// ```
+            pub fn id(&self) -> FormatId {
+                match self {
+                    $( $( AnyFormat::$v(f) => f.id(), )* )*
+                }
+            }
+
+            /// The scale type.
+            ///
+            /// ```
+            /// use blockscale::format::{AnyFormat, ScaleKind};
+            /// assert_eq!("nvfp4".parse::<AnyFormat>()?.scale_kind(), ScaleKind::E4M3);
+            /// # Ok::<(), blockscale::Error>(())
+            /// ```
+            pub fn scale_kind(&self) -> ScaleKind {
+                match self {
+                    $( $( AnyFormat::$v(_) => <<$t as BlockFormat>::Scale as ScaleCodec>::KIND, )* )*
+                }
+            }
+
+            /// The name for messages ([`BlockFormat::name`]).
+            ///
+            /// ```
+            /// let f: blockscale::format::AnyFormat = "mxfp6-e3m2".parse()?;
+            /// assert_eq!(f.name(), "MXFP6-E3M2");
+            /// # Ok::<(), blockscale::Error>(())
+            /// ```
+            pub fn name(&self) -> String {
+                match self {
+                    $( $( AnyFormat::$v(f) => f.name(), )* )*
+                }
+            }
+
             /// The format `id` names.
             ///
             /// Errors: [`Error::InvalidArgument`] for an unknown family
@@ -169,59 +207,6 @@ impl AnyFormat {
             .iter()
             .map(|f| f.id().family().to_string())
             .collect()
-    }
-
-    /// The identifier ([`BlockFormat::id`] of the concrete format).
-    ///
-    /// ```
-    /// use blockscale::format::{AnyFormat, Nvfp4};
-    /// assert_eq!(AnyFormat::from(Nvfp4::WEIGHTS_2D).id().to_string(), "nvfp4,2d");
-    /// ```
-    pub fn id(&self) -> FormatId {
-        struct Id;
-        impl FormatVisitor for Id {
-            type Output = FormatId;
-            fn visit<F: BlockFormat>(self, f: F) -> FormatId {
-                f.id()
-            }
-        }
-        self.visit(Id)
-    }
-
-    /// The scale type.
-    ///
-    /// ```
-    /// use blockscale::format::{AnyFormat, ScaleKind};
-    /// assert_eq!("nvfp4".parse::<AnyFormat>()?.scale_kind(), ScaleKind::E4M3);
-    /// # Ok::<(), blockscale::Error>(())
-    /// ```
-    pub fn scale_kind(&self) -> ScaleKind {
-        struct Kind;
-        impl FormatVisitor for Kind {
-            type Output = ScaleKind;
-            fn visit<F: BlockFormat>(self, _: F) -> ScaleKind {
-                <F::Scale as ScaleCodec>::KIND
-            }
-        }
-        self.visit(Kind)
-    }
-
-    /// The name for messages ([`BlockFormat::name`]).
-    ///
-    /// ```
-    /// let f: blockscale::format::AnyFormat = "mxfp6-e3m2".parse()?;
-    /// assert_eq!(f.name(), "MXFP6-E3M2");
-    /// # Ok::<(), blockscale::Error>(())
-    /// ```
-    pub fn name(&self) -> String {
-        struct Name;
-        impl FormatVisitor for Name {
-            type Output = String;
-            fn visit<F: BlockFormat>(self, f: F) -> String {
-                f.name()
-            }
-        }
-        self.visit(Name)
     }
 }
 

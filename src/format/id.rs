@@ -150,6 +150,34 @@ impl FormatId {
         }
     }
 
+    /// Option `key` as one of `choices`, each a name and its value
+    /// (absent gives `None`); an unknown name is an error listing them.
+    ///
+    /// ```
+    /// let id: blockscale::format::FormatId = "mxfp4,rule=up".parse()?;
+    /// let rules = [("floor", 0), ("rceil", 1)];
+    /// assert!(id.choice("rule", &rules).is_err());
+    /// assert_eq!(id.choice("profile", &rules)?, None);
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> Result<Option<T>, Error> {
+        let Some(v) = self.option(key) else {
+            return Ok(None);
+        };
+        match choices.iter().find(|(n, _)| *n == v) {
+            Some(&(_, t)) => Ok(Some(t)),
+            None => Err(Error::InvalidArgument(format!(
+                "{}: unknown {key} '{v}' (expected one of: {})",
+                self.family,
+                choices
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
     /// Option `key` parsed with `FromStr` (absent gives `None`).
     ///
     /// ```

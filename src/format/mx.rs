@@ -118,14 +118,8 @@ impl<T: Element> BlockFormat for Mx<T> {
     }
     fn from_id(id: &FormatId) -> Result<Self, Error> {
         id.expect(mx_family(T::KIND), &["rule", "2d"])?;
-        let rule = match id.option("rule") {
-            None => MxScaleRule::default(),
-            Some(r) => MxScaleRule::from_name(r).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "unknown MX scale rule '{r}' (expected floor, rceil, ceil or even)"
-                ))
-            })?,
-        };
+        let rules = MxScaleRule::ALL.map(|r| (r.name(), r));
+        let rule = id.choice("rule", &rules)?.unwrap_or_default();
         Ok(if super::two_d(id)? {
             Mx::new_2d(rule)
         } else {

@@ -74,14 +74,8 @@ impl BlockFormat for Nvfp4 {
     }
     fn from_id(id: &FormatId) -> Result<Self, Error> {
         id.expect("nvfp4", &["profile", "2d"])?;
-        let profile = match id.option("profile") {
-            None => Nvfp4Profile::default(),
-            Some(p) => Nvfp4Profile::from_name(p).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "unknown NVFP4 profile '{p}' (expected te, modelopt, torchao or jax)"
-                ))
-            })?,
-        };
+        let profiles = Nvfp4Profile::ALL.map(|p| (p.name(), p));
+        let profile = id.choice("profile", &profiles)?.unwrap_or_default();
         Ok(Nvfp4 {
             profile,
             two_d: super::two_d(id)?,

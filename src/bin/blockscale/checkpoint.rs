@@ -271,7 +271,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
         st::write_entries(a.output.join(file), &out, Some(meta))?;
     }
     pb.finish_with_message(format!("{done} tensors"));
-    write_configs(&dir, &a, &weight_map, total_out, &excluded_modules)?;
+    write_configs(&dir, &a, to, &weight_map, total_out, &excluded_modules)?;
     out!(
         "converted {done} tensors in {:.1} s to {}",
         started.elapsed().as_secs_f64(),
@@ -369,13 +369,14 @@ fn write_index(out: &Path, weight_map: &BTreeMap<String, String>, total: u64) ->
 fn write_configs(
     dir: &Path,
     a: &ConvertArgs,
+    to: Target,
     weight_map: &BTreeMap<String, String>,
     total: u64,
     excluded: &std::collections::BTreeSet<String>,
 ) -> Result<(), Error> {
     let excluded: Vec<&String> = excluded.iter().collect();
     let mut config = read_json(&dir.join("config.json"))?;
-    match Target::parse(&a.to)? {
+    match to {
         Target::ModelOpt(_) => {
             // Model-Optimizer's export: hf_quant_config.json, and the same
             // facts as `quantization_config` in config.json.
