@@ -30,7 +30,9 @@
 //! 5. [`gemm`]: the block-scaled GEMM with FP32 accumulation over any
 //!    [`format::BlockFormat`] pair, a naive reference and a fast path,
 //!    bit-identical; [`rht`], the Random Hadamard Transform; `io` (feature
-//!    `io`), `.npy` and safetensors files and the checkpoint layouts.
+//!    `io`), `.npy` and safetensors files and the checkpoint layouts;
+//!    [`testing`], the corner values and format properties the crate's
+//!    tests and fuzz targets share.
 //! 6. [`recipe`]: the six recipes for a linear layer's three GEMMs
 //!    (`delayed`, `tensorwise`, `mxfp8`, `blockwise`, `nvfp4`, `mxfp4`):
 //!    which format, block, direction, rounding and transform each operand
@@ -77,6 +79,7 @@ mod rng;
 pub mod scale;
 pub mod simd;
 pub mod tensor;
+pub mod testing;
 
 pub use element::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
 pub use error::Error;

@@ -173,81 +173,19 @@ fn stochastic_rounding_is_unbiased_over_seeds_and_reproducible() {
 }
 
 /// Every format and option on arbitrary f32 bit patterns (NaN, ±Inf and
-/// subnormals included) and shapes, with shrinking: quantizing succeeds
-/// exactly when the shape is whole blocks (or `ZeroPad`), the SIMD kernels
-/// equal the portable path byte for byte, `requantize` equals `quantize`,
-/// the parts rebuild the same tensor, and finite input of moderate range
-/// dequantizes to finite values within twice its amax.
+/// subnormals included) and shapes, with shrinking: the property set every
+/// format has ([`blockscale::testing::check_quantize`], which the fuzz
+/// target `quantize` checks too).
 mod any_input {
     use super::*;
-    use blockscale::format::{AnyFormat, FormatVisitor, ScaleCodec};
+    use blockscale::format::{AnyFormat, FormatVisitor};
     use blockscale::scale::nvfp4::Nvfp4Profile;
-    use blockscale::simd::{Level, with_level};
     use blockscale::tensor::PartialBlocks;
-
-    fn same(a: &[f32], b: &[f32]) -> bool {
-        a.len() == b.len()
-            && a.iter()
-                .zip(b)
-                .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
-    }
+    use blockscale::testing::check_quantize;
 
     fn check<F: BlockFormat>(f: F, x: &[f32], rows: usize, cols: usize, opts: QuantizeOptions) {
-        let (sr, sc) = match opts.direction {
-            Direction::Rowwise => (rows, cols),
-            Direction::Columnwise => (cols, rows),
-        };
-        // Whole blocks of the format's own block (not the clamped tile).
-        let whole = match f.block() {
-            blockscale::format::BlockShape::Tile { rows: tr, cols: tc } => {
-                sr % tr == 0 && sc % tc == 0
-            }
-            blockscale::format::BlockShape::Tensor => true,
-        };
-        let q = QuantizedTensor::quantize(f.clone(), x, rows, cols, &opts);
-        let q = match q {
-            Ok(q) => q,
-            Err(e) => {
-                assert!(
-                    !whole && opts.partial_blocks == PartialBlocks::Reject,
-                    "{}: {e}",
-                    f.name()
-                );
-                return;
-            }
-        };
-        let p = with_level(Level::Portable, || {
-            QuantizedTensor::quantize(f.clone(), x, rows, cols, &opts).unwrap()
-        });
-        assert_eq!(q.data(), p.data(), "{}", f.name());
-        let v = |t: &QuantizedTensor<F>| t.scales().iter().map(|s| s.value()).collect::<Vec<_>>();
-        assert!(same(&v(&q), &v(&p)), "{}", f.name());
-        let d = q.dequantize();
-        assert!(same(&d, &p.dequantize()), "{}", f.name());
-        let mut r = q.clone();
-        r.requantize(x, rows, cols, &opts).unwrap();
-        assert_eq!(r.data(), q.data());
-        let rebuilt = QuantizedTensor::from_parts(
-            f.clone(),
-            (rows, cols),
-            opts.direction,
-            opts.partial_blocks,
-            q.data().to_vec(),
-            q.scales().to_vec(),
-            q.global_amax(),
-        )
-        .unwrap();
-        assert!(same(&rebuilt.dequantize(), &d));
-        let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-        if x.iter().all(|v| v.is_finite()) && amax <= 1e30 && (amax == 0.0 || amax >= 1e-30) {
-            for (i, v) in d.iter().enumerate() {
-                assert!(
-                    v.is_finite() && v.abs() <= 2.0 * amax,
-                    "{}: x[{i}] = {} gave {v}",
-                    f.name(),
-                    x[i]
-                );
-            }
+        if let Err(v) = check_quantize(f, x, rows, cols, &opts) {
+            panic!("{v}");
         }
     }
 

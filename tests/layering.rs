@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("gemm", 5),
     ("rht", 5),
     ("io", 5),
+    ("testing", 5),
     ("recipe", 6),
 ];
 

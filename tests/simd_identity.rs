@@ -20,6 +20,7 @@ use blockscale::simd::{Level, with_level};
 use blockscale::tensor::{
     Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, TensorRounding,
 };
+use blockscale::testing::{check_quantize, grid_points, levels, specials};
 use blockscale::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
 use half::{bf16, f16};
 use rand::{Rng, RngExt, SeedableRng, rngs::StdRng};
@@ -28,98 +29,16 @@ fn portable<R>(f: impl FnOnce() -> R) -> R {
     with_level(Level::Portable, f)
 }
 
-/// Every SIMD level this process may use (each kernel family is checked
-/// against the portable path, not only the best one).
-fn levels() -> Vec<Level> {
-    let top = blockscale::simd::active();
-    [Level::Avx2, Level::Avx512]
-        .into_iter()
-        .filter(|&l| l <= top)
-        .chain((top == Level::Portable).then_some(top))
-        .collect()
-}
-
-/// Runs `f` once per level in [`levels`], capped on this thread.
+/// Runs `f` once per SIMD level this process may use, capped on this
+/// thread (once, portable, where there is none).
 fn each_level(f: impl Fn()) {
-    for l in levels() {
+    let all = levels();
+    for &l in all
+        .iter()
+        .filter(|&&l| l > Level::Portable || all.len() == 1)
+    {
         with_level(l, &f);
     }
-}
-
-/// Special f32 values that matter for any format.
-fn specials() -> Vec<f32> {
-    let mut v: Vec<u32> = vec![
-        0,
-        1,
-        2,
-        3,
-        0x3FF,
-        0x0040_0000,
-        0x007F_FFFF,
-        0x0080_0000,
-        0x0080_0001,
-        0x7F7F_FFFF,
-        0x7F80_0000,
-        0x7F80_0001,
-        0x7FA0_0000,
-        0x7FC0_0000,
-        0x7FC0_0001,
-        0x7FFF_FFFF,
-        0x3F80_0000,
-        0x4000_0000,
-        0x3FFF_FFFF,
-        0x3C00_0000,
-        0x3800_0000,
-    ];
-    let neg: Vec<u32> = v.iter().map(|b| b | 0x8000_0000).collect();
-    v.extend(neg);
-    v.into_iter().map(f32::from_bits).collect()
-}
-
-/// Every value of `T`, its f32 neighbours, and the midpoints between
-/// neighbouring values (exact ties) with their neighbours, both signs.
-fn grid_points<T: Element>() -> Vec<f32> {
-    let mut vals: Vec<f32> = (0..1u32 << T::BITS)
-        .map(|c| T::DECODE[c as usize])
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .collect();
-    vals.sort_by(f32::total_cmp);
-    vals.dedup();
-    let mut out = Vec::new();
-    let mut push = |x: f32| {
-        for y in [x, next_up(x), next_down(x)] {
-            out.push(y);
-            out.push(-y);
-        }
-    };
-    for w in vals.windows(2) {
-        push(w[0]);
-        push(((w[0] as f64 + w[1] as f64) / 2.0) as f32);
-    }
-    let max = *vals.last().unwrap();
-    push(max);
-    // Past the top: the midpoint to the next binade step, and beyond.
-    let step = max - vals[vals.len() - 2];
-    for k in [0.5f32, 1.0, 1.5, 2.0, 4.0, 1e6] {
-        push(max + step * k);
-    }
-    out
-}
-
-fn next_up(x: f32) -> f32 {
-    if x.is_nan() || x == f32::INFINITY {
-        x
-    } else if x == 0.0 {
-        f32::from_bits(1)
-    } else if x > 0.0 {
-        f32::from_bits(x.to_bits() + 1)
-    } else {
-        f32::from_bits(x.to_bits() - 1)
-    }
-}
-
-fn next_down(x: f32) -> f32 {
-    -next_up(-x)
 }
 
 /// Seeded inputs: random bit patterns (every exponent, NaNs included) and
@@ -377,40 +296,29 @@ fn check_format<F: BlockFormat>(f: F) {
                             partial_blocks,
                             global_amax: None,
                         };
-                        let fast = quantize_bits(&f, &x, rows, cols, &opts);
-                        let spec = portable(|| quantize_bits(&f, &x, rows, cols, &opts));
-                        assert!(
-                            fast == spec,
-                            "{} {rows}x{cols} {opts:?} specials {specials}",
-                            f.name()
-                        );
+                        if let Err(v) = check_quantize(f.clone(), &x, rows, cols, &opts) {
+                            panic!("{v} ({rows}x{cols} {opts:?} specials {specials})");
+                        }
                     }
                 }
             }
         }
     }
-    // bf16 input, and a caller-supplied global amax.
+    // Values exact in bf16 (property 3 quantizes them from bf16 too), and
+    // a caller-supplied global amax.
     let (rows, cols) = (8, 128);
-    let x = tensor_input(rows, cols, 7, false);
-    let b: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
-    let opts = QuantizeOptions {
+    let x: Vec<f32> = tensor_input(rows, cols, 7, false)
+        .iter()
+        .map(|&v| bf16::from_f32(v).to_f32())
+        .collect();
+    let fixed = QuantizeOptions {
         global_amax: Some(1000.0),
         ..Default::default()
     };
-    let run = |opts: &QuantizeOptions| {
-        QuantizedTensor::quantize(f.clone(), &b, rows, cols, opts)
-            .map(|q| (q.data().to_vec(), q.dequantize()))
-            .ok()
-    };
-    for o in [QuantizeOptions::default(), opts] {
-        let fast = run(&o);
-        let spec = portable(|| run(&o));
-        assert_eq!(
-            format!("{fast:?}"),
-            format!("{spec:?}"),
-            "{} bf16 {o:?}",
-            f.name()
-        );
+    for o in [QuantizeOptions::default(), fixed] {
+        if let Err(v) = check_quantize(f.clone(), &x, rows, cols, &o) {
+            panic!("{v} (bf16 {o:?})");
+        }
     }
 }
 

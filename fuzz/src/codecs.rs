@@ -8,7 +8,9 @@ use half::{bf16, f16};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
 
-use crate::{levels, pick};
+use blockscale::testing::levels;
+
+use crate::pick;
 
 fn convert_options(u: &mut Unstructured) -> ConvertOptions {
     let rounding = match u.int_in_range(0..=5u8).unwrap_or(0) {

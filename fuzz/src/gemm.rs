@@ -6,7 +6,9 @@ use blockscale::simd::{self};
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
 use blockscale::{E2M3, E3M2, E4M3, E5M2, Int8};
 
-use crate::{levels, pick, same_f32, values};
+use blockscale::testing::{levels, same_values};
+
+use crate::{pick, values};
 
 fn operand<F: BlockFormat>(
     f: F,
@@ -35,12 +37,13 @@ fn check_gemm<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, u: &mut Unstruct
             blockscale::gemm::gemm(&a, &b, alpha, beta, &mut got)
         });
         assert_eq!(fast.is_ok(), reference.is_ok());
-        assert!(
-            same_f32(&got, &want),
-            "{} x {} m={m} n={n} k={k} at {level:?}: fast GEMM differs from the reference",
-            a.format().name(),
-            b.format().name()
-        );
+        if let Err(d) = same_values(&got, &want) {
+            panic!(
+                "{} x {} m={m} n={n} k={k} at {level:?}: fast GEMM vs reference: {d}",
+                a.format().name(),
+                b.format().name()
+            );
+        }
     }
     // A C of the wrong length is an error, not a panic.
     let mut short = vec![0f32; m * n - 1];

@@ -24,7 +24,6 @@ pub use gemm::gemm;
 pub use quantize::quantize;
 
 use arbitrary::Unstructured;
-use blockscale::simd::{self, Level};
 
 /// A target's body.
 pub type Target = fn(&[u8]);
@@ -45,19 +44,6 @@ pub(crate) fn pick<T: Copy>(u: &mut Unstructured, from: &[T]) -> T {
     *u.choose(from).unwrap_or(&from[0])
 }
 
-/// The SIMD levels to compare: every one this CPU has, down to portable.
-pub(crate) fn levels() -> Vec<Level> {
-    [
-        Level::Portable,
-        Level::Avx2,
-        Level::Avx512,
-        Level::Avx512Vnni,
-    ]
-    .into_iter()
-    .filter(|&l| l <= simd::detected())
-    .collect()
-}
-
 /// Arbitrary f32 values: mostly a spread of ordinary magnitudes (so that
 /// blocks have structure), sometimes any bit pattern (NaN, ±Inf, subnormals).
 pub(crate) fn values(u: &mut Unstructured, n: usize) -> Vec<f32> {
@@ -73,13 +59,6 @@ pub(crate) fn values(u: &mut Unstructured, n: usize) -> Vec<f32> {
             }
         })
         .collect()
-}
-
-pub(crate) fn same_f32(a: &[f32], b: &[f32]) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
 }
 
 #[cfg(test)]
