@@ -163,24 +163,11 @@ impl LinearLayer {
     }
 
     /// The recipe.
-    ///
-    /// ```
-    /// use blockscale::recipe::{LinearLayer, Recipe};
-    /// assert_eq!(LinearLayer::new(Recipe::mxfp8(), 0, 1)?.recipe().name(), "mxfp8");
-    /// # Ok::<(), blockscale::Error>(())
-    /// ```
     pub fn recipe(&self) -> &Recipe {
         &self.recipe
     }
 
     /// The state (delayed-scaling histories).
-    ///
-    /// ```
-    /// use blockscale::recipe::{LinearLayer, Recipe};
-    /// let l = LinearLayer::new(Recipe::delayed(), 0, 1)?;
-    /// assert_eq!(l.state().delayed.as_ref().unwrap().input.scale(), 1.0);
-    /// # Ok::<(), blockscale::Error>(())
-    /// ```
     pub fn state(&self) -> &LayerState {
         &self.state
     }

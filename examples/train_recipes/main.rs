@@ -48,9 +48,6 @@ use blockscale::format::{MxFp4, Nvfp4};
 use blockscale::recipe::{Bf16Selection, LinearLayer, LinearShape, Nvfp4Options, Recipe};
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
 use clap::Parser;
-use plotters::prelude::*;
-use rand_xoshiro::Xoshiro256PlusPlus;
-use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rayon::prelude::*;
 
 /// Tokens per batch (a multiple of 128 for the `blockwise` recipe).
@@ -81,128 +78,11 @@ struct Args {
     svg: PathBuf,
 }
 
-/// Uniform in [0, 1) with 53 bits.
-fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
-    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
+mod plot;
+mod task;
 
-/// Standard normal (Box–Muller).
-fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
-    let u = uniform(rng).max(1e-300);
-    let v = uniform(rng);
-    (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-}
-
-fn rng_for(seed: u64, stream: u64) -> Xoshiro256PlusPlus {
-    Xoshiro256PlusPlus::seed_from_u64(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-/// Gaussian matrix `rows × cols` with standard deviation `std`.
-fn gaussian(rng: &mut Xoshiro256PlusPlus, rows: usize, cols: usize, std: f64) -> Vec<f32> {
-    (0..rows * cols)
-        .map(|_| (normal(rng) * std) as f32)
-        .collect()
-}
-
-/// GELU, tanh form, and its derivative.
-fn gelu(z: f32) -> f32 {
-    let c = 0.797_884_6_f32; // sqrt(2/π)
-    0.5 * z * (1.0 + (c * (z + 0.044715 * z * z * z)).tanh())
-}
-
-fn gelu_grad(z: f32) -> f32 {
-    let c = 0.797_884_6_f32;
-    let t = (c * (z + 0.044715 * z * z * z)).tanh();
-    0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * z * z)
-}
-
-/// Y = X·Wᵀ in f64 (the teacher only: data generation, not training).
-fn teacher_matmul(x: &[f32], w: &[f32], n_in: usize, n_out: usize) -> Vec<f64> {
-    let tokens = x.len() / n_in;
-    let mut y = vec![0f64; tokens * n_out];
-    for t in 0..tokens {
-        let xr = &x[t * n_in..(t + 1) * n_in];
-        for o in 0..n_out {
-            let wr = &w[o * n_in..(o + 1) * n_in];
-            y[t * n_out + o] = xr
-                .iter()
-                .zip(wr)
-                .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                .sum();
-        }
-    }
-    y
-}
-
-/// One batch: inputs (TOKENS × 128) and targets (TOKENS × 128).
-struct Batch {
-    x: Vec<f32>,
-    target: Vec<f32>,
-}
-
-/// The teacher and the fixed training and validation sets.
-struct Task {
-    train: Vec<Batch>,
-    val: Vec<Batch>,
-}
-
-impl Task {
-    fn new(seed: u64) -> Task {
-        let (d_in, d_out) = (WIDTHS[0], WIDTHS[LAYERS]);
-        let mut rng = rng_for(seed, 1);
-        let w1 = gaussian(&mut rng, TEACHER_HIDDEN, d_in, (2.0 / d_in as f64).sqrt());
-        let w2 = gaussian(
-            &mut rng,
-            d_out,
-            TEACHER_HIDDEN,
-            (1.0 / TEACHER_HIDDEN as f64).sqrt(),
-        );
-        let outliers: Vec<usize> = (0..4)
-            .map(|_| (rng.next_u64() % d_in as u64) as usize)
-            .collect();
-        let batch = |rng: &mut Xoshiro256PlusPlus| -> (Vec<f32>, Vec<f64>) {
-            let mut x = vec![0f32; TOKENS * d_in];
-            for t in 0..TOKENS {
-                let token_scale = (0.75 * normal(rng)).exp();
-                for c in 0..d_in {
-                    let mut v = normal(rng) * token_scale;
-                    if outliers.contains(&c) {
-                        v *= 8.0;
-                    }
-                    if uniform(rng) < 1e-3 {
-                        v *= 20.0;
-                    }
-                    x[t * d_in + c] = v as f32;
-                }
-            }
-            let h: Vec<f32> = teacher_matmul(&x, &w1, d_in, TEACHER_HIDDEN)
-                .into_iter()
-                .map(|v| gelu(v as f32))
-                .collect();
-            (x, teacher_matmul(&h, &w2, TEACHER_HIDDEN, d_out))
-        };
-        let mut raw_train: Vec<_> = (0..TRAIN_BATCHES).map(|_| batch(&mut rng)).collect();
-        let mut val_rng = rng_for(seed, 2);
-        let mut raw_val: Vec<_> = (0..VAL_BATCHES).map(|_| batch(&mut val_rng)).collect();
-        // Targets scaled to unit mean square over the training set.
-        let (sum, n) = raw_train.iter().fold((0f64, 0usize), |(s, n), (_, y)| {
-            (s + y.iter().map(|v| v * v).sum::<f64>(), n + y.len())
-        });
-        let scale = (n as f64 / sum).sqrt();
-        let finish = |raw: &mut Vec<(Vec<f32>, Vec<f64>)>| -> Vec<Batch> {
-            raw.drain(..)
-                .map(|(x, y)| Batch {
-                    x,
-                    target: y.iter().map(|v| (v * scale) as f32).collect(),
-                })
-                .collect()
-        };
-        Task {
-            train: finish(&mut raw_train),
-            val: finish(&mut raw_val),
-        }
-    }
-}
+use plot::plot;
+use task::{Batch, Task, gaussian, gelu, gelu_grad, rng_for};
 
 fn shape(l: usize) -> LinearShape {
     LinearShape {
@@ -521,72 +401,6 @@ fn runs(steps: u64) -> Vec<Run> {
         run("nvfp4 - last 2 layers BF16", nv(d, 2)),
         run("nvfp4 - BF16 for last 20%", late),
     ]
-}
-
-/// Two panels: every run's validation loss (log scale), and each run's gap
-/// to `bf16` in percent.
-fn plot(
-    path: &PathBuf,
-    runs: &[Run],
-    trained: &[Trained],
-) -> Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::new(path, (1400, 620)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (left, right) = root.split_horizontally(600);
-    let max_step = trained[0].curve.last().map_or(1, |p| p.0) as f64;
-    let losses = trained.iter().flat_map(|t| t.curve.iter().map(|p| p.1));
-    let (lo, hi) = losses.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let base = &trained[0].curve;
-    let gap = |t: &Trained| -> Vec<(f64, f64)> {
-        t.curve
-            .iter()
-            .zip(base)
-            .map(|(&(s, l), &(_, b))| (s as f64, 100.0 * (l / b - 1.0)))
-            .collect()
-    };
-    let gaps: Vec<Vec<(f64, f64)>> = trained.iter().map(gap).collect();
-    let (glo, ghi) = gaps
-        .iter()
-        .flatten()
-        .fold((0f64, 0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
-    let color = |i: usize| Palette99::pick(i).to_rgba();
-
-    let mut chart = ChartBuilder::on(&left)
-        .caption("validation MSE", ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0f64..max_step, (lo * 0.9..hi * 1.1).log_scale())?;
-    chart.configure_mesh().x_desc("step").draw()?;
-    for (i, t) in trained.iter().enumerate() {
-        chart.draw_series(LineSeries::new(
-            t.curve.iter().map(|&(s, l)| (s as f64, l)),
-            color(i).stroke_width(2),
-        ))?;
-    }
-
-    let mut chart = ChartBuilder::on(&right)
-        .caption("validation MSE relative to bf16 (%)", ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0f64..max_step, (glo - 1.0)..(ghi + 1.0))?;
-    chart.configure_mesh().x_desc("step").draw()?;
-    for (i, (run, g)) in runs.iter().zip(&gaps).enumerate() {
-        let c = color(i);
-        chart
-            .draw_series(LineSeries::new(g.iter().copied(), c.stroke_width(2)))?
-            .label(run.name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
