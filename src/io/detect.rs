@@ -1,6 +1,28 @@
 //! Which checkpoint layout a safetensors file's tensors are stored in
 //! ([`layouts`]), judged by names, dtypes and metadata, and
 //! the dequantization of each quantized weight found.
+//!
+//! ```
+//! use blockscale::format::MxFp8E4M3;
+//! use blockscale::io::{detect, layouts, st};
+//! use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+//!
+//! let x: Vec<f32> = (0..64).map(|i| i as f32 / 8.0).collect();
+//! let q = QuantizedTensor::quantize(MxFp8E4M3::default(), &x, 2, 32, &QuantizeOptions::default())?;
+//! let (tensors, (key, json)) = layouts::own("w", &q)?;
+//! let path = std::env::temp_dir().join(format!("bs-detect-{}.safetensors", std::process::id()));
+//! st::write(&path, &tensors, Some([(key, json)].into()))?;
+//!
+//! let file = st::SafeFile::open(&path)?;
+//! let found = detect::detect(&file)?;
+//! assert_eq!(found.len(), 1);
+//! assert_eq!(found[0].name(), "w");
+//! let (values, shape) = found[0].dequantize(&file)?;
+//! assert_eq!((values, shape), (q.dequantize(), vec![2, 32]));
+//! assert_eq!(detect::describe(&file)?["w.qscales"], "blockscale block scales");
+//! # std::fs::remove_file(&path).ok();
+//! # Ok::<(), blockscale::Error>(())
+//! ```
 
 use super::layouts;
 use super::st::SafeFile;
@@ -189,6 +211,14 @@ pub fn describe(f: &SafeFile) -> Result<HashMap<String, String>, Error> {
 
 /// A tensor's values for statistics of its scales: E4M3, E8M0 and F32
 /// scales by value, U8 as E8M0 bytes (gpt-oss); `None` for other dtypes.
+///
+/// ```
+/// use blockscale::io::{DType, Tensor, detect::scale_values};
+/// let gpt_oss = Tensor::new(DType::U8, vec![2], vec![127, 130])?;
+/// assert_eq!(scale_values(&gpt_oss), Some(vec![1.0, 8.0]));
+/// assert_eq!(scale_values(&Tensor::new(DType::I8, vec![1], vec![1])?), None);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
 pub fn scale_values(t: &Tensor) -> Option<Vec<f32>> {
     match t.dtype {
         DType::F8E4M3 | DType::F8E8M0 | DType::F32 => t.to_f32().ok(),

@@ -84,6 +84,20 @@ pub struct QuantizeOptions {
 /// formats one per byte, FP6 in the low 6 bits), the scales (row-major,
 /// one per tile), the per-tensor quantities, the logical shape and the
 /// direction.
+///
+/// ```
+/// use blockscale::format::{MxFp4, ScaleCodec};
+/// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+///
+/// let x: Vec<f32> = (0..64).map(|i| (i as f32 - 32.0) / 4.0).collect();
+/// let q = QuantizedTensor::quantize(MxFp4::default(), &x, 2, 32, &QuantizeOptions::default())?;
+/// assert_eq!((q.shape(), q.scale_shape()), ((2, 32), (2, 1)));
+/// assert_eq!(q.data().len(), 32); // two E2M1 codes per byte
+/// assert_eq!(q.scales()[0].value(), 2.0); // row 0's amax 8 = 4·2: scale 2²
+/// assert_eq!(q.element(0, 0).unwrap().to_f32() * 2.0, -8.0);
+/// assert_eq!(q.dequantize()[..3], [-8.0, -8.0, -8.0]);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct QuantizedTensor<F: BlockFormat> {
     format: F,
@@ -172,6 +186,25 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// blocks (partial blocks are accepted with [`PartialBlocks::ZeroPad`]
     /// semantics when `partial` says so), or a global amax is missing or given
     /// needlessly.
+    ///
+    /// ```
+    /// use blockscale::format::Nvfp4;
+    /// use blockscale::tensor::{Direction, PartialBlocks, QuantizedTensor};
+    /// use blockscale::E4M3;
+    ///
+    /// // 16 E2M1 codes of 1.0 (0x2) from a kernel, block scale 2, amax 12.
+    /// let q = QuantizedTensor::from_parts(
+    ///     Nvfp4::default(), (1, 16), Direction::Rowwise, PartialBlocks::Reject,
+    ///     vec![0x22; 8], vec![E4M3::from_f32(2.0)], Some(12.0),
+    /// )?;
+    /// // x̂ = q · s_b · (A / 2688): 1 · 2 · 12/2688.
+    /// assert_eq!(q.dequantize()[0], 2.0 * (12.0f32 / 2688.0));
+    /// assert!(QuantizedTensor::from_parts(
+    ///     Nvfp4::default(), (1, 16), Direction::Rowwise, PartialBlocks::Reject,
+    ///     vec![0x22; 7], vec![E4M3::from_f32(2.0)], Some(12.0),
+    /// ).is_err()); // one byte short
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
     pub fn from_parts(
         format: F,
         (rows, cols): (usize, usize),
@@ -327,6 +360,18 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// quantized from (row-major, logical orientation), including the
     /// fraction of elements clipped at the element format's maximum
     /// (|q| = max and |x| > |x̂|).
+    ///
+    /// ```
+    /// use blockscale::format::MxFp8E4M3;
+    /// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+    /// let x: Vec<f32> = (0..32).map(|i| 1.0 + i as f32 / 64.0).collect();
+    /// let q = QuantizedTensor::quantize(MxFp8E4M3::default(), &x, 1, 32, &QuantizeOptions::default())?;
+    /// let m = q.error_metrics(&x)?;
+    /// assert_eq!(m.count, 32);
+    /// assert!(m.sqnr_db > 30.0 && m.max_rel <= 1.0 / 16.0);
+    /// assert!(q.error_metrics(&x[..31]).is_err());
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
     pub fn error_metrics(&self, reference: &[f32]) -> Result<ErrorMetrics, Error> {
         let approx = if reference.len() == self.rows * self.cols {
             self.dequantize()
