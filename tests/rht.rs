@@ -11,6 +11,9 @@ use blockscale::tensor::{Direction, QuantizeOptions, QuantizedTensor};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
+mod support;
+use support::abt;
+
 fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
@@ -202,30 +205,17 @@ fn columnwise_is_rowwise_of_the_transpose() {
     }
 }
 
-/// C = A·Bᵀ in f64 for row-major A (m×k), B (n×k).
-fn product(a: &[f32], b: &[f32], m: usize, n: usize, k: usize) -> Vec<f64> {
-    let mut c = vec![0f64; m * n];
-    for i in 0..m {
-        for j in 0..n {
-            c[i * n + j] = (0..k)
-                .map(|l| f64::from(a[i * k + l]) * f64::from(b[j * k + l]))
-                .sum();
-        }
-    }
-    c
-}
-
 #[test]
 fn gemm_product_unchanged_when_both_operands_are_transformed_along_k() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
     let (m, n, k) = (24, 20, 256);
     let a = heavy_tailed(&mut rng, m * k);
     let b = gaussian(&mut rng, n * k);
-    let exact = product(&a, &b, m, n, k);
+    let exact = abt(&a, &b, m, n, k);
     let mags = {
         let aa: Vec<f32> = a.iter().map(|v| v.abs()).collect();
         let bb: Vec<f32> = b.iter().map(|v| v.abs()).collect();
-        product(&aa, &bb, m, n, k)
+        abt(&aa, &bb, m, n, k)
     };
     for rht in [
         Rht::new(16, SignVector::TransformerEngine).unwrap(),
@@ -235,7 +225,7 @@ fn gemm_product_unchanged_when_both_operands_are_transformed_along_k() {
         let (mut ta, mut tb) = (a.clone(), b.clone());
         rht.forward(&mut ta, m, k, Direction::Rowwise).unwrap();
         rht.forward(&mut tb, n, k, Direction::Rowwise).unwrap();
-        let got = product(&ta, &tb, m, n, k);
+        let got = abt(&ta, &tb, m, n, k);
         for i in 0..m * n {
             // Only the f32 rounding of the transformed entries (2^-24 relative each).
             let tol = 4.0 * 2f64.powi(-24) * mags[i] * 16.0;
@@ -258,14 +248,14 @@ fn gemm_product_unchanged_when_both_operands_are_transformed_along_k() {
             .map(|i| v[(i % tokens) * cols + i / tokens])
             .collect()
     };
-    let exact = product(&t(&dy, n_out), &t(&x, n_in), n_out, n_in, tokens);
+    let exact = abt(&t(&dy, n_out), &t(&x, n_in), n_out, n_in, tokens);
     let rht = Rht::transformer_engine().with_bf16_rounding(false);
     let (mut tdy, mut tx) = (dy.clone(), x.clone());
     rht.forward(&mut tdy, tokens, n_out, Direction::Columnwise)
         .unwrap();
     rht.forward(&mut tx, tokens, n_in, Direction::Columnwise)
         .unwrap();
-    let got = product(&t(&tdy, n_out), &t(&tx, n_in), n_out, n_in, tokens);
+    let got = abt(&t(&tdy, n_out), &t(&tx, n_in), n_out, n_in, tokens);
     for (g, e) in got.iter().zip(&exact) {
         assert!((g - e).abs() <= 1e-5 * (1.0 + e.abs()), "{g} vs {e}");
     }

@@ -1,4 +1,4 @@
-//! Helpers the recipe and linear-layer tests share: seeded Gaussian data
+//! Helpers the recipe, linear-layer and RHT tests share: seeded Gaussian data
 //! and the exact f64 products the quantized layers are measured against.
 // Each test file uses a subset.
 #![allow(dead_code)]
@@ -33,12 +33,14 @@ pub fn abt(a: &[f32], b: &[f32], m: usize, n: usize, k: usize) -> Vec<f64> {
     c
 }
 
+/// The transpose of a row-major `rows × cols` matrix.
 pub fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     (0..rows * cols)
         .map(|i| x[(i % rows) * cols + i / rows])
         .collect()
 }
 
+/// Signal-to-quantization-noise ratio in dB of `approx` against `reference`.
 pub fn sqnr(reference: &[f64], approx: &[f32]) -> f64 {
     let s: f64 = reference.iter().map(|x| x * x).sum();
     let e: f64 = reference
