@@ -12,45 +12,11 @@ use blockscale::io::{DType, Tensor, npy, st};
 use blockscale::scale::nvfp4::Nvfp4Profile;
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
 use blockscale::{E4M3, E5M2};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-const BIN: &str = env!("CARGO_BIN_EXE_blockscale");
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("blockscale-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Runs the binary; returns (status ok, stdout, stderr).
-fn run(args: &[&str]) -> (bool, String, String) {
-    let o = Command::new(BIN).args(args).output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// Seeded values with a heavy tail.
-fn values(n: usize, seed: u32) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(2654435761) | 1;
-    (0..n)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            let u = x as f32 / u32::MAX as f32 - 0.5;
-            if i % 97 == 0 { u * 40.0 } else { u * 2.0 }
-        })
-        .collect()
-}
+#[path = "support/cli.rs"]
+mod cli_support;
+use cli_support::{dir, run, s, values};
 
 fn bits(x: &[f32]) -> Vec<u32> {
     x.iter().map(|v| v.to_bits()).collect()
@@ -216,7 +182,7 @@ fn a_sharded_checkpoint_converts_and_reads_back() {
     let hf: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("hf_quant_config.json")).unwrap())
             .unwrap();
-    assert_eq!(hf["quantization"]["quant_algo"], "NVFP4");
+    assert_eq!(hf["quantization"]["quant_algo"], "W4A16_NVFP4");
     let excluded = hf["quantization"]["exclude_modules"].as_array().unwrap();
     assert!(excluded.iter().any(|m| m == "lm_head"));
     assert!(excluded.iter().any(|m| m == "model.layers.2.mlp.up_proj"));

@@ -146,6 +146,21 @@ macro_rules! any_format {
                 }
             }
 
+            /// Whether the format has a per-tensor global scale
+            /// ([`BlockFormat::has_global_scale`]).
+            ///
+            /// ```
+            /// use blockscale::format::AnyFormat;
+            /// assert!("nvfp4".parse::<AnyFormat>()?.has_global_scale());
+            /// assert!(!"mxfp8".parse::<AnyFormat>()?.has_global_scale());
+            /// # Ok::<(), blockscale::Error>(())
+            /// ```
+            pub fn has_global_scale(&self) -> bool {
+                match self {
+                    $( $( AnyFormat::$v(f) => f.has_global_scale(), )* )*
+                }
+            }
+
             /// The name for messages ([`BlockFormat::name`]).
             ///
             /// ```

@@ -129,15 +129,22 @@ impl Stored {
                     .and_then(|s| serde_json::from_str::<Vec<usize>>(s).ok())
                     .filter(|s| s.iter().product::<usize>() == rows * cols)
                     .unwrap_or_else(|| vec![rows, cols]);
-                Ok((q.dequantize(), shape))
+                Ok(untranspose(f, name, q.dequantize(), shape))
             }
             Stored::GptOss { name } => {
                 let b = f.tensor(&format!("{name}_blocks"))?;
                 let s = f.tensor(&format!("{name}_scales"))?;
+                if b.shape.len() == 4 {
+                    // An expert stack: back to [E, in, out], as transformers loads it.
+                    let (x, shape) =
+                        layouts::dequantize_gptoss_experts(&b, &s).map_err(|e| at(e, name))?;
+                    return Ok((x, shape.to_vec()));
+                }
                 let x = layouts::dequantize_gptoss_mxfp4(&b, &s).map_err(|e| at(e, name))?;
-                let mut shape = b.shape[..b.shape.len() - 1].to_vec();
-                let last = shape.pop().unwrap_or(0);
-                shape.push(last * 32);
+                let mut shape = b.shape[..b.shape.len().saturating_sub(1)].to_vec();
+                if let Some(last) = shape.last_mut() {
+                    *last *= 32;
+                }
                 Ok((x, shape))
             }
             Stored::ModelOpt { name } => {
@@ -145,10 +152,32 @@ impl Stored {
                 let s = f.tensor(&format!("{name}_scale"))?;
                 let s2 = f.tensor(&format!("{name}_scale_2"))?;
                 let x = layouts::dequantize_modelopt_nvfp4(&w, &s, &s2).map_err(|e| at(e, name))?;
-                let (rows, half) = w.matrix_shape();
-                Ok((x, vec![rows, half * 2]))
+                let mut shape = w.shape.clone();
+                if let Some(last) = shape.last_mut() {
+                    *last *= 2;
+                }
+                Ok(untranspose(f, name, x, shape))
             }
         }
+    }
+}
+
+/// The metadata key that marks a stack the converter stored transposed
+/// (`[E, out, in]` for a parameter `[E, in, out]`, gpt-oss's experts).
+pub const TRANSPOSED_KEY: &str = "blockscale-transposed:";
+
+/// A stack marked with [`TRANSPOSED_KEY`] back in its parameter's orientation.
+fn untranspose(f: &SafeFile, name: &str, x: Vec<f32>, shape: Vec<usize>) -> (Vec<f32>, Vec<usize>) {
+    let marked = f
+        .metadata()
+        .get(&format!("{TRANSPOSED_KEY}{name}"))
+        .is_some_and(|v| v == "true");
+    match shape[..] {
+        [e, rows, cols] if marked => (
+            layouts::transpose_stack(&x, rows, cols),
+            vec![e, cols, rows],
+        ),
+        _ => (x, shape),
     }
 }
 
@@ -186,6 +215,57 @@ pub fn detect(f: &SafeFile) -> Result<Vec<Stored>, Error> {
         }
     }
     Ok(found)
+}
+
+/// The layouts [`detect`] reads, for messages.
+pub const KNOWN_LAYOUTS: &str = "blockscale's own (.qdata/.qscales), Model-Optimizer NVFP4 (weight/_scale/_scale_2) \
+     and gpt-oss MXFP4 (_blocks/_scales)";
+
+/// Tensors of `f` that look quantized but belong to no weight [`detect`]
+/// found: 8-bit or smaller float and integer matrices, and scale-like
+/// companions (`…_scale`, `…_scales`, `…scale_inv`, `…_blocks`,
+/// `…global_scale`, `…weight_packed`), except activation scales
+/// (`…input_scale`). A reader that passed them through would hand
+/// quantized bytes on as if they were weights.
+///
+/// Errors: a tensor whose header cannot be read.
+///
+/// ```
+/// use blockscale::io::{DType, Tensor, detect, st};
+/// let path = std::env::temp_dir().join(format!("bs-unrec-{}.safetensors", std::process::id()));
+/// let w = Tensor::new(DType::F8E4M3, vec![2, 2], vec![0x38; 4])?;
+/// let s = Tensor::from_f32(DType::F32, vec![1, 1], &[0.5])?;
+/// let b = Tensor::from_f32(DType::BF16, vec![2], &[1.0, 2.0])?;
+/// st::write(&path, &[("w.weight".into(), w), ("w.weight_scale_inv".into(), s), ("w.bias".into(), b)], None)?;
+/// let f = st::SafeFile::open(&path)?;
+/// assert_eq!(detect::unrecognized(&f)?, ["w.weight", "w.weight_scale_inv"]);
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn unrecognized(f: &SafeFile) -> Result<Vec<String>, Error> {
+    let mut known = std::collections::HashSet::new();
+    for s in detect(f)? {
+        known.extend(s.parts().into_iter().map(|(n, _)| n));
+    }
+    let mut out = Vec::new();
+    for n in f.names() {
+        if known.contains(&n) || n.ends_with("input_scale") {
+            continue;
+        }
+        let (dtype, shape) = f.info(&n)?;
+        let narrow = dtype.starts_with("F8")
+            || dtype.starts_with("F6")
+            || dtype.starts_with("F4")
+            || ((dtype == "U8" || dtype == "I8") && shape.len() >= 2);
+        let companion = ["_scale", "_scales", "scale_inv", "_blocks", "global_scale"]
+            .iter()
+            .any(|s| n.ends_with(s))
+            || n.ends_with("weight_packed");
+        if narrow || companion {
+            out.push(n);
+        }
+    }
+    Ok(out)
 }
 
 /// What each tensor of `f` is: its part of a quantized weight

@@ -10,6 +10,7 @@
 
 pub mod detect;
 pub mod layouts;
+pub mod model;
 pub mod npy;
 pub mod st;
 

@@ -10,8 +10,10 @@
 use crate::{dequantize_file, finite_values, is_float};
 use blockscale::Error;
 use blockscale::format::{AnyFormat, BlockFormat, BlockShape, FormatId, MxFp4, Nvfp4};
+use blockscale::io::detect::{self, TRANSPOSED_KEY};
+use blockscale::io::model::{Family, Role, TensorPlan};
 use blockscale::io::{DType, layouts, st};
-use blockscale::tensor::{AnyQuantized, QuantizeOptions, QuantizedTensor};
+use blockscale::tensor::{AnyQuantized, Direction, QuantizeOptions, QuantizedTensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -31,6 +33,16 @@ enum Target {
 }
 
 impl Target {
+    /// Whether the format has a per-tensor global scale (fused layers and
+    /// experts need their global amax computed first).
+    fn has_global_scale(self) -> bool {
+        match self {
+            Target::ModelOpt(_) => true,
+            Target::GptOss(_) => false,
+            Target::Own(f) => f.has_global_scale(),
+        }
+    }
+
     /// The target of `--to`: NVFP4 without a profile takes
     /// Model-Optimizer's numbers (its layout's producer).
     fn parse(to: &str) -> Result<Target, Error> {
@@ -103,26 +115,6 @@ pub fn layer_index(name: &str) -> Option<usize> {
     })
 }
 
-/// Tensors that stay in high precision whatever the options: embeddings,
-/// norms, the output head, and anything that is not a 2-D+ weight.
-fn always_kept(name: &str, shape: &[usize]) -> bool {
-    let lower = name.to_ascii_lowercase();
-    shape.len() < 2
-        || !(lower.ends_with("weight") || lower.ends_with("_proj"))
-        || [
-            "embed",
-            "norm",
-            "lm_head",
-            "wte",
-            "wpe",
-            "ln_",
-            "router",
-            "gate.weight",
-        ]
-        .iter()
-        .any(|k| lower.contains(k))
-}
-
 /// The shards of a checkpoint, and its index's weight map if sharded.
 fn shards(model: &Path) -> Result<(PathBuf, Vec<String>), Error> {
     if model.is_file() {
@@ -184,28 +176,171 @@ fn progress(total: u64) -> ProgressBar {
     pb
 }
 
-/// One input tensor's output tensors, its metadata entry, and whether it is
-/// a linear weight left unquantized.
-type Converted = (Vec<(String, st::Entry)>, Option<(String, String)>, bool);
+/// One input tensor's output tensors and metadata entries, and whether it
+/// is a linear weight left unquantized.
+type Converted = (Vec<(String, st::Entry)>, Vec<(String, String)>, bool);
+
+/// What convert does with each tensor: its plan from the model table, or
+/// none if it stays as it is.
+struct Planned {
+    plan: BTreeMap<String, TensorPlan>,
+    /// Tensors quantized on name rules alone (an unknown architecture).
+    guessed: Vec<String>,
+}
+
+fn plan_checkpoint(
+    dir: &Path,
+    files: &[String],
+    family: Family,
+    a: &ConvertArgs,
+) -> Result<(Planned, Vec<String>, u64), Error> {
+    let mut all = Vec::new();
+    let mut total = 0u64;
+    for f in files {
+        let sf = st::SafeFile::open(dir.join(f))?;
+        for n in sf.names() {
+            total += sf.nbytes(&n)? as u64;
+            let (dtype, shape) = sf.info(&n)?;
+            all.push((n, dtype, shape, f.clone()));
+        }
+    }
+    let max_layer = all.iter().filter_map(|(n, ..)| layer_index(n)).max();
+    let kept_layer = |name: &str| match (layer_index(name), max_layer) {
+        (Some(i), Some(m)) => a.keep_last_layers > 0 && i + a.keep_last_layers > m,
+        _ => false,
+    };
+    let mut plan = BTreeMap::new();
+    let mut guessed = Vec::new();
+    // Input dimension of each fused group's first member, to check the rest.
+    let mut fused_in: HashMap<String, (String, usize)> = HashMap::new();
+    for (n, dtype, shape, file) in &all {
+        let p = family.plan(n, shape);
+        let float = matches!(dtype.as_str(), "BF16" | "F16" | "F32");
+        if p.role == Role::Keep || !float || a.exclude.iter().any(|g| glob(g, n)) || kept_layer(n) {
+            continue;
+        }
+        let in_dim = match p.role {
+            Role::Experts { transposed: true } => shape[shape.len() - 2],
+            _ => shape[shape.len() - 1],
+        };
+        if let Some(g) = &p.fused {
+            match fused_in.get(g) {
+                Some((first, d)) if *d != in_dim => {
+                    return Err(Error::file(
+                        dir.join(file),
+                        Some(n),
+                        format!(
+                            "fused with {first} ({g}), but its input dimension is {in_dim}, not {d}"
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    fused_in.insert(g.clone(), (n.clone(), in_dim));
+                }
+            }
+        }
+        if p.guessed {
+            guessed.push(n.clone());
+        }
+        plan.insert(n.clone(), p);
+    }
+    let names = all.into_iter().map(|(n, ..)| n).collect();
+    Ok((Planned { plan, guessed }, names, total))
+}
+
+/// Each quantized tensor's global amax, one per expert for stacks, the
+/// largest of its fused group (loaders give a fused GEMM one global
+/// scale). Only formats with a global scale need it; this reads every
+/// quantized tensor once more, shard by shard.
+fn global_amaxes(
+    dir: &Path,
+    files: &[String],
+    planned: &Planned,
+) -> Result<HashMap<String, Vec<f32>>, Error> {
+    let mut own: HashMap<String, Vec<f32>> = HashMap::new();
+    for file in files {
+        let path = dir.join(file);
+        let sf = st::SafeFile::open(&path)?;
+        let names: Vec<String> = sf
+            .names()
+            .into_iter()
+            .filter(|n| planned.plan.contains_key(n))
+            .collect();
+        let amaxes: Vec<Result<(String, Vec<f32>), Error>> = names
+            .par_iter()
+            .map(|n| {
+                let t = sf.tensor(n)?;
+                let x = finite_values(&path, n, &t)?;
+                let per = match planned.plan[n].role {
+                    Role::Experts { .. } => t.shape[0].max(1),
+                    _ => 1,
+                };
+                let len = x.len() / per.max(1);
+                let m = (0..per)
+                    .map(|e| {
+                        x[e * len..(e + 1) * len]
+                            .iter()
+                            .fold(0f32, |m, v| m.max(v.abs()))
+                    })
+                    .collect();
+                Ok((n.clone(), m))
+            })
+            .collect();
+        for r in amaxes {
+            let (n, m) = r?;
+            own.insert(n, m);
+        }
+    }
+    let mut group: HashMap<&str, Vec<f32>> = HashMap::new();
+    for (n, p) in &planned.plan {
+        if let Some(g) = &p.fused {
+            let e = group.entry(g).or_default();
+            let m = &own[n];
+            e.resize(e.len().max(m.len()), 0.0);
+            for (a, b) in e.iter_mut().zip(m) {
+                *a = a.max(*b);
+            }
+        }
+    }
+    Ok(own
+        .iter()
+        .map(|(n, m)| {
+            let shared = planned.plan[n].fused.as_deref().map(|g| &group[g]);
+            (n.clone(), shared.cloned().unwrap_or_else(|| m.clone()))
+        })
+        .collect())
+}
 
 pub fn convert(a: ConvertArgs) -> Result<(), Error> {
     let to = Target::parse(&a.to)?;
     let (dir, files) = shards(&a.model)?;
-    create_dir(&a.output)?;
-    // The last layers to keep, from every shard's names.
-    let mut all_names = Vec::new();
-    let mut total = 0u64;
-    for f in &files {
-        let sf = st::SafeFile::open(dir.join(f))?;
-        for n in sf.names() {
-            total += sf.nbytes(&n)? as u64;
-            all_names.push(n);
-        }
+    let config = read_json(&dir.join("config.json"))?;
+    let family = Family::from_config(config.as_ref());
+    let (planned, all_names, total) = plan_checkpoint(&dir, &files, family, &a)?;
+    if !planned.guessed.is_empty() {
+        let shown: Vec<&str> = planned.guessed.iter().take(4).map(String::as_str).collect();
+        eprintln!(
+            "warning: architecture {:?} is not in the model table; {} tensors are quantized \
+             as linear weights by their names alone ({}{})",
+            config
+                .as_ref()
+                .and_then(|c| c["model_type"].as_str())
+                .unwrap_or("unknown"),
+            planned.guessed.len(),
+            shown.join(", "),
+            if planned.guessed.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
+        );
     }
-    let max_layer = all_names.iter().filter_map(|n| layer_index(n)).max();
-    let kept_layer = |name: &str| match (layer_index(name), max_layer) {
-        (Some(i), Some(m)) => a.keep_last_layers > 0 && i + a.keep_last_layers > m,
-        _ => false,
+    create_dir(&a.output)?;
+    let amaxes = if to.has_global_scale() {
+        global_amaxes(&dir, &files, &planned)?
+    } else {
+        HashMap::new()
     };
     let pb = progress(total);
     let started = std::time::Instant::now();
@@ -221,16 +356,16 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
         let results: Vec<Result<Converted, Error>> = names
             .par_iter()
             .map(|n| {
-                let raw = sf.raw(n)?;
-                let quantize = is_float_st(&raw.dtype)
-                    && !always_kept(n, &raw.shape)
-                    && !a.exclude.iter().any(|g| glob(g, n))
-                    && !kept_layer(n);
-                let out = if quantize {
-                    let (t, meta) = quantize_tensor(&path, &sf, n, to)?;
-                    (t, meta, false)
-                } else {
-                    (vec![(n.clone(), raw.into())], None, raw_is_linear(n, &sf))
+                let out = match planned.plan.get(n) {
+                    Some(p) => {
+                        let (t, meta) = quantize_tensor(&path, &sf, n, p.role, to, amaxes.get(n))?;
+                        (t, meta, false)
+                    }
+                    None => (
+                        vec![(n.clone(), sf.raw(n)?.into())],
+                        Vec::new(),
+                        raw_is_linear(n, &sf),
+                    ),
                 };
                 pb.inc(sf.nbytes(n)? as u64);
                 let k = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -257,34 +392,32 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
                 weight_map.insert(tn.clone(), file.clone());
                 out.push((tn, e));
             }
-            if let Some((k, v)) = m {
-                meta.insert(k, v);
-            }
+            meta.extend(m);
             done += 1;
         }
-        let mut meta = if meta.is_empty() {
-            HashMap::new()
-        } else {
-            meta
-        };
         meta.insert("format".into(), "pt".into());
         st::write_entries(a.output.join(file), &out, Some(meta))?;
     }
     pb.finish_with_message(format!("{done} tensors"));
-    write_configs(&dir, &a, to, &weight_map, total_out, &excluded_modules)?;
+    let excluded: Vec<String> = match family {
+        // gpt-oss's own list (its config.json), in its order.
+        Family::GptOss => [
+            "model.layers.*.self_attn",
+            "model.layers.*.mlp.router",
+            "model.embed_tokens",
+            "lm_head",
+        ]
+        .map(String::from)
+        .to_vec(),
+        _ => excluded_modules.into_iter().collect(),
+    };
+    write_configs(&dir, &a, to, config, &weight_map, total_out, &excluded)?;
     out!(
         "converted {done} tensors in {:.1} s to {}",
         started.elapsed().as_secs_f64(),
         a.output.display()
     );
     Ok(())
-}
-
-fn is_float_st(d: &safetensors::Dtype) -> bool {
-    matches!(
-        d,
-        safetensors::Dtype::BF16 | safetensors::Dtype::F16 | safetensors::Dtype::F32
-    )
 }
 
 /// A linear layer's weight left unquantized (so it goes into the excluded
@@ -297,48 +430,110 @@ fn raw_is_linear(name: &str, sf: &st::SafeFile) -> bool {
             .any(|k| name.to_ascii_lowercase().contains(k))
 }
 
+/// Quantizes one planned tensor: a linear weight as one matrix, a stack
+/// per expert (gpt-oss's `[E, in, out]` stacks columnwise, so that blocks
+/// run along the input dimension), each with its global amax if the
+/// format has a global scale.
 #[allow(clippy::type_complexity)]
 fn quantize_tensor(
     path: &Path,
     sf: &st::SafeFile,
     name: &str,
+    role: Role,
     to: Target,
-) -> Result<(Vec<(String, st::Entry)>, Option<(String, String)>), Error> {
+    amax: Option<&Vec<f32>>,
+) -> Result<(Vec<(String, st::Entry)>, Vec<(String, String)>), Error> {
     let t = sf.tensor(name)?;
     let x = finite_values(path, name, &t)?;
-    let (rows, cols) = t.matrix_shape();
-    let o = QuantizeOptions::default();
     let ctx = |e: Error| e.in_file(path, Some(name));
     let entries = |v: Vec<(String, blockscale::io::Tensor)>| {
         v.into_iter()
             .map(|(n, t)| (n, st::Entry::Tensor(t)))
             .collect()
     };
+    let (experts, transposed) = match role {
+        Role::Experts { transposed } => (t.shape[0], transposed),
+        _ => (1, false),
+    };
+    let (rows, cols) = match t.shape[..] {
+        [_, r, c] if experts > 1 || matches!(role, Role::Experts { .. }) => (r, c),
+        _ => t.matrix_shape(),
+    };
+    let opts = |e: usize| QuantizeOptions {
+        direction: if transposed {
+            Direction::Columnwise
+        } else {
+            Direction::Rowwise
+        },
+        global_amax: amax.map(|m| m[e.min(m.len().saturating_sub(1))]),
+        ..Default::default()
+    };
+    let each = |e: usize| &x[e * rows * cols..(e + 1) * rows * cols];
+    let stack = matches!(role, Role::Experts { .. });
+    let mark = |m: &mut Vec<(String, String)>| {
+        if transposed {
+            m.push((format!("{TRANSPOSED_KEY}{name}"), "true".into()));
+        }
+    };
     Ok(match to {
         Target::ModelOpt(f) => {
-            let q = QuantizedTensor::quantize(f, &x, rows, cols, &o).map_err(ctx)?;
-            (
-                entries(layouts::modelopt_nvfp4(name, &q).map_err(ctx)?),
-                None,
-            )
+            let qs = (0..experts)
+                .map(|e| QuantizedTensor::quantize(f, each(e), rows, cols, &opts(e)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ctx)?;
+            let v = if stack {
+                layouts::modelopt_nvfp4_experts(name, &qs)
+            } else {
+                layouts::modelopt_nvfp4(name, &qs[0])
+            };
+            let mut m = Vec::new();
+            mark(&mut m);
+            (entries(v.map_err(ctx)?), m)
         }
         Target::GptOss(f) => {
-            let q = QuantizedTensor::quantize(f, &x, rows, cols, &o).map_err(ctx)?;
-            let mut v = layouts::gptoss_mxfp4(name, &q).map_err(ctx)?;
-            // Keep the leading dimensions of 3-D (expert) weights.
-            if t.shape.len() > 2 {
-                let mut b = t.shape.clone();
-                let last = b.pop().unwrap_or(0);
-                b.extend([last / 32, 16]);
-                v[0].1.shape = b.clone();
-                v[1].1.shape = b[..b.len() - 1].to_vec();
-            }
-            (entries(v), None)
+            let qs = (0..experts)
+                .map(|e| QuantizedTensor::quantize(f, each(e), rows, cols, &opts(e)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ctx)?;
+            let v = if stack {
+                layouts::gptoss_mxfp4_experts(name, &qs)
+            } else {
+                layouts::gptoss_mxfp4(name, &qs[0])
+            };
+            (entries(v.map_err(ctx)?), Vec::new())
         }
         Target::Own(f) => {
-            let q = AnyQuantized::quantize(&f, &x, rows, cols, &o).map_err(ctx)?;
+            // One tensor for the stack: experts as consecutive rows, each
+            // stored [out, in] (so blocks run along the input dimension).
+            let (data, srows, scols) = if transposed {
+                (
+                    layouts::transpose_stack(&x, rows, cols),
+                    experts * cols,
+                    rows,
+                )
+            } else {
+                (x.clone(), experts * rows, cols)
+            };
+            let o = QuantizeOptions {
+                global_amax: amax.map(|m| m.iter().fold(0f32, |a, &b| a.max(b))),
+                ..Default::default()
+            };
+            let q = AnyQuantized::quantize(&f, &data, srows, scols, &o).map_err(ctx)?;
             let (v, meta) = layouts::own(name, &q).map_err(ctx)?;
-            (entries(v), Some(meta))
+            let mut m = vec![meta];
+            if stack {
+                let stored = if transposed {
+                    [experts, cols, rows]
+                } else {
+                    [experts, rows, cols]
+                };
+                m.push((
+                    format!("blockscale-shape:{name}"),
+                    serde_json::to_string(&stored).expect("JSON serializes"),
+                ));
+            }
+            mark(&mut m);
+            (entries(v), m)
         }
     })
 }
@@ -366,48 +561,52 @@ fn write_index(out: &Path, weight_map: &BTreeMap<String, String>, total: u64) ->
     )
 }
 
+/// The configuration files of a converted checkpoint. Model-Optimizer
+/// NVFP4 is weight-only (`W4A16_NVFP4`: no activation statistics, so no
+/// `input_scale`), written as vLLM reads it: `config.json`'s
+/// `quantization_config` first (`quant_method`, `quant_algo`, `ignore`,
+/// `group_size`, `kv_cache_scheme`, `config_groups`, `producer`), then
+/// `hf_quant_config.json` (`quantization.{quant_algo, kv_cache_quant_algo,
+/// group_size, exclude_modules}`, each key present).
 fn write_configs(
     dir: &Path,
     a: &ConvertArgs,
     to: Target,
+    mut config: Option<Value>,
     weight_map: &BTreeMap<String, String>,
     total: u64,
-    excluded: &std::collections::BTreeSet<String>,
+    excluded: &[String],
 ) -> Result<(), Error> {
-    let excluded: Vec<&String> = excluded.iter().collect();
-    let mut config = read_json(&dir.join("config.json"))?;
-    match to {
+    let producer = json!({"name": "blockscale", "version": env!("CARGO_PKG_VERSION")});
+    let quantization_config = match to {
         Target::ModelOpt(_) => {
-            // Model-Optimizer's export: hf_quant_config.json, and the same
-            // facts as `quantization_config` in config.json.
-            let q = json!({"quant_algo": "NVFP4", "group_size": 16, "exclude_modules": excluded});
+            let algo = "W4A16_NVFP4";
+            let q = json!({"quant_algo": algo, "kv_cache_quant_algo": null, "group_size": 16, "exclude_modules": excluded});
             write_json(
                 &a.output.join("hf_quant_config.json"),
-                &json!({"producer": {"name": "blockscale", "version": env!("CARGO_PKG_VERSION")}, "quantization": q}),
+                &json!({"producer": producer, "quantization": q}),
             )?;
-            if let Some(c) = config.as_mut().and_then(Value::as_object_mut) {
-                c.insert(
-                    "quantization_config".into(),
-                    json!({"quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 16, "exclude_modules": excluded}),
-                );
-            }
+            let weights =
+                json!({"dynamic": false, "num_bits": 4, "type": "float", "group_size": 16});
+            json!({
+                "quant_method": "modelopt",
+                "quant_algo": algo,
+                "group_size": 16,
+                "ignore": excluded,
+                "kv_cache_scheme": null,
+                "config_groups": {"group_0": {"weights": weights, "targets": ["Linear"]}},
+                "producer": producer,
+            })
         }
-        Target::GptOss(_) => {
-            if let Some(c) = config.as_mut().and_then(Value::as_object_mut) {
-                c.insert(
-                    "quantization_config".into(),
-                    json!({"quant_method": "mxfp4", "modules_to_not_convert": excluded}),
-                );
-            }
-        }
-        Target::Own(f) => {
-            if let Some(c) = config.as_mut().and_then(Value::as_object_mut) {
-                c.insert(
-                    "quantization_config".into(),
-                    json!({"quant_method": "blockscale", "format": f.to_string(), "modules_to_not_convert": excluded}),
-                );
-            }
-        }
+        Target::GptOss(_) => json!({"quant_method": "mxfp4", "modules_to_not_convert": excluded}),
+        Target::Own(f) => json!({
+            "quant_method": "blockscale",
+            "format": f.to_string(),
+            "modules_to_not_convert": excluded,
+        }),
+    };
+    if let Some(c) = config.as_mut().and_then(Value::as_object_mut) {
+        c.insert("quantization_config".into(), quantization_config);
     }
     if let Some(c) = config {
         write_json(&a.output.join("config.json"), &c)?;
@@ -422,6 +621,21 @@ fn write_configs(
 /// dropped from `config.json`, the index rewritten.
 pub fn dequantize_dir(input: &Path, out: &Path, dtype: DType) -> Result<(), Error> {
     let (dir, files) = shards(input)?;
+    // Every shard is checked before anything is written.
+    for file in &files {
+        let path = dir.join(file);
+        let f = st::SafeFile::open(&path)?;
+        if let Some(n) = detect::unrecognized(&f)?.first() {
+            return Err(Error::file(
+                &path,
+                Some(n),
+                format!(
+                    "looks quantized, but is in no layout this tool reads ({})",
+                    detect::KNOWN_LAYOUTS
+                ),
+            ));
+        }
+    }
     create_dir(out)?;
     let mut weight_map = BTreeMap::new();
     let mut total = 0u64;
@@ -463,8 +677,9 @@ mod tests {
         assert_eq!(layer_index("model.layers.12.mlp.up_proj.weight"), Some(12));
         assert_eq!(layer_index("transformer.h.3.attn.c_attn.weight"), Some(3));
         assert_eq!(layer_index("lm_head.weight"), None);
-        assert!(always_kept("model.embed_tokens.weight", &[10, 10]));
-        assert!(always_kept("model.layers.0.input_layernorm.weight", &[10]));
-        assert!(!always_kept("model.layers.0.mlp.up_proj.weight", &[10, 32]));
+        let kept = |n: &str, s: &[usize]| Family::Unknown.plan(n, s).role == Role::Keep;
+        assert!(kept("model.embed_tokens.weight", &[10, 10]));
+        assert!(kept("model.layers.0.input_layernorm.weight", &[10]));
+        assert!(!kept("model.layers.0.mlp.up_proj.weight", &[10, 32]));
     }
 }

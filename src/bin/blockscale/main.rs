@@ -226,6 +226,18 @@ pub(crate) fn dequantize_file(
     dtype: DType,
 ) -> Result<Vec<(String, st::Entry)>, Error> {
     let f = st::SafeFile::open(path)?;
+    // Never pass quantized bytes on as if they were weights.
+    if let Some(n) = detect::unrecognized(&f)?.first() {
+        let (dtype, shape) = f.info(n)?;
+        return Err(Error::file(
+            path,
+            Some(n),
+            format!(
+                "{dtype} {shape:?} looks quantized, but is in no layout this tool reads ({})",
+                detect::KNOWN_LAYOUTS
+            ),
+        ));
+    }
     let mut consumed = std::collections::HashSet::new();
     let mut out: Vec<(String, st::Entry)> = Vec::new();
     for stored in detect::detect(&f)? {
