@@ -320,29 +320,30 @@ fn nvfp4_expert_stacks_have_a_global_scale_per_expert() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
-/// A DeepSeek-style FP8 checkpoint (F8_E4M3 weights with F32
-/// `weight_scale_inv`) is not a layout `dequantize` reads: it must say so,
-/// naming the tensor, and write nothing, where it used to copy the FP8
-/// bytes through as if they were weights. Fused layers of different input
-/// dimensions are refused by `convert` the same way.
+/// A checkpoint in a layout `dequantize` does not read (here
+/// compressed-tensors' per-tensor FP8: F8_E4M3 `weight` with an F32
+/// `weight_scale`) must be refused, naming the tensor, with nothing
+/// written, where FP8 bytes used to be copied through as if they were
+/// weights. Fused layers of different input dimensions are refused by
+/// `convert` the same way.
 #[test]
 fn quantized_tensors_in_unknown_layouts_and_bad_fusions_are_refused() {
     let d = dir("refuse");
-    let ds = d.join("deepseek");
+    let ds = d.join("ct-fp8");
     std::fs::create_dir_all(&ds).unwrap();
     let w = Tensor::new(DType::F8E4M3, vec![128, 128], vec![0x38; 128 * 128]).unwrap();
-    let sc = Tensor::from_f32(DType::F32, vec![1, 1], &[0.5]).unwrap();
+    let sc = Tensor::from_f32(DType::F32, vec![1], &[0.5]).unwrap();
     let n = "model.layers.0.mlp.down_proj";
     st::write(
         ds.join("model.safetensors"),
         &[
             (format!("{n}.weight"), w),
-            (format!("{n}.weight_scale_inv"), sc),
+            (format!("{n}.weight_scale"), sc),
         ],
         None,
     )
     .unwrap();
-    std::fs::write(ds.join("config.json"), r#"{"model_type": "deepseek_v3"}"#).unwrap();
+    std::fs::write(ds.join("config.json"), r#"{"model_type": "llama"}"#).unwrap();
     let out = d.join("out");
     let (ok, _, err) = run(&["dequantize", s(&ds), "-o", s(&out)]);
     assert!(!ok);
@@ -370,5 +371,83 @@ fn quantized_tensors_in_unknown_layouts_and_bad_fusions_are_refused() {
         "{err}"
     );
     assert!(!out.exists());
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// DeepSeek FP8 both ways: `weight` F8_E4M3 and `weight_scale_inv` F32
+/// `[⌈out/128⌉, ⌈in/128⌉]` (partial blocks at the edges), power-of-two
+/// factors with `scale_fmt: "ue8m0"`; and `dequantize` of such a
+/// checkpoint gives `e4m3 · s` per block in BF16, the names unchanged.
+#[test]
+fn deepseek_fp8_converts_with_ue8m0_factors_and_dequantizes() {
+    let d = dir("deepseek");
+    let n = "model.layers.0.mlp.down_proj.weight";
+    let src = model(
+        &d.join("bf16"),
+        json!({"model_type": "deepseek_v3"}),
+        &[(n, vec![130, 200]), ("model.norm.weight", vec![200])],
+    );
+    let out = d.join("fp8");
+    let bf16 = d.join("bf16");
+    let args = [
+        "convert",
+        s(&bf16),
+        "--to",
+        "fp8-block-ue8m0,2d",
+        "--layout",
+        "deepseek",
+        "-o",
+        s(&out),
+    ];
+    let (ok, _, err) = run(&args);
+    assert!(ok, "{err}");
+    let f = st::SafeFile::open(out.join("model.safetensors")).unwrap();
+    let w = f.tensor(n).unwrap();
+    let si = f.tensor(&format!("{n}_scale_inv")).unwrap();
+    assert_eq!((w.dtype, w.shape.clone()), (DType::F8E4M3, vec![130, 200]));
+    assert_eq!((si.dtype, si.shape.clone()), (DType::F32, vec![2, 2]));
+    // Each factor: the least power of two s with amax/s ≤ 448.
+    let x = &src[0].1;
+    let s_inv = si.to_f32().unwrap();
+    for (b, &sv) in s_inv.iter().enumerate() {
+        let (br, bc) = (b / 2, b % 2);
+        let amax = (br * 128..(130).min(br * 128 + 128))
+            .flat_map(|r| (bc * 128..(200).min(bc * 128 + 128)).map(move |c| (r, c)))
+            .fold(0f32, |m, (r, c)| m.max(x[r * 200 + c].abs()));
+        assert_eq!(sv, (amax / 448.0).log2().ceil().exp2(), "block {b}");
+    }
+    let c = &json_file(&out.join("config.json"))["quantization_config"];
+    assert_eq!(c["quant_method"], "fp8");
+    assert_eq!(c["weight_block_size"], json!([128, 128]));
+    assert_eq!(c["scale_fmt"], "ue8m0");
+    // dequantize: e4m3 · s, per block, by DeepSeek's formula.
+    let back = d.join("back");
+    let (ok, _, err) = run(&["dequantize", s(&out), "-o", s(&back), "--dtype", "f32"]);
+    assert!(ok, "{err}");
+    let b = st::SafeFile::open(back.join("model.safetensors")).unwrap();
+    let got = b.tensor(n).unwrap();
+    let want: Vec<f32> = (0..130 * 200)
+        .map(|i| {
+            let (r, c) = (i / 200, i % 200);
+            blockscale::E4M3::from_bits(w.data[i]).to_f32() * s_inv[(r / 128) * 2 + c / 128]
+        })
+        .collect();
+    assert_eq!(
+        (got.shape.clone(), got.to_f32().unwrap()),
+        (vec![130, 200], want)
+    );
+    assert!(b.names().iter().all(|m| !m.ends_with("scale_inv")));
+    // 1x128 tiles are not DeepSeek's.
+    let (ok, _, err) = run(&[
+        "convert",
+        s(&d.join("bf16")),
+        "--to",
+        "fp8-block",
+        "--layout",
+        "deepseek",
+        "-o",
+        s(&d.join("x")),
+    ]);
+    assert!(!ok && err.contains("128x128"), "{err}");
     std::fs::remove_dir_all(&d).unwrap();
 }

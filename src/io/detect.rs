@@ -52,13 +52,21 @@ pub enum Stored {
         /// The weight's name.
         name: String,
     },
+    /// DeepSeek FP8: `{name}` (F8_E4M3) and `{name}_scale_inv` (F32).
+    DeepSeek {
+        /// The weight's name.
+        name: String,
+    },
 }
 
 impl Stored {
     /// The weight's name.
     pub fn name(&self) -> &str {
         match self {
-            Stored::Own { name, .. } | Stored::GptOss { name } | Stored::ModelOpt { name } => name,
+            Stored::Own { name, .. }
+            | Stored::GptOss { name }
+            | Stored::ModelOpt { name }
+            | Stored::DeepSeek { name } => name,
         }
     }
 
@@ -104,6 +112,13 @@ impl Stored {
                 }
                 v
             }
+            Stored::DeepSeek { name } => vec![
+                (name.clone(), "DeepSeek FP8 weight (E4M3)".into()),
+                (
+                    format!("{name}_scale_inv"),
+                    "DeepSeek FP8 block factors (128x128)".into(),
+                ),
+            ],
         }
     }
 
@@ -157,6 +172,12 @@ impl Stored {
                     *last *= 2;
                 }
                 Ok(untranspose(f, name, x, shape))
+            }
+            Stored::DeepSeek { name } => {
+                let w = f.tensor(name)?;
+                let s = f.tensor(&format!("{name}_scale_inv"))?;
+                let x = layouts::dequantize_deepseek_fp8(&w, &s).map_err(|e| at(e, name))?;
+                Ok((x, w.shape))
             }
         }
     }
@@ -213,6 +234,9 @@ pub fn detect(f: &SafeFile) -> Result<Vec<Stored>, Error> {
         if has(&format!("{n}_scale")) && has(&format!("{n}_scale_2")) && f.info(n)?.0 == "U8" {
             found.push(Stored::ModelOpt { name: n.clone() });
         }
+        if has(&format!("{n}_scale_inv")) && f.info(n)?.0 == "F8_E4M3" {
+            found.push(Stored::DeepSeek { name: n.clone() });
+        }
     }
     Ok(found)
 }
@@ -234,11 +258,12 @@ pub const KNOWN_LAYOUTS: &str = "blockscale's own (.qdata/.qscales), Model-Optim
 /// use blockscale::io::{DType, Tensor, detect, st};
 /// let path = std::env::temp_dir().join(format!("bs-unrec-{}.safetensors", std::process::id()));
 /// let w = Tensor::new(DType::F8E4M3, vec![2, 2], vec![0x38; 4])?;
-/// let s = Tensor::from_f32(DType::F32, vec![1, 1], &[0.5])?;
+/// let s = Tensor::from_f32(DType::F32, vec![1], &[0.5])?;
 /// let b = Tensor::from_f32(DType::BF16, vec![2], &[1.0, 2.0])?;
-/// st::write(&path, &[("w.weight".into(), w), ("w.weight_scale_inv".into(), s), ("w.bias".into(), b)], None)?;
+/// // compressed-tensors' per-tensor FP8, which `detect` does not read.
+/// st::write(&path, &[("w.weight".into(), w), ("w.weight_scale".into(), s), ("w.bias".into(), b)], None)?;
 /// let f = st::SafeFile::open(&path)?;
-/// assert_eq!(detect::unrecognized(&f)?, ["w.weight", "w.weight_scale_inv"]);
+/// assert_eq!(detect::unrecognized(&f)?, ["w.weight", "w.weight_scale"]);
 /// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), blockscale::Error>(())
 /// ```

@@ -13,12 +13,30 @@ use blockscale::format::{AnyFormat, BlockFormat, BlockShape, FormatId, MxFp4, Nv
 use blockscale::io::detect::{self, TRANSPOSED_KEY};
 use blockscale::io::model::{Family, Role, TensorPlan};
 use blockscale::io::{DType, layouts, st};
-use blockscale::tensor::{AnyQuantized, Direction, QuantizeOptions, QuantizedTensor};
+use blockscale::tensor::{
+    AnyQuantized, Direction, PartialBlocks, QuantizeOptions, QuantizedTensor,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+/// A layout family `convert --layout` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayoutArg {
+    /// The loaders' layout for the format: Model-Optimizer for 1x16 NVFP4,
+    /// gpt-oss for 1x32 MXFP4, blockscale's own for the rest
+    Auto,
+    /// Model-Optimizer NVFP4 (vLLM, TensorRT-LLM)
+    Modelopt,
+    /// gpt-oss MXFP4 (transformers)
+    GptOss,
+    /// DeepSeek FP8, 128x128 blocks (DeepSeek-V3, transformers, vLLM)
+    Deepseek,
+    /// blockscale's own layout, any format
+    Blockscale,
+}
 
 /// Where a converted checkpoint's weights go: the layout real loaders
 /// read for the format, or this crate's own for the rest.
@@ -28,7 +46,9 @@ enum Target {
     ModelOpt(Nvfp4),
     /// 1×32 MXFP4 in gpt-oss's layout (`_blocks`, `_scales`).
     GptOss(MxFp4),
-    /// Any other format, in blockscale's own layout.
+    /// E4M3 in 128×128 blocks in DeepSeek's layout (`weight_scale_inv`).
+    DeepSeek(AnyFormat),
+    /// Any format, in blockscale's own layout.
     Own(AnyFormat),
 }
 
@@ -38,24 +58,44 @@ impl Target {
     fn has_global_scale(self) -> bool {
         match self {
             Target::ModelOpt(_) => true,
-            Target::GptOss(_) => false,
+            Target::GptOss(_) | Target::DeepSeek(_) => false,
             Target::Own(f) => f.has_global_scale(),
         }
     }
 
-    /// The target of `--to`: NVFP4 without a profile takes
+    /// The target of `--to` and `--layout`: NVFP4 without a profile takes
     /// Model-Optimizer's numbers (its layout's producer).
-    fn parse(to: &str) -> Result<Target, Error> {
+    fn parse(to: &str, layout: LayoutArg) -> Result<Target, Error> {
         let mut id: FormatId = to.parse()?;
         if id.family() == "nvfp4" && id.option("profile").is_none() {
             id = id.with("profile", "modelopt");
         }
         let one_d = |b: BlockShape| matches!(b, BlockShape::Tile { rows: 1, .. });
-        Ok(match AnyFormat::from_id(&id)? {
-            AnyFormat::Nvfp4(f) if one_d(f.block()) => Target::ModelOpt(f),
-            AnyFormat::MxFp4(f) if one_d(f.block()) => Target::GptOss(f),
-            f => Target::Own(f),
-        })
+        let format = AnyFormat::from_id(&id)?;
+        let deepseek = matches!(id.family(), "fp8-block" | "fp8-block-ue8m0")
+            && format.id().option("2d") == Some("true");
+        let refuse = |what: &str| {
+            Err(Error::InvalidArgument(format!(
+                "--layout {}: holds {what}, not {format}",
+                clap::ValueEnum::to_possible_value(&layout)
+                    .map_or("?".into(), |v| v.get_name().to_string())
+            )))
+        };
+        match (layout, format) {
+            (LayoutArg::Auto | LayoutArg::Modelopt, AnyFormat::Nvfp4(f)) if one_d(f.block()) => {
+                Ok(Target::ModelOpt(f))
+            }
+            (LayoutArg::Auto | LayoutArg::GptOss, AnyFormat::MxFp4(f)) if one_d(f.block()) => {
+                Ok(Target::GptOss(f))
+            }
+            (LayoutArg::Deepseek, f) if deepseek => Ok(Target::DeepSeek(f)),
+            (LayoutArg::Auto | LayoutArg::Blockscale, f) => Ok(Target::Own(f)),
+            (LayoutArg::Modelopt, _) => refuse("1x16 NVFP4"),
+            (LayoutArg::GptOss, _) => refuse("1x32 MXFP4"),
+            (LayoutArg::Deepseek, _) => {
+                refuse("E4M3 in 128x128 blocks (fp8-block,2d or fp8-block-ue8m0,2d)")
+            }
+        }
     }
 }
 
@@ -68,6 +108,9 @@ pub struct ConvertArgs {
     /// (blockscale's own layout)
     #[arg(long = "to")]
     to: String,
+    /// Layout family of the output
+    #[arg(long, value_enum, default_value_t = LayoutArg::Auto)]
+    layout: LayoutArg,
     /// Output directory (created if missing)
     #[arg(short, long)]
     output: PathBuf,
@@ -313,7 +356,7 @@ fn global_amaxes(
 }
 
 pub fn convert(a: ConvertArgs) -> Result<(), Error> {
-    let to = Target::parse(&a.to)?;
+    let to = Target::parse(&a.to, a.layout)?;
     let (dir, files) = shards(&a.model)?;
     let config = read_json(&dir.join("config.json"))?;
     let family = Family::from_config(config.as_ref());
@@ -502,6 +545,24 @@ fn quantize_tensor(
             };
             (entries(v.map_err(ctx)?), Vec::new())
         }
+        Target::DeepSeek(f) => {
+            if stack {
+                return Err(Error::file(
+                    path,
+                    Some(name),
+                    "the DeepSeek layout holds 2-D weights, not expert stacks",
+                ));
+            }
+            let o = QuantizeOptions {
+                partial_blocks: PartialBlocks::ZeroPad,
+                ..Default::default()
+            };
+            let q = AnyQuantized::quantize(&f, &x, rows, cols, &o).map_err(ctx)?;
+            (
+                entries(layouts::deepseek_fp8(name, &q).map_err(ctx)?),
+                Vec::new(),
+            )
+        }
         Target::Own(f) => {
             // One tensor for the stack: experts as consecutive rows, each
             // stored [out, in] (so blocks run along the input dimension).
@@ -599,6 +660,23 @@ fn write_configs(
             })
         }
         Target::GptOss(_) => json!({"quant_method": "mxfp4", "modules_to_not_convert": excluded}),
+        // DeepSeek-V3's config.json; `scale_fmt` as V3.1 spells power-of-two
+        // factors; the kept layers as transformers' and vLLM's FP8 configs
+        // name them.
+        Target::DeepSeek(f) => {
+            let mut c = json!({
+                "quant_method": "fp8",
+                "fmt": "e4m3",
+                "activation_scheme": "dynamic",
+                "weight_block_size": [128, 128],
+                "modules_to_not_convert": excluded,
+                "ignored_layers": excluded,
+            });
+            if f.id().family() == "fp8-block-ue8m0" {
+                c["scale_fmt"] = json!("ue8m0");
+            }
+            c
+        }
         Target::Own(f) => json!({
             "quant_method": "blockscale",
             "format": f.to_string(),

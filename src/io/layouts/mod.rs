@@ -12,15 +12,21 @@
 //!   element), `{w}_scales` U8 `[rows, cols/32]` (E8M0 bits); expert stacks
 //!   `[E, out, in/32, 16]` for parameters `[E, in, out]`. Dequantize:
 //!   `x = e2m1 · 2^(scale − 127)`, then transpose each expert.
+//! - **DeepSeek FP8** (DeepSeek-V3's inference code, transformers' fine-grained
+//!   FP8, vLLM): `{w}` F8_E4M3 `[rows, cols]` and `{w}_scale_inv` F32
+//!   `[⌈rows/128⌉, ⌈cols/128⌉]`, powers of two under `scale_fmt: "ue8m0"`.
+//!   Dequantize: `x = f32(e4m3) · scale_inv` per 128×128 block.
 //! - **blockscale** (any format): `{w}.qdata` U8 (this crate's element
 //!   bytes, [`QuantizedTensor::data`]), `{w}.qscales` (F8_E4M3, F8_E8M0 or
 //!   F32, `[tile rows, tile cols]`), and a `__metadata__` entry
 //!   `blockscale:{w}` holding the format, shape, direction and tensor amax.
 
+mod deepseek;
 mod gptoss;
 mod modelopt;
 mod own;
 
+pub use deepseek::{deepseek_fp8, dequantize_deepseek_fp8};
 pub use gptoss::{
     dequantize_gptoss_experts, dequantize_gptoss_mxfp4, gptoss_mxfp4, gptoss_mxfp4_experts,
 };
