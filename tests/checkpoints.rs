@@ -324,8 +324,9 @@ fn nvfp4_expert_stacks_have_a_global_scale_per_expert() {
 /// compressed-tensors' per-tensor FP8: F8_E4M3 `weight` with an F32
 /// `weight_scale`) must be refused, naming the tensor, with nothing
 /// written, where FP8 bytes used to be copied through as if they were
-/// weights. Fused layers of different input dimensions are refused by
-/// `convert` the same way.
+/// weights. Fused layers of different input dimensions, and experts whose
+/// input dimension is not whole blocks, are refused by `convert` the same
+/// way, before anything is written.
 #[test]
 fn quantized_tensors_in_unknown_layouts_and_bad_fusions_are_refused() {
     let d = dir("refuse");
@@ -368,6 +369,24 @@ fn quantized_tensors_in_unknown_layouts_and_bad_fusions_are_refused() {
     assert!(!ok);
     assert!(
         err.contains("k_proj") && err.contains("q_proj") && err.contains("input dimension"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // A gpt-oss expert whose input dimension (I = 48) is not whole
+    // 32-element blocks.
+    let g = d.join("gptoss");
+    model(
+        &g,
+        json!({"model_type": "gpt_oss"}),
+        &[
+            ("model.layers.0.mlp.experts.gate_up_proj", vec![2, 64, 96]),
+            ("model.layers.0.mlp.experts.down_proj", vec![2, 48, 64]),
+        ],
+    );
+    let (ok, _, err) = run(&["convert", s(&g), "--to", "mxfp4", "-o", s(&out)]);
+    assert!(!ok);
+    assert!(
+        err.contains("experts.down_proj") && err.contains("48 inputs"),
         "{err}"
     );
     assert!(!out.exists());

@@ -7,8 +7,9 @@ writes, and compares them bit for bit with the crate's own dequantization
 Run from the repository root: `python3 tests/layout_numpy.py`. It builds the
 binary (`cargo build --release --features cli`), creates a throwaway virtual
 environment with numpy and ml_dtypes, writes a small seeded F32 checkpoint,
-converts it to NVFP4 (Model-Optimizer), MXFP4 (gpt-oss) and MXFP8
-(blockscale layout), and checks every quantized weight.
+converts it to NVFP4 (Model-Optimizer), MXFP4 (gpt-oss, with expert
+stacks), FP8 128x128 (DeepSeek) and MXFP8 (blockscale layout), and checks
+every quantized weight.
 """
 
 import json
@@ -76,21 +77,32 @@ def main():
             weights[f"model.layers.{layer}.{proj}.weight"] = x.astype(np.float32)
     weights["model.embed_tokens.weight"] = rng.standard_normal((50, 128)).astype(np.float32)
     write_safetensors(model / "model.safetensors", weights)
+    # gpt-oss: expert stacks [E, in, out], stored transposed.
+    gptoss = work / "gptoss"
+    gptoss.mkdir()
+    experts = {
+        "model.layers.0.mlp.experts.gate_up_proj": (rng.standard_normal((4, 128, 96)) * 0.1).astype(np.float32),
+        "model.layers.0.mlp.experts.down_proj": (rng.standard_normal((4, 64, 128)) * 0.1).astype(np.float32),
+    }
+    write_safetensors(gptoss / "model.safetensors", experts)
+    (gptoss / "config.json").write_text('{"model_type": "gpt_oss"}')
     checked = 0
-    for target, snippet, name_of in [
-        ("nvfp4", "nvfp4-modelopt", lambda w: w),
-        ("mxfp4", "mxfp4-gptoss", lambda w: w),
-        ("mxfp8", "mxfp8-blockscale", lambda w: w),
+    for target, snippet, src, names, extra in [
+        ("nvfp4", "nvfp4-modelopt", model, weights, []),
+        ("mxfp4", "mxfp4-gptoss", model, weights, []),
+        ("mxfp4", "mxfp4-gptoss", gptoss, experts, []),
+        ("mxfp8", "mxfp8-blockscale", model, weights, []),
+        ("fp8-block,2d", "fp8-deepseek", model, weights, ["--layout", "deepseek"]),
     ]:
-        out, deq = work / target, work / (target + "-f32")
-        subprocess.run([exe, "convert", model, "--to", target, "-o", out], check=True, capture_output=True)
+        out, deq = work / f"{snippet}-{src.name}", work / f"{snippet}-{src.name}-f32"
+        subprocess.run([exe, "convert", src, "--to", target, "-o", out, *extra], check=True, capture_output=True)
         subprocess.run([exe, "dequantize", out, "-o", deq, "--dtype", "f32"], check=True)
         t = load(out / "model.safetensors")
         want = load(deq / "model.safetensors")
-        for w in weights:
+        for w in names:
             if "embed" in w:
                 continue
-            env = dict(ns, t=t, w=name_of(w))
+            env = dict(ns, t=t, w=w)
             exec(SNIPPETS[snippet], env)
             got, ref = env["x"], want[w]
             assert got.dtype == np.float32 and got.shape == ref.shape, (target, w, got.dtype, got.shape, ref.shape)
@@ -98,7 +110,7 @@ def main():
                 bad = np.flatnonzero(got.view(np.uint32) != ref.view(np.uint32))
                 sys.exit(f"{target} {w}: {bad.size} elements differ, first at {bad[0]}: {got.flat[bad[0]]} vs {ref.flat[bad[0]]}")
             checked += 1
-    print(f"layout contract: {checked} weights in 3 layouts match the crate bit for bit")
+    print(f"layout contract: {checked} weights in 4 layouts match the crate bit for bit")
 
 
 main()

@@ -4,7 +4,7 @@
 //!
 //! How to add a format: the module docs of [`crate::format`].
 
-use super::{BlockFormat, FormatId, ScaleCodec, ScaleKind};
+use super::{BlockFormat, BlockShape, FormatId, ScaleCodec, ScaleKind};
 use crate::Error;
 use core::fmt;
 use core::str::FromStr;
@@ -143,6 +143,20 @@ macro_rules! any_format {
             pub fn scale_kind(&self) -> ScaleKind {
                 match self {
                     $( $( AnyFormat::$v(_) => <<$t as BlockFormat>::Scale as ScaleCodec>::KIND, )* )*
+                }
+            }
+
+            /// The format's block ([`BlockFormat::block`]).
+            ///
+            /// ```
+            /// use blockscale::format::{AnyFormat, BlockShape};
+            /// let f: AnyFormat = "fp8-block,2d".parse()?;
+            /// assert_eq!(f.block(), BlockShape::Tile { rows: 128, cols: 128 });
+            /// # Ok::<(), blockscale::Error>(())
+            /// ```
+            pub fn block(&self) -> BlockShape {
+                match self {
+                    $( $( AnyFormat::$v(f) => f.block(), )* )*
                 }
             }
 

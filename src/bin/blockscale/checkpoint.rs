@@ -63,6 +63,30 @@ impl Target {
         }
     }
 
+    /// The block a weight must be whole blocks of, (outputs, inputs);
+    /// `None` where partial blocks are padded (DeepSeek's layout).
+    fn whole_blocks(self) -> Option<(usize, usize)> {
+        let tile = |b: BlockShape| match b {
+            BlockShape::Tile { rows, cols } => Some((rows, cols)),
+            BlockShape::Tensor => None,
+        };
+        match self {
+            Target::ModelOpt(f) => tile(f.block()),
+            Target::GptOss(f) => tile(f.block()),
+            Target::DeepSeek(_) => None,
+            Target::Own(f) => tile(f.block()),
+        }
+    }
+
+    /// The format's name, for messages.
+    fn format_name(self) -> String {
+        match self {
+            Target::ModelOpt(f) => f.name(),
+            Target::GptOss(f) => f.name(),
+            Target::DeepSeek(f) | Target::Own(f) => f.name(),
+        }
+    }
+
     /// The target of `--to` and `--layout`: NVFP4 without a profile takes
     /// Model-Optimizer's numbers (its layout's producer).
     fn parse(to: &str, layout: LayoutArg) -> Result<Target, Error> {
@@ -236,6 +260,7 @@ fn plan_checkpoint(
     files: &[String],
     family: Family,
     a: &ConvertArgs,
+    to: Target,
 ) -> Result<(Planned, Vec<String>, u64), Error> {
     let mut all = Vec::new();
     let mut total = 0u64;
@@ -262,10 +287,27 @@ fn plan_checkpoint(
         if p.role == Role::Keep || !float || a.exclude.iter().any(|g| glob(g, n)) || kept_layer(n) {
             continue;
         }
-        let in_dim = match p.role {
-            Role::Experts { transposed: true } => shape[shape.len() - 2],
-            _ => shape[shape.len() - 1],
+        let (out_dim, in_dim) = match p.role {
+            Role::Experts { transposed: true } => (shape[2], shape[1]),
+            Role::Experts { .. } => (shape[1], shape[2]),
+            _ => (
+                shape[..shape.len() - 1].iter().product(),
+                shape[shape.len() - 1],
+            ),
         };
+        // Whole blocks, checked before anything is written.
+        if let Some((br, bc)) = to.whole_blocks() {
+            if !in_dim.is_multiple_of(bc) || !out_dim.is_multiple_of(br) {
+                return Err(Error::file(
+                    dir.join(file),
+                    Some(n),
+                    format!(
+                        "{out_dim} outputs x {in_dim} inputs are not whole {br}x{bc} blocks of {}",
+                        to.format_name()
+                    ),
+                ));
+            }
+        }
         if let Some(g) = &p.fused {
             match fused_in.get(g) {
                 Some((first, d)) if *d != in_dim => {
@@ -360,7 +402,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
     let (dir, files) = shards(&a.model)?;
     let config = read_json(&dir.join("config.json"))?;
     let family = Family::from_config(config.as_ref());
-    let (planned, all_names, total) = plan_checkpoint(&dir, &files, family, &a)?;
+    let (planned, all_names, total) = plan_checkpoint(&dir, &files, family, &a, to)?;
     if !planned.guessed.is_empty() {
         let shown: Vec<&str> = planned.guessed.iter().take(4).map(String::as_str).collect();
         eprintln!(
