@@ -296,17 +296,17 @@ fn plan_checkpoint(
             ),
         };
         // Whole blocks, checked before anything is written.
-        if let Some((br, bc)) = to.whole_blocks() {
-            if !in_dim.is_multiple_of(bc) || !out_dim.is_multiple_of(br) {
-                return Err(Error::file(
-                    dir.join(file),
-                    Some(n),
-                    format!(
-                        "{out_dim} outputs x {in_dim} inputs are not whole {br}x{bc} blocks of {}",
-                        to.format_name()
-                    ),
-                ));
-            }
+        if let Some((br, bc)) = to.whole_blocks()
+            && (!in_dim.is_multiple_of(bc) || !out_dim.is_multiple_of(br))
+        {
+            return Err(Error::file(
+                dir.join(file),
+                Some(n),
+                format!(
+                    "{out_dim} outputs x {in_dim} inputs are not whole {br}x{bc} blocks of {}",
+                    to.format_name()
+                ),
+            ));
         }
         if let Some(g) = &p.fused {
             match fused_in.get(g) {
