@@ -7,7 +7,8 @@ in target/venv-transformers (reused between runs: only the first run pays for
 the install), then:
 
 1. builds a tiny random `GptOssForCausalLM` (2 layers, 4 experts of
-   hidden 64 / intermediate 64) in bfloat16 and `save_pretrained`s it;
+   hidden 64 / intermediate 96, so that a missing transpose changes shapes)
+   in bfloat16 and `save_pretrained`s it;
 2. runs `blockscale convert --to mxfp4` on it;
 3. checks, stopping at the first failing step:
    (a) the tensor names, dtypes and shapes are gpt-oss's MXFP4 layout:
