@@ -54,8 +54,24 @@ pub fn safetensors(data: &[u8]) {
             && let (Some(b), Some(s)) = (get(name), get(&format!("{stem}_scales")))
         {
             let _ = layouts::dequantize_gptoss_mxfp4(&b, &s);
+            let _ = layouts::dequantize_gptoss_experts(&b, &s);
+        }
+        if let (Some(w), Some(s)) = (get(name), get(&format!("{name}_scale_inv"))) {
+            let _ = layouts::dequantize_deepseek_fp8(&w, &s);
         }
     }
+    // Whatever layout the file holds: detection, description and every
+    // weight's dequantization return, never panic.
+    if let Ok(found) = blockscale::io::detect::detect(&f) {
+        for stored in found {
+            let _ = stored.parts();
+            if let Ok((x, shape)) = stored.dequantize(&f) {
+                assert_eq!(x.len(), shape.iter().product::<usize>(), "{}", stored.name());
+            }
+        }
+    }
+    let _ = blockscale::io::detect::describe(&f);
+    let _ = blockscale::io::detect::unrecognized(&f);
     for (key, json) in &meta {
         if let Some(stem) = key.strip_prefix("blockscale:")
             && let (Some(d), Some(s)) = (
@@ -113,6 +129,12 @@ pub fn layouts(data: &[u8]) {
     }
     if let Ok(v) = layouts::dequantize_gptoss_mxfp4(&a, &b) {
         assert_eq!(v.len(), 2 * a.numel());
+    }
+    if let Ok((v, shape)) = layouts::dequantize_gptoss_experts(&a, &b) {
+        assert_eq!(v.len(), shape.iter().product::<usize>());
+    }
+    if let Ok(v) = layouts::dequantize_deepseek_fp8(&a, &b) {
+        assert_eq!(v.len(), a.numel());
     }
     let json = String::from_utf8_lossy(u.take_rest()).into_owned();
     let _ = layouts::own_format(&json);

@@ -158,7 +158,7 @@ impl Stored {
                 let x = layouts::dequantize_gptoss_mxfp4(&b, &s).map_err(|e| at(e, name))?;
                 let mut shape = b.shape[..b.shape.len().saturating_sub(1)].to_vec();
                 if let Some(last) = shape.last_mut() {
-                    *last *= 32;
+                    *last = last.saturating_mul(32);
                 }
                 Ok((x, shape))
             }
@@ -169,7 +169,7 @@ impl Stored {
                 let x = layouts::dequantize_modelopt_nvfp4(&w, &s, &s2).map_err(|e| at(e, name))?;
                 let mut shape = w.shape.clone();
                 if let Some(last) = shape.last_mut() {
-                    *last *= 2;
+                    *last = last.saturating_mul(2);
                 }
                 Ok(untranspose(f, name, x, shape))
             }

@@ -170,7 +170,10 @@ pub fn dequantize_gptoss_experts(
         )));
     };
     let stored = dequantize_gptoss_mxfp4(blocks, scales)?;
-    let in_dim = nb * 32;
+    // Not larger than the data once the blocks are valid, unless a dimension is 0.
+    let in_dim = nb.checked_mul(32).ok_or_else(|| {
+        Error::InvalidArgument(format!("expert blocks {:?} overflow", blocks.shape))
+    })?;
     let x = super::transpose_stack(&stored, out_dim, in_dim);
     Ok((x, [e, in_dim, out_dim]))
 }

@@ -146,7 +146,9 @@ pub fn dequantize_modelopt_nvfp4(
         )));
     }
     let (rows, half) = (weight.shape[n - 2], weight.shape[n - 1]);
-    let cols = half * 2;
+    let cols = half.checked_mul(2).ok_or_else(|| {
+        Error::InvalidArgument(format!("weight shape {:?} overflows", weight.shape))
+    })?;
     let mut scale_shape = weight.shape.clone();
     scale_shape[n - 1] = cols.div_ceil(16);
     check_shape("weight_scale", scale, DType::F8E4M3, &scale_shape)?;
