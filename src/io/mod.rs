@@ -1,7 +1,8 @@
-//! Tensor files: `.npy` (as NumPy and ml_dtypes write them) and
-//! safetensors (memory-mapped), plus the checkpoint layouts of
-//! Model-Optimizer NVFP4, gpt-oss MXFP4 and this crate's own format
-//! ([SEMANTICS.md](crate::contract) §6). Behind the `io` feature.
+//! Tensor files: `.npy` (as NumPy and ml_dtypes write them), safetensors
+//! (memory-mapped) and GGUF (llama.cpp's format, with its MXFP4 and NVFP4
+//! blocks: [`gguf`]), plus the checkpoint layouts of Model-Optimizer NVFP4,
+//! gpt-oss MXFP4 and this crate's own format ([SEMANTICS.md](crate::contract)
+//! §6). Behind the `io` feature.
 //!
 //! Every reader returns a typed [`Error::File`] naming the file (and the
 //! tensor) for a truncated or malformed file, and every writer writes to a
@@ -9,6 +10,7 @@
 //! on success, so a failure never leaves a half-written file.
 
 pub mod detect;
+pub mod gguf;
 pub mod layouts;
 pub mod model;
 pub mod npy;

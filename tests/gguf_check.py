@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Cross-check blockscale's GGUF files against the `gguf` Python package.
+
+Installs numpy and gguf==0.19.0 (MXFP4 = ggml type 39, NVFP4 = 40) from PyPI
+into a throwaway virtual environment under target/, runs the `gguf_vectors`
+example, reads its `vectors.gguf` with `gguf.GGUFReader` and dequantizes
+every MXFP4 and NVFP4 tensor with `gguf.quants.dequantize`, then checks bit
+for bit:
+
+* MXFP4: gguf-py's values equal the crate's ggml-rule dequantization
+  (`io::gguf::dequantize_tensor`), and the crate's own
+  `QuantizedTensor::dequantize` with -0 read as +0 (ggml's code 8 is +0);
+* NVFP4: gguf-py's values equal `io::gguf::dequantize_nvfp4` without the
+  per-tensor scale, and, times the tensor's `.scale` F32 tensor in NumPy
+  float32, the ggml-rule values; the crate's own values (e2m1 * f32(s * w),
+  or Transformer Engine's order) are reported, and must be within one unit
+  in the last place for the profiles that multiply by w.
+
+Also checks the metadata, shapes (ggml's ne reversed) and types as the
+reader reports them.
+
+Usage: python3 tests/gguf_check.py [--example-dir DIR]
+  --example-dir DIR  use vectors already written there instead of running
+                     `cargo run --release --features io --example gguf_vectors`.
+Exits non-zero on any mismatch.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import venv
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PINS = ["numpy>=1.26", "gguf==0.19.0"]
+
+
+def ensure_venv():
+    """Re-run this script inside a fresh virtual environment with the pins."""
+    if os.environ.get("BLOCKSCALE_GGUF_VENV"):
+        return
+    target = ROOT / "target"
+    target.mkdir(exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="gguf-check-venv-", dir=target)
+    venv.create(tmp, with_pip=True)
+    py = os.path.join(tmp, "bin", "python")
+    subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PINS], check=True)
+    env = dict(os.environ, BLOCKSCALE_GGUF_VENV=tmp)
+    sys.exit(subprocess.run([py, __file__, *sys.argv[1:]], env=env).returncode)
+
+
+ensure_venv()
+
+import numpy as np  # noqa: E402
+import gguf  # noqa: E402
+from gguf import GGMLQuantizationType as T  # noqa: E402
+
+FAILURES = []
+
+
+def fail(msg):
+    FAILURES.append(msg)
+    print("FAIL:", msg)
+
+
+def same_bits(name, what, a, b):
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    b = np.ascontiguousarray(b, dtype=np.float32)
+    if a.shape != b.shape:
+        fail(f"{name}: {what}: shapes {a.shape} and {b.shape}")
+        return False
+    diff = np.flatnonzero(a.view(np.uint32) != b.view(np.uint32))
+    if diff.size:
+        i = diff[0]
+        fail(f"{name}: {what}: {diff.size} of {a.size} differ; first at {i}: "
+             f"{a.flat[i]!r} ({a.view(np.uint32).flat[i]:#010x}) vs {b.flat[i]!r} ({b.view(np.uint32).flat[i]:#010x})")
+        return False
+    return True
+
+
+def ulps(a, b):
+    """Distance in units in the last place, zeros of either sign equal."""
+    def ordered(x):
+        i = x.astype(np.float32).view(np.int32).astype(np.int64)
+        return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+    return np.abs(ordered(a) - ordered(b))
+
+
+def main():
+    args = sys.argv[1:]
+    if args[:1] == ["--example-dir"]:
+        out = pathlib.Path(args[1])
+    else:
+        out = pathlib.Path(tempfile.mkdtemp(prefix="gguf-vectors-", dir=ROOT / "target"))
+        subprocess.run(["cargo", "run", "--quiet", "--release", "--features", "io", "--example",
+                        "gguf_vectors", "--", str(out)], cwd=ROOT, check=True)
+    reader = gguf.GGUFReader(out / "vectors.gguf")
+    arch = reader.get_field("general.architecture")
+    if arch is None or arch.contents() != "blockscale-test":
+        fail(f"general.architecture is {arch and arch.contents()!r}")
+    align = reader.get_field("general.alignment")
+    if align is None or align.contents() != 32:
+        fail("general.alignment")
+    tensors = {t.name: t for t in reader.tensors}
+    checked = {T.MXFP4: 0, T.NVFP4: 0}
+    for name, t in tensors.items():
+        if t.tensor_type not in (T.MXFP4, T.NVFP4):
+            continue
+        ggml_ref = np.load(out / f"{name}.ggml.npy")
+        crate = np.load(out / f"{name}.crate.npy")
+        shape = tuple(int(d) for d in reversed(t.shape))
+        if shape != ggml_ref.shape:
+            fail(f"{name}: reader shape {shape} (ne {list(t.shape)}), crate {ggml_ref.shape}")
+            continue
+        raw = gguf.quants.dequantize(t.data, t.tensor_type)
+        checked[t.tensor_type] += 1
+        if t.tensor_type == T.MXFP4:
+            ok = same_bits(name, "gguf-py vs crate's ggml rule", raw, ggml_ref)
+            ok &= same_bits(name, "gguf-py vs crate dequantize (-0 as +0)", raw, crate + np.float32(0))
+            negz = int(np.sum(crate.view(np.uint32) == 0x80000000))
+            print(f"{'ok' if ok else 'FAIL'}  MXFP4 {name} {shape}: bit-identical ({negz} crate -0 read as +0)")
+        else:
+            scale_name = name.removesuffix(".weight") + ".scale"
+            s = tensors.get(scale_name)
+            if s is None or s.tensor_type != T.F32 or s.data.size != 1:
+                fail(f"{name}: no F32 [1] {scale_name}")
+                continue
+            w = np.float32(s.data[0])
+            ok = same_bits(name, "gguf-py vs crate without scale", raw, np.load(out / f"{name}.noscale.npy"))
+            ok &= same_bits(name, "gguf-py * scale vs crate's ggml rule", raw * w, ggml_ref)
+            d = ulps(raw * w, crate)
+            both_zero = (raw * w == 0) & (crate == 0)
+            d = np.where(both_zero, 0, d)
+            n, worst = int(np.sum(d > 0)), int(d.max())
+            te = ".te." in name or "_te." in name
+            if not te and worst > 1:
+                fail(f"{name}: crate dequantize is {worst} ulps from ggml's")
+                ok = False
+            print(f"{'ok' if ok else 'FAIL'}  NVFP4 {name} {shape} w={float(w)!r}: bit-identical to gguf-py; "
+                  f"crate's own order differs in {n} of {d.size} values (max {worst} ulp)")
+    if checked[T.MXFP4] < 4 or checked[T.NVFP4] < 5:
+        fail(f"too few tensors checked: {checked}")
+    if FAILURES:
+        print(f"{len(FAILURES)} failure(s)")
+        return 1
+    print(f"all {sum(checked.values())} tensors match gguf {gguf.__version__ if hasattr(gguf, '__version__') else '0.19.0'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
