@@ -21,7 +21,8 @@ reader reports them.
 
 Usage: python3 tests/gguf_check.py [--example-dir DIR]
   --example-dir DIR  use vectors already written there instead of running
-                     `cargo run --release --features io --example gguf_vectors`.
+                     `cargo run --release --all-features --example gguf_vectors`
+                     (the features CI builds with, so nothing is rebuilt).
 Exits non-zero on any mismatch.
 """
 
@@ -93,7 +94,7 @@ def main():
         out = pathlib.Path(args[1])
     else:
         out = pathlib.Path(tempfile.mkdtemp(prefix="gguf-vectors-", dir=ROOT / "target"))
-        subprocess.run(["cargo", "run", "--quiet", "--release", "--features", "io", "--example",
+        subprocess.run(["cargo", "run", "--quiet", "--release", "--all-features", "--example",
                         "gguf_vectors", "--", str(out)], cwd=ROOT, check=True)
     reader = gguf.GGUFReader(out / "vectors.gguf")
     arch = reader.get_field("general.architecture")

@@ -27,7 +27,7 @@ const DEEPSEEK_BLOCK: usize = 128;
 /// ```
 /// use blockscale::format::AnyFormat;
 /// use blockscale::io::layouts;
-/// use blockscale::tensor::{AnyQuantized, PartialBlocks, QuantizeOptions};
+/// use blockscale::tensor::{AnyQuantized, PartialBlocks, QuantizeOptions, QuantizedView};
 /// let x: Vec<f32> = (0..130 * 200).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
 /// let o = QuantizeOptions { partial_blocks: PartialBlocks::ZeroPad, ..Default::default() };
 /// let f: AnyFormat = "fp8-block-ue8m0,2d".parse()?;

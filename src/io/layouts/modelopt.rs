@@ -60,11 +60,12 @@ pub fn modelopt_nvfp4(
 /// use blockscale::format::Nvfp4;
 /// use blockscale::io::layouts;
 /// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+/// use blockscale::scale::nvfp4::Nvfp4Profile;
 /// let x: Vec<f32> = (0..2 * 32).map(|i| (i as f32 - 31.0) / 8.0).collect();
-/// let o = QuantizeOptions::default();
+/// let (o, f) = (QuantizeOptions::default(), Nvfp4 { profile: Nvfp4Profile::ModelOptimizer, two_d: false });
 /// let experts = [
-///     QuantizedTensor::quantize(Nvfp4::default(), &x[..32], 1, 32, &o)?,
-///     QuantizedTensor::quantize(Nvfp4::default(), &x[32..], 1, 32, &o)?,
+///     QuantizedTensor::quantize(f, &x[..32], 1, 32, &o)?,
+///     QuantizedTensor::quantize(f, &x[32..], 1, 32, &o)?,
 /// ];
 /// let t = layouts::modelopt_nvfp4_experts("experts.w", &experts)?;
 /// assert_eq!(t[2].1.shape, vec![2]); // one global scale per expert
