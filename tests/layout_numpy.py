@@ -93,6 +93,7 @@ def main():
         ("mxfp4", "mxfp4-gptoss", gptoss, experts, []),
         ("mxfp8", "mxfp8-blockscale", model, weights, []),
         ("fp8-block,2d", "fp8-deepseek", model, weights, ["--layout", "deepseek"]),
+        ("nvfp4", "nvfp4-compressed", model, weights, ["--layout", "compressed-tensors"]),
     ]:
         out, deq = work / f"{snippet}-{src.name}", work / f"{snippet}-{src.name}-f32"
         subprocess.run([exe, "convert", src, "--to", target, "-o", out, *extra], check=True, capture_output=True)
@@ -110,7 +111,7 @@ def main():
                 bad = np.flatnonzero(got.view(np.uint32) != ref.view(np.uint32))
                 sys.exit(f"{target} {w}: {bad.size} elements differ, first at {bad[0]}: {got.flat[bad[0]]} vs {ref.flat[bad[0]]}")
             checked += 1
-    print(f"layout contract: {checked} weights in 4 layouts match the crate bit for bit")
+    print(f"layout contract: {checked} weights in 5 layouts match the crate bit for bit")
 
 
 main()

@@ -66,7 +66,12 @@ pub fn safetensors(data: &[u8]) {
         for stored in found {
             let _ = stored.parts();
             if let Ok((x, shape)) = stored.dequantize(&f) {
-                assert_eq!(x.len(), shape.iter().product::<usize>(), "{}", stored.name());
+                assert_eq!(
+                    x.len(),
+                    shape.iter().product::<usize>(),
+                    "{}",
+                    stored.name()
+                );
             }
         }
     }
@@ -135,6 +140,13 @@ pub fn layouts(data: &[u8]) {
     }
     if let Ok(v) = layouts::dequantize_deepseek_fp8(&a, &b) {
         assert_eq!(v.len(), a.numel());
+    }
+    for kind in [
+        layouts::Compressed::Nvfp4Packed,
+        layouts::Compressed::Mxfp4Packed,
+        layouts::Compressed::Fp8Block,
+    ] {
+        let _ = layouts::dequantize_compressed(kind, &a, &b, Some(&c));
     }
     let json = String::from_utf8_lossy(u.take_rest()).into_owned();
     let _ = layouts::own_format(&json);

@@ -57,6 +57,14 @@ pub enum Stored {
         /// The weight's name.
         name: String,
     },
+    /// compressed-tensors: the tensors of module `{m}` for weight
+    /// `name` = `{m}.weight` ([`layouts::compressed`]).
+    Compressed {
+        /// The weight's name.
+        name: String,
+        /// Its compressed-tensors format.
+        kind: layouts::Compressed,
+    },
 }
 
 impl Stored {
@@ -66,7 +74,8 @@ impl Stored {
             Stored::Own { name, .. }
             | Stored::GptOss { name }
             | Stored::ModelOpt { name }
-            | Stored::DeepSeek { name } => name,
+            | Stored::DeepSeek { name }
+            | Stored::Compressed { name, .. } => name,
         }
     }
 
@@ -119,6 +128,25 @@ impl Stored {
                     "DeepSeek FP8 block factors (128x128)".into(),
                 ),
             ],
+            Stored::Compressed { name, kind } => {
+                let m = name.strip_suffix(".weight").unwrap_or(name);
+                let what = format!("compressed-tensors {}", kind.name());
+                let mut v = match kind {
+                    layouts::Compressed::Fp8Block => vec![(name.clone(), format!("{what} weight"))],
+                    _ => vec![(format!("{m}.weight_packed"), format!("{what} weight"))],
+                };
+                v.push((format!("{m}.weight_scale"), format!("{what} block scales")));
+                if *kind == layouts::Compressed::Nvfp4Packed {
+                    v.push((
+                        format!("{m}.weight_global_scale"),
+                        format!("{what} global scale"),
+                    ));
+                }
+                for a in ["input_global_scale", "input_scale"] {
+                    v.push((format!("{m}.{a}"), "activation scale".into()));
+                }
+                v
+            }
         }
     }
 
@@ -172,6 +200,28 @@ impl Stored {
                     *last = last.saturating_mul(2);
                 }
                 Ok(untranspose(f, name, x, shape))
+            }
+            Stored::Compressed { name, kind } => {
+                let m = name.strip_suffix(".weight").unwrap_or(name);
+                let packed = match kind {
+                    layouts::Compressed::Fp8Block => f.tensor(name)?,
+                    _ => f.tensor(&format!("{m}.weight_packed"))?,
+                };
+                let scale = f.tensor(&format!("{m}.weight_scale"))?;
+                let global = match kind {
+                    layouts::Compressed::Nvfp4Packed => {
+                        Some(f.tensor(&format!("{m}.weight_global_scale"))?)
+                    }
+                    _ => None,
+                };
+                let x = layouts::dequantize_compressed(*kind, &packed, &scale, global.as_ref())
+                    .map_err(|e| at(e, name))?;
+                let (rows, width) = packed.matrix_shape();
+                let cols = match kind {
+                    layouts::Compressed::Fp8Block => width,
+                    _ => width.saturating_mul(2),
+                };
+                Ok((x, vec![rows, cols]))
             }
             Stored::DeepSeek { name } => {
                 let w = f.tensor(name)?;
@@ -237,8 +287,58 @@ pub fn detect(f: &SafeFile) -> Result<Vec<Stored>, Error> {
         if has(&format!("{n}_scale_inv")) && f.info(n)?.0 == "F8_E4M3" {
             found.push(Stored::DeepSeek { name: n.clone() });
         }
+        if let Some(kind) = compressed_kind(f, n, &has)? {
+            let m = n
+                .strip_suffix(".weight_packed")
+                .or_else(|| n.strip_suffix(".weight"))
+                .unwrap_or(n);
+            found.push(Stored::Compressed {
+                name: format!("{m}.weight"),
+                kind,
+            });
+        }
     }
     Ok(found)
+}
+
+/// The compressed-tensors format whose main tensor is `n`, if any: a
+/// `….weight_packed` U8 with an F8_E4M3 `weight_scale` and a
+/// `weight_global_scale` (NVFP4) or a U8 `weight_scale` (MXFP4); or a
+/// `….weight` F8_E4M3 with an F32 `weight_scale` of one factor per 128×128
+/// block (per-tensor and per-channel FP8 are not read yet).
+fn compressed_kind(
+    f: &SafeFile,
+    n: &str,
+    has: &dyn Fn(&str) -> bool,
+) -> Result<Option<layouts::Compressed>, Error> {
+    use layouts::Compressed as C;
+    if let Some(m) = n.strip_suffix(".weight_packed") {
+        let scale = format!("{m}.weight_scale");
+        if f.info(n)?.0 != "U8" || !has(&scale) {
+            return Ok(None);
+        }
+        return Ok(match f.info(&scale)?.0.as_str() {
+            "F8_E4M3" if has(&format!("{m}.weight_global_scale")) => Some(C::Nvfp4Packed),
+            "U8" => Some(C::Mxfp4Packed),
+            _ => None,
+        });
+    }
+    if let Some(m) = n.strip_suffix(".weight") {
+        let scale = format!("{m}.weight_scale");
+        if !has(&scale) {
+            return Ok(None);
+        }
+        let (wd, ws) = f.info(n)?;
+        let (sd, ss) = f.info(&scale)?;
+        if let ([r, c], [sr, sc]) = (ws.as_slice(), ss.as_slice())
+            && wd == "F8_E4M3"
+            && sd == "F32"
+            && (r.div_ceil(128), c.div_ceil(128)) == (*sr, *sc)
+        {
+            return Ok(Some(C::Fp8Block));
+        }
+    }
+    Ok(None)
 }
 
 /// The layouts [`detect`] reads, for messages.

@@ -34,6 +34,9 @@ pub enum LayoutArg {
     GptOss,
     /// DeepSeek FP8, 128x128 blocks (DeepSeek-V3, transformers, vLLM)
     Deepseek,
+    /// compressed-tensors (llm-compressor, vLLM): 1x16 NVFP4, 1x32 MXFP4,
+    /// FP8 in 128x128 blocks
+    CompressedTensors,
     /// blockscale's own layout, any format
     Blockscale,
 }
@@ -48,6 +51,8 @@ enum Target {
     GptOss(MxFp4),
     /// E4M3 in 128×128 blocks in DeepSeek's layout (`weight_scale_inv`).
     DeepSeek(AnyFormat),
+    /// compressed-tensors' layout for the format.
+    Compressed(AnyFormat, layouts::Compressed),
     /// Any format, in blockscale's own layout.
     Own(AnyFormat),
 }
@@ -59,6 +64,7 @@ impl Target {
         match self {
             Target::ModelOpt(_) => true,
             Target::GptOss(_) | Target::DeepSeek(_) => false,
+            Target::Compressed(f, _) => f.has_global_scale(),
             Target::Own(f) => f.has_global_scale(),
         }
     }
@@ -74,7 +80,8 @@ impl Target {
             Target::ModelOpt(f) => tile(f.block()),
             Target::GptOss(f) => tile(f.block()),
             Target::DeepSeek(_) => None,
-            Target::Own(f) => tile(f.block()),
+            Target::Compressed(_, layouts::Compressed::Fp8Block) => None,
+            Target::Compressed(f, _) | Target::Own(f) => tile(f.block()),
         }
     }
 
@@ -83,7 +90,7 @@ impl Target {
         match self {
             Target::ModelOpt(f) => f.name(),
             Target::GptOss(f) => f.name(),
-            Target::DeepSeek(f) | Target::Own(f) => f.name(),
+            Target::DeepSeek(f) | Target::Compressed(f, _) | Target::Own(f) => f.name(),
         }
     }
 
@@ -113,6 +120,10 @@ impl Target {
                 Ok(Target::GptOss(f))
             }
             (LayoutArg::Deepseek, f) if deepseek => Ok(Target::DeepSeek(f)),
+            (LayoutArg::CompressedTensors, f) => match layouts::Compressed::of(&f.id()) {
+                Some(kind) => Ok(Target::Compressed(f, kind)),
+                None => refuse("1x16 NVFP4, 1x32 MXFP4 or E4M3 in 128x128 blocks (fp8-block,2d)"),
+            },
             (LayoutArg::Auto | LayoutArg::Blockscale, f) => Ok(Target::Own(f)),
             (LayoutArg::Modelopt, _) => refuse("1x16 NVFP4"),
             (LayoutArg::GptOss, _) => refuse("1x32 MXFP4"),
@@ -587,6 +598,25 @@ fn quantize_tensor(
             };
             (entries(v.map_err(ctx)?), Vec::new())
         }
+        Target::Compressed(f, _) => {
+            if stack {
+                return Err(Error::file(
+                    path,
+                    Some(name),
+                    "compressed-tensors holds 2-D weights, not expert stacks",
+                ));
+            }
+            let o = QuantizeOptions {
+                partial_blocks: PartialBlocks::ZeroPad,
+                global_amax: amax.map(|m| m[0]),
+                ..Default::default()
+            };
+            let q = AnyQuantized::quantize(&f, &x, rows, cols, &o).map_err(ctx)?;
+            (
+                entries(layouts::compressed(name, &q).map_err(ctx)?),
+                Vec::new(),
+            )
+        }
         Target::DeepSeek(f) => {
             if stack {
                 return Err(Error::file(
@@ -705,6 +735,37 @@ fn write_configs(
         // DeepSeek-V3's config.json; `scale_fmt` as V3.1 spells power-of-two
         // factors; the kept layers as transformers' and vLLM's FP8 configs
         // name them.
+        // llm-compressor's configuration (compressed-tensors'
+        // QuantizationConfig): one group for every Linear but the kept ones.
+        Target::Compressed(_, kind) => {
+            let weights = match kind {
+                layouts::Compressed::Nvfp4Packed => {
+                    json!({"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16, "symmetric": true, "dynamic": false})
+                }
+                layouts::Compressed::Mxfp4Packed => {
+                    json!({"num_bits": 4, "type": "float", "strategy": "group", "group_size": 32, "symmetric": true, "dynamic": false})
+                }
+                _ => {
+                    json!({"num_bits": 8, "type": "float", "strategy": "block", "block_structure": [128, 128], "symmetric": true, "dynamic": false})
+                }
+            };
+            // FP8 blocks come with dynamic per-token-group activations
+            // (llm-compressor's FP8_BLOCK scheme); FP4 here is weight-only.
+            let inputs = match kind {
+                layouts::Compressed::Fp8Block => {
+                    json!({"num_bits": 8, "type": "float", "strategy": "group", "group_size": 128, "symmetric": true, "dynamic": true})
+                }
+                _ => Value::Null,
+            };
+            json!({
+                "quant_method": "compressed-tensors",
+                "format": kind.name(),
+                "quantization_status": "compressed",
+                "config_groups": {"group_0": {"targets": ["Linear"], "format": kind.name(), "weights": weights, "input_activations": inputs, "output_activations": null}},
+                "ignore": excluded,
+                "kv_cache_scheme": null,
+            })
+        }
         Target::DeepSeek(f) => {
             let mut c = json!({
                 "quant_method": "fp8",

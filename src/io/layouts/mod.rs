@@ -16,16 +16,23 @@
 //!   FP8, vLLM): `{w}` F8_E4M3 `[rows, cols]` and `{w}_scale_inv` F32
 //!   `[⌈rows/128⌉, ⌈cols/128⌉]`, powers of two under `scale_fmt: "ue8m0"`.
 //!   Dequantize: `x = f32(e4m3) · scale_inv` per 128×128 block.
+//! - **compressed-tensors** (llm-compressor, vLLM): `{m}.weight_packed`,
+//!   `{m}.weight_scale` and `{m}.weight_global_scale` for NVFP4 (the global
+//!   scale is `448·6/amax`), `weight_packed`/`weight_scale` (E8M0 bytes) for
+//!   MXFP4, `weight` F8_E4M3 and `weight_scale` F32 per 128×128 block for
+//!   FP8; [`compressed`].
 //! - **blockscale** (any format): `{w}.qdata` U8 (this crate's element
 //!   bytes, [`QuantizedTensor::data`]), `{w}.qscales` (F8_E4M3, F8_E8M0 or
 //!   F32, `[tile rows, tile cols]`), and a `__metadata__` entry
 //!   `blockscale:{w}` holding the format, shape, direction and tensor amax.
 
+mod compressed;
 mod deepseek;
 mod gptoss;
 mod modelopt;
 mod own;
 
+pub use compressed::{Compressed, compressed, dequantize_compressed};
 pub use deepseek::{deepseek_fp8, dequantize_deepseek_fp8};
 pub use gptoss::{
     dequantize_gptoss_experts, dequantize_gptoss_mxfp4, gptoss_mxfp4, gptoss_mxfp4_experts,
