@@ -7,11 +7,12 @@
 //! shard in parallel, so memory stays at about one shard whatever the
 //! model's size. Each output file is written atomically.
 
+use crate::plan::{global_amaxes, plan_checkpoint};
+use crate::target::{LayoutArg, Target, write_configs};
 use crate::{dequantize_file, finite_values, is_float};
 use blockscale::Error;
-use blockscale::format::{AnyFormat, BlockFormat, BlockShape, FormatId, MxFp4, Nvfp4};
 use blockscale::io::detect::{self, TRANSPOSED_KEY};
-use blockscale::io::model::{Family, Role, TensorPlan};
+use blockscale::io::model::{Family, Role};
 use blockscale::io::{DType, layouts, st};
 use blockscale::tensor::{
     AnyQuantized, Direction, PartialBlocks, QuantizeOptions, QuantizedTensor,
@@ -22,140 +23,28 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-/// A layout family `convert --layout` writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum LayoutArg {
-    /// The loaders' layout for the format: Model-Optimizer for 1x16 NVFP4,
-    /// gpt-oss for 1x32 MXFP4, blockscale's own for the rest
-    Auto,
-    /// Model-Optimizer NVFP4 (vLLM, TensorRT-LLM)
-    Modelopt,
-    /// gpt-oss MXFP4 (transformers)
-    GptOss,
-    /// DeepSeek FP8, 128x128 blocks (DeepSeek-V3, transformers, vLLM)
-    Deepseek,
-    /// compressed-tensors (llm-compressor, vLLM): 1x16 NVFP4, 1x32 MXFP4,
-    /// FP8 in 128x128 blocks
-    CompressedTensors,
-    /// blockscale's own layout, any format
-    Blockscale,
-}
-
-/// Where a converted checkpoint's weights go: the layout real loaders
-/// read for the format, or this crate's own for the rest.
-#[derive(Clone, Copy, Debug)]
-enum Target {
-    /// 1×16 NVFP4 in Model-Optimizer's layout, with hf_quant_config.json.
-    ModelOpt(Nvfp4),
-    /// 1×32 MXFP4 in gpt-oss's layout (`_blocks`, `_scales`).
-    GptOss(MxFp4),
-    /// E4M3 in 128×128 blocks in DeepSeek's layout (`weight_scale_inv`).
-    DeepSeek(AnyFormat),
-    /// compressed-tensors' layout for the format.
-    Compressed(AnyFormat, layouts::Compressed),
-    /// Any format, in blockscale's own layout.
-    Own(AnyFormat),
-}
-
-impl Target {
-    /// Whether the format has a per-tensor global scale (fused layers and
-    /// experts need their global amax computed first).
-    fn has_global_scale(self) -> bool {
-        match self {
-            Target::ModelOpt(_) => true,
-            Target::GptOss(_) | Target::DeepSeek(_) => false,
-            Target::Compressed(f, _) => f.has_global_scale(),
-            Target::Own(f) => f.has_global_scale(),
-        }
-    }
-
-    /// The block a weight must be whole blocks of, (outputs, inputs);
-    /// `None` where partial blocks are padded (DeepSeek's layout).
-    fn whole_blocks(self) -> Option<(usize, usize)> {
-        let tile = |b: BlockShape| match b {
-            BlockShape::Tile { rows, cols } => Some((rows, cols)),
-            BlockShape::Tensor => None,
-        };
-        match self {
-            Target::ModelOpt(f) => tile(f.block()),
-            Target::GptOss(f) => tile(f.block()),
-            Target::DeepSeek(_) => None,
-            Target::Compressed(_, layouts::Compressed::Fp8Block) => None,
-            Target::Compressed(f, _) | Target::Own(f) => tile(f.block()),
-        }
-    }
-
-    /// The format's name, for messages.
-    fn format_name(self) -> String {
-        match self {
-            Target::ModelOpt(f) => f.name(),
-            Target::GptOss(f) => f.name(),
-            Target::DeepSeek(f) | Target::Compressed(f, _) | Target::Own(f) => f.name(),
-        }
-    }
-
-    /// The target of `--to` and `--layout`: NVFP4 without a profile takes
-    /// Model-Optimizer's numbers (its layout's producer).
-    fn parse(to: &str, layout: LayoutArg) -> Result<Target, Error> {
-        let mut id: FormatId = to.parse()?;
-        if id.family() == "nvfp4" && id.option("profile").is_none() {
-            id = id.with("profile", "modelopt");
-        }
-        let one_d = |b: BlockShape| matches!(b, BlockShape::Tile { rows: 1, .. });
-        let format = AnyFormat::from_id(&id)?;
-        let deepseek = matches!(id.family(), "fp8-block" | "fp8-block-ue8m0")
-            && format.id().option("2d") == Some("true");
-        let refuse = |what: &str| {
-            Err(Error::InvalidArgument(format!(
-                "--layout {}: holds {what}, not {format}",
-                clap::ValueEnum::to_possible_value(&layout)
-                    .map_or("?".into(), |v| v.get_name().to_string())
-            )))
-        };
-        match (layout, format) {
-            (LayoutArg::Auto | LayoutArg::Modelopt, AnyFormat::Nvfp4(f)) if one_d(f.block()) => {
-                Ok(Target::ModelOpt(f))
-            }
-            (LayoutArg::Auto | LayoutArg::GptOss, AnyFormat::MxFp4(f)) if one_d(f.block()) => {
-                Ok(Target::GptOss(f))
-            }
-            (LayoutArg::Deepseek, f) if deepseek => Ok(Target::DeepSeek(f)),
-            (LayoutArg::CompressedTensors, f) => match layouts::Compressed::of(&f.id()) {
-                Some(kind) => Ok(Target::Compressed(f, kind)),
-                None => refuse("1x16 NVFP4, 1x32 MXFP4 or E4M3 in 128x128 blocks (fp8-block,2d)"),
-            },
-            (LayoutArg::Auto | LayoutArg::Blockscale, f) => Ok(Target::Own(f)),
-            (LayoutArg::Modelopt, _) => refuse("1x16 NVFP4"),
-            (LayoutArg::GptOss, _) => refuse("1x32 MXFP4"),
-            (LayoutArg::Deepseek, _) => {
-                refuse("E4M3 in 128x128 blocks (fp8-block,2d or fp8-block-ue8m0,2d)")
-            }
-        }
-    }
-}
-
 #[derive(clap::Args)]
 pub struct ConvertArgs {
     /// A .safetensors file or a checkpoint directory
-    model: PathBuf,
-    /// Target format: nvfp4 (Model-Optimizer layout and numbers), mxfp4
-    /// (gpt-oss layout), or any other format of `quantize --format`
-    /// (blockscale's own layout)
+    pub(crate) model: PathBuf,
+    /// Target format, as `quantize --format` takes it (nvfp4, mxfp4,
+    /// fp8-block,2d, ...); nvfp4 without a profile takes Model-Optimizer's
+    /// numbers. `--layout` says how it is stored
     #[arg(long = "to")]
-    to: String,
+    pub(crate) to: String,
     /// Layout family of the output
     #[arg(long, value_enum, default_value_t = LayoutArg::Auto)]
-    layout: LayoutArg,
+    pub(crate) layout: LayoutArg,
     /// Output directory (created if missing)
     #[arg(short, long)]
-    output: PathBuf,
+    pub(crate) output: PathBuf,
     /// Keep tensors whose name matches this glob (`*` and `?`) unchanged;
     /// may be repeated
     #[arg(long)]
-    exclude: Vec<String>,
+    pub(crate) exclude: Vec<String>,
     /// Keep the last N transformer layers unchanged
     #[arg(long, default_value_t = 0)]
-    keep_last_layers: usize,
+    pub(crate) keep_last_layers: usize,
 }
 
 /// `*` matches any run of characters, `?` any one character. (A dozen
@@ -257,156 +146,6 @@ fn progress(total: u64) -> ProgressBar {
 /// One input tensor's output tensors and metadata entries, and whether it
 /// is a linear weight left unquantized.
 type Converted = (Vec<(String, st::Entry)>, Vec<(String, String)>, bool);
-
-/// What convert does with each tensor: its plan from the model table, or
-/// none if it stays as it is.
-struct Planned {
-    plan: BTreeMap<String, TensorPlan>,
-    /// Tensors quantized on name rules alone (an unknown architecture).
-    guessed: Vec<String>,
-}
-
-fn plan_checkpoint(
-    dir: &Path,
-    files: &[String],
-    family: Family,
-    a: &ConvertArgs,
-    to: Target,
-) -> Result<(Planned, Vec<String>, u64), Error> {
-    let mut all = Vec::new();
-    let mut total = 0u64;
-    for f in files {
-        let sf = st::SafeFile::open(dir.join(f))?;
-        for n in sf.names() {
-            total += sf.nbytes(&n)? as u64;
-            let (dtype, shape) = sf.info(&n)?;
-            all.push((n, dtype, shape, f.clone()));
-        }
-    }
-    let max_layer = all.iter().filter_map(|(n, ..)| layer_index(n)).max();
-    let kept_layer = |name: &str| match (layer_index(name), max_layer) {
-        (Some(i), Some(m)) => a.keep_last_layers > 0 && i + a.keep_last_layers > m,
-        _ => false,
-    };
-    let mut plan = BTreeMap::new();
-    let mut guessed = Vec::new();
-    // Input dimension of each fused group's first member, to check the rest.
-    let mut fused_in: HashMap<String, (String, usize)> = HashMap::new();
-    for (n, dtype, shape, file) in &all {
-        let p = family.plan(n, shape);
-        let float = matches!(dtype.as_str(), "BF16" | "F16" | "F32");
-        if p.role == Role::Keep || !float || a.exclude.iter().any(|g| glob(g, n)) || kept_layer(n) {
-            continue;
-        }
-        let (out_dim, in_dim) = match p.role {
-            Role::Experts { transposed: true } => (shape[2], shape[1]),
-            Role::Experts { .. } => (shape[1], shape[2]),
-            _ => (
-                shape[..shape.len() - 1].iter().product(),
-                shape[shape.len() - 1],
-            ),
-        };
-        // Whole blocks, checked before anything is written.
-        if let Some((br, bc)) = to.whole_blocks()
-            && (!in_dim.is_multiple_of(bc) || !out_dim.is_multiple_of(br))
-        {
-            return Err(Error::file(
-                dir.join(file),
-                Some(n),
-                format!(
-                    "{out_dim} outputs x {in_dim} inputs are not whole {br}x{bc} blocks of {}",
-                    to.format_name()
-                ),
-            ));
-        }
-        if let Some(g) = &p.fused {
-            match fused_in.get(g) {
-                Some((first, d)) if *d != in_dim => {
-                    return Err(Error::file(
-                        dir.join(file),
-                        Some(n),
-                        format!(
-                            "fused with {first} ({g}), but its input dimension is {in_dim}, not {d}"
-                        ),
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    fused_in.insert(g.clone(), (n.clone(), in_dim));
-                }
-            }
-        }
-        if p.guessed {
-            guessed.push(n.clone());
-        }
-        plan.insert(n.clone(), p);
-    }
-    let names = all.into_iter().map(|(n, ..)| n).collect();
-    Ok((Planned { plan, guessed }, names, total))
-}
-
-/// Each quantized tensor's global amax, one per expert for stacks, the
-/// largest of its fused group (loaders give a fused GEMM one global
-/// scale). Only formats with a global scale need it; this reads every
-/// quantized tensor once more, shard by shard.
-fn global_amaxes(
-    dir: &Path,
-    files: &[String],
-    planned: &Planned,
-) -> Result<HashMap<String, Vec<f32>>, Error> {
-    let mut own: HashMap<String, Vec<f32>> = HashMap::new();
-    for file in files {
-        let path = dir.join(file);
-        let sf = st::SafeFile::open(&path)?;
-        let names: Vec<String> = sf
-            .names()
-            .into_iter()
-            .filter(|n| planned.plan.contains_key(n))
-            .collect();
-        let amaxes: Vec<Result<(String, Vec<f32>), Error>> = names
-            .par_iter()
-            .map(|n| {
-                let t = sf.tensor(n)?;
-                let x = finite_values(&path, n, &t)?;
-                let per = match planned.plan[n].role {
-                    Role::Experts { .. } => t.shape[0].max(1),
-                    _ => 1,
-                };
-                let len = x.len() / per.max(1);
-                let m = (0..per)
-                    .map(|e| {
-                        x[e * len..(e + 1) * len]
-                            .iter()
-                            .fold(0f32, |m, v| m.max(v.abs()))
-                    })
-                    .collect();
-                Ok((n.clone(), m))
-            })
-            .collect();
-        for r in amaxes {
-            let (n, m) = r?;
-            own.insert(n, m);
-        }
-    }
-    let mut group: HashMap<&str, Vec<f32>> = HashMap::new();
-    for (n, p) in &planned.plan {
-        if let Some(g) = &p.fused {
-            let e = group.entry(g).or_default();
-            let m = &own[n];
-            e.resize(e.len().max(m.len()), 0.0);
-            for (a, b) in e.iter_mut().zip(m) {
-                *a = a.max(*b);
-            }
-        }
-    }
-    Ok(own
-        .iter()
-        .map(|(n, m)| {
-            let shared = planned.plan[n].fused.as_deref().map(|g| &group[g]);
-            (n.clone(), shared.cloned().unwrap_or_else(|| m.clone()))
-        })
-        .collect())
-}
 
 pub fn convert(a: ConvertArgs) -> Result<(), Error> {
     let to = Target::parse(&a.to, a.layout)?;
@@ -671,7 +410,7 @@ fn quantize_tensor(
     })
 }
 
-fn read_json(path: &Path) -> Result<Option<Value>, Error> {
+pub(crate) fn read_json(path: &Path) -> Result<Option<Value>, Error> {
     if !path.exists() {
         return Ok(None);
     }
@@ -682,120 +421,20 @@ fn read_json(path: &Path) -> Result<Option<Value>, Error> {
         .map_err(|e| Error::file(path, None, format!("malformed JSON: {e}")))
 }
 
-fn write_json(path: &Path, v: &Value) -> Result<(), Error> {
+pub(crate) fn write_json(path: &Path, v: &Value) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(v).expect("JSON serializes");
     blockscale::io::write_bytes(path, text.as_bytes())
 }
 
-fn write_index(out: &Path, weight_map: &BTreeMap<String, String>, total: u64) -> Result<(), Error> {
+pub(crate) fn write_index(
+    out: &Path,
+    weight_map: &BTreeMap<String, String>,
+    total: u64,
+) -> Result<(), Error> {
     write_json(
         &out.join("model.safetensors.index.json"),
         &json!({"metadata": {"total_size": total}, "weight_map": weight_map}),
     )
-}
-
-/// The configuration files of a converted checkpoint. Model-Optimizer
-/// NVFP4 is weight-only (`W4A16_NVFP4`: no activation statistics, so no
-/// `input_scale`), written as vLLM reads it: `config.json`'s
-/// `quantization_config` first (`quant_method`, `quant_algo`, `ignore`,
-/// `group_size`, `kv_cache_scheme`, `config_groups`, `producer`), then
-/// `hf_quant_config.json` (`quantization.{quant_algo, kv_cache_quant_algo,
-/// group_size, exclude_modules}`, each key present).
-fn write_configs(
-    dir: &Path,
-    a: &ConvertArgs,
-    to: Target,
-    mut config: Option<Value>,
-    weight_map: &BTreeMap<String, String>,
-    total: u64,
-    excluded: &[String],
-) -> Result<(), Error> {
-    let producer = json!({"name": "blockscale", "version": env!("CARGO_PKG_VERSION")});
-    let quantization_config = match to {
-        Target::ModelOpt(_) => {
-            let algo = "W4A16_NVFP4";
-            let q = json!({"quant_algo": algo, "kv_cache_quant_algo": null, "group_size": 16, "exclude_modules": excluded});
-            write_json(
-                &a.output.join("hf_quant_config.json"),
-                &json!({"producer": producer, "quantization": q}),
-            )?;
-            let weights =
-                json!({"dynamic": false, "num_bits": 4, "type": "float", "group_size": 16});
-            json!({
-                "quant_method": "modelopt",
-                "quant_algo": algo,
-                "group_size": 16,
-                "ignore": excluded,
-                "kv_cache_scheme": null,
-                "config_groups": {"group_0": {"weights": weights, "targets": ["Linear"]}},
-                "producer": producer,
-            })
-        }
-        Target::GptOss(_) => json!({"quant_method": "mxfp4", "modules_to_not_convert": excluded}),
-        // DeepSeek-V3's config.json; `scale_fmt` as V3.1 spells power-of-two
-        // factors; the kept layers as transformers' and vLLM's FP8 configs
-        // name them.
-        // llm-compressor's configuration (compressed-tensors'
-        // QuantizationConfig): one group for every Linear but the kept ones.
-        Target::Compressed(_, kind) => {
-            let weights = match kind {
-                layouts::Compressed::Nvfp4Packed => {
-                    json!({"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16, "symmetric": true, "dynamic": false})
-                }
-                layouts::Compressed::Mxfp4Packed => {
-                    json!({"num_bits": 4, "type": "float", "strategy": "group", "group_size": 32, "symmetric": true, "dynamic": false})
-                }
-                _ => {
-                    json!({"num_bits": 8, "type": "float", "strategy": "block", "block_structure": [128, 128], "symmetric": true, "dynamic": false})
-                }
-            };
-            // FP8 blocks come with dynamic per-token-group activations
-            // (llm-compressor's FP8_BLOCK scheme); FP4 here is weight-only.
-            let inputs = match kind {
-                layouts::Compressed::Fp8Block => {
-                    json!({"num_bits": 8, "type": "float", "strategy": "group", "group_size": 128, "symmetric": true, "dynamic": true})
-                }
-                _ => Value::Null,
-            };
-            json!({
-                "quant_method": "compressed-tensors",
-                "format": kind.name(),
-                "quantization_status": "compressed",
-                "config_groups": {"group_0": {"targets": ["Linear"], "format": kind.name(), "weights": weights, "input_activations": inputs, "output_activations": null}},
-                "ignore": excluded,
-                "kv_cache_scheme": null,
-            })
-        }
-        Target::DeepSeek(f) => {
-            let mut c = json!({
-                "quant_method": "fp8",
-                "fmt": "e4m3",
-                "activation_scheme": "dynamic",
-                "weight_block_size": [128, 128],
-                "modules_to_not_convert": excluded,
-                "ignored_layers": excluded,
-            });
-            if f.id().family() == "fp8-block-ue8m0" {
-                c["scale_fmt"] = json!("ue8m0");
-            }
-            c
-        }
-        Target::Own(f) => json!({
-            "quant_method": "blockscale",
-            "format": f.to_string(),
-            "modules_to_not_convert": excluded,
-        }),
-    };
-    if let Some(c) = config.as_mut().and_then(Value::as_object_mut) {
-        c.insert("quantization_config".into(), quantization_config);
-    }
-    if let Some(c) = config {
-        write_json(&a.output.join("config.json"), &c)?;
-    }
-    if !a.model.is_file() || dir.join("model.safetensors.index.json").exists() {
-        write_index(&a.output, weight_map, total)?;
-    }
-    Ok(())
 }
 
 /// `dequantize DIR -o OUT`: every shard upcast, the quantization config

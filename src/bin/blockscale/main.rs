@@ -19,6 +19,8 @@ macro_rules! out {
 mod checkpoint;
 mod compare;
 mod formats;
+mod plan;
+mod target;
 
 use blockscale::Error;
 use blockscale::io::{DType, Tensor, detect, layouts, npy, st};

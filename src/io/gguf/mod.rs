@@ -56,7 +56,7 @@
 //! This crate's NVFP4 values are `e2m1 · f32(s · w)` (or Transformer
 //! Engine's `e2m1 · f32(f32(s · A) · (1/2688))`), rounded twice, so the two
 //! can differ by one unit in the last place; [`dequantize_nvfp4`] follows
-//! ggml and [`QuantizedTensor::dequantize`] this crate.
+//! ggml and [`QuantizedTensor::dequantize`](crate::tensor::QuantizedTensor::dequantize) this crate.
 //!
 //! ```
 //! use blockscale::format::MxFp4;

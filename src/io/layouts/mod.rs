@@ -22,7 +22,7 @@
 //!   MXFP4, `weight` F8_E4M3 and `weight_scale` F32 per 128×128 block for
 //!   FP8; [`compressed`].
 //! - **blockscale** (any format): `{w}.qdata` U8 (this crate's element
-//!   bytes, [`QuantizedTensor::data`]), `{w}.qscales` (F8_E4M3, F8_E8M0 or
+//!   bytes, [`QuantizedTensor::data`](crate::tensor::QuantizedTensor::data)), `{w}.qscales` (F8_E4M3, F8_E8M0 or
 //!   F32, `[tile rows, tile cols]`), and a `__metadata__` entry
 //!   `blockscale:{w}` holding the format, shape, direction and tensor amax.
 
