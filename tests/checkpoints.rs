@@ -581,3 +581,91 @@ fn compressed_tensors_round_trip_for_nvfp4_mxfp4_and_fp8_blocks() {
     assert!(!ok && err.contains("compressed-tensors"), "{err}");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// `--activation-amax`: every NVFP4 linear gets Model-Optimizer's
+/// `input_scale` = amax/2688, fused q/k/v the largest of theirs, and the
+/// config names the W4A4 method; a linear without an amax, or another
+/// target, is refused before anything is written.
+#[test]
+fn activation_amaxes_give_input_scales_and_the_w4a4_method() {
+    let d = dir("amax");
+    let p = "model.layers.0.self_attn";
+    let names = ["q_proj", "k_proj", "v_proj", "o_proj"].map(|m| format!("{p}.{m}.weight"));
+    let shapes: Vec<(&str, Vec<usize>)> =
+        names.iter().map(|n| (n.as_str(), vec![32, 64])).collect();
+    model(&d.join("bf16"), json!({"model_type": "llama"}), &shapes);
+    let amax = d.join("amax.json");
+    let amaxes = json!({
+        format!("{p}.q_proj"): 1.0, format!("{p}.k_proj"): 3.0,
+        format!("{p}.v_proj"): 2.0, format!("{p}.o_proj"): 5.0,
+    });
+    std::fs::write(&amax, amaxes.to_string()).unwrap();
+    let (bf16, out) = (d.join("bf16"), d.join("w4a4"));
+    let (ok, _, err) = run(&[
+        "convert",
+        s(&bf16),
+        "--to",
+        "nvfp4",
+        "--activation-amax",
+        s(&amax),
+        "-o",
+        s(&out),
+    ]);
+    assert!(ok, "{err}");
+    let f = st::SafeFile::open(out.join("model.safetensors")).unwrap();
+    for (m, want) in [
+        ("q_proj", 3.0f32),
+        ("k_proj", 3.0),
+        ("v_proj", 3.0),
+        ("o_proj", 5.0),
+    ] {
+        let t = f.tensor(&format!("{p}.{m}.input_scale")).unwrap();
+        assert_eq!(
+            (t.dtype, t.to_f32().unwrap()),
+            (DType::F32, vec![want / 2688.0]),
+            "{m}"
+        );
+    }
+    let c = &json_file(&out.join("config.json"))["quantization_config"];
+    assert_eq!(c["quant_algo"], "NVFP4");
+    assert!(c["config_groups"]["group_0"]["input_activations"].is_object());
+    assert_eq!(
+        json_file(&out.join("hf_quant_config.json"))["quantization"]["quant_algo"],
+        "NVFP4"
+    );
+    // dequantize drops the activation scales with the weights' parts.
+    let back = d.join("back");
+    let (ok, _, err) = run(&["dequantize", s(&out), "-o", s(&back)]);
+    assert!(ok, "{err}");
+    let b = st::SafeFile::open(back.join("model.safetensors")).unwrap();
+    assert!(b.names().iter().all(|n| !n.ends_with("input_scale")));
+
+    // A linear without an amax, and a target without input scales.
+    let partial = d.join("partial.json");
+    std::fs::write(&partial, json!({format!("{p}.q_proj"): 1.0}).to_string()).unwrap();
+    let none = d.join("none");
+    let (ok, _, err) = run(&[
+        "convert",
+        s(&bf16),
+        "--to",
+        "nvfp4",
+        "--activation-amax",
+        s(&partial),
+        "-o",
+        s(&none),
+    ]);
+    assert!(!ok && err.contains("no activation amax for 3"), "{err}");
+    let (ok, _, err) = run(&[
+        "convert",
+        s(&bf16),
+        "--to",
+        "mxfp4",
+        "--activation-amax",
+        s(&amax),
+        "-o",
+        s(&none),
+    ]);
+    assert!(!ok && err.contains("--to nvfp4"), "{err}");
+    assert!(!none.exists());
+    std::fs::remove_dir_all(&d).unwrap();
+}

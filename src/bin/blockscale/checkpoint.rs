@@ -45,6 +45,12 @@ pub struct ConvertArgs {
     /// Keep the last N transformer layers unchanged
     #[arg(long, default_value_t = 0)]
     pub(crate) keep_last_layers: usize,
+    /// Activation amaxes from any calibration tool, a JSON object
+    /// {"module": amax} (module = weight name without `.weight`): writes
+    /// each NVFP4 linear's `input_scale` (amax/2688; fused layers share the
+    /// largest) and the W4A4 method `NVFP4` (Model-Optimizer layout only)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) activation_amax: Option<PathBuf>,
 }
 
 /// `*` matches any run of characters, `?` any one character. (A dozen
@@ -147,6 +153,77 @@ fn progress(total: u64) -> ProgressBar {
 /// is a linear weight left unquantized.
 type Converted = (Vec<(String, st::Entry)>, Vec<(String, String)>, bool);
 
+/// Each quantized linear weight's activation amax from `file` (JSON
+/// `{"module": amax}`), the largest of its fused group (Model-Optimizer's
+/// `preprocess_linear_fusion` gives fused layers one input amax, and vLLM
+/// one `input_scale`). Every quantized linear must have one.
+fn input_amaxes(
+    file: &Path,
+    planned: &crate::plan::Planned,
+    to: Target,
+) -> Result<HashMap<String, f32>, Error> {
+    if !matches!(to, Target::ModelOpt(_)) {
+        return Err(Error::file(
+            file,
+            None,
+            "--activation-amax writes Model-Optimizer NVFP4 input scales; use --to nvfp4",
+        ));
+    }
+    let v = read_json(file)?.ok_or_else(|| Error::file(file, None, "cannot read"))?;
+    let map = v
+        .as_object()
+        .ok_or_else(|| Error::file(file, None, "expected a JSON object {\"module\": amax}"))?;
+    let mut own = HashMap::new();
+    let mut missing = Vec::new();
+    for (n, p) in &planned.plan {
+        let m = n.strip_suffix(".weight").unwrap_or(n);
+        if p.role != Role::Linear {
+            return Err(Error::file(
+                file,
+                Some(n),
+                "activation amaxes for expert stacks are not supported",
+            ));
+        }
+        match map.get(m).map(|x| x.as_f64()) {
+            Some(Some(x)) if x >= 0.0 && (x as f32).is_finite() => {
+                own.insert(n.clone(), x as f32);
+            }
+            Some(_) => {
+                return Err(Error::file(
+                    file,
+                    Some(m),
+                    "the amax is not a finite non-negative number",
+                ));
+            }
+            None => missing.push(m.to_string()),
+        }
+    }
+    if let Some(first) = missing.first() {
+        return Err(Error::file(
+            file,
+            Some(first),
+            format!(
+                "no activation amax for {} quantized linear layers",
+                missing.len()
+            ),
+        ));
+    }
+    let mut group: HashMap<&str, f32> = HashMap::new();
+    for (n, p) in &planned.plan {
+        if let Some(g) = &p.fused {
+            let e = group.entry(g).or_default();
+            *e = e.max(own[n]);
+        }
+    }
+    Ok(own
+        .iter()
+        .map(|(n, &x)| {
+            let shared = planned.plan[n].fused.as_deref().map(|g| group[g]);
+            (n.clone(), shared.unwrap_or(x))
+        })
+        .collect())
+}
+
 pub fn convert(a: ConvertArgs) -> Result<(), Error> {
     let to = Target::parse(&a.to, a.layout)?;
     let (dir, files) = shards(&a.model)?;
@@ -171,6 +248,10 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
             }
         );
     }
+    let inputs = match &a.activation_amax {
+        Some(file) => input_amaxes(file, &planned, to)?,
+        None => HashMap::new(),
+    };
     create_dir(&a.output)?;
     let amaxes = if to.has_global_scale() {
         global_amaxes(&dir, &files, &planned)?
@@ -193,7 +274,18 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
             .map(|n| {
                 let out = match planned.plan.get(n) {
                     Some(p) => {
-                        let (t, meta) = quantize_tensor(&path, &sf, n, p.role, to, amaxes.get(n))?;
+                        let (mut t, meta) =
+                            quantize_tensor(&path, &sf, n, p.role, to, amaxes.get(n))?;
+                        if let Some(&amax) = inputs.get(n) {
+                            // Model-Optimizer: input_scale = amax / (6 · 448).
+                            let m = n.strip_suffix(".weight").unwrap_or(n);
+                            let s = blockscale::io::Tensor::from_f32(
+                                DType::F32,
+                                vec![],
+                                &[amax / 2688.0],
+                            )?;
+                            t.push((format!("{m}.input_scale"), st::Entry::Tensor(s)));
+                        }
                         (t, meta, false)
                     }
                     None => (

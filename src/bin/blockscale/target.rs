@@ -140,28 +140,31 @@ pub(crate) fn write_configs(
     let producer = json!({"name": "blockscale", "version": env!("CARGO_PKG_VERSION")});
     let quantization_config = match to {
         Target::ModelOpt(_) => {
-            let algo = "W4A16_NVFP4";
+            // W4A4 (`NVFP4`) when activation amaxes gave every linear an
+            // `input_scale`; weight-only otherwise.
+            let w4a4 = a.activation_amax.is_some();
+            let algo = if w4a4 { "NVFP4" } else { "W4A16_NVFP4" };
             let q = json!({"quant_algo": algo, "kv_cache_quant_algo": null, "group_size": 16, "exclude_modules": excluded});
             write_json(
                 &a.output.join("hf_quant_config.json"),
                 &json!({"producer": producer, "quantization": q}),
             )?;
-            let weights =
-                json!({"dynamic": false, "num_bits": 4, "type": "float", "group_size": 16});
+            let fp4 = json!({"dynamic": false, "num_bits": 4, "type": "float", "group_size": 16});
+            let mut group = json!({"weights": fp4, "targets": ["Linear"]});
+            if w4a4 {
+                group["input_activations"] = fp4.clone();
+            }
             json!({
                 "quant_method": "modelopt",
                 "quant_algo": algo,
                 "group_size": 16,
                 "ignore": excluded,
                 "kv_cache_scheme": null,
-                "config_groups": {"group_0": {"weights": weights, "targets": ["Linear"]}},
+                "config_groups": {"group_0": group},
                 "producer": producer,
             })
         }
         Target::GptOss(_) => json!({"quant_method": "mxfp4", "modules_to_not_convert": excluded}),
-        // DeepSeek-V3's config.json; `scale_fmt` as V3.1 spells power-of-two
-        // factors; the kept layers as transformers' and vLLM's FP8 configs
-        // name them.
         // llm-compressor's configuration (compressed-tensors'
         // QuantizationConfig): one group for every Linear but the kept ones.
         Target::Compressed(_, kind) => {
@@ -193,6 +196,9 @@ pub(crate) fn write_configs(
                 "kv_cache_scheme": null,
             })
         }
+        // DeepSeek-V3's config.json; `scale_fmt` as V3.1 spells power-of-two
+        // factors; the kept layers as transformers' and vLLM's FP8 configs
+        // name them.
         Target::DeepSeek(f) => {
             let mut c = json!({
                 "quant_method": "fp8",
