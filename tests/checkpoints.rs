@@ -390,6 +390,26 @@ fn quantized_tensors_in_unknown_layouts_and_bad_fusions_are_refused() {
         "{err}"
     );
     assert!(!out.exists());
+    // An expert stack for a layout of 2-D weights only.
+    let st3 = d.join("stack");
+    model(
+        &st3,
+        json!({"model_type": "qwen3_moe"}),
+        &[("model.layers.0.mlp.experts.down_proj", vec![2, 128, 128])],
+    );
+    let args = [
+        "convert",
+        s(&st3),
+        "--to",
+        "fp8-block,2d",
+        "--layout",
+        "deepseek",
+        "-o",
+        s(&out),
+    ];
+    let (ok, _, err) = run(&args);
+    assert!(!ok && err.contains("expert stacks"), "{err}");
+    assert!(!out.exists());
     std::fs::remove_dir_all(&d).unwrap();
 }
 

@@ -11,6 +11,7 @@ use crate::plan::{global_amaxes, plan_checkpoint};
 use crate::target::{LayoutArg, Target, write_configs};
 use crate::{dequantize_file, finite_values, is_float};
 use blockscale::Error;
+use blockscale::format::BlockFormat;
 use blockscale::io::detect::{self, TRANSPOSED_KEY};
 use blockscale::io::model::{Family, Role};
 use blockscale::io::{DType, layouts, st};
@@ -357,6 +358,21 @@ fn raw_is_linear(name: &str, sf: &st::SafeFile) -> bool {
             .any(|k| name.to_ascii_lowercase().contains(k))
 }
 
+/// Each expert's slice quantized on its own with its options.
+fn per_expert<'a, F: BlockFormat>(
+    f: F,
+    experts: usize,
+    slice: impl Fn(usize) -> (&'a [f32], QuantizeOptions),
+    (rows, cols): (usize, usize),
+) -> Result<Vec<QuantizedTensor<F>>, Error> {
+    (0..experts)
+        .map(|e| {
+            let (x, o) = slice(e);
+            QuantizedTensor::quantize(f.clone(), x, rows, cols, &o)
+        })
+        .collect()
+}
+
 /// Quantizes one planned tensor: a linear weight as one matrix, a stack
 /// per expert (gpt-oss's `[E, in, out]` stacks columnwise, so that blocks
 /// run along the input dimension), each with its global amax if the
@@ -404,10 +420,7 @@ fn quantize_tensor(
     };
     Ok(match to {
         Target::ModelOpt(f) => {
-            let qs = (0..experts)
-                .map(|e| QuantizedTensor::quantize(f, each(e), rows, cols, &opts(e)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(ctx)?;
+            let qs = per_expert(f, experts, |e| (each(e), opts(e)), (rows, cols)).map_err(ctx)?;
             let v = if stack {
                 layouts::modelopt_nvfp4_experts(name, &qs)
             } else {
@@ -418,10 +431,7 @@ fn quantize_tensor(
             (entries(v.map_err(ctx)?), m)
         }
         Target::GptOss(f) => {
-            let qs = (0..experts)
-                .map(|e| QuantizedTensor::quantize(f, each(e), rows, cols, &opts(e)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(ctx)?;
+            let qs = per_expert(f, experts, |e| (each(e), opts(e)), (rows, cols)).map_err(ctx)?;
             let v = if stack {
                 layouts::gptoss_mxfp4_experts(name, &qs)
             } else {
@@ -430,13 +440,6 @@ fn quantize_tensor(
             (entries(v.map_err(ctx)?), Vec::new())
         }
         Target::Compressed(f, _) => {
-            if stack {
-                return Err(Error::file(
-                    path,
-                    Some(name),
-                    "compressed-tensors holds 2-D weights, not expert stacks",
-                ));
-            }
             let o = QuantizeOptions {
                 partial_blocks: PartialBlocks::ZeroPad,
                 global_amax: amax.map(|m| m[0]),
@@ -449,13 +452,6 @@ fn quantize_tensor(
             )
         }
         Target::DeepSeek(f) => {
-            if stack {
-                return Err(Error::file(
-                    path,
-                    Some(name),
-                    "the DeepSeek layout holds 2-D weights, not expert stacks",
-                ));
-            }
             let o = QuantizeOptions {
                 partial_blocks: PartialBlocks::ZeroPad,
                 ..Default::default()

@@ -60,6 +60,13 @@ pub(crate) fn plan_checkpoint(
                 shape[shape.len() - 1],
             ),
         };
+        if matches!(p.role, Role::Experts { .. }) && !to.holds_stacks() {
+            return Err(Error::file(
+                dir.join(file),
+                Some(n),
+                "this layout holds 2-D weights, not expert stacks",
+            ));
+        }
         // Whole blocks, checked before anything is written.
         if let Some((br, bc)) = to.whole_blocks()
             && (!in_dim.is_multiple_of(bc) || !out_dim.is_multiple_of(br))

@@ -72,6 +72,12 @@ impl Target {
         }
     }
 
+    /// Whether the layout holds 3-D expert stacks (compressed-tensors and
+    /// DeepSeek store experts as separate 2-D weights).
+    pub(crate) fn holds_stacks(self) -> bool {
+        !matches!(self, Target::Compressed(..) | Target::DeepSeek(_))
+    }
+
     /// The format's name, for messages.
     pub(crate) fn format_name(self) -> String {
         match self {
