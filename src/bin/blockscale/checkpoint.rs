@@ -7,11 +7,12 @@
 //! shard in parallel, so memory stays at about one shard whatever the
 //! model's size. Each output file is written atomically.
 
+use crate::gguf::{self, Piece};
 use crate::plan::{global_amaxes, plan_checkpoint};
 use crate::target::{LayoutArg, Target, write_configs};
 use crate::{dequantize_file, finite_values, is_float};
 use blockscale::Error;
-use blockscale::format::BlockFormat;
+use blockscale::format::{AnyFormat, BlockFormat};
 use blockscale::io::detect::{self, TRANSPOSED_KEY};
 use blockscale::io::model::{Family, Role};
 use blockscale::io::{DType, layouts, st};
@@ -152,7 +153,10 @@ fn progress(total: u64) -> ProgressBar {
 
 /// One input tensor's output tensors and metadata entries, and whether it
 /// is a linear weight left unquantized.
-type Converted = (Vec<(String, st::Entry)>, Vec<(String, String)>, bool);
+type Converted = (Vec<Piece>, Vec<(String, String)>, bool);
+
+/// A quantized tensor's output tensors and metadata entries.
+type Quantized = (Vec<Piece>, Vec<(String, String)>);
 
 /// Each quantized linear weight's activation amax from `file` (JSON
 /// `{"module": amax}`), the largest of its fused group (Model-Optimizer's
@@ -253,6 +257,14 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
         Some(file) => input_amaxes(file, &planned, to)?,
         None => HashMap::new(),
     };
+    let gguf_total = match to {
+        Target::Gguf(f) => Some(gguf::check(&dir, &files, &planned, f.has_global_scale())?),
+        _ => None,
+    };
+    let gguf_meta = gguf::metadata(
+        config.as_ref().and_then(|c| c["model_type"].as_str()),
+        &to.format_name(),
+    );
     create_dir(&a.output)?;
     let amaxes = if to.has_global_scale() {
         global_amaxes(&dir, &files, &planned)?
@@ -266,7 +278,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
     let mut weight_map = BTreeMap::new();
     let mut excluded_modules = std::collections::BTreeSet::new();
     let mut total_out = 0u64;
-    for file in &files {
+    for (i, file) in files.iter().enumerate() {
         let path = dir.join(file);
         let sf = st::SafeFile::open(&path)?;
         let names = sf.names();
@@ -285,15 +297,21 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
                                 vec![],
                                 &[amax / 2688.0],
                             )?;
-                            t.push((format!("{m}.input_scale"), st::Entry::Tensor(s)));
+                            t.push(Piece::St(format!("{m}.input_scale"), s.into()));
                         }
                         (t, meta, false)
                     }
-                    None => (
-                        vec![(n.clone(), sf.raw(n)?.into())],
-                        Vec::new(),
-                        raw_is_linear(n, &sf),
-                    ),
+                    None => {
+                        let raw = sf.raw(n)?;
+                        let piece = match to {
+                            Target::Gguf(_) => Piece::Gguf(
+                                blockscale::io::gguf::gguf_tensor_raw(n, &raw)
+                                    .map_err(|e| e.in_file(&path, Some(n)))?,
+                            ),
+                            _ => Piece::St(n.clone(), raw.into()),
+                        };
+                        (vec![piece], Vec::new(), raw_is_linear(n, &sf))
+                    }
                 };
                 pb.inc(sf.nbytes(n)? as u64);
                 let k = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -312,17 +330,32 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
             if excluded_linear {
                 excluded_modules.insert(n.strip_suffix(".weight").unwrap_or(n).to_string());
             }
-            for (tn, e) in tensors {
-                total_out += match &e {
-                    st::Entry::Tensor(t) => t.data.len(),
-                    st::Entry::Raw(r) => r.data.len(),
-                } as u64;
-                weight_map.insert(tn.clone(), file.clone());
-                out.push((tn, e));
+            for p in tensors {
+                total_out += p.nbytes() as u64;
+                weight_map.insert(p.name().to_string(), file.clone());
+                out.push(p);
             }
             meta.extend(m);
             done += 1;
         }
+        if let Some(total) = gguf_total {
+            gguf::write_shard(
+                &a.output,
+                (i, files.len()),
+                total,
+                &gguf_meta,
+                &planned,
+                out,
+            )?;
+            continue;
+        }
+        let out: Vec<(String, st::Entry)> = out
+            .into_iter()
+            .filter_map(|p| match p {
+                Piece::St(n, e) => Some((n, e)),
+                Piece::Gguf(_) => None,
+            })
+            .collect();
         meta.insert("format".into(), "pt".into());
         st::write_entries(a.output.join(file), &out, Some(meta))?;
     }
@@ -377,7 +410,6 @@ fn per_expert<'a, F: BlockFormat>(
 /// per expert (gpt-oss's `[E, in, out]` stacks columnwise, so that blocks
 /// run along the input dimension), each with its global amax if the
 /// format has a global scale.
-#[allow(clippy::type_complexity)]
 fn quantize_tensor(
     path: &Path,
     sf: &st::SafeFile,
@@ -385,14 +417,12 @@ fn quantize_tensor(
     role: Role,
     to: Target,
     amax: Option<&Vec<f32>>,
-) -> Result<(Vec<(String, st::Entry)>, Vec<(String, String)>), Error> {
+) -> Result<Quantized, Error> {
     let t = sf.tensor(name)?;
     let x = finite_values(path, name, &t)?;
     let ctx = |e: Error| e.in_file(path, Some(name));
     let entries = |v: Vec<(String, blockscale::io::Tensor)>| {
-        v.into_iter()
-            .map(|(n, t)| (n, st::Entry::Tensor(t)))
-            .collect()
+        v.into_iter().map(|(n, t)| Piece::St(n, t.into())).collect()
     };
     let (experts, transposed) = match role {
         Role::Experts { transposed } => (t.shape[0], transposed),
@@ -438,6 +468,33 @@ fn quantize_tensor(
                 layouts::gptoss_mxfp4(name, &qs[0])
             };
             (entries(v.map_err(ctx)?), Vec::new())
+        }
+        Target::Gguf(f) => {
+            use blockscale::io::gguf as g;
+            let sizes = (rows, cols);
+            let v = match f {
+                AnyFormat::MxFp4(f) => {
+                    let qs = per_expert(f, experts, |e| (each(e), opts(e)), sizes).map_err(ctx)?;
+                    if stack {
+                        g::gguf_tensors_mxfp4_experts(name, &qs)
+                    } else {
+                        g::gguf_tensors_mxfp4(name, &qs[0])
+                    }
+                }
+                AnyFormat::Nvfp4(f) => {
+                    let qs = per_expert(f, experts, |e| (each(e), opts(e)), sizes).map_err(ctx)?;
+                    if stack {
+                        g::gguf_tensors_nvfp4_experts(name, &qs)
+                    } else {
+                        g::gguf_tensors_nvfp4(name, &qs[0])
+                    }
+                }
+                f => Err(Error::InvalidArgument(format!("GGUF holds no {f}"))),
+            };
+            (
+                v.map_err(ctx)?.into_iter().map(Piece::Gguf).collect(),
+                Vec::new(),
+            )
         }
         Target::Compressed(f, _) => {
             let o = QuantizeOptions {
@@ -525,12 +582,31 @@ pub(crate) fn write_index(
     )
 }
 
+/// The .gguf files of a directory that has no safetensors (a `convert
+/// --layout gguf` output), sorted, or `None`.
+fn gguf_parts(dir: &Path) -> Result<Option<Vec<String>>, Error> {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| Error::file(dir, None, format!("cannot read directory: {e}")))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if names.iter().any(|n| n.ends_with(".safetensors")) {
+        return Ok(None);
+    }
+    let mut parts: Vec<String> = names.into_iter().filter(|n| n.ends_with(".gguf")).collect();
+    parts.sort();
+    Ok((!parts.is_empty()).then_some(parts))
+}
+
 /// `dequantize DIR -o OUT`: every shard upcast, the quantization config
 /// dropped from `config.json`, the index rewritten.
 pub fn dequantize_dir(input: &Path, out: &Path, dtype: DType) -> Result<(), Error> {
-    let (dir, files) = shards(input)?;
+    let (dir, files) = match gguf_parts(input)? {
+        Some(parts) => (input.to_path_buf(), parts),
+        None => shards(input)?,
+    };
     // Every shard is checked before anything is written.
-    for file in &files {
+    for file in files.iter().filter(|f| f.ends_with(".safetensors")) {
         let path = dir.join(file);
         let f = st::SafeFile::open(&path)?;
         if let Some(n) = detect::unrecognized(&f)?.first() {
@@ -549,6 +625,10 @@ pub fn dequantize_dir(input: &Path, out: &Path, dtype: DType) -> Result<(), Erro
     let mut total = 0u64;
     for file in &files {
         let tensors = dequantize_file(&dir.join(file), dtype)?;
+        let file = match file.strip_suffix(".gguf") {
+            Some(stem) => format!("{stem}.safetensors"),
+            None => file.clone(),
+        };
         for (n, e) in &tensors {
             total += match e {
                 st::Entry::Tensor(t) => t.data.len(),
@@ -556,7 +636,7 @@ pub fn dequantize_dir(input: &Path, out: &Path, dtype: DType) -> Result<(), Erro
             } as u64;
             weight_map.insert(n.clone(), file.clone());
         }
-        st::write_entries(out.join(file), &tensors, None)?;
+        st::write_entries(out.join(&file), &tensors, None)?;
     }
     if let Some(mut c) = read_json(&dir.join("config.json"))? {
         if let Some(o) = c.as_object_mut() {

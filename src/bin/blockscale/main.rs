@@ -19,6 +19,7 @@ macro_rules! out {
 mod checkpoint;
 mod compare;
 mod formats;
+mod gguf;
 mod plan;
 mod target;
 
@@ -118,7 +119,7 @@ struct DequantizeArgs {
 
 #[derive(clap::Args)]
 struct InspectArgs {
-    /// A .npy or .safetensors file
+    /// A .npy, .safetensors or .gguf file
     file: PathBuf,
 }
 
@@ -227,6 +228,10 @@ pub(crate) fn dequantize_file(
     path: &Path,
     dtype: DType,
 ) -> Result<Vec<(String, st::Entry)>, Error> {
+    if path.extension().is_some_and(|e| e == "gguf") {
+        let file = blockscale::io::gguf::read(path)?;
+        return blockscale::io::gguf::to_entries(&file, dtype).map_err(|e| e.in_file(path, None));
+    }
     let f = st::SafeFile::open(path)?;
     // Never pass quantized bytes on as if they were weights.
     if let Some(n) = detect::unrecognized(&f)?.first() {
@@ -318,6 +323,9 @@ fn inspect(a: InspectArgs) -> Result<(), Error> {
             out!("  amax {amax:.6e}, {nonfinite} non-finite of {}", x.len());
         }
         return Ok(());
+    }
+    if path.extension().is_some_and(|e| e == "gguf") {
+        return gguf::inspect(path);
     }
     let f = st::SafeFile::open(path)?;
     let names = f.names();

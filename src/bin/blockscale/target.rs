@@ -24,6 +24,9 @@ pub enum LayoutArg {
     /// compressed-tensors (llm-compressor, vLLM): 1x16 NVFP4, 1x32 MXFP4,
     /// FP8 in 128x128 blocks
     CompressedTensors,
+    /// GGUF (llama.cpp, candle, mistral.rs): ggml's 1x32 MXFP4 and 1x16
+    /// NVFP4 blocks, the checkpoint's tensor names, one .gguf per shard
+    Gguf,
     /// blockscale's own layout, any format
     Blockscale,
 }
@@ -40,6 +43,8 @@ pub(crate) enum Target {
     DeepSeek(AnyFormat),
     /// compressed-tensors' layout for the format.
     Compressed(AnyFormat, layouts::Compressed),
+    /// 1×32 MXFP4 or 1×16 NVFP4 in ggml's blocks, in GGUF files.
+    Gguf(AnyFormat),
     /// Any format, in blockscale's own layout.
     Own(AnyFormat),
 }
@@ -51,8 +56,7 @@ impl Target {
         match self {
             Target::ModelOpt(_) => true,
             Target::GptOss(_) | Target::DeepSeek(_) => false,
-            Target::Compressed(f, _) => f.has_global_scale(),
-            Target::Own(f) => f.has_global_scale(),
+            Target::Compressed(f, _) | Target::Gguf(f) | Target::Own(f) => f.has_global_scale(),
         }
     }
 
@@ -68,7 +72,9 @@ impl Target {
             Target::GptOss(f) => tile(f.block()),
             Target::DeepSeek(_) => None,
             Target::Compressed(_, layouts::Compressed::Fp8Block) => None,
-            Target::Compressed(f, _) | Target::Own(f) => tile(f.block()),
+            // ggml's NVFP4 block holds four 16-element blocks.
+            Target::Gguf(AnyFormat::Nvfp4(_)) => Some((1, 64)),
+            Target::Compressed(f, _) | Target::Gguf(f) | Target::Own(f) => tile(f.block()),
         }
     }
 
@@ -83,7 +89,9 @@ impl Target {
         match self {
             Target::ModelOpt(f) => f.name(),
             Target::GptOss(f) => f.name(),
-            Target::DeepSeek(f) | Target::Compressed(f, _) | Target::Own(f) => f.name(),
+            Target::DeepSeek(f) | Target::Compressed(f, _) | Target::Gguf(f) | Target::Own(f) => {
+                f.name()
+            }
         }
     }
 
@@ -113,6 +121,11 @@ impl Target {
                 Ok(Target::GptOss(f))
             }
             (LayoutArg::Deepseek, f) if deepseek => Ok(Target::DeepSeek(f)),
+            (LayoutArg::Gguf, f @ (AnyFormat::Nvfp4(_) | AnyFormat::MxFp4(_)))
+                if one_d(f.block()) =>
+            {
+                Ok(Target::Gguf(f))
+            }
             (LayoutArg::CompressedTensors, f) => match layouts::Compressed::of(&f.id()) {
                 Some(kind) => Ok(Target::Compressed(f, kind)),
                 None => refuse("1x16 NVFP4, 1x32 MXFP4 or E4M3 in 128x128 blocks (fp8-block,2d)"),
@@ -120,6 +133,7 @@ impl Target {
             (LayoutArg::Auto | LayoutArg::Blockscale, f) => Ok(Target::Own(f)),
             (LayoutArg::Modelopt, _) => refuse("1x16 NVFP4"),
             (LayoutArg::GptOss, _) => refuse("1x32 MXFP4"),
+            (LayoutArg::Gguf, _) => refuse("1x32 MXFP4 or 1x16 NVFP4"),
             (LayoutArg::Deepseek, _) => {
                 refuse("E4M3 in 128x128 blocks (fp8-block,2d or fp8-block-ue8m0,2d)")
             }
@@ -218,6 +232,14 @@ pub(crate) fn write_configs(
                 c["scale_fmt"] = json!("ue8m0");
             }
             c
+        }
+        Target::Gguf(_) => {
+            // A GGUF file describes itself; config.json goes along
+            // unchanged for `dequantize` to restore.
+            if let Some(c) = config {
+                write_json(&a.output.join("config.json"), &c)?;
+            }
+            return Ok(());
         }
         Target::Own(f) => json!({
             "quant_method": "blockscale",

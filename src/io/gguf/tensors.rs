@@ -3,8 +3,10 @@
 use super::*;
 use crate::Error;
 use crate::format::{MxFp4, Nvfp4};
+use crate::io::{DType, Tensor, st};
 use crate::tensor::QuantizedTensor;
 use half::{bf16, f16};
+use safetensors::Dtype;
 
 // ---------------------------------------------------------------------------
 // Tensors
@@ -170,4 +172,277 @@ pub fn dequantize_tensor(t: &GgufTensor, scale: Option<&GgufTensor>) -> Result<V
             out
         }
     })
+}
+
+/// The metadata key (an array of strings) naming the tensors this crate
+/// stored with their last two dimensions swapped: expert stacks a
+/// checkpoint keeps `[experts, in, out]` (gpt-oss), which ggml needs as
+/// `[experts, out, in]` so that blocks run along the input dimension.
+/// [`to_entries`] swaps them back.
+pub const TRANSPOSED_KEY: &str = "blockscale.transposed";
+
+/// One tensor of a stack of equally shaped quantized matrices: shape
+/// `[experts, rows, cols]`, the experts' bytes one after another.
+fn stack<F: crate::format::BlockFormat>(
+    name: &str,
+    ggml_type: GgmlType,
+    experts: &[QuantizedTensor<F>],
+    bytes: impl Fn(&QuantizedTensor<F>) -> Result<Vec<u8>, Error>,
+) -> Result<GgufTensor, Error> {
+    let first = experts.first().ok_or_else(|| {
+        Error::InvalidArgument(format!("tensor {name}: an expert stack of 0 experts"))
+    })?;
+    let (rows, cols) = first.stored_shape();
+    let mut data = Vec::new();
+    for (e, q) in experts.iter().enumerate() {
+        if q.stored_shape() != (rows, cols) {
+            return Err(Error::InvalidArgument(format!(
+                "tensor {name}: expert {e} is {:?}, expert 0 is {:?}",
+                q.stored_shape(),
+                (rows, cols)
+            )));
+        }
+        data.extend(bytes(q).map_err(|err| in_tensor(err, name))?);
+    }
+    let t = GgufTensor {
+        name: name.to_string(),
+        shape: vec![experts.len(), rows, cols],
+        ggml_type,
+        data,
+    };
+    t.validate()?;
+    Ok(t)
+}
+
+/// The GGUF tensor of a stack of MXFP4 expert matrices, as llama.cpp holds
+/// gpt-oss's experts (`ffn_gate_up_exps`, `ffn_down_exps`): one ggml MXFP4
+/// tensor of shape `[experts, rows, cols]` (ggml `ne` = `[cols, rows,
+/// experts]`) of each expert's stored matrix.
+///
+/// Errors: no experts, experts of different shapes, or as
+/// [`gguf_tensors_mxfp4`].
+///
+/// ```
+/// use blockscale::format::MxFp4;
+/// use blockscale::io::gguf;
+/// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+/// let o = QuantizeOptions::default();
+/// let q0 = QuantizedTensor::quantize(MxFp4::default(), &[1.0; 2 * 32], 2, 32, &o)?;
+/// let q1 = QuantizedTensor::quantize(MxFp4::default(), &[-3.0; 2 * 32], 2, 32, &o)?;
+/// let t = gguf::gguf_tensors_mxfp4_experts("blk.0.ffn_up_exps.weight", &[q0, q1])?;
+/// assert_eq!((t.len(), t[0].shape.clone()), (1, vec![2, 2, 32]));
+/// assert_eq!(gguf::dequantize_tensor(&t[0], None)?[64..], [-3.0; 64]);
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn gguf_tensors_mxfp4_experts(
+    name: &str,
+    experts: &[QuantizedTensor<MxFp4>],
+) -> Result<Vec<GgufTensor>, Error> {
+    Ok(vec![stack(name, GgmlType::MXFP4, experts, mxfp4_to_ggml)?])
+}
+
+/// The GGUF tensors of a stack of NVFP4 expert matrices, each with its own
+/// global scale: the ggml NVFP4 tensor `[experts, rows, cols]` and the F32
+/// tensor [`nvfp4_scale_name`] of shape `[experts]` holding each expert's
+/// `w = A/2688` (llama.cpp's `_repack_nvfp4` stacks Model-Optimizer's
+/// per-expert `weight_scale_2` the same way).
+///
+/// Errors: no experts, experts of different shapes, or as
+/// [`gguf_tensors_nvfp4`].
+///
+/// ```
+/// use blockscale::format::Nvfp4;
+/// use blockscale::io::gguf;
+/// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+/// let o = QuantizeOptions::default();
+/// let q0 = QuantizedTensor::quantize(Nvfp4::default(), &[1.0; 64], 1, 64, &o)?;
+/// let q1 = QuantizedTensor::quantize(Nvfp4::default(), &[100.0; 64], 1, 64, &o)?;
+/// let t = gguf::gguf_tensors_nvfp4_experts("blk.0.ffn_up_exps.weight", &[q0, q1])?;
+/// assert_eq!((t[0].shape.clone(), t[1].shape.clone()), (vec![2, 1, 64], vec![2]));
+/// let y = gguf::dequantize_tensor(&t[0], Some(&t[1]))?;
+/// assert_eq!((y[0], y[64]), (1.0, 100.0));
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn gguf_tensors_nvfp4_experts(
+    name: &str,
+    experts: &[QuantizedTensor<Nvfp4>],
+) -> Result<Vec<GgufTensor>, Error> {
+    let t = stack(name, GgmlType::NVFP4, experts, nvfp4_to_ggml)?;
+    let w: Vec<f32> = experts.iter().map(|q| q.global().w).collect();
+    let s = GgufTensor::f32(&nvfp4_scale_name(name), vec![w.len()], &w)?;
+    Ok(vec![t, s])
+}
+
+/// The ggml type of a plain safetensors dtype, and back: the types both
+/// formats have.
+const PLAIN: [(Dtype, GgmlType); 8] = [
+    (Dtype::F32, GgmlType::F32),
+    (Dtype::F16, GgmlType::F16),
+    (Dtype::BF16, GgmlType::BF16),
+    (Dtype::F64, GgmlType::F64),
+    (Dtype::I8, GgmlType::I8),
+    (Dtype::I16, GgmlType::I16),
+    (Dtype::I32, GgmlType::I32),
+    (Dtype::I64, GgmlType::I64),
+];
+
+/// The ggml type a safetensors tensor of dtype `name` (as safetensors
+/// spells it: `"BF16"`, `"I64"`, …) is copied to by [`gguf_tensor_raw`], if
+/// GGUF has one.
+///
+/// ```
+/// use blockscale::io::gguf::{self, GgmlType};
+/// assert_eq!(gguf::plain_type("BF16"), Some(GgmlType::BF16));
+/// assert_eq!(gguf::plain_type("U8"), None);
+/// ```
+pub fn plain_type(name: &str) -> Option<GgmlType> {
+    PLAIN
+        .iter()
+        .find(|(d, _)| format!("{d:?}") == name)
+        .map(|&(_, g)| g)
+}
+
+/// A safetensors tensor copied unchanged into a GGUF tensor named `name`
+/// (same bytes: both are little-endian and row-major).
+///
+/// Errors: a dtype GGUF has no type for (U8, BOOL, the FP8 types, …), a
+/// scalar or a tensor of more than [`MAX_DIMS`] dimensions, or a name too
+/// long for ggml.
+///
+/// ```
+/// use blockscale::io::gguf::{self, GgmlType};
+/// use blockscale::io::{DType, Tensor, st};
+/// let path = std::env::temp_dir().join(format!("bs-gguf-raw-{}.safetensors", std::process::id()));
+/// st::write(&path, &[("norm.weight".into(), Tensor::from_f32(DType::BF16, vec![2], &[1.0, 0.5])?)], None)?;
+/// let raw = st::SafeFile::open(&path)?.raw("norm.weight")?;
+/// let t = gguf::gguf_tensor_raw("norm.weight", &raw)?;
+/// assert_eq!((t.ggml_type, t.data.clone()), (GgmlType::BF16, raw.data.clone()));
+/// assert_eq!(gguf::raw_tensor(&t)?, raw);
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn gguf_tensor_raw(name: &str, raw: &st::RawTensor) -> Result<GgufTensor, Error> {
+    let ggml_type = PLAIN
+        .iter()
+        .find(|(d, _)| *d == raw.dtype)
+        .map(|&(_, g)| g)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "tensor {name}: GGUF has no type for {:?}",
+                raw.dtype
+            ))
+        })?;
+    let t = GgufTensor {
+        name: name.to_string(),
+        shape: raw.shape.clone(),
+        ggml_type,
+        data: raw.data.clone(),
+    };
+    t.validate()?;
+    Ok(t)
+}
+
+/// A plain GGUF tensor as a safetensors tensor, byte for byte: the inverse
+/// of [`gguf_tensor_raw`]. Errors for MXFP4 and NVFP4 (use
+/// [`dequantize_tensor`] or [`to_entries`]).
+pub fn raw_tensor(t: &GgufTensor) -> Result<st::RawTensor, Error> {
+    t.validate()?;
+    let dtype = PLAIN
+        .iter()
+        .find(|(_, g)| *g == t.ggml_type)
+        .map(|&(d, _)| d)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "tensor {}: {:?} is quantized, not a plain type",
+                t.name, t.ggml_type
+            ))
+        })?;
+    Ok(st::RawTensor {
+        dtype,
+        shape: t.shape.clone(),
+        data: t.data.clone(),
+    })
+}
+
+/// Every tensor of a GGUF file as a checkpoint holds it: MXFP4 and NVFP4
+/// weights dequantized ([`dequantize_tensor`], NVFP4 with its
+/// [`nvfp4_scale_name`] tensor, which is not listed itself) to `dtype`, those
+/// named under [`TRANSPOSED_KEY`] with their last two dimensions swapped
+/// back; every other tensor unchanged ([`raw_tensor`]). Sorted by name.
+///
+/// Errors: a tensor of [`TRANSPOSED_KEY`] that is not in the file or has
+/// fewer than 2 dimensions, a malformed key, or as [`dequantize_tensor`].
+///
+/// ```
+/// use blockscale::format::MxFp4;
+/// use blockscale::io::gguf::{self, GgufFile, Value, ValueType};
+/// use blockscale::io::{DType, st};
+/// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+/// let q = QuantizedTensor::quantize(MxFp4::default(), &[2.0; 3 * 32], 3, 32, &QuantizeOptions::default())?;
+/// let file = GgufFile {
+///     metadata: vec![(gguf::TRANSPOSED_KEY.into(), Value::Array(ValueType::String, vec![Value::String("w".into())]))],
+///     tensors: gguf::gguf_tensors_mxfp4("w", &q)?,
+/// };
+/// let e = gguf::to_entries(&file, DType::F32)?;
+/// let st::Entry::Tensor(t) = &e[0].1 else { unreachable!() };
+/// assert_eq!((e[0].0.as_str(), t.shape.clone()), ("w", vec![32, 3]));
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn to_entries(file: &GgufFile, dtype: DType) -> Result<Vec<(String, st::Entry)>, Error> {
+    let transposed: Vec<&str> = match file.get(TRANSPOSED_KEY) {
+        None => Vec::new(),
+        Some(Value::Array(_, v)) => v
+            .iter()
+            .map(|s| match s {
+                Value::String(s) => Ok(s.as_str()),
+                _ => Err(()),
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|()| {
+                Error::InvalidArgument(format!("{TRANSPOSED_KEY} is not an array of strings"))
+            })?,
+        Some(_) => {
+            return Err(Error::InvalidArgument(format!(
+                "{TRANSPOSED_KEY} is not an array of strings"
+            )));
+        }
+    };
+    for n in &transposed {
+        match file.tensor(n) {
+            Some(t) if t.shape.len() >= 2 => {}
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "{TRANSPOSED_KEY} names {n:?}, which is not a matrix or stack of this file"
+                )));
+            }
+        }
+    }
+    let scales: std::collections::HashSet<String> = file
+        .tensors
+        .iter()
+        .filter(|t| t.ggml_type == GgmlType::NVFP4)
+        .map(|t| nvfp4_scale_name(&t.name))
+        .collect();
+    let mut out = Vec::new();
+    for t in &file.tensors {
+        if scales.contains(&t.name) {
+            continue;
+        }
+        if !matches!(t.ggml_type, GgmlType::MXFP4 | GgmlType::NVFP4) {
+            out.push((t.name.clone(), st::Entry::Raw(raw_tensor(t)?)));
+            continue;
+        }
+        let mut x = dequantize_tensor(t, file.tensor(&nvfp4_scale_name(&t.name)))?;
+        let mut shape = t.shape.clone();
+        let n = shape.len();
+        if transposed.contains(&t.name.as_str()) {
+            let (rows, cols) = (shape[n - 2], shape[n - 1]);
+            x = crate::io::layouts::transpose_stack(&x, rows, cols);
+            shape.swap(n - 2, n - 1);
+        }
+        let d = Tensor::from_f32(dtype, shape, &x).map_err(|e| in_tensor(e, &t.name))?;
+        out.push((t.name.clone(), st::Entry::Tensor(d)));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }

@@ -1,0 +1,118 @@
+//! compressed-tensors, for each format it has.
+
+use crate::cli_support::{dir, run, s};
+use crate::{json_file, model};
+use blockscale::io::{DType, st};
+use blockscale::tensor::QuantizeOptions;
+use serde_json::json;
+
+/// compressed-tensors, for each format it has: tensor names after the
+/// module, dtypes and shapes as llm-compressor writes them, NVFP4's
+/// `weight_global_scale` = 448·6/amax shared by q/k/v, the config keys vLLM
+/// reads, and `dequantize` by compressed-tensors' formulas.
+#[test]
+fn compressed_tensors_round_trip_for_nvfp4_mxfp4_and_fp8_blocks() {
+    let d = dir("ct");
+    let p = "model.layers.0.self_attn";
+    let shapes = [
+        (format!("{p}.q_proj.weight"), vec![64, 128]),
+        (format!("{p}.k_proj.weight"), vec![32, 128]),
+        (format!("{p}.v_proj.weight"), vec![32, 128]),
+        ("lm_head.weight".to_string(), vec![100, 128]),
+    ];
+    let shapes_ref: Vec<(&str, Vec<usize>)> = shapes
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.clone()))
+        .collect();
+    let src = model(&d.join("bf16"), json!({"model_type": "llama"}), &shapes_ref);
+    let bf16 = d.join("bf16");
+    for (to, fmt) in [
+        ("nvfp4", "nvfp4-pack-quantized"),
+        ("mxfp4", "mxfp4-pack-quantized"),
+        ("fp8-block,2d", "float-quantized"),
+    ] {
+        let out = d.join(fmt);
+        let args = [
+            "convert",
+            s(&bf16),
+            "--to",
+            to,
+            "--layout",
+            "compressed-tensors",
+            "-o",
+            s(&out),
+        ];
+        let (ok, _, err) = run(&args);
+        assert!(ok, "{to}: {err}");
+        let f = st::SafeFile::open(out.join("model.safetensors")).unwrap();
+        let c = &json_file(&out.join("config.json"))["quantization_config"];
+        assert_eq!(c["quant_method"], "compressed-tensors");
+        assert_eq!(c["format"], fmt);
+        assert_eq!(c["quantization_status"], "compressed");
+        assert_eq!(c["config_groups"]["group_0"]["targets"], json!(["Linear"]));
+        assert!(c["ignore"].as_array().unwrap().contains(&json!("lm_head")));
+        let back = d.join(format!("{fmt}-back"));
+        let (ok, _, err) = run(&["dequantize", s(&out), "-o", s(&back), "--dtype", "f32"]);
+        assert!(ok, "{to}: {err}");
+        let b = st::SafeFile::open(back.join("model.safetensors")).unwrap();
+        let group_amax = src[..3]
+            .iter()
+            .flat_map(|(_, x)| x.iter())
+            .fold(0f32, |m, v| m.max(v.abs()));
+        for (n, x) in &src[..3] {
+            let m = n.strip_suffix(".weight").unwrap();
+            let rows = x.len() / 128;
+            let got = b.tensor(n).unwrap();
+            assert_eq!(got.shape, [rows, 128], "{to} {n}");
+            let got = got.to_f32().unwrap();
+            match to {
+                "nvfp4" => {
+                    let w = f.tensor(&format!("{m}.weight_packed")).unwrap();
+                    let sc = f.tensor(&format!("{m}.weight_scale")).unwrap();
+                    let gs = f.tensor(&format!("{m}.weight_global_scale")).unwrap();
+                    assert_eq!((w.dtype, w.shape.clone()), (DType::U8, vec![rows, 64]));
+                    assert_eq!((sc.dtype, sc.shape.clone()), (DType::F8E4M3, vec![rows, 8]));
+                    let g = gs.to_f32().unwrap();
+                    assert_eq!(g, [2688.0 / group_amax], "{n}: shared by q/k/v");
+                    // x = e2m1 · (scale / global_scale), compressed-tensors' order.
+                    let want: Vec<f32> = (0..rows * 128)
+                        .map(|i| {
+                            let byte = w.data[i / 2];
+                            let code = if i % 2 == 0 { byte & 15 } else { byte >> 4 };
+                            let s = blockscale::E4M3::from_bits(
+                                sc.data[(i / 128) * 8 + (i % 128) / 16],
+                            );
+                            blockscale::E2M1::from_bits(code).to_f32() * (s.to_f32() / g[0])
+                        })
+                        .collect();
+                    assert_eq!(got, want, "{n}");
+                }
+                _ => {
+                    // The crate's own fake quantization, bit for bit.
+                    let fmt: blockscale::format::AnyFormat = to.parse().unwrap();
+                    let o = QuantizeOptions {
+                        partial_blocks: blockscale::tensor::PartialBlocks::ZeroPad,
+                        ..Default::default()
+                    };
+                    let q =
+                        blockscale::tensor::AnyQuantized::quantize(&fmt, x, rows, 128, &o).unwrap();
+                    use blockscale::tensor::QuantizedView;
+                    assert_eq!(got, q.dequantize(), "{to} {n}");
+                }
+            }
+        }
+    }
+    // Formats compressed-tensors has no layout for are refused up front.
+    let (ok, _, err) = run(&[
+        "convert",
+        s(&bf16),
+        "--to",
+        "mxfp8",
+        "--layout",
+        "compressed-tensors",
+        "-o",
+        s(&d.join("x")),
+    ]);
+    assert!(!ok && err.contains("compressed-tensors"), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

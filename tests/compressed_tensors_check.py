@@ -1,0 +1,562 @@
+#!/usr/bin/env python3
+"""Check that `blockscale convert --layout compressed-tensors` writes
+checkpoints that compressed-tensors' own code decompresses, on CPU, to the
+values `blockscale dequantize` gives.
+
+Reuses the virtual environment of tests/transformers_gptoss.py
+(target/venv-transformers: CPU torch and transformers, pinned there and read
+from that script so the two never disagree) and adds a pinned
+compressed-tensors to it (the first run after a pin change pays for the
+install; later runs take seconds), then:
+
+1. builds a tiny random `LlamaForCausalLM` in bfloat16 (2 layers, hidden 192,
+   intermediate 256, 6 heads of 32, 2 KV heads: every input dimension a
+   multiple of 32, and 128x128 FP8 blocks both whole and partial) and
+   `save_pretrained`s it;
+2. for each case of CASES (`--to` format, `--layout`): runs `blockscale
+   convert` and `blockscale dequantize OUT -o DQ --dtype f32`, then checks
+   (a) config.json's quantization_config: quant_method compressed-tensors,
+       the case's `format`, quantization_status compressed; it parses as
+       compressed-tensors' QuantizationConfig; the format compressed-tensors
+       infers from each scheme (compressors/format.py infer_module_format,
+       what its model-free dequantizer goes by) is the declared one; the
+       `weights` arguments that differ from llm-compressor's preset scheme
+       for the format (e.g. a missing scale_dtype) are printed as notes;
+   (b) the quantized modules' tensor names and shapes are those that
+       compressed-tensors' own compressor writes for that scheme (an
+       `nn.Linear` of each shape is initialised with
+       `initialize_module_for_quantization` and compressed with
+       `compress_module`); a different FP scale dtype (llm-compressor keeps
+       FP8 scales in the model's dtype, BF16; blockscale writes F32) is a
+       note, not a failure: decompression follows the stored dtype;
+   (c) compressed-tensors' model-free dequantizer
+       (`entrypoints.convert.converters.CompressedTensorsDequantizer`, the
+       code behind its checkpoint converter), in float32, equals blockscale's
+       dequantization bit for bit, every tensor. It picks linear weights by
+       name only, so on float-quantized checkpoints it takes
+       `model.embed_tokens.weight` for one and raises KeyError on the missing
+       `weight_scale` (llm-compressor's own checkpoints too): that is
+       printed as a note and it is run again with the non-linear modules in
+       its `ignore` argument;
+   (d) so does `AutoModelForCausalLM.from_pretrained(out,
+       quantization_config=CompressedTensorsConfig(dequantize=True),
+       dtype=torch.float32)` (transformers' compressed-tensors quantizer,
+       which calls the same compressors module by module).
+   compressed-tensors decompresses FP4 in bfloat16 (compressors/nvfp4/
+   base.py: the unpacked values are bf16), so a tensor that differs in
+   float32 but equals blockscale's float32 rounded to bfloat16 matches, and
+   the output says which did which.
+   Cases marked `pending` are formats blockscale does not write in this
+   layout yet: while `convert` rejects them they are skipped with its
+   message; once it accepts them they are checked like the others.
+
+Usage: python3 tests/compressed_tensors_check.py [--keep-going] [--keep DIR]
+  --keep-going  run every check of a case even after one fails.
+  --keep DIR    write the models under DIR and leave them there.
+Environment: BLOCKSCALE_BIN (default target/release/blockscale, built with
+`cargo build --release --features cli`; this script does not build it),
+BLOCKSCALE_TF_VENV_DIR (default target/venv-transformers).
+Exits non-zero when any case that ran failed.
+"""
+
+import ast
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import venv
+import warnings
+from dataclasses import dataclass
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CT_PIN = "compressed-tensors==0.20.1"
+VENV_DIR = pathlib.Path(os.environ.get("BLOCKSCALE_TF_VENV_DIR", ROOT / "target" / "venv-transformers"))
+BASE_STAMP = "blockscale-pins.txt"  # written by tests/transformers_gptoss.py
+STAMP = "blockscale-pins-compressed-tensors.txt"
+
+
+def base_pins():
+    """TORCH_PIN, PINS and TORCH_CPU_INDEX of tests/transformers_gptoss.py
+    (read, not imported: importing it would run its own venv step)."""
+    tree = ast.parse((ROOT / "tests" / "transformers_gptoss.py").read_text())
+    want = {"TORCH_PIN", "PINS", "TORCH_CPU_INDEX"}
+    got = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and getattr(node.targets[0], "id", None) in want:
+            got[node.targets[0].id] = ast.literal_eval(node.value)
+    missing = want - set(got)
+    if missing:
+        sys.exit(f"FAIL: tests/transformers_gptoss.py no longer defines {sorted(missing)}")
+    return got["TORCH_PIN"], got["PINS"], got["TORCH_CPU_INDEX"]
+
+
+def pip(py, *args, quiet=False):
+    cmd = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args]
+    return subprocess.run(cmd, capture_output=quiet).returncode == 0
+
+
+def ensure_venv():
+    """Re-run this script inside the shared virtual environment, installing
+    transformers_gptoss.py's pins (as it does) and compressed-tensors the
+    first time, or when a pin changes."""
+    if os.environ.get("BLOCKSCALE_TF_VENV"):
+        return
+    torch_pin, pins, cpu_index = base_pins()
+    py = str(VENV_DIR / "bin" / "python")
+    base = "\n".join([torch_pin, *pins]) + "\n"
+    want = base + CT_PIN + "\n"
+    stamp, base_stamp = VENV_DIR / STAMP, VENV_DIR / BASE_STAMP
+    if not (stamp.exists() and stamp.read_text() == want and os.path.exists(py)):
+        t0 = time.time()
+        if not (base_stamp.exists() and base_stamp.read_text() == base and os.path.exists(py)):
+            print(f"installing {torch_pin} {' '.join(pins)} into {VENV_DIR} (first run only)", flush=True)
+            if not os.path.exists(py):
+                venv.create(VENV_DIR, with_pip=True)
+            # CPU wheels first (small); PyPI's Linux torch pulls the CUDA wheels (GBs).
+            if not pip(py, "--retries", "0", "--timeout", "15", "--index-url", cpu_index, torch_pin, quiet=True):
+                print(f"{cpu_index} unreachable: installing {torch_pin} from PyPI (with CUDA wheels, slow)", flush=True)
+                if not pip(py, torch_pin):
+                    sys.exit(f"FAIL: could not install {torch_pin}")
+            if not pip(py, *pins):
+                sys.exit(f"FAIL: could not install {' '.join(pins)}")
+            base_stamp.write_text(base)
+        print(f"installing {CT_PIN} into {VENV_DIR}", flush=True)
+        # With the other pins on the same line, so that pip keeps them.
+        if not pip(py, CT_PIN, *pins):
+            sys.exit(f"FAIL: could not install {CT_PIN}")
+        stamp.write_text(want)
+        print(f"installed in {time.time() - t0:.0f} s", flush=True)
+    env = dict(os.environ, BLOCKSCALE_TF_VENV=str(VENV_DIR))
+    sys.exit(subprocess.run([py, __file__, *sys.argv[1:]], env=env).returncode)
+
+
+ensure_venv()
+
+import compressed_tensors  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import transformers  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
+from transformers import AutoModelForCausalLM, CompressedTensorsConfig, LlamaConfig, LlamaForCausalLM  # noqa: E402
+
+BIN = pathlib.Path(os.environ.get("BLOCKSCALE_BIN", ROOT / "target" / "release" / "blockscale"))
+
+LAYERS, H, I, HEADS, KV_HEADS, HEAD_DIM, VOCAB = 2, 192, 256, 6, 2, 32, 128
+
+
+@dataclass(frozen=True)
+class Case:
+    to: str  # `convert --to`
+    layout: str  # `convert --layout`
+    ct_format: str  # compressed-tensors' `format` the checkpoint should declare
+    pending: str = ""  # non-empty: not written by blockscale yet; why it is listed
+
+
+# One line a case. The pending ones are compressed-tensors formats blockscale
+# is to write: skipped (with convert's message) while convert rejects them.
+CASES = [
+    Case("nvfp4", "compressed-tensors", "nvfp4-pack-quantized"),
+    Case("mxfp4", "compressed-tensors", "mxfp4-pack-quantized"),
+    Case("fp8-block,2d", "compressed-tensors", "float-quantized"),
+    Case("fp8", "compressed-tensors", "float-quantized", pending="FP8 per-tensor (strategy tensor)"),
+    Case("fp8-channel", "compressed-tensors", "float-quantized",
+         pending="FP8 per-channel (strategy channel); the --to name is a placeholder"),
+    Case("mxfp8", "compressed-tensors", "mxfp8-quantized", pending="MXFP8 (mxfp8-quantized)"),
+]
+
+
+class CheckFailed(Exception):
+    pass
+
+
+class Rejected(Exception):
+    pass
+
+
+def fail_if(problems, what):
+    if problems:
+        shown = problems[:12] + ([f"... and {len(problems) - 12} more"] if len(problems) > 12 else [])
+        raise CheckFailed(f"{what}:\n    " + "\n    ".join(shown))
+
+
+def run_blockscale(*args):
+    r = subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True)
+    return r.returncode, r.stderr.strip()
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def header(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        h = json.loads(f.read(n))
+    h.pop("__metadata__", None)
+    return h
+
+
+def checkpoint_files(d):
+    index = d / "model.safetensors.index.json"
+    if index.exists():
+        return sorted({d / f for f in json.loads(index.read_text())["weight_map"].values()})
+    return sorted(d.glob("*.safetensors"))
+
+
+def layout(d):
+    out = {}
+    for f in checkpoint_files(d):
+        for k, v in header(f).items():
+            out[k] = (v["dtype"], list(v["shape"]))
+    return out
+
+
+def tensors(d):
+    out = {}
+    for f in checkpoint_files(d):
+        out.update(load_file(str(f)))
+    return out
+
+
+SAFETENSORS_DTYPE = {torch.uint8: "U8", torch.float8_e4m3fn: "F8_E4M3", torch.float32: "F32",
+                     torch.bfloat16: "BF16", torch.float16: "F16", torch.int8: "I8", torch.int32: "I32"}
+
+
+def make_model(outdir):
+    config = LlamaConfig(
+        vocab_size=VOCAB, hidden_size=H, intermediate_size=I, num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS, num_key_value_heads=KV_HEADS, head_dim=HEAD_DIM,
+        max_position_embeddings=256, tie_word_embeddings=False, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+    )
+    torch.manual_seed(20261130)
+    model = LlamaForCausalLM(config).to(torch.bfloat16).eval()
+    g = torch.Generator().manual_seed(20261130)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                v = 1 + 0.1 * torch.randn(p.shape, generator=g)
+            elif p.ndim == 2 and "embed" not in name and "lm_head" not in name:
+                # Vary the magnitude per 16 inputs so that the FP4 blocks get
+                # many scales, and per row so that FP8 rows differ.
+                v = torch.randn(p.shape, generator=g)
+                mag = torch.exp2(torch.randint(-8, 3, (p.shape[0], p.shape[1] // 16), generator=g).float())
+                v = v * mag.repeat_interleave(16, dim=1) * 0.05
+                v[0, :32] = 0  # an all-zero block
+                v[1, 5] = 0.1875  # amax exactly 6 * 2^-5
+            else:
+                v = 0.05 * torch.randn(p.shape, generator=g)
+            p.copy_(v.to(p.dtype))
+    model.save_pretrained(outdir)
+    return config
+
+
+# ---------------------------------------------------------------- checks
+
+def quant_config(out_dir):
+    cfg = json.loads((out_dir / "config.json").read_text())
+    qc = cfg.get("quantization_config")
+    if not isinstance(qc, dict):
+        raise CheckFailed("config.json has no quantization_config")
+    return qc
+
+
+# llm-compressor's preset scheme for each format (quantization/quant_scheme.py),
+# whose `weights` arguments the checkpoint's are compared with (notes only).
+PRESET = {"nvfp4-pack-quantized": "NVFP4A16", "mxfp4-pack-quantized": "MXFP4A16", "mxfp8-quantized": "MXFP8A16",
+          ("float-quantized", "block"): "FP8_BLOCK", ("float-quantized", "tensor"): "FP8",
+          ("float-quantized", "channel"): "FP8_DYNAMIC"}
+
+
+def check_config(case, out_dir, case_notes):
+    from compressed_tensors.compressors import BaseCompressor
+    from compressed_tensors.compressors.format import infer_module_format
+    from compressed_tensors.quantization import QuantizationConfig, preset_name_to_scheme
+
+    qc = quant_config(out_dir)
+    problems = []
+    for k, want in [("quant_method", "compressed-tensors"), ("format", case.ct_format),
+                    ("quantization_status", "compressed")]:
+        if qc.get(k) != want:
+            problems.append(f"{k} is {qc.get(k)!r}, expected {want!r}")
+    try:
+        parsed = QuantizationConfig.model_validate(qc)
+    except Exception as e:
+        raise CheckFailed(f"compressed-tensors' QuantizationConfig rejects it: {e}")
+    for name, scheme in parsed.config_groups.items():
+        # The model-free dequantizer ignores `format` and infers it from the
+        # scheme (ct_dequantizer.py __init__), so the two must agree.
+        inferred = infer_module_format(torch.nn.Linear, scheme).value
+        if inferred != case.ct_format:
+            same = [BaseCompressor.get_value_from_registry(f).decompress.__func__ for f in (inferred, case.ct_format)]
+            msg = (f"{name}: compressed-tensors infers format {inferred!r} from its scheme "
+                   f"(compressors/format.py infer_module_format), the config says {case.ct_format!r}")
+            if same[0] is same[1]:
+                case_notes.append(msg + " (same decompression code)")
+                print(f"    note: {case_notes[-1]}")
+            else:
+                problems.append(msg)
+        w = scheme.weights
+        preset = PRESET.get(case.ct_format) or PRESET.get((case.ct_format, w.strategy if w else None))
+        if w is not None and preset:
+            ref = preset_name_to_scheme(preset, ["Linear"]).weights.model_dump()
+            got = w.model_dump()
+            diff = [f"{k}={got.get(k)!r} (llm-compressor's {preset}: {ref.get(k)!r})"
+                    for k in sorted(set(ref) | set(got)) if ref.get(k) != got.get(k)]
+            if diff:
+                case_notes.append(f"{name}.weights: " + ", ".join(diff))
+                print(f"    note: {case_notes[-1]}")
+    fail_if(problems, "config.json's quantization_config")
+    return parsed
+
+
+def expected_module_tensors(scheme, out_features, in_features):
+    """{local name: (dtype, shape)} that compressed-tensors' own compressor
+    writes for an nn.Linear [out, in] in BF16 under `scheme`."""
+    from compressed_tensors.compressors.base import compress_module
+    from compressed_tensors.quantization.lifecycle.initialize import initialize_module_for_quantization
+
+    lin = torch.nn.Linear(in_features, out_features, bias=False, dtype=torch.bfloat16)
+    with torch.no_grad():
+        lin.weight.normal_()
+    scheme = scheme.model_copy(deep=True)
+    initialize_module_for_quantization(lin, scheme)
+    with torch.no_grad():
+        for n, p in lin.named_parameters():
+            if n.endswith("_scale") or n.endswith("_global_scale"):
+                p.fill_(1.0)
+    compress_module(lin)
+    out = {}
+    for n, t in list(lin.named_parameters()) + list(lin.named_buffers()):
+        out[n] = (SAFETENSORS_DTYPE.get(t.dtype, str(t.dtype)), list(t.shape))
+    return out
+
+
+def linear_modules(config):
+    with torch.device("meta"):
+        model = LlamaForCausalLM(config)
+    return {n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+
+
+def check_layout(case, parsed, orig_dir, out_dir, linears, case_notes):
+    """Names and shapes as compressed-tensors' compressor writes them for
+    every nn.Linear that config_groups targets and `ignore` leaves out."""
+    from compressed_tensors.utils.match import match_name
+
+    orig, got = layout(orig_dir), layout(out_dir)
+    scheme = next(iter(parsed.config_groups.values()))
+    ignore = parsed.ignore or []
+    problems, notes, n_quant = [], set(), 0
+    want_all = {}
+    for name, (dtype, shape) in orig.items():
+        module = name.rsplit(".", 1)[0]
+        quantized = (name.endswith(".weight") and module in linears
+                     and not any(match_name(module, ign) for ign in ignore))
+        if not quantized:
+            want_all[name] = (dtype, shape)
+            continue
+        n_quant += 1
+        for local, ds in expected_module_tensors(scheme, *shape).items():
+            want_all[f"{module}.{local}"] = ds
+    for n in sorted(set(want_all) - set(got)):
+        problems.append(f"missing {n} {want_all[n][0]} {want_all[n][1]}")
+    for n in sorted(set(got) - set(want_all)):
+        problems.append(f"unexpected {n} {got[n][0]} {got[n][1]}")
+    for n in sorted(set(want_all) & set(got)):
+        (wd, ws), (gd, gs) = want_all[n], got[n]
+        if ws != gs:
+            problems.append(f"{n}: shape {gs}, compressed-tensors writes {ws}")
+        elif wd != gd:
+            local = n.rsplit(".", 1)[1]
+            if local == "weight_scale" and {wd, gd} <= {"F32", "BF16", "F16"}:
+                notes.add(f"weight_scale is {gd}; compressed-tensors keeps it in the model's dtype ({wd}) "
+                          f"(quantization/lifecycle/initialize.py initialize_qparams)")
+            else:
+                problems.append(f"{n}: dtype {gd}, compressed-tensors writes {wd}")
+    fail_if(problems, "tensor names and shapes differ from compressed-tensors' own")
+    example = sorted(k for k in want_all if ".layers.0.mlp.down_proj." in k)
+    print(f"    {n_quant} linear weights quantized, {len(got)} tensors; e.g. "
+          + ", ".join(f"{k.rsplit('.', 1)[1]} {got[k][0]} {got[k][1]}" for k in example))
+    for n in sorted(notes):
+        print(f"    note: {n}")
+        case_notes.append(n)
+
+
+def ct_dequantize(out_dir, linears, notes):
+    """compressed-tensors' model-free dequantizer. It tells linear weights
+    from others by name only (utils/match.py match_quantizable_tensors: any
+    `*.weight` not under a `*norm` module when targets has "Linear"), so for
+    formats whose quantized tensor is `weight` (float-quantized) it takes
+    `model.embed_tokens.weight` for a quantized linear and fails on its
+    missing `weight_scale`, for llm-compressor's checkpoints as for ours;
+    then it is run again with the non-linear modules in its `ignore`
+    argument, which exists for this, and the failure is kept as a note."""
+    from compressed_tensors.entrypoints.convert.converters.ct_dequantizer import CompressedTensorsDequantizer
+
+    try:
+        deq = CompressedTensorsDequantizer(str(out_dir), dtype=torch.float32)
+        out = deq.process(tensors(out_dir))
+    except KeyError as e:
+        missing = str(e.args[0]) if e.args else ""
+        module = missing.rsplit(".", 1)[0]
+        if module in linears or not missing:
+            raise
+        others = sorted({n.rsplit(".", 1)[0] for n in tensors(out_dir) if n.endswith(".weight")
+                         and not n.rsplit(".", 1)[0].endswith("norm")} - linears)
+        notes.append(f"model-free CompressedTensorsDequantizer raised KeyError {missing!r} "
+                     f"(entrypoints/convert/converters/ct_dequantizer.py:117): it takes every `*.weight` outside "
+                     f"`*norm` for a quantized linear (utils/match.py match_quantizable_tensors); "
+                     f"ran again with ignore={others}")
+        print(f"    note: {notes[-1]}")
+        deq = CompressedTensorsDequantizer(str(out_dir), ignore=others, dtype=torch.float32)
+        out = deq.process(tensors(out_dir))
+    return {k: v.detach().to(torch.float32) for k, v in out.items()}
+
+
+def transformers_dequantize(out_dir):
+    model = AutoModelForCausalLM.from_pretrained(
+        out_dir, quantization_config=CompressedTensorsConfig(dequantize=True), dtype=torch.float32)
+    sd = model.state_dict()
+    return {k: v.detach().to(torch.float32) for k, v in sd.items()}
+
+
+def as_bits(t):
+    return (t.to(torch.float32) + 0.0).contiguous().view(torch.int32)  # -0 taken as +0
+
+
+def compare(what, got, ref, orig_names):
+    """Bit-for-bit comparison of `got` (float32) with blockscale's float32
+    dequantization `ref`, over the original checkpoint's tensor names."""
+    problems, exact, via_bf16 = [], 0, 0
+    for name in sorted(orig_names):
+        if name not in got:
+            problems.append(f"{name}: missing from {what}'s output")
+            continue
+        a, b = got[name], ref[name]
+        if tuple(a.shape) != tuple(b.shape):
+            problems.append(f"{name}: {what} {list(a.shape)}, blockscale {list(b.shape)}")
+            continue
+        if torch.equal(as_bits(a), as_bits(b)):
+            exact += 1
+            continue
+        b16 = b.to(torch.bfloat16).to(torch.float32)
+        if torch.equal(as_bits(a), as_bits(b16)):
+            via_bf16 += 1
+            continue
+        bad = (as_bits(a) != as_bits(b16)).nonzero()
+        i = tuple(int(j) for j in bad[0])
+        problems.append(f"{name}: {len(bad)} of {a.numel()} values differ; first at {list(i)}: "
+                        f"{what} {float(a[i])!r}, blockscale f32 {float(b[i])!r} (bf16 {float(b16[i])!r})")
+    fail_if(problems, f"{what} differs from blockscale dequantize")
+    msg = f"{exact} tensors equal blockscale's f32 bit for bit"
+    if via_bf16:
+        msg += f", {via_bf16} equal it rounded to bf16 (compressed-tensors decompresses in bf16)"
+    print(f"    {msg}")
+
+
+def run_case(case, work, orig_dir, linears, keep_going):
+    """Returns ('pass' | 'fail' | 'skip', notes)."""
+    notes = []
+    tag = case.to.replace(",", "_").replace("=", "-")
+    out_dir, dq_dir = work / f"ct-{tag}", work / f"dq-{tag}"
+    title = f"--to {case.to} --layout {case.layout}" + (f"  [pending: {case.pending}]" if case.pending else "")
+    print(f"\n== {title}")
+    t0 = time.time()
+    rc, err = run_blockscale("convert", orig_dir, "--to", case.to, "--layout", case.layout, "-o", out_dir)
+    if rc != 0:
+        if case.pending:
+            print(f"  SKIP: blockscale convert rejects it (exit {rc}): {err.splitlines()[-1] if err else ''}")
+            return "skip", [f"convert: {err.splitlines()[-1] if err else ''}"]
+        print(f"  FAIL convert (exit {rc}): {err}")
+        return "fail", notes
+    print(f"  convert: ok ({time.time() - t0:.1f} s)")
+    rc, err = run_blockscale("dequantize", out_dir, "-o", dq_dir, "--dtype", "f32")
+    ref = tensors(dq_dir) if rc == 0 else None
+    orig_names = set(layout(orig_dir))
+    parsed = None
+    ok = True
+
+    def step(key, label, fn):
+        nonlocal ok
+        if not ok and not keep_going:
+            return None
+        print(f"  ({key}) {label}")
+        try:
+            r = fn()
+            print("    ok")
+            return r
+        except CheckFailed as e:
+            print(f"  FAIL ({key}) {e}")
+        except Exception as e:  # compressed-tensors' own error: say where it came from
+            tb = traceback.extract_tb(e.__traceback__)
+            where = next((f"{fr.filename.split('site-packages/')[-1]}:{fr.lineno} ({fr.name})"
+                          for fr in reversed(tb) if "site-packages" in fr.filename), "")
+            print(f"  FAIL ({key}) {type(e).__name__}: {e}" + (f"\n    raised at {where}" if where else ""))
+        ok = False
+        return None
+
+    parsed = step("a", "config.json quantization_config, as compressed-tensors parses it",
+                  lambda: check_config(case, out_dir, notes))
+    if parsed is not None:
+        step("b", "tensor names, dtypes and shapes vs compressed-tensors' own compressor",
+             lambda: check_layout(case, parsed, orig_dir, out_dir, linears, notes))
+    if ref is None:
+        print(f"  FAIL blockscale dequantize (exit {rc}): {err}")
+        return "fail", notes
+    ct = step("c", "compressed-tensors CompressedTensorsDequantizer (model-free) vs blockscale dequantize",
+              lambda: ct_dequantize(out_dir, linears, notes))
+    if ct is not None:
+        step("c", "  compare", lambda: compare("CompressedTensorsDequantizer", ct, ref, orig_names))
+    tf = step("d", "transformers from_pretrained(CompressedTensorsConfig(dequantize=True)) vs blockscale dequantize",
+              lambda: transformers_dequantize(out_dir))
+    if tf is not None:
+        step("d", "  compare", lambda: compare("transformers", tf, ref, orig_names))
+    print(f"  {'PASS' if ok else 'FAIL'} ({time.time() - t0:.1f} s)")
+    return ("pass" if ok else "fail"), notes
+
+
+def main():
+    from loguru import logger
+
+    logger.disable("compressed_tensors")  # per-module warnings, e.g. partial 128x128 blocks
+    warnings.filterwarnings("ignore", message=".*already has a `quantization_config`.*")
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    args = sys.argv[1:]
+    keep_going = "--keep-going" in args
+    keep = pathlib.Path(args[args.index("--keep") + 1]) if "--keep" in args else None
+    print(f"python {sys.version.split()[0]}, torch {torch.__version__}, transformers {transformers.__version__}, "
+          f"compressed-tensors {compressed_tensors.__version__}, numpy {np.__version__}")
+    if not BIN.exists():
+        print(f"FAIL: {BIN} not found; build it with `cargo build --release --features cli`")
+        return 2
+    t0 = time.time()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="blockscale-ct-") as tmp:
+        work = keep or pathlib.Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        orig_dir = work / "bf16"
+        config = make_model(orig_dir)
+        linears = linear_modules(config)
+        print(f"tiny Llama: {LAYERS} layers, hidden {H}, intermediate {I}, {HEADS} heads of {HEAD_DIM} "
+              f"({KV_HEADS} KV), vocab {VOCAB}, bf16; saved to {orig_dir}")
+        for case in CASES:
+            results[case] = run_case(case, work, orig_dir, linears, keep_going)
+    print("\nsummary:")
+    for case, (r, notes) in results.items():
+        print(f"  {r.upper():4} --to {case.to} --layout {case.layout}" + (" (pending)" if case.pending else ""))
+        for n in notes:
+            print(f"         note: {n}")
+    results = {c: r for c, (r, _) in results.items()}
+    passed = sum(r == "pass" for r in results.values())
+    failed = sum(r == "fail" for r in results.values())
+    skipped = sum(r == "skip" for r in results.values())
+    print(f"ran in {time.time() - t0:.1f} s")
+    print(f"compressed_tensors_check: {passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
