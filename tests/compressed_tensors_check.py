@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Check that `blockscale convert --layout compressed-tensors` writes
-checkpoints that compressed-tensors' own code decompresses, on CPU, to the
-values `blockscale dequantize` gives.
+"""Check both directions between blockscale and compressed-tensors (the
+format of llm-compressor's checkpoints), on CPU: that `blockscale convert
+--layout compressed-tensors` writes checkpoints that compressed-tensors' own
+code decompresses to the values `blockscale dequantize` gives, and that
+`blockscale inspect` and `dequantize` read the checkpoints compressed-tensors'
+own compressor writes, to the values compressed-tensors decompresses them to.
 
 Reuses the virtual environment of tests/transformers_gptoss.py
 (target/venv-transformers: CPU torch and transformers, pinned there and read
@@ -49,6 +52,32 @@ install; later runs take seconds), then:
    Cases marked `pending` are formats blockscale does not write in this
    layout yet: while `convert` rejects them they are skipped with its
    message; once it accepts them they are checked like the others.
+3. for each case of READ_CASES (one of llm-compressor's preset schemes:
+   NVFP4A16, MXFP4A16, MXFP8A16, FP8 (per-tensor BF16 scale, static
+   input_scale), FP8_DYNAMIC (per-channel), FP8_BLOCK (128x128, partial
+   blocks too)): quantizes the same model as llm-compressor does, with
+   compressed-tensors' code and not llm-compressor's (apply_quantization_config,
+   the qparams of its min-max observer from calculate_qparams and
+   generate_gparam, ModelCompressor compress_model, save_pretrained and
+   update_config: the same files and config.json quantization_config), checks
+   that the format and the tensors of one module are the case's (else the
+   case, not blockscale, is wrong), then
+   (a) `blockscale inspect` on the shard succeeds and names the layout
+       (`compressed-tensors FORMAT`) on the quantized weight;
+   (b) `blockscale dequantize CKPT -o DQ --dtype f32` succeeds, and DQ has
+       exactly the original model's tensor names and no quantization_config;
+   (c), (d) every tensor of DQ equals, bit for bit, compressed-tensors' own
+       decompression as in 2 (c) and (d) (the model-free dequantizer also
+       keeps input_scale, which blockscale drops: printed, not compared).
+       compressed-tensors decompresses each quantized weight in its scale's
+       or unpacked values' dtype, bf16 for all these presets (FP8: e4m3 times
+       a BF16 scale, the product rounded once to bf16; NVFP4: e2m1 times
+       scale / global_scale in f32, rounded to bf16), while blockscale's f32
+       is the e4m3/e2m1 value times the scale, exact or in f32; so for the
+       weights that compressed-tensors' compressor decompresses to bf16
+       (found by running it on each module), blockscale's f32 rounded to bf16
+       (round-to-nearest-even, as torch) may be what equals it, and the output
+       counts those apart; any other tensor must equal it in f32.
 
 Usage: python3 tests/compressed_tensors_check.py [--keep-going] [--keep DIR]
   --keep-going  run every check of a case even after one fails.
@@ -56,7 +85,8 @@ Usage: python3 tests/compressed_tensors_check.py [--keep-going] [--keep DIR]
 Environment: BLOCKSCALE_BIN (default target/release/blockscale, built with
 `cargo build --release --features cli`; this script does not build it),
 BLOCKSCALE_TF_VENV_DIR (default target/venv-transformers).
-Exits non-zero when any case that ran failed.
+Exits non-zero when any case that ran, in either direction, failed; the last
+line counts the cases of both.
 """
 
 import ast
@@ -135,6 +165,7 @@ def ensure_venv():
 
 
 ensure_venv()
+os.environ.setdefault("TQDM_DISABLE", "1")  # before tqdm is imported: compressed-tensors' progress bars
 
 import compressed_tensors  # noqa: E402
 import numpy as np  # noqa: E402
@@ -156,16 +187,35 @@ class Case:
     pending: str = ""  # non-empty: not written by blockscale yet; why it is listed
 
 
-# One line a case. The pending ones are compressed-tensors formats blockscale
-# is to write: skipped (with convert's message) while convert rejects them.
+# One line a case. A pending case (a format blockscale is to write) is
+# skipped, with convert's message, while convert rejects it.
 CASES = [
     Case("nvfp4", "compressed-tensors", "nvfp4-pack-quantized"),
     Case("mxfp4", "compressed-tensors", "mxfp4-pack-quantized"),
+    Case("mxfp8", "compressed-tensors", "mxfp8-quantized"),
+    Case("fp8", "compressed-tensors", "float-quantized"),
+    Case("fp8-channel", "compressed-tensors", "float-quantized"),
     Case("fp8-block,2d", "compressed-tensors", "float-quantized"),
-    Case("fp8", "compressed-tensors", "float-quantized", pending="FP8 per-tensor (strategy tensor)"),
-    Case("fp8-channel", "compressed-tensors", "float-quantized",
-         pending="FP8 per-channel (strategy channel); the --to name is a placeholder"),
-    Case("mxfp8", "compressed-tensors", "mxfp8-quantized", pending="MXFP8 (mxfp8-quantized)"),
+]
+
+
+@dataclass(frozen=True)
+class ReadCase:
+    preset: str  # llm-compressor's preset scheme (compressed-tensors quantization/quant_scheme.py)
+    ct_format: str  # the `format` compressed-tensors' compressor declares for it
+    down_proj: str  # what it writes for model.layers.0.mlp.down_proj (BF16 [192, 256]), checked first
+
+
+# The other direction, one line a case: compressed-tensors' own compressor
+# writes the checkpoint, blockscale reads it.
+READ_CASES = [
+    ReadCase("NVFP4A16", "nvfp4-pack-quantized",
+             "weight_packed U8 [192, 128], weight_scale F8_E4M3 [192, 16], weight_global_scale F32 [1]"),
+    ReadCase("MXFP4A16", "mxfp4-pack-quantized", "weight_packed U8 [192, 128], weight_scale U8 [192, 8]"),
+    ReadCase("MXFP8A16", "mxfp8-quantized", "weight F8_E4M3 [192, 256], weight_scale U8 [192, 8]"),
+    ReadCase("FP8", "float-quantized", "weight F8_E4M3 [192, 256], weight_scale BF16 [1], input_scale BF16 [1]"),
+    ReadCase("FP8_DYNAMIC", "float-quantized", "weight F8_E4M3 [192, 256], weight_scale BF16 [192, 1]"),
+    ReadCase("FP8_BLOCK", "float-quantized", "weight F8_E4M3 [192, 256], weight_scale BF16 [2, 2]"),
 ]
 
 
@@ -425,9 +475,12 @@ def as_bits(t):
     return (t.to(torch.float32) + 0.0).contiguous().view(torch.int32)  # -0 taken as +0
 
 
-def compare(what, got, ref, orig_names):
+def compare(what, got, ref, orig_names, bf16=None):
     """Bit-for-bit comparison of `got` (float32) with blockscale's float32
-    dequantization `ref`, over the original checkpoint's tensor names."""
+    dequantization `ref`, over the original checkpoint's tensor names. A
+    tensor that differs may still equal `ref` rounded to bfloat16: accepted
+    for the names in `bf16` (those compressed-tensors decompresses in
+    bfloat16), or for any name when `bf16` is None."""
     problems, exact, via_bf16 = [], 0, 0
     for name in sorted(orig_names):
         if name not in got:
@@ -441,13 +494,17 @@ def compare(what, got, ref, orig_names):
             exact += 1
             continue
         b16 = b.to(torch.bfloat16).to(torch.float32)
-        if torch.equal(as_bits(a), as_bits(b16)):
+        rounded_ok = bf16 is None or name in bf16
+        if rounded_ok and torch.equal(as_bits(a), as_bits(b16)):
             via_bf16 += 1
             continue
-        bad = (as_bits(a) != as_bits(b16)).nonzero()
+        cmp = b16 if rounded_ok else b
+        bad = (as_bits(a) != as_bits(cmp)).nonzero()
         i = tuple(int(j) for j in bad[0])
-        problems.append(f"{name}: {len(bad)} of {a.numel()} values differ; first at {list(i)}: "
-                        f"{what} {float(a[i])!r}, blockscale f32 {float(b[i])!r} (bf16 {float(b16[i])!r})")
+        problems.append(f"{name}: {len(bad)} of {a.numel()} values differ"
+                        + ("" if rounded_ok else " (compressed-tensors decompresses it in float32)")
+                        + f"; first at {list(i)}: {what} {float(a[i])!r}, blockscale f32 {float(b[i])!r}"
+                        + (f" (bf16 {float(b16[i])!r})" if rounded_ok else ""))
     fail_if(problems, f"{what} differs from blockscale dequantize")
     msg = f"{exact} tensors equal blockscale's f32 bit for bit"
     if via_bf16:
@@ -516,6 +573,185 @@ def run_case(case, work, orig_dir, linears, keep_going):
     return ("pass" if ok else "fail"), notes
 
 
+# ---------------------------------------------------------------- the other direction
+
+def weight_observer_range(w, args):
+    """min and max as llm-compressor's default (memoryless min-max) weight
+    observer takes them for args.strategy, in the weight's dtype."""
+    if args.strategy == "tensor":
+        return w.amin().reshape(1), w.amax().reshape(1)
+    if args.strategy == "channel":
+        return w.amin(dim=1, keepdim=True), w.amax(dim=1, keepdim=True)
+    if args.strategy in ("group", "tensor_group"):
+        g = w.unflatten(-1, (-1, args.group_size))
+        return g.amin(-1), g.amax(-1)
+    if args.strategy == "block":
+        from compressed_tensors.quantization.utils import maybe_pad_tensor_for_block_quant
+
+        bh, bw = args.block_structure
+        b = maybe_pad_tensor_for_block_quant(w, (bh, bw)).unflatten(0, (-1, bh)).unflatten(-1, (-1, bw))
+        return b.amin((1, 3)), b.amax((1, 3))
+    raise ValueError(f"no observer here for strategy {args.strategy!r}")
+
+
+def llmc_quantize(preset, orig_dir, out_dir):
+    """What llm-compressor does for a preset scheme with `ignore=["lm_head"]`,
+    on CPU and without its package: apply_quantization_config, weight
+    qparams from calculate_qparams (and generate_gparam for NVFP4's global
+    scale) on each weight's min and max, a static input_scale from a random
+    activation, then its save path: ModelCompressor.from_pretrained_model,
+    compress_model, save_pretrained, update_config (which writes config.json's
+    quantization_config)."""
+    from compressed_tensors.compressors import ModelCompressor
+    from compressed_tensors.quantization import (QuantizationConfig, apply_quantization_config,
+                                                 preset_name_to_scheme)
+    from compressed_tensors.quantization.utils import calculate_qparams, generate_gparam
+
+    model = LlamaForCausalLM.from_pretrained(orig_dir, dtype=torch.bfloat16)
+    apply_quantization_config(model, QuantizationConfig(
+        config_groups={"group_0": preset_name_to_scheme(preset, ["Linear"])}, ignore=["lm_head"]),
+        show_progress=False)
+    g = torch.Generator().manual_seed(20261201)
+    with torch.no_grad():
+        for _, m in model.named_modules():
+            scheme = getattr(m, "quantization_scheme", None)
+            if scheme is None:
+                continue
+            args, w, gs = scheme.weights, m.weight.data, None
+            if args.strategy == "tensor_group":
+                gs = generate_gparam(w.amin().reshape(1), w.amax().reshape(1))
+                m.weight_global_scale.copy_(gs)
+            scale, _ = calculate_qparams(*weight_observer_range(w, args), args, global_scale=gs)
+            m.weight_scale.copy_(scale.reshape(m.weight_scale.shape))
+            ia = scheme.input_activations
+            if ia is not None and not ia.dynamic:
+                x = torch.randn(16, w.shape[1], generator=g).to(w.dtype)
+                scale, _ = calculate_qparams(x.amin().reshape(1), x.amax().reshape(1), ia)
+                m.input_scale.copy_(scale.reshape(m.input_scale.shape))
+    comp = ModelCompressor.from_pretrained_model(model)
+    comp.compress_model(model)
+    model.save_pretrained(out_dir)
+    comp.update_config(out_dir)
+
+
+def ct_bf16_weights(ckpt, linears):
+    """Names of the weights that compressed-tensors' compressors decompress
+    in bfloat16 (each module's decompress run on its own, its dtype read)."""
+    from compressed_tensors.compressors import BaseCompressor
+    from compressed_tensors.compressors.format import infer_module_format
+    from compressed_tensors.quantization import QuantizationConfig
+
+    from compressed_tensors.utils.match import match_name
+
+    qc = QuantizationConfig.model_validate(quant_config(ckpt))
+    t, out = tensors(ckpt), set()
+    for scheme in qc.config_groups.values():
+        comp = BaseCompressor.get_value_from_registry(infer_module_format(torch.nn.Linear, scheme).value)
+        names = comp.compression_param_names(scheme)
+        for m in linears:
+            if f"{m}.{names[0]}" in t and not any(match_name(m, ign) for ign in qc.ignore or []):
+                sd = {n: t[f"{m}.{n}"] for n in names if f"{m}.{n}" in t}
+                if comp.decompress(sd, scheme)["weight"].dtype == torch.bfloat16:
+                    out.add(f"{m}.weight")
+    return out
+
+
+def run_read_case(case, work, orig_dir, linears, keep_going):
+    """Returns ('pass' | 'fail' | 'skip', notes)."""
+    from compressed_tensors.quantization.quant_scheme import PRESET_SCHEMES
+
+    notes = []
+    ckpt, dq_dir = work / f"llmc-{case.preset}", work / f"llmc-{case.preset}-dq"
+    print(f"\n== compressed-tensors {case.preset} ({case.ct_format}) -> blockscale dequantize")
+    if case.preset not in PRESET_SCHEMES:
+        print(f"  SKIP: compressed-tensors {compressed_tensors.__version__} has no preset {case.preset}")
+        return "skip", [f"no preset {case.preset} in compressed-tensors {compressed_tensors.__version__}"]
+    t0 = time.time()
+    try:
+        llmc_quantize(case.preset, orig_dir, ckpt)
+    except Exception as e:
+        print(f"  FAIL quantizing with compressed-tensors: {type(e).__name__}: {e}")
+        return "fail", notes
+    qc, lay = quant_config(ckpt), layout(ckpt)
+    mod = "model.layers.0.mlp.down_proj"
+    got = ", ".join(f"{k[len(mod) + 1:]} {d} {list(sh)}" for k, (d, sh) in sorted(lay.items())
+                    if k.startswith(mod + "."))
+    want = sorted(case.down_proj.split(", "))
+    if qc.get("format") != case.ct_format or sorted(got.split(", ")) != want:
+        print(f"  FAIL compressed-tensors wrote format {qc.get('format')!r}, {mod}: {got}; "
+              f"the case expects {case.ct_format!r}, {case.down_proj}")
+        return "fail", notes
+    print(f"  compressed-tensors {compressed_tensors.__version__}: {qc['format']}, {mod}: {got} "
+          f"({time.time() - t0:.1f} s)")
+    ok = True
+
+    def step(key, label, fn):
+        nonlocal ok
+        if not ok and not keep_going:
+            return None
+        print(f"  ({key}) {label}")
+        try:
+            r = fn()
+            print("    ok")
+            return r
+        except CheckFailed as e:
+            print(f"  FAIL ({key}) {e}")
+        except Exception as e:
+            tb = traceback.extract_tb(e.__traceback__)
+            where = next((f"{fr.filename.split('site-packages/')[-1]}:{fr.lineno} ({fr.name})"
+                          for fr in reversed(tb) if "site-packages" in fr.filename), "")
+            print(f"  FAIL ({key}) {type(e).__name__}: {e}" + (f"\n    raised at {where}" if where else ""))
+        ok = False
+        return None
+
+    def inspect():
+        shard = checkpoint_files(ckpt)[0]
+        r = subprocess.run([str(BIN), "inspect", str(shard)], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise CheckFailed(f"blockscale inspect {shard.name} exit {r.returncode}: {r.stderr.strip()}")
+        name = mod + (".weight_packed" if mod + ".weight_packed" in lay else ".weight")
+        line = next((ln.strip() for ln in r.stdout.splitlines() if ln.strip().startswith(name + " ")), "")
+        if f"compressed-tensors {case.ct_format}" not in line:
+            raise CheckFailed(f"blockscale inspect {shard.name} does not name the layout "
+                              f"'compressed-tensors {case.ct_format}' for {name}: {line or '(no line)'}")
+        print(f"    {' '.join(line.split())}")
+
+    def dequantize():
+        rc, err = run_blockscale("dequantize", ckpt, "-o", dq_dir, "--dtype", "f32")
+        if rc != 0:
+            raise CheckFailed(f"blockscale dequantize exit {rc}: {err}")
+        names, want = set(layout(dq_dir)), set(layout(orig_dir))
+        problems = [f"missing {n}" for n in sorted(want - names)] + [f"unexpected {n}" for n in sorted(names - want)]
+        if "quantization_config" in json.loads((dq_dir / "config.json").read_text()):
+            problems.append("its config.json keeps quantization_config")
+        fail_if(problems, "the dequantized checkpoint is not the original model's tensors")
+        return tensors(dq_dir)
+
+    step("a", "blockscale inspect names the layout", inspect)
+    ref = step("b", f"blockscale dequantize {ckpt.name} -o DQ --dtype f32: the original model's tensors, "
+                    f"no quantization_config", dequantize)
+    if ref is None:
+        print(f"  FAIL ({time.time() - t0:.1f} s)")
+        return "fail", notes
+    bf16 = ct_bf16_weights(ckpt, linears)
+    print(f"  compressed-tensors decompresses {len(bf16)} weights in bf16 (one rounding of the exact product): "
+          f"for those blockscale's f32 (e4m3/e2m1 times the scale, exact) may equal it only once rounded to bf16; "
+          f"every other tensor must equal it in f32")
+    ct = step("c", "compressed-tensors CompressedTensorsDequantizer (model-free) vs blockscale dequantize",
+              lambda: ct_dequantize(ckpt, linears, notes))
+    if ct is not None:
+        step("c", "  compare", lambda: compare("CompressedTensorsDequantizer", ct, ref, set(ref), bf16))
+        extra = sorted(set(ct) - set(ref))
+        if extra:
+            print(f"    (its output also keeps {len(extra)} tensors that blockscale's drops, e.g. {extra[0]})")
+    tf = step("d", "transformers from_pretrained(CompressedTensorsConfig(dequantize=True)) vs blockscale dequantize",
+              lambda: transformers_dequantize(ckpt))
+    if tf is not None:
+        step("d", "  compare", lambda: compare("transformers", tf, ref, set(ref), bf16))
+    print(f"  {'PASS' if ok else 'FAIL'} ({time.time() - t0:.1f} s)")
+    return ("pass" if ok else "fail"), notes
+
+
 def main():
     from loguru import logger
 
@@ -542,11 +778,18 @@ def main():
         linears = linear_modules(config)
         print(f"tiny Llama: {LAYERS} layers, hidden {H}, intermediate {I}, {HEADS} heads of {HEAD_DIM} "
               f"({KV_HEADS} KV), vocab {VOCAB}, bf16; saved to {orig_dir}")
+        print("\n# blockscale writes, compressed-tensors reads")
         for case in CASES:
             results[case] = run_case(case, work, orig_dir, linears, keep_going)
+        print("\n# compressed-tensors writes, blockscale reads")
+        for case in READ_CASES:
+            results[case] = run_read_case(case, work, orig_dir, linears, keep_going)
     print("\nsummary:")
     for case, (r, notes) in results.items():
-        print(f"  {r.upper():4} --to {case.to} --layout {case.layout}" + (" (pending)" if case.pending else ""))
+        if isinstance(case, ReadCase):
+            print(f"  {r.upper():4} compressed-tensors {case.preset} ({case.ct_format}) -> blockscale dequantize")
+        else:
+            print(f"  {r.upper():4} --to {case.to} --layout {case.layout}" + (" (pending)" if case.pending else ""))
         for n in notes:
             print(f"         note: {n}")
     results = {c: r for c, (r, _) in results.items()}

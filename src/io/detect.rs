@@ -131,11 +131,11 @@ impl Stored {
             Stored::Compressed { name, kind } => {
                 let m = name.strip_suffix(".weight").unwrap_or(name);
                 let what = format!("compressed-tensors {}", kind.name());
-                let mut v = match kind {
-                    layouts::Compressed::Fp8Block => vec![(name.clone(), format!("{what} weight"))],
-                    _ => vec![(format!("{m}.weight_packed"), format!("{what} weight"))],
+                let mut v = match packed_fp4(*kind) {
+                    false => vec![(name.clone(), format!("{what} weight"))],
+                    true => vec![(format!("{m}.weight_packed"), format!("{what} weight"))],
                 };
-                v.push((format!("{m}.weight_scale"), format!("{what} block scales")));
+                v.push((format!("{m}.weight_scale"), format!("{what} scales")));
                 if *kind == layouts::Compressed::Nvfp4Packed {
                     v.push((
                         format!("{m}.weight_global_scale"),
@@ -203,9 +203,9 @@ impl Stored {
             }
             Stored::Compressed { name, kind } => {
                 let m = name.strip_suffix(".weight").unwrap_or(name);
-                let packed = match kind {
-                    layouts::Compressed::Fp8Block => f.tensor(name)?,
-                    _ => f.tensor(&format!("{m}.weight_packed"))?,
+                let packed = match packed_fp4(*kind) {
+                    false => f.tensor(name)?,
+                    true => f.tensor(&format!("{m}.weight_packed"))?,
                 };
                 let scale = f.tensor(&format!("{m}.weight_scale"))?;
                 let global = match kind {
@@ -217,9 +217,9 @@ impl Stored {
                 let x = layouts::dequantize_compressed(*kind, &packed, &scale, global.as_ref())
                     .map_err(|e| at(e, name))?;
                 let (rows, width) = packed.matrix_shape();
-                let cols = match kind {
-                    layouts::Compressed::Fp8Block => width,
-                    _ => width.saturating_mul(2),
+                let cols = match packed_fp4(*kind) {
+                    false => width,
+                    true => width.saturating_mul(2),
                 };
                 Ok((x, vec![rows, cols]))
             }
@@ -301,11 +301,22 @@ pub fn detect(f: &SafeFile) -> Result<Vec<Stored>, Error> {
     Ok(found)
 }
 
+/// Whether compressed-tensors packs the format's codes two per byte into
+/// `weight_packed` (else they are `weight`, one byte each).
+fn packed_fp4(kind: layouts::Compressed) -> bool {
+    matches!(
+        kind,
+        layouts::Compressed::Nvfp4Packed | layouts::Compressed::Mxfp4Packed
+    )
+}
+
 /// The compressed-tensors format whose main tensor is `n`, if any: a
 /// `….weight_packed` U8 with an F8_E4M3 `weight_scale` and a
 /// `weight_global_scale` (NVFP4) or a U8 `weight_scale` (MXFP4); or a
-/// `….weight` F8_E4M3 with an F32 `weight_scale` of one factor per 128×128
-/// block (per-tensor and per-channel FP8 are not read yet).
+/// `….weight` F8_E4M3 with a U8 `weight_scale` of one E8M0 byte per 32
+/// inputs (MXFP8), or an F32 or BF16 `weight_scale` of one factor per
+/// 128×128 block, per output channel (`[out, 1]`) or per tensor (`[1]` or
+/// `[]`, also how Model-Optimizer stores per-tensor FP8).
 fn compressed_kind(
     f: &SafeFile,
     n: &str,
@@ -330,20 +341,32 @@ fn compressed_kind(
         }
         let (wd, ws) = f.info(n)?;
         let (sd, ss) = f.info(&scale)?;
-        if let ([r, c], [sr, sc]) = (ws.as_slice(), ss.as_slice())
-            && wd == "F8_E4M3"
-            && sd == "F32"
-            && (r.div_ceil(128), c.div_ceil(128)) == (*sr, *sc)
-        {
-            return Ok(Some(C::Fp8Block));
+        let &[r, c] = ws.as_slice() else {
+            return Ok(None);
+        };
+        if wd != "F8_E4M3" {
+            return Ok(None);
         }
+        let float = sd == "F32" || sd == "BF16";
+        return Ok(match ss.as_slice() {
+            [sr, sc] if sd == "U8" && c.is_multiple_of(32) && (*sr, *sc) == (r, c / 32) => {
+                Some(C::Mxfp8)
+            }
+            [sr, sc] if float && (*sr, *sc) == (r.div_ceil(128), c.div_ceil(128)) => {
+                Some(C::Fp8Block)
+            }
+            [sr, 1] if float && *sr == r => Some(C::Fp8Channel),
+            [1] | [] if float => Some(C::Fp8Tensor),
+            _ => None,
+        });
     }
     Ok(None)
 }
 
 /// The layouts [`detect`] reads, for messages.
-pub const KNOWN_LAYOUTS: &str = "blockscale's own (.qdata/.qscales), Model-Optimizer NVFP4 (weight/_scale/_scale_2) \
-     and gpt-oss MXFP4 (_blocks/_scales)";
+pub const KNOWN_LAYOUTS: &str = "blockscale's own (.qdata/.qscales), Model-Optimizer NVFP4 (weight/_scale/_scale_2), \
+     gpt-oss MXFP4 (_blocks/_scales), DeepSeek FP8 (weight/_scale_inv) and compressed-tensors \
+     (weight_packed or weight, weight_scale: NVFP4, MXFP4, MXFP8, FP8 per tensor, channel or 128x128 block)";
 
 /// Tensors of `f` that look quantized but belong to no weight [`detect`]
 /// found: 8-bit or smaller float and integer matrices, and scale-like
@@ -357,10 +380,10 @@ pub const KNOWN_LAYOUTS: &str = "blockscale's own (.qdata/.qscales), Model-Optim
 /// ```
 /// use blockscale::io::{DType, Tensor, detect, st};
 /// let path = std::env::temp_dir().join(format!("bs-unrec-{}.safetensors", std::process::id()));
-/// let w = Tensor::new(DType::F8E4M3, vec![2, 2], vec![0x38; 4])?;
-/// let s = Tensor::from_f32(DType::F32, vec![1], &[0.5])?;
+/// let w = Tensor::new(DType::I8, vec![2, 2], vec![3; 4])?;
+/// let s = Tensor::from_f32(DType::F32, vec![2, 1], &[0.5, 0.25])?;
 /// let b = Tensor::from_f32(DType::BF16, vec![2], &[1.0, 2.0])?;
-/// // compressed-tensors' per-tensor FP8, which `detect` does not read.
+/// // compressed-tensors' INT8 (`int-quantized`), which `detect` does not read.
 /// st::write(&path, &[("w.weight".into(), w), ("w.weight_scale".into(), s), ("w.bias".into(), b)], None)?;
 /// let f = st::SafeFile::open(&path)?;
 /// assert_eq!(detect::unrecognized(&f)?, ["w.weight", "w.weight_scale"]);

@@ -9,9 +9,10 @@ use serde_json::json;
 /// compressed-tensors, for each format it has: tensor names after the
 /// module, dtypes and shapes as llm-compressor writes them, NVFP4's
 /// `weight_global_scale` = 448·6/amax shared by q/k/v, the config keys vLLM
-/// reads, and `dequantize` by compressed-tensors' formulas.
+/// reads, and `dequantize` by compressed-tensors' formulas, computed here
+/// from the stored bytes, equal to the crate's fake quantization.
 #[test]
-fn compressed_tensors_round_trip_for_nvfp4_mxfp4_and_fp8_blocks() {
+fn compressed_tensors_round_trip_for_every_format_it_has() {
     let d = dir("ct");
     let p = "model.layers.0.self_attn";
     let shapes = [
@@ -26,12 +27,15 @@ fn compressed_tensors_round_trip_for_nvfp4_mxfp4_and_fp8_blocks() {
         .collect();
     let src = model(&d.join("bf16"), json!({"model_type": "llama"}), &shapes_ref);
     let bf16 = d.join("bf16");
-    for (to, fmt) in [
-        ("nvfp4", "nvfp4-pack-quantized"),
-        ("mxfp4", "mxfp4-pack-quantized"),
-        ("fp8-block,2d", "float-quantized"),
+    for (to, fmt, strategy) in [
+        ("nvfp4", "nvfp4-pack-quantized", "tensor_group"),
+        ("mxfp4", "mxfp4-pack-quantized", "group"),
+        ("mxfp8", "mxfp8-quantized", "group"),
+        ("fp8", "float-quantized", "tensor"),
+        ("fp8-channel", "float-quantized", "channel"),
+        ("fp8-block,2d", "float-quantized", "block"),
     ] {
-        let out = d.join(fmt);
+        let out = d.join(to);
         let args = [
             "convert",
             s(&bf16),
@@ -50,8 +54,12 @@ fn compressed_tensors_round_trip_for_nvfp4_mxfp4_and_fp8_blocks() {
         assert_eq!(c["format"], fmt);
         assert_eq!(c["quantization_status"], "compressed");
         assert_eq!(c["config_groups"]["group_0"]["targets"], json!(["Linear"]));
+        assert_eq!(
+            c["config_groups"]["group_0"]["weights"]["strategy"],
+            strategy
+        );
         assert!(c["ignore"].as_array().unwrap().contains(&json!("lm_head")));
-        let back = d.join(format!("{fmt}-back"));
+        let back = d.join(format!("{to}-back"));
         let (ok, _, err) = run(&["dequantize", s(&out), "-o", s(&back), "--dtype", "f32"]);
         assert!(ok, "{to}: {err}");
         let b = st::SafeFile::open(back.join("model.safetensors")).unwrap();
@@ -88,8 +96,55 @@ fn compressed_tensors_round_trip_for_nvfp4_mxfp4_and_fp8_blocks() {
                     assert_eq!(got, want, "{n}");
                 }
                 _ => {
+                    // compressed-tensors' formula on the stored bytes.
+                    let packed = to == "mxfp4";
+                    let w = f
+                        .tensor(&format!(
+                            "{m}.weight{}",
+                            if packed { "_packed" } else { "" }
+                        ))
+                        .unwrap();
+                    let sc = f.tensor(&format!("{m}.weight_scale")).unwrap();
+                    let (wd, sd, sshape) = match to {
+                        "mxfp4" => (DType::U8, DType::U8, vec![rows, 4]),
+                        "mxfp8" => (DType::F8E4M3, DType::U8, vec![rows, 4]),
+                        "fp8" => (DType::F8E4M3, DType::F32, vec![1]),
+                        "fp8-channel" => (DType::F8E4M3, DType::F32, vec![rows, 1]),
+                        _ => (DType::F8E4M3, DType::F32, vec![rows.div_ceil(128), 1]),
+                    };
+                    let wshape = vec![rows, if packed { 64 } else { 128 }];
+                    assert_eq!((w.dtype, w.shape.clone()), (wd, wshape), "{to} {n}");
+                    assert_eq!((sc.dtype, sc.shape.clone()), (sd, sshape), "{to} {n}");
+                    let factor = |i: usize| match sd {
+                        DType::U8 => {
+                            f32::powi(2.0, sc.data[(i / 128) * 4 + (i % 128) / 32] as i32 - 127)
+                        }
+                        _ => sc.to_f32().unwrap()[match to {
+                            "fp8" => 0,
+                            "fp8-channel" => i / 128,
+                            _ => i / 128 / 128,
+                        }],
+                    };
+                    let want: Vec<f32> = (0..rows * 128)
+                        .map(|i| {
+                            let e = if packed {
+                                let byte = w.data[i / 2];
+                                let code = if i % 2 == 0 { byte & 15 } else { byte >> 4 };
+                                blockscale::E2M1::from_bits(code).to_f32()
+                            } else {
+                                blockscale::E4M3::from_bits(w.data[i]).to_f32()
+                            };
+                            e * factor(i)
+                        })
+                        .collect();
+                    assert_eq!(got, want, "{to} {n}");
                     // The crate's own fake quantization, bit for bit.
-                    let fmt: blockscale::format::AnyFormat = to.parse().unwrap();
+                    let id = if to == "fp8-channel" {
+                        "fp8-block,block=1x128,pow2=false"
+                    } else {
+                        to
+                    };
+                    let fmt: blockscale::format::AnyFormat = id.parse().unwrap();
                     let o = QuantizeOptions {
                         partial_blocks: blockscale::tensor::PartialBlocks::ZeroPad,
                         ..Default::default()
@@ -107,7 +162,7 @@ fn compressed_tensors_round_trip_for_nvfp4_mxfp4_and_fp8_blocks() {
         "convert",
         s(&bf16),
         "--to",
-        "mxfp8",
+        "mxfp6",
         "--layout",
         "compressed-tensors",
         "-o",

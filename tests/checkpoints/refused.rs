@@ -7,8 +7,8 @@ use blockscale::io::{DType, Tensor, st};
 use serde_json::json;
 
 /// A checkpoint in a layout `dequantize` does not read (here
-/// compressed-tensors' per-tensor FP8: F8_E4M3 `weight` with an F32
-/// `weight_scale`) must be refused, naming the tensor, with nothing
+/// compressed-tensors' INT8 per channel: I8 `weight` with an F32
+/// `weight_scale` `[out, 1]`) must be refused, naming the tensor, with nothing
 /// written, where FP8 bytes used to be copied through as if they were
 /// weights. Fused layers of different input dimensions, and experts whose
 /// input dimension is not whole blocks, are refused by `convert` the same
@@ -18,8 +18,8 @@ fn quantized_tensors_in_unknown_layouts_and_bad_fusions_are_refused() {
     let d = dir("refuse");
     let ds = d.join("ct-fp8");
     std::fs::create_dir_all(&ds).unwrap();
-    let w = Tensor::new(DType::F8E4M3, vec![128, 128], vec![0x38; 128 * 128]).unwrap();
-    let sc = Tensor::from_f32(DType::F32, vec![1], &[0.5]).unwrap();
+    let w = Tensor::new(DType::I8, vec![128, 128], vec![7; 128 * 128]).unwrap();
+    let sc = Tensor::from_f32(DType::F32, vec![128, 1], &[0.5; 128]).unwrap();
     let n = "model.layers.0.mlp.down_proj";
     st::write(
         ds.join("model.safetensors"),

@@ -30,8 +30,9 @@ pub struct ConvertArgs {
     /// A .safetensors file or a checkpoint directory
     pub(crate) model: PathBuf,
     /// Target format, as `quantize --format` takes it (nvfp4, mxfp4,
-    /// fp8-block,2d, ...); nvfp4 without a profile takes Model-Optimizer's
-    /// numbers. `--layout` says how it is stored
+    /// fp8-block,2d, ...), or fp8-channel (E4M3, one factor per output
+    /// channel; compressed-tensors only); nvfp4 without a profile takes
+    /// Model-Optimizer's numbers. `--layout` says how it is stored
     #[arg(long = "to")]
     pub(crate) to: String,
     /// Layout family of the output
@@ -496,7 +497,11 @@ fn quantize_tensor(
                 Vec::new(),
             )
         }
-        Target::Compressed(f, _) => {
+        Target::Compressed(f, kind) => {
+            let f = match kind {
+                layouts::Compressed::Fp8Channel => crate::target::channelwise(cols).into(),
+                _ => f,
+            };
             let o = QuantizeOptions {
                 partial_blocks: PartialBlocks::ZeroPad,
                 global_amax: amax.map(|m| m[0]),

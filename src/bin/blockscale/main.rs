@@ -49,9 +49,9 @@ enum Cmd {
     /// Quantize every floating-point tensor of a .npy or .safetensors file
     /// into blockscale's own safetensors layout
     Quantize(QuantizeArgs),
-    /// Dequantize a quantized file (blockscale, Model-Optimizer NVFP4 or
-    /// gpt-oss MXFP4) to .npy or safetensors, or a quantized checkpoint
-    /// directory to a BF16 checkpoint
+    /// Dequantize a quantized file (blockscale, Model-Optimizer NVFP4,
+    /// gpt-oss MXFP4, DeepSeek FP8, compressed-tensors, GGUF) to .npy or
+    /// safetensors, or a quantized checkpoint directory to a BF16 one
     Dequantize(DequantizeArgs),
     /// List a file's tensors: dtype, shape, detected quantization layout and
     /// scale statistics
@@ -61,9 +61,9 @@ enum Cmd {
     /// SVG chart
     Compare(compare::CompareArgs),
     /// Convert a BF16/F16/F32 checkpoint (one safetensors file or a sharded
-    /// one with model.safetensors.index.json) to NVFP4 (Model-Optimizer
-    /// layout), MXFP4 (gpt-oss layout) or any other format (blockscale
-    /// layout)
+    /// one with model.safetensors.index.json) to a format in a loader's
+    /// layout (Model-Optimizer, gpt-oss, DeepSeek, compressed-tensors, GGUF)
+    /// or blockscale's own
     Convert(checkpoint::ConvertArgs),
 }
 
@@ -105,7 +105,7 @@ struct QuantizeArgs {
 
 #[derive(clap::Args)]
 struct DequantizeArgs {
-    /// A quantized .safetensors file, or a checkpoint directory
+    /// A quantized .safetensors or .gguf file, or a checkpoint directory
     input: PathBuf,
     /// Output: a .npy file (one tensor), a .safetensors file, or a directory
     /// (for a checkpoint directory)

@@ -2,12 +2,26 @@
 //! and the configuration files its loaders read.
 
 use crate::checkpoint::{ConvertArgs, write_index, write_json};
+use blockscale::E4M3;
 use blockscale::Error;
-use blockscale::format::{AnyFormat, BlockFormat, BlockShape, FormatId, MxFp4, Nvfp4};
+use blockscale::format::{
+    AnyFormat, BlockFormat, BlockShape, FormatId, Fp8Blockwise, MxFp4, Nvfp4,
+};
 use blockscale::io::layouts;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// `--to` for FP8 E4M3 with one factor per output channel, which is no
+/// format of its own: [`channelwise`] of each weight's width.
+pub(crate) const CHANNEL: &str = "fp8-channel";
+
+/// E4M3 with one factor (amax/448, not a power of two) per row of `cols`.
+pub(crate) fn channelwise(cols: usize) -> Fp8Blockwise<E4M3> {
+    let mut f = Fp8Blockwise::new(1, cols);
+    f.power_of_two = false;
+    f
+}
 
 /// A layout family `convert --layout` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -21,8 +35,8 @@ pub enum LayoutArg {
     GptOss,
     /// DeepSeek FP8, 128x128 blocks (DeepSeek-V3, transformers, vLLM)
     Deepseek,
-    /// compressed-tensors (llm-compressor, vLLM): 1x16 NVFP4, 1x32 MXFP4,
-    /// FP8 in 128x128 blocks
+    /// compressed-tensors (llm-compressor, vLLM): 1x16 NVFP4, 1x32 MXFP4
+    /// and MXFP8, FP8 per tensor, per channel or in 128x128 blocks
     CompressedTensors,
     /// GGUF (llama.cpp, candle, mistral.rs): ggml's 1x32 MXFP4 and 1x16
     /// NVFP4 blocks, the checkpoint's tensor names, one .gguf per shard
@@ -56,6 +70,9 @@ impl Target {
         match self {
             Target::ModelOpt(_) => true,
             Target::GptOss(_) | Target::DeepSeek(_) => false,
+            // llm-compressor scales each FP8 tensor on its own; only
+            // NVFP4's global scales are shared by fused layers.
+            Target::Compressed(_, layouts::Compressed::Fp8Tensor) => false,
             Target::Compressed(f, _) | Target::Gguf(f) | Target::Own(f) => f.has_global_scale(),
         }
     }
@@ -71,7 +88,10 @@ impl Target {
             Target::ModelOpt(f) => tile(f.block()),
             Target::GptOss(f) => tile(f.block()),
             Target::DeepSeek(_) => None,
-            Target::Compressed(_, layouts::Compressed::Fp8Block) => None,
+            Target::Compressed(
+                _,
+                layouts::Compressed::Fp8Block | layouts::Compressed::Fp8Channel,
+            ) => None,
             // ggml's NVFP4 block holds four 16-element blocks.
             Target::Gguf(AnyFormat::Nvfp4(_)) => Some((1, 64)),
             Target::Compressed(f, _) | Target::Gguf(f) | Target::Own(f) => tile(f.block()),
@@ -98,6 +118,17 @@ impl Target {
     /// The target of `--to` and `--layout`: NVFP4 without a profile takes
     /// Model-Optimizer's numbers (its layout's producer).
     pub(crate) fn parse(to: &str, layout: LayoutArg) -> Result<Target, Error> {
+        if to == CHANNEL {
+            return match layout {
+                LayoutArg::CompressedTensors => Ok(Target::Compressed(
+                    channelwise(128).into(),
+                    layouts::Compressed::Fp8Channel,
+                )),
+                _ => Err(Error::InvalidArgument(format!(
+                    "--to {CHANNEL} is for --layout compressed-tensors"
+                ))),
+            };
+        }
         let mut id: FormatId = to.parse()?;
         if id.family() == "nvfp4" && id.option("profile").is_none() {
             id = id.with("profile", "modelopt");
@@ -126,9 +157,11 @@ impl Target {
             {
                 Ok(Target::Gguf(f))
             }
-            (LayoutArg::CompressedTensors, f) => match layouts::Compressed::of(&f.id()) {
+            (LayoutArg::CompressedTensors, f) => match layouts::Compressed::of(&f.id(), 0) {
                 Some(kind) => Ok(Target::Compressed(f, kind)),
-                None => refuse("1x16 NVFP4, 1x32 MXFP4 or E4M3 in 128x128 blocks (fp8-block,2d)"),
+                None => refuse(
+                    "nvfp4, mxfp4, mxfp8, fp8 (per tensor), fp8-channel or fp8-block,2d (128x128)",
+                ),
             },
             (LayoutArg::Auto | LayoutArg::Blockscale, f) => Ok(Target::Own(f)),
             (LayoutArg::Modelopt, _) => refuse("1x16 NVFP4"),
@@ -188,22 +221,38 @@ pub(crate) fn write_configs(
         // llm-compressor's configuration (compressed-tensors'
         // QuantizationConfig): one group for every Linear but the kept ones.
         Target::Compressed(_, kind) => {
-            let weights = match kind {
+            // llm-compressor's presets: NVFP4A16, MXFP4A16, MXFP8A16 (weight
+            // only), FP8 (per tensor) and FP8_DYNAMIC (per channel) with
+            // dynamic per-token activations, FP8_BLOCK with dynamic 1x128
+            // groups.
+            let mut weights = json!({"num_bits": 8, "type": "float", "strategy": kind.strategy(), "symmetric": true, "dynamic": false});
+            let group = |w: &mut Value, size: usize, dtype: &str| {
+                w["group_size"] = json!(size);
+                w["scale_dtype"] = json!(dtype);
+            };
+            match kind {
                 layouts::Compressed::Nvfp4Packed => {
-                    json!({"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16, "symmetric": true, "dynamic": false})
+                    weights["num_bits"] = json!(4);
+                    group(&mut weights, 16, "torch.float8_e4m3fn");
                 }
                 layouts::Compressed::Mxfp4Packed => {
-                    json!({"num_bits": 4, "type": "float", "strategy": "group", "group_size": 32, "symmetric": true, "dynamic": false})
+                    weights["num_bits"] = json!(4);
+                    group(&mut weights, 32, "torch.uint8");
                 }
-                _ => {
-                    json!({"num_bits": 8, "type": "float", "strategy": "block", "block_structure": [128, 128], "symmetric": true, "dynamic": false})
-                }
-            };
-            // FP8 blocks come with dynamic per-token-group activations
-            // (llm-compressor's FP8_BLOCK scheme); FP4 here is weight-only.
+                // compressed-tensors recognizes MXFP8 by its uint8 scales.
+                layouts::Compressed::Mxfp8 => group(&mut weights, 32, "torch.uint8"),
+                layouts::Compressed::Fp8Block => weights["block_structure"] = json!([128, 128]),
+                _ => {}
+            }
+            let dynamic = |strategy: &str| json!({"num_bits": 8, "type": "float", "strategy": strategy, "symmetric": true, "dynamic": true});
             let inputs = match kind {
                 layouts::Compressed::Fp8Block => {
-                    json!({"num_bits": 8, "type": "float", "strategy": "group", "group_size": 128, "symmetric": true, "dynamic": true})
+                    let mut g = dynamic("group");
+                    g["group_size"] = json!(128);
+                    g
+                }
+                layouts::Compressed::Fp8Tensor | layouts::Compressed::Fp8Channel => {
+                    dynamic("token")
                 }
                 _ => Value::Null,
             };

@@ -9,8 +9,16 @@
 //!   `e2m1 · f32(scale / global_scale)`.
 //! - `mxfp4-pack-quantized`: `m.weight_packed` U8 `[out, in/2]`,
 //!   `m.weight_scale` U8 `[out, in/32]` (E8M0 bits); `e2m1 · 2^(scale − 127)`.
-//! - `float-quantized`, 128×128 blocks: `m.weight` F8_E4M3 `[out, in]`,
-//!   `m.weight_scale` F32 `[⌈out/128⌉, ⌈in/128⌉]`; `e4m3 · scale`.
+//! - `float-quantized` (FP8 E4M3): `m.weight` F8_E4M3 `[out, in]` and
+//!   `m.weight_scale` of one factor per tensor (`[1]`, strategy `tensor`),
+//!   per output channel (`[out, 1]`, `channel`) or per 128×128 block
+//!   (`[⌈out/128⌉, ⌈in/128⌉]`, `block`); `e4m3 · scale`. llm-compressor
+//!   stores these factors in the model's dtype (BF16) and compressed-tensors
+//!   dequantizes in it (`forward_helpers.py`: `weight.to(scale.dtype) ·
+//!   scale`); this crate writes F32 and reads both.
+//! - `mxfp8-quantized`: `m.weight` F8_E4M3 `[out, in]`, `m.weight_scale` U8
+//!   `[out, in/32]` (E8M0 bits, `scale_dtype` `torch.uint8` in the config);
+//!   `e4m3 · 2^(scale − 127)`.
 
 use super::check_shape;
 use crate::element::nibble;
@@ -29,6 +37,12 @@ pub enum Compressed {
     Mxfp4Packed,
     /// `float-quantized` with 128×128 blocks: E4M3 and an F32 factor each.
     Fp8Block,
+    /// `float-quantized` with one factor per tensor (strategy `tensor`).
+    Fp8Tensor,
+    /// `float-quantized` with one factor per output channel (`channel`).
+    Fp8Channel,
+    /// `mxfp8-quantized`: 1×32 MXFP8 E4M3.
+    Mxfp8,
 }
 
 impl Compressed {
@@ -42,25 +56,58 @@ impl Compressed {
         match self {
             Compressed::Nvfp4Packed => "nvfp4-pack-quantized",
             Compressed::Mxfp4Packed => "mxfp4-pack-quantized",
-            Compressed::Fp8Block => "float-quantized",
+            Compressed::Fp8Block | Compressed::Fp8Tensor | Compressed::Fp8Channel => {
+                "float-quantized"
+            }
+            Compressed::Mxfp8 => "mxfp8-quantized",
         }
     }
 
-    /// The compressed-tensors format a tensor of format `id` is stored in,
-    /// if any: 1×16 NVFP4, 1×32 MXFP4, and E4M3 in 128×128 tiles.
+    /// The `strategy` of the weights in compressed-tensors' configuration.
     ///
     /// ```
     /// use blockscale::io::layouts::Compressed;
-    /// assert_eq!(Compressed::of(&"fp8-block,2d".parse()?), Some(Compressed::Fp8Block));
-    /// assert_eq!(Compressed::of(&"mxfp8".parse()?), None);
+    /// assert_eq!(Compressed::Fp8Channel.strategy(), "channel");
+    /// ```
+    pub fn strategy(self) -> &'static str {
+        match self {
+            Compressed::Nvfp4Packed => "tensor_group",
+            Compressed::Mxfp4Packed | Compressed::Mxfp8 => "group",
+            Compressed::Fp8Block => "block",
+            Compressed::Fp8Tensor => "tensor",
+            Compressed::Fp8Channel => "channel",
+        }
+    }
+
+    /// The compressed-tensors format a `cols`-wide tensor of format `id` is
+    /// stored in, if any: 1×16 NVFP4, 1×32 MXFP4 and MXFP8 E4M3, and E4M3
+    /// per tensor (`fp8`, current scaling), per output channel (`fp8-block`
+    /// with `block=1x{cols}`) or in 128×128 tiles.
+    ///
+    /// ```
+    /// use blockscale::io::layouts::Compressed;
+    /// assert_eq!(Compressed::of(&"fp8-block,2d".parse()?, 256), Some(Compressed::Fp8Block));
+    /// assert_eq!(Compressed::of(&"mxfp8".parse()?, 256), Some(Compressed::Mxfp8));
+    /// assert_eq!(Compressed::of(&"fp8-block,block=1x256".parse()?, 256), Some(Compressed::Fp8Channel));
+    /// assert_eq!(Compressed::of(&"fp8-block".parse()?, 128), Some(Compressed::Fp8Channel));
+    /// assert_eq!(Compressed::of(&"fp8-block".parse()?, 256), None); // 1x128 of 256
+    /// assert_eq!(Compressed::of(&"mxfp6".parse()?, 256), None);
     /// # Ok::<(), blockscale::Error>(())
     /// ```
-    pub fn of(id: &crate::format::FormatId) -> Option<Compressed> {
+    pub fn of(id: &crate::format::FormatId, cols: usize) -> Option<Compressed> {
         let two_d = id.option("2d") == Some("true");
+        // fp8-block's tile: 2d is 128x128, no option 1x128.
+        let block = match (two_d, id.option("block")) {
+            (true, _) => "128x128",
+            (false, b) => b.unwrap_or("1x128"),
+        };
         match id.family() {
             "nvfp4" if !two_d => Some(Compressed::Nvfp4Packed),
             "mxfp4" if !two_d => Some(Compressed::Mxfp4Packed),
-            "fp8-block" if two_d && id.option("block").is_none() => Some(Compressed::Fp8Block),
+            "mxfp8" if !two_d => Some(Compressed::Mxfp8),
+            "fp8" if id.option("scale").is_none() => Some(Compressed::Fp8Tensor),
+            "fp8-block" if block == "128x128" => Some(Compressed::Fp8Block),
+            "fp8-block" if block == format!("1x{cols}") => Some(Compressed::Fp8Channel),
             _ => None,
         }
     }
@@ -88,10 +135,10 @@ impl Compressed {
 /// ```
 pub fn compressed(name: &str, q: &dyn QuantizedView) -> Result<Vec<(String, Tensor)>, Error> {
     let id = q.format_id();
-    let kind = Compressed::of(&id).ok_or_else(|| {
+    let kind = Compressed::of(&id, q.shape().1).ok_or_else(|| {
         Error::InvalidArgument(format!(
-            "{name}: compressed-tensors holds 1x16 NVFP4, 1x32 MXFP4 and E4M3 in 128x128 \
-             blocks, not {id}"
+            "{name}: compressed-tensors holds 1x16 NVFP4, 1x32 MXFP4 and MXFP8, and E4M3 per \
+             tensor, per channel or in 128x128 blocks, not {id}"
         ))
     })?;
     if q.direction() != Direction::Rowwise {
@@ -105,8 +152,8 @@ pub fn compressed(name: &str, q: &dyn QuantizedView) -> Result<Vec<(String, Tens
     let bits = q.scale_bits();
     let block = match kind {
         Compressed::Nvfp4Packed => 16,
-        Compressed::Mxfp4Packed => 32,
-        Compressed::Fp8Block => 1,
+        Compressed::Mxfp4Packed | Compressed::Mxfp8 => 32,
+        _ => 1,
     };
     if !cols.is_multiple_of(block) {
         return Err(Error::InvalidArgument(format!(
@@ -143,7 +190,23 @@ pub fn compressed(name: &str, q: &dyn QuantizedView) -> Result<Vec<(String, Tens
                 Tensor::new(DType::U8, vec![sr, sc], bytes)?,
             ),
         ],
-        Compressed::Fp8Block => {
+        Compressed::Mxfp8 => vec![
+            (
+                format!("{m}.weight"),
+                Tensor::new(DType::F8E4M3, vec![rows, cols], q.data().to_vec())?,
+            ),
+            (
+                format!("{m}.weight_scale"),
+                Tensor::new(DType::U8, vec![sr, sc], bytes)?,
+            ),
+        ],
+        Compressed::Fp8Block | Compressed::Fp8Tensor | Compressed::Fp8Channel => {
+            // compressed-tensors' shapes: [1] per tensor, [out, 1] per channel.
+            let (sr, sc) = match kind {
+                Compressed::Fp8Tensor => (1, 0),
+                _ => (sr, sc),
+            };
+            let shape = if sc == 0 { vec![sr] } else { vec![sr, sc] };
             let factors: Vec<f32> = match q.scale_kind() {
                 ScaleKind::E8M0 => bytes.iter().map(|&b| E8M0::from_bits(b).to_f32()).collect(),
                 _ => bits.iter().map(|&b| f32::from_bits(b)).collect(),
@@ -155,7 +218,7 @@ pub fn compressed(name: &str, q: &dyn QuantizedView) -> Result<Vec<(String, Tens
                 ),
                 (
                     format!("{m}.weight_scale"),
-                    Tensor::from_f32(DType::F32, vec![sr, sc], &factors)?,
+                    Tensor::from_f32(DType::F32, shape, &factors)?,
                 ),
             ]
         }
@@ -178,6 +241,11 @@ pub fn compressed(name: &str, q: &dyn QuantizedView) -> Result<Vec<(String, Tens
 /// let scale = Tensor::new(DType::U8, vec![1, 1], vec![128])?;
 /// let x = layouts::dequantize_compressed(Compressed::Mxfp4Packed, &packed, &scale, None)?;
 /// assert_eq!(&x[..2], &[2.0, -1.0]);
+/// // FP8 per output channel with BF16 factors, as llm-compressor saves them.
+/// let w = Tensor::new(DType::F8E4M3, vec![2, 2], vec![0x38, 0x40, 0x38, 0xC0])?; // 1, 2, 1, -2
+/// let s = Tensor::from_f32(DType::BF16, vec![2, 1], &[0.5, 4.0])?;
+/// let x = layouts::dequantize_compressed(Compressed::Fp8Channel, &w, &s, None)?;
+/// assert_eq!(x, [0.5, 1.0, 4.0, -8.0]);
 /// # Ok::<(), blockscale::Error>(())
 /// ```
 pub fn dequantize_compressed(
@@ -230,18 +298,58 @@ pub fn dequantize_compressed(
                 })
                 .collect())
         }
-        Compressed::Fp8Block => {
+        Compressed::Mxfp8 => {
             check_shape("weight", packed, DType::F8E4M3, &[rows, width])?;
-            let (sr, sc) = (rows.div_ceil(128), width.div_ceil(128));
-            check_shape("weight_scale", scale, DType::F32, &[sr, sc])?;
-            let s = scale.to_f32()?;
+            check_shape(
+                "weight_scale",
+                scale,
+                DType::U8,
+                &[rows, width.div_ceil(32)],
+            )?;
+            let bpr = width.div_ceil(32);
             Ok(packed
                 .data
                 .iter()
                 .enumerate()
                 .map(|(i, &c)| {
-                    E4M3::from_bits(c).to_f32() * s[(i / width / 128) * sc + (i % width) / 128]
+                    let s = E8M0::from_bits(scale.data[(i / width) * bpr + (i % width) / 32]);
+                    E4M3::from_bits(c).to_f32() * s.to_f32()
                 })
+                .collect())
+        }
+        Compressed::Fp8Block | Compressed::Fp8Tensor | Compressed::Fp8Channel => {
+            check_shape("weight", packed, DType::F8E4M3, &[rows, width])?;
+            let sc = width.div_ceil(128);
+            let shapes: Vec<Vec<usize>> = match kind {
+                Compressed::Fp8Block => vec![vec![rows.div_ceil(128), sc]],
+                Compressed::Fp8Channel => vec![vec![rows, 1]],
+                _ => vec![vec![1], vec![]],
+            };
+            // The factor of element (r, c): its block's, row's or the tensor's.
+            let at = |r: usize, c: usize| match kind {
+                Compressed::Fp8Block => (r / 128) * sc + c / 128,
+                Compressed::Fp8Channel => r,
+                _ => 0,
+            };
+            let float = matches!(scale.dtype, DType::F32 | DType::BF16);
+            if !float || !shapes.contains(&scale.shape) {
+                return Err(Error::InvalidArgument(format!(
+                    "weight_scale is {} {:?}, expected F32 or BF16 {}",
+                    scale.dtype.name(),
+                    scale.shape,
+                    shapes
+                        .iter()
+                        .map(|s| format!("{s:?}"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )));
+            }
+            let s = scale.to_f32()?;
+            Ok(packed
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| E4M3::from_bits(c).to_f32() * s[at(i / width, i % width)])
                 .collect())
         }
     }
