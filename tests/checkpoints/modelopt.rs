@@ -221,6 +221,41 @@ fn activation_amaxes_give_input_scales_and_the_w4a4_method() {
         json_file(&out.join("hf_quant_config.json"))["quantization"]["quant_algo"],
         "NVFP4"
     );
+    // The same amaxes in safetensors, under Model-Optimizer's quantizer
+    // names or the module's: the same checkpoint, byte for byte.
+    let st_amax = d.join("amax.safetensors");
+    let one = |v: f32| Tensor::from_f32(DType::F32, vec![], &[v]).unwrap();
+    st::write(
+        &st_amax,
+        &[
+            (format!("{p}.q_proj.input_quantizer._amax"), one(1.0)),
+            (format!("{p}.k_proj"), one(3.0)),
+            (format!("{p}.v_proj.input_amax"), one(2.0)),
+            (format!("{p}.o_proj.input_quantizer._amax"), one(5.0)),
+        ],
+        None,
+    )
+    .unwrap();
+    let out2 = d.join("w4a4-st");
+    let args = [
+        "convert",
+        s(&bf16),
+        "--to",
+        "nvfp4",
+        "--activation-amax",
+        s(&st_amax),
+        "-o",
+        s(&out2),
+    ];
+    let (ok, _, err) = run(&args);
+    assert!(ok, "{err}");
+    let bytes = |o: &std::path::Path| std::fs::read(o.join("model.safetensors")).unwrap();
+    assert_eq!(bytes(&out), bytes(&out2));
+    let two = Tensor::from_f32(DType::F32, vec![2], &[1.0, 2.0]).unwrap();
+    st::write(&st_amax, &[(format!("{p}.q_proj"), two)], None).unwrap();
+    let (ok, _, err) = run(&args);
+    assert!(!ok && err.contains("one floating-point value"), "{err}");
+
     // dequantize drops the activation scales with the weights' parts.
     let back = d.join("back");
     let (ok, _, err) = run(&["dequantize", s(&out), "-o", s(&back)]);

@@ -48,8 +48,10 @@ pub struct ConvertArgs {
     /// Keep the last N transformer layers unchanged
     #[arg(long, default_value_t = 0)]
     pub(crate) keep_last_layers: usize,
-    /// Activation amaxes from any calibration tool, a JSON object
-    /// {"module": amax} (module = weight name without `.weight`): writes
+    /// Activation amaxes from any calibration tool: a JSON object
+    /// {"module": amax} (module = weight name without `.weight`), or a
+    /// safetensors file of one-value tensors named `module` or
+    /// `module.input_quantizer._amax` (Model-Optimizer's); writes
     /// each NVFP4 linear's `input_scale` (amax/2688; fused layers share the
     /// largest) and the W4A4 method `NVFP4` (Model-Optimizer layout only)
     #[arg(long, value_name = "FILE")]
@@ -175,10 +177,7 @@ fn input_amaxes(
             "--activation-amax writes Model-Optimizer NVFP4 input scales; use --to nvfp4",
         ));
     }
-    let v = read_json(file)?.ok_or_else(|| Error::file(file, None, "cannot read"))?;
-    let map = v
-        .as_object()
-        .ok_or_else(|| Error::file(file, None, "expected a JSON object {\"module\": amax}"))?;
+    let map = amax_file(file)?;
     let mut own = HashMap::new();
     let mut missing = Vec::new();
     for (n, p) in &planned.plan {
@@ -190,7 +189,7 @@ fn input_amaxes(
                 "activation amaxes for expert stacks are not supported",
             ));
         }
-        match map.get(m).map(|x| x.as_f64()) {
+        match map.get(m).copied() {
             Some(Some(x)) if x >= 0.0 && (x as f32).is_finite() => {
                 own.insert(n.clone(), x as f32);
             }
@@ -228,6 +227,43 @@ fn input_amaxes(
             (n.clone(), shared.unwrap_or(x))
         })
         .collect())
+}
+
+/// The activation amaxes of `file` by module: a JSON object `{"module":
+/// amax}` (a non-number is `None`), or a safetensors file of one-element
+/// float tensors named after the module, alone or with
+/// Model-Optimizer's `.input_quantizer._amax` or `.input_amax` after it.
+fn amax_file(file: &Path) -> Result<HashMap<String, Option<f64>>, Error> {
+    if file.extension().is_some_and(|e| e == "safetensors") {
+        let f = st::SafeFile::open(file)?;
+        let mut out = HashMap::new();
+        for n in f.names() {
+            let t = f.tensor(&n)?;
+            let x = t.to_f32().map_err(|e| e.in_file(file, Some(&n)))?;
+            if !is_float(t.dtype) || x.len() != 1 {
+                return Err(Error::file(
+                    file,
+                    Some(&n),
+                    format!(
+                        "{} {:?}: an amax is one floating-point value",
+                        t.dtype.name(),
+                        t.shape
+                    ),
+                ));
+            }
+            let m = [".input_quantizer._amax", ".input_amax"]
+                .iter()
+                .find_map(|s| n.strip_suffix(s))
+                .unwrap_or(&n);
+            out.insert(m.to_string(), Some(x[0] as f64));
+        }
+        return Ok(out);
+    }
+    let v = read_json(file)?.ok_or_else(|| Error::file(file, None, "cannot read"))?;
+    let map = v
+        .as_object()
+        .ok_or_else(|| Error::file(file, None, "expected a JSON object {\"module\": amax}"))?;
+    Ok(map.iter().map(|(k, v)| (k.clone(), v.as_f64())).collect())
 }
 
 pub fn convert(a: ConvertArgs) -> Result<(), Error> {
