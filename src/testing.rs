@@ -67,6 +67,66 @@ pub fn specials() -> Vec<f32> {
         .collect()
 }
 
+/// The rounding oracle: the finite value of `T` nearest to `x`, with ties
+/// to the even code (the one whose magnitude's index among `T`'s
+/// non-negative finite values is even: an even mantissa), saturating at
+/// `±T::MAX_F32`, the sign kept on zero where `T` has −0. `None` for NaN and
+/// for [`crate::E8M0`] (no mantissa; it rounds ties away from zero).
+///
+/// It is a nearest search in f64 over [`Element::values`], written
+/// without the encoders, so a test that compares
+/// `T::from_f32_with(x, opts)` (with `Overflow::Saturate` and ties to even)
+/// with it checks them against their definition. For an infinite `x` it
+/// gives `±max`, as saturation does.
+///
+/// ```
+/// use blockscale::element::{ConvertOptions, Overflow};
+/// use blockscale::testing::{grid_points, nearest_even_saturating};
+/// use blockscale::{E2M1, Element};
+/// assert_eq!(nearest_even_saturating::<E2M1>(2.5).map(E2M1::to_f32), Some(2.0)); // tie: even code
+/// assert_eq!(nearest_even_saturating::<E2M1>(-7.0).map(E2M1::to_f32), Some(-6.0)); // saturates
+/// let sat = ConvertOptions { overflow: Overflow::Saturate, ..ConvertOptions::ML_DTYPES };
+/// for x in grid_points::<E2M1>().into_iter().filter(|x| !x.is_nan()) {
+///     assert_eq!(Some(E2M1::from_f32_with(x, sat)), nearest_even_saturating::<E2M1>(x), "{x}");
+/// }
+/// ```
+pub fn nearest_even_saturating<T: Element + PartialEq>(x: f32) -> Option<T> {
+    if x.is_nan() || T::NAME == crate::E8M0::NAME {
+        return None;
+    }
+    // Non-negative finite values, ascending, each with its code.
+    let mut mags: Vec<(f64, T)> = T::codes()
+        .map(|c| (c.to_f32(), c))
+        .filter(|(v, _)| v.is_finite() && v.is_sign_positive())
+        .map(|(v, c)| (v as f64, c))
+        .collect();
+    mags.sort_by(|a, b| a.0.total_cmp(&b.0));
+    mags.dedup_by(|a, b| a.0 == b.0);
+    let a = (x as f64).abs();
+    let i = mags.partition_point(|(v, _)| *v <= a).saturating_sub(1);
+    let k = match mags.get(i + 1) {
+        None => i,
+        Some((hi, _)) => {
+            let (down, up) = (a - mags[i].0, hi - a);
+            if down < up || (down == up && i % 2 == 0) {
+                i
+            } else {
+                i + 1
+            }
+        }
+    };
+    let (v, c) = mags[k];
+    if x.is_sign_positive() {
+        return Some(c);
+    }
+    // The code of −v: for zero, −0 where the type has it.
+    let neg = |c: &T| {
+        let w = c.to_f32();
+        w == -(v as f32) && (v != 0.0 || w.is_sign_negative())
+    };
+    T::codes().find(neg).or(Some(c))
+}
+
 /// Every finite value of `T` with its f32 neighbours, and the exact
 /// midpoint (a rounding tie) between each pair of neighbouring values with
 /// its neighbours, both signs; then points past the largest value, where
@@ -372,4 +432,113 @@ pub fn levels() -> Vec<Level> {
     .into_iter()
     .filter(|&l| l <= top)
     .collect()
+}
+
+/// proptest strategies for property tests against this crate (feature
+/// `proptest`): element codes, finite values, the inputs where rounding is
+/// decided, and block-shaped tensors.
+///
+/// ```
+/// use blockscale::testing::{nearest_even_saturating, strategy};
+/// use blockscale::element::{ConvertOptions, Overflow};
+/// use blockscale::{E4M3, Element};
+/// use proptest::prelude::*;
+///
+/// let sat = ConvertOptions { overflow: Overflow::Saturate, ..ConvertOptions::ML_DTYPES };
+/// proptest!(|(x in strategy::inputs::<E4M3>())| {
+///     prop_assume!(!x.is_nan());
+///     prop_assert_eq!(Some(E4M3::from_f32_with(x, sat)), nearest_even_saturating::<E4M3>(x));
+/// });
+/// ```
+#[cfg(feature = "proptest")]
+pub mod strategy {
+    use super::{grid_points, specials};
+    use crate::element::Element;
+    use crate::format::{BlockFormat, BlockShape};
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    /// Any code of `T` ([`Element::codes`]).
+    ///
+    /// ```
+    /// use blockscale::{E2M1, Element};
+    /// use proptest::prelude::*;
+    /// proptest!(|(c in blockscale::testing::strategy::codes::<E2M1>())| {
+    ///     prop_assert!(c.to_bits() < 16);
+    /// });
+    /// ```
+    pub fn codes<T: Element + Clone + core::fmt::Debug + 'static>() -> impl Strategy<Value = T> {
+        select(T::codes().collect::<Vec<_>>())
+    }
+
+    /// Any finite value of `T`, as f32.
+    ///
+    /// ```
+    /// use blockscale::{E5M2, Element};
+    /// use proptest::prelude::*;
+    /// proptest!(|(v in blockscale::testing::strategy::finite_values::<E5M2>())| {
+    ///     prop_assert_eq!(E5M2::from_f32(v).to_f32().to_bits(), v.to_bits());
+    /// });
+    /// ```
+    pub fn finite_values<T: Element>() -> impl Strategy<Value = f32> {
+        select(T::values().filter(|v| v.is_finite()).collect::<Vec<_>>())
+    }
+
+    /// f32 inputs for `T`'s encoder: half of them where its rounding is
+    /// decided ([`grid_points`]: values, neighbours, exact ties, overflow),
+    /// half any bit pattern (NaN and infinities included).
+    ///
+    /// ```
+    /// use blockscale::{E2M3, Element};
+    /// use proptest::prelude::*;
+    /// // E2M3 has no NaN or infinity: every input lands on a finite code.
+    /// proptest!(|(x in blockscale::testing::strategy::inputs::<E2M3>())| {
+    ///     prop_assert!(E2M3::from_f32(x).to_f32().is_finite());
+    /// });
+    /// ```
+    pub fn inputs<T: Element>() -> impl Strategy<Value = f32> {
+        prop_oneof![
+            select(grid_points::<T>()),
+            any::<u32>().prop_map(f32::from_bits),
+        ]
+    }
+
+    /// A tensor of whole blocks of `format`: `(rows, cols, data)` with 1 to
+    /// `max_blocks` blocks along each axis (a per-tensor format takes 1 to
+    /// 64 rows and columns), and data mixing [`specials`] (NaN and
+    /// infinities included: quantizing must refuse them), wide-range finite
+    /// values and zeros.
+    ///
+    /// ```
+    /// use blockscale::format::{BlockFormat, Nvfp4};
+    /// use blockscale::tensor::QuantizeOptions;
+    /// use blockscale::testing::{check_quantize, strategy};
+    /// use proptest::prelude::*;
+    /// proptest!(ProptestConfig::with_cases(32), |((r, c, x) in strategy::tensors(&Nvfp4::default(), 3))| {
+    ///     check_quantize(Nvfp4::default(), &x, r, c, &QuantizeOptions::default()).unwrap();
+    /// });
+    /// ```
+    pub fn tensors<F: BlockFormat>(
+        format: &F,
+        max_blocks: usize,
+    ) -> impl Strategy<Value = (usize, usize, Vec<f32>)> {
+        let (br, bc) = match format.block() {
+            BlockShape::Tile { rows, cols } => (rows, cols),
+            BlockShape::Tensor => (1, 1),
+        };
+        let max = match format.block() {
+            BlockShape::Tile { .. } => max_blocks.max(1),
+            BlockShape::Tensor => 64,
+        };
+        let element = prop_oneof![
+            1 => select(specials()),
+            6 => (-40i32..40, -1.0f32..1.0).prop_map(|(e, m)| m * f32::powi(2.0, e)),
+            1 => Just(0.0f32),
+        ];
+        (1..=max, 1..=max).prop_flat_map(move |(r, c)| {
+            let (rows, cols) = (r * br, c * bc);
+            proptest::collection::vec(element.clone(), rows * cols)
+                .prop_map(move |x| (rows, cols, x))
+        })
+    }
 }

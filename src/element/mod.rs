@@ -321,6 +321,39 @@ pub trait Element:
     fn is_nan(self) -> bool {
         self.to_f32().is_nan()
     }
+
+    /// Every code once, in code order: `2^BITS` of them (16 for the 4-bit
+    /// and 64 for the 6-bit types; iterating [`Element::DECODE`]'s 256
+    /// entries would repeat theirs).
+    ///
+    /// ```
+    /// use blockscale::{E2M1, E4M3, Element};
+    /// assert_eq!(E2M1::codes().count(), 16);
+    /// // An exhaustive round trip: every non-NaN code decodes and re-encodes to itself.
+    /// assert!(E4M3::codes().filter(|c| !c.is_nan()).all(|c| E4M3::from_f32(c.to_f32()) == c));
+    /// ```
+    fn codes() -> impl Iterator<Item = Self>
+    where
+        Self: Sized,
+    {
+        (0..1u16 << Self::BITS).map(|b| Self::from_bits(b as u8))
+    }
+
+    /// The value of every code, in the order of [`Element::codes`]: NaN for
+    /// NaN codes, both zeros where the type has them.
+    ///
+    /// ```
+    /// use blockscale::{E2M1, Element};
+    /// let v: Vec<f32> = E2M1::values().collect();
+    /// assert_eq!(v[..8], [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]);
+    /// assert!(v[8] == 0.0 && v[8].is_sign_negative());
+    /// ```
+    fn values() -> impl Iterator<Item = f32>
+    where
+        Self: Sized,
+    {
+        Self::codes().map(Self::to_f32)
+    }
 }
 
 /// 2^e as an f64, exactly, from its bits: subnormal down to 2⁻¹⁰⁷⁴, 0 below,
