@@ -79,9 +79,22 @@ install; later runs take seconds), then:
        (round-to-nearest-even, as torch) may be what equals it, and the output
        counts those apart; any other tensor must equal it in f32.
 
-Usage: python3 tests/compressed_tensors_check.py [--keep-going] [--keep DIR]
-  --keep-going  run every check of a case even after one fails.
-  --keep DIR    write the models under DIR and leave them there.
+4. with --write-golden DIR, instead of 1-3: for each preset of 3, writes
+   DIR/<preset lowercase>/ (model.safetensors and config.json, as
+   compressed-tensors' compressor saves them, for a tiny model of plain
+   linear layers: GOLDEN_LINEARS and a BF16 norm weight), its
+   expected/expected.safetensors (compressed-tensors' decompression, in the
+   dtype it returns, checked against its model-free dequantizer and its
+   in-memory decompress_model) and DIR/README.md; then, when BLOCKSCALE_BIN
+   exists, checks that `blockscale dequantize` in f32, rounded to each
+   expected dtype (nearest even), equals them bit for bit. The files are
+   the committed tests/golden/compressed_tensors, read by the Rust tests
+   without torch; the output is the same on every run.
+
+Usage: python3 tests/compressed_tensors_check.py [--keep-going] [--keep DIR] [--write-golden DIR]
+  --keep-going        run every check of a case even after one fails.
+  --keep DIR          write the models under DIR and leave them there.
+  --write-golden DIR  write the golden files of 4 under DIR (only that).
 Environment: BLOCKSCALE_BIN (default target/release/blockscale, built with
 `cargo build --release --features cli`; this script does not build it),
 BLOCKSCALE_TF_VENV_DIR (default target/venv-transformers).
@@ -602,12 +615,21 @@ def llmc_quantize(preset, orig_dir, out_dir):
     activation, then its save path: ModelCompressor.from_pretrained_model,
     compress_model, save_pretrained, update_config (which writes config.json's
     quantization_config)."""
+    model = LlamaForCausalLM.from_pretrained(orig_dir, dtype=torch.bfloat16)
+    comp = ct_quantize(preset, model)
+    model.save_pretrained(out_dir)
+    comp.update_config(out_dir)
+
+
+def ct_quantize(preset, model):
+    """llmc_quantize's steps up to compress_model, on any model whose
+    nn.Linear modules are to be quantized; returns the ModelCompressor (its
+    update_config writes config.json's quantization_config)."""
     from compressed_tensors.compressors import ModelCompressor
     from compressed_tensors.quantization import (QuantizationConfig, apply_quantization_config,
                                                  preset_name_to_scheme)
     from compressed_tensors.quantization.utils import calculate_qparams, generate_gparam
 
-    model = LlamaForCausalLM.from_pretrained(orig_dir, dtype=torch.bfloat16)
     apply_quantization_config(model, QuantizationConfig(
         config_groups={"group_0": preset_name_to_scheme(preset, ["Linear"])}, ignore=["lm_head"]),
         show_progress=False)
@@ -630,8 +652,7 @@ def llmc_quantize(preset, orig_dir, out_dir):
                 m.input_scale.copy_(scale.reshape(m.input_scale.shape))
     comp = ModelCompressor.from_pretrained_model(model)
     comp.compress_model(model)
-    model.save_pretrained(out_dir)
-    comp.update_config(out_dir)
+    return comp
 
 
 def ct_bf16_weights(ckpt, linears):
@@ -752,6 +773,235 @@ def run_read_case(case, work, orig_dir, linears, keep_going):
     return ("pass" if ok else "fail"), notes
 
 
+# ---------------------------------------------------------------- golden files
+
+# --write-golden: a tiny model of plain linear layers (realistic names, no
+# transformers model class) for each preset of READ_CASES. q_proj's input
+# and down_proj's are multiples of 32 (MX blocks) and 16 (NVFP4 groups);
+# down_proj [130, 160] has whole and partial 128x128 FP8 blocks both ways.
+GOLDEN_SEED = 20261202
+GOLDEN_LINEARS = {"model.layers.0.self_attn.q_proj": (32, 64), "model.layers.0.mlp.down_proj": (130, 160)}
+GOLDEN_NORM = ("model.layers.0.input_layernorm", 64)  # left in BF16 (compressed-tensors skips `*norm`)
+# Not beside model.safetensors: blockscale (like other readers) takes every
+# *.safetensors of an index-less directory for a shard of the checkpoint.
+GOLDEN_EXPECTED = "expected/expected.safetensors"
+GOLDEN_REGEN = "python3 tests/compressed_tensors_check.py --write-golden tests/golden/compressed_tensors"
+
+
+def golden_model():
+    """The nn.Module tree: BF16 weights, random with GOLDEN_SEED (rounded to
+    BF16 once, so the source is exact in BF16), the magnitude varied per 16
+    inputs and per row, a few outliers (x64), one all-zero row each."""
+    g = torch.Generator().manual_seed(GOLDEN_SEED)
+
+    def node(**children):
+        m = torch.nn.Module()
+        for k, v in children.items():
+            setattr(m, k, v)
+        return m
+
+    lin = {}
+    for name, (out_f, in_f) in GOLDEN_LINEARS.items():
+        m = torch.nn.Linear(in_f, out_f, bias=False, dtype=torch.bfloat16)
+        v = torch.randn(out_f, in_f, generator=g)
+        mag = torch.exp2(torch.randint(-8, 3, (out_f, in_f // 16), generator=g).float())
+        v = v * mag.repeat_interleave(16, dim=1) * 0.05
+        idx = torch.randint(0, out_f * in_f, (6,), generator=g)
+        v.view(-1)[idx] *= 64  # outliers
+        v[3] = 0  # an all-zero row
+        with torch.no_grad():
+            m.weight.copy_(v.to(torch.bfloat16))
+        lin[name.rsplit(".", 1)[1]] = m
+    norm = torch.nn.Module()
+    norm.weight = torch.nn.Parameter((1 + 0.1 * torch.randn(GOLDEN_NORM[1], generator=g)).to(torch.bfloat16))
+    layer = node(self_attn=node(q_proj=lin["q_proj"]), mlp=node(down_proj=lin["down_proj"]), input_layernorm=norm)
+    return node(model=node(layers=torch.nn.ModuleList([layer])))
+
+
+def read_raw(path):
+    """{name: (safetensors dtype, shape, numpy array of the raw bits)}, with
+    numpy only (it has no bfloat16), as the Rust test reads them."""
+    raw = pathlib.Path(path).read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    h = json.loads(raw[8:8 + n])
+    h.pop("__metadata__", None)
+    bits = {"F32": np.uint32, "BF16": np.uint16, "F16": np.uint16}
+    out = {}
+    for k, v in h.items():
+        a, b = v["data_offsets"]
+        dt = bits.get(v["dtype"], np.uint8)
+        out[k] = (v["dtype"], list(v["shape"]), np.frombuffer(raw[8 + n + a:8 + n + b], dtype=dt).reshape(v["shape"]))
+    return out
+
+
+def f32_bits_to(bits32, dtype):
+    """float32 bits rounded to `dtype` (round to nearest even), as bits."""
+    if dtype == "F32":
+        return bits32
+    if dtype == "F16":
+        return bits32.view(np.float32).astype(np.float16).view(np.uint16)
+    if dtype == "BF16":
+        u = bits32.astype(np.uint64)
+        r = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
+        nan = (bits32 & 0x7FFFFFFF) > 0x7F800000
+        return np.where(nan, (bits32 >> 16) | 0x40, r).astype(np.uint16)
+    raise ValueError(dtype)
+
+
+def golden_expected(ckpt):
+    """compressed-tensors' model-free decompression of `ckpt`, as
+    CompressedTensorsDequantizer.process does it (same matching, same
+    compressor.decompress) but without its final `.to(dtype)`: each weight in
+    the dtype its compressor returns; the other tensors as stored."""
+    from compressed_tensors.compressors import BaseCompressor
+    from compressed_tensors.compressors.format import infer_module_format
+    from compressed_tensors.quantization import QuantizationConfig
+    from compressed_tensors.utils.match import match_quantizable_tensors
+
+    qc = QuantizationConfig.model_validate(quant_config(ckpt))
+    t, out = tensors(ckpt), {}
+    for scheme in qc.config_groups.values():
+        comp = BaseCompressor.get_value_from_registry(infer_module_format(torch.nn.Linear, scheme).value)
+        names = comp.compression_param_names(scheme)
+        for module, _ in list(match_quantizable_tensors(t, ignore=qc.ignore, targets=scheme.targets,
+                                                         param_targets=[names[0]])):
+            sd = {n: t.pop(f"{module}.{n}") for n in names}
+            out[f"{module}.weight"] = comp.decompress(sd, scheme)["weight"]
+    out.update({k: v for k, v in t.items() if k.endswith(".weight")})  # not input_scale: not an original tensor
+    return out
+
+
+def write_golden(root):
+    """Returns the number of presets that failed a check."""
+    from safetensors.torch import save_file
+
+    root.mkdir(parents=True, exist_ok=True)
+    failed, rows = 0, []
+    for case in READ_CASES:
+        d = root / case.preset.lower()
+        exp_file = d / GOLDEN_EXPECTED
+        exp_file.parent.mkdir(parents=True, exist_ok=True)
+        for f in (d / "model.safetensors", d / "config.json", exp_file):
+            f.unlink(missing_ok=True)
+        print(f"\n== {case.preset} -> {d}")
+        model = golden_model()
+        orig = {k: v.clone() for k, v in model.state_dict().items()}
+        comp = ct_quantize(case.preset, model)
+        # What save_pretrained writes (its safetensors metadata too) and what
+        # update_config adds; no config.json before it, so only quantization_config.
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
+                  str(d / "model.safetensors"), metadata={"format": "pt"})
+        comp.update_config(str(d))
+        qc, problems = quant_config(d), []
+        if qc.get("format") != case.ct_format:
+            problems.append(f"format {qc.get('format')!r}, expected {case.ct_format!r}")
+        exp = golden_expected(d)
+        if sorted(exp) != sorted(orig):
+            problems.append(f"decompressed names {sorted(exp)}, original {sorted(orig)}")
+        # The same values by compressed-tensors' two other paths: the model-free
+        # dequantizer (in f32) and decompress_model on the model in memory.
+        notes = []
+        other = ct_dequantize(d, set(GOLDEN_LINEARS), notes)
+        comp.decompress_model(model)
+        mem = model.state_dict()
+        for k, v in exp.items():
+            if not torch.equal(as_bits(other[k]), as_bits(v)):
+                problems.append(f"{k}: CompressedTensorsDequantizer differs")
+            if mem[k].dtype != v.dtype or not torch.equal(as_bits(mem[k]), as_bits(v)):
+                problems.append(f"{k}: decompress_model differs ({mem[k].dtype}, {v.dtype})")
+        save_file({k: v.contiguous() for k, v in sorted(exp.items())}, str(exp_file), metadata={"format": "pt"})
+        for k, (dt, sh) in sorted(layout(d).items()):
+            print(f"  model.safetensors   {k} {dt} {sh}")
+        for k, (dt, sh) in sorted(layout_of(exp_file).items()):
+            print(f"  {GOLDEN_EXPECTED} {k} {dt} {sh}")
+        rows.append((case, qc, layout(d), layout_of(exp_file)))
+        if BIN.exists():
+            problems += verify_golden(d)
+        else:
+            print(f"  (not checked against blockscale: {BIN} not found)")
+        for p in problems:
+            print(f"  FAIL {p}")
+        print(f"  {'FAIL' if problems else 'ok'}")
+        failed += bool(problems)
+    write_golden_readme(root, rows)
+    return failed
+
+
+def layout_of(path):
+    return {k: (v["dtype"], list(v["shape"])) for k, v in header(path).items()}
+
+
+def verify_golden(d):
+    """`blockscale dequantize d -o DQ --dtype f32`, rounded to each expected
+    tensor's dtype (nearest even), equals expected.safetensors bit for bit."""
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="blockscale-golden-") as tmp:
+        dq = pathlib.Path(tmp) / "dq"
+        rc, err = run_blockscale("dequantize", d, "-o", dq, "--dtype", "f32")
+        if rc != 0:
+            return [f"blockscale dequantize exit {rc}: {err}"]
+        got = {}
+        for f in checkpoint_files(dq):
+            got.update(read_raw(f))
+    want = read_raw(d / GOLDEN_EXPECTED)
+    if sorted(got) != sorted(want):
+        return [f"blockscale's names {sorted(got)}, expected {sorted(want)}"]
+    for k, (dt, sh, bits) in sorted(want.items()):
+        gdt, gsh, gbits = got[k]
+        if gsh != sh or gdt not in ("F32", dt):
+            problems.append(f"{k}: blockscale {gdt} {gsh}, expected F32 (or {dt}, passed through) {sh}")
+            continue
+        r = f32_bits_to(gbits, dt) if gdt == "F32" else gbits
+        bad = np.argwhere(r != bits)
+        how = f"f32 -> {dt}" if gdt == "F32" else f"{dt} kept"
+        print(f"  blockscale {how}: {k} {'equal' if not len(bad) else f'{len(bad)} differ'}")
+        if len(bad):
+            i = tuple(bad[0])
+            problems.append(f"{k}: {len(bad)} of {bits.size} differ; first at {list(i)}: "
+                            f"blockscale {gbits[i].view(np.float32)!r} -> {r[i]:#x}, expected {bits[i]:#x}")
+    return problems
+
+
+def write_golden_readme(root, rows):
+    lines = [
+        "# compressed-tensors golden checkpoints",
+        "",
+        f"Written by `tests/compressed_tensors_check.py --write-golden` with compressed-tensors "
+        f"{compressed_tensors.__version__} (torch {torch.__version__.split('+')[0]}, CPU). Regenerate with:",
+        "",
+        f"    {GOLDEN_REGEN}",
+        "",
+        "One directory per llm-compressor preset scheme, each quantized by compressed-tensors' own code "
+        "(apply_quantization_config, calculate_qparams / generate_gparam on min-max, "
+        "ModelCompressor.compress_model, update_config), `ignore=[\"lm_head\"]` as llm-compressor's examples (no "
+        "lm_head here, so config.json's `ignore` is empty):",
+        "",
+        "- `model.safetensors`, `config.json`: the compressed checkpoint as saved (config.json holds only "
+        "`quantization_config`).",
+        f"- `{GOLDEN_EXPECTED}` (in a subdirectory: readers take every `*.safetensors` of the checkpoint "
+        "directory for a shard): compressed-tensors' decompression of it (each compressor's `decompress`, "
+        "as its model-free CompressedTensorsDequantizer, without the final cast), under the original tensor "
+        "names, in the dtype compressed-tensors returns. `blockscale dequantize DIR -o OUT --dtype f32`, "
+        "rounded to that dtype (nearest even), equals it bit for bit (blockscale keeps the unquantized norm "
+        "in BF16).",
+        "",
+        f"Tiny model of plain `nn.Linear`s (no bias), BF16, seed {GOLDEN_SEED} (torch.Generator): "
+        + ", ".join(f"`{n}` [{o}, {i}]" for n, (o, i) in GOLDEN_LINEARS.items())
+        + f", and `{GOLDEN_NORM[0]}.weight` [{GOLDEN_NORM[1]}] left in BF16. Weights are randn x 0.05 x 2^k "
+        "(k in [-8, 2] per row and 16 inputs), 6 outliers x64 and row 3 all zero in each linear; "
+        "down_proj has whole and partial 128x128 blocks.",
+        "",
+        "| directory | format | quantized tensors (down_proj) | expected dtypes |",
+        "|---|---|---|---|",
+    ]
+    mod = "model.layers.0.mlp.down_proj."
+    for case, qc, lay, exp in rows:
+        q = ", ".join(f"`{k[len(mod):]}` {dt} {sh}" for k, (dt, sh) in sorted(lay.items()) if k.startswith(mod))
+        e = ", ".join(sorted({dt for dt, _ in exp.values()}))
+        lines.append(f"| `{case.preset.lower()}/` | {qc['format']} | {q} | {e} |")
+    (root / "README.md").write_text("\n".join(lines) + "\n")
+
+
 def main():
     from loguru import logger
 
@@ -765,6 +1015,10 @@ def main():
     keep = pathlib.Path(args[args.index("--keep") + 1]) if "--keep" in args else None
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}, transformers {transformers.__version__}, "
           f"compressed-tensors {compressed_tensors.__version__}, numpy {np.__version__}")
+    if "--write-golden" in args:
+        failed = write_golden(pathlib.Path(args[args.index("--write-golden") + 1]))
+        print(f"\ncompressed_tensors_check --write-golden: {len(READ_CASES) - failed} presets ok, {failed} failed")
+        return 1 if failed else 0
     if not BIN.exists():
         print(f"FAIL: {BIN} not found; build it with `cargo build --release --features cli`")
         return 2

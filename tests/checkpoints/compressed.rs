@@ -171,3 +171,46 @@ fn compressed_tensors_round_trip_for_every_format_it_has() {
     assert!(!ok && err.contains("compressed-tensors"), "{err}");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Checkpoints that compressed-tensors 0.20.1 itself wrote (llm-compressor's
+/// presets NVFP4A16, MXFP4A16, MXFP8A16, FP8, FP8_DYNAMIC, FP8_BLOCK; BF16
+/// FP8 factors, a zero row, outliers, partial 128×128 blocks) and its own
+/// decompression of them, committed in tests/golden/compressed_tensors (see
+/// its README to regenerate): `dequantize` gives the same weights, bit for
+/// bit after rounding to compressed-tensors' BF16, and the norm unchanged.
+#[test]
+fn compressed_tensors_own_checkpoints_dequantize_to_its_values() {
+    let golden =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/compressed_tensors");
+    let d = dir("ct-golden");
+    for preset in [
+        "nvfp4a16",
+        "mxfp4a16",
+        "mxfp8a16",
+        "fp8",
+        "fp8_dynamic",
+        "fp8_block",
+    ] {
+        let src = golden.join(preset);
+        let out = d.join(preset);
+        let (ok, _, err) = run(&["dequantize", s(&src), "-o", s(&out), "--dtype", "f32"]);
+        assert!(ok, "{preset}: {err}");
+        let got = st::SafeFile::open(out.join("model.safetensors")).unwrap();
+        let want = st::SafeFile::open(src.join("expected/expected.safetensors")).unwrap();
+        assert_eq!(got.names(), want.names(), "{preset}");
+        for n in want.names() {
+            let w = want.tensor(&n).unwrap();
+            let g = got.tensor(&n).unwrap();
+            assert_eq!((w.dtype, &g.shape), (DType::BF16, &w.shape), "{preset} {n}");
+            // f32 → bf16, round to nearest even, as torch's `.to(bfloat16)`.
+            let g = blockscale::io::Tensor::from_f32(
+                DType::BF16,
+                g.shape.clone(),
+                &g.to_f32().unwrap(),
+            )
+            .unwrap();
+            assert_eq!(g.data, w.data, "{preset} {n}");
+        }
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

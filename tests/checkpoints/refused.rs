@@ -98,3 +98,39 @@ fn quantized_tensors_in_unknown_layouts_and_bad_fusions_are_refused() {
     assert!(!out.exists());
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// A tensor name in two shards (a stray file beside the checkpoint) is
+/// refused by `dequantize` and `convert` before anything is written,
+/// naming both files, where one of the two used to win silently.
+#[test]
+fn a_tensor_in_two_shards_is_refused() {
+    let d = dir("dup");
+    let n = "model.layers.0.mlp.up_proj.weight";
+    model(
+        &d.join("m"),
+        json!({"model_type": "llama"}),
+        &[(n, vec![32, 32])],
+    );
+    std::fs::copy(d.join("m/model.safetensors"), d.join("m/extra.safetensors")).unwrap();
+    for args in [
+        vec!["dequantize", "M", "-o", "OUT"],
+        vec!["convert", "M", "--to", "mxfp4", "-o", "OUT"],
+    ] {
+        let (m, out) = (d.join("m"), d.join("out"));
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| match *a {
+                "M" => s(&m),
+                "OUT" => s(&out),
+                a => a,
+            })
+            .collect();
+        let (ok, _, err) = run(&args);
+        assert!(
+            !ok && err.contains(n) && err.contains("also in extra.safetensors"),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

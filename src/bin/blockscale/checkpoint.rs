@@ -647,9 +647,15 @@ pub fn dequantize_dir(input: &Path, out: &Path, dtype: DType) -> Result<(), Erro
         None => shards(input)?,
     };
     // Every shard is checked before anything is written.
+    let mut seen: HashMap<String, &str> = HashMap::new();
     for file in files.iter().filter(|f| f.ends_with(".safetensors")) {
         let path = dir.join(file);
         let f = st::SafeFile::open(&path)?;
+        for n in f.names() {
+            if let Some(other) = seen.insert(n.clone(), file) {
+                return Err(Error::file(&path, Some(&n), format!("also in {other}")));
+            }
+        }
         if let Some(n) = detect::unrecognized(&f)?.first() {
             return Err(Error::file(
                 &path,

@@ -29,9 +29,17 @@ pub(crate) fn plan_checkpoint(
 ) -> Result<(Planned, Vec<String>, u64), Error> {
     let mut all = Vec::new();
     let mut total = 0u64;
+    let mut seen: HashMap<String, &str> = HashMap::new();
     for f in files {
         let sf = st::SafeFile::open(dir.join(f))?;
         for n in sf.names() {
+            if let Some(other) = seen.insert(n.clone(), f) {
+                return Err(Error::file(
+                    dir.join(f),
+                    Some(&n),
+                    format!("also in {other}"),
+                ));
+            }
             total += sf.nbytes(&n)? as u64;
             let (dtype, shape) = sf.info(&n)?;
             all.push((n, dtype, shape, f.clone()));
