@@ -109,8 +109,8 @@ fn quant<F: BlockFormat>(f: F, rounding: TensorRounding, x: &[f32], rows: &mut V
         ..Default::default()
     };
     let suffix = match rounding {
-        TensorRounding::NearestEven => "",
         TensorRounding::Stochastic { .. } => " (stochastic)",
+        _ => "",
     };
     let mut secs = [0.0; 2];
     let mut cpu = 0.0;

@@ -81,8 +81,16 @@ pub mod simd;
 pub mod tensor;
 pub mod testing;
 
+/// The `bytemuck` whose `Pod`/`Zeroable` the element types implement.
+pub use bytemuck;
 pub use element::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
 pub use error::Error;
+/// The `half` whose `f16` and `bf16` the crate takes and returns.
+pub use half;
+/// The `rand_core` whose `Rng` [`element::RandomBits::from_rng`] and
+/// [`element::slice::encode_stochastic`] take (0.10), re-exported so that a
+/// caller can name the exact version; the seeded functions need none.
+pub use rand_core;
 
 /// The numerical contract (`docs/SEMANTICS.md`), rendered: what every
 /// format means bit for bit, the public source of each rule, and which

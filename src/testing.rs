@@ -455,6 +455,8 @@ pub mod strategy {
     use super::{grid_points, specials};
     use crate::element::Element;
     use crate::format::{BlockFormat, BlockShape};
+    /// The `proptest` these strategies are for.
+    pub use proptest;
     use proptest::prelude::*;
     use proptest::sample::select;
 

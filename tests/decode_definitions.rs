@@ -143,8 +143,11 @@ fn comparison_and_formatting_are_by_value() {
     assert_eq!(format!("{}", E8M0::NAN), "NaN");
     assert_eq!(f32::from(E2M3::MAX), 7.5);
     assert_eq!(f64::from(Int8::ONE), 1.0);
-    assert_eq!(E4M3::from(half::f16::from_f32(3.0)).to_f32(), 3.0);
-    assert_eq!(E5M2::from(half::bf16::from_f32(-0.375)).to_f32(), -0.375);
+    assert_eq!(E4M3::from_f16(half::f16::from_f32(3.0)).to_f32(), 3.0);
+    assert_eq!(
+        E5M2::from_bf16(half::bf16::from_f32(-0.375)).to_f32(),
+        -0.375
+    );
     let bytes: &[u8] = bytemuck::cast_slice(&[E4M3::ONE, E4M3::MAX]);
     assert_eq!(bytes, [0x38, 0x7E]);
 }

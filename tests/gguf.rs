@@ -182,7 +182,7 @@ fn mxfp4_round_trips_bit_for_bit() {
 #[test]
 fn nvfp4_round_trips_bit_for_bit() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(40);
-    for profile in Nvfp4Profile::ALL {
+    for &profile in Nvfp4Profile::ALL {
         for (rows, cols) in [(1, 64), (3, 128), (9, 320)] {
             let f = Nvfp4 {
                 profile,

@@ -271,7 +271,7 @@ fn every_recipe_approximates_the_f32_layer() {
     let w = data(11, 128 * 256, 0.05);
     let dy = data(12, 128 * 128, 1e-3);
     let [y, dx, dw] = exact(&x, &w, &dy, shape);
-    for kind in RecipeKind::ALL {
+    for &kind in RecipeKind::ALL {
         let mut layer = LinearLayer::new(Recipe::from_kind(kind), 0, 1).unwrap();
         // Delayed scaling needs one step of history.
         let mut out = layer.run(0, &x, &w, &dy, shape).unwrap();
@@ -351,7 +351,7 @@ fn forward_then_backward_is_run_for_every_recipe() {
     let x = data(20, 128 * 128, 1.0);
     let w = data(21, 128 * 128, 0.05);
     let dy = data(22, 128 * 128, 1e-3);
-    for kind in RecipeKind::ALL {
+    for &kind in RecipeKind::ALL {
         let mut split = LinearLayer::new(Recipe::from_kind(kind), 0, 2).unwrap();
         let mut whole = split.clone();
         for step in 0..3 {
@@ -372,7 +372,7 @@ fn forward_then_backward_is_run_for_every_recipe() {
 fn mxfp4_operands_are_mxfp4_fake_quantized_along_k() {
     let x = data(30, 64 * 96, 1.0);
     let recipe = Recipe::mxfp4();
-    for role in OperandRole::ALL {
+    for &role in OperandRole::ALL {
         let spec = recipe.spec(role);
         let q = spec.quantize(&x, 64, 96, None).unwrap();
         assert!(

@@ -118,7 +118,7 @@ fn nvfp4_ablations_switch_off_one_technique_each() {
     });
     let norht = Recipe::nvfp4_with(Nvfp4Options { rht: false, ..base });
     let full = Recipe::nvfp4();
-    for role in OperandRole::ALL {
+    for &role in OperandRole::ALL {
         let f = full.spec(role);
         let with = |r: &Recipe| r.spec(role);
         // Each ablation changes exactly its own field.
@@ -229,6 +229,7 @@ fn direct(
             QuantizedTensor::fake_quantize(MxFp4::default(), x, rows, cols, &nearest)
         }
         RecipeKind::Delayed => unreachable!("needs a scale"),
+        other => panic!("no hand-written quantizer for {other:?}: add one"),
     }
     .unwrap()
 }
@@ -255,7 +256,7 @@ fn every_recipe_quantizes_each_operand_as_specified() {
         recipe.seed = 99;
         let (step, layer) = (4, 1);
         let mut deq = Vec::new();
-        for role in OperandRole::ALL {
+        for &role in OperandRole::ALL {
             let (src, rows, cols) = match role {
                 FpropInput | WgradInput => (&x, t, i),
                 FpropWeight | DgradWeight => (&w, o, i),

@@ -91,6 +91,7 @@ fn oracle<T: Element>(x: f64, opts: ConvertOptions) -> f64 {
                 let f = ((mag - lo) / (hi - lo) * 2f64.powi(n)).floor();
                 f + bits.value() as f64 >= 2f64.powi(n)
             }
+            other => unimplemented!("no oracle for {other:?}: add one"),
         }
     };
     let v = if up { hi } else { lo };

@@ -98,7 +98,7 @@ fn read_own_any(d: &Tensor, s: &Tensor, json: &str) {
 }
 
 fn dtype(u: &mut Unstructured) -> DType {
-    pick(u, &DType::ALL)
+    pick(u, DType::ALL)
 }
 
 /// A tensor built field by field: its public fields need not agree.

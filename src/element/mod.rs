@@ -42,6 +42,7 @@ use crate::Error;
 /// IEEE 754-2019 §4.3; `Stochastic` is the PTX `cvt.rs` rule (the random bits
 /// are added below the kept bits, and a carry rounds away from zero).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Rounding {
     /// Round to nearest, ties to even: the OCP MX default, used by ml_dtypes,
     /// Transformer Engine and torchao.
@@ -135,6 +136,7 @@ impl RandomBits {
 /// What happens to a finite value whose rounded magnitude exceeds the
 /// format's largest finite value, and to ±Inf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Overflow {
     /// ml_dtypes' `astype`: E4M3 → NaN, E5M2 → ±Inf, E8M0 → NaN; formats with
     /// neither (FP4, FP6, MXINT8) clamp to ±max. Under round-toward-zero (and
@@ -150,6 +152,7 @@ pub enum Overflow {
 ///
 /// Sources disagree ([SEMANTICS.md](crate::contract) §1.1), so the caller chooses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum NanToFinite {
     /// ml_dtypes: zero with the NaN's sign bit inverted (`+NaN` → −0,
     /// `−NaN` → +0). For MXINT8, which has no −0, this gives 0.
@@ -214,6 +217,7 @@ impl ConvertOptions {
 /// assert_eq!(ElementKind::E2M1.bits(), 4);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ElementKind {
     /// [`E2M1`] (FP4).
     E2M1,
@@ -542,16 +546,18 @@ macro_rules! element_common {
             }
         }
 
-        impl From<half::f16> for $t {
-            /// Exact widening to f32, then [`Self::from_f32`].
-            fn from(x: half::f16) -> $t {
+        impl $t {
+            /// From an f16, rounding as [`Element::from_f32`] does (exact
+            /// widening to f32 first). A named conversion, not `From`:
+            /// it rounds, and `From` promises no loss (half's own `From`
+            /// impls are lossless).
+            pub fn from_f16(x: half::f16) -> $t {
                 $t::from_f32(x.to_f32())
             }
-        }
 
-        impl From<half::bf16> for $t {
-            /// Exact widening to f32, then [`Self::from_f32`].
-            fn from(x: half::bf16) -> $t {
+            /// From a bf16, rounding as [`Element::from_f32`] does (exact
+            /// widening to f32 first).
+            pub fn from_bf16(x: half::bf16) -> $t {
                 $t::from_f32(x.to_f32())
             }
         }

@@ -234,6 +234,33 @@ pub fn encode_stochastic<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
     Ok(())
 }
 
+/// [`encode_stochastic`] with the crate's generator, Xoshiro256++ seeded
+/// from `seed` (`seed_from_u64`): reproducible from a number, with no
+/// generator type to name (a generator from another `rand_core` version
+/// than [`crate::rand_core`] can't be passed to [`encode_stochastic`];
+/// draw its `u32`s into [`RandomBits::full`] or use this).
+///
+/// ```
+/// use blockscale::{E2M1, element::slice};
+/// let src = vec![2.5f32; 64];
+/// let (mut a, mut b) = (vec![E2M1::ZERO; 64], vec![E2M1::ZERO; 64]);
+/// slice::encode_stochastic_seeded(&src, &mut a, Default::default(), 7)?;
+/// slice::encode_stochastic_seeded(&src, &mut b, Default::default(), 7)?;
+/// assert_eq!(a, b);
+/// assert!(a.iter().any(|e| e.to_f32() == 2.0) && a.iter().any(|e| e.to_f32() == 3.0));
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn encode_stochastic_seeded<S: Real, T: Element>(
+    src: &[S],
+    dst: &mut [T],
+    opts: ConvertOptions,
+    seed: u64,
+) -> Result<(), Error> {
+    use rand_xoshiro::rand_core::SeedableRng;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    encode_stochastic(src, dst, opts, &mut rng)
+}
+
 /// Writes the value of every element of `src` into `dst`: exact into f32 and
 /// f64; into f16 and bf16, exact for every element except E8M0 values outside
 /// f16's range.

@@ -37,7 +37,7 @@ mod ue8m0;
 
 pub(crate) use any::formats;
 pub use any::{AnyFormat, FormatVisitor};
-pub use fp8::{Fp8Blockwise, Fp8Tensorwise};
+pub use fp8::{Fp8Blockwise, Fp8Global, Fp8Tensorwise};
 pub use id::FormatId;
 pub use mx::{Mx, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8};
 pub use nvfp4::Nvfp4;
@@ -87,6 +87,7 @@ impl BlockShape {
 
 /// Which type a block scale is stored in: what [`ScaleCodec::KIND`] names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ScaleKind {
     /// FP8 E4M3 (NVFP4's block scales).
     E4M3,

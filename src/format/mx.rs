@@ -118,7 +118,7 @@ impl<T: Element> BlockFormat for Mx<T> {
     }
     fn from_id(id: &FormatId) -> Result<Self, Error> {
         id.expect(mx_family(T::KIND), &["rule", "2d"])?;
-        let rules = MxScaleRule::ALL.map(|r| (r.name(), r));
+        let rules: Vec<_> = MxScaleRule::ALL.iter().map(|&r| (r.name(), r)).collect();
         let rule = id.choice("rule", &rules)?.unwrap_or_default();
         Ok(if super::two_d(id)? {
             Mx::new_2d(rule)

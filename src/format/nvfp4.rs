@@ -74,7 +74,7 @@ impl BlockFormat for Nvfp4 {
     }
     fn from_id(id: &FormatId) -> Result<Self, Error> {
         id.expect("nvfp4", &["profile", "2d"])?;
-        let profiles = Nvfp4Profile::ALL.map(|p| (p.name(), p));
+        let profiles: Vec<_> = Nvfp4Profile::ALL.iter().map(|&p| (p.name(), p)).collect();
         let profile = id.choice("profile", &profiles)?.unwrap_or_default();
         Ok(Nvfp4 {
             profile,

@@ -11,6 +11,10 @@
 
 pub mod detect;
 pub mod gguf;
+/// The `safetensors` whose `Dtype` [`st::RawTensor`] holds.
+pub use safetensors;
+/// The `serde_json` whose `Value` [`model::Family::from_config`] reads.
+pub use serde_json;
 pub mod layouts;
 pub mod model;
 pub mod npy;
@@ -23,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 /// The element type of a stored tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DType {
     /// IEEE binary64.
     F64,
@@ -56,7 +61,7 @@ impl DType {
     /// assert_eq!(DType::ALL.len(), 10);
     /// assert!(DType::ALL.iter().all(|d| DType::parse(d.name()) == Some(*d)));
     /// ```
-    pub const ALL: [DType; 10] = [
+    pub const ALL: &'static [DType] = &[
         DType::F64,
         DType::F32,
         DType::F16,
@@ -112,7 +117,7 @@ impl DType {
     /// assert_eq!(DType::parse("f12"), None);
     /// ```
     pub fn parse(s: &str) -> Option<DType> {
-        DType::ALL.into_iter().find(|d| d.name() == s)
+        DType::ALL.iter().copied().find(|d| d.name() == s)
     }
 
     /// Whether values of this type are numbers [`Tensor::to_f32`] can read.

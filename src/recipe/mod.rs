@@ -86,6 +86,7 @@ use crate::{E4M3, E5M2};
 /// # Ok::<(), blockscale::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RecipeKind {
     /// FP8 per-tensor delayed scaling (TE `DelayedScaling`).
     Delayed,
@@ -110,7 +111,7 @@ impl RecipeKind {
     /// let names: Vec<_> = RecipeKind::ALL.iter().map(|k| k.name()).collect();
     /// assert_eq!(names, ["delayed", "tensorwise", "mxfp8", "blockwise", "nvfp4", "mxfp4"]);
     /// ```
-    pub const ALL: [RecipeKind; 6] = [
+    pub const ALL: &'static [RecipeKind] = &[
         RecipeKind::Delayed,
         RecipeKind::Tensorwise,
         RecipeKind::Mxfp8,
@@ -147,7 +148,8 @@ impl RecipeKind {
     /// ```
     pub fn from_name(name: &str) -> Result<RecipeKind, Error> {
         RecipeKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|k| k.name() == name)
             .ok_or_else(|| {
                 Error::InvalidArgument(format!(

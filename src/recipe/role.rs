@@ -75,7 +75,7 @@ impl OperandRole {
     /// use blockscale::recipe::OperandRole;
     /// assert_eq!(OperandRole::ALL[3], OperandRole::DgradWeight);
     /// ```
-    pub const ALL: [OperandRole; 6] = [
+    pub const ALL: &'static [OperandRole] = &[
         OperandRole::FpropInput,
         OperandRole::FpropWeight,
         OperandRole::DgradGradOutput,

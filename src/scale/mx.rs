@@ -36,6 +36,7 @@ use crate::{E8M0, Element};
 /// assert_eq!(mx_scale::<E4M3>(672.0, MxScaleRule::Ceil).to_f32(), 4.0);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum MxScaleRule {
     /// OCP's rule: 2^(⌊log₂ amax⌋ − emax).
     Floor,
@@ -50,7 +51,7 @@ pub enum MxScaleRule {
 
 impl MxScaleRule {
     /// Every rule.
-    pub const ALL: [MxScaleRule; 4] = [
+    pub const ALL: &'static [MxScaleRule] = &[
         MxScaleRule::Floor,
         MxScaleRule::Rceil,
         MxScaleRule::Ceil,
@@ -76,7 +77,7 @@ impl MxScaleRule {
 
     /// The rule with name `name`, if any.
     pub fn from_name(name: &str) -> Option<MxScaleRule> {
-        MxScaleRule::ALL.into_iter().find(|r| r.name() == name)
+        MxScaleRule::ALL.iter().copied().find(|r| r.name() == name)
     }
 }
 

@@ -35,6 +35,7 @@ use crate::{E2M1, E4M3};
 /// or x/0: a nonzero block there gets a NaN scale and NaN values, as torchao
 /// computes it (found by the `quantize` fuzz target).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Nvfp4Profile {
     /// NVIDIA Transformer Engine (the default).
     #[default]
@@ -49,7 +50,7 @@ pub enum Nvfp4Profile {
 
 impl Nvfp4Profile {
     /// Every profile.
-    pub const ALL: [Nvfp4Profile; 4] = [
+    pub const ALL: &'static [Nvfp4Profile] = &[
         Nvfp4Profile::TransformerEngine,
         Nvfp4Profile::ModelOptimizer,
         Nvfp4Profile::TorchAo,
@@ -75,7 +76,7 @@ impl Nvfp4Profile {
 
     /// The profile with short name `name`, if any.
     pub fn from_name(name: &str) -> Option<Nvfp4Profile> {
-        Nvfp4Profile::ALL.into_iter().find(|p| p.name() == name)
+        Nvfp4Profile::ALL.iter().copied().find(|p| p.name() == name)
     }
 }
 

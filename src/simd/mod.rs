@@ -51,6 +51,7 @@ pub(crate) const GEMM_NR: usize = 16;
 /// assert_eq!(with_level(Level::Portable, active), Level::Portable);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Level {
     /// Plain Rust, no architecture-specific code: the specification.
     Portable,

@@ -35,6 +35,7 @@ pub enum Direction {
 
 /// How elements are rounded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum TensorRounding {
     /// Round to nearest, ties to even.
     #[default]
@@ -52,6 +53,7 @@ pub enum TensorRounding {
 
 /// What to do when a blocked axis is not a multiple of the block size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum PartialBlocks {
     /// Return [`Error::InvalidArgument`] (Transformer Engine's behaviour).
     #[default]

@@ -146,7 +146,7 @@ pub enum GgmlType {
 
 impl GgmlType {
     /// Every type, in id order.
-    pub const ALL: [GgmlType; 10] = [
+    pub const ALL: &'static [GgmlType] = &[
         GgmlType::F32,
         GgmlType::F16,
         GgmlType::I8,
@@ -188,7 +188,7 @@ impl GgmlType {
     /// assert_eq!(GgmlType::from_id(2), None); // Q4_0: not handled here
     /// ```
     pub fn from_id(id: u32) -> Option<GgmlType> {
-        GgmlType::ALL.into_iter().find(|t| t.id() == id)
+        GgmlType::ALL.iter().copied().find(|t| t.id() == id)
     }
 
     /// Elements per block (`GGML_QUANT_SIZES[t][0]`): 1 for plain types.
