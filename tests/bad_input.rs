@@ -7,13 +7,16 @@
 //! so arithmetic that would wrap silently in release is caught too.
 
 use blockscale::element::{ConvertOptions, RandomBits, slice};
-use blockscale::format::{BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E5M2, Nvfp4};
+use blockscale::format::{
+    BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, MxFp8E5M2, Nvfp4,
+};
 use blockscale::layout::{self, ScaleLayout};
 use blockscale::recipe::{AmaxCompute, DelayedScalingConfig};
 use blockscale::recipe::{LinearLayer, LinearShape, OperandRole, Recipe};
 use blockscale::rht::{Rht, SignVector};
 use blockscale::tensor::{
-    Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, bits_per_element,
+    AnyQuantized, Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, QuantizedView,
+    bits_per_element,
 };
 use blockscale::{E4M3, E8M0, Error};
 
@@ -188,6 +191,101 @@ fn non_finite_parameters() {
         ..O
     };
     assert!(QuantizedTensor::quantize(Nvfp4::default(), &y, 1, 32, &inf).is_ok());
+}
+
+/// A shape far beyond its source is refused before the output is
+/// allocated: were it allocated first, 2²⁰ × 2²⁰ would abort this test
+/// ("memory allocation failed") instead of failing it.
+#[test]
+fn huge_shapes_refused_before_allocating() {
+    let x = [1.0f32; 32];
+    fn huge<T: std::fmt::Debug>(r: Result<T, Error>) {
+        assert!(
+            matches!(
+                r,
+                Err(Error::LengthMismatch {
+                    expected: 1_099_511_627_776,
+                    found: 32,
+                    ..
+                })
+            ),
+            "{r:?}"
+        )
+    }
+    for direction in [Direction::Rowwise, Direction::Columnwise] {
+        let o = QuantizeOptions { direction, ..O };
+        huge(
+            QuantizedTensor::quantize(MxFp8E4M3::default(), &x, 1 << 20, 1 << 20, &o)
+                .map(|q| q.shape()),
+        );
+        huge(
+            QuantizedTensor::fake_quantize(Nvfp4::default(), &x, 1 << 20, 1 << 20, &o)
+                .map(|v| v.len()),
+        );
+        huge(
+            AnyQuantized::quantize(&"mxfp4".parse().unwrap(), &x, 1 << 20, 1 << 20, &o)
+                .map(|q| q.shape()),
+        );
+        let mut q = QuantizedTensor::quantize(MxFp8E4M3::default(), &x, 1, 32, &O).unwrap();
+        let before = (q.data().to_vec(), q.scales().to_vec());
+        huge(q.requantize(&x, 1 << 20, 1 << 20, &o).map(|_| 0));
+        assert_eq!(
+            (q.shape(), q.data(), q.scales()),
+            ((1, 32), &before.0[..], &before.1[..])
+        );
+    }
+    // from_parts allocates nothing, and checks the data against the shape.
+    is_length(
+        "from_parts, huge shape",
+        QuantizedTensor::from_parts(
+            MxFp8E4M3::default(),
+            (1 << 20, 1 << 20),
+            Direction::Rowwise,
+            PartialBlocks::Reject,
+            vec![0x38; 32],
+            vec![E8M0::ONE],
+            None,
+        ),
+    );
+    // An empty 0 × 2⁴⁰ tensor is valid: nothing is sized by its width.
+    for direction in [Direction::Rowwise, Direction::Columnwise] {
+        let o = QuantizeOptions { direction, ..O };
+        let (rows, cols) = match direction {
+            Direction::Rowwise => (0, 1 << 40),
+            Direction::Columnwise => (1 << 40, 0),
+        };
+        let mut q = QuantizedTensor::quantize(MxFp4::default(), &[] as &[f32], rows, cols, &o)
+            .expect("an empty tensor");
+        assert!(q.data().is_empty() && q.scales().is_empty() && q.dequantize().is_empty());
+        q.requantize(&[] as &[f32], rows, cols, &o).unwrap();
+        q.requantize(&x, 1, 32, &O).unwrap();
+        assert_eq!(q.data().len(), 16);
+    }
+    // Shapes whose element count overflows usize, everywhere.
+    for (rows, cols) in [(usize::MAX, 2), (1 << 33, 1 << 31)] {
+        let o = QuantizeOptions {
+            partial_blocks: PartialBlocks::ZeroPad,
+            ..O
+        };
+        let mut q = QuantizedTensor::quantize(MxFp4::default(), &x, 1, 32, &O).unwrap();
+        is_invalid("requantize, overflow", q.requantize(&x, rows, cols, &o));
+        is_invalid(
+            "AnyQuantized, overflow",
+            AnyQuantized::quantize(&"mxfp4".parse().unwrap(), &x, rows, cols, &o),
+        );
+        is_invalid(
+            "AnyQuantized::from_parts, overflow",
+            AnyQuantized::from_parts(
+                &"mxfp4".parse().unwrap(),
+                (rows, cols),
+                Direction::Rowwise,
+                PartialBlocks::ZeroPad,
+                vec![0; 16],
+                &[0x7F],
+                None,
+            ),
+        );
+    }
 }
 
 #[test]

@@ -139,6 +139,17 @@ macro_rules! any_quantized {
 
         impl AnyQuantized {
             /// Quantizes with `format` ([`QuantizedTensor::quantize`]).
+            ///
+            /// Errors: those of [`QuantizedTensor::quantize`], all checked
+            /// before anything is allocated.
+            ///
+            /// ```
+            /// use blockscale::tensor::{AnyQuantized, QuantizeOptions};
+            /// let f = "mxfp8".parse()?;
+            /// let huge = AnyQuantized::quantize(&f, &[1.0f32; 32], 1 << 20, 1 << 20, &QuantizeOptions::default());
+            /// assert!(matches!(huge, Err(blockscale::Error::LengthMismatch { .. })));
+            /// # Ok::<(), blockscale::Error>(())
+            /// ```
             pub fn quantize<S: Real>(
                 format: &AnyFormat,
                 src: &[S],
