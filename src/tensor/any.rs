@@ -167,11 +167,16 @@ macro_rules! any_quantized {
             /// [`QuantizedTensor::from_parts`] for any format, with the
             /// scales given as their stored bits ([`ScaleCodec::from_bits`]).
             ///
+            /// Errors: those of [`QuantizedTensor::from_parts`] (a global
+            /// amax that is NaN, ±Inf or negative among them).
+            ///
             /// ```
             /// use blockscale::tensor::{AnyQuantized, Direction, PartialBlocks, QuantizedView};
             /// let q = AnyQuantized::from_parts(&"mxfp8".parse()?, (1, 32), Direction::Rowwise,
             ///     PartialBlocks::Reject, vec![0x38; 32], &[0x7F], None)?;
             /// assert_eq!(q.dequantize(), vec![1.0; 32]); // E4M3 0x38 = 1, E8M0 0x7F = 1
+            /// assert!(AnyQuantized::from_parts(&"nvfp4".parse()?, (1, 16), Direction::Rowwise,
+            ///     PartialBlocks::Reject, vec![0x22; 8], &[0x38], Some(-4.0)).is_err());
             /// # Ok::<(), blockscale::Error>(())
             /// ```
             #[allow(clippy::too_many_arguments)]

@@ -4,7 +4,7 @@
 
 use super::{
     CHUNK_ELEMENTS, Direction, Grid, PARALLEL_MIN_ELEMENTS, QuantizeOptions, QuantizedTensor,
-    TensorRounding, packed_len,
+    TensorRounding, check_global_amax, packed_len,
 };
 use crate::element::slice::Real;
 use crate::element::{RandomBits, Rounding, nibble};
@@ -316,11 +316,11 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// that is not a whole number of blocks under [`PartialBlocks::Reject`](super::PartialBlocks::Reject),
     /// a `rows·cols` that overflows `usize`, format parameters
     /// [`BlockFormat::validate`] rejects, or an `opts.global_amax` that is
-    /// NaN or negative ([`Error::InvalidArgument`]). Empty tensors are
-    /// fine and have no scales.
+    /// NaN, ±Inf or negative (−0 counts as +0) ([`Error::InvalidArgument`]).
+    /// Empty tensors are fine and have no scales.
     ///
     /// ```
-    /// use blockscale::format::MxFp8E4M3;
+    /// use blockscale::format::{MxFp8E4M3, Nvfp4};
     /// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
     /// use blockscale::Error;
     /// let o = QuantizeOptions::default();
@@ -328,6 +328,11 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// let huge = QuantizedTensor::quantize(MxFp8E4M3::default(), &[1.0f32; 32], 1 << 20, 1 << 20, &o);
     /// assert!(matches!(huge, Err(Error::LengthMismatch { what: "input", expected: 1_099_511_627_776, found: 32 })));
     /// assert!(QuantizedTensor::quantize(MxFp8E4M3::default(), &[1.0f32; 32], usize::MAX, 32, &o).is_err());
+    /// let inf = QuantizeOptions { global_amax: Some(f32::INFINITY), ..o };
+    /// assert!(matches!(
+    ///     QuantizedTensor::quantize(Nvfp4::default(), &[1.0f32; 16], 1, 16, &inf),
+    ///     Err(Error::InvalidArgument(_))
+    /// ));
     /// ```
     pub fn quantize<S: Real>(
         format: F,
@@ -416,12 +421,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         let whole = matches!(format.block(), BlockShape::Tensor);
         let tensor_amax = || amax_par(kernels, src, parallel);
         let amax = match opts.global_amax {
-            Some(a) if a.is_nan() || a < 0.0 => {
-                return Err(Error::InvalidArgument(format!(
-                    "global_amax {a} is not a non-negative number"
-                )));
-            }
-            Some(a) => a,
+            Some(a) => check_global_amax(a)?,
             None if format.has_global_scale() || whole => tensor_amax(),
             None => 0.0,
         };
