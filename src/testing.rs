@@ -235,6 +235,63 @@ pub fn same_values(a: &[f32], b: &[f32]) -> Result<(), Mismatch> {
     })
 }
 
+/// Property 1 of [`check_quantize`] when `quantize` refused its arguments:
+/// `requantize` refuses them too and leaves its tensor as it was;
+/// `from_parts` refuses an overflowing shape, and checks the global amax
+/// as `quantize` does (`valid`: the format passes `validate`).
+fn refused_everywhere<F: BlockFormat>(
+    f: &F,
+    x: &[f32],
+    rows: usize,
+    cols: usize,
+    opts: &QuantizeOptions,
+    valid: bool,
+) -> Result<(), String> {
+    let none = QuantizeOptions::default();
+    if let Ok(mut t) = QuantizedTensor::quantize(f.clone(), &[] as &[f32], 0, 0, &none) {
+        if t.requantize(x, rows, cols, opts).is_ok() {
+            return Err("requantize accepted what quantize refused".into());
+        }
+        if t.shape() != (0, 0) || !t.data().is_empty() || !t.scales().is_empty() {
+            return Err("a refused requantize changed its tensor".into());
+        }
+    }
+    // from_parts takes an amax exactly when the format has a global scale.
+    let amax = f
+        .has_global_scale()
+        .then(|| opts.global_amax.unwrap_or(1.0));
+    if rows.checked_mul(cols).is_none()
+        && QuantizedTensor::from_parts(
+            f.clone(),
+            (rows, cols),
+            opts.direction,
+            opts.partial_blocks,
+            vec![0; x.len()],
+            vec![<F::Scale as ScaleCodec>::PAD; 1],
+            amax,
+        )
+        .is_ok()
+    {
+        return Err(format!("from_parts accepted the shape {rows}x{cols}"));
+    }
+    let empty = QuantizedTensor::from_parts(
+        f.clone(),
+        (0, 0),
+        Direction::Rowwise,
+        PartialBlocks::Reject,
+        Vec::new(),
+        Vec::new(),
+        amax,
+    );
+    let amax_ok = amax.is_none_or(|a| a.is_finite() && a >= 0.0);
+    if empty.is_ok() != (valid && amax_ok) {
+        return Err(format!(
+            "from_parts and quantize disagree on the global amax {amax:?}: {empty:?}"
+        ));
+    }
+    Ok(())
+}
+
 /// A property of [`check_quantize`] that failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -258,8 +315,10 @@ impl std::error::Error for Violation {}
 ///
 /// 1. quantizing fails exactly when the format's parameters are invalid
 ///    ([`BlockFormat::validate`]), `x` has the wrong length, the global
-///    amax is negative or NaN, or the stored shape is not whole blocks
-///    under [`PartialBlocks::Reject`];
+///    amax is NaN, ±Inf or negative, or the stored shape is not whole
+///    blocks under [`PartialBlocks::Reject`]; when it fails, `requantize`
+///    refuses the same arguments and leaves its tensor as it was, and
+///    `from_parts` refuses the same global amax and an overflowing shape;
 /// 2. the active SIMD level gives the portable path's bytes, scales and
 ///    dequantized values (the portable path is the specification);
 /// 3. a bf16 source quantizes as its f32 widening;
@@ -269,6 +328,9 @@ impl std::error::Error for Violation {}
 ///    finite values, at most twice its amax under nearest rounding;
 /// 7. `dequantize_into` rejects a short buffer, and the accessors return
 ///    `None` out of range.
+///
+/// Every refusal must come before any allocation: a shape far larger than
+/// `x` (such as 2²⁰ × 2²⁰) must be an error, not an allocation failure.
 ///
 /// ```
 /// use blockscale::format::{MxFp4, Nvfp4};
@@ -303,15 +365,21 @@ pub fn check_quantize<F: BlockFormat>(
         BlockShape::Tensor => true,
     };
     // 1. Accepted exactly when it should be.
-    let amax_ok = opts.global_amax.is_none_or(|g| g >= 0.0);
+    let amax_ok = opts.global_amax.is_none_or(|g| g.is_finite() && g >= 0.0);
     let fits = whole || opts.partial_blocks == PartialBlocks::ZeroPad;
     let valid = f.validate().is_ok();
     let q = match QuantizedTensor::quantize(f.clone(), x, rows, cols, opts) {
         Ok(q) if valid && shaped && amax_ok && fits => q,
-        Err(_) if !(valid && shaped && amax_ok && fits) => return Ok(()),
+        Err(_) if !(valid && shaped && amax_ok && fits) => {
+            return refused_everywhere(&f, x, rows, cols, opts, valid).map_err(fail);
+        }
         Ok(_) if !valid => return Err(fail("a format that fails validate() was used".into())),
         Ok(_) if !shaped => return Err(fail("a source of the wrong length was accepted".into())),
-        Ok(_) if !amax_ok => return Err(fail("a negative or NaN global amax was accepted".into())),
+        Ok(_) if !amax_ok => {
+            return Err(fail(
+                "a global amax that is NaN, ±Inf or negative was accepted".into(),
+            ));
+        }
         Ok(_) => return Err(fail("partial blocks were accepted under Reject".into())),
         Err(e) => return Err(fail(format!("a valid source was rejected: {e}"))),
     };
@@ -364,7 +432,8 @@ pub fn check_quantize<F: BlockFormat>(
     if scales(&r) != scales(&q) {
         return Err(fail("requantize's scales differ from quantize's".into()));
     }
-    // 5. Rebuilt from its parts.
+    // 5. Rebuilt from its parts. An amax computed from NaN or ±Inf data is
+    // no caller's to give back: from_parts refuses it like any other.
     let rebuilt = QuantizedTensor::from_parts(
         f.clone(),
         (rows, cols),
@@ -373,9 +442,24 @@ pub fn check_quantize<F: BlockFormat>(
         q.data().to_vec(),
         q.scales().to_vec(),
         q.global_amax(),
-    )
-    .map_err(|e| fail(format!("the parts of a valid tensor were rejected: {e}")))?;
-    same_bits(&rebuilt.dequantize(), &d).map_err(|m| fail(format!("from_parts: {m}")))?;
+    );
+    match (rebuilt, q.global_amax().is_none_or(f32::is_finite)) {
+        (Ok(t), true) => {
+            same_bits(&t.dequantize(), &d).map_err(|m| fail(format!("from_parts: {m}")))?
+        }
+        (Err(_), false) => {}
+        (Ok(_), false) => {
+            return Err(fail(format!(
+                "from_parts accepted the global amax {:?}",
+                q.global_amax()
+            )));
+        }
+        (Err(e), true) => {
+            return Err(fail(format!(
+                "the parts of a valid tensor were rejected: {e}"
+            )));
+        }
+    }
     // 6. Bounded output. A caller's fixed scale or global amax may saturate
     // and overflow; near f32's top, q · factor may overflow legitimately;
     // torchao's NVFP4 is NaN when A/2688 underflows (`Nvfp4Profile`);

@@ -7,13 +7,16 @@
 //! so arithmetic that would wrap silently in release is caught too.
 
 use blockscale::element::{ConvertOptions, RandomBits, slice};
-use blockscale::format::{BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E5M2, Nvfp4};
+use blockscale::format::{
+    BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, MxFp8E5M2, Nvfp4,
+};
 use blockscale::layout::{self, ScaleLayout};
 use blockscale::recipe::{AmaxCompute, DelayedScalingConfig};
 use blockscale::recipe::{LinearLayer, LinearShape, OperandRole, Recipe};
 use blockscale::rht::{Rht, SignVector};
 use blockscale::tensor::{
-    Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, bits_per_element,
+    AnyQuantized, Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, QuantizedView,
+    bits_per_element,
 };
 use blockscale::{E4M3, E8M0, Error};
 
@@ -151,7 +154,7 @@ fn non_finite_parameters() {
             }),
         );
     }
-    for a in [f32::NAN, -1.0, f32::NEG_INFINITY] {
+    for a in [f32::NAN, -1.0, f32::INFINITY, f32::NEG_INFINITY] {
         let opts = QuantizeOptions {
             global_amax: Some(a),
             ..O
@@ -183,11 +186,253 @@ fn non_finite_parameters() {
     ok(MxFp8E5M2::default(), &y);
     ok(Fp8Tensorwise::<E4M3>::current(), &y);
     ok(Fp8Blockwise::<E4M3>::new(1, 32), &y);
-    let inf = QuantizeOptions {
-        global_amax: Some(f32::INFINITY),
+}
+
+/// A shape far beyond its source is refused before the output is
+/// allocated: were it allocated first, 2²⁰ × 2²⁰ would abort this test
+/// ("memory allocation failed") instead of failing it.
+#[test]
+fn huge_shapes_refused_before_allocating() {
+    let x = [1.0f32; 32];
+    fn huge<T: std::fmt::Debug>(r: Result<T, Error>) {
+        assert!(
+            matches!(
+                r,
+                Err(Error::LengthMismatch {
+                    expected: 1_099_511_627_776,
+                    found: 32,
+                    ..
+                })
+            ),
+            "{r:?}"
+        )
+    }
+    for direction in [Direction::Rowwise, Direction::Columnwise] {
+        let o = QuantizeOptions { direction, ..O };
+        huge(
+            QuantizedTensor::quantize(MxFp8E4M3::default(), &x, 1 << 20, 1 << 20, &o)
+                .map(|q| q.shape()),
+        );
+        huge(
+            QuantizedTensor::fake_quantize(Nvfp4::default(), &x, 1 << 20, 1 << 20, &o)
+                .map(|v| v.len()),
+        );
+        huge(
+            AnyQuantized::quantize(&"mxfp4".parse().unwrap(), &x, 1 << 20, 1 << 20, &o)
+                .map(|q| q.shape()),
+        );
+        let mut q = QuantizedTensor::quantize(MxFp8E4M3::default(), &x, 1, 32, &O).unwrap();
+        let before = (q.data().to_vec(), q.scales().to_vec());
+        huge(q.requantize(&x, 1 << 20, 1 << 20, &o).map(|_| 0));
+        assert_eq!(
+            (q.shape(), q.data(), q.scales()),
+            ((1, 32), &before.0[..], &before.1[..])
+        );
+    }
+    // from_parts allocates nothing, and checks the data against the shape.
+    is_length(
+        "from_parts, huge shape",
+        QuantizedTensor::from_parts(
+            MxFp8E4M3::default(),
+            (1 << 20, 1 << 20),
+            Direction::Rowwise,
+            PartialBlocks::Reject,
+            vec![0x38; 32],
+            vec![E8M0::ONE],
+            None,
+        ),
+    );
+    // An empty 0 × 2⁴⁰ tensor is valid: nothing is sized by its width.
+    for direction in [Direction::Rowwise, Direction::Columnwise] {
+        let o = QuantizeOptions { direction, ..O };
+        let (rows, cols) = match direction {
+            Direction::Rowwise => (0, 1 << 40),
+            Direction::Columnwise => (1 << 40, 0),
+        };
+        let mut q = QuantizedTensor::quantize(MxFp4::default(), &[] as &[f32], rows, cols, &o)
+            .expect("an empty tensor");
+        assert!(q.data().is_empty() && q.scales().is_empty() && q.dequantize().is_empty());
+        q.requantize(&[] as &[f32], rows, cols, &o).unwrap();
+        q.requantize(&x, 1, 32, &O).unwrap();
+        assert_eq!(q.data().len(), 16);
+    }
+    // Shapes whose element count overflows usize, everywhere.
+    for (rows, cols) in [(usize::MAX, 2), (1 << 33, 1 << 31)] {
+        let o = QuantizeOptions {
+            partial_blocks: PartialBlocks::ZeroPad,
+            ..O
+        };
+        let mut q = QuantizedTensor::quantize(MxFp4::default(), &x, 1, 32, &O).unwrap();
+        is_invalid("requantize, overflow", q.requantize(&x, rows, cols, &o));
+        is_invalid(
+            "AnyQuantized, overflow",
+            AnyQuantized::quantize(&"mxfp4".parse().unwrap(), &x, rows, cols, &o),
+        );
+        is_invalid(
+            "AnyQuantized::from_parts, overflow",
+            AnyQuantized::from_parts(
+                &"mxfp4".parse().unwrap(),
+                (rows, cols),
+                Direction::Rowwise,
+                PartialBlocks::ZeroPad,
+                vec![0; 16],
+                &[0x7F],
+                None,
+            ),
+        );
+    }
+}
+
+/// The caller's global amax is checked one way in quantize, requantize
+/// and from_parts: finite and non-negative, with −0 taken as +0.
+#[test]
+fn global_amax_checked_alike() {
+    let x: Vec<f32> = (0..32).map(|i| i as f32 - 16.0).collect();
+    let with = |a: f32| QuantizeOptions {
+        global_amax: Some(a),
         ..O
     };
-    assert!(QuantizedTensor::quantize(Nvfp4::default(), &y, 1, 32, &inf).is_ok());
+    fn named<T: std::fmt::Debug>(what: &str, a: f32, r: Result<T, Error>) {
+        match r {
+            Err(Error::InvalidArgument(m)) => {
+                assert!(
+                    m.contains("global amax") && m.contains(&a.to_string()),
+                    "{what}: {m}"
+                )
+            }
+            other => panic!("{what} {a}: expected InvalidArgument, got {other:?}"),
+        }
+    }
+    for a in [
+        -4.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -f32::MIN_POSITIVE,
+    ] {
+        named(
+            "quantize",
+            a,
+            no_panic("quantize", || {
+                QuantizedTensor::quantize(Nvfp4::default(), &x, 2, 16, &with(a))
+            }),
+        );
+        named(
+            "quantize, FP8 per tensor",
+            a,
+            QuantizedTensor::quantize(Fp8Tensorwise::<E4M3>::current(), &x, 2, 16, &with(a)),
+        );
+        let mut q = QuantizedTensor::quantize(Nvfp4::default(), &x, 2, 16, &O).unwrap();
+        let before = q.data().to_vec();
+        named("requantize", a, q.requantize(&x, 2, 16, &with(a)));
+        assert_eq!((q.data(), q.global_amax()), (&before[..], Some(16.0)));
+        named(
+            "from_parts",
+            a,
+            no_panic("from_parts", || {
+                QuantizedTensor::from_parts(
+                    Nvfp4::default(),
+                    (2, 16),
+                    Direction::Rowwise,
+                    PartialBlocks::Reject,
+                    before.clone(),
+                    q.scales().to_vec(),
+                    Some(a),
+                )
+            }),
+        );
+        named(
+            "AnyQuantized::from_parts",
+            a,
+            AnyQuantized::from_parts(
+                &"fp8".parse().unwrap(),
+                (1, 32),
+                Direction::Rowwise,
+                PartialBlocks::Reject,
+                vec![0x38; 32],
+                &[1f32.to_bits()],
+                Some(a),
+            ),
+        );
+    }
+    // −0 is fine, and is +0: the same bytes, values and amax.
+    let zero = QuantizedTensor::quantize(Nvfp4::default(), &x, 2, 16, &with(0.0)).unwrap();
+    let neg = QuantizedTensor::quantize(Nvfp4::default(), &x, 2, 16, &with(-0.0)).unwrap();
+    assert_eq!((neg.data(), neg.scales()), (zero.data(), zero.scales()));
+    assert_eq!(neg.global_amax().map(f32::to_bits), Some(0));
+    let bits = |v: Vec<f32>| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(neg.dequantize()), bits(zero.dequantize()));
+    let mut r = neg.clone();
+    r.requantize(&x, 2, 16, &with(-0.0)).unwrap();
+    let p = QuantizedTensor::from_parts(
+        Nvfp4::default(),
+        (2, 16),
+        Direction::Rowwise,
+        PartialBlocks::Reject,
+        zero.data().to_vec(),
+        zero.scales().to_vec(),
+        Some(-0.0),
+    )
+    .unwrap();
+    assert_eq!(p.global_amax().map(f32::to_bits), Some(0));
+    assert_eq!(bits(p.dequantize()), bits(zero.dequantize()));
+}
+
+/// from_parts takes scales as stored: the NaN encodings the quantizers
+/// write for blocks holding a NaN (E8M0 0xFF, E4M3 0x7F) stay allowed,
+/// but an FP32 scale must be finite.
+#[test]
+fn from_parts_scales() {
+    let mx = QuantizedTensor::from_parts(
+        MxFp8E4M3::default(),
+        (1, 32),
+        Direction::Rowwise,
+        PartialBlocks::Reject,
+        vec![0x38; 32],
+        vec![E8M0::from_bits(0xFF)],
+        None,
+    )
+    .expect("E8M0 NaN is a scale by the spec");
+    assert!(mx.dequantize().iter().all(|v| v.is_nan()));
+    let nv = QuantizedTensor::from_parts(
+        Nvfp4::default(),
+        (1, 16),
+        Direction::Rowwise,
+        PartialBlocks::Reject,
+        vec![0x22; 8],
+        vec![E4M3::from_bits(0x7F)],
+        Some(1.0),
+    )
+    .expect("E4M3 NaN is a scale NVFP4 quantizers write");
+    assert!(nv.dequantize().iter().all(|v| v.is_nan()));
+    for s in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        is_invalid(
+            "FP32 block scale",
+            no_panic("from_parts", || {
+                QuantizedTensor::from_parts(
+                    Fp8Blockwise::<E4M3>::new(1, 32),
+                    (1, 64),
+                    Direction::Rowwise,
+                    PartialBlocks::Reject,
+                    vec![0x38; 64],
+                    vec![1.0, s],
+                    None,
+                )
+            }),
+        );
+        is_invalid(
+            "FP32 tensor scale",
+            AnyQuantized::from_parts(
+                &"fp8".parse().unwrap(),
+                (1, 32),
+                Direction::Rowwise,
+                PartialBlocks::Reject,
+                vec![0; 32],
+                &[s.to_bits()],
+                Some(1.0),
+            ),
+        );
+    }
 }
 
 #[test]

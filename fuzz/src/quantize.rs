@@ -9,6 +9,25 @@ use blockscale::testing::check_quantize;
 
 use crate::{pick, values};
 
+/// Global amaxes at the edges of what `quantize`, `requantize` and
+/// `from_parts` accept (finite and non-negative; −0 counts as +0).
+const SPECIAL_AMAXES: [f32; 9] = [
+    f32::NAN,
+    f32::INFINITY,
+    f32::NEG_INFINITY,
+    -4.0,
+    -0.0,
+    0.0,
+    f32::MIN_POSITIVE,
+    f32::MAX,
+    -f32::MIN_POSITIVE,
+];
+
+/// Dimensions of shapes far beyond any source: their element count is
+/// huge (2⁴⁰ from two of 2²⁰) or overflows `usize`. They must be refused
+/// before anything is allocated.
+const HUGE_DIMS: [usize; 6] = [0, 1, 1 << 20, 1 << 32, usize::MAX / 2 + 1, usize::MAX];
+
 fn quantize_options(u: &mut Unstructured) -> QuantizeOptions {
     QuantizeOptions {
         direction: pick(u, &[Direction::Rowwise, Direction::Columnwise]),
@@ -21,7 +40,13 @@ fn quantize_options(u: &mut Unstructured) -> QuantizeOptions {
         },
         partial_blocks: pick(u, &[PartialBlocks::Reject, PartialBlocks::ZeroPad]),
         global_amax: if u.ratio(1, 5).unwrap_or(false) {
-            Some(f32::from_bits(u.arbitrary().unwrap_or(0)))
+            // Raw bits are rarely NaN or ±Inf: the values the amax check
+            // turns on are drawn on purpose half the time.
+            Some(if u.arbitrary().unwrap_or(false) {
+                pick(u, &SPECIAL_AMAXES)
+            } else {
+                f32::from_bits(u.arbitrary().unwrap_or(0))
+            })
         } else {
             None
         },
@@ -30,15 +55,27 @@ fn quantize_options(u: &mut Unstructured) -> QuantizeOptions {
 
 /// Quantize, requantize, dequantize and rebuild one tensor in format `f`:
 /// the shared property set, [`check_quantize`]. Sometimes the source has
-/// the wrong length, which must be an error.
+/// the wrong length, which must be an error; sometimes the shape is huge
+/// or overflows and the source short, which must be an error too, not an
+/// allocation failure (a 0 × 2⁴⁰ shape with an empty source is a valid,
+/// empty tensor).
 fn check_format<F: BlockFormat>(f: F, u: &mut Unstructured) {
-    let rows = u.int_in_range(0..=40usize).unwrap_or(0);
-    let cols = u.int_in_range(0..=300usize).unwrap_or(0);
+    let mut rows = u.int_in_range(0..=40usize).unwrap_or(0);
+    let mut cols = u.int_in_range(0..=300usize).unwrap_or(0);
     let opts = quantize_options(u);
-    let n = if u.ratio(1, 16).unwrap_or(false) {
-        u.int_in_range(0..=rows * cols + 3).unwrap_or(0)
-    } else {
+    // The huge shapes are drawn inside the wrong-length branch, so the rest
+    // of the corpus decodes as before.
+    let n = if !u.ratio(1, 16).unwrap_or(false) {
         rows * cols
+    } else if u.ratio(1, 4).unwrap_or(false) {
+        let mut dim = || match u.int_in_range(0..=3u8).unwrap_or(0) {
+            0 => u.arbitrary::<usize>().unwrap_or(usize::MAX),
+            _ => pick(u, &HUGE_DIMS),
+        };
+        (rows, cols) = (dim(), dim());
+        u.int_in_range(0..=64usize).unwrap_or(0)
+    } else {
+        u.int_in_range(0..=rows * cols + 3).unwrap_or(0)
     };
     let x = values(u, n);
     if let Err(v) = check_quantize(f, &x, rows, cols, &opts) {

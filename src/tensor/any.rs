@@ -139,6 +139,17 @@ macro_rules! any_quantized {
 
         impl AnyQuantized {
             /// Quantizes with `format` ([`QuantizedTensor::quantize`]).
+            ///
+            /// Errors: those of [`QuantizedTensor::quantize`], all checked
+            /// before anything is allocated.
+            ///
+            /// ```
+            /// use blockscale::tensor::{AnyQuantized, QuantizeOptions};
+            /// let f = "mxfp8".parse()?;
+            /// let huge = AnyQuantized::quantize(&f, &[1.0f32; 32], 1 << 20, 1 << 20, &QuantizeOptions::default());
+            /// assert!(matches!(huge, Err(blockscale::Error::LengthMismatch { .. })));
+            /// # Ok::<(), blockscale::Error>(())
+            /// ```
             pub fn quantize<S: Real>(
                 format: &AnyFormat,
                 src: &[S],
@@ -156,11 +167,16 @@ macro_rules! any_quantized {
             /// [`QuantizedTensor::from_parts`] for any format, with the
             /// scales given as their stored bits ([`ScaleCodec::from_bits`]).
             ///
+            /// Errors: those of [`QuantizedTensor::from_parts`] (a global
+            /// amax that is NaN, ±Inf or negative among them).
+            ///
             /// ```
             /// use blockscale::tensor::{AnyQuantized, Direction, PartialBlocks, QuantizedView};
             /// let q = AnyQuantized::from_parts(&"mxfp8".parse()?, (1, 32), Direction::Rowwise,
             ///     PartialBlocks::Reject, vec![0x38; 32], &[0x7F], None)?;
             /// assert_eq!(q.dequantize(), vec![1.0; 32]); // E4M3 0x38 = 1, E8M0 0x7F = 1
+            /// assert!(AnyQuantized::from_parts(&"nvfp4".parse()?, (1, 16), Direction::Rowwise,
+            ///     PartialBlocks::Reject, vec![0x22; 8], &[0x38], Some(-4.0)).is_err());
             /// # Ok::<(), blockscale::Error>(())
             /// ```
             #[allow(clippy::too_many_arguments)]

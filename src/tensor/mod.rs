@@ -13,7 +13,7 @@ pub use any::{AnyQuantized, QuantizedView, TensorVisitor};
 use crate::element::nibble;
 use crate::element::slice::Real;
 use crate::error::check_len;
-use crate::format::{BlockFormat, BlockShape, ScaleCodec, check_tile};
+use crate::format::{BlockFormat, BlockShape, ScaleCodec, ScaleKind, check_tile};
 use crate::metrics::{ErrorMetrics, compare};
 use crate::{Element, Error};
 
@@ -174,6 +174,22 @@ impl Grid {
     }
 }
 
+/// The caller's tensor amax ([`QuantizeOptions::global_amax`] or
+/// [`QuantizedTensor::from_parts`]'s), checked one way for quantize,
+/// requantize and `from_parts`: finite and non-negative. A NaN would make
+/// every scale NaN and +Inf every value ±Inf or NaN, silently; an amax
+/// computed from the data may still be NaN or +Inf, as the data says.
+/// Returns the amax to use: −0 counts as +0, so that it gives +0's bytes.
+fn check_global_amax(amax: f32) -> Result<f32, Error> {
+    if amax.is_finite() && amax >= 0.0 {
+        Ok(amax.abs())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "global amax {amax} is not a finite non-negative number"
+        )))
+    }
+}
+
 /// Bytes that hold `n` elements of `T`.
 pub(crate) fn packed_len<T: Element>(n: usize) -> usize {
     nibble::packed_len(n, T::PACKED)
@@ -184,10 +200,22 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// crate's layout (see the type's docs), `scales` row-major per tile,
     /// and the tensor amax for formats with a global scale.
     ///
-    /// Errors if a length does not match the shape, the shape is not whole
-    /// blocks (partial blocks are accepted with [`PartialBlocks::ZeroPad`]
-    /// semantics when `partial` says so), or a global amax is missing or given
-    /// needlessly.
+    /// Takes no copy: the tensor owns `data` and `scales` as given. Scales
+    /// are taken as stored, NaN encodings included (E8M0 0xFF and E4M3
+    /// S.1111.111 are NaN, and the quantizers write them for blocks holding
+    /// a NaN), except FP32 scales (FP8), which must be finite.
+    ///
+    /// Errors:
+    /// - [`Error::LengthMismatch`] if `data` or `scales` does not have the
+    ///   length the shape needs;
+    /// - [`Error::InvalidArgument`] if `rows·cols` overflows `usize`, the
+    ///   shape is not whole blocks (partial blocks are accepted with
+    ///   [`PartialBlocks::ZeroPad`] semantics when `partial` says so), the
+    ///   format's parameters fail [`BlockFormat::validate`], a global amax
+    ///   is missing or given needlessly, or is NaN, ±Inf or negative (−0
+    ///   counts as +0), or an FP32 scale is NaN or ±Inf (no FP8 quantizer
+    ///   stores one, and it would turn the whole block, zeros too, into NaN
+    ///   or ±Inf).
     ///
     /// ```
     /// use blockscale::format::Nvfp4;
@@ -205,6 +233,18 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     ///     Nvfp4::default(), (1, 16), Direction::Rowwise, PartialBlocks::Reject,
     ///     vec![0x22; 7], vec![E4M3::from_f32(2.0)], Some(12.0),
     /// ).is_err()); // one byte short
+    /// // A shape of 2⁴⁰ elements with 8 bytes of data: refused, nothing allocated.
+    /// assert!(matches!(
+    ///     QuantizedTensor::from_parts(
+    ///         Nvfp4::default(), (1 << 20, 1 << 20), Direction::Rowwise, PartialBlocks::Reject,
+    ///         vec![0x22; 8], vec![E4M3::from_f32(2.0)], Some(12.0),
+    ///     ),
+    ///     Err(blockscale::Error::LengthMismatch { what: "data", .. })
+    /// ));
+    /// assert!(QuantizedTensor::from_parts(
+    ///     Nvfp4::default(), (1, 16), Direction::Rowwise, PartialBlocks::Reject,
+    ///     vec![0x22; 8], vec![E4M3::from_f32(2.0)], Some(f32::INFINITY),
+    /// ).is_err()); // an amax that is not finite
     /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn from_parts(
@@ -220,8 +260,20 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         let want = packed_len::<F::Elem>(rows * cols);
         check_len("data", want, data.len())?;
         check_len("scales", grid.tiles_r * grid.tiles_c, scales.len())?;
+        if <F::Scale as ScaleCodec>::KIND == ScaleKind::F32
+            && let Some((i, s)) = scales
+                .iter()
+                .enumerate()
+                .find(|(_, s)| !s.value().is_finite())
+        {
+            return Err(Error::InvalidArgument(format!(
+                "{}: scale {i} is {}, not a finite number",
+                format.name(),
+                s.value()
+            )));
+        }
         let amax = match (format.has_global_scale(), global_amax) {
-            (true, Some(a)) => a,
+            (true, Some(a)) => check_global_amax(a)?,
             (false, None) => 0.0,
             (true, None) => {
                 return Err(Error::InvalidArgument(format!(

@@ -4,7 +4,7 @@
 
 use super::{
     CHUNK_ELEMENTS, Direction, Grid, PARALLEL_MIN_ELEMENTS, QuantizeOptions, QuantizedTensor,
-    TensorRounding, packed_len,
+    TensorRounding, check_global_amax, packed_len,
 };
 use crate::element::slice::Real;
 use crate::element::{RandomBits, Rounding, nibble};
@@ -309,12 +309,31 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// output plus one stored row per thread (f16/bf16/f64 and columnwise
     /// input are staged a row at a time).
     ///
+    /// Every argument is checked before anything is allocated, so a shape
+    /// far larger than `src` is an error, not an allocation failure.
+    ///
     /// Errors: `src.len() != rows·cols` ([`Error::LengthMismatch`]); a shape
     /// that is not a whole number of blocks under [`PartialBlocks::Reject`](super::PartialBlocks::Reject),
     /// a `rows·cols` that overflows `usize`, format parameters
     /// [`BlockFormat::validate`] rejects, or an `opts.global_amax` that is
-    /// NaN or negative ([`Error::InvalidArgument`]). Empty tensors are
-    /// fine and have no scales.
+    /// NaN, ±Inf or negative (−0 counts as +0) ([`Error::InvalidArgument`]).
+    /// Empty tensors are fine and have no scales.
+    ///
+    /// ```
+    /// use blockscale::format::{MxFp8E4M3, Nvfp4};
+    /// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+    /// use blockscale::Error;
+    /// let o = QuantizeOptions::default();
+    /// // 2⁴⁰ elements asked of a source of 32: refused before the 1 TiB output is allocated.
+    /// let huge = QuantizedTensor::quantize(MxFp8E4M3::default(), &[1.0f32; 32], 1 << 20, 1 << 20, &o);
+    /// assert!(matches!(huge, Err(Error::LengthMismatch { what: "input", expected: 1_099_511_627_776, found: 32 })));
+    /// assert!(QuantizedTensor::quantize(MxFp8E4M3::default(), &[1.0f32; 32], usize::MAX, 32, &o).is_err());
+    /// let inf = QuantizeOptions { global_amax: Some(f32::INFINITY), ..o };
+    /// assert!(matches!(
+    ///     QuantizedTensor::quantize(Nvfp4::default(), &[1.0f32; 16], 1, 16, &inf),
+    ///     Err(Error::InvalidArgument(_))
+    /// ));
+    /// ```
     pub fn quantize<S: Real>(
         format: F,
         src: &[S],
@@ -322,10 +341,8 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         cols: usize,
         opts: &QuantizeOptions,
     ) -> Result<Self, Error> {
-        let grid = Grid::new(&format, rows, cols, opts.direction, opts.partial_blocks)?;
-        // Zeroed by the allocator (fresh pages), then written once.
-        let mut data = vec![0u8; packed_len::<F::Elem>(rows * cols)];
-        let mut scales = vec![<F::Scale as ScaleCodec>::PAD; grid.tiles_r * grid.tiles_c];
+        // Allocated by `quantize_parts`, once every argument is checked.
+        let (mut data, mut scales) = (Vec::new(), Vec::new());
         let global = Self::quantize_parts(&format, src, rows, cols, opts, &mut data, &mut scales)?;
         Ok(QuantizedTensor {
             format,
@@ -344,6 +361,9 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// unchanged (as when the activations of every training step are
     /// quantized). On error the tensor is left as it was.
     ///
+    /// Errors: those of [`Self::quantize`], checked before the buffers are
+    /// touched or grown.
+    ///
     /// ```
     /// use blockscale::format::Nvfp4;
     /// use blockscale::tensor::{QuantizedTensor, QuantizeOptions};
@@ -354,6 +374,8 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// let fresh = QuantizedTensor::quantize(Nvfp4::default(), &step2, 2, 16, &o)?;
     /// assert_eq!((q.data(), q.scales()), (fresh.data(), fresh.scales()));
     /// assert!(q.requantize(&step2, 3, 16, &o).is_err()); // 48 elements needed
+    /// assert!(q.requantize(&step2, 1 << 20, 1 << 20, &o).is_err()); // 2⁴⁰ needed, nothing allocated
+    /// assert_eq!(q.shape(), (2, 16)); // unchanged by the errors
     /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn requantize<S: Real>(
@@ -378,8 +400,9 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         Ok(())
     }
 
-    /// The quantizer: validates, then fills `data` and `scales` (resized
-    /// as needed; every byte is written) and returns the global.
+    /// The quantizer: checks every argument, then (and only then) sizes
+    /// `data` and `scales`, fills them (every byte is written) and returns
+    /// the global.
     fn quantize_parts<S: Real>(
         format: &F,
         src: &[S],
@@ -398,12 +421,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         let whole = matches!(format.block(), BlockShape::Tensor);
         let tensor_amax = || amax_par(kernels, src, parallel);
         let amax = match opts.global_amax {
-            Some(a) if a.is_nan() || a < 0.0 => {
-                return Err(Error::InvalidArgument(format!(
-                    "global_amax {a} is not a non-negative number"
-                )));
-            }
-            Some(a) => a,
+            Some(a) => check_global_amax(a)?,
             None if format.has_global_scale() || whole => tensor_amax(),
             None => 0.0,
         };
@@ -431,8 +449,20 @@ impl<F: BlockFormat> QuantizedTensor<F> {
             direction: opts.direction,
             whole_amax,
         };
-        data.resize(packed_len::<F::Elem>(n), 0);
+        let len = packed_len::<F::Elem>(n);
+        if data.capacity() < len {
+            // A fresh buffer is zeroed by the allocator (fresh pages), then
+            // written once; resizing would copy and zero it first.
+            *data = vec![0u8; len];
+        } else {
+            data.resize(len, 0);
+        }
         scales.resize(grid.tiles_r * grid.tiles_c, <F::Scale as ScaleCodec>::PAD);
+        if n == 0 {
+            // No elements, no scales; an empty tensor may still be 0 × 2⁴⁰,
+            // and the per-band buffers below are sized by its tiles across.
+            return Ok(global);
+        }
         if F::Elem::PACKED && n % 2 == 1 {
             // The unused high nibble of an odd count is zero.
             data[n / 2] = 0;
