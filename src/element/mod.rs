@@ -547,7 +547,7 @@ macro_rules! element_common {
         }
 
         impl $t {
-            /// From an f16, rounding as [`Element::from_f32`] does (exact
+            /// From an f16, rounding as [`crate::Element::from_f32`] does (exact
             /// widening to f32 first). A named conversion, not `From`:
             /// it rounds, and `From` promises no loss (half's own `From`
             /// impls are lossless).
@@ -555,7 +555,7 @@ macro_rules! element_common {
                 $t::from_f32(x.to_f32())
             }
 
-            /// From a bf16, rounding as [`Element::from_f32`] does (exact
+            /// From a bf16, rounding as [`crate::Element::from_f32`] does (exact
             /// widening to f32 first).
             pub fn from_bf16(x: half::bf16) -> $t {
                 $t::from_f32(x.to_f32())
