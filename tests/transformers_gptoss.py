@@ -178,35 +178,7 @@ def bits_equal(a, b):
 
 # ---------------------------------------------------------------- safetensors
 
-def header(path):
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        h = json.loads(f.read(n))
-    h.pop("__metadata__", None)
-    return h
-
-
-def checkpoint_files(d):
-    index = d / "model.safetensors.index.json"
-    if index.exists():
-        return sorted({d / f for f in json.loads(index.read_text())["weight_map"].values()})
-    return sorted(d.glob("*.safetensors"))
-
-
-def layout(d):
-    """{name: (dtype, shape)} over every shard of checkpoint directory `d`."""
-    out = {}
-    for f in checkpoint_files(d):
-        for k, v in header(f).items():
-            out[k] = (v["dtype"], list(v["shape"]))
-    return out
-
-
-def tensors(d):
-    out = {}
-    for f in checkpoint_files(d):
-        out.update(load_file(str(f)))
-    return out
+from hf_checkpoint import checkpoint_files, header, layout, tensors  # noqa: E402,F401
 
 
 def f32(t):
