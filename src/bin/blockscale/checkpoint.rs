@@ -1,5 +1,5 @@
-//! Whole checkpoints: `convert` (BF16/F16/F32 → NVFP4, MXFP4 or any format) and
-//! the directory form of `dequantize` (quantized → BF16).
+//! Whole checkpoints: `convert` (BF16/F16/F32 → any format, in a loader's
+//! layout or blockscale's own); `restore` has the way back.
 //!
 //! A checkpoint is one `.safetensors` file, or a directory with
 //! `model.safetensors.index.json` (sharded) or `*.safetensors` files, and
@@ -7,13 +7,13 @@
 //! shard in parallel, so memory stays at about one shard whatever the
 //! model's size. Each output file is written atomically.
 
+use crate::finite_values;
 use crate::gguf::{self, Piece};
 use crate::plan::{global_amaxes, plan_checkpoint};
 use crate::target::{LayoutArg, Target, write_configs};
-use crate::{dequantize_file, finite_values, is_float};
 use blockscale::Error;
 use blockscale::format::{AnyFormat, BlockFormat};
-use blockscale::io::detect::{self, TRANSPOSED_KEY};
+use blockscale::io::detect::TRANSPOSED_KEY;
 use blockscale::io::model::{Family, Role};
 use blockscale::io::{DType, layouts, st};
 use blockscale::tensor::{
@@ -94,7 +94,7 @@ pub fn layer_index(name: &str) -> Option<usize> {
 }
 
 /// The shards of a checkpoint, and its index's weight map if sharded.
-fn shards(model: &Path) -> Result<(PathBuf, Vec<String>), Error> {
+pub(crate) fn shards(model: &Path) -> Result<(PathBuf, Vec<String>), Error> {
     if model.is_file() {
         let dir = model.parent().unwrap_or(Path::new(".")).to_path_buf();
         let name = model
@@ -134,7 +134,7 @@ fn shards(model: &Path) -> Result<(PathBuf, Vec<String>), Error> {
     Ok((model.to_path_buf(), files))
 }
 
-fn create_dir(out: &Path) -> Result<(), Error> {
+pub(crate) fn create_dir(out: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(out)
         .map_err(|e| Error::file(out, None, format!("cannot create output directory: {e}")))?;
     // Fail now, not after an hour of work, if it is not writable.
@@ -161,111 +161,6 @@ type Converted = (Vec<Piece>, Vec<(String, String)>, bool);
 /// A quantized tensor's output tensors and metadata entries.
 type Quantized = (Vec<Piece>, Vec<(String, String)>);
 
-/// Each quantized linear weight's activation amax from `file` (JSON
-/// `{"module": amax}`), the largest of its fused group (Model-Optimizer's
-/// `preprocess_linear_fusion` gives fused layers one input amax, and vLLM
-/// one `input_scale`). Every quantized linear must have one.
-fn input_amaxes(
-    file: &Path,
-    planned: &crate::plan::Planned,
-    to: Target,
-) -> Result<HashMap<String, f32>, Error> {
-    if !matches!(to, Target::ModelOpt(_)) {
-        return Err(Error::file(
-            file,
-            None,
-            "--activation-amax writes Model-Optimizer NVFP4 input scales; use --to nvfp4",
-        ));
-    }
-    let map = amax_file(file)?;
-    let mut own = HashMap::new();
-    let mut missing = Vec::new();
-    for (n, p) in &planned.plan {
-        let m = n.strip_suffix(".weight").unwrap_or(n);
-        if p.role != Role::Linear {
-            return Err(Error::file(
-                file,
-                Some(n),
-                "activation amaxes for expert stacks are not supported",
-            ));
-        }
-        match map.get(m).copied() {
-            Some(Some(x)) if x >= 0.0 && (x as f32).is_finite() => {
-                own.insert(n.clone(), x as f32);
-            }
-            Some(_) => {
-                return Err(Error::file(
-                    file,
-                    Some(m),
-                    "the amax is not a finite non-negative number",
-                ));
-            }
-            None => missing.push(m.to_string()),
-        }
-    }
-    if let Some(first) = missing.first() {
-        return Err(Error::file(
-            file,
-            Some(first),
-            format!(
-                "no activation amax for {} quantized linear layers",
-                missing.len()
-            ),
-        ));
-    }
-    let mut group: HashMap<&str, f32> = HashMap::new();
-    for (n, p) in &planned.plan {
-        if let Some(g) = &p.fused {
-            let e = group.entry(g).or_default();
-            *e = e.max(own[n]);
-        }
-    }
-    Ok(own
-        .iter()
-        .map(|(n, &x)| {
-            let shared = planned.plan[n].fused.as_deref().map(|g| group[g]);
-            (n.clone(), shared.unwrap_or(x))
-        })
-        .collect())
-}
-
-/// The activation amaxes of `file` by module: a JSON object `{"module":
-/// amax}` (a non-number is `None`), or a safetensors file of one-element
-/// float tensors named after the module, alone or with
-/// Model-Optimizer's `.input_quantizer._amax` or `.input_amax` after it.
-fn amax_file(file: &Path) -> Result<HashMap<String, Option<f64>>, Error> {
-    if file.extension().is_some_and(|e| e == "safetensors") {
-        let f = st::SafeFile::open(file)?;
-        let mut out = HashMap::new();
-        for n in f.names() {
-            let t = f.tensor(&n)?;
-            let x = t.to_f32().map_err(|e| e.in_file(file, Some(&n)))?;
-            if !is_float(t.dtype) || x.len() != 1 {
-                return Err(Error::file(
-                    file,
-                    Some(&n),
-                    format!(
-                        "{} {:?}: an amax is one floating-point value",
-                        t.dtype.name(),
-                        t.shape
-                    ),
-                ));
-            }
-            let m = [".input_quantizer._amax", ".input_amax"]
-                .iter()
-                .find_map(|s| n.strip_suffix(s))
-                .unwrap_or(&n);
-            out.insert(m.to_string(), Some(x[0] as f64));
-        }
-        return Ok(out);
-    }
-    let v = read_json(file)?.ok_or_else(|| Error::file(file, None, "cannot read"))?;
-    let map = v
-        .as_object()
-        .ok_or_else(|| Error::file(file, None, "expected a JSON object {\"module\": amax}"))?;
-    Ok(map.iter().map(|(k, v)| (k.clone(), v.as_f64())).collect())
-}
-
 pub fn convert(a: ConvertArgs) -> Result<(), Error> {
     let to = Target::parse(&a.to, a.layout)?;
     let (dir, files) = shards(&a.model)?;
@@ -291,7 +186,7 @@ pub fn convert(a: ConvertArgs) -> Result<(), Error> {
         );
     }
     let inputs = match &a.activation_amax {
-        Some(file) => input_amaxes(file, &planned, to)?,
+        Some(file) => crate::amax::input_amaxes(file, &planned, to)?,
         None => HashMap::new(),
     };
     let gguf_total = match to {
@@ -621,79 +516,6 @@ pub(crate) fn write_index(
         &out.join("model.safetensors.index.json"),
         &json!({"metadata": {"total_size": total}, "weight_map": weight_map}),
     )
-}
-
-/// The .gguf files of a directory that has no safetensors (a `convert
-/// --layout gguf` output), sorted, or `None`.
-fn gguf_parts(dir: &Path) -> Result<Option<Vec<String>>, Error> {
-    let names: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| Error::file(dir, None, format!("cannot read directory: {e}")))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    if names.iter().any(|n| n.ends_with(".safetensors")) {
-        return Ok(None);
-    }
-    let mut parts: Vec<String> = names.into_iter().filter(|n| n.ends_with(".gguf")).collect();
-    parts.sort();
-    Ok((!parts.is_empty()).then_some(parts))
-}
-
-/// `dequantize DIR -o OUT`: every shard upcast, the quantization config
-/// dropped from `config.json`, the index rewritten.
-pub fn dequantize_dir(input: &Path, out: &Path, dtype: DType) -> Result<(), Error> {
-    let (dir, files) = match gguf_parts(input)? {
-        Some(parts) => (input.to_path_buf(), parts),
-        None => shards(input)?,
-    };
-    // Every shard is checked before anything is written.
-    let mut seen: HashMap<String, &str> = HashMap::new();
-    for file in files.iter().filter(|f| f.ends_with(".safetensors")) {
-        let path = dir.join(file);
-        let f = st::SafeFile::open(&path)?;
-        for n in f.names() {
-            if let Some(other) = seen.insert(n.clone(), file) {
-                return Err(Error::file(&path, Some(&n), format!("also in {other}")));
-            }
-        }
-        if let Some(n) = detect::unrecognized(&f)?.first() {
-            return Err(Error::file(
-                &path,
-                Some(n),
-                format!(
-                    "looks quantized, but is in no layout this tool reads ({})",
-                    detect::KNOWN_LAYOUTS
-                ),
-            ));
-        }
-    }
-    create_dir(out)?;
-    let mut weight_map = BTreeMap::new();
-    let mut total = 0u64;
-    for file in &files {
-        let tensors = dequantize_file(&dir.join(file), dtype)?;
-        let file = match file.strip_suffix(".gguf") {
-            Some(stem) => format!("{stem}.safetensors"),
-            None => file.clone(),
-        };
-        for (n, e) in &tensors {
-            total += match e {
-                st::Entry::Tensor(t) => t.data.len(),
-                st::Entry::Raw(r) => r.data.len(),
-            } as u64;
-            weight_map.insert(n.clone(), file.clone());
-        }
-        st::write_entries(out.join(&file), &tensors, None)?;
-    }
-    if let Some(mut c) = read_json(&dir.join("config.json"))? {
-        if let Some(o) = c.as_object_mut() {
-            o.remove("quantization_config");
-        }
-        write_json(&out.join("config.json"), &c)?;
-    }
-    write_index(out, &weight_map, total)?;
-    debug_assert!(is_float(dtype));
-    Ok(())
 }
 
 #[cfg(test)]

@@ -16,11 +16,13 @@ macro_rules! out {
     }};
 }
 
+mod amax;
 mod checkpoint;
 mod compare;
 mod formats;
 mod gguf;
 mod plan;
+mod restore;
 mod target;
 
 use blockscale::Error;
@@ -273,7 +275,7 @@ fn dequantize(a: DequantizeArgs) -> Result<(), Error> {
         }
     };
     if a.input.is_dir() {
-        return checkpoint::dequantize_dir(&a.input, &a.output, parse_dtype(DType::BF16)?);
+        return restore::dequantize_dir(&a.input, &a.output, parse_dtype(DType::BF16)?);
     }
     let to_npy = a.output.extension().is_some_and(|e| e == "npy");
     let dtype = parse_dtype(if to_npy { DType::F32 } else { DType::BF16 })?;
