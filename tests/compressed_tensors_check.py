@@ -246,6 +246,33 @@ def fail_if(problems, what):
         raise CheckFailed(f"{what}:\n    " + "\n    ".join(shown))
 
 
+class Steps:
+    """Runs a case's checks in order, printing each; after a failure the
+    rest are skipped unless `keep_going`. `ok` is false once one failed."""
+
+    def __init__(self, keep_going):
+        self.keep_going = keep_going
+        self.ok = True
+
+    def run(self, key, label, fn):
+        if not self.ok and not self.keep_going:
+            return None
+        print(f"  ({key}) {label}")
+        try:
+            r = fn()
+            print("    ok")
+            return r
+        except CheckFailed as e:
+            print(f"  FAIL ({key}) {e}")
+        except Exception as e:  # compressed-tensors' own error: say where it came from
+            tb = traceback.extract_tb(e.__traceback__)
+            where = next((f"{fr.filename.split('site-packages/')[-1]}:{fr.lineno} ({fr.name})"
+                          for fr in reversed(tb) if "site-packages" in fr.filename), "")
+            print(f"  FAIL ({key}) {type(e).__name__}: {e}" + (f"\n    raised at {where}" if where else ""))
+        self.ok = False
+        return None
+
+
 def run_blockscale(*args):
     r = subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True)
     return r.returncode, r.stderr.strip()
@@ -518,26 +545,8 @@ def run_case(case, work, orig_dir, linears, keep_going):
     ref = tensors(dq_dir) if rc == 0 else None
     orig_names = set(layout(orig_dir))
     parsed = None
-    ok = True
-
-    def step(key, label, fn):
-        nonlocal ok
-        if not ok and not keep_going:
-            return None
-        print(f"  ({key}) {label}")
-        try:
-            r = fn()
-            print("    ok")
-            return r
-        except CheckFailed as e:
-            print(f"  FAIL ({key}) {e}")
-        except Exception as e:  # compressed-tensors' own error: say where it came from
-            tb = traceback.extract_tb(e.__traceback__)
-            where = next((f"{fr.filename.split('site-packages/')[-1]}:{fr.lineno} ({fr.name})"
-                          for fr in reversed(tb) if "site-packages" in fr.filename), "")
-            print(f"  FAIL ({key}) {type(e).__name__}: {e}" + (f"\n    raised at {where}" if where else ""))
-        ok = False
-        return None
+    steps = Steps(keep_going)
+    step = steps.run
 
     parsed = step("a", "config.json quantization_config, as compressed-tensors parses it",
                   lambda: check_config(case, out_dir, notes))
@@ -555,8 +564,8 @@ def run_case(case, work, orig_dir, linears, keep_going):
               lambda: transformers_dequantize(out_dir))
     if tf is not None:
         step("d", "  compare", lambda: compare("transformers", tf, ref, orig_names))
-    print(f"  {'PASS' if ok else 'FAIL'} ({time.time() - t0:.1f} s)")
-    return ("pass" if ok else "fail"), notes
+    print(f"  {'PASS' if steps.ok else 'FAIL'} ({time.time() - t0:.1f} s)")
+    return ("pass" if steps.ok else "fail"), notes
 
 
 # ---------------------------------------------------------------- the other direction
@@ -677,26 +686,8 @@ def run_read_case(case, work, orig_dir, linears, keep_going):
         return "fail", notes
     print(f"  compressed-tensors {compressed_tensors.__version__}: {qc['format']}, {mod}: {got} "
           f"({time.time() - t0:.1f} s)")
-    ok = True
-
-    def step(key, label, fn):
-        nonlocal ok
-        if not ok and not keep_going:
-            return None
-        print(f"  ({key}) {label}")
-        try:
-            r = fn()
-            print("    ok")
-            return r
-        except CheckFailed as e:
-            print(f"  FAIL ({key}) {e}")
-        except Exception as e:
-            tb = traceback.extract_tb(e.__traceback__)
-            where = next((f"{fr.filename.split('site-packages/')[-1]}:{fr.lineno} ({fr.name})"
-                          for fr in reversed(tb) if "site-packages" in fr.filename), "")
-            print(f"  FAIL ({key}) {type(e).__name__}: {e}" + (f"\n    raised at {where}" if where else ""))
-        ok = False
-        return None
+    steps = Steps(keep_going)
+    step = steps.run
 
     def inspect():
         shard = checkpoint_files(ckpt)[0]
@@ -742,8 +733,8 @@ def run_read_case(case, work, orig_dir, linears, keep_going):
               lambda: transformers_dequantize(ckpt))
     if tf is not None:
         step("d", "  compare", lambda: compare("transformers", tf, ref, set(ref), bf16))
-    print(f"  {'PASS' if ok else 'FAIL'} ({time.time() - t0:.1f} s)")
-    return ("pass" if ok else "fail"), notes
+    print(f"  {'PASS' if steps.ok else 'FAIL'} ({time.time() - t0:.1f} s)")
+    return ("pass" if steps.ok else "fail"), notes
 
 
 # ---------------------------------------------------------------- golden files
