@@ -3,7 +3,7 @@
 //! shard named and tagged as llama.cpp's `gguf-split` does, and back.
 
 use crate::cli_support::{dir, run, s};
-use crate::{MO, json_file, model, transpose};
+use crate::{MO, convert_ok, json_file, model, transpose};
 use blockscale::format::MxFp4;
 use blockscale::io::gguf::{self, GgmlType, Value, ValueType};
 use blockscale::io::{DType, Tensor, st};
@@ -40,19 +40,7 @@ fn gpt_oss_converts_to_gguf_mxfp4_and_back() {
     ];
     let src = model(&d.join("bf16"), json!({"model_type": "gpt_oss"}), &shapes);
     let out = d.join("gguf");
-    let bf16 = d.join("bf16");
-    let args = [
-        "convert",
-        s(&bf16),
-        "--to",
-        "mxfp4",
-        "--layout",
-        "gguf",
-        "-o",
-        s(&out),
-    ];
-    let (ok, _, err) = run(&args);
-    assert!(ok, "{err}");
+    convert_ok(&d.join("bf16"), "mxfp4", &["--layout", "gguf"], &out);
     let f = gguf::read(out.join("model.gguf")).unwrap();
     assert_eq!(
         f.get("general.architecture"),
@@ -169,19 +157,7 @@ fn sharded_llama_converts_to_split_gguf_nvfp4_and_back() {
     )
     .unwrap();
     let out = d.join("gguf");
-    let bf16 = d.join("bf16");
-    let args = [
-        "convert",
-        s(&bf16),
-        "--to",
-        "nvfp4",
-        "--layout",
-        "gguf",
-        "-o",
-        s(&out),
-    ];
-    let (ok, _, err) = run(&args);
-    assert!(ok, "{err}");
+    convert_ok(&d.join("bf16"), "nvfp4", &["--layout", "gguf"], &out);
     let f1 = gguf::read(out.join("model-00001-of-00002.gguf")).unwrap();
     let f2 = gguf::read(out.join("model-00002-of-00002.gguf")).unwrap();
     for (f, no) in [(&f1, 0), (&f2, 1)] {

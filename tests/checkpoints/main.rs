@@ -52,3 +52,13 @@ fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         .map(|i| x[(i % rows) * cols + i / rows])
         .collect()
 }
+
+/// Runs `blockscale convert SRC --to TO [extra…] -o OUT` and asserts that it
+/// succeeded.
+fn convert_ok(src: &Path, to: &str, extra: &[&str], out: &Path) {
+    let mut args = vec!["convert", cli_support::s(src), "--to", to];
+    args.extend_from_slice(extra);
+    args.extend(["-o", cli_support::s(out)]);
+    let (ok, _, err) = cli_support::run(&args);
+    assert!(ok, "convert --to {to} {extra:?}: {err}");
+}
