@@ -77,7 +77,7 @@ impl ScaleLayout {
     /// with `(R, C) =` [`swizzled_shape`]`(rows, cols)` for
     /// [`Swizzled`](ScaleLayout::Swizzled).
     ///
-    /// Errors with [`Error::InvalidArgument`] if that count overflows `usize`.
+    /// Errors with [`Error::ShapeOverflow`] if that count overflows `usize`.
     ///
     /// ```
     /// use blockscale::layout::ScaleLayout;
@@ -94,7 +94,10 @@ impl ScaleLayout {
 }
 
 fn overflow(rows: usize, cols: usize) -> Error {
-    Error::InvalidArgument(format!("scale matrix {rows}x{cols} overflows usize"))
+    Error::ShapeOverflow {
+        what: "scale matrix",
+        shape: alloc::vec![rows, cols],
+    }
 }
 
 fn checked_len(rows: usize, cols: usize) -> Result<usize, Error> {
@@ -108,7 +111,7 @@ use crate::error::check_len;
 /// holds `R·C` elements. An empty matrix (`rows` or `cols` zero) stays empty
 /// in that dimension, as in torchao's `to_blocked`.
 ///
-/// Errors with [`Error::InvalidArgument`] if `R`, `C` or `R·C` overflows
+/// Errors with [`Error::ShapeOverflow`] if `R`, `C` or `R·C` overflows
 /// `usize`; when it returns `Ok`, every offset [`swizzled_offset`] gives for
 /// an in-range cell is below `R·C`.
 ///
@@ -180,7 +183,7 @@ fn tile_row_base(r: usize, col_tiles: usize) -> usize {
 /// which is E4M3 +0 and E8M0 2⁻¹²⁷), so pass the zero encoding unless you
 /// need something else.
 ///
-/// Errors: [`Error::InvalidArgument`] if the padded size overflows `usize`
+/// Errors: [`Error::ShapeOverflow`] if the padded size overflows `usize`
 /// (see [`swizzled_shape`]); [`Error::LengthMismatch`] if
 /// `src.len() != rows·cols`.
 ///
@@ -211,7 +214,7 @@ pub fn swizzle<T: Copy>(src: &[T], rows: usize, cols: usize, pad: T) -> Result<V
 /// `pad`. Every cell of `dst` is written. Zero padding is what Transformer
 /// Engine, torchao and cuBLAS expect (see [`swizzle`]).
 ///
-/// Errors: [`Error::InvalidArgument`] if the padded size overflows `usize`;
+/// Errors: [`Error::ShapeOverflow`] if the padded size overflows `usize`;
 /// [`Error::LengthMismatch`] if `src.len() != rows·cols` or
 /// `dst.len() != R·C` with `(R, C) =` [`swizzled_shape`]`(rows, cols)`. On
 /// error `dst` is untouched.
@@ -246,7 +249,7 @@ pub fn swizzle_into<T: Copy>(
 /// `cols` matrix, dropping the padding; the inverse of [`swizzle`] (see
 /// [`unswizzle_into`], which this allocates for).
 ///
-/// Errors: [`Error::InvalidArgument`] if the padded size overflows `usize`;
+/// Errors: [`Error::ShapeOverflow`] if the padded size overflows `usize`;
 /// [`Error::LengthMismatch`] if `src.len() != R·C`.
 ///
 /// ```
@@ -275,7 +278,7 @@ pub fn unswizzle<T: Copy>(src: &[T], rows: usize, cols: usize) -> Result<Vec<T>,
 /// src[`[`swizzled_offset`]`(r, c, cols)]`. The padding cells of `src` are
 /// ignored, whatever they hold.
 ///
-/// Errors: [`Error::InvalidArgument`] if the padded size overflows `usize`;
+/// Errors: [`Error::ShapeOverflow`] if the padded size overflows `usize`;
 /// [`Error::LengthMismatch`] if `src.len() != R·C` or
 /// `dst.len() != rows·cols`. On error `dst` is untouched.
 ///

@@ -14,11 +14,10 @@
 //! 1. [`element`]: the scalar codecs [`E2M1`], [`E2M3`], [`E3M2`], [`E4M3`],
 //!    [`E5M2`], [`E8M0`] and [`Int8`], with every rounding and overflow rule
 //!    their sources use, and bulk slice conversion. Beside it, [`layout`]
-//!    (swizzled scale layouts) and [`metrics`] (error metrics), which need
-//!    nothing but numbers.
+//!    (swizzled scale layouts), which needs nothing but numbers.
 //! 2. [`scale`]: block scaling rules, pure functions of amaxes (MX E8M0
 //!    rules, NVFP4's two levels per producer, FP8 current and delayed
-//!    scaling).
+//!    scaling); [`metrics`], error metrics over any real type.
 //! 3. [`format`](mod@format): the [`format::BlockFormat`] trait, one impl
 //!    per format (NVFP4, MXFP8/6/4, MXINT8, FP8 per-tensor and blockwise),
 //!    and [`format::AnyFormat`], every format as one runtime value that
@@ -64,6 +63,8 @@
 // Beyond the defaults: no forgotten `dbg!`, `todo!` or `unimplemented!`
 // (each a panic or stray output in a library).
 #![deny(clippy::dbg_macro, clippy::todo, clippy::unimplemented)]
+
+extern crate alloc;
 
 pub mod element;
 mod error;

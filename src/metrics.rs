@@ -1,6 +1,7 @@
 //! Error metrics users compare formats with.
 
 use crate::Error;
+use crate::element::slice::Real;
 
 /// How far an approximation is from a reference, element by element.
 ///
@@ -45,8 +46,18 @@ pub struct ErrorMetrics {
     pub flushed_to_zero: f64,
 }
 
-/// Compares `approx` with `reference`; the lengths must match.
-pub fn compare(reference: &[f32], approx: &[f32]) -> Result<ErrorMetrics, Error> {
+/// Compares `approx` with `reference`, each of any [`Real`] type (the
+/// values are widened to f64 exactly); the lengths must match
+/// ([`Error::LengthMismatch`] names `approx`).
+///
+/// ```
+/// use blockscale::{half::bf16, metrics::compare};
+/// let m = compare(&[1.0f64, 3.0], &[bf16::from_f32(1.0), bf16::from_f32(2.0)])?;
+/// assert_eq!((m.count, m.max_abs), (2, 1.0));
+/// assert!(compare(&[1.0f32; 3], &[1.0f32; 2]).is_err());
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn compare<R: Real, A: Real>(reference: &[R], approx: &[A]) -> Result<ErrorMetrics, Error> {
     if reference.len() != approx.len() {
         return Err(Error::LengthMismatch {
             what: "approximation",
@@ -57,11 +68,11 @@ pub fn compare(reference: &[f32], approx: &[f32]) -> Result<ErrorMetrics, Error>
     let mut m = ErrorMetrics::default();
     let (mut signal, mut noise, mut flushed) = (0f64, 0f64, 0usize);
     for (&x, &y) in reference.iter().zip(approx) {
-        if !x.is_finite() || !y.is_finite() {
+        if !x.to_f64().is_finite() || !y.to_f64().is_finite() {
             m.nonfinite += 1;
             continue;
         }
-        let (x, y) = (x as f64, y as f64);
+        let (x, y) = (x.to_f64(), y.to_f64());
         let e = (x - y).abs();
         m.count += 1;
         signal += x * x;

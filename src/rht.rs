@@ -42,7 +42,7 @@
 //! ```
 
 use crate::Error;
-use crate::error::check_len;
+use crate::error::{check_len, checked_area};
 use crate::tensor::Direction;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
@@ -271,7 +271,7 @@ impl Rht {
     ///
     /// Errors: `data.len() != rows·cols` ([`Error::LengthMismatch`]); the
     /// transformed axis (cols rowwise, rows columnwise) not a multiple of n
-    /// ([`Error::InvalidArgument`]: there is no padding rule, as in TE,
+    /// ([`Error::NotWholeBlocks`]: there is no padding rule, as in TE,
     /// which rejects such shapes). On error `data` is unchanged.
     ///
     /// ```
@@ -332,9 +332,7 @@ impl Rht {
         axis: Direction,
         inverse: bool,
     ) -> Result<(), Error> {
-        let len = rows.checked_mul(cols).ok_or_else(|| {
-            Error::InvalidArgument(format!("shape {rows}x{cols} overflows usize"))
-        })?;
+        let len = checked_area("input", rows, cols)?;
         check_len("input", len, data.len())?;
         let n = self.size;
         let (along, across, name) = match axis {
@@ -342,9 +340,14 @@ impl Rht {
             Direction::Columnwise => (rows, cols, "rows"),
         };
         if along % n != 0 {
-            return Err(Error::InvalidArgument(format!(
-                "RHT of size {n} along {name} ({axis:?}): {along} {name} are not a multiple of {n}"
-            )));
+            return Err(Error::NotWholeBlocks {
+                what: format!("RHT of size {n} along {name} ({axis:?})"),
+                shape: (rows, cols),
+                block: match axis {
+                    Direction::Rowwise => (1, n),
+                    Direction::Columnwise => (n, 1),
+                },
+            });
         }
         let scale = 1.0 / (n as f64).sqrt();
         let mut buf = vec![0f64; n];

@@ -28,11 +28,21 @@ fn no_panic<T>(what: &str, f: impl FnOnce() -> T) -> T {
     }
 }
 
-fn is_invalid<T: std::fmt::Debug>(what: &str, r: Result<T, Error>) {
+/// Fails unless `r` is the error variant named `want` (as `Debug` prints
+/// it) with a message.
+#[track_caller]
+fn is_err<T: std::fmt::Debug>(want: &str, what: &str, r: Result<T, Error>) {
     match r {
-        Err(Error::InvalidArgument(m)) => assert!(!m.is_empty(), "{what}: empty message"),
-        other => panic!("{what}: expected InvalidArgument, got {other:?}"),
+        Err(e) if format!("{e:?}").starts_with(want) => {
+            assert!(!e.to_string().is_empty(), "{what}: empty message")
+        }
+        other => panic!("{what}: expected {want}, got {other:?}"),
     }
+}
+
+#[track_caller]
+fn is_invalid<T: std::fmt::Debug>(what: &str, r: Result<T, Error>) {
+    is_err("InvalidArgument", what, r)
 }
 
 fn is_length<T: std::fmt::Debug>(what: &str, r: Result<T, Error>) {
@@ -77,11 +87,19 @@ fn quantize_shapes_and_lengths() {
             QuantizedTensor::quantize(Nvfp4::default(), &x, 4, 32, &O)
         }),
     );
-    is_invalid(
-        "partial block rejected",
-        no_panic("quantize", || {
-            QuantizedTensor::quantize(Nvfp4::default(), &x[..60], 3, 20, &O)
-        }),
+    let r = no_panic("quantize", || {
+        QuantizedTensor::quantize(Nvfp4::default(), &x[..60], 3, 20, &O)
+    });
+    assert!(
+        matches!(
+            r,
+            Err(Error::NotWholeBlocks {
+                shape: (3, 20),
+                block: (1, 16),
+                ..
+            })
+        ),
+        "partial block rejected: {r:?}"
     );
     // Shapes whose element count overflows usize, in both directions.
     for (rows, cols) in [(usize::MAX, 2), (2, usize::MAX), (usize::MAX, usize::MAX)] {
@@ -91,7 +109,8 @@ fn quantize_shapes_and_lengths() {
                 partial_blocks: PartialBlocks::ZeroPad,
                 ..O
             };
-            is_invalid(
+            is_err(
+                "ShapeOverflow",
                 "overflowing shape",
                 no_panic("quantize", || {
                     QuantizedTensor::quantize(MxFp4::default(), &x, rows, cols, &opts)
@@ -115,7 +134,8 @@ fn quantize_shapes_and_lengths() {
     })
     .expect("one partial tile");
     assert_eq!(q.scales().len(), 1);
-    is_invalid(
+    is_err(
+        "NotWholeBlocks",
         "huge block, rejected as partial",
         no_panic("quantize", || {
             QuantizedTensor::quantize(Fp8Blockwise::<E4M3>::new(usize::MAX, 1), &x, 8, 8, &O)
@@ -159,7 +179,8 @@ fn non_finite_parameters() {
             global_amax: Some(a),
             ..O
         };
-        is_invalid(
+        is_err(
+            "InvalidValue",
             "bad global amax",
             no_panic("quantize", || {
                 QuantizedTensor::quantize(Nvfp4::default(), &x, 1, 32, &opts)
@@ -263,12 +284,18 @@ fn huge_shapes_refused_before_allocating() {
             ..O
         };
         let mut q = QuantizedTensor::quantize(MxFp4::default(), &x, 1, 32, &O).unwrap();
-        is_invalid("requantize, overflow", q.requantize(&x, rows, cols, &o));
-        is_invalid(
+        is_err(
+            "ShapeOverflow",
+            "requantize, overflow",
+            q.requantize(&x, rows, cols, &o),
+        );
+        is_err(
+            "ShapeOverflow",
             "AnyQuantized, overflow",
             AnyQuantized::quantize(&"mxfp4".parse().unwrap(), &x, rows, cols, &o),
         );
-        is_invalid(
+        is_err(
+            "ShapeOverflow",
             "AnyQuantized::from_parts, overflow",
             AnyQuantized::from_parts(
                 &"mxfp4".parse().unwrap(),
@@ -294,13 +321,11 @@ fn global_amax_checked_alike() {
     };
     fn named<T: std::fmt::Debug>(what: &str, a: f32, r: Result<T, Error>) {
         match r {
-            Err(Error::InvalidArgument(m)) => {
-                assert!(
-                    m.contains("global amax") && m.contains(&a.to_string()),
-                    "{what}: {m}"
-                )
+            Err(Error::InvalidValue { what: w, value, .. }) => {
+                assert_eq!(w, "global amax", "{what}");
+                assert_eq!(value.to_bits(), f64::from(a).to_bits(), "{what}");
             }
-            other => panic!("{what} {a}: expected InvalidArgument, got {other:?}"),
+            other => panic!("{what} {a}: expected InvalidValue, got {other:?}"),
         }
     }
     for a in [
@@ -406,7 +431,8 @@ fn from_parts_scales() {
     .expect("E4M3 NaN is a scale NVFP4 quantizers write");
     assert!(nv.dequantize().iter().all(|v| v.is_nan()));
     for s in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-        is_invalid(
+        is_err(
+            "InvalidValue",
             "FP32 block scale",
             no_panic("from_parts", || {
                 QuantizedTensor::from_parts(
@@ -420,7 +446,8 @@ fn from_parts_scales() {
                 )
             }),
         );
-        is_invalid(
+        is_err(
+            "InvalidValue",
             "FP32 tensor scale",
             AnyQuantized::from_parts(
                 &"fp8".parse().unwrap(),
@@ -461,7 +488,8 @@ fn tensors_from_parts_and_accessors() {
         parts(d.clone(), s[1..].to_vec(), Some(1.0), (2, 16)),
     );
     is_invalid("missing amax", parts(d.clone(), s.clone(), None, (2, 16)));
-    is_invalid(
+    is_err(
+        "ShapeOverflow",
         "overflowing shape",
         parts(d.clone(), s.clone(), Some(1.0), (usize::MAX, 16)),
     );
@@ -499,7 +527,8 @@ fn tensors_from_parts_and_accessors() {
         "bits per element, empty",
         bits_per_element(&Nvfp4::default(), 0, 16),
     );
-    is_invalid(
+    is_err(
+        "ShapeOverflow",
         "bits per element, overflow",
         no_panic("bits_per_element", || {
             bits_per_element(&Nvfp4::default(), usize::MAX, usize::MAX)
@@ -516,11 +545,13 @@ fn tensors_from_parts_and_accessors() {
 #[test]
 fn scale_layouts() {
     for (r, c) in [(usize::MAX, 1), (1, usize::MAX), (usize::MAX / 2, 8)] {
-        is_invalid(
+        is_err(
+            "ShapeOverflow",
             "storage_len",
             no_panic("storage_len", || ScaleLayout::Swizzled.storage_len(r, c)),
         );
-        is_invalid(
+        is_err(
+            "ShapeOverflow",
             "swizzled_shape",
             no_panic("swizzled_shape", || layout::swizzled_shape(r, c)),
         );
@@ -539,11 +570,15 @@ fn gemm_operands() {
     let b = QuantizedTensor::quantize(MxFp4::default(), &[1.0f32; 128], 2, 64, &O).unwrap();
     let n16 = QuantizedTensor::quantize(Nvfp4::default(), &[1.0f32; 64], 2, 32, &O).unwrap();
     let mut c = vec![0f32; 4];
-    is_invalid(
-        "K mismatch",
+    assert_eq!(
         no_panic("gemm", || blockscale::gemm::gemm(&a, &b, 1.0, 0.0, &mut c)),
+        Err(Error::KMismatch {
+            a: (2, 32),
+            b: (2, 64)
+        })
     );
-    is_invalid(
+    is_err(
+        "BlockMismatch",
         "blocks along K",
         no_panic("gemm", || {
             blockscale::gemm::gemm(&a, &n16, 1.0, 0.0, &mut c)
@@ -593,7 +628,8 @@ fn transforms_recipes_and_scalers() {
     }
     let rht = Rht::transformer_engine();
     let mut v = vec![0f32; 20];
-    is_invalid(
+    is_err(
+        "NotWholeBlocks",
         "partial RHT chunk",
         rht.forward(&mut v, 1, 20, Direction::Rowwise),
     );
@@ -601,7 +637,8 @@ fn transforms_recipes_and_scalers() {
         "RHT data length",
         rht.forward(&mut v, 2, 16, Direction::Rowwise),
     );
-    is_invalid(
+    is_err(
+        "ShapeOverflow",
         "RHT overflowing shape",
         no_panic("rht", || {
             rht.inverse(&mut v, usize::MAX, 16, Direction::Columnwise)
@@ -796,5 +833,36 @@ mod files {
         assert!(
             f.info("missing").is_err() && f.raw("missing").is_err() && f.nbytes("missing").is_err()
         );
+    }
+
+    /// The operating system's error stays reachable: its kind through
+    /// `io_kind`, itself through `source()`; an error met inside a file
+    /// keeps its variant under `root()`.
+    #[test]
+    fn file_errors_keep_their_source() {
+        use std::error::Error as _;
+        let missing = std::env::temp_dir().join("blockscale-no-such-dir/w.safetensors");
+        let Err(e) = st::SafeFile::open(&missing) else {
+            panic!("{} opened", missing.display())
+        };
+        assert_eq!(e.io_kind(), Some(std::io::ErrorKind::NotFound), "{e}");
+        assert_eq!(e.path(), Some(missing.display().to_string().as_str()));
+        let source = e.source().expect("an io error has a source");
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+        assert!(e.to_string().contains("cannot open"), "{e}");
+
+        let inner = Error::KMismatch {
+            a: (2, 32),
+            b: (2, 64),
+        };
+        let e = inner.clone().in_file("m.safetensors", Some("w"));
+        assert_eq!(e.root(), &inner);
+        assert_eq!(e.source().unwrap().to_string(), inner.to_string());
+        assert_eq!(
+            e.to_string(),
+            "m.safetensors: tensor w: K mismatch: A is 2x32, B is 2x64 (both stored along K)"
+        );
+        // A file error is not wrapped twice.
+        assert_eq!(e.clone().in_file("other", None), e);
     }
 }

@@ -265,15 +265,22 @@ fn bad_input_is_an_error() {
     let a = q(MxFp4::default(), &[1.0; 64], 2, 32);
     let b = q(MxFp4::default(), &[1.0; 64], 1, 64);
     let mut c = [0f32; 2];
-    assert!(matches!(
+    assert_eq!(
         gemm(&a, &b, 1.0, 0.0, &mut c),
-        Err(Error::InvalidArgument(_))
-    ));
+        Err(Error::KMismatch {
+            a: (2, 32),
+            b: (1, 64)
+        })
+    );
     let n = q(Nvfp4::default(), &[1.0; 64], 2, 32);
     let mut c4 = [0f32; 4];
     assert!(matches!(
         gemm_reference(&a, &n, 1.0, 0.0, &mut c4),
-        Err(Error::InvalidArgument(_))
+        Err(Error::BlockMismatch {
+            a_block: 32,
+            b_block: 16,
+            ..
+        })
     ));
     assert!(matches!(
         gemm(&a, &a, 1.0, 0.0, &mut c),

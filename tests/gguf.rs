@@ -500,7 +500,11 @@ fn corrupt_files_are_errors_naming_file_and_tensor() {
     assert!(err(&c).contains("lies outside"), "{}", err(&c));
     let mut c = b.clone();
     c[ne0] = 48;
-    assert!(err(&c).contains("not whole blocks"), "{}", err(&c));
+    assert!(
+        err(&c).contains("not a whole number of 1x32 blocks"),
+        "{}",
+        err(&c)
+    );
     let mut c = b.clone();
     c[n_dims] = 5;
     assert!(err(&c).contains("5 dimensions"));

@@ -295,7 +295,17 @@ fn shapes_and_bad_input() {
     // 48 columns are not whole 32-blocks.
     let err = QuantizedTensor::quantize(MxFp4::default(), &x, 1, 48, &QuantizeOptions::default())
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::NotWholeBlocks {
+                shape: (1, 48),
+                block: (1, 32),
+                ..
+            }
+        ),
+        "{err}"
+    );
     let pad = QuantizeOptions {
         partial_blocks: PartialBlocks::ZeroPad,
         ..Default::default()

@@ -306,7 +306,7 @@ fn overflow_is_an_error_not_a_panic() {
     ];
     for (rows, cols) in huge {
         assert!(
-            matches!(swizzled_shape(rows, cols), Err(Error::InvalidArgument(_))),
+            matches!(swizzled_shape(rows, cols), Err(Error::ShapeOverflow { .. })),
             "{rows}x{cols}"
         );
         assert!(ScaleLayout::Swizzled.storage_len(rows, cols).is_err());
@@ -317,19 +317,19 @@ fn overflow_is_an_error_not_a_panic() {
         );
         assert!(matches!(
             swizzle(&[0u8; 4], rows, cols, 0),
-            Err(Error::InvalidArgument(_))
+            Err(Error::ShapeOverflow { .. })
         ));
         assert!(matches!(
             unswizzle(&[0u8; 4], rows, cols),
-            Err(Error::InvalidArgument(_))
+            Err(Error::ShapeOverflow { .. })
         ));
         assert!(matches!(
             swizzle_into(&[0u8; 4], rows, cols, 0, &mut [0u8; 4]),
-            Err(Error::InvalidArgument(_))
+            Err(Error::ShapeOverflow { .. })
         ));
         assert!(matches!(
             unswizzle_into(&[0u8; 4], rows, cols, &mut [0u8; 4]),
-            Err(Error::InvalidArgument(_))
+            Err(Error::ShapeOverflow { .. })
         ));
     }
     // swizzled_offset outside its precondition returns something unspecified

@@ -318,7 +318,7 @@ fn bad_shapes_and_lengths_are_typed_errors_and_leave_state_alone() {
         let mut l = LinearLayer::new(recipe, 0, 1).unwrap();
         assert!(matches!(
             l.run(0, &v, &v, &v, shape),
-            Err(Error::InvalidArgument(_))
+            Err(Error::NotWholeBlocks { .. })
         ));
     }
     // NVFP4 with 24 tokens: not whole 16-blocks along the wgrad axis.
@@ -329,7 +329,7 @@ fn bad_shapes_and_lengths_are_typed_errors_and_leave_state_alone() {
     let mut l = LinearLayer::new(Recipe::nvfp4(), 0, 1).unwrap();
     assert!(matches!(
         l.run(0, &vec![1.0; 24 * 16], &v, &vec![1.0; 24 * 16], s24),
-        Err(Error::InvalidArgument(_))
+        Err(Error::NotWholeBlocks { .. })
     ));
     assert!(LinearLayer::new(Recipe::nvfp4(), 2, 2).is_err());
     let mut r = Recipe::tensorwise();

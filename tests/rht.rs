@@ -148,7 +148,7 @@ fn inverse_round_trip_both_axes() {
             if axis == Direction::Rowwise && cols % n != 0 {
                 assert!(matches!(
                     rht.clone().forward(&mut x.clone(), rows, cols, axis),
-                    Err(Error::InvalidArgument(_))
+                    Err(Error::NotWholeBlocks { .. })
                 ));
                 continue;
             }
@@ -277,7 +277,11 @@ fn bad_arguments_are_typed_errors() {
     let mut v = vec![1.0f32; 40];
     assert!(matches!(
         rht.forward(&mut v, 2, 20, Direction::Rowwise),
-        Err(Error::InvalidArgument(_))
+        Err(Error::NotWholeBlocks {
+            shape: (2, 20),
+            block: (1, 16),
+            ..
+        })
     ));
     assert_eq!(v, vec![1.0; 40]); // unchanged on error
     assert!(matches!(
@@ -286,7 +290,7 @@ fn bad_arguments_are_typed_errors() {
     ));
     assert!(matches!(
         rht.inverse(&mut v, usize::MAX, 2, Direction::Rowwise),
-        Err(Error::InvalidArgument(_))
+        Err(Error::ShapeOverflow { .. })
     ));
     // Empty matrices are fine.
     rht.forward(&mut [], 0, 16, Direction::Rowwise).unwrap();

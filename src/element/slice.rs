@@ -24,6 +24,8 @@ pub trait Real: sealed::Sealed + Copy + Send + Sync + 'static {
     /// The value as f32: exact for f32, f16 and bf16; f64 rounds to nearest
     /// even (block quantizers compute in f32).
     fn to_f32(self) -> f32;
+    /// The value as f64, exactly.
+    fn to_f64(self) -> f64;
     /// True when [`Real::to_f32`] is exact (f32, f16, bf16), so that
     /// encoding the f32 value equals encoding `self`.
     #[doc(hidden)]
@@ -56,6 +58,10 @@ macro_rules! real_via_f32 {
             fn to_f32(self) -> f32 {
                 $to(self)
             }
+            #[inline]
+            fn to_f64(self) -> f64 {
+                super::widen($to(self))
+            }
             const WIDENS_EXACTLY: bool = true;
             #[inline]
             fn as_f32s(s: &[Self]) -> Option<&[f32]> {
@@ -85,6 +91,10 @@ impl Real for f64 {
     #[inline]
     fn to_f32(self) -> f32 {
         self as f32
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
     }
     const WIDENS_EXACTLY: bool = false;
     fn as_f32s(_: &[Self]) -> Option<&[f32]> {

@@ -12,7 +12,7 @@ use crate::tensor::AnyQuantized;
 /// blockwise × FP8 blockwise (E4M3 and E5M2 mixed freely).
 ///
 /// Errors: a pair of formats with different scale kinds
-/// ([`Error::InvalidArgument`] naming both), and every error of
+/// ([`Error::FormatMismatch`] naming both), and every error of
 /// [`super::gemm`].
 ///
 /// ```
@@ -36,11 +36,10 @@ pub fn gemm_any(
     c: &mut [f32],
 ) -> Result<(), Error> {
     gemm_groups(a, b, alpha, beta, c).unwrap_or_else(|| {
-        Err(Error::InvalidArgument(format!(
-            "GEMM of {} with {}: the operands' scales are of different kinds",
-            a.format().name(),
-            b.format().name()
-        )))
+        Err(Error::FormatMismatch {
+            expected: a.format().name(),
+            found: b.format().name(),
+        })
     })
 }
 

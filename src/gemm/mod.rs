@@ -88,11 +88,10 @@ pub(crate) fn check<FA: BlockFormat, FB: BlockFormat>(
     let (m, k) = a.stored_shape();
     let (n, kb_) = b.stored_shape();
     if k != kb_ {
-        return Err(Error::InvalidArgument(format!(
-            "K mismatch: A ({}) is {m}x{k}, B ({}) is {n}x{kb_} (both stored along K)",
-            a.format().name(),
-            b.format().name()
-        )));
+        return Err(Error::KMismatch {
+            a: (m, k),
+            b: (n, kb_),
+        });
     }
     // The tile along K, clamped to K as the quantizer's tiles are (a block
     // longer than K is one block of K), which keeps `k0 + kb` within usize.
@@ -102,15 +101,14 @@ pub(crate) fn check<FA: BlockFormat, FB: BlockFormat>(
         along_k(b.format().block(), n),
     );
     if ka != kbb {
-        return Err(Error::InvalidArgument(format!(
-            "incompatible blocks along K: {} has {ka}, {} has {kbb}",
-            a.format().name(),
-            b.format().name()
-        )));
+        return Err(Error::BlockMismatch {
+            a: a.format().name(),
+            a_block: ka,
+            b: b.format().name(),
+            b_block: kbb,
+        });
     }
-    let mn = m
-        .checked_mul(n)
-        .ok_or_else(|| Error::InvalidArgument(format!("{m}x{n} output overflows usize")))?;
+    let mn = crate::error::checked_area("C", m, n)?;
     crate::error::check_len("C", mn, c_len)?;
     Ok(Dims { m, n, k, kb: ka })
 }

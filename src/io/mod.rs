@@ -336,17 +336,14 @@ pub(crate) fn write_atomic(
         std::process::id()
     ));
     let result = (|| {
-        let file = std::fs::File::create(&tmp)
-            .map_err(|e| Error::file(path, None, format!("cannot create: {e}")))?;
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(path, "create", e))?;
         let mut w = std::io::BufWriter::new(file);
         write(&mut w)?;
         let file = w
             .into_inner()
-            .map_err(|e| Error::file(path, None, format!("cannot write: {}", e.error())))?;
-        file.sync_all()
-            .map_err(|e| Error::file(path, None, format!("cannot sync: {e}")))?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| Error::file(path, None, format!("cannot rename into place: {e}")))
+            .map_err(|e| Error::io(path, "write", e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(path, "sync", e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, "rename into place", e))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -373,18 +370,15 @@ pub fn write_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), Error> {
 /// Maps a file read-only.
 #[allow(unsafe_code)]
 pub(crate) fn map(path: &Path) -> Result<memmap2::Mmap, Error> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::file(path, None, format!("cannot open: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "open", e))?;
     // SAFETY: the map is read-only and private to this process; like every
     // reader of memory-mapped checkpoints (safetensors, NumPy's mmap_mode)
     // it relies on no other process truncating or rewriting the file while
     // it is mapped, which the command line documents.
-    unsafe { memmap2::Mmap::map(&file) }
-        .map_err(|e| Error::file(path, None, format!("cannot map: {e}")))
+    unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, "map", e))
 }
 
 /// `write_all` with the error mapped to the destination path.
 pub(crate) fn put(w: &mut impl Write, path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    w.write_all(bytes)
-        .map_err(|e| Error::file(path, None, format!("cannot write: {e}")))
+    w.write_all(bytes).map_err(|e| Error::io(path, "write", e))
 }

@@ -3,7 +3,7 @@
 use super::DelayedScaler;
 use super::{OperandRole, QuantizedOperand, Recipe, gemm_operands};
 use crate::Error;
-use crate::error::check_len;
+use crate::error::{check_len, checked_area};
 use crate::recipe::{LayerTensor, RecipeKind};
 
 /// The sizes of a linear layer: X is `tokens × in_features`, W is
@@ -194,7 +194,7 @@ impl LinearLayer {
     /// Errors, with the state unchanged: a buffer of the wrong length
     /// ([`Error::LengthMismatch`]); a size not a whole number of the
     /// recipe's blocks (NVFP4: 16, MXFP8 and MXFP4: 32, blockwise: 128 along every
-    /// dimension, tokens included) or of the RHT size ([`Error::InvalidArgument`]).
+    /// dimension, tokens included) or of the RHT size ([`Error::NotWholeBlocks`]).
     ///
     /// ```
     /// use blockscale::recipe::{LinearLayer, LinearShape, Recipe};
@@ -319,15 +319,11 @@ impl LinearLayer {
             in_features: n_in,
             out_features: n_out,
         } = shape;
-        let size = |a: usize, b: usize| {
-            a.checked_mul(b)
-                .ok_or_else(|| Error::InvalidArgument(format!("shape {a}x{b} overflows usize")))
-        };
-        check_len("X", size(tokens, n_in)?, x.len())?;
-        check_len("W", size(n_out, n_in)?, w.len())?;
-        size(n_out, tokens)?;
+        check_len("X", checked_area("X", tokens, n_in)?, x.len())?;
+        check_len("W", checked_area("W", n_out, n_in)?, w.len())?;
+        checked_area("dW", n_out, tokens)?;
         if let Some(dy) = dy {
-            check_len("dY", size(tokens, n_out)?, dy.len())?;
+            check_len("dY", checked_area("dY", tokens, n_out)?, dy.len())?;
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Quantizing one GEMM operand by its [`OperandSpec`], and multiplying two.
 
 use super::OperandSpec;
-use crate::error::check_len;
+use crate::error::{check_len, checked_area};
 use crate::format::{AnyFormat, Fp8Tensorwise};
 use crate::gemm::gemm_any;
 use crate::tensor::{AnyQuantized, Direction, QuantizeOptions, QuantizedView};
@@ -45,9 +45,7 @@ impl Bf16Matrix {
     /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn new(x: &[f32], rows: usize, cols: usize, direction: Direction) -> Result<Self, Error> {
-        let len = rows.checked_mul(cols).ok_or_else(|| {
-            Error::InvalidArgument(format!("shape {rows}x{cols} overflows usize"))
-        })?;
+        let len = checked_area("input", rows, cols)?;
         check_len("input", len, x.len())?;
         let r = |v: f32| half::bf16::from_f32(v).to_f32();
         let values = match direction {
@@ -146,6 +144,14 @@ pub enum QuantizedOperand {
 }
 
 impl QuantizedOperand {
+    /// `"BF16"`, or the block format's name, for messages.
+    fn format_name(&self) -> String {
+        match self {
+            QuantizedOperand::Bf16(_) => "BF16".into(),
+            QuantizedOperand::Block(q) => q.format().name(),
+        }
+    }
+
     /// The dequantized values, row-major in the logical orientation (for
     /// an operand with RHT: the transformed values' approximation; apply
     /// [`crate::rht::Rht::inverse`] to get back to the original basis).
@@ -244,9 +250,7 @@ impl OperandSpec {
         let transformed;
         let x = match &self.rht {
             Some(rht) => {
-                let len = rows.checked_mul(cols).ok_or_else(|| {
-                    Error::InvalidArgument(format!("shape {rows}x{cols} overflows usize"))
-                })?;
+                let len = checked_area("input", rows, cols)?;
                 check_len("input", len, x.len())?;
                 let mut t = x.to_vec();
                 rht.forward(&mut t, rows, cols, self.direction)?;
@@ -301,9 +305,10 @@ pub fn gemm_operands(
     match (a, b) {
         (Q::Bf16(a), Q::Bf16(b)) => bf16_gemm(a, b, c),
         (Q::Block(a), Q::Block(b)) => gemm_any(a, b, 1.0, 0.0, c),
-        _ => Err(Error::InvalidArgument(
-            "the two GEMM operands are of different format families (BF16 and block-scaled)".into(),
-        )),
+        (a, b) => Err(Error::FormatMismatch {
+            expected: a.format_name(),
+            found: b.format_name(),
+        }),
     }
 }
 
@@ -311,13 +316,12 @@ fn bf16_gemm(a: &Bf16Matrix, b: &Bf16Matrix, c: &mut [f32]) -> Result<(), Error>
     let (m, k) = a.stored_shape();
     let (n, kb) = b.stored_shape();
     if k != kb {
-        return Err(Error::InvalidArgument(format!(
-            "K mismatch: A (BF16) is {m}x{k}, B (BF16) is {n}x{kb} (both stored along K)"
-        )));
+        return Err(Error::KMismatch {
+            a: (m, k),
+            b: (n, kb),
+        });
     }
-    let mn = m
-        .checked_mul(n)
-        .ok_or_else(|| Error::InvalidArgument(format!("{m}x{n} output overflows usize")))?;
+    let mn = checked_area("C", m, n)?;
     check_len("C", mn, c.len())?;
     if n == 0 {
         return Ok(());

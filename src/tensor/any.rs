@@ -238,11 +238,10 @@ macro_rules! any_quantized {
                     match q {
                         AnyQuantized::$v(t) => Ok(t),
                         #[allow(unreachable_patterns)]
-                        other => Err(Error::InvalidArgument(format!(
-                            "the tensor is {}, not {}",
-                            other.format().name(),
-                            <$t>::default().name()
-                        ))),
+                        other => Err(Error::FormatMismatch {
+                            expected: <$t>::default().name(),
+                            found: other.format().name(),
+                        }),
                     }
                 }
             }

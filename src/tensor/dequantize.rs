@@ -2,6 +2,7 @@
 //! in SIMD kernels and on rayon's pool where they apply.
 
 use super::{CHUNK_ELEMENTS, Direction, PARALLEL_MIN_ELEMENTS, QuantizedTensor};
+use crate::element::slice::Real;
 use crate::error::check_len;
 use crate::format::BlockFormat;
 use crate::simd::Packing;
@@ -10,11 +11,16 @@ use rayon::prelude::*;
 
 impl<F: BlockFormat> QuantizedTensor<F> {
     /// Dequantizes into `out`, in the logical (not stored) orientation:
-    /// `x̂ = q · F::dequant_factor(scale, global)`, one f32 multiplication.
+    /// `x̂ = q · F::dequant_factor(scale, global)`, one f32 multiplication,
+    /// then rounded once to `S` ([`Real::from_f32`]: exact for f32 and f64;
+    /// nearest-even for f16 and bf16, where a value beyond f16's range
+    /// becomes ±Inf).
     ///
     /// Runs in SIMD kernels where the CPU has them and on rayon's pool
     /// from [`PARALLEL_MIN_ELEMENTS`] elements on; the values are the same
-    /// either way. Allocates nothing but one row of factors per thread.
+    /// either way. Into f32 it allocates nothing but one row of factors per
+    /// thread; into another type it stages the f32 values in a temporary
+    /// buffer.
     ///
     /// Errors: [`Error::LengthMismatch`] unless `out.len() == rows·cols`.
     ///
@@ -26,9 +32,26 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// let mut y = vec![0f32; 64];
     /// q.dequantize_into(&mut y)?;
     /// assert_eq!(y, x); // small integers are exact in MXFP8
+    /// let mut h = vec![half::bf16::ZERO; 64];
+    /// q.dequantize_into(&mut h)?;
+    /// assert_eq!(h[1].to_f32(), -3.0);
     /// # Ok::<(), blockscale::Error>(())
     /// ```
-    pub fn dequantize_into(&self, out: &mut [f32]) -> Result<(), Error> {
+    pub fn dequantize_into<S: Real>(&self, out: &mut [S]) -> Result<(), Error> {
+        check_len("output", self.rows * self.cols, out.len())?;
+        if let Some(o) = S::as_f32s_mut(out) {
+            return self.dequantize_f32(o);
+        }
+        let x = self.dequantize();
+        out.par_iter_mut()
+            .zip(x.par_iter())
+            .with_min_len(CHUNK_ELEMENTS)
+            .for_each(|(o, &v)| *o = S::from_f32(v));
+        Ok(())
+    }
+
+    /// [`Self::dequantize_into`] for f32.
+    fn dequantize_f32(&self, out: &mut [f32]) -> Result<(), Error> {
         check_len("output", self.rows * self.cols, out.len())?;
         let kernels = crate::simd::kernels(crate::simd::active());
         let (sr, sc) = self.stored_shape();
@@ -114,7 +137,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// Dequantizes to a new row-major `rows × cols` f32 matrix.
     pub fn dequantize(&self) -> Vec<f32> {
         let mut out = vec![0f32; self.rows * self.cols];
-        self.dequantize_into(&mut out)
+        self.dequantize_f32(&mut out)
             .expect("output has the tensor's length");
         out
     }

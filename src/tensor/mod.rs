@@ -55,7 +55,7 @@ pub enum TensorRounding {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum PartialBlocks {
-    /// Return [`Error::InvalidArgument`] (Transformer Engine's behaviour).
+    /// Return [`Error::NotWholeBlocks`] (Transformer Engine's behaviour).
     #[default]
     Reject,
     /// Treat the tensor as padded with zeros to whole blocks: the last
@@ -144,9 +144,7 @@ impl Grid {
         partial: PartialBlocks,
     ) -> Result<Grid, Error> {
         f.validate()?;
-        rows.checked_mul(cols).ok_or_else(|| {
-            Error::InvalidArgument(format!("shape {rows}x{cols} overflows usize"))
-        })?;
+        crate::error::checked_area("input", rows, cols)?;
         let (srows, scols) = match dir {
             Direction::Rowwise => (rows, cols),
             Direction::Columnwise => (cols, rows),
@@ -156,10 +154,14 @@ impl Grid {
         if let BlockShape::Tile { rows: br, cols: bc } = f.block() {
             check_tile(br, bc)?;
             if partial == PartialBlocks::Reject && (srows % br != 0 || scols % bc != 0) {
-                return Err(Error::InvalidArgument(format!(
-                    "{}: a {srows}x{scols} matrix ({dir:?}) is not a whole number of {br}x{bc} blocks; pad it or use PartialBlocks::ZeroPad",
-                    f.name()
-                )));
+                return Err(Error::NotWholeBlocks {
+                    what: format!(
+                        "{} ({dir:?}; pad it or use PartialBlocks::ZeroPad)",
+                        f.name()
+                    ),
+                    shape: (srows, scols),
+                    block: (br, bc),
+                });
             }
         }
         let (tr, tc) = f.block().tile(srows, scols);
@@ -184,9 +186,11 @@ fn check_global_amax(amax: f32) -> Result<f32, Error> {
     if amax.is_finite() && amax >= 0.0 {
         Ok(amax.abs())
     } else {
-        Err(Error::InvalidArgument(format!(
-            "global amax {amax} is not a finite non-negative number"
-        )))
+        Err(Error::InvalidValue {
+            what: "global amax".into(),
+            value: amax.into(),
+            expected: "a finite non-negative number",
+        })
     }
 }
 
@@ -208,14 +212,17 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// Errors:
     /// - [`Error::LengthMismatch`] if `data` or `scales` does not have the
     ///   length the shape needs;
-    /// - [`Error::InvalidArgument`] if `rows·cols` overflows `usize`, the
-    ///   shape is not whole blocks (partial blocks are accepted with
-    ///   [`PartialBlocks::ZeroPad`] semantics when `partial` says so), the
-    ///   format's parameters fail [`BlockFormat::validate`], a global amax
-    ///   is missing or given needlessly, or is NaN, ±Inf or negative (−0
-    ///   counts as +0), or an FP32 scale is NaN or ±Inf (no FP8 quantizer
-    ///   stores one, and it would turn the whole block, zeros too, into NaN
-    ///   or ±Inf).
+    /// - [`Error::ShapeOverflow`] if `rows·cols` overflows `usize`;
+    /// - [`Error::NotWholeBlocks`] if the shape is not whole blocks (partial
+    ///   blocks are accepted with [`PartialBlocks::ZeroPad`] semantics when
+    ///   `partial` says so);
+    /// - [`Error::InvalidValue`] if a global amax is NaN, ±Inf or negative
+    ///   (−0 counts as +0), or an FP32 scale is NaN or ±Inf (no FP8
+    ///   quantizer stores one, and it would turn the whole block, zeros
+    ///   too, into NaN or ±Inf);
+    /// - [`Error::InvalidArgument`] if the format's parameters fail
+    ///   [`BlockFormat::validate`], or a global amax is missing or given
+    ///   needlessly.
     ///
     /// ```
     /// use blockscale::format::Nvfp4;
@@ -266,11 +273,11 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                 .enumerate()
                 .find(|(_, s)| !s.value().is_finite())
         {
-            return Err(Error::InvalidArgument(format!(
-                "{}: scale {i} is {}, not a finite number",
-                format.name(),
-                s.value()
-            )));
+            return Err(Error::InvalidValue {
+                what: format!("{}: scale {i}", format.name()),
+                value: s.value().into(),
+                expected: "a finite number",
+            });
         }
         let amax = match (format.has_global_scale(), global_amax) {
             (true, Some(a)) => check_global_amax(a)?,
@@ -411,9 +418,12 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     }
 
     /// Error metrics of this tensor against the `reference` it was
-    /// quantized from (row-major, logical orientation), including the
-    /// fraction of elements clipped at the element format's maximum
-    /// (|q| = max and |x| > |x̂|).
+    /// quantized from (row-major, logical orientation; any [`Real`] type,
+    /// compared in f64), including the fraction of elements clipped at the
+    /// element format's maximum (|q| = max and |x| > |x̂|).
+    ///
+    /// Errors: [`Error::LengthMismatch`] naming `reference` unless it has
+    /// `rows·cols` elements.
     ///
     /// ```
     /// use blockscale::format::MxFp8E4M3;
@@ -423,15 +433,12 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// let m = q.error_metrics(&x)?;
     /// assert_eq!(m.count, 32);
     /// assert!(m.sqnr_db > 30.0 && m.max_rel <= 1.0 / 16.0);
-    /// assert!(q.error_metrics(&x[..31]).is_err());
+    /// assert_eq!(q.error_metrics(&x[..31]).unwrap_err().to_string(), "reference has 31 elements, but 32 are needed");
     /// # Ok::<(), blockscale::Error>(())
     /// ```
-    pub fn error_metrics(&self, reference: &[f32]) -> Result<ErrorMetrics, Error> {
-        let approx = if reference.len() == self.rows * self.cols {
-            self.dequantize()
-        } else {
-            Vec::new()
-        };
+    pub fn error_metrics<S: Real>(&self, reference: &[S]) -> Result<ErrorMetrics, Error> {
+        check_len("reference", self.rows * self.cols, reference.len())?;
+        let approx = self.dequantize();
         let mut m = compare(reference, &approx)?;
         let (sr, sc) = self.stored_shape();
         let max = F::Elem::MAX_F32;
@@ -443,7 +450,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                     Direction::Columnwise => c * sr + r,
                 };
                 let q = self.code(r * sc + c).to_f32();
-                if q.abs() == max && reference[li].abs() > approx[li].abs() {
+                if q.abs() == max && reference[li].to_f64().abs() > f64::from(approx[li].abs()) {
                     saturated += 1;
                 }
             }
@@ -461,9 +468,9 @@ impl<F: BlockFormat> QuantizedTensor<F> {
 /// 8-bit E4M3/E8M0 scales, 32-bit FP32 scales, and a 32-bit global scale
 /// for formats that have one besides 8-bit block scales (NVFP4).
 ///
-/// Errors ([`Error::InvalidArgument`]): an empty tensor, a `rows · cols`
-/// that overflows `usize`, or format parameters [`BlockFormat::validate`]
-/// rejects.
+/// Errors: an empty tensor or format parameters [`BlockFormat::validate`]
+/// rejects ([`Error::InvalidArgument`]), a `rows · cols` that overflows
+/// `usize` ([`Error::ShapeOverflow`]).
 ///
 /// ```
 /// use blockscale::format::{MxFp8E4M3, Nvfp4};

@@ -313,10 +313,11 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// far larger than `src` is an error, not an allocation failure.
     ///
     /// Errors: `src.len() != rows·cols` ([`Error::LengthMismatch`]); a shape
-    /// that is not a whole number of blocks under [`PartialBlocks::Reject`](super::PartialBlocks::Reject),
-    /// a `rows·cols` that overflows `usize`, format parameters
-    /// [`BlockFormat::validate`] rejects, or an `opts.global_amax` that is
-    /// NaN, ±Inf or negative (−0 counts as +0) ([`Error::InvalidArgument`]).
+    /// that is not a whole number of blocks under [`PartialBlocks::Reject`](super::PartialBlocks::Reject)
+    /// ([`Error::NotWholeBlocks`]); a `rows·cols` that overflows `usize`
+    /// ([`Error::ShapeOverflow`]); format parameters [`BlockFormat::validate`]
+    /// rejects ([`Error::InvalidArgument`]); an `opts.global_amax` that is
+    /// NaN, ±Inf or negative (−0 counts as +0) ([`Error::InvalidValue`]).
     /// Empty tensors are fine and have no scales.
     ///
     /// ```
@@ -331,7 +332,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// let inf = QuantizeOptions { global_amax: Some(f32::INFINITY), ..o };
     /// assert!(matches!(
     ///     QuantizedTensor::quantize(Nvfp4::default(), &[1.0f32; 16], 1, 16, &inf),
-    ///     Err(Error::InvalidArgument(_))
+    ///     Err(Error::InvalidValue { .. })
     /// ));
     /// ```
     pub fn quantize<S: Real>(

@@ -49,9 +49,11 @@ pub(super) fn check_blocks(
     }
     let (rows, cols) = stored;
     if !cols.is_multiple_of(ggml) {
-        return Err(Error::InvalidArgument(format!(
-            "{name}: rows of {cols} elements are not whole ggml blocks of {ggml}; pad them"
-        )));
+        return Err(Error::NotWholeBlocks {
+            what: format!("{name} (ggml blocks; pad the rows)"),
+            shape: (rows, cols),
+            block: (1, ggml),
+        });
     }
     Ok((rows, cols))
 }

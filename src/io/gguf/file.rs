@@ -58,8 +58,7 @@ pub fn write(path: impl AsRef<Path>, file: &GgufFile) -> Result<(), Error> {
 /// ```
 pub fn read(path: impl AsRef<Path>) -> Result<GgufFile, Error> {
     let path = path.as_ref();
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::file(path, None, format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
     parse(path, &bytes)
 }
 

@@ -235,12 +235,22 @@ impl GgmlType {
     pub fn nbytes(self, shape: &[usize]) -> Result<usize, Error> {
         let inner = shape.last().copied().unwrap_or(1);
         if !inner.is_multiple_of(self.block_size()) {
-            return Err(Error::InvalidArgument(format!(
-                "{self:?}: rows of {inner} elements are not whole blocks of {}",
-                self.block_size()
-            )));
+            return Err(Error::NotWholeBlocks {
+                what: format!("{self:?}"),
+                // The outer dimensions flattened, for the message.
+                shape: (
+                    shape[..shape.len().saturating_sub(1)]
+                        .iter()
+                        .fold(1usize, |a, &d| a.saturating_mul(d)),
+                    inner,
+                ),
+                block: (1, self.block_size()),
+            });
         }
-        let overflow = || Error::InvalidArgument(format!("shape {shape:?} overflows usize"));
+        let overflow = || Error::ShapeOverflow {
+            what: "GGUF tensor",
+            shape: shape.to_vec(),
+        };
         let rows = shape[..shape.len().saturating_sub(1)]
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))

@@ -26,9 +26,11 @@ fn stored(name: &str, q: &QuantizedTensor<MxFp4>) -> Result<(usize, usize), Erro
     }
     let (rows, cols) = q.stored_shape();
     if !cols.is_multiple_of(32) {
-        return Err(Error::InvalidArgument(format!(
-            "{name}: the input dimension {cols} is not a multiple of 32"
-        )));
+        return Err(Error::NotWholeBlocks {
+            what: format!("{name} (gpt-oss layout)"),
+            shape: (rows, cols),
+            block: (1, 32),
+        });
     }
     Ok((rows, cols))
 }
