@@ -39,6 +39,7 @@
 //! ```
 
 use crate::Error;
+use crate::prelude::*;
 
 /// Rows of one swizzled tile.
 const TILE_ROWS: usize = 128;

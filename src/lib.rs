@@ -63,23 +63,42 @@
 // Beyond the defaults: no forgotten `dbg!`, `todo!` or `unimplemented!`
 // (each a panic or stray output in a library).
 #![deny(clippy::dbg_macro, clippy::todo, clippy::unimplemented)]
+#![cfg_attr(not(feature = "std"), no_std)]
 
+// `format!` and `vec!` in every module, with or without std.
+#[macro_use]
 extern crate alloc;
+
+/// The `alloc` types every module may use, in scope with or without std
+/// (`use crate::prelude::*`).
+#[allow(unused_imports)]
+mod prelude {
+    pub(crate) use alloc::borrow::ToOwned;
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::string::{String, ToString};
+    pub(crate) use alloc::vec::Vec;
+}
 
 pub mod element;
 mod error;
 pub mod format;
+#[cfg(feature = "std")]
 pub mod gemm;
 #[cfg(feature = "io")]
 pub mod io;
 pub mod layout;
+#[cfg(feature = "std")]
 pub mod metrics;
+mod par;
+#[cfg(feature = "std")]
 pub mod recipe;
+#[cfg(feature = "std")]
 pub mod rht;
 mod rng;
 pub mod scale;
 pub mod simd;
 pub mod tensor;
+#[cfg(feature = "std")]
 pub mod testing;
 
 /// The `bytemuck` whose `Pod`/`Zeroable` the element types implement.

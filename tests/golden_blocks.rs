@@ -427,6 +427,7 @@ fn f32_subnormal_blocks() {
 }
 
 #[test]
+#[cfg(feature = "std")] // recipes need std
 fn delayed_scaling_drives_fp8_tensorwise() {
     use blockscale::recipe::{AmaxCompute, DelayedScaler, DelayedScalingConfig};
     let cfg = DelayedScalingConfig::new(2, AmaxCompute::Max, 0).unwrap();

@@ -266,6 +266,7 @@ pub(crate) fn round_to_grid(a: u64, man_bits: u32, bias: i32, mode: MagnitudeRou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
 
     #[test]
     fn round_shift_hand_cases() {

@@ -6,6 +6,7 @@
 
 use super::{BlockFormat, BlockShape, FormatId, ScaleCodec, ScaleKind};
 use crate::Error;
+use crate::prelude::*;
 use core::fmt;
 use core::str::FromStr;
 

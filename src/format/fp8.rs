@@ -3,6 +3,7 @@
 
 use super::{BlockFormat, BlockShape, FormatId};
 use crate::element::ElementKind;
+use crate::prelude::*;
 use crate::scale::ElementMap;
 use crate::scale::fp8::current_scale;
 use crate::{Element, Error};

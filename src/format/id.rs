@@ -18,6 +18,7 @@
 //! [`BlockFormat::from_id`](super::BlockFormat::from_id)).
 
 use crate::Error;
+use crate::prelude::*;
 use core::fmt;
 use core::str::FromStr;
 

@@ -44,6 +44,7 @@ pub use nvfp4::Nvfp4;
 pub use ue8m0::Fp8BlockUe8m0;
 
 use crate::element::ConvertOptions;
+use crate::prelude::*;
 use crate::scale::ElementMap;
 use crate::{E4M3, E8M0, Element, Error};
 

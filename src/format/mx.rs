@@ -3,6 +3,7 @@
 use super::{BlockFormat, BlockShape, FormatId};
 use crate::Error;
 use crate::element::ElementKind;
+use crate::prelude::*;
 use crate::scale::ElementMap;
 use crate::scale::mx::{MxScaleRule, mx_scale};
 use crate::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};

@@ -4,6 +4,7 @@
 use super::{BlockFormat, BlockShape, FormatId};
 use crate::Error;
 use crate::element::ConvertOptions;
+use crate::prelude::*;
 use crate::scale::ElementMap;
 use crate::scale::nvfp4::{self, NVFP4_RANGE, Nvfp4Global, Nvfp4Profile};
 use crate::simd::{self, Packing, Pre};

@@ -3,6 +3,7 @@
 
 use super::{BlockFormat, BlockShape, FormatId};
 use crate::element::ConvertOptions;
+use crate::prelude::*;
 use crate::scale::ElementMap;
 use crate::{E4M3, E8M0, Error};
 

@@ -35,9 +35,6 @@
 //! f16/bf16/f64, `pack_e2m1`/`unpack_e2m1`, columnwise (transposed)
 //! dequantize, and the other NVFP4 profiles' and MX rules' scales.
 
-use std::cell::Cell;
-use std::sync::OnceLock;
-
 /// Rows of A per GEMM micro-tile (the packed layouts in `gemm` use it).
 pub(crate) const GEMM_MR: usize = 8;
 /// Columns of B per GEMM micro-tile: one 512-bit vector of f32 or i32.
@@ -99,29 +96,59 @@ impl Level {
 
 /// The highest level this CPU supports (detected once per process).
 ///
+/// Without the `std` feature there is no run-time detection: the level is
+/// what the compilation target enables (`-C target-feature`,
+/// `-C target-cpu`), [`Level::Portable`] by default.
+///
 /// ```
 /// let level = blockscale::simd::detected();
 /// println!("this CPU: {}", level.name());
 /// ```
 pub fn detected() -> Level {
-    static DETECTED: OnceLock<Level> = OnceLock::new();
-    *DETECTED.get_or_init(detect)
+    #[cfg(feature = "std")]
+    {
+        static DETECTED: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+        *DETECTED.get_or_init(detect)
+    }
+    #[cfg(not(feature = "std"))]
+    detect()
+}
+
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+fn detect() -> Level {
+    use std::arch::is_x86_feature_detected as has;
+    level_of(
+        has!("avx2") && has!("fma") && has!("f16c"),
+        has!("avx512f") && has!("avx512bw") && has!("avx512dq") && has!("avx512vl"),
+        has!("avx512vnni"),
+    )
+}
+
+#[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+fn detect() -> Level {
+    level_of(
+        cfg!(all(
+            target_feature = "avx2",
+            target_feature = "fma",
+            target_feature = "f16c"
+        )),
+        cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512dq",
+            target_feature = "avx512vl"
+        )),
+        cfg!(target_feature = "avx512vnni"),
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
-fn detect() -> Level {
-    use std::arch::is_x86_feature_detected as has;
-    let avx2 = has!("avx2") && has!("fma") && has!("f16c");
-    let avx512 =
-        avx2 && has!("avx512f") && has!("avx512bw") && has!("avx512dq") && has!("avx512vl");
-    if avx512 && has!("avx512vnni") {
-        Level::Avx512Vnni
-    } else if avx512 {
-        Level::Avx512
-    } else if avx2 {
-        Level::Avx2
-    } else {
-        Level::Portable
+fn level_of(avx2: bool, avx512: bool, vnni: bool) -> Level {
+    match (avx2, avx2 && avx512, vnni) {
+        (true, true, true) => Level::Avx512Vnni,
+        (true, true, false) => Level::Avx512,
+        (true, false, _) => Level::Avx2,
+        _ => Level::Portable,
     }
 }
 
@@ -132,26 +159,36 @@ fn detect() -> Level {
 
 /// The cap from `BLOCKSCALE_SIMD`, read once. An unknown value caps at
 /// [`Level::Portable`], the safe reading of a typo.
+#[cfg(feature = "std")]
 fn env_cap() -> Level {
-    static CAP: OnceLock<Level> = OnceLock::new();
+    static CAP: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
     *CAP.get_or_init(|| match std::env::var("BLOCKSCALE_SIMD") {
         Ok(v) => Level::parse(&v).unwrap_or(Level::Portable),
         Err(_) => Level::Avx512Vnni,
     })
 }
 
-thread_local! {
-    static THREAD_CAP: Cell<Level> = const { Cell::new(Level::Avx512Vnni) };
+#[cfg(feature = "std")]
+std::thread_local! {
+    static THREAD_CAP: core::cell::Cell<Level> = const { core::cell::Cell::new(Level::Avx512Vnni) };
 }
 
 /// The level a call made now, on this thread, uses: the lowest of
-/// [`detected`], `BLOCKSCALE_SIMD` and this thread's [`with_level`] cap.
+/// [`detected`], `BLOCKSCALE_SIMD` and this thread's [`with_level`] cap
+/// (without `std`: [`detected`]).
 ///
 /// ```
 /// assert!(blockscale::simd::active() <= blockscale::simd::detected());
 /// ```
 pub fn active() -> Level {
-    detected().min(env_cap()).min(THREAD_CAP.with(Cell::get))
+    #[cfg(feature = "std")]
+    {
+        detected()
+            .min(env_cap())
+            .min(THREAD_CAP.with(core::cell::Cell::get))
+    }
+    #[cfg(not(feature = "std"))]
+    detected()
 }
 
 /// Runs `f` with this thread's level capped at `level` (restored afterwards,
@@ -162,6 +199,7 @@ pub fn active() -> Level {
 /// let inner = with_level(Level::Portable, || active());
 /// assert_eq!(inner, Level::Portable);
 /// ```
+#[cfg(feature = "std")]
 pub fn with_level<R>(level: Level, f: impl FnOnce() -> R) -> R {
     struct Restore(Level);
     impl Drop for Restore {
@@ -171,6 +209,18 @@ pub fn with_level<R>(level: Level, f: impl FnOnce() -> R) -> R {
     }
     let _restore = Restore(THREAD_CAP.with(|c| c.replace(level)));
     f()
+}
+
+/// [`with_level`] where there is one (with `std`), else `f()`: the crate's
+/// parallel loops carry the caller's cap into their worker threads with it.
+pub(crate) fn in_level<R>(level: Level, f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "std")]
+    return with_level(level, f);
+    #[cfg(not(feature = "std"))]
+    {
+        let _ = level;
+        f()
+    }
 }
 
 mod table;

@@ -132,13 +132,16 @@ pub(crate) struct Kernels {
     /// The GEMM's i8 tile kernel (see `gemm::kernels::i8_tile`).
     /// Arguments: a, s_a, b, s_b, the `-128·Σb` corrections, K blocks,
     /// quads per block, accumulators.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub i8_tile: Option<I8Tile>,
     /// The GEMM's f64 tile kernel (see `gemm::kernels::f64_tile`).
     /// Arguments: a, s_a, b, s_b, K blocks, K block length, pow2,
     /// accumulators.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub f64_tile: Option<F64Tile>,
     /// The GEMM's exact i64 block sums (see `gemm::kernels::i64_block`).
     /// Arguments: a, b, k0, k1, out.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub i64_block: Option<I64Block>,
 }
 

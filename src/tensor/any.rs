@@ -7,7 +7,9 @@ use super::{Direction, PartialBlocks, QuantizeOptions, QuantizedTensor};
 use crate::Error;
 use crate::element::slice::Real;
 use crate::format::{AnyFormat, BlockFormat, FormatId, ScaleCodec, ScaleKind, formats};
+#[cfg(feature = "std")]
 use crate::metrics::ErrorMetrics;
+use crate::prelude::*;
 
 /// What a quantized tensor of any format answers, as an object-safe trait:
 /// implemented by every [`QuantizedTensor`] and by [`AnyQuantized`].
@@ -48,6 +50,7 @@ pub trait QuantizedView {
     fn dequantize(&self) -> Vec<f32>;
     /// Error metrics against the values it was quantized from
     /// ([`QuantizedTensor::error_metrics`]).
+    #[cfg(feature = "std")]
     fn error_metrics(&self, reference: &[f32]) -> Result<ErrorMetrics, Error>;
 }
 
@@ -88,6 +91,7 @@ impl<F: BlockFormat> QuantizedView for QuantizedTensor<F> {
     fn dequantize(&self) -> Vec<f32> {
         QuantizedTensor::dequantize(self)
     }
+    #[cfg(feature = "std")]
     fn error_metrics(&self, reference: &[f32]) -> Result<ErrorMetrics, Error> {
         QuantizedTensor::error_metrics(self, reference)
     }
@@ -287,6 +291,7 @@ impl QuantizedView for AnyQuantized {
     fn dequantize(&self) -> Vec<f32> {
         self.view().dequantize()
     }
+    #[cfg(feature = "std")]
     fn error_metrics(&self, reference: &[f32]) -> Result<ErrorMetrics, Error> {
         self.view().error_metrics(reference)
     }

@@ -5,9 +5,10 @@ use super::{CHUNK_ELEMENTS, Direction, PARALLEL_MIN_ELEMENTS, QuantizedTensor};
 use crate::element::slice::Real;
 use crate::error::check_len;
 use crate::format::BlockFormat;
+use crate::par::*;
+use crate::prelude::*;
 use crate::simd::Packing;
 use crate::{Element, Error};
-use rayon::prelude::*;
 
 impl<F: BlockFormat> QuantizedTensor<F> {
     /// Dequantizes into `out`, in the logical (not stored) orientation:
@@ -61,7 +62,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         if n == 0 {
             return Ok(());
         }
-        let parallel = n >= PARALLEL_MIN_ELEMENTS && rayon::current_num_threads() > 1;
+        let parallel = n >= PARALLEL_MIN_ELEMENTS && current_num_threads() > 1;
         let factor = |r: usize, tj: usize| {
             self.format
                 .dequant_factor(self.scales[(r / tr) * tiles_c + tj], &self.global)

@@ -14,7 +14,9 @@ use crate::element::nibble;
 use crate::element::slice::Real;
 use crate::error::check_len;
 use crate::format::{BlockFormat, BlockShape, ScaleCodec, ScaleKind, check_tile};
+#[cfg(feature = "std")]
 use crate::metrics::{ErrorMetrics, compare};
+use crate::prelude::*;
 use crate::{Element, Error};
 
 /// Which way the blocks run.
@@ -436,6 +438,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// assert_eq!(q.error_metrics(&x[..31]).unwrap_err().to_string(), "reference has 31 elements, but 32 are needed");
     /// # Ok::<(), blockscale::Error>(())
     /// ```
+    #[cfg(feature = "std")]
     pub fn error_metrics<S: Real>(&self, reference: &[S]) -> Result<ErrorMetrics, Error> {
         check_len("reference", self.rows * self.cols, reference.len())?;
         let approx = self.dequantize();

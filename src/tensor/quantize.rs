@@ -10,13 +10,14 @@ use crate::element::slice::Real;
 use crate::element::{RandomBits, Rounding, nibble};
 use crate::error::check_len;
 use crate::format::{BlockFormat, BlockShape, ScaleCodec};
+use crate::par::*;
+use crate::prelude::*;
 use crate::rng::{splitmix64, tile_stream};
 use crate::scale::{ElementMap, fold_amax};
 use crate::simd::{Codec, Kernels, Packing, Pre};
 use crate::{Element, Error};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::Rng;
-use rayon::prelude::*;
 
 /// [`crate::scale::amax`] over a whole input, in SIMD and in parallel where allowed;
 /// max is exact and order-free, so the result is the same.
@@ -25,13 +26,16 @@ fn amax_par<S: Real>(kernels: &Kernels, src: &[S], parallel: bool) -> f32 {
         (Some(x), Some(amax)) => amax(x),
         _ => c.iter().fold(0.0, |m, v| fold_amax(m, v.to_f32().abs())),
     };
+    #[cfg(feature = "std")]
     if parallel {
-        src.par_chunks(CHUNK_ELEMENTS)
+        return src
+            .par_chunks(CHUNK_ELEMENTS)
             .map(one)
-            .reduce(|| 0.0, fold_amax)
-    } else {
-        one(src)
+            .reduce(|| 0.0, fold_amax);
     }
+    #[cfg(not(feature = "std"))]
+    let _ = parallel;
+    one(src)
 }
 
 /// The element map as the kernels take it.
@@ -418,7 +422,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         let grid = Grid::new(format, rows, cols, opts.direction, opts.partial_blocks)?;
         check_len("input", rows * cols, src.len())?;
         let n = rows * cols;
-        let parallel = n >= PARALLEL_MIN_ELEMENTS && rayon::current_num_threads() > 1;
+        let parallel = n >= PARALLEL_MIN_ELEMENTS && current_num_threads() > 1;
         let whole = matches!(format.block(), BlockShape::Tensor);
         let tensor_amax = || amax_par(kernels, src, parallel);
         let amax = match opts.global_amax {
@@ -514,7 +518,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                 .enumerate()
                 .for_each(|(k, (d, s))| {
                     let t0 = k * per;
-                    crate::simd::with_level(level, || {
+                    crate::simd::in_level(level, || {
                         job.bands(t0, (t0 + per).min(grid.tiles_r), d, s)
                     });
                 });

@@ -7,7 +7,7 @@
 //! reads rely on.
 
 use crate::simd::{GEMM_MR as MR, GEMM_NR as NR};
-use std::arch::x86_64::*;
+use core::arch::x86_64::*;
 
 /// The i8 tile kernel (AVX-512 VNNI) on quads (4 bytes of 4 consecutive
 /// K elements, as u32): for each K block, 16 exact i32 sums per row from
