@@ -55,12 +55,12 @@ macro_rules! minifloat {
             ///   NaN; otherwise `opts.nan`.
             /// - ±0 keep their sign.
             #[inline]
-            pub fn from_f64_with(x: f64, opts: ConvertOptions) -> Self {
+            pub const fn from_f64_with(x: f64, opts: ConvertOptions) -> Self {
                 $t(Self::SPEC.encode(x, opts))
             }
 
             #[inline]
-            fn astype_f32(x: f32) -> Self {
+            const fn astype_f32(x: f32) -> Self {
                 Self::from_f64_with(super::widen(x), ConvertOptions::ML_DTYPES)
             }
         }

@@ -379,7 +379,7 @@ pub(crate) const fn pow2_f64(e: i32) -> f64 {
 /// unspecified (and constant folding may drop it), while ml_dtypes' NaN
 /// rules depend on it.
 #[inline(always)]
-pub(crate) fn widen(x: f32) -> f64 {
+pub(crate) const fn widen(x: f32) -> f64 {
     if x.is_nan() {
         if x.is_sign_negative() {
             -f64::NAN
