@@ -33,6 +33,15 @@ use super::{ConvertOptions, Overflow, Rounding, element_common};
 /// assert_eq!(E8M0::ONE.exponent(), Some(0));
 /// ```
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[cfg_attr(
+    feature = "zerocopy",
+    derive(
+        zerocopy::FromBytes,
+        zerocopy::IntoBytes,
+        zerocopy::Immutable,
+        zerocopy::KnownLayout
+    )
+)]
 #[repr(transparent)]
 pub struct E8M0(u8);
 

@@ -26,6 +26,15 @@ use super::{ConvertOptions, NanToFinite, element_common};
 /// assert_eq!(Int8::from_bits(0x80).to_f32(), -2.0);
 /// ```
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[cfg_attr(
+    feature = "zerocopy",
+    derive(
+        zerocopy::FromBytes,
+        zerocopy::IntoBytes,
+        zerocopy::Immutable,
+        zerocopy::KnownLayout
+    )
+)]
 #[repr(transparent)]
 pub struct Int8(u8);
 

@@ -13,6 +13,10 @@ macro_rules! minifloat {
     ) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+        #[cfg_attr(
+            feature = "zerocopy",
+            derive(zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::Immutable, zerocopy::KnownLayout)
+        )]
         #[repr(transparent)]
         pub struct $t(u8);
 
