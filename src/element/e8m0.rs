@@ -33,6 +33,15 @@ use super::{ConvertOptions, Overflow, Rounding, element_common};
 /// assert_eq!(E8M0::ONE.exponent(), Some(0));
 /// ```
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[cfg_attr(
+    feature = "zerocopy",
+    derive(
+        zerocopy::FromBytes,
+        zerocopy::IntoBytes,
+        zerocopy::Immutable,
+        zerocopy::KnownLayout
+    )
+)]
 #[repr(transparent)]
 pub struct E8M0(u8);
 
@@ -90,8 +99,8 @@ impl E8M0 {
     /// of two (see the type's docs for ±0, negatives, NaN and overflow;
     /// `opts.nan` is unused, E8M0 has NaN).
     #[inline]
-    pub fn from_f64_with(x: f64, opts: ConvertOptions) -> Self {
-        let sat = opts.overflow == Overflow::Saturate;
+    pub const fn from_f64_with(x: f64, opts: ConvertOptions) -> Self {
+        let sat = matches!(opts.overflow, Overflow::Saturate);
         if x.is_nan() {
             return E8M0::NAN;
         }
@@ -112,7 +121,7 @@ impl E8M0 {
         // power of two; rebias from 1023 to 127.
         let e = round_shift(a - MIN_BITS, 52, mode);
         if e > 0xFE {
-            let toward_zero = mode == MagnitudeRounding::TowardZero;
+            let toward_zero = matches!(mode, MagnitudeRounding::TowardZero);
             return if sat || toward_zero {
                 E8M0::MAX
             } else {
@@ -123,7 +132,7 @@ impl E8M0 {
     }
 
     #[inline]
-    fn astype_f32(x: f32) -> Self {
+    const fn astype_f32(x: f32) -> Self {
         // ml_dtypes 0.6.0 rounds f32 subnormals strictly above 2^-127 up to
         // 2^-126 rather than to the nearer 2^-127; reproduce it bit for bit.
         let b = x.to_bits();

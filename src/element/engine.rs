@@ -138,9 +138,28 @@ impl MiniFloatSpec {
         t
     }
 
-    /// Converts `x` with one rounding of its exact value: the engine.
+    /// The code of a rounded magnitude above [`Self::max_code`], or of ±Inf,
+    /// with sign bits `sign`: ±Inf or NaN where the format and `overflow`
+    /// say so, ±max otherwise (always ±max when rounding `toward_zero`).
     #[inline(always)]
-    pub(crate) fn encode(&self, x: f64, opts: ConvertOptions) -> u8 {
+    const fn overflowed(&self, sign: u8, toward_zero: bool, overflow: Overflow) -> u8 {
+        let code = match (overflow, toward_zero, self.specials) {
+            (Overflow::NonSaturating, false, Specials::InfNan) => self.inf_code(),
+            (Overflow::NonSaturating, false, Specials::NanOnly) => self.nan_code(),
+            _ => None,
+        };
+        sign | match code {
+            Some(c) => c,
+            None => self.max_code(),
+        }
+    }
+
+    /// Converts `x` with one rounding of its exact value: the engine. A
+    /// `const fn`, so that the element types' `from_f32_const` run it at
+    /// compile time; it reads only bits (no float arithmetic), so compile
+    /// time and run time agree bit for bit.
+    #[inline(always)]
+    pub(crate) const fn encode(&self, x: f64, opts: ConvertOptions) -> u8 {
         let bits = x.to_bits();
         let neg = bits >> 63 != 0;
         let sign = if neg { self.sign_bit() } else { 0 };
@@ -155,21 +174,14 @@ impl MiniFloatSpec {
                 },
             };
         }
-        let overflowed = |toward_zero: bool| -> u8 {
-            let code = match (opts.overflow, toward_zero, self.specials) {
-                (Overflow::NonSaturating, false, Specials::InfNan) => self.inf_code(),
-                (Overflow::NonSaturating, false, Specials::NanOnly) => self.nan_code(),
-                _ => None,
-            };
-            sign | code.unwrap_or(self.max_code())
-        };
         if a == 0x7FF0_0000_0000_0000 {
-            return overflowed(false);
+            return self.overflowed(sign, false, opts.overflow);
         }
         let mode = MagnitudeRounding::new(opts.rounding, neg);
         let code = round_to_grid(a, self.man_bits, self.bias, mode);
         if code > self.max_code() as u64 {
-            overflowed(mode == MagnitudeRounding::TowardZero)
+            let toward_zero = matches!(mode, MagnitudeRounding::TowardZero);
+            self.overflowed(sign, toward_zero, opts.overflow)
         } else {
             sign | code as u8
         }
@@ -188,7 +200,7 @@ pub(crate) enum MagnitudeRounding {
 
 impl MagnitudeRounding {
     #[inline(always)]
-    pub(crate) fn new(r: Rounding, negative: bool) -> Self {
+    pub(crate) const fn new(r: Rounding, negative: bool) -> Self {
         match r {
             Rounding::NearestEven => MagnitudeRounding::NearestEven,
             Rounding::NearestTiesAway => MagnitudeRounding::NearestTiesAway,
@@ -207,11 +219,11 @@ impl MagnitudeRounding {
 
 /// `v / 2^s` rounded to an integer by `mode`. Valid for `v < 2^63` and any `s`.
 #[inline(always)]
-pub(crate) fn round_shift(v: u64, s: u32, mode: MagnitudeRounding) -> u64 {
+pub(crate) const fn round_shift(v: u64, s: u32, mode: MagnitudeRounding) -> u64 {
     if s == 0 {
         return v;
     }
-    let q = v.checked_shr(s).unwrap_or(0);
+    let q = if s >= 64 { 0 } else { v >> s };
     let rem = if s >= 64 { v } else { v & ((1 << s) - 1) };
     let up = match mode {
         MagnitudeRounding::TowardZero => false,
@@ -222,14 +234,15 @@ pub(crate) fn round_shift(v: u64, s: u32, mode: MagnitudeRounding) -> u64 {
                 false
             } else {
                 let half = 1u64 << (s - 1);
-                rem > half
-                    || (rem == half && (mode == MagnitudeRounding::NearestTiesAway || q & 1 == 1))
+                let ties_away = matches!(mode, MagnitudeRounding::NearestTiesAway);
+                rem > half || (rem == half && (ties_away || q & 1 == 1))
             }
         }
         MagnitudeRounding::Stochastic { random, count } => {
             // The top `count` discarded bits plus the random bits; a carry out rounds up.
             let top = if s >= count {
-                v.checked_shr(s - count).unwrap_or(0) & ((1u64 << count) - 1)
+                let t = if s - count >= 64 { 0 } else { v >> (s - count) };
+                t & ((1u64 << count) - 1)
             } else {
                 rem << (count - s)
             };
@@ -244,7 +257,12 @@ pub(crate) fn round_shift(v: u64, s: u32, mode: MagnitudeRounding) -> u64 {
 /// exponent above. Returns the magnitude code `e << man_bits | m`, which
 /// exceeds the format's largest code exactly when the rounded value does.
 #[inline(always)]
-pub(crate) fn round_to_grid(a: u64, man_bits: u32, bias: i32, mode: MagnitudeRounding) -> u64 {
+pub(crate) const fn round_to_grid(
+    a: u64,
+    man_bits: u32,
+    bias: i32,
+    mode: MagnitudeRounding,
+) -> u64 {
     let e64 = (a >> 52) as i32;
     // The format's biased exponent of x, if x is a normal number there.
     let e = e64 - 1023 + bias;
@@ -257,7 +275,7 @@ pub(crate) fn round_to_grid(a: u64, man_bits: u32, bias: i32, mode: MagnitudeRou
         // Subnormal in the format: count units of 2^(1 − bias − man_bits).
         let implicit = if e64 != 0 { 1u64 << 52 } else { 0 };
         let m = (a & ((1 << 52) - 1)) | implicit;
-        let e_eff = e64.max(1);
+        let e_eff = if e64 > 1 { e64 } else { 1 };
         let s = 1076 - bias - man_bits as i32 - e_eff;
         round_shift(m, s as u32, mode)
     }

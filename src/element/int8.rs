@@ -26,6 +26,15 @@ use super::{ConvertOptions, NanToFinite, element_common};
 /// assert_eq!(Int8::from_bits(0x80).to_f32(), -2.0);
 /// ```
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[cfg_attr(
+    feature = "zerocopy",
+    derive(
+        zerocopy::FromBytes,
+        zerocopy::IntoBytes,
+        zerocopy::Immutable,
+        zerocopy::KnownLayout
+    )
+)]
 #[repr(transparent)]
 pub struct Int8(u8);
 
@@ -58,7 +67,7 @@ impl Int8 {
     /// integer by `opts.rounding`, clamped to ±127; NaN per `opts.nan`
     /// (`MlDtypes` and `Zero` give 0, `PositiveMax` gives 127).
     #[inline]
-    pub fn from_f64_with(x: f64, opts: ConvertOptions) -> Self {
+    pub const fn from_f64_with(x: f64, opts: ConvertOptions) -> Self {
         if x.is_nan() {
             return match opts.nan {
                 NanToFinite::PositiveMax => Int8::MAX,
@@ -73,17 +82,22 @@ impl Int8 {
             // a < 2: significand m (53 bits) times 2^(e − 1075); in units of
             // 2^-6 that is m · 2^(e − 1069), a right shift by 1069 − e ≥ 45.
             let bits = a.to_bits();
-            let e = ((bits >> 52) as u32).max(1);
+            let e = if bits >> 52 != 0 {
+                (bits >> 52) as u32
+            } else {
+                1
+            };
             let implicit = if bits >> 52 != 0 { 1u64 << 52 } else { 0 };
             let m = (bits & ((1 << 52) - 1)) | implicit;
-            round_shift(m, 1069 - e, MagnitudeRounding::new(opts.rounding, neg)).min(127)
+            let k = round_shift(m, 1069 - e, MagnitudeRounding::new(opts.rounding, neg));
+            if k > 127 { 127 } else { k }
         };
         let k = k as i8;
         Int8((if neg { -k } else { k }) as u8)
     }
 
     #[inline]
-    fn astype_f32(x: f32) -> Self {
+    const fn astype_f32(x: f32) -> Self {
         Self::from_f64_with(super::widen(x), ConvertOptions::ML_DTYPES)
     }
 }

@@ -13,6 +13,10 @@ macro_rules! minifloat {
     ) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+        #[cfg_attr(
+            feature = "zerocopy",
+            derive(zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::Immutable, zerocopy::KnownLayout)
+        )]
         #[repr(transparent)]
         pub struct $t(u8);
 
@@ -55,12 +59,12 @@ macro_rules! minifloat {
             ///   NaN; otherwise `opts.nan`.
             /// - ±0 keep their sign.
             #[inline]
-            pub fn from_f64_with(x: f64, opts: ConvertOptions) -> Self {
+            pub const fn from_f64_with(x: f64, opts: ConvertOptions) -> Self {
                 $t(Self::SPEC.encode(x, opts))
             }
 
             #[inline]
-            fn astype_f32(x: f32) -> Self {
+            const fn astype_f32(x: f32) -> Self {
                 Self::from_f64_with(super::widen(x), ConvertOptions::ML_DTYPES)
             }
         }

@@ -19,9 +19,40 @@
 //! Conversion from a real number has one entry point per type,
 //! `from_f32_with(x, ConvertOptions)`, and a default, `from_f32`, that is
 //! bit-identical to ml_dtypes' `astype` (checked over all 2³² f32 inputs).
+//!
+//! Besides conversion, every type has what `half::f16` has that needs no
+//! arithmetic: `total_cmp` (IEEE totalOrder for the minifloats, the code
+//! order with NaN last for E8M0, the value order for MXINT8), `abs`,
+//! `is_sign_positive`/`is_sign_negative`, `classify`,
+//! `is_normal`/`is_subnormal`, `FromStr` (via f64), `LowerHex`, `UpperHex`,
+//! `Binary` and `Octal` of the encoding, and the `const fn`s
+//! `from_f32_const`, `from_f64_const` and `to_f64_const`; the signed types
+//! also have `signum`, `copysign` and `Neg` (saturating for MXINT8's 0x80).
+//!
+//! ```
+//! use blockscale::E4M3;
+//! const X: E4M3 = E4M3::from_f32_const(0.1);
+//! assert_eq!(X.to_f32(), 0.1015625);
+//! assert_eq!(format!("{:#04x}", E4M3::NAN), "0x7f");
+//! assert!((-E4M3::NAN).total_cmp(&E4M3::MIN).is_lt());
+//! assert_eq!("-448".parse::<E4M3>().unwrap(), E4M3::MIN);
+//! ```
+//!
+//! # Traits behind features
+//!
+//! Off by default, each named after its crate:
+//! - `num-traits`: `ToPrimitive`, `FromPrimitive`, `NumCast`,
+//!   `AsPrimitive<f32>`, `AsPrimitive<f64>` and `Bounded` (no `Zero`, `One`,
+//!   `Num` or `Float`: the types have no arithmetic);
+//! - `serde`: `Serialize` and `Deserialize`, as the encoding (a newtype
+//!   struct holding the code as `u8`), as `half` does for `f16`, so every
+//!   code round-trips, NaN signs and −0 included;
+//! - `zerocopy`: `FromBytes`, `IntoBytes`, `Immutable` and `KnownLayout`
+//!   (every byte is a valid element; bits above a type's width are ignored).
 
 mod e8m0;
 mod engine;
+mod ergonomics;
 mod int8;
 mod kernel;
 mod minifloat;
@@ -30,6 +61,7 @@ pub mod slice;
 
 pub use e8m0::E8M0;
 pub use engine::{MiniFloatSpec, Specials};
+pub(crate) use ergonomics::element_ergonomics;
 pub use int8::Int8;
 pub(crate) use kernel::kernel_codec;
 pub use minifloat::{E2M1, E2M3, E3M2, E4M3, E5M2};
@@ -379,7 +411,7 @@ pub(crate) const fn pow2_f64(e: i32) -> f64 {
 /// unspecified (and constant folding may drop it), while ml_dtypes' NaN
 /// rules depend on it.
 #[inline(always)]
-pub(crate) fn widen(x: f32) -> f64 {
+pub(crate) const fn widen(x: f32) -> f64 {
     if x.is_nan() {
         if x.is_sign_negative() {
             -f64::NAN
@@ -561,6 +593,8 @@ macro_rules! element_common {
                 $t::from_f32(x.to_f32())
             }
         }
+
+        $crate::element::element_ergonomics!($t, $kind, $bits, $default);
     };
 }
 pub(crate) use element_common;
