@@ -10,7 +10,8 @@
 //! 0. Leaves: [`simd`], every architecture-specific kernel behind runtime
 //!    feature detection, each tested bit-identical to the portable code it
 //!    stands in for (it knows no format: the element layer describes
-//!    itself to it); the seeded random streams; the error type.
+//!    itself to it); the seeded random streams; the parallel loops (rayon's
+//!    with `std`, sequential without); the error type.
 //! 1. [`element`]: the scalar codecs [`E2M1`], [`E2M3`], [`E3M2`], [`E4M3`],
 //!    [`E5M2`], [`E8M0`] and [`Int8`], with every rounding and overflow rule
 //!    their sources use, and bulk slice conversion. Beside it, [`layout`]

@@ -9,6 +9,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("error", 0),
     ("simd", 0),
     ("rng", 0),
+    ("par", 0),
     ("layout", 1),
     ("element", 1),
     ("scale", 2),
