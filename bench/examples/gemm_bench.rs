@@ -1,8 +1,8 @@
 //! Block-scaled GEMM throughput against an f32 GEMM, measured in one run.
 //!
 //! ```text
-//! cargo run --release --example gemm_bench            # 512, 1024, 2048
-//! cargo run --release --example gemm_bench -- 1024    # one size
+//! cargo run --release -p blockscale-bench --example gemm_bench            # 512, 1024, 2048
+//! cargo run --release -p blockscale-bench --example gemm_bench -- 1024    # one size
 //! ```
 //!
 //! For each square size and for 1 and 2 threads it times `blockscale::gemm`

@@ -1,5 +1,5 @@
 //! Encode and decode throughput of every element format (elements/s), the
-//! baseline for the SIMD work. `cargo bench --bench element_codecs`.
+//! baseline for the SIMD work. `cargo bench -p blockscale-bench --bench element_codecs`.
 
 use blockscale::element::{ConvertOptions, slice};
 use blockscale::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};

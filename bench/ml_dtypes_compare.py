@@ -4,7 +4,7 @@
 Run from the repository root with numpy and ml_dtypes installed, e.g.:
 
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install ml_dtypes numpy
-    /tmp/venv/bin/python benches/ml_dtypes_compare.py
+    /tmp/venv/bin/python bench/ml_dtypes_compare.py
 
 It times ml_dtypes' `astype` (one thread, as numpy casts run) on 16 Mi f32
 values, runs `cargo run --release --example quant_bench -- --casts` (the same

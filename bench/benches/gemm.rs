@@ -1,7 +1,7 @@
 //! Block-scaled GEMM throughput (multiply-accumulates counted as 2 FLOP
 //! each, reported by criterion as elements = M·N·K·2) on 512³, all cores.
-//! `cargo bench --bench gemm`. For the side-by-side table against an f32
-//! GEMM at 1 and 2 threads, run `cargo run --release --example gemm_bench`.
+//! `cargo bench -p blockscale-bench --bench gemm`. For the side-by-side table against an f32
+//! GEMM at 1 and 2 threads, run `cargo run --release -p blockscale-bench --example gemm_bench`.
 
 use blockscale::E4M3;
 use blockscale::format::{BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, Nvfp4};
