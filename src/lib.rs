@@ -112,6 +112,15 @@ pub use half;
 /// [`element::slice::encode_stochastic`] take (0.10), re-exported so that a
 /// caller can name the exact version; the seeded functions need none.
 pub use rand_core;
+/// The `num-traits` whose traits the element types implement (feature `num-traits`).
+#[cfg(feature = "num-traits")]
+pub use num_traits;
+/// The `serde` whose traits the element types implement (feature `serde`).
+#[cfg(feature = "serde")]
+pub use serde;
+/// The `zerocopy` whose traits the element types derive (feature `zerocopy`).
+#[cfg(feature = "zerocopy")]
+pub use zerocopy;
 
 /// The numerical contract (`docs/SEMANTICS.md`), rendered: what every
 /// format means bit for bit, the public source of each rule, and which
