@@ -60,6 +60,7 @@ const TILE_LEN: usize = TILE_ROWS * TILE_COLS;
 /// # Ok::<(), blockscale::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ScaleLayout {
     /// Plain row-major `[rows, cols]`: scale `(r, c)` at `r·cols + c`, no
     /// padding. The layout of quantizer outputs and checkpoints.

@@ -108,13 +108,13 @@ pub use element::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
 pub use error::Error;
 /// The `half` whose `f16` and `bf16` the crate takes and returns.
 pub use half;
+/// The `num-traits` whose traits the element types implement (feature `num-traits`).
+#[cfg(feature = "num-traits")]
+pub use num_traits;
 /// The `rand_core` whose `Rng` [`element::RandomBits::from_rng`] and
 /// [`element::slice::encode_stochastic`] take (0.10), re-exported so that a
 /// caller can name the exact version; the seeded functions need none.
 pub use rand_core;
-/// The `num-traits` whose traits the element types implement (feature `num-traits`).
-#[cfg(feature = "num-traits")]
-pub use num_traits;
 /// The `serde` whose traits the element types implement (feature `serde`).
 #[cfg(feature = "serde")]
 pub use serde;

@@ -95,6 +95,7 @@ pub const MAX_SIZE: usize = 256;
 /// # Ok::<(), blockscale::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum SignVector {
     /// Transformer Engine's fixed vector ([`TE_SIGN_MASK`]); size 16 only.
     #[default]

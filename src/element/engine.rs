@@ -9,6 +9,7 @@ use super::{ConvertOptions, NanToFinite, Overflow, Rounding};
 
 /// What the largest exponent field encodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Specials {
     /// All codes are finite (OCP FP4 and FP6: `E2M1`, `E2M3`, `E3M2`).
     None,

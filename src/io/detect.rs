@@ -33,6 +33,7 @@ use std::collections::HashMap;
 
 /// A quantized weight found in a file, with the names of its tensors.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Stored {
     /// This crate's own layout: `{name}.qdata`, `{name}.qscales` and the
     /// metadata entry `blockscale:{name}` (its JSON is `meta`).

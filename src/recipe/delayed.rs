@@ -29,6 +29,7 @@ use crate::{E4M3, E5M2, Element, Error};
 /// assert_eq!((f.max_fwd(), f.max_bwd()), (448.0, 57344.0));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Fp8Format {
     /// E4M3 everywhere.
     E4M3,
@@ -78,6 +79,7 @@ impl Fp8Format {
 /// assert_eq!(AmaxCompute::default(), AmaxCompute::Max);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum AmaxCompute {
     /// `"max"` (TE's default): the largest amax in the window, NaNs ignored
     /// (TE reduces with `fmaxf`, which returns the other operand when one is

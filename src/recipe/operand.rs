@@ -136,6 +136,7 @@ impl Bf16Matrix {
 /// # Ok::<(), blockscale::Error>(())
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum QuantizedOperand {
     /// BF16 (high-precision layer).
     Bf16(Bf16Matrix),

@@ -10,6 +10,7 @@ pub mod nvfp4;
 /// the element format. Producers differ here (multiply by a reciprocal or
 /// divide), and the bytes differ with them.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ElementMap {
     /// `f32(x · m)` (Transformer Engine, torchao).
     Mul(f32),
