@@ -394,6 +394,54 @@ fn shapes_and_bad_input() {
     let _ = E4M3::NAME;
 }
 
+/// A block whose RCEIL scale byte is 0x00 (amax/448 ≤ 2⁻¹²⁷). Transformer
+/// Engine multiplies its elements by `exp2f_rcp(0)` = 1
+/// (`transformer_engine/common/util/ptx.cuh`), so x = −1.4456583e-37 gives
+/// −0 (0x80), the byte TE and torchao write; OCP arithmetic multiplies by
+/// 2¹²⁷: x·2¹²⁷ = −24.597…, which rounds to −24 = 1.1011.100 (0xDC).
+#[test]
+fn rceil_zero_scale_byte() {
+    let mut x = vec![0.0f32; 32];
+    x[0] = -1.4456583e-37;
+    x[1] = 1.0e-37;
+    x[2] = -3.0e-38;
+    let o = QuantizeOptions::default();
+    let te = QuantizedTensor::quantize(MxFp8E4M3::default(), &x, 1, 32, &o).unwrap();
+    assert_eq!(te.scales()[0].to_bits(), 0x00);
+    assert_eq!(&te.data()[..3], &[0x80, 0x00, 0x80]);
+    assert!(te.data()[3..].iter().all(|&b| b == 0));
+    // The same bytes from the portable path (the SIMD levels take a
+    // bit-level RCEIL of their own).
+    let portable = blockscale::simd::with_level(blockscale::simd::Level::Portable, || {
+        QuantizedTensor::quantize(MxFp8E4M3::default(), &x, 1, 32, &o).unwrap()
+    });
+    assert_eq!(portable.data(), te.data());
+    let ocp =
+        QuantizedTensor::quantize(MxFp8E4M3::new(MxScaleRule::RceilOcp), &x, 1, 32, &o).unwrap();
+    assert_eq!(ocp.scales()[0].to_bits(), 0x00);
+    assert_eq!(ocp.data()[0], 0xDC);
+    // 1e-37·2^127 = 17.01…, above the midpoint 17 of 16 and 18:
+    // 18 = 0.1011.001 (0x59).
+    assert_eq!(ocp.data()[1], 0x59);
+    // MXFP4 (max 6, so amax ≤ 6·2⁻¹²⁷): TE −0 and +0 (0x8 low nibble,
+    // 0x0 high); OCP −1e-38·2¹²⁷ = −1.70 → −1.5 (0xB) and
+    // 2e-39·2¹²⁷ = 0.34 → 0.5 (0x1).
+    let mut z = vec![0.0f32; 32];
+    (z[0], z[1]) = (-1.0e-38, 2.0e-39);
+    let te4 = QuantizedTensor::quantize(MxFp4::default(), &z, 1, 32, &o).unwrap();
+    assert_eq!(te4.scales()[0].to_bits(), 0x00);
+    assert_eq!(te4.data()[0], 0x08);
+    let ocp4 = QuantizedTensor::quantize(MxFp4::new(MxScaleRule::RceilOcp), &z, 1, 32, &o).unwrap();
+    assert_eq!(ocp4.data()[0], 0x1B);
+    // Blocks with any other scale byte are multiplied by 1/X under both.
+    let y: Vec<f32> = x.iter().map(|v| v * 2.0f32.powi(20)).collect();
+    let a = QuantizedTensor::quantize(MxFp8E4M3::default(), &y, 1, 32, &o).unwrap();
+    let b =
+        QuantizedTensor::quantize(MxFp8E4M3::new(MxScaleRule::RceilOcp), &y, 1, 32, &o).unwrap();
+    assert_ne!(a.scales()[0].to_bits(), 0x00);
+    assert_eq!(a.data(), b.data());
+}
+
 #[test]
 fn f32_subnormal_blocks() {
     // A block of f32 subnormals around 2^-140: FLOOR wants X = 2^(-140-8),

@@ -383,6 +383,7 @@ fn mx_quantize_and_dequantize() {
             MxScaleRule::Floor,
             MxScaleRule::Ceil,
             MxScaleRule::Even,
+            MxScaleRule::RceilOcp,
         ] {
             check_format(MxFp4::new(rule));
             check_format(MxFp8E4M3::new(rule));

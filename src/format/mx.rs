@@ -146,9 +146,7 @@ impl<T: Element> BlockFormat for Mx<T> {
         if x.is_nan() {
             return (x, ElementMap::Zero(0), f32::NAN);
         }
-        // 1/X = 2^(127 − b) is exact in f32 for every b (2^127 down to 2^-127).
-        let inv = 1.0 / x.to_f32();
-        (x, ElementMap::Mul(inv), x.to_f32())
+        (x, ElementMap::Mul(self.multiplier(x)), x.to_f32())
     }
     fn block_scales(&self, amaxes: &[f32], _g: &(), scales: &mut [E8M0], maps: &mut [ElementMap]) {
         // The bit-level RCEIL off the portable level, which stays the
@@ -175,6 +173,20 @@ impl<T: Element> BlockFormat for Mx<T> {
     }
 }
 
+impl<T> Mx<T> {
+    /// What the elements of a block with scale `x` are multiplied by: 1/X,
+    /// exact in f32 for every byte (2¹²⁷ down to 2⁻¹²⁷), except under
+    /// [`MxScaleRule::Rceil`] for byte 0x00, where Transformer Engine's
+    /// `exp2f_rcp` gives 1 ([SEMANTICS.md](crate::contract) §2).
+    fn multiplier(&self, x: E8M0) -> f32 {
+        if x.to_bits() == 0 && self.rule == MxScaleRule::Rceil {
+            1.0
+        } else {
+            1.0 / x.to_f32()
+        }
+    }
+}
+
 /// The RCEIL scale and map on f32 bits: `t = amax · (1/max)` rounded up to
 /// a power of two is t's exponent field (E8M0 and f32 share the bias 127),
 /// plus one if t has mantissa bits; f32 subnormals above 2⁻¹²⁷ round up to
@@ -194,7 +206,9 @@ fn rceil_fast<T: Element>(amax: f32) -> (E8M0, ElementMap) {
         u32::from(t > 0x0040_0000)
     };
     let x = E8M0::from_bits(code as u8);
-    (x, ElementMap::Mul(1.0 / x.to_f32()))
+    // Transformer Engine's `exp2f_rcp`: 1 for byte 0x00 (see `Mx::multiplier`).
+    let m = if code == 0 { 1.0 } else { 1.0 / x.to_f32() };
+    (x, ElementMap::Mul(m))
 }
 
 /// The family keyword of MX with element `kind`: the OCP name in lower

@@ -13,6 +13,7 @@ use crate::{E8M0, Element};
 /// |---|---|---|
 /// | `Floor` | 2^(⌊log₂ amax⌋ − emax) | OCP §6.3, microxcaling, torchao default |
 /// | `Rceil` | `cvt.rp.satfinite.ue8m0(f32(amax · f32(1/max)))` = 2^⌈log₂(amax/max)⌉ | Transformer Engine, cuBLAS, JAX |
+/// | `RceilOcp` | as `Rceil` | OCP arithmetic for the elements (below) |
 /// | `Ceil` | 2^(⌈log₂ amax⌉ − emax) | torchao `ScaleCalculationMode.CEIL` |
 /// | `Even` | 2^(⌊log₂ r⌋ − emax), r = amax rounded half-up to the element's mantissa bits | torchao `ScaleCalculationMode.EVEN` |
 ///
@@ -25,6 +26,13 @@ use crate::{E8M0, Element};
 /// 0xFF (OCP: the whole block is NaN). +Inf gives 0xFF under `Floor`,
 /// `Ceil` and `Even` (torchao, microxcaling) and 0xFE under `Rceil`
 /// (Transformer Engine's `satfinite`).
+///
+/// `Rceil` and `RceilOcp` choose the same scale and differ only in the
+/// elements of a block whose scale byte is 0x00 (amax at most about
+/// max·2⁻¹²⁷): Transformer Engine multiplies them by `exp2f_rcp(0)`, which
+/// is 1 (`transformer_engine/common/util/ptx.cuh`, `exp2f_rcp`; torchao
+/// copies it), so they all round to signed zeros; `RceilOcp` multiplies by
+/// 1/X = 2¹²⁷, as OCP arithmetic says ([`crate::format::Mx`] applies this).
 ///
 /// ```
 /// use blockscale::{E2M1, E4M3, scale::mx::{mx_scale, MxScaleRule}};
@@ -40,13 +48,18 @@ use crate::{E8M0, Element};
 pub enum MxScaleRule {
     /// OCP's rule: 2^(⌊log₂ amax⌋ − emax).
     Floor,
-    /// Transformer Engine's and cuBLAS's rule: round amax/max up to a power of two.
+    /// Transformer Engine's and cuBLAS's rule: round amax/max up to a power
+    /// of two; a block with scale byte 0x00 is multiplied by 1, as TE's
+    /// `exp2f_rcp` does, so its elements become signed zeros.
     #[default]
     Rceil,
     /// torchao CEIL: 2^(⌈log₂ amax⌉ − emax).
     Ceil,
     /// torchao EVEN: round amax to the element's precision first, then as FLOOR.
     Even,
+    /// The RCEIL scale with OCP arithmetic for the elements: every block,
+    /// scale byte 0x00 included, is multiplied by 1/X.
+    RceilOcp,
 }
 
 impl MxScaleRule {
@@ -56,10 +69,11 @@ impl MxScaleRule {
         MxScaleRule::Rceil,
         MxScaleRule::Ceil,
         MxScaleRule::Even,
+        MxScaleRule::RceilOcp,
     ];
 
     /// The lower-case name the command line and format identifiers use:
-    /// `floor`, `rceil`, `ceil`, `even`.
+    /// `floor`, `rceil`, `ceil`, `even`, `rceil-ocp`.
     ///
     /// ```
     /// use blockscale::scale::mx::MxScaleRule;
@@ -72,6 +86,7 @@ impl MxScaleRule {
             MxScaleRule::Rceil => "rceil",
             MxScaleRule::Ceil => "ceil",
             MxScaleRule::Even => "even",
+            MxScaleRule::RceilOcp => "rceil-ocp",
         }
     }
 
@@ -110,7 +125,7 @@ pub fn mx_scale<T: Element>(amax: f32, rule: MxScaleRule) -> E8M0 {
         return E8M0::MIN;
     }
     if amax.is_infinite() {
-        return if rule == MxScaleRule::Rceil {
+        return if matches!(rule, MxScaleRule::Rceil | MxScaleRule::RceilOcp) {
             E8M0::MAX
         } else {
             E8M0::NAN
@@ -137,7 +152,7 @@ pub fn mx_scale<T: Element>(amax: f32, rule: MxScaleRule) -> E8M0 {
                 f32::from_bits((amax.to_bits() + (1 << (shift - 1))) & !((1 << shift) - 1));
             from_exponent_clamped(floor_log2(rounded) - emax)
         }
-        MxScaleRule::Rceil => {
+        MxScaleRule::Rceil | MxScaleRule::RceilOcp => {
             let t = amax * (1.0 / T::MAX_F32);
             let opts = ConvertOptions {
                 rounding: Rounding::Up,

@@ -35,6 +35,8 @@ pub enum Rule {
     Rceil,
     Ceil,
     Even,
+    // RCEIL scales with OCP's multiplier for scale byte 0x00.
+    RceilOcp,
 }
 
 /// The name clap gives a value-enum variant (its lower-case spelling, as
