@@ -103,7 +103,7 @@ fn overflow(rows: usize, cols: usize) -> Error {
 }
 
 fn checked_len(rows: usize, cols: usize) -> Result<usize, Error> {
-    rows.checked_mul(cols).ok_or_else(|| overflow(rows, cols))
+    crate::error::checked_area("scale matrix", rows, cols)
 }
 
 use crate::error::check_len;

@@ -1,49 +1,40 @@
 //! E8M0: the unsigned power-of-two scale of the MX formats (OCP MX v1.0 §5.4).
 
 use super::engine::{MagnitudeRounding, round_shift};
-use super::{ConvertOptions, Overflow, Rounding, element_common};
+use super::{ConvertOptions, Overflow, Rounding, code_byte, element_common};
 
-/// OCP E8M0 scale (ml_dtypes `float8_e8m0fnu`): 8 exponent bits, no sign, no
-/// mantissa. Code `b` is 2^(b − 127), from 2⁻¹²⁷ (0x00) to 2¹²⁷ (0xFE);
-/// 0xFF is NaN. There is no zero and no infinity.
-///
-/// [`E8M0::from_f32`] is ml_dtypes' `astype(float8_e8m0fnu)`:
-/// - positive values round to the nearest power of two, **ties away from
-///   zero** (1.5 → 2, 3 → 4, 0.75 → 1) ([`Rounding::NearestTiesAway`]);
-/// - values up to 2⁻¹²⁷ give 2⁻¹²⁷ (0x00), since nothing is smaller; f32
-///   subnormals strictly between 2⁻¹²⁷ and 2⁻¹²⁶ give 2⁻¹²⁶ (0x01), as
-///   ml_dtypes 0.6.0 does (not the nearer 2⁻¹²⁷, which
-///   `from_f32_with(x, ConvertOptions::default().with_rounding(Rounding::NearestTiesAway))` gives);
-/// - values that round to 2¹²⁸ or more, ±Inf, NaN, ±0 and negatives give NaN (0xFF).
-///
-/// [`E8M0::from_f32_with`] takes any [`Rounding`] ([`Rounding::Up`] is CUDA's
-/// `cvt.rp.ue8m0`, [`Rounding::Down`] takes the exponent of the value, as
-/// `floor(log2(x))`). With [`Overflow::Saturate`], overflow and +Inf give
-/// 2¹²⁷ (0xFE), and ±0 and negatives give 2⁻¹²⁷ (0x00), as a `satfinite`
-/// conversion clamps into range; NaN stays NaN.
-///
-/// ```
-/// use blockscale::{E8M0, element::{ConvertOptions, Rounding}};
-/// assert_eq!(E8M0::from_f32(3.0).to_f32(), 4.0);           // tie away from zero
-/// assert_eq!(E8M0::from_f32(2.9).to_f32(), 2.0);
-/// let up = ConvertOptions::default().with_rounding(Rounding::Up);
-/// assert_eq!(E8M0::from_f32_with(2.1, up).to_f32(), 4.0);  // cvt.rp
-/// assert!(E8M0::from_f32(0.0).is_nan());
-/// assert_eq!(E8M0::from_exponent(-3).unwrap().to_f32(), 0.125);
-/// assert_eq!(E8M0::ONE.exponent(), Some(0));
-/// ```
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-#[cfg_attr(
-    feature = "zerocopy",
-    derive(
-        zerocopy::FromBytes,
-        zerocopy::IntoBytes,
-        zerocopy::Immutable,
-        zerocopy::KnownLayout
-    )
-)]
-#[repr(transparent)]
-pub struct E8M0(u8);
+code_byte! {
+    /// OCP E8M0 scale (ml_dtypes `float8_e8m0fnu`): 8 exponent bits, no sign, no
+    /// mantissa. Code `b` is 2^(b − 127), from 2⁻¹²⁷ (0x00) to 2¹²⁷ (0xFE);
+    /// 0xFF is NaN. There is no zero and no infinity.
+    ///
+    /// [`E8M0::from_f32`] is ml_dtypes' `astype(float8_e8m0fnu)`:
+    /// - positive values round to the nearest power of two, **ties away from
+    ///   zero** (1.5 → 2, 3 → 4, 0.75 → 1) ([`Rounding::NearestTiesAway`]);
+    /// - values up to 2⁻¹²⁷ give 2⁻¹²⁷ (0x00), since nothing is smaller; f32
+    ///   subnormals strictly between 2⁻¹²⁷ and 2⁻¹²⁶ give 2⁻¹²⁶ (0x01), as
+    ///   ml_dtypes 0.6.0 does (not the nearer 2⁻¹²⁷, which
+    ///   `from_f32_with(x, ConvertOptions::default().with_rounding(Rounding::NearestTiesAway))` gives);
+    /// - values that round to 2¹²⁸ or more, ±Inf, NaN, ±0 and negatives give NaN (0xFF).
+    ///
+    /// [`E8M0::from_f32_with`] takes any [`Rounding`] ([`Rounding::Up`] is CUDA's
+    /// `cvt.rp.ue8m0`, [`Rounding::Down`] takes the exponent of the value, as
+    /// `floor(log2(x))`). With [`Overflow::Saturate`], overflow and +Inf give
+    /// 2¹²⁷ (0xFE), and ±0 and negatives give 2⁻¹²⁷ (0x00), as a `satfinite`
+    /// conversion clamps into range; NaN stays NaN.
+    ///
+    /// ```
+    /// use blockscale::{E8M0, element::{ConvertOptions, Rounding}};
+    /// assert_eq!(E8M0::from_f32(3.0).to_f32(), 4.0);           // tie away from zero
+    /// assert_eq!(E8M0::from_f32(2.9).to_f32(), 2.0);
+    /// let up = ConvertOptions::default().with_rounding(Rounding::Up);
+    /// assert_eq!(E8M0::from_f32_with(2.1, up).to_f32(), 4.0);  // cvt.rp
+    /// assert!(E8M0::from_f32(0.0).is_nan());
+    /// assert_eq!(E8M0::from_exponent(-3).unwrap().to_f32(), 0.125);
+    /// assert_eq!(E8M0::ONE.exponent(), Some(0));
+    /// ```
+    E8M0
+}
 
 /// Value of every byte, 2^(b − 127), built at compile time.
 static E8M0_DECODE: [f32; 256] = {

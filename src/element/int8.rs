@@ -2,41 +2,32 @@
 //! scale of 2⁻⁶ (OCP MX v1.0 §5.3).
 
 use super::engine::{MagnitudeRounding, round_shift};
-use super::{ConvertOptions, NanToFinite, element_common};
+use super::{ConvertOptions, NanToFinite, code_byte, element_common};
 
-/// MXINT8 element: two's-complement `i8` times 2⁻⁶, so values are
-/// k/64 for k in −128..=127.
-///
-/// Conversion is **symmetric**, as microxcaling (`mx/formats.py`) does: it
-/// clamps to ±127/64 and never produces 0x80 (−2), which decodes (to −2.0,
-/// by the two's-complement definition) but only arrives from raw bytes.
-///
-/// [`Int8::from_f32`]: round `x·64` to the nearest integer, ties to even,
-/// clamp to ±127 (there is no Inf, so overflow and ±Inf saturate under either
-/// [`Overflow`](super::Overflow) mode); NaN gives 0 (there is no −0; see
-/// [`NanToFinite`] for +max). −0 gives 0.
-///
-/// ```
-/// use blockscale::Int8;
-/// assert_eq!(Int8::from_f32(0.5).to_bits(), 32);
-/// assert_eq!(Int8::from_f32(1.0 / 128.0).to_f32(), 0.0);       // tie to even
-/// assert_eq!(Int8::from_f32(3.0 / 128.0).to_f32(), 2.0 / 64.0); // tie to even
-/// assert_eq!(Int8::from_f32(-5.0), Int8::MIN);
-/// assert_eq!(Int8::MAX.to_f32(), 127.0 / 64.0);
-/// assert_eq!(Int8::from_bits(0x80).to_f32(), -2.0);
-/// ```
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-#[cfg_attr(
-    feature = "zerocopy",
-    derive(
-        zerocopy::FromBytes,
-        zerocopy::IntoBytes,
-        zerocopy::Immutable,
-        zerocopy::KnownLayout
-    )
-)]
-#[repr(transparent)]
-pub struct Int8(u8);
+code_byte! {
+    /// MXINT8 element: two's-complement `i8` times 2⁻⁶, so values are
+    /// k/64 for k in −128..=127.
+    ///
+    /// Conversion is **symmetric**, as microxcaling (`mx/formats.py`) does: it
+    /// clamps to ±127/64 and never produces 0x80 (−2), which decodes (to −2.0,
+    /// by the two's-complement definition) but only arrives from raw bytes.
+    ///
+    /// [`Int8::from_f32`]: round `x·64` to the nearest integer, ties to even,
+    /// clamp to ±127 (there is no Inf, so overflow and ±Inf saturate under either
+    /// [`Overflow`](super::Overflow) mode); NaN gives 0 (there is no −0; see
+    /// [`NanToFinite`] for +max). −0 gives 0.
+    ///
+    /// ```
+    /// use blockscale::Int8;
+    /// assert_eq!(Int8::from_f32(0.5).to_bits(), 32);
+    /// assert_eq!(Int8::from_f32(1.0 / 128.0).to_f32(), 0.0);       // tie to even
+    /// assert_eq!(Int8::from_f32(3.0 / 128.0).to_f32(), 2.0 / 64.0); // tie to even
+    /// assert_eq!(Int8::from_f32(-5.0), Int8::MIN);
+    /// assert_eq!(Int8::MAX.to_f32(), 127.0 / 64.0);
+    /// assert_eq!(Int8::from_bits(0x80).to_f32(), -2.0);
+    /// ```
+    Int8
+}
 
 /// Value of every byte, (b as i8) / 64, built at compile time.
 static INT8_DECODE: [f32; 256] = {

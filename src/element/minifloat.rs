@@ -2,7 +2,7 @@
 //! its [`MiniFloatSpec`]; all behaviour comes from the engine.
 
 use super::engine::{MiniFloatSpec, Specials};
-use super::{ConvertOptions, element_common};
+use super::{ConvertOptions, code_byte, element_common};
 
 macro_rules! minifloat {
     (
@@ -11,14 +11,10 @@ macro_rules! minifloat {
         exp: $e:literal, man: $man:literal, bias: $bias:literal, specials: $sp:ident,
         consts: { $($(#[$cdoc:meta])* $c:ident = $v:literal;)* }
     ) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-        #[cfg_attr(
-            feature = "zerocopy",
-            derive(zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::Immutable, zerocopy::KnownLayout)
-        )]
-        #[repr(transparent)]
-        pub struct $t(u8);
+        code_byte! {
+            $(#[$doc])*
+            $t
+        }
 
         /// Value of every byte, built at compile time from the spec.
         static $m: [f32; 256] = $t::SPEC.decode_table();

@@ -423,6 +423,28 @@ pub(crate) const fn widen(x: f32) -> f64 {
     }
 }
 
+/// Declares element type `$t`: one code byte, transparent, with the
+/// derives every element type has (bytemuck always, zerocopy behind its
+/// feature).
+macro_rules! code_byte {
+    ($(#[$doc:meta])* $t:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+        #[cfg_attr(
+            feature = "zerocopy",
+            derive(
+                zerocopy::FromBytes,
+                zerocopy::IntoBytes,
+                zerocopy::Immutable,
+                zerocopy::KnownLayout
+            )
+        )]
+        #[repr(transparent)]
+        pub struct $t(u8);
+    };
+}
+pub(crate) use code_byte;
+
 /// Adds everything an element type shares that follows from `to_f32`,
 /// `to_bits` and `from_f64_with`: value-based comparison, formatting, f64 and
 /// half conversions, and the [`Element`] impl.
