@@ -11,7 +11,7 @@
 //! `<format>.decode.f32` (the value of every code, through `slice::decode`).
 
 use blockscale::element::{ConvertOptions, slice};
-use blockscale::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element};
+use blockscale::{E2M1, E2M3, E3M2, E4M3, E4M3Fnuz, E5M2, E5M2Fnuz, E8M0, Element};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -75,6 +75,8 @@ fn run(args: &[String]) -> Result<(), String> {
     dump::<E3M2>(&inputs, out).map_err(io)?;
     dump::<E4M3>(&inputs, out).map_err(io)?;
     dump::<E5M2>(&inputs, out).map_err(io)?;
+    dump::<E4M3Fnuz>(&inputs, out).map_err(io)?;
+    dump::<E5M2Fnuz>(&inputs, out).map_err(io)?;
     dump::<E8M0>(&inputs, out).map_err(io)?;
     Ok(())
 }

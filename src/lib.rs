@@ -104,7 +104,7 @@ pub mod testing;
 
 /// The `bytemuck` whose `Pod`/`Zeroable` the element types implement.
 pub use bytemuck;
-pub use element::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
+pub use element::{E2M1, E2M3, E3M2, E4M3, E4M3Fnuz, E5M2, E5M2Fnuz, E8M0, Element, Int8};
 pub use error::Error;
 /// The `half` whose `f16` and `bf16` the crate takes and returns.
 pub use half;

@@ -2,13 +2,15 @@
 //! gives, computed here from sign, exponent, mantissa and bias (OCP MX v1.0
 //! §5, docs/SEMANTICS.md §1) without the crate's tables or specs.
 
-use blockscale::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
+use blockscale::{E2M1, E2M3, E3M2, E4M3, E4M3Fnuz, E5M2, E5M2Fnuz, E8M0, Element, Int8};
 
 #[derive(Clone, Copy)]
 enum Special {
     None,
     NanOnly,
     InfNan,
+    /// No −0: the code with only the sign bit set is NaN (Graphcore/AMD fnuz).
+    Fnuz,
 }
 
 /// The value of `code` in a sign–exponent–mantissa format, from the OCP definition.
@@ -25,6 +27,7 @@ fn definition(code: u32, e_bits: u32, m_bits: u32, bias: i32, special: Special) 
         Special::InfNan if e == e_max && m == 0 => return sign * f64::INFINITY,
         Special::InfNan if e == e_max => return f64::NAN,
         Special::NanOnly if e == e_max && m == (1 << m_bits) - 1 => return f64::NAN,
+        Special::Fnuz if sign < 0.0 && e == 0 && m == 0 => return f64::NAN,
         _ => {}
     }
     let frac = m as f64 / (1u32 << m_bits) as f64;
@@ -68,6 +71,8 @@ fn minifloat_codes_match_their_definition() {
     check_all_codes::<E3M2>(|c| definition(c, 3, 2, 3, Special::None));
     check_all_codes::<E4M3>(|c| definition(c, 4, 3, 7, Special::NanOnly));
     check_all_codes::<E5M2>(|c| definition(c, 5, 2, 15, Special::InfNan));
+    check_all_codes::<E4M3Fnuz>(|c| definition(c, 4, 3, 8, Special::Fnuz));
+    check_all_codes::<E5M2Fnuz>(|c| definition(c, 5, 2, 16, Special::Fnuz));
 }
 
 #[test]
@@ -107,15 +112,40 @@ fn constants_match_the_format_table() {
             assert_eq!(<$t>::EPSILON.to_f32(), $eps, stringify!($t));
             assert_eq!(<$t>::ONE.to_f32(), 1.0, stringify!($t));
             assert_eq!(<$t>::ZERO.to_f32(), 0.0, stringify!($t));
-            assert!(<$t>::NEG_ZERO.to_f32().is_sign_negative(), stringify!($t));
             assert_eq!(<$t as Element>::MAX_F32, $max, stringify!($t));
         };
+        ($t:ty, $max:expr, $min_normal:expr, $min_sub:expr, $eps:expr, signed_zero) => {
+            check!($t, $max, $min_normal, $min_sub, $eps);
+            assert!(<$t>::NEG_ZERO.to_f32().is_sign_negative(), stringify!($t));
+        };
     }
-    check!(E2M1, 6.0, 1.0, 0.5, 0.5);
-    check!(E2M3, 7.5, 1.0, 0.125, 0.125);
-    check!(E3M2, 28.0, 0.25, 0.0625, 0.25);
-    check!(E4M3, 448.0, 2f32.powi(-6), 2f32.powi(-9), 0.125);
-    check!(E5M2, 57344.0, 2f32.powi(-14), 2f32.powi(-16), 0.25);
+    check!(E2M1, 6.0, 1.0, 0.5, 0.5, signed_zero);
+    check!(E2M3, 7.5, 1.0, 0.125, 0.125, signed_zero);
+    check!(E3M2, 28.0, 0.25, 0.0625, 0.25, signed_zero);
+    check!(
+        E4M3,
+        448.0,
+        2f32.powi(-6),
+        2f32.powi(-9),
+        0.125,
+        signed_zero
+    );
+    check!(
+        E5M2,
+        57344.0,
+        2f32.powi(-14),
+        2f32.powi(-16),
+        0.25,
+        signed_zero
+    );
+    // AMD's fnuz types: bias one more than OCP's, every exponent finite.
+    check!(E4M3Fnuz, 240.0, 2f32.powi(-7), 2f32.powi(-10), 0.125);
+    check!(E5M2Fnuz, 57344.0, 2f32.powi(-15), 2f32.powi(-17), 0.25);
+    for nan in [E4M3Fnuz::NAN.to_bits(), E5M2Fnuz::NAN.to_bits()] {
+        assert_eq!(nan, 0x80);
+    }
+    assert!(E4M3Fnuz::NAN.is_nan() && E5M2Fnuz::NAN.is_nan());
+    assert!(!E4M3Fnuz::from_bits(0xFF).is_nan() && !E4M3Fnuz::from_bits(0x7F).is_infinite());
     assert!(E4M3::NAN.is_nan() && E4M3::NAN.to_bits() == 0x7F);
     assert!(E4M3::from_bits(0xFF).is_nan());
     assert!(!E4M3::from_bits(0x7E).is_nan());

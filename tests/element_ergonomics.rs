@@ -5,7 +5,7 @@
 //! f32's own operations on the decoded value, the bit layout, or integer
 //! arithmetic.
 
-use blockscale::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
+use blockscale::{E2M1, E2M3, E3M2, E4M3, E4M3Fnuz, E5M2, E5M2Fnuz, E8M0, Element, Int8};
 use core::cmp::Ordering;
 use core::num::{FpCategory, ParseFloatError};
 
@@ -54,7 +54,7 @@ macro_rules! forward {
         }
     )*};
 }
-forward!(E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Int8);
+forward!(E2M1, E2M3, E3M2, E4M3, E5M2, E4M3Fnuz, E5M2Fnuz, E8M0, Int8);
 
 macro_rules! signed {
     ($($t:ident),*) => {$(
@@ -75,6 +75,8 @@ macro_rules! for_all_types {
         $check::<E3M2>();
         $check::<E4M3>();
         $check::<E5M2>();
+        $check::<E4M3Fnuz>();
+        $check::<E5M2Fnuz>();
         $check::<E8M0>();
         $check::<Int8>();
     };
@@ -722,5 +724,62 @@ mod zerocopy_impls {
     fn zerocopy_reads_and_writes_the_codes() {
         for_all_types!(bytes_are_codes);
         assert_eq!([E4M3::ONE, E4M3::NAN].as_bytes(), [0x38, 0x7F]);
+    }
+}
+
+// ----- fnuz: no −0, 0x80 the one NaN ------------------------------------------
+
+/// For every code (and every pair for `copysign`), the fnuz sign operations
+/// equal f32's on the decoded values with −0 read as +0 (the format has no
+/// −0) and NaN kept NaN; `classify` is f32's except that the codes below
+/// 2^(1 − bias) are subnormal here.
+fn fnuz_sign_ops_match_f32<T: Element + core::ops::Neg<Output = T>>(
+    abs: fn(T) -> T,
+    signum: fn(T) -> T,
+    copysign: fn(T, T) -> T,
+) {
+    let same = |got: T, want: f32, what: &str, c: u8| {
+        let g = got.to_f32();
+        let ok = if want.is_nan() {
+            g.is_nan()
+        } else {
+            g == want && !(g == 0.0 && g.is_sign_negative())
+        };
+        assert!(ok, "{} {what}({c:#04x}): got {g}, want {want}", T::NAME);
+    };
+    assert_eq!(
+        T::from_bits(0x80).to_f32().to_bits(),
+        0xFFC0_0000,
+        "{} NaN decodes to −NaN",
+        T::NAME
+    );
+    for c in 0..=255u8 {
+        let x = T::from_bits(c);
+        let v = x.to_f32();
+        same(abs(x), v.abs(), "abs", c);
+        same(-x, if v == 0.0 { 0.0 } else { -v }, "neg", c);
+        same(signum(x), v.signum(), "signum", c);
+        for s in 0..=255u8 {
+            let sv = T::from_bits(s).to_f32();
+            let want = if v == 0.0 || v.is_nan() {
+                v
+            } else {
+                v.copysign(sv)
+            };
+            same(copysign(x, T::from_bits(s)), want, "copysign", c);
+        }
+    }
+}
+
+#[test]
+fn fnuz_sign_operations_follow_f32_without_negative_zero() {
+    fnuz_sign_ops_match_f32::<E4M3Fnuz>(E4M3Fnuz::abs, E4M3Fnuz::signum, E4M3Fnuz::copysign);
+    fnuz_sign_ops_match_f32::<E5M2Fnuz>(E5M2Fnuz::abs, E5M2Fnuz::signum, E5M2Fnuz::copysign);
+    // No code is −0, and only 0x80 is NaN.
+    for c in 0..=255u8 {
+        let v = E4M3Fnuz::from_bits(c).to_f32();
+        assert!(!(v == 0.0 && v.is_sign_negative()));
+        assert_eq!(v.is_nan(), c == 0x80);
+        assert_eq!(E5M2Fnuz::from_bits(c).to_f32().is_nan(), c == 0x80);
     }
 }

@@ -12,7 +12,7 @@
 
 use blockscale::element::{ConvertOptions, NanToFinite, Overflow, Rounding};
 use blockscale::testing::grid_points;
-use blockscale::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
+use blockscale::{E2M1, E2M3, E3M2, E4M3, E4M3Fnuz, E5M2, E5M2Fnuz, E8M0, Element, Int8};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// What the oracle needs to know about a format, stated from its definition.
@@ -28,6 +28,9 @@ struct Oracle {
     nan: [u8; 2],
     /// MXINT8 negates in two's complement instead of setting a sign bit.
     twos_complement: bool,
+    /// The fnuz formats have no −0: a negative value that rounds to zero
+    /// gives +0 (their sign-bit-only code is NaN).
+    unsigned_zero: bool,
 }
 
 /// Nearest search with ties to the even code. Returns a magnitude index,
@@ -70,6 +73,7 @@ fn minifloat_oracle(
         overflow,
         nan,
         twos_complement: false,
+        unsigned_zero: false,
     }
 }
 
@@ -153,6 +157,7 @@ fn sweep<T: Element>(o: &Oracle) {
                         let sign = if neg { o.sign_bit } else { 0 };
                         let signed = |c: u8| match (x.is_nan(), o.twos_complement) {
                             (true, _) => o.nan[neg as usize],
+                            (false, false) if c == 0 && o.unsigned_zero => 0,
                             (false, false) => c | sign,
                             (false, true) => (if neg { -(c as i8) } else { c as i8 }) as u8,
                         };
@@ -233,6 +238,34 @@ fn e5m2_matches_the_oracle() {
     debug_assertions,
     ignore = "exhaustive over 2^32 inputs: run with --release"
 )]
+fn e4m3fnuz_matches_the_oracle() {
+    // Every exponent finite (max 0x7F = 240); overflow, ±Inf and NaN → 0x80.
+    let o = minifloat_oracle(4, 3, 8, 0x7F, Some(0x80), [0x80, 0x80]);
+    sweep::<E4M3Fnuz>(&Oracle {
+        unsigned_zero: true,
+        ..o
+    });
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "exhaustive over 2^32 inputs: run with --release"
+)]
+fn e5m2fnuz_matches_the_oracle() {
+    // Every exponent finite (max 0x7F = 57344); overflow, ±Inf and NaN → 0x80.
+    let o = minifloat_oracle(5, 2, 16, 0x7F, Some(0x80), [0x80, 0x80]);
+    sweep::<E5M2Fnuz>(&Oracle {
+        unsigned_zero: true,
+        ..o
+    });
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "exhaustive over 2^32 inputs: run with --release"
+)]
 fn int8_matches_the_oracle() {
     // k/64 for k = 0..=127, then the virtual 128/64; saturates; NaN → 0.
     let values = (0..=128).map(|k| k as f64 / 64.0).collect();
@@ -242,6 +275,7 @@ fn int8_matches_the_oracle() {
         overflow: None,
         nan: [0, 0],
         twos_complement: true,
+        unsigned_zero: false,
     });
     let nan_max = ConvertOptions {
         nan: NanToFinite::PositiveMax,

@@ -3,7 +3,7 @@
 
 Installs numpy and ml_dtypes from PyPI into a throwaway virtual environment,
 builds the `codec_dump` example, and compares for E2M1, E2M3, E3M2, E4M3,
-E5M2 and E8M0:
+E5M2, E4M3FNUZ, E5M2FNUZ and E8M0:
 
 * the decode of every code (NaN compared as NaN, zeros by sign);
 * `from_f32` against `astype` on the same inputs: every bf16 bit pattern,
@@ -51,6 +51,8 @@ FORMATS = {
     "E3M2": (ml_dtypes.float6_e3m2fn, 6),
     "E4M3": (ml_dtypes.float8_e4m3fn, 8),
     "E5M2": (ml_dtypes.float8_e5m2, 8),
+    "E4M3FNUZ": (ml_dtypes.float8_e4m3fnuz, 8),
+    "E5M2FNUZ": (ml_dtypes.float8_e5m2fnuz, 8),
     "E8M0": (ml_dtypes.float8_e8m0fnu, 8),
 }
 

@@ -5,7 +5,7 @@
 
 use blockscale::element::{ConvertOptions, Overflow};
 use blockscale::testing::{grid_points, nearest_even_saturating};
-use blockscale::{E2M1, E2M3, E3M2, E4M3, E5M2, Element, Int8};
+use blockscale::{E2M1, E2M3, E3M2, E4M3, E4M3Fnuz, E5M2, E5M2Fnuz, Element, Int8};
 
 const SAT: ConvertOptions = ConvertOptions {
     overflow: Overflow::Saturate,
@@ -29,6 +29,8 @@ fn every_element_encoder_is_the_kits_oracle() {
     encoder_is_the_oracle::<E3M2>();
     encoder_is_the_oracle::<E4M3>();
     encoder_is_the_oracle::<E5M2>();
+    encoder_is_the_oracle::<E4M3Fnuz>();
+    encoder_is_the_oracle::<E5M2Fnuz>();
     encoder_is_the_oracle::<Int8>();
 }
 

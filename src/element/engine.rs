@@ -17,6 +17,11 @@ pub enum Specials {
     NanOnly,
     /// IEEE-like: exponent all ones with mantissa 0 is ±Inf, otherwise NaN (E5M2).
     InfNan,
+    /// "fnuz" (finite, NaN, unsigned zero; AMD MI300, ml_dtypes
+    /// `float8_e4m3fnuz`/`float8_e5m2fnuz`): every exponent field is finite,
+    /// there is no −0, and the code with only the sign bit set (0x80) is
+    /// the one NaN.
+    Fnuz,
 }
 
 /// The parameters that define a sign–exponent–mantissa element format.
@@ -59,7 +64,7 @@ impl MiniFloatSpec {
     pub const fn max_code(&self) -> u8 {
         let all = (1u32 << (self.exp_bits + self.man_bits)) - 1;
         (match self.specials {
-            Specials::None => all,
+            Specials::None | Specials::Fnuz => all,
             Specials::NanOnly => all - 1,
             Specials::InfNan => all - (1 << self.man_bits),
         }) as u8
@@ -85,11 +90,13 @@ impl MiniFloatSpec {
         }
     }
 
-    /// The NaN code with the sign bit clear that conversions produce (ml_dtypes'
-    /// `quiet_NaN`), if the format has NaN.
+    /// The NaN code that conversions produce (ml_dtypes' `quiet_NaN`), if
+    /// the format has NaN: the sign bit clear, except in fnuz formats,
+    /// whose one NaN is the sign bit alone.
     pub const fn nan_code(&self) -> Option<u8> {
         match self.specials {
             Specials::None => None,
+            Specials::Fnuz => Some(self.sign_bit()),
             Specials::NanOnly => Some(((1u32 << (self.exp_bits + self.man_bits)) - 1) as u8),
             // E5M2's quiet NaN is S.11111.10.
             Specials::InfNan => {
@@ -104,6 +111,9 @@ impl MiniFloatSpec {
         let sign = ((code >> (self.exp_bits + m_bits)) & 1) << 31;
         let e = (code >> m_bits) & self.exp_all_ones();
         let m = code & ((1 << m_bits) - 1);
+        if matches!(self.specials, Specials::Fnuz) && sign != 0 && e == 0 && m == 0 {
+            return 0xFFC0_0000;
+        }
         if e == self.exp_all_ones() {
             match self.specials {
                 Specials::InfNan if m == 0 => return sign | 0x7F80_0000,
@@ -146,7 +156,7 @@ impl MiniFloatSpec {
     const fn overflowed(&self, sign: u8, toward_zero: bool, overflow: Overflow) -> u8 {
         let code = match (overflow, toward_zero, self.specials) {
             (Overflow::NonSaturating, false, Specials::InfNan) => self.inf_code(),
-            (Overflow::NonSaturating, false, Specials::NanOnly) => self.nan_code(),
+            (Overflow::NonSaturating, false, Specials::NanOnly | Specials::Fnuz) => self.nan_code(),
             _ => None,
         };
         sign | match code {
@@ -183,6 +193,9 @@ impl MiniFloatSpec {
         if code > self.max_code() as u64 {
             let toward_zero = matches!(mode, MagnitudeRounding::TowardZero);
             self.overflowed(sign, toward_zero, opts.overflow)
+        } else if code == 0 && matches!(self.specials, Specials::Fnuz) {
+            // No −0: a negative value that rounds to zero is +0 (ml_dtypes).
+            0
         } else {
             sign | code as u8
         }

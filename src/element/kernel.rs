@@ -17,6 +17,11 @@ pub(crate) fn kernel_codec<T: Element>(opts: ConvertOptions) -> Option<Codec> {
         return Some(Codec::Int8 { nan_code });
     }
     let spec = T::SPEC?;
+    if spec.specials == Specials::Fnuz {
+        // The kernels write `sign | magnitude`, which is NaN for a negative
+        // value that rounds to zero here: the engine handles fnuz.
+        return None;
+    }
     let max_code = spec.max_code() as u32;
     let sign = spec.sign_bit() as u32;
     // The engine's `overflowed(toward_zero = false)`.

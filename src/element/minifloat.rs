@@ -1,10 +1,17 @@
-//! The five sign–exponent–mantissa element formats, each a declaration of
-//! its [`MiniFloatSpec`]; all behaviour comes from the engine.
+//! The seven sign–exponent–mantissa element formats (OCP's five and AMD's
+//! two fnuz FP8 types), each a declaration of its [`MiniFloatSpec`]; all
+//! behaviour comes from the engine.
 
 use super::engine::{MiniFloatSpec, Specials};
 use super::{ConvertOptions, code_byte, element_common};
 
 macro_rules! minifloat {
+    // fnuz formats have no −0: their code 0x80 is NaN.
+    (@neg_zero $t:ident, Fnuz) => {};
+    (@neg_zero $t:ident, $sp:ident) => {
+        /// −0.
+        pub const NEG_ZERO: $t = $t(Self::SPEC.sign_bit());
+    };
     (
         $(#[$doc:meta])*
         $t:ident, $m:ident, bits: $bits:literal,
@@ -29,8 +36,7 @@ macro_rules! minifloat {
             };
             /// +0.
             pub const ZERO: $t = $t(0);
-            /// −0.
-            pub const NEG_ZERO: $t = $t(Self::SPEC.sign_bit());
+            minifloat!(@neg_zero $t, $sp);
             /// 1.
             pub const ONE: $t = $t((($bias as u32) << $man) as u8);
             /// Largest finite value.
@@ -170,5 +176,61 @@ minifloat! {
         INFINITY = 0x7C;
         /// −Inf.
         NEG_INFINITY = 0xFC;
+    }
+}
+
+minifloat! {
+    /// FP8 E4M3FNUZ (AMD MI300; ml_dtypes `float8_e4m3fnuz`): 1 sign, 4
+    /// exponent, 3 mantissa bits, bias 8; max 240, min normal 2⁻⁷, min
+    /// subnormal 2⁻¹⁰. Every exponent field is finite; there is no −0 and no
+    /// Inf, and 0x80 (the sign bit alone) is the one NaN.
+    ///
+    /// A code's value is half that of the same [`E4M3`] code (the bias is one
+    /// more), except 0x7F/0xFF (±240 here, NaN there) and 0x80 (NaN here, −0
+    /// there).
+    ///
+    /// [`E4M3Fnuz::from_f32`] is ml_dtypes' `astype(float8_e4m3fnuz)`:
+    /// nearest-even; magnitudes that round above 240 (248 and up: 248 ties to
+    /// even, 256), ±Inf and NaN become NaN; a negative value that rounds to
+    /// zero becomes +0. [`ConvertOptions::SATFINITE`] clamps to ±240.
+    ///
+    /// ```
+    /// use blockscale::{E4M3Fnuz, element::ConvertOptions};
+    /// assert_eq!(E4M3Fnuz::MAX.to_f32(), 240.0);
+    /// assert_eq!(E4M3Fnuz::from_f32(247.9).to_f32(), 240.0);
+    /// assert!(E4M3Fnuz::from_f32(248.0).is_nan());
+    /// assert_eq!(E4M3Fnuz::from_f32(-1e-30).to_bits(), 0x00); // no −0
+    /// assert_eq!(E4M3Fnuz::from_f32_with(1e9, ConvertOptions::SATFINITE), E4M3Fnuz::MAX);
+    /// assert_eq!(E4M3Fnuz::NAN.to_bits(), 0x80);
+    /// ```
+    E4M3Fnuz, E4M3FNUZ_DECODE, bits: 8, exp: 4, man: 3, bias: 8, specials: Fnuz,
+    consts: {
+        /// The one NaN, 0x80.
+        NAN = 0x80;
+    }
+}
+
+minifloat! {
+    /// FP8 E5M2FNUZ (AMD MI300; ml_dtypes `float8_e5m2fnuz`): 1 sign, 5
+    /// exponent, 2 mantissa bits, bias 16; max 57344, min normal 2⁻¹⁵, min
+    /// subnormal 2⁻¹⁷. Every exponent field is finite; there is no −0 and no
+    /// Inf, and 0x80 is the one NaN.
+    ///
+    /// [`E5M2Fnuz::from_f32`] is ml_dtypes' `astype(float8_e5m2fnuz)`:
+    /// nearest-even; magnitudes that round above 57344 (61440 and up), ±Inf
+    /// and NaN become NaN; a negative value that rounds to zero becomes +0.
+    ///
+    /// ```
+    /// use blockscale::E5M2Fnuz;
+    /// assert_eq!(E5M2Fnuz::MAX.to_f32(), 57344.0);
+    /// assert_eq!(E5M2Fnuz::from_f32(61439.0), E5M2Fnuz::MAX);
+    /// assert!(E5M2Fnuz::from_f32(61440.0).is_nan());
+    /// assert!(E5M2Fnuz::from_f32(f32::INFINITY).is_nan());
+    /// assert_eq!(E5M2Fnuz::MIN_POSITIVE_SUBNORMAL.to_f32(), 2f32.powi(-17));
+    /// ```
+    E5M2Fnuz, E5M2FNUZ_DECODE, bits: 8, exp: 5, man: 2, bias: 16, specials: Fnuz,
+    consts: {
+        /// The one NaN, 0x80.
+        NAN = 0x80;
     }
 }

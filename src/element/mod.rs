@@ -7,11 +7,15 @@
 //! | [`E3M2`] (FP6) | 1.3.2 | 3 | 28 | 0.25 | 0.0625 | – | – |
 //! | [`E4M3`] (FP8 "fn") | 1.4.3 | 7 | 448 | 2⁻⁶ | 2⁻⁹ | – | S.1111.111 |
 //! | [`E5M2`] (FP8) | 1.5.2 | 15 | 57344 | 2⁻¹⁴ | 2⁻¹⁶ | S.11111.00 | S.11111.{01,10,11} |
+//! | [`E4M3Fnuz`] (FP8, AMD) | 1.4.3 | 8 | 240 | 2⁻⁷ | 2⁻¹⁰ | – | 0x80 (no −0) |
+//! | [`E5M2Fnuz`] (FP8, AMD) | 1.5.2 | 16 | 57344 | 2⁻¹⁵ | 2⁻¹⁷ | – | 0x80 (no −0) |
 //! | [`E8M0`] (scale) | 0.8.0 | 127 | 2¹²⁷ | 2⁻¹²⁷ | – | – | 0xFF |
 //! | [`Int8`] (MXINT8) | two's complement × 2⁻⁶ | – | 127/64 | – | – | – | – |
 //!
 //! Sources: OCP Microscaling Formats (MX) v1.0 §5; ml_dtypes `float8.h` and
-//! `mxfloat.h`. The five minifloats are each a four-line declaration
+//! `mxfloat.h` (the fnuz types are ml_dtypes' `float8_e4m3fnuz` and
+//! `float8_e5m2fnuz`, from Graphcore's FP8 proposal, arXiv 2206.02915, as
+//! AMD MI300 implements them). The seven minifloats are each a four-line declaration
 //! ([`MiniFloatSpec`]) driving one conversion engine; E8M0 and MXINT8 are not
 //! minifloats (no sign, no zero; an integer) and have their own small files,
 //! sharing the engine's integer rounding step.
@@ -53,6 +57,7 @@
 mod e8m0;
 mod engine;
 mod ergonomics;
+mod fnuz;
 mod int8;
 mod kernel;
 mod minifloat;
@@ -62,9 +67,10 @@ pub mod slice;
 pub use e8m0::E8M0;
 pub use engine::{MiniFloatSpec, Specials};
 pub(crate) use ergonomics::element_ergonomics;
+pub use fnuz::ToFnuz;
 pub use int8::Int8;
 pub(crate) use kernel::kernel_codec;
-pub use minifloat::{E2M1, E2M3, E3M2, E4M3, E5M2};
+pub use minifloat::{E2M1, E2M3, E3M2, E4M3, E4M3Fnuz, E5M2, E5M2Fnuz};
 
 use crate::Error;
 
@@ -261,6 +267,10 @@ pub enum ElementKind {
     E4M3,
     /// [`E5M2`] (FP8).
     E5M2,
+    /// [`E4M3Fnuz`] (FP8, AMD).
+    E4M3Fnuz,
+    /// [`E5M2Fnuz`] (FP8, AMD).
+    E5M2Fnuz,
     /// [`E8M0`] (scale).
     E8M0,
     /// [`Int8`] (MXINT8).
@@ -276,6 +286,8 @@ impl ElementKind {
             ElementKind::E3M2 => "E3M2",
             ElementKind::E4M3 => "E4M3",
             ElementKind::E5M2 => "E5M2",
+            ElementKind::E4M3Fnuz => "E4M3FNUZ",
+            ElementKind::E5M2Fnuz => "E5M2FNUZ",
             ElementKind::E8M0 => "E8M0",
             ElementKind::Int8 => "INT8",
         }

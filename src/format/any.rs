@@ -39,12 +39,20 @@ macro_rules! formats {
                 Fp8TensorwiseE4M3(crate::format::Fp8Tensorwise<crate::E4M3>),
                 /// FP8 E5M2 with one FP32 scale per tensor.
                 Fp8TensorwiseE5M2(crate::format::Fp8Tensorwise<crate::E5M2>),
+                /// AMD FP8 E4M3FNUZ with one FP32 scale per tensor.
+                Fp8TensorwiseE4M3Fnuz(crate::format::Fp8Tensorwise<crate::E4M3Fnuz>),
+                /// AMD FP8 E5M2FNUZ with one FP32 scale per tensor.
+                Fp8TensorwiseE5M2Fnuz(crate::format::Fp8Tensorwise<crate::E5M2Fnuz>),
             ]
             f32_block_scales [
                 /// FP8 E4M3 with FP32 block scales.
                 Fp8BlockwiseE4M3(crate::format::Fp8Blockwise<crate::E4M3>),
                 /// FP8 E5M2 with FP32 block scales.
                 Fp8BlockwiseE5M2(crate::format::Fp8Blockwise<crate::E5M2>),
+                /// AMD FP8 E4M3FNUZ with FP32 block scales.
+                Fp8BlockwiseE4M3Fnuz(crate::format::Fp8Blockwise<crate::E4M3Fnuz>),
+                /// AMD FP8 E5M2FNUZ with FP32 block scales.
+                Fp8BlockwiseE5M2Fnuz(crate::format::Fp8Blockwise<crate::E5M2Fnuz>),
             ]
             e8m0_block128_scales [
                 /// FP8 E4M3 with E8M0 block scales (DeepSeek, DeepGEMM UE8M0).

@@ -219,6 +219,10 @@ fn mx_family(kind: ElementKind) -> &'static str {
     match kind {
         ElementKind::E4M3 => "mxfp8",
         ElementKind::E5M2 => "mxfp8-e5m2",
+        // No producer writes MX with fnuz elements; the names exist so
+        // that every `Mx<T>` has one.
+        ElementKind::E4M3Fnuz => "mxfp8-e4m3fnuz",
+        ElementKind::E5M2Fnuz => "mxfp8-e5m2fnuz",
         ElementKind::E2M3 => "mxfp6",
         ElementKind::E3M2 => "mxfp6-e3m2",
         ElementKind::E2M1 => "mxfp4",

@@ -6,6 +6,7 @@
 
 mod any;
 mod dequantize;
+mod fnuz;
 mod quantize;
 
 pub use any::{AnyQuantized, QuantizedView, TensorVisitor};
