@@ -4,7 +4,7 @@
 //! special cases are worked by hand in the comments.
 
 use blockscale::format::{Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, Nvfp4};
-use blockscale::scale::mx::MxScaleRule;
+use blockscale::scale::mx::{MxProfile, MxScaleRule};
 use blockscale::scale::nvfp4::Nvfp4Profile;
 use blockscale::tensor::{Direction, PartialBlocks, QuantizeOptions, QuantizedTensor};
 use blockscale::{E4M3, E5M2, Element, Error};
@@ -76,31 +76,45 @@ fn nvfp4_transformer_engine_golden() {
 
 #[test]
 fn nvfp4_other_profiles_golden() {
+    // A = 2688, so w = A/2688 = 1. Block 3 is zero; block 4 has amax 2e-4,
+    // whose scale 2e-4/6 = 3.3e-5 is below half of E4M3's smallest 2^-9.
+    let scales =
+        |q: &QuantizedTensor<Nvfp4>| q.scales().iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+
+    // Model-Optimizer ≥ 0.45: the zero block's 0 becomes 1.0 (0x38), the tiny
+    // block's scale is clamped up to 2^-9 (0x01); 1e-4 · 512 = 0.05 → 0,
+    // −2e-4 · 512 = −0.10 → −0 (its sign is x < 0), 3e-5 → 0, 0 → +0.
     let mo = nvfp4(Nvfp4Profile::ModelOptimizer);
-    // Zero and tiny blocks: s_b rounds to 0 and is replaced by 1.0.
-    assert_eq!(
-        mo.scales().iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
-        [0x38, 0x7E, 0x38, 0x38]
-    );
+    assert_eq!(scales(&mo), [0x38, 0x7E, 0x38, 0x01]);
     let n = nibbles(&mo);
     assert_eq!(n[..32], FIRST_TWO_BLOCKS);
     assert_eq!(n[48..52], [0, 8, 0, 0]);
 
+    // Model-Optimizer 0.35–0.44: no clamp, so the tiny block stores 0x00
+    // and its elements divide by 0: ±6, and 0/0 = NaN → +6.
+    let legacy = nvfp4(Nvfp4Profile::ModelOptimizerLegacy);
+    assert_eq!(scales(&legacy), [0x38, 0x7E, 0x38, 0x00]);
+    assert_eq!(nibbles(&legacy)[48..52], [7, 15, 7, 7]);
+
     let tao = nvfp4(Nvfp4Profile::TorchAo);
     // Block scales are clamped below at 2^-6 (E4M3 0x08).
-    assert_eq!(
-        tao.scales().iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
-        [0x38, 0x7E, 0x08, 0x08]
-    );
+    assert_eq!(scales(&tao), [0x38, 0x7E, 0x08, 0x08]);
     assert_eq!(nibbles(&tao)[48..52], [0, 8, 0, 0]);
 
+    // JAX: s_b = 0 makes the element multiplier f(1/0 · c) = ∞: zeros give
+    // 0 · ∞ = NaN, which XLA's convert makes −0 (8); the tiny block's
+    // nonzero elements saturate to ±6.
     let jax = nvfp4(Nvfp4Profile::Jax);
-    assert_eq!(
-        jax.scales().iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
-        [0x38, 0x7E, 0x00, 0x00]
-    );
-    // s_b = 0: 0/0 is NaN, which the ml_dtypes cast makes −0 (code 8).
-    assert!(nibbles(&jax)[32..].iter().all(|&c| c == 8));
+    assert_eq!(scales(&jax), [0x38, 0x7E, 0x00, 0x00]);
+    let n = nibbles(&jax);
+    assert!(n[32..48].iter().all(|&c| c == 8));
+    assert_eq!(n[48..52], [7, 15, 7, 8]);
+
+    // compressed-tensors: zero and underflowing blocks get 0.125 (0x20);
+    // the elements divide by 0.125/g ≈ 0.125: −2e-4 · 8 → −0, the rest +0.
+    let ct = nvfp4(Nvfp4Profile::CompressedTensors);
+    assert_eq!(scales(&ct)[2..], [0x20, 0x20]);
+    assert_eq!(nibbles(&ct)[48..52], [0, 8, 0, 0]);
 }
 
 #[test]
@@ -419,8 +433,14 @@ fn rceil_zero_scale_byte() {
         });
         assert_eq!(portable.data(), te.data());
     }
-    let ocp =
-        QuantizedTensor::quantize(MxFp8E4M3::new(MxScaleRule::RceilOcp), &x, 1, 32, &o).unwrap();
+    let ocp = QuantizedTensor::quantize(
+        MxFp8E4M3::default().with_profile(MxProfile::Ocp),
+        &x,
+        1,
+        32,
+        &o,
+    )
+    .unwrap();
     assert_eq!(ocp.scales()[0].to_bits(), 0x00);
     assert_eq!(ocp.data()[0], 0xDC);
     // 1e-37·2^127 = 17.01…, above the midpoint 17 of 16 and 18:
@@ -434,13 +454,21 @@ fn rceil_zero_scale_byte() {
     let te4 = QuantizedTensor::quantize(MxFp4::default(), &z, 1, 32, &o).unwrap();
     assert_eq!(te4.scales()[0].to_bits(), 0x00);
     assert_eq!(te4.data()[0], 0x08);
-    let ocp4 = QuantizedTensor::quantize(MxFp4::new(MxScaleRule::RceilOcp), &z, 1, 32, &o).unwrap();
+    let ocp4 =
+        QuantizedTensor::quantize(MxFp4::default().with_profile(MxProfile::Ocp), &z, 1, 32, &o)
+            .unwrap();
     assert_eq!(ocp4.data()[0], 0x1B);
     // Blocks with any other scale byte are multiplied by 1/X under both.
     let y: Vec<f32> = x.iter().map(|v| v * 2.0f32.powi(20)).collect();
     let a = QuantizedTensor::quantize(MxFp8E4M3::default(), &y, 1, 32, &o).unwrap();
-    let b =
-        QuantizedTensor::quantize(MxFp8E4M3::new(MxScaleRule::RceilOcp), &y, 1, 32, &o).unwrap();
+    let b = QuantizedTensor::quantize(
+        MxFp8E4M3::default().with_profile(MxProfile::Ocp),
+        &y,
+        1,
+        32,
+        &o,
+    )
+    .unwrap();
     assert_ne!(a.scales()[0].to_bits(), 0x00);
     assert_eq!(a.data(), b.data());
 }

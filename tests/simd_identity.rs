@@ -14,7 +14,7 @@ use blockscale::format::{
     BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2,
     MxInt8, Nvfp4, ScaleCodec,
 };
-use blockscale::scale::mx::MxScaleRule;
+use blockscale::scale::mx::{MxProfile, MxScaleRule};
 use blockscale::scale::nvfp4::Nvfp4Profile;
 use blockscale::simd::{Level, with_level};
 use blockscale::tensor::{
@@ -383,10 +383,17 @@ fn mx_quantize_and_dequantize() {
             MxScaleRule::Floor,
             MxScaleRule::Ceil,
             MxScaleRule::Even,
-            MxScaleRule::RceilOcp,
         ] {
             check_format(MxFp4::new(rule));
             check_format(MxFp8E4M3::new(rule));
+        }
+        // Every producer's arithmetic, with each rule it offers.
+        for &profile in MxProfile::ALL {
+            for &rule in profile.rules() {
+                check_format(MxFp4::new(rule).with_profile(profile));
+                check_format(MxFp8E4M3::new(rule).with_profile(profile));
+                check_format(MxFp6E3M2::new(rule).with_profile(profile));
+            }
         }
         check_format(MxFp4::new_2d(MxScaleRule::Rceil));
         check_format(MxFp6E2M3::default());

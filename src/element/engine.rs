@@ -182,6 +182,7 @@ impl MiniFloatSpec {
                     NanToFinite::MlDtypes => sign ^ self.sign_bit(),
                     NanToFinite::Zero => 0,
                     NanToFinite::PositiveMax => self.max_code(),
+                    NanToFinite::NegativeZero => self.sign_bit(),
                 },
             };
         }

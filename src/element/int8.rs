@@ -62,7 +62,7 @@ impl Int8 {
         if x.is_nan() {
             return match opts.nan {
                 NanToFinite::PositiveMax => Int8::MAX,
-                NanToFinite::MlDtypes | NanToFinite::Zero => Int8::ZERO,
+                NanToFinite::MlDtypes | NanToFinite::Zero | NanToFinite::NegativeZero => Int8::ZERO,
             };
         }
         let neg = x.is_sign_negative();

@@ -12,7 +12,7 @@ pub(crate) fn kernel_codec<T: Element>(opts: ConvertOptions) -> Option<Codec> {
     if T::KIND == ElementKind::Int8 {
         let nan_code = match opts.nan {
             NanToFinite::PositiveMax => 127,
-            NanToFinite::MlDtypes | NanToFinite::Zero => 0,
+            NanToFinite::MlDtypes | NanToFinite::Zero | NanToFinite::NegativeZero => 0,
         };
         return Some(Codec::Int8 { nan_code });
     }
@@ -37,6 +37,7 @@ pub(crate) fn kernel_codec<T: Element>(opts: ConvertOptions) -> Option<Codec> {
             NanToFinite::MlDtypes => (sign, 0),
             NanToFinite::Zero => (0, 0),
             NanToFinite::PositiveMax => (max_code, max_code),
+            NanToFinite::NegativeZero => (sign, sign),
         },
     };
     Some(Codec::Mini {

@@ -54,6 +54,7 @@
 //! - `zerocopy`: `FromBytes`, `IntoBytes`, `Immutable` and `KnownLayout`
 //!   (every byte is a valid element; bits above a type's width are ignored).
 
+mod cast;
 mod e8m0;
 mod engine;
 mod ergonomics;
@@ -64,6 +65,7 @@ mod minifloat;
 pub(crate) mod nibble;
 pub mod slice;
 
+pub use cast::{CastRule, Ties, ZeroSign};
 pub use e8m0::E8M0;
 pub use engine::{MiniFloatSpec, Specials};
 pub(crate) use ergonomics::element_ergonomics;
@@ -200,6 +202,9 @@ pub enum NanToFinite {
     Zero,
     /// +max whatever the sign (Transformer Engine's `satfinite` E2M1 kernels give +6).
     PositiveMax,
+    /// −0 whatever the sign (XLA's CPU conversion to `f4e2m1fn`, as JAX
+    /// runs it). For MXINT8, which has no −0, this gives 0.
+    NegativeZero,
 }
 
 /// The options of a conversion from a real number to an element.

@@ -43,7 +43,7 @@ pub use mx::{Mx, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8};
 pub use nvfp4::Nvfp4;
 pub use ue8m0::Fp8BlockUe8m0;
 
-use crate::element::ConvertOptions;
+use crate::element::{CastRule, ConvertOptions};
 use crate::prelude::*;
 use crate::scale::ElementMap;
 use crate::{E4M3, E8M0, Element, Error};
@@ -270,6 +270,12 @@ pub trait BlockFormat: Clone + core::fmt::Debug + Send + Sync {
     /// rounding mode replaces `rounding`.
     fn element_options(&self) -> ConvertOptions {
         ConvertOptions::SATFINITE
+    }
+    /// How the producer this format follows departs from IEEE conversion
+    /// in exact ties, zero signs and subnormal inputs; formats other than
+    /// IEEE's are encoded off the SIMD kernels.
+    fn element_cast(&self) -> CastRule {
+        CastRule::IEEE
     }
     /// Checks the format's own parameters before a tensor is quantized or
     /// rebuilt with it: the default accepts every value; FP8 blockwise

@@ -2,10 +2,11 @@
 
 use super::{BlockFormat, BlockShape, FormatId};
 use crate::Error;
+use crate::element::CastRule;
 use crate::element::ElementKind;
 use crate::prelude::*;
 use crate::scale::ElementMap;
-use crate::scale::mx::{MxScaleRule, mx_scale};
+use crate::scale::mx::{MxProfile, MxScaleRule, mx_block};
 use crate::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
 use core::marker::PhantomData;
 
@@ -38,6 +39,9 @@ use core::marker::PhantomData;
 pub struct Mx<T> {
     /// How the shared scale is chosen.
     pub rule: MxScaleRule,
+    /// Whose arithmetic to reproduce for that rule ([`MxProfile`]; the
+    /// default is Transformer Engine's).
+    pub profile: MxProfile,
     /// 32×32 tiles instead of 1×32 blocks.
     pub two_d: bool,
     _elem: PhantomData<fn() -> T>,
@@ -61,6 +65,7 @@ impl<T> Mx<T> {
     pub const fn new(rule: MxScaleRule) -> Self {
         Mx {
             rule,
+            profile: MxProfile::TransformerEngine,
             two_d: false,
             _elem: PhantomData,
         }
@@ -70,9 +75,24 @@ impl<T> Mx<T> {
     pub const fn new_2d(rule: MxScaleRule) -> Self {
         Mx {
             rule,
+            profile: MxProfile::TransformerEngine,
             two_d: true,
             _elem: PhantomData,
         }
+    }
+
+    /// This format with `profile`'s arithmetic.
+    ///
+    /// ```
+    /// use blockscale::format::{BlockFormat, MxFp4};
+    /// use blockscale::scale::mx::{MxProfile, MxScaleRule};
+    /// let ggml = MxFp4::new(MxScaleRule::Floor).with_profile(MxProfile::Ggml);
+    /// assert_eq!(ggml.id().to_string(), "mxfp4,profile=ggml"); // FLOOR is ggml's one rule
+    /// assert_eq!("mxfp4,profile=ggml".parse::<blockscale::format::AnyFormat>()?.to_string(), "mxfp4,profile=ggml");
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub const fn with_profile(self, profile: MxProfile) -> Self {
+        Mx { profile, ..self }
     }
 }
 
@@ -105,12 +125,20 @@ impl<T: Element> BlockFormat for Mx<T> {
         } else {
             format!("{e}-{:?}", self.rule).to_uppercase()
         };
+        let e = if self.profile == MxProfile::default() {
+            e
+        } else {
+            format!("{e}-{}", self.profile.name())
+        };
         if self.two_d { format!("{e}-2D") } else { e }
     }
     fn id(&self) -> FormatId {
         let mut id = FormatId::new(mx_family(T::KIND));
-        if self.rule != MxScaleRule::default() {
+        if self.rule != self.profile.default_rule() {
             id = id.with("rule", self.rule.name());
+        }
+        if self.profile != MxProfile::default() {
+            id = id.with("profile", self.profile.name());
         }
         if self.two_d {
             id = id.with("2d", "true");
@@ -118,14 +146,33 @@ impl<T: Element> BlockFormat for Mx<T> {
         id
     }
     fn from_id(id: &FormatId) -> Result<Self, Error> {
-        id.expect(mx_family(T::KIND), &["rule", "2d"])?;
+        id.expect(mx_family(T::KIND), &["rule", "profile", "2d"])?;
         let rules: Vec<_> = MxScaleRule::ALL.iter().map(|&r| (r.name(), r)).collect();
-        let rule = id.choice("rule", &rules)?.unwrap_or_default();
-        Ok(if super::two_d(id)? {
+        let profiles: Vec<_> = MxProfile::ALL.iter().map(|&p| (p.name(), p)).collect();
+        let profile = id.choice("profile", &profiles)?.unwrap_or_default();
+        let rule = id.choice("rule", &rules)?.unwrap_or(profile.default_rule());
+        if !profile.writes(T::KIND) {
+            return Err(Error::InvalidArgument(format!(
+                "format '{id}': {} does not write MX with {} elements",
+                profile.name(),
+                T::NAME
+            )));
+        }
+        if !profile.rules().contains(&rule) {
+            let names: Vec<_> = profile.rules().iter().map(|r| r.name()).collect();
+            return Err(Error::InvalidArgument(format!(
+                "format '{id}': profile {} has the scale rule {}, not {}",
+                profile.name(),
+                names.join(", "),
+                rule.name()
+            )));
+        }
+        let f = if super::two_d(id)? {
             Mx::new_2d(rule)
         } else {
             Mx::new(rule)
-        })
+        };
+        Ok(f.with_profile(profile))
     }
     fn block(&self) -> BlockShape {
         if self.two_d {
@@ -138,20 +185,18 @@ impl<T: Element> BlockFormat for Mx<T> {
         false
     }
     fn scale_rule(&self) -> String {
-        format!("{:?}", self.rule)
+        format!("{:?} ({} arithmetic)", self.rule, self.profile.name())
     }
     fn global(&self, _amax: f32) {}
     fn block_scale(&self, block_amax: f32, _g: &()) -> (E8M0, ElementMap, f32) {
-        let x = mx_scale::<T>(block_amax, self.rule);
-        if x.is_nan() {
-            return (x, ElementMap::Zero(0), f32::NAN);
-        }
-        (x, ElementMap::Mul(self.multiplier(x)), x.to_f32())
+        let (x, map) = mx_block::<T>(self.profile, self.rule, block_amax);
+        (x, map, x.to_f32())
     }
     fn block_scales(&self, amaxes: &[f32], _g: &(), scales: &mut [E8M0], maps: &mut [ElementMap]) {
         // The bit-level RCEIL off the portable level, which stays the
         // specification that the fast path is tested against.
         let fast = self.rule == MxScaleRule::Rceil
+            && self.profile == MxProfile::TransformerEngine
             && crate::simd::active() != crate::simd::Level::Portable;
         for ((&a, s), m) in amaxes.iter().zip(scales.iter_mut()).zip(maps.iter_mut()) {
             (*s, *m) = if fast {
@@ -171,19 +216,8 @@ impl<T: Element> BlockFormat for Mx<T> {
     fn tensor_alpha(&self, _g: &()) -> f32 {
         1.0
     }
-}
-
-impl<T> Mx<T> {
-    /// What the elements of a block with scale `x` are multiplied by: 1/X,
-    /// exact in f32 for every byte (2¹²⁷ down to 2⁻¹²⁷), except under
-    /// [`MxScaleRule::Rceil`] for byte 0x00, where Transformer Engine's
-    /// `exp2f_rcp` gives 1 ([SEMANTICS.md](crate::contract) §2).
-    fn multiplier(&self, x: E8M0) -> f32 {
-        if x.to_bits() == 0 && self.rule == MxScaleRule::Rceil {
-            1.0
-        } else {
-            1.0 / x.to_f32()
-        }
+    fn element_cast(&self) -> CastRule {
+        crate::scale::mx::element_cast::<T>(self.profile)
     }
 }
 
@@ -191,7 +225,8 @@ impl<T> Mx<T> {
 /// a power of two is t's exponent field (E8M0 and f32 share the bias 127),
 /// plus one if t has mantissa bits; f32 subnormals above 2⁻¹²⁷ round up to
 /// 2⁻¹²⁶, and exponents above 127 saturate to 0xFE. Equals
-/// `block_scale` under `MxScaleRule::Rceil` (tested against it).
+/// `block_scale` under `MxScaleRule::Rceil` and Transformer Engine's
+/// profile (tested against it).
 #[inline]
 fn rceil_fast<T: Element>(amax: f32) -> (E8M0, ElementMap) {
     if amax.is_nan() {
@@ -206,7 +241,7 @@ fn rceil_fast<T: Element>(amax: f32) -> (E8M0, ElementMap) {
         u32::from(t > 0x0040_0000)
     };
     let x = E8M0::from_bits(code as u8);
-    // Transformer Engine's `exp2f_rcp`: 1 for byte 0x00 (see `Mx::multiplier`).
+    // Transformer Engine's `exp2f_rcp`: 1 for byte 0x00 (see `mx_block`).
     let m = if code == 0 { 1.0 } else { 1.0 / x.to_f32() };
     (x, ElementMap::Mul(m))
 }

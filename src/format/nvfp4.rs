@@ -3,7 +3,7 @@
 
 use super::{BlockFormat, BlockShape, FormatId};
 use crate::Error;
-use crate::element::ConvertOptions;
+use crate::element::{CastRule, ConvertOptions};
 use crate::prelude::*;
 use crate::scale::ElementMap;
 use crate::scale::nvfp4::{self, NVFP4_RANGE, Nvfp4Global, Nvfp4Profile};
@@ -165,16 +165,25 @@ impl BlockFormat for Nvfp4 {
     fn dequant_factor(&self, s: E4M3, g: &Nvfp4Global) -> f32 {
         match self.profile {
             Nvfp4Profile::TransformerEngine => (s.to_f32() * g.amax) * (1.0 / NVFP4_RANGE),
+            Nvfp4Profile::Jax => s.to_f32() * nvfp4::jax_global(g),
+            Nvfp4Profile::CompressedTensors => s.to_f32() / nvfp4::compressed_tensors_global(g),
             _ => s.to_f32() * g.w,
         }
     }
     fn element_options(&self) -> ConvertOptions {
         nvfp4::element_options(self.profile)
     }
+    fn element_cast(&self) -> CastRule {
+        nvfp4::element_cast(self.profile)
+    }
     fn global_amax(&self, g: &Nvfp4Global) -> Option<f32> {
         Some(g.amax)
     }
     fn tensor_alpha(&self, g: &Nvfp4Global) -> f32 {
-        g.amax / NVFP4_RANGE
+        match self.profile {
+            Nvfp4Profile::Jax => nvfp4::jax_global(g),
+            Nvfp4Profile::CompressedTensors => 1.0 / nvfp4::compressed_tensors_global(g),
+            _ => g.amax / NVFP4_RANGE,
+        }
     }
 }

@@ -57,6 +57,7 @@ struct Job<'a, F: BlockFormat, S: Real> {
     /// The element's kernel description, when there is an encode kernel.
     codec: Option<Codec>,
     elem_opts: crate::element::ConvertOptions,
+    cast: crate::element::CastRule,
     rounding: TensorRounding,
     src: &'a [S],
     rows: usize,
@@ -265,6 +266,11 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
             for (tj, seg) in row.chunks(g.tc).enumerate() {
                 let map = st.maps[tj];
                 for (k, &x) in seg.iter().enumerate() {
+                    let x = if self.cast.flush_subnormals && x.is_subnormal() {
+                        0.0f32.copysign(x)
+                    } else {
+                        x
+                    };
                     let code = match map.apply(x) {
                         None => match map {
                             ElementMap::Zero(code) => code,
@@ -282,7 +288,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                                 None => self.elem_opts.with_rounding(Rounding::NearestEven),
                                 Some(b) => self.elem_opts.with_rounding(Rounding::Stochastic(b)),
                             };
-                            F::Elem::from_f32_with(v, o).to_bits()
+                            self.cast.encode::<F::Elem>(v, o).to_bits()
                         }
                     };
                     nibble::put(data, e + tj * g.tc + k, code, fp4);
@@ -438,6 +444,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         };
         let global = format.global(amax);
         let elem_opts = format.element_options();
+        let cast = format.element_cast();
         let job = Job {
             format,
             global,
@@ -445,8 +452,10 @@ impl<F: BlockFormat> QuantizedTensor<F> {
             kernels,
             codec: kernels
                 .encode_row
+                .filter(|_| cast == crate::element::CastRule::IEEE)
                 .and_then(|_| crate::element::kernel_codec::<F::Elem>(elem_opts)),
             elem_opts,
+            cast,
             rounding: opts.rounding,
             src,
             rows,

@@ -22,7 +22,6 @@ use half::bf16;
 
 use crate::element::Element;
 use crate::format::{BlockFormat, BlockShape, ScaleCodec};
-use crate::scale::nvfp4::Nvfp4Profile;
 use crate::simd::{self, Level};
 use crate::tensor::{Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, TensorRounding};
 
@@ -462,13 +461,19 @@ pub fn check_quantize<F: BlockFormat>(
     }
     // 6. Bounded output. A caller's fixed scale or global amax may saturate
     // and overflow; near f32's top, q · factor may overflow legitimately;
-    // torchao's NVFP4 is NaN when A/2688 underflows (`Nvfp4Profile`);
+    // producers' own arithmetic gives NaN for zero and tiny tensors
+    // (`Nvfp4Profile`: 0/0 once A/2688 underflows) and ggml's scale byte
+    // wraps to NaN for blocks of amax in [2⁻¹²⁶, 2⁻¹²⁵) (`MxProfile`);
     // stochastic rounding may round a tiny value up to the block's step.
     let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let torchao = f.id().option("profile") == Some(Nvfp4Profile::TorchAo.name());
+    let producer_nan = match f.id().option("profile") {
+        None | Some("te") | Some("ocp") => false,
+        Some("ggml") => true,
+        Some(_) => amax < 1e-30,
+    };
     if f.id().option("scale").is_none()
         && opts.global_amax.is_none()
-        && !(torchao && amax < 1e-38)
+        && !producer_nan
         && x.iter().all(|v| v.is_finite())
         && amax <= f32::MAX / 4096.0
     {

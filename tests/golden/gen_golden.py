@@ -50,14 +50,17 @@ def te_nvfp4(x):
 
 
 def mo_nvfp4(x):
+    # Model-Optimizer >= 0.45: an f32 zero scale becomes 1, then the scale is
+    # clamped to [2^-9, 448] before the E4M3 cast. (The producers' own bytes
+    # are in tests/golden/producers/, from tests/producers/gen_corners.py.)
     A = f32(np.max(np.abs(x)))
     w = A / f32(2688)
     scales, qs = [], []
     for blk in x.reshape(-1, 16):
         a_b = f32(np.max(np.abs(blk)))
-        s_b = e4m3_sat(a_b / f32(f32(6) * w))
-        if f32(s_b) == 0:
-            s_b = np.float32(1).astype(E4M3)
+        s = f32(a_b / f32(f32(6) * w))
+        s = f32(1) if s == 0 else s
+        s_b = e4m3_sat(np.clip(s, f32(2.0**-9), f32(448)))
         qs += codes(e2m1_sat(blk / f32(f32(s_b) * w)))
         scales.append(int(np.array(s_b).view(np.uint8)))
     return scales, qs

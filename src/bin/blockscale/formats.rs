@@ -13,18 +13,24 @@ pub struct Opts {
     pub two_d: bool,
 }
 
-/// `--profile`: whose numbers to reproduce.
+/// `--profile`: whose bytes to reproduce (`Nvfp4Profile`, `MxProfile`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Profile {
-    /// NVIDIA Transformer Engine (NVFP4 operation order, MX RCEIL).
+    /// NVIDIA Transformer Engine (the default: NVFP4, MX RCEIL).
     Te,
-    /// NVIDIA Model-Optimizer (NVFP4).
+    /// NVIDIA Model-Optimizer 0.45 and later (NVFP4, MXFP4, MXFP8).
     Modelopt,
-    /// torchao (NVFP4).
+    /// NVIDIA Model-Optimizer 0.35 to 0.44 (NVFP4).
+    ModeloptLegacy,
+    /// torchao (NVFP4, MX).
     Torchao,
-    /// JAX / AQT (NVFP4).
+    /// JAX on CPU (NVFP4, MXFP8).
     Jax,
-    /// The OCP MX specification (MX FLOOR scale rule).
+    /// compressed-tensors / LLM Compressor (NVFP4, MX).
+    CompressedTensors,
+    /// ggml / llama.cpp (MXFP4).
+    Ggml,
+    /// The OCP MX specification's arithmetic (MX; FLOOR unless --scale-rule says otherwise).
     Ocp,
 }
 
@@ -35,8 +41,6 @@ pub enum Rule {
     Rceil,
     Ceil,
     Even,
-    // RCEIL scales with OCP's multiplier for scale byte 0x00.
-    RceilOcp,
 }
 
 /// The name clap gives a value-enum variant (its lower-case spelling, as
@@ -58,19 +62,15 @@ pub fn parse(name: &str, o: Opts) -> Result<AnyFormat, Error> {
             "--scale-rule applies to MX formats, not {family}"
         )));
     }
-    match (o.profile, family.as_str()) {
-        (None, _) => {}
-        (Some(Profile::Ocp), "nvfp4") => {
-            return Err(Error::InvalidArgument(
-                "--profile ocp applies to MX formats; NVFP4 takes te, modelopt, torchao or jax"
-                    .into(),
-            ));
+    // The format checks the profile (NVFP4 and MX have their own sets).
+    match o.profile {
+        Some(p) if family == "nvfp4" || is_mx => id = id.with("profile", &value_name(p)),
+        Some(_) => {
+            return Err(Error::InvalidArgument(format!(
+                "--profile applies to NVFP4 and MX formats, not {family}"
+            )));
         }
-        (Some(p), "nvfp4") => id = id.with("profile", &value_name(p)),
-        // The MX profiles are scale rules: OCP's FLOOR, TE's RCEIL (the
-        // default); an explicit --scale-rule wins.
-        (Some(Profile::Ocp), _) if is_mx && o.scale_rule.is_none() => id = id.with("rule", "floor"),
-        (Some(_), _) => {}
+        None => {}
     }
     if let Some(r) = o.scale_rule {
         id = id.with("rule", &value_name(r));

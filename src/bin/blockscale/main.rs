@@ -78,15 +78,16 @@ enum Rounding {
 #[derive(clap::Args)]
 struct QuantizeArgs {
     /// Format: nvfp4, mxfp8, mxfp8-e5m2, mxfp6, mxfp6-e3m2, mxfp4, mxint8,
-    /// fp8, fp8-e5m2, fp8-block, fp8-block-e5m2, with options after commas
+    /// fp8, fp8-e5m2, fp8-e4m3fnuz, fp8-e5m2fnuz, fp8-block, fp8-block-e5m2,
+    /// fp8-block-e4m3fnuz, fp8-block-e5m2fnuz, with options after commas
     /// (`mxfp4,rule=floor`, `fp8-block,block=64x64`)
     #[arg(long)]
     format: String,
-    /// Whose numbers to reproduce (NVFP4: te, modelopt, torchao, jax; MX:
-    /// te = RCEIL, ocp = FLOOR)
+    /// Whose bytes to reproduce, corners included (NVFP4 and MX; each
+    /// producer's own scale rule unless --scale-rule names another it has)
     #[arg(long, value_enum)]
     profile: Option<Profile>,
-    /// MX scale-exponent rule (overrides --profile)
+    /// MX scale-exponent rule (default: the profile's own; TE: rceil)
     #[arg(long, value_enum)]
     scale_rule: Option<Rule>,
     /// 2-D blocks (16x16 NVFP4, 32x32 MX, 128x128 FP8 blockwise)
