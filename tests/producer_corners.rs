@@ -41,8 +41,18 @@ fn crate_format(producer: &str, config: &str) -> Option<String> {
     Some(format!("{family},rule={rule},profile={profile}"))
 }
 
-/// (producer, config) pairs whose profile the crate lacks.
-const NOT_MODELLED: &[(&str, &str)] = &[];
+/// (producer, config) pairs whose profile the crate lacks: FP8 with
+/// FP32 scales, whose producers divide by amax/448 (Model-Optimizer,
+/// compressed-tensors, torchao's blockwise) or multiply by a scale
+/// computed in f64 (torchao's tensorwise), where Transformer Engine
+/// multiplies by f32(448/amax); see `tests/producers/README.md`.
+const NOT_MODELLED: &[(&str, &str)] = &[
+    ("compressed-tensors", "fp8-e4m3-block128"),
+    ("compressed-tensors", "fp8-e4m3-tensor"),
+    ("modelopt", "fp8-e4m3-tensor"),
+    ("torchao", "fp8-e4m3-block128"),
+    ("torchao", "fp8-e4m3-tensor"),
+];
 
 /// Cases the crate does not reproduce, as (producer, config prefix, case,
 /// why). Each must still differ (so that a fix removes it from here) and

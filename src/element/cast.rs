@@ -6,6 +6,16 @@
 
 use super::{ConvertOptions, Element, Rounding};
 
+/// `x`, or a zero of its sign if `x` is an f32 subnormal: what a CPU with
+/// denormals off (XLA's) reads and writes.
+pub(crate) fn flush_subnormal(x: f32) -> f32 {
+    if x.is_subnormal() {
+        0.0f32.copysign(x)
+    } else {
+        x
+    }
+}
+
 /// Which neighbour an exact tie goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -89,8 +99,8 @@ impl CastRule {
 
     /// `x` converted with `opts` and this rule.
     pub fn encode<T: Element>(self, x: f32, opts: ConvertOptions) -> T {
-        let x = if self.flush_subnormals && x.is_subnormal() {
-            0.0f32.copysign(x)
+        let x = if self.flush_subnormals {
+            flush_subnormal(x)
         } else {
             x
         };

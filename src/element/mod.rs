@@ -65,6 +65,7 @@ mod minifloat;
 pub(crate) mod nibble;
 pub mod slice;
 
+pub(crate) use cast::flush_subnormal;
 pub use cast::{CastRule, Ties, ZeroSign};
 pub use e8m0::E8M0;
 pub use engine::{MiniFloatSpec, Specials};

@@ -1,7 +1,10 @@
 //! The E8M0 shared-scale rules of the MX formats (OCP MX v1.0 §6.3 and the
 //! producers that depart from it; [SEMANTICS.md](crate::contract) §2).
 
-use crate::element::{CastRule, ConvertOptions, ElementKind, Overflow, Rounding, Ties, ZeroSign};
+use crate::element::{
+    CastRule, ConvertOptions, ElementKind, Overflow, Rounding, Ties, ZeroSign,
+    flush_subnormal as ftz,
+};
 use crate::scale::ElementMap;
 use crate::{E8M0, Element};
 
@@ -318,15 +321,6 @@ impl MxProfile {
 /// with and without std on every platform.
 fn log2f(x: f32) -> f32 {
     libm::log2(f64::from(x)) as f32
-}
-
-/// XLA's CPU flush of denormals to zero (sign kept).
-fn ftz(x: f32) -> f32 {
-    if x.is_subnormal() {
-        0.0f32.copysign(x)
-    } else {
-        x
-    }
 }
 
 /// The byte of 2^e, e clamped to E8M0's range.

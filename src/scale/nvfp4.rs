@@ -4,7 +4,7 @@
 
 use super::ElementMap;
 use crate::E4M3;
-use crate::element::{CastRule, ConvertOptions, NanToFinite, ZeroSign};
+use crate::element::{CastRule, ConvertOptions, NanToFinite, ZeroSign, flush_subnormal as ftz};
 
 /// Whose NVFP4 bytes to reproduce. The producers agree on the idea and
 /// differ in operation order, clamps, zero handling and element casts, so
@@ -187,15 +187,6 @@ fn mul(a: f32, b: f32) -> f32 {
         CPU_NAN
     } else {
         a * b
-    }
-}
-
-/// XLA's CPU flush of denormals to zero (sign kept).
-fn ftz(x: f32) -> f32 {
-    if x.is_subnormal() {
-        0.0f32.copysign(x)
-    } else {
-        x
     }
 }
 

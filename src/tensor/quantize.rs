@@ -266,8 +266,8 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
             for (tj, seg) in row.chunks(g.tc).enumerate() {
                 let map = st.maps[tj];
                 for (k, &x) in seg.iter().enumerate() {
-                    let x = if self.cast.flush_subnormals && x.is_subnormal() {
-                        0.0f32.copysign(x)
+                    let x = if self.cast.flush_subnormals {
+                        crate::element::flush_subnormal(x)
                     } else {
                         x
                     };

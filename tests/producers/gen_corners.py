@@ -8,22 +8,31 @@ producer's packing to the crate's, and writes the bytes:
 
   producer           what is called                                     configs
   modelopt           NVFP4QTensor.quantize (dynamic path),             nvfp4, mx-e2m1-rceil,
-                     MXFP4QTensor.quantize, MXFP8QTensor.quantize      mx-e4m3-rceil
+                     MXFP4QTensor.quantize, MXFP8QTensor.quantize;     mx-e4m3-rceil,
+                     FP8: mtq.quantize(FP8_DEFAULT_CFG) then the HF    fp8-e4m3-tensor
+                     export's get_weight_scaling_factor and
+                     to_quantized_weight
   modelopt-legacy    NVFP4QTensor.quantize of the last release          nvfp4
                      before the 2^-9 clamp (0.44.0)
   torchao            NVFP4Tensor.to_nvfp4 with per_tensor_amax_to_scale nvfp4, mx-<elem>-<mode>
-                     (torch.max(torch.abs(x))); mx_tensor.to_mx         for 5 elements x 4 modes
+                     (torch.max(torch.abs(x))); mx_tensor.to_mx;        for 5 elements x 4 modes,
+                     torchao.float8 hp_tensor_to_float8_dynamic;        fp8-e4m3-tensor,
+                     Float8Tensor.from_hp(PerBlock([1, 128]))           fp8-e4m3-block128
   jax                scaled_matmul_stablehlo.quantize under jax.jit,    nvfp4, mx-e4m3-rceil
                      with jax.nn.get_scaled_dot_general_config
   compressed-tensors initialize_module_for_quantization on an           nvfp4, mx-e2m1-even,
-                     nn.Linear, calculate_qparams (+ generate_gparam)   mx-e2m3-even, mx-e4m3-even
-                     on min-max ranges, compress_module                 (see the file's notes)
+                     nn.Linear, calculate_qparams (+ generate_gparam)   mx-e2m3-even, mx-e4m3-even,
+                     on min-max ranges, compress_module                 fp8-e4m3-tensor (FP8),
+                                                                        fp8-e4m3-block128 (FP8_BLOCK
+                                                                        with [1, 128]; see the notes)
   ggml               gguf.quants.quantize(x, MXFP4) (gguf-py)           mx-e2m1-floor
 
 Packing written (the crate's): FP4 two codes a byte, element 2i in the low
 nibble; FP6 and FP8 one code a byte (FP6 in the low 6 bits); scales row-major
 [rows, cols/block], one E4M3 byte per 16 elements (NVFP4) or one E8M0 byte per
-32 (MX), never swizzled.
+32 (MX), never swizzled; for fp8-e4m3-*, the f32 LE bytes of each scale as the
+dequantization factor (value = E4M3 element * factor): one for the tensor, or
+one per 1x128 block.
 
 Environments (made on the first run, reused later):
   target/venv-transformers  torch, transformers and compressed-tensors with the
@@ -170,10 +179,11 @@ def ensure_venv():
 # ------------------------------------------------------------------------ corpus
 #
 # Every case is a 2-D float32 array whose column count is a multiple of 32.
-# `kinds` says which configs it is for: "all", "nvfp4", or "mx:<elem>" (the MX
-# configs of that element). Cases named nan_* / inf_* hold NaN / Inf and are
-# run only for the producers that handle them without an error or an
-# undefined float-to-integer cast (see SPECIALS_OK).
+# `kinds` says which configs it is for: "all" (the NVFP4 and MX configs),
+# "nvfp4", "mx:<elem>" (the MX configs of that element), or "fp8" (the FP8
+# configs only: their own cases, with a multiple of 128 columns). Cases named
+# nan_* / inf_* hold NaN / Inf and are run only for the producers that handle
+# them without an error or an undefined float-to-integer cast.
 
 ELEMS = {
     # name: (ml_dtypes name, max, emax = floor(log2(max)))
@@ -362,6 +372,89 @@ def build_corpus():
     ninfr = block(2.0, 64)
     ninfr[5] = -np.inf
     add("inf_negative_in_block", [ninfr, block(1.5, 64)])
+
+    # 16. FP8 (E4M3 with an FP32 scale per tensor or per 1x128 block): cases of
+    #     their own (kinds "fp8"), 128 columns a block, one block a row unless
+    #     said otherwise; the names follow the cases above. Appended last and
+    #     drawn from their own generators, so the cases above are unchanged.
+    def add8(name, arr):
+        a = np.ascontiguousarray(np.asarray(arr, dtype=f32))
+        assert a.ndim == 2 and a.shape[1] % 128 == 0, (name, a.shape)
+        cases.append((name, a, "fp8"))
+
+    add8("zeros", np.zeros((2, 128)))
+    # row 0: a zero block then a normal one; row 1: normal then zero
+    add8("zero_block_next_to_normal", [[0.0] * 128 + block(3.0, 128), block(-5.5, 128) + [0.0] * 128])
+    # tensor amax -1.4456583e-37 (amax/448 is an f32 subnormal; below torchao's
+    # EPS 1e-12), and an f32-subnormal block (7.26584e-40)
+    add8("tiny_tensor", [block(-1.4456583e-37, 128) + block(7.26584e-40, 128)])
+    # a tensor whose amax is an f32 subnormal (ModelOpt's export clamps it to 2^-126)
+    add8("subnormal_tensor", [block(7.26584e-40, 128)])
+    # the 128 values of f32_subnormals above in one block (amax 2^-127 + ...)
+    sub_case = next(a for n, a, _ in cases if n == "f32_subnormals")
+    add8("f32_subnormals", sub_case.reshape(1, 128))
+    # an all -0 block; -0 beside 1.0; beside an amax of 8: -0, +0, -1e-6
+    # (|x|/scale = 5.6e-5 < 2^-10: rounds to zero) and -0.2.
+    add8("negative_zeros", [[-0.0] * 128, [-0.0, 1.0] * 64,
+                            [8.0] + [-1e-6, -0.0, -0.2, 0.0] * 31 + [-1e-6, -0.0, -0.2]])
+    # powers of two 2^-20..2^20, both signs (tensor amax 2^20: most of them
+    # land among E4M3's subnormals or round to zero)
+    add8("powers_of_two", np.array([((-1) ** i) * 2.0 ** (((i * 7) % 41) - 20) for i in range(256)]).reshape(2, 128))
+    # E4M3 ties: every midpoint between neighbouring finite E4M3 values (both
+    # signs, 2 * 126 of them) times 2^k, in two blocks whose amax is 448 * 2^k,
+    # so that amax/448 (ModelOpt, compressed-tensors, torchao Float8Tensor) and
+    # 448/amax (torchao float8) are the exact power 2^k / 2^-k.
+    e4 = np.arange(256, dtype=np.uint8).view(ml_dtypes.float8_e4m3fn).astype(np.float64)
+    e4 = np.unique(e4[np.isfinite(e4) & (e4 >= 0)])
+    mids8 = [v for m in (e4[:-1] + e4[1:]) / 2 for v in (m, -m)]
+    assert len(mids8) == 252
+    for k, nm in [(0, "ties_e4m3"), (-10, "ties_e4m3_pow2")]:
+        sc = 2.0**k
+        r0 = [448.0 * sc] + [m * sc for m in mids8[:127]]
+        r1 = fill([448.0 * sc] + [m * sc for m in mids8[127:]], 128, pad=0.5 * sc)
+        add8(nm, [r0, r1])
+    # block amaxes one ulp either side of 2^k and of 448 * 2^k
+    near8 = []
+    for t in [1.0, 448.0, 448.0 * 2.0**-20]:
+        near8 += [block(np.nextafter(f32(t), f32(np.inf)), 128), block(np.nextafter(f32(t), f32(0)), 128)]
+    add8("amax_near_pow2", near8)
+    # operation order: with s = f32(A/448) inexact, values x next to an E4M3
+    # midpoint times s (within 2 ulps, both signs) where x / s, x * f32(1/s) and
+    # x * f32(448/A) do not all round to the same E4M3 value (in-range RNE via
+    # ml_dtypes); A = 3 separates x / s from the other two, A = 1000 all three.
+    def e4m3_rne(v):
+        return np.clip(f32(v), -448, 448).astype(ml_dtypes.float8_e4m3fn).view(np.uint8)
+
+    for amax in [3.0, 1000.0]:
+        a8 = f32(amax)
+        s8 = f32(a8 / f32(448))
+        r8, t8 = f32(f32(1) / s8), f32(np.float64(448) / np.float64(a8))
+        picked = []
+        for m in (e4[:-1] + e4[1:]) / 2:
+            x0 = f32(m * np.float64(s8))
+            for k in (-2, -1, 0, 1, 2):
+                v = x0
+                for _ in range(abs(k)):
+                    v = np.nextafter(v, f32(np.copysign(np.inf, k)))
+                if len({int(e4m3_rne(v / s8)), int(e4m3_rne(v * r8)), int(e4m3_rne(v * t8))}) > 1:
+                    picked += [v, -v]
+        assert len(picked) >= 40, (amax, len(picked))
+        add8(f"op_order_{amax:g}", [fill([a8] + picked[:127], 128, pad=a8 * f32(0.3))])
+    # values near the top of f32
+    add8("huge_values", [block(fmax, 128), block(-(2.0**127), 128), block(1.7e38, 128), block(3.0e38, 128)])
+    # seeded random normals; the second with per-block magnitudes 2^-24..2^24
+    add8("random_normal_0", np.random.default_rng(8).standard_normal((2, 256)).astype(f32))
+    g8 = np.random.default_rng(9)
+    x8 = g8.standard_normal((2, 256)).astype(f32)
+    mags8 = (2.0 ** g8.integers(-24, 25, size=(2, 2))).astype(f32)
+    add8("random_normal_1", (x8.reshape(2, 2, 128) * mags8[:, :, None]).reshape(2, 256))
+    # non-finite inputs: row 0 a block with NaN and -NaN (or +-Inf), row 1 a normal block
+    for nm, vals in [("nan_in_block", {3: np.nan, 40: -np.nan}), ("inf_in_block", {5: np.inf}),
+                     ("inf_negative_in_block", {5: -np.inf})]:
+        r = block(2.0, 128)
+        for i, v in vals.items():
+            r[i] = v
+        add8(nm, [r, block(1.5, 128)])
     return cases
 
 
@@ -411,6 +504,8 @@ def check_roundtrip(producer, config, case, x, codes, block_scales, gdec):
         return
     elem = "e2m1" if config == "nvfp4" else config.split("-")[1]
     bs = 16 if config == "nvfp4" else 32
+    if config.startswith("fp8-"):
+        bs = x.shape[1] if config == "fp8-e4m3-tensor" else 128
     v = decode(elem, codes) * np.repeat(block_scales, bs, axis=1) * gdec
     xs = x.astype(np.float64).reshape(x.shape[0], -1, bs)
     amax = np.abs(xs).max(axis=-1, keepdims=True)
@@ -440,6 +535,18 @@ def e4m3_value(b):
     return np.asarray(b, dtype=np.uint8).view(ml_dtypes.float8_e4m3fn).astype(np.float64)
 
 
+def fp8_scales(s, rows, nblocks):
+    """FP8 dequantization factors (f32, one per tensor or per block) -> the
+    float64 [rows, nblocks] for check_roundtrip and their f32 LE bytes for
+    record (row-major, one f32 a scale)."""
+    import numpy as np
+
+    f = np.asarray(s, dtype=np.float32).reshape(-1)
+    assert f.size in (1, rows * nblocks), (f.size, rows, nblocks)
+    grid = np.broadcast_to(f.reshape(-1, 1) if f.size == 1 else f.reshape(rows, nblocks), (rows, nblocks))
+    return grid.astype(np.float64), np.ascontiguousarray(f, dtype="<f4").view(np.uint8)
+
+
 def record(case, config, x, data, scales, global_amax=None, global_scale=None):
     import numpy as np
 
@@ -456,6 +563,8 @@ def record(case, config, x, data, scales, global_amax=None, global_scale=None):
 
 
 def applies(kinds, config):
+    if kinds == "fp8" or config.startswith("fp8-"):
+        return kinds == "fp8" and config.startswith("fp8-")
     if kinds == "all":
         return True
     if kinds == "nvfp4":
@@ -517,6 +626,7 @@ def run_modelopt(cases, legacy):
                 sc = e.numpy().reshape(x.shape[0], -1)
                 check_roundtrip("modelopt", "mx-e4m3-rceil", name, x, d, e8m0_value(sc), 1.0)
                 recs.append(record(name, "mx-e4m3-rceil", x, d, sc))
+        fp8_skipped, fp8_qtensor_differs = run_modelopt_fp8(cases, recs)
     notes = {
         "nvfp4": "NVFP4QTensor.quantize(x, 16) (dynamic path, weights_scaling_factor_2 = amax/2688); "
                  "global_amax = reduce_amax(x), global_scale = weights_scaling_factor_2 (float32, as exported "
@@ -537,7 +647,74 @@ def run_modelopt(cases, legacy):
         notes["mx-e4m3-rceil"] = ("MXFP8QTensor.quantize(x): scale byte 127 + clamp(ceil(log2(amax/448)), -127, 127) "
                                   "(-127 for amax 0); elements clamp(x * exp2(127 - byte), +-448) cast to "
                                   "float8_e4m3fn.")
+        notes["fp8-e4m3-tensor"] = (
+            "ModelOpt's FP8 export path: mtq.quantize(nn.Sequential(nn.Linear with x as weight), FP8_DEFAULT_CFG, "
+            "forward_loop=None) (max calibration of the weight: amax = max(|max(x)|, |min(x)|)), then "
+            "get_weight_scaling_factor(linear) (quant_utils.get_scaling_factor: export_amax() / maxbound, "
+            "maxbound 448.0) and to_quantized_weight(weight, scale, 'fp8') = (x / scale).to(float8_e4m3fn), as "
+            "unified_export_hf._export_quantized_weight does. export_amax() replaces an amax of 0 by maxbound "
+            "(scale 1.0; _sanitize_export_amax) and clamps it to [FLT_MIN (2^-126), FLT_MAX]. scales = weight_scale as "
+            "exported (f32, amax/448: the dequantization factor); global_amax = the calibrated amax, before "
+            "those replacements. No clamp before the cast: torch 2.15's eager float->float8_e4m3fn cast "
+            "saturates (finite |v| >= 448 and Inf give 0x7E/0xFE), keeps the sign of -0 and of NaN.")
+        notes["fp8-e4m3-tensor_not_run"] = (
+            "nan_*/inf_*: mtq.quantize's max calibration raises (calib/max.py, MaxCalibrator.collect: "
+            "'detected nan values in amax' / 'detected inf values in amax'): " + ", ".join(fp8_skipped) + ".")
+        notes["fp8-e4m3-tensor_vs_FP8QTensor"] = (
+            "Not recorded: FP8QTensor.quantize(x) (the qtensor path: scale = reduce_amax(x) / 448.0 with no "
+            "replacement or clamp, then (x / scale).to(float8_e4m3fn)) gives other bytes in: "
+            + (", ".join(fp8_qtensor_differs) or "none")
+            + ". There: amax 0 gives scale 0 and 0/0 = NaN elements (0xFF on x86-64); an amax below 2^-126 the "
+              "subnormal scale amax/448 (not 2^-126/448); and it runs on NaN/Inf: NaN amax gives scale NaN and "
+              "elements 0x7F, Inf amax scale Inf, finite elements +-0 and Inf/Inf 0xFF.")
     return modelopt.__version__, notes, recs
+
+
+def run_modelopt_fp8(cases, recs):
+    """fp8-e4m3-tensor through ModelOpt's HF export functions (see the notes).
+    Returns the cases left out and those where FP8QTensor.quantize differs."""
+    import contextlib
+    import io
+
+    import numpy as np
+    import torch
+    import modelopt.torch.quantization as mtq
+    from modelopt.torch.export.model_config import QUANTIZATION_FP8
+    from modelopt.torch.export.quant_utils import (get_quantization_format, get_weight_scaling_factor,
+                                                   to_quantized_weight)
+    from modelopt.torch.quantization.qtensor.fp8_tensor import FP8QTensor
+
+    config = "fp8-e4m3-tensor"
+    skipped, differs = [], []
+    for name, x, kinds in cases:
+        if not applies(kinds, config):
+            continue
+        if special(name):
+            skipped.append(name)
+            continue
+        t = torch.from_numpy(x.copy())
+        lin = torch.nn.Linear(x.shape[1], x.shape[0], bias=False, dtype=torch.float32)
+        with torch.no_grad():
+            lin.weight.copy_(t)
+        model = torch.nn.Sequential(lin)
+        with contextlib.redirect_stdout(io.StringIO()):  # "Inserted 3 quantizers"
+            mtq.quantize(model, mtq.FP8_DEFAULT_CFG, forward_loop=None)
+        assert get_quantization_format(model[0]) == QUANTIZATION_FP8
+        amax = model[0].weight_quantizer.amax.float().reshape(()).item()  # calibrated, before export_amax()
+        wsf = get_weight_scaling_factor(model[0])  # float32 [1]
+        assert wsf.dtype == torch.float32 and wsf.numel() == 1, (wsf.dtype, wsf.shape)
+        q = to_quantized_weight(model[0].weight.data, wsf, QUANTIZATION_FP8)
+        assert q.dtype == torch.float8_e4m3fn
+        d = q.view(torch.uint8).numpy()
+        grid, sc = fp8_scales(wsf.numpy(), x.shape[0], 1)
+        check_roundtrip("modelopt", config, name, x, d, grid, 1.0)
+        recs.append(record(name, config, x, d, sc, amax))
+        qt, s2 = FP8QTensor.quantize(t)
+        same = (np.array_equal(qt._quantized_data.view(torch.uint8).numpy(), d)
+                and np.asarray(s2, np.float32).reshape(-1).tobytes() == np.asarray(wsf, np.float32).tobytes())
+        if not same:
+            differs.append(name)
+    return skipped, differs
 
 
 def run_torchao(cases):
@@ -587,6 +764,7 @@ def run_torchao(cases):
                     codes = data
                 check_roundtrip("torchao", config, name, x, codes, e8m0_value(sc), 1.0)
                 recs.append(record(name, config, x, data, sc))
+    pertensor_differs = run_torchao_fp8(cases, recs)
     notes = {
         "nvfp4": "NVFP4Tensor.to_nvfp4(x, 16, per_tensor_scale=per_tensor_amax_to_scale(torch.max(torch.abs(x))), "
                  "is_swizzled_scales=False), as inference_workflow.py quantizes a weight; global_amax = that amax, "
@@ -595,8 +773,78 @@ def run_torchao(cases):
               "and ScaleCalculationMode. FLOOR/CEIL/EVEN divide by max(2^(byte-127), 2^-126) (F32_MIN_NORMAL "
               "clamp); RCEIL takes ceil(torch.log2(amax/max)) (float32 log2: rounds to the integer just above a "
               "power of two for |k| >= ~3) and multiplies by 2^(127-byte), by 1 for byte 0.",
+        "fp8-e4m3-tensor": "torchao.float8 (training) tensorwise: hp_tensor_to_float8_dynamic(x, float8_e4m3fn, "
+                           "LinearMMConfig(), gemm_input_role=WEIGHT): amax = torch.max(torch.abs(x)) (f32; "
+                           "global_amax), s = f32(448.0 / clamp(f64(amax), min=EPS=1e-12)) (amax_to_scale, in "
+                           "float64), elements to_fp8_saturated(x * s) = clamp(x * s, -448, 448).to(float8_e4m3fn). "
+                           "scales = s.reciprocal() in float32, the dequantization factor as float8_ops.py hands it to "
+                           "torch._scaled_mm (torchao stores s, Float8TrainingTensor._scale; to_original_precision "
+                           "computes data / s instead). An amax below 1e-12 (zeros too) gives s = 4.48e14 and "
+                           "1/s = 2.2321e-15; Inf amax: s = 0, 1/s = Inf, x * 0 = +-0, Inf * 0 = NaN (0xFF on "
+                           "x86-64); NaN in x: torch.max's CPU reduction returns the NaN 0xFFFFFFFF (sign set; "
+                           "amax/amin return 0x7FC00000), which s and every element inherit: codes 0xFF.",
+        "fp8-e4m3-block128": "torchao's inference Float8Tensor (torchao.quantization, as Float8WeightOnlyConfig / "
+                             "Float8DynamicActivationFloat8WeightConfig quantize a weight): Float8Tensor.from_hp(x, "
+                             "float8_e4m3fn, granularity=PerBlock([1, 128])) on CPU (kernel 'torch'): "
+                             "_choose_scale_float8: scale = f32(amax_block / 448.0) (no eps: a zero block gets scale "
+                             "0 and 0/0 = NaN elements), _quantize_affine_float8: clamp(x / scale, -448, "
+                             "448).to(float8_e4m3fn). scales = Float8Tensor.scale (the dequantization factor), "
+                             "[rows, cols/128].",
+        "fp8-e4m3-tensor_vs_Float8Tensor": "Not recorded: Float8Tensor.from_hp(x, granularity=PerTensor()) runs "
+                                           "the block128 path's arithmetic with one tensor-wide amax (x / "
+                                           "f32(amax/448), no eps), not torchao.float8's x * f32(448/amax); its "
+                                           "elements or dequantization factor differ from fp8-e4m3-tensor's in: "
+                                           + (", ".join(pertensor_differs) or "none") + ".",
     }
     return torchao.__version__, notes, recs
+
+
+def run_torchao_fp8(cases, recs):
+    """fp8-e4m3-tensor (torchao.float8 tensorwise) and fp8-e4m3-block128
+    (Float8Tensor, PerBlock([1, 128])); returns the cases where Float8Tensor
+    with PerTensor() differs from torchao.float8's tensorwise bytes."""
+    import numpy as np
+    import torch
+    from torchao.float8.float8_scaling_utils import hp_tensor_to_float8_dynamic
+    from torchao.float8.float8_training_tensor import GemmInputRole, LinearMMConfig
+    from torchao.float8.float8_utils import tensor_to_amax
+    from torchao.quantization.granularity import PerBlock, PerTensor
+    from torchao.quantization.quantize_.workflows.float8.float8_tensor import Float8Tensor
+
+    differs = []
+    config = "fp8-e4m3-tensor"
+    for name, x, kinds in cases:
+        if not applies(kinds, config):
+            continue
+        t = torch.from_numpy(x.copy())
+        amax = tensor_to_amax(t)  # what hp_tensor_to_float8_dynamic's tensor_to_scale reduces
+        f8 = hp_tensor_to_float8_dynamic(t, torch.float8_e4m3fn, LinearMMConfig(),
+                                         gemm_input_role=GemmInputRole.WEIGHT)
+        assert f8._data.dtype == torch.float8_e4m3fn and f8._scale.dtype == torch.float32
+        d = f8._data.view(torch.uint8).numpy()
+        # The dequantization factor as torchao's scaled matmul hands it to torch._scaled_mm
+        # (float8_ops.py: a_scale.reciprocal()); to_original_precision divides by _scale instead.
+        dq = f8._scale.reciprocal()
+        grid, sc = fp8_scales(dq.numpy(), x.shape[0], 1)
+        check_roundtrip("torchao", config, name, x, d, grid, 1.0)
+        recs.append(record(name, config, x, d, sc, amax.item()))
+        pt = Float8Tensor.from_hp(t, torch.float8_e4m3fn, granularity=PerTensor())
+        if not (np.array_equal(pt.qdata.view(torch.uint8).numpy(), d)
+                and pt.scale.float().numpy().tobytes() == dq.numpy().tobytes()):
+            differs.append(name)
+    config = "fp8-e4m3-block128"
+    for name, x, kinds in cases:
+        if not applies(kinds, config):
+            continue
+        t = torch.from_numpy(x.copy())
+        f = Float8Tensor.from_hp(t, torch.float8_e4m3fn, granularity=PerBlock([1, 128]))
+        assert f.qdata.dtype == torch.float8_e4m3fn and f.scale.dtype == torch.float32
+        assert tuple(f.scale.shape) == (x.shape[0], x.shape[1] // 128), f.scale.shape
+        d = f.qdata.view(torch.uint8).numpy()
+        grid, sc = fp8_scales(f.scale.numpy(), x.shape[0], x.shape[1] // 128)
+        check_roundtrip("torchao", config, name, x, d, grid, 1.0)
+        recs.append(record(name, config, x, d, sc))
+    return differs
 
 
 def run_jax(cases):
@@ -745,6 +993,7 @@ def run_compressed_tensors(cases):
                 codes = data
             check_roundtrip("compressed-tensors", config, name, x, codes, e8m0_value(sc), 1.0)
             recs.append(record(name, config, x, data, sc))
+    run_compressed_tensors_fp8(cases, recs)
     notes = {
         "how": "For each tensor: an nn.Linear in float32 with it as weight, initialize_module_for_quantization "
                "with the preset scheme (NVFP4A16, MXFP4A16, MXFP6A16, MXFP8A16), the qparams of llm-compressor's "
@@ -768,8 +1017,65 @@ def run_compressed_tensors(cases):
                              "2^(255-127) = Inf (elements x/Inf = 0) and compress_mx_scale stores "
                              "127 + floor(log2(Inf)).to(torch.int32): an invalid cast (x86-64: INT_MIN, so the "
                              "byte is 0x7F): " + (", ".join(inf_scale) or "none") + ".",
+        "fp8": "fp8-e4m3-tensor: preset FP8 (weights: float, 8 bits, symmetric, strategy tensor, static); "
+               "fp8-e4m3-block128: preset FP8_BLOCK's weight args with block_structure [1, 128] instead of "
+               "[128, 128] (the same strategy 'block' code; the validator accepts it). Same steps as above: "
+               "calculate_qparams on the tensor's (or each 1x128 block's) amin/amax, then compress_module. "
+               "scale = max(|min(amin, 0)|, |max(amax, 0)|) / f32(896 / 2) (f32 division), an exact 0 scale "
+               "replaced by finfo(float32).eps = 2^-23 (scale_dtype is None); elements clamp(x / scale + zp, "
+               "-448, 448).to(float8_e4m3fn) with zp = 0.0, so -0 (and x / Inf = -0) gives 0x00. scales = "
+               "weight_scale as stored (f32, the dequantization factor), [1] or [rows, cols/128]; global_amax "
+               "(tensor only) = max(|amin|, |amax|). A NaN in the tensor (block): amin/amax give the NaN "
+               "0x7FC00000, scale NaN, every element 0x7F; an Inf: scale Inf, elements 0x00, Inf / Inf 0xFF "
+               "(x86-64's default NaN).",
     }
     return compressed_tensors.__version__, notes, recs
+
+
+def run_compressed_tensors_fp8(cases, recs):
+    import torch
+    from compressed_tensors.compressors.base import compress_module
+    from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme, preset_name_to_scheme
+    from compressed_tensors.quantization.lifecycle.initialize import initialize_module_for_quantization
+    from compressed_tensors.quantization.utils import calculate_qparams
+
+    block = preset_name_to_scheme("FP8_BLOCK", ["Linear"])
+    assert block.weights.block_structure == [128, 128], block.weights
+    block1 = QuantizationScheme(targets=["Linear"], weights=QuantizationArgs(
+        **{**block.weights.model_dump(), "block_structure": [1, 128]}))
+    schemes = {"fp8-e4m3-tensor": preset_name_to_scheme("FP8", ["Linear"]), "fp8-e4m3-block128": block1}
+    for config, scheme in schemes.items():
+        for name, x, kinds in cases:
+            if not applies(kinds, config):
+                continue
+            lin = torch.nn.Linear(x.shape[1], x.shape[0], bias=False, dtype=torch.float32)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(x.copy()))
+            initialize_module_for_quantization(lin, scheme)
+            args, w = scheme.weights, lin.weight.data
+            amax = None
+            with torch.no_grad():
+                # llm-compressor's memoryless min-max observer (weight_observer_range
+                # in tests/compressed_tensors_check.py)
+                if args.strategy == "tensor":
+                    wmin, wmax = w.amin().reshape(1), w.amax().reshape(1)
+                    amax = torch.max(wmin.abs(), wmax.abs()).item()
+                else:
+                    assert args.strategy == "block" and args.block_structure == [1, 128], args
+                    b = w.unflatten(-1, (-1, 128))
+                    wmin, wmax = b.amin(-1), b.amax(-1)
+                scale, _ = calculate_qparams(wmin, wmax, args)
+                lin.weight_scale.copy_(scale.reshape(lin.weight_scale.shape))
+            compress_module(lin)
+            sd = dict(lin.named_parameters())
+            sd.update(dict(lin.named_buffers()))
+            q, ws = sd["weight"].detach(), sd["weight_scale"].detach()
+            assert q.dtype == torch.float8_e4m3fn and ws.dtype == torch.float32, (q.dtype, ws.dtype)
+            d = q.view(torch.uint8).numpy()
+            nb = 1 if config == "fp8-e4m3-tensor" else x.shape[1] // 128
+            grid, sc = fp8_scales(ws.numpy(), x.shape[0], nb)
+            check_roundtrip("compressed-tensors", config, name, x, d, grid, 1.0)
+            recs.append(record(name, config, x, d, sc, amax))
 
 
 def run_ggml(cases):
@@ -860,7 +1166,7 @@ def produce(producer, out):
     json.loads(path.read_text())  # well-formed
     configs = sorted({r["config"] for r in recs})
     print(f"{producer} {version}: {len(recs)} cases, configs {', '.join(configs)} -> "
-          f"{path.relative_to(ROOT)} ({time.time() - t0:.1f} s)", flush=True)
+          f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({time.time() - t0:.1f} s)", flush=True)
 
 
 def main():
