@@ -1,5 +1,6 @@
 //! What `half::f16` offers besides arithmetic, for every element type: IEEE
-//! total order, sign operations and classification (`sign.rs`), parsing,
+//! total order, sign operations and classification (`sign.rs`; the fnuz
+//! types' in `fnuz.rs`), parsing,
 //! bit formatting and `const` conversions (here), and, behind features,
 //! `num-traits` and `serde` impls (`interop.rs`; `zerocopy`'s derives sit on
 //! the type definitions). One macro, [`element_ergonomics`], invoked by
@@ -7,9 +8,11 @@
 //!
 //! Only `core` paths here: the crate is on its way to `no_std` + `alloc`.
 
+mod fnuz;
 mod interop;
 mod sign;
 
+pub(crate) use fnuz::element_sign_fnuz;
 pub(crate) use interop::element_interop;
 #[cfg(feature = "num-traits")]
 pub(crate) use interop::int_to_f64_odd;
