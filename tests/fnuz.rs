@@ -80,21 +80,18 @@ fn fnuz_formats_parse_and_print() {
 /// The definition of the move: each byte kept, except the OCP −0 (0x80)
 /// → 0 and the OCP NaN/Inf → 0x80; each stored scale doubled; every
 /// dequantized value equal (with −0 read as +0).
-fn check_move(
-    orig_data: &[u8],
-    orig_scales: &[f32],
-    orig_deq: &[f32],
-    data: &[u8],
-    scales: &[f32],
-    deq: &[f32],
-) {
-    for (&a, &b) in orig_data.iter().zip(data) {
+fn check_move<A, B>(q: &QuantizedTensor<A>, z: &QuantizedTensor<B>)
+where
+    A: BlockFormat<Scale = f32>,
+    B: BlockFormat<Scale = f32>,
+{
+    for (&a, &b) in q.data().iter().zip(z.data()) {
         assert_eq!(b, if a == 0x80 { 0 } else { a }, "byte {a:#04x}");
     }
-    for (&s, &t) in orig_scales.iter().zip(scales) {
+    for (&s, &t) in q.scales().iter().zip(z.scales()) {
         assert_eq!(t, 2.0 * s);
     }
-    for (&v, &w) in orig_deq.iter().zip(deq) {
+    for (&v, &w) in q.dequantize().iter().zip(&z.dequantize()) {
         assert_eq!(w.to_bits(), (v + 0.0).to_bits(), "{v} became {w}");
     }
 }
@@ -106,28 +103,14 @@ fn e4m3_and_e5m2_tensors_move_to_fnuz_without_loss() {
         QuantizedTensor::quantize(Fp8Tensorwise::<E4M3>::current(), &x, 2, 64, &opts()).unwrap();
     assert!(q.data().contains(&0x80), "the input must reach −0");
     let z = q.to_fnuz().unwrap();
-    check_move(
-        q.data(),
-        q.scales(),
-        &q.dequantize(),
-        z.data(),
-        z.scales(),
-        &z.dequantize(),
-    );
+    check_move(&q, &z);
     assert_eq!(z.global_amax(), q.global_amax());
 
     let q = QuantizedTensor::quantize(Fp8Tensorwise::<E5M2>::with_scale(0.25), &x, 2, 64, &opts())
         .unwrap();
     let z = q.to_fnuz().unwrap();
     assert_eq!(z.format().scale, Some(0.125));
-    check_move(
-        q.data(),
-        q.scales(),
-        &q.dequantize(),
-        z.data(),
-        z.scales(),
-        &z.dequantize(),
-    );
+    check_move(&q, &z);
 
     for dir in [Direction::Rowwise, Direction::Columnwise] {
         let o = QuantizeOptions {
@@ -137,24 +120,10 @@ fn e4m3_and_e5m2_tensors_move_to_fnuz_without_loss() {
         let q = QuantizedTensor::quantize(Fp8Blockwise::<E4M3>::new(1, 4), &x, 4, 32, &o).unwrap();
         let z = q.to_fnuz().unwrap();
         assert_eq!(z.direction(), dir);
-        check_move(
-            q.data(),
-            q.scales(),
-            &q.dequantize(),
-            z.data(),
-            z.scales(),
-            &z.dequantize(),
-        );
+        check_move(&q, &z);
         let q = QuantizedTensor::quantize(Fp8Blockwise::<E5M2>::new(2, 2), &x, 4, 32, &o).unwrap();
         let z = q.to_fnuz().unwrap();
-        check_move(
-            q.data(),
-            q.scales(),
-            &q.dequantize(),
-            z.data(),
-            z.scales(),
-            &z.dequantize(),
-        );
+        check_move(&q, &z);
     }
 }
 
