@@ -71,6 +71,11 @@ fn every_format_round_trips_through_the_command_line() {
     check_format(&d, "fp8", &[], Fp8Tensorwise::<E4M3>::current());
     check_format(&d, "fp8-e5m2", &[], Fp8Tensorwise::<E5M2>::current());
     check_format(&d, "fp8-block", &[], Fp8Blockwise::<E4M3>::ACTIVATIONS);
+    use blockscale::scale::fp8::Fp8Profile;
+    let mo = Fp8Tensorwise::<E4M3>::with_profile(Fp8Profile::ModelOptimizer);
+    check_format(&d, "fp8", &["--profile", "modelopt"], mo);
+    let dg = Fp8Blockwise::<E4M3>::ACTIVATIONS.with_profile(Fp8Profile::DeepGemm);
+    check_format(&d, "fp8-block", &["--profile", "deepgemm"], dg);
     std::fs::remove_dir_all(&d).unwrap();
 }
 

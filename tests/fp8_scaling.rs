@@ -362,3 +362,119 @@ fn errors() {
     assert!(ok_margin(-119));
     assert!(!ok_margin(-120));
 }
+
+/// One 1×128 block quantized with DeepGEMM's arithmetic: `values` at the
+/// front, zeros after.
+fn deepgemm(values: &[f32], pow2: bool) -> (f32, Vec<u8>) {
+    use blockscale::E4M3;
+    use blockscale::format::Fp8Blockwise;
+    use blockscale::scale::fp8::Fp8Profile;
+    use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+    let mut f = Fp8Blockwise::<E4M3>::ACTIVATIONS.with_profile(Fp8Profile::DeepGemm);
+    f.power_of_two = pow2;
+    let mut x = vec![0.0f32; 128];
+    x[..values.len()].copy_from_slice(values);
+    let q = QuantizedTensor::quantize(f, &x, 1, 128, &QuantizeOptions::default()).unwrap();
+    (q.scales()[0], q.data()[..values.len()].to_vec())
+}
+
+// DeepGEMM `deep_gemm/utils/math.py` (commit 54e2261): sf = clamp(amax,
+// 1e-4) / 448, with `use_ue8m0` rounded up to a power of two by its bits;
+// elements FP8(x · f32(1/sf)), saturated.
+#[test]
+fn deepgemm_ue8m0_rounds_the_factor_up() {
+    // amax 3: 3/448 = 0.0067 lies in (2^-8, 2^-7], so sf = 2^-7 and the
+    // multiplier is 128. 3 · 128 = 384 = 1.5 · 2^8: E4M3 0 1111 100.
+    // −1.1 · 128 = −140.8, between 128 and 144 (step 16): −144 = 1 1110 001.
+    // 0.5 · 128 = 64 = 2^6: 0 1101 000.
+    assert_eq!(
+        deepgemm(&[3.0, -1.1, 0.5], true),
+        (2f32.powi(-7), vec![0x7C, 0xF1, 0x68])
+    );
+    // amax 28 = 448 · 2^-4: sf is exactly 2^-4, not rounded further up;
+    // 28 · 16 = 448, the E4M3 maximum 0x7E.
+    assert_eq!(deepgemm(&[28.0, -28.0], true), (0.0625, vec![0x7E, 0xFE]));
+}
+
+#[test]
+fn deepgemm_floors_the_amax_at_1e4() {
+    // A zero block: amax 1e-4 (as f32), sf = 2.2321429e-7 in
+    // (2^-23, 2^-22], so 2^-22; zeros stay zeros and −0 stays −0.
+    assert_eq!(
+        deepgemm(&[0.0, -0.0], true),
+        (2f32.powi(-22), vec![0x00, 0x80])
+    );
+    // amax 1e-6 is floored the same way: 1e-6 · 2^22 = 4.194, between 4
+    // and 4.5 (step 0.5): 4 = 0 1001 000.
+    assert_eq!(deepgemm(&[1e-6], true), (2f32.powi(-22), vec![0x48]));
+    // Without UE8M0 the factor is f32(1e-4 / 448) itself: 0x346FACAD.
+    assert_eq!(deepgemm(&[0.0], false).0.to_bits(), 0x346F_ACAD);
+}
+
+#[test]
+fn deepgemm_fp32_factor_multiplies_by_its_reciprocal() {
+    // sf = f32(3/448) = 0x3BDB6DB7, 1/sf = 149.33333 (0x43155555).
+    // 3 · 149.33333 = 448.0 after rounding: 0x7E. −1.1 · 149.33 = −164.27,
+    // between 160 and 176 (step 16): −160 = 1 1110 010. 0.5 · 149.33 =
+    // 74.67, between 72 and 80 (step 8): 72 = 0 1101 001.
+    let (sf, q) = deepgemm(&[3.0, -1.1, 0.5], false);
+    assert_eq!(sf.to_bits(), 0x3BDB_6DB7);
+    assert_eq!(q, vec![0x7E, 0xF2, 0x69]);
+}
+
+#[test]
+fn deepgemm_nan_block_gets_the_largest_factor() {
+    // `ceil_to_ue8m0` reads a NaN's exponent bits (255, plus one for the
+    // mantissa) and clamps them to 254: sf = 2^127. Finite elements times
+    // 2^-127 round to ±0; the NaN stays NaN.
+    let (sf, q) = deepgemm(&[1.0, f32::NAN, -3.0], true);
+    assert_eq!(sf, 2f32.powi(127));
+    assert_eq!(q, vec![0x00, 0x7F, 0x80]);
+}
+
+#[test]
+fn deepgemm_128x128_tile_takes_the_tile_amax() {
+    use blockscale::E4M3;
+    use blockscale::format::Fp8Blockwise;
+    use blockscale::scale::fp8::Fp8Profile;
+    use blockscale::tensor::{PartialBlocks, QuantizeOptions, QuantizedTensor};
+    // `per_block_cast_to_fp8` pads to 128 × 128 with zeros, as ZeroPad
+    // does; they leave the amax alone: a 3 × 5 matrix is one tile, amax 7
+    // → 7/448 = 2^-6.
+    let f = Fp8Blockwise::<E4M3>::WEIGHTS.with_profile(Fp8Profile::DeepGemm);
+    let mut x = vec![0.5f32; 15];
+    x[7] = -7.0;
+    let opts = QuantizeOptions {
+        partial_blocks: PartialBlocks::ZeroPad,
+        ..QuantizeOptions::default()
+    };
+    let q = QuantizedTensor::quantize(f, &x, 3, 5, &opts).unwrap();
+    assert_eq!(q.scales(), &[2f32.powi(-6)]);
+    // 0.5 · 64 = 32 = 2^5: 0 1100 000; −7 · 64 = −448: 0xFE.
+    assert_eq!((q.data()[0], q.data()[7]), (0x60, 0xFE));
+}
+
+#[test]
+fn fp8_profiles_refuse_what_their_producer_does_not_write() {
+    use blockscale::format::AnyFormat;
+    for (id, why) in [
+        ("fp8,profile=deepgemm", "no per-tensor"),
+        ("fp8-block,profile=modelopt", "no blockwise"),
+        ("fp8-e5m2,profile=torchao", "writes E4M3"),
+        ("fp8,profile=torchao,pow2", "no power-of-two"),
+        ("fp8,profile=modelopt,scale=2", "fixed scale"),
+    ] {
+        let e = id.parse::<AnyFormat>().unwrap_err().to_string();
+        assert!(e.contains(why) && e.contains(id), "{id}: {e}");
+    }
+    // Each producer's options round-trip through the identifier.
+    for id in [
+        "fp8,profile=compressed-tensors",
+        "fp8-block,profile=torchao",
+        "fp8-block,profile=deepgemm",
+        "fp8-block,pow2=false,profile=deepgemm",
+        "fp8-block,2d,profile=deepgemm",
+    ] {
+        assert_eq!(id.parse::<AnyFormat>().unwrap().to_string(), id);
+    }
+}

@@ -2,9 +2,9 @@
 //! quantizes it on Blackwell, where the block scales are powers of two.
 
 use super::{BlockFormat, BlockShape, FormatId};
-use crate::element::ConvertOptions;
 use crate::prelude::*;
 use crate::scale::ElementMap;
+use crate::scale::fp8::deepgemm_factor;
 use crate::{E4M3, E8M0, Error};
 
 /// FP8 E4M3 elements with one E8M0 scale per 1×128 block (activations,
@@ -22,9 +22,11 @@ use crate::{E4M3, E8M0, Error};
 /// ```
 ///
 /// The element cast is torch's `.to(torch.float8_e4m3fn)`: nearest even,
-/// and NaN past 448 ([`ConvertOptions::ML_DTYPES`]). A finite block never
-/// reaches it (the scale covers the amax); ±Inf and NaN elements become
-/// NaN. A NaN amax gives byte 254 (NaN's exponent field plus one, clamped),
+/// saturating (torch 2.15 on CPU, measured: ±Inf and finite values past
+/// 448 give ±448). A finite block never reaches 448 (the scale covers the
+/// amax); NaN elements stay NaN. The arithmetic is
+/// [`deepgemm_factor`](crate::scale::fp8::deepgemm_factor), which the FP32-scaled
+/// `fp8-block,profile=deepgemm` shares. A NaN amax gives byte 254 (NaN's exponent field plus one, clamped),
 /// as DeepGEMM's bit arithmetic does. Zero and tiny blocks take the 1e-4
 /// floor: their scale is 2^-22.
 ///
@@ -45,20 +47,11 @@ pub struct Fp8BlockUe8m0 {
     pub two_d: bool,
 }
 
-/// DeepGEMM's floor on a block amax before it is scaled.
-const AMAX_FLOOR: f32 = 1e-4;
-
-/// The UE8M0 scale of a block with amax `amax` (see the type's docs).
+/// The UE8M0 scale of a block with amax `amax`: the exponent byte of
+/// DeepGEMM's power-of-two factor.
 fn ue8m0_scale(amax: f32) -> E8M0 {
-    // f32::max returns the non-NaN operand; torch's clamp keeps NaN.
-    let a = if amax.is_nan() {
-        amax
-    } else {
-        amax.max(AMAX_FLOOR)
-    };
-    let bits = (a / E4M3::MAX.to_f32()).to_bits();
-    let e = ((bits >> 23) & 0xFF) + u32::from(bits & 0x007F_FFFF != 0);
-    E8M0::from_bits(e.clamp(1, 254) as u8)
+    let sf = deepgemm_factor(amax, E4M3::MAX.to_f32(), true);
+    E8M0::from_bits((sf.to_bits() >> 23) as u8)
 }
 
 impl BlockFormat for Fp8BlockUe8m0 {
@@ -108,9 +101,6 @@ impl BlockFormat for Fp8BlockUe8m0 {
     }
     fn dequant_factor(&self, s: E8M0, _g: &()) -> f32 {
         s.to_f32()
-    }
-    fn element_options(&self) -> ConvertOptions {
-        ConvertOptions::ML_DTYPES
     }
     fn global_amax(&self, _g: &()) -> Option<f32> {
         None

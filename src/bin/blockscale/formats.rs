@@ -13,23 +13,26 @@ pub struct Opts {
     pub two_d: bool,
 }
 
-/// `--profile`: whose bytes to reproduce (`Nvfp4Profile`, `MxProfile`).
+/// `--profile`: whose bytes to reproduce (`Nvfp4Profile`, `MxProfile`,
+/// `Fp8Profile`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Profile {
-    /// NVIDIA Transformer Engine (the default: NVFP4, MX RCEIL).
+    /// NVIDIA Transformer Engine (the default: NVFP4, MX RCEIL, FP8).
     Te,
-    /// NVIDIA Model-Optimizer 0.45 and later (NVFP4, MXFP4, MXFP8).
+    /// NVIDIA Model-Optimizer 0.45 and later (NVFP4, MXFP4, MXFP8, FP8 per-tensor).
     Modelopt,
     /// NVIDIA Model-Optimizer 0.35 to 0.44 (NVFP4).
     ModeloptLegacy,
-    /// torchao (NVFP4, MX).
+    /// torchao (NVFP4, MX, FP8).
     Torchao,
     /// JAX on CPU (NVFP4, MXFP8).
     Jax,
-    /// compressed-tensors / LLM Compressor (NVFP4, MX).
+    /// compressed-tensors / LLM Compressor (NVFP4, MX, FP8).
     CompressedTensors,
     /// ggml / llama.cpp (MXFP4).
     Ggml,
+    /// DeepGEMM's reference casts (FP8 blockwise).
+    Deepgemm,
     /// The OCP MX specification's arithmetic (MX; FLOOR unless --scale-rule says otherwise).
     Ocp,
 }
@@ -62,12 +65,14 @@ pub fn parse(name: &str, o: Opts) -> Result<AnyFormat, Error> {
             "--scale-rule applies to MX formats, not {family}"
         )));
     }
-    // The format checks the profile (NVFP4 and MX have their own sets).
+    // The format checks the profile (each family has its own set).
     match o.profile {
-        Some(p) if family == "nvfp4" || is_mx => id = id.with("profile", &value_name(p)),
+        Some(p) if family == "nvfp4" || is_mx || family.starts_with("fp8") => {
+            id = id.with("profile", &value_name(p));
+        }
         Some(_) => {
             return Err(Error::InvalidArgument(format!(
-                "--profile applies to NVFP4 and MX formats, not {family}"
+                "--profile applies to NVFP4, MX and FP8 formats, not {family}"
             )));
         }
         None => {}

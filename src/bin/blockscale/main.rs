@@ -83,8 +83,8 @@ struct QuantizeArgs {
     /// (`mxfp4,rule=floor`, `fp8-block,block=64x64`)
     #[arg(long)]
     format: String,
-    /// Whose bytes to reproduce, corners included (NVFP4 and MX; each
-    /// producer's own scale rule unless --scale-rule names another it has)
+    /// Whose bytes to reproduce, corners included (NVFP4, MX and FP8; an
+    /// MX producer's own scale rule unless --scale-rule names another it has)
     #[arg(long, value_enum)]
     profile: Option<Profile>,
     /// MX scale-exponent rule (default: the profile's own; TE: rceil)
