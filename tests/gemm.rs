@@ -4,7 +4,7 @@
 
 use blockscale::format::{
     BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2,
-    MxInt8, Nvfp4,
+    MxInt8, Nvfp4, Nvfp4FourOverSix,
 };
 use blockscale::gemm::{gemm, gemm_in, gemm_reference, gemm_with_threads};
 use blockscale::simd::{Level, with_level};
@@ -139,6 +139,8 @@ fn fast_path_is_bit_identical_for_every_format_pair() {
         Fp8Blockwise::<E4M3>::WEIGHTS,
         12,
     );
+    // 4over6 (scale bound 256) meets ordinary NVFP4 (448).
+    check_pair(Nvfp4FourOverSix::default(), Nvfp4::WEIGHTS_2D, 13);
 }
 
 /// MX scales far from 1 push block terms into f32's subnormal range and
@@ -258,6 +260,29 @@ fn nvfp4_gemm_folds_global_scales_into_alpha() {
     // Block 0: s_b = 1, q = 6: 16·36 = 576. Block 1: s_b = 448, q = 6 at one
     // place: 36·448² = 7225344. alpha = 2688²/2688² = 1.
     assert_eq!(c[0], 576.0 + 7225344.0);
+}
+
+#[test]
+fn nvfp4_4over6_gemm_folds_its_own_range_into_alpha() {
+    // With the bound 256, A = 1536 makes S_enc = 1 and alpha = A/1536 = 1.
+    // Block 0, all 6s: base 1; map-4 (scale 1.5, codes 4) and map-6
+    // (scale 1, codes 6) are both exact, a tie, so map-6. Block 1 holds
+    // one 1536: base 256, again a tie, map-6 with scale 256, code 6.
+    let mut x = vec![0f32; 32];
+    x[..16].iter_mut().for_each(|v| *v = 6.0);
+    x[16] = 1536.0;
+    let a = q(Nvfp4FourOverSix::default(), &x, 1, 32);
+    assert_eq!(
+        a.scales().iter().map(|s| s.to_f32()).collect::<Vec<_>>(),
+        [1.0, 256.0]
+    );
+    let mut c = [0f32];
+    gemm_reference(&a, &a, 1.0, 0.0, &mut c).unwrap();
+    // 16 · 36 · 1² + 36 · 256², alpha 1.
+    assert_eq!(c[0], 576.0 + 2359296.0);
+    let mut fast = [0f32];
+    gemm(&a, &a, 1.0, 0.0, &mut fast).unwrap();
+    assert_eq!(fast, c);
 }
 
 #[test]

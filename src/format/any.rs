@@ -19,6 +19,8 @@ macro_rules! formats {
             e4m3_scales [
                 /// NVFP4 ([`crate::format::Nvfp4`]).
                 Nvfp4(crate::format::Nvfp4),
+                /// NVFP4 with 4over6 block scaling ([`crate::format::Nvfp4FourOverSix`]).
+                Nvfp4FourOverSix(crate::format::Nvfp4FourOverSix),
             ]
             e8m0_scales [
                 /// MXFP8 with E4M3 elements.
@@ -117,7 +119,7 @@ macro_rules! any_format {
             ///
             /// ```
             /// let names: Vec<String> = blockscale::format::AnyFormat::defaults().iter().map(|f| f.to_string()).collect();
-            /// assert_eq!(&names[..3], ["nvfp4", "mxfp8", "mxfp8-e5m2"]);
+            /// assert_eq!(&names[..3], ["nvfp4", "nvfp4-4over6", "mxfp8"]);
             /// ```
             pub fn defaults() -> Vec<AnyFormat> {
                 vec![$( $( AnyFormat::$v(<$t>::default()), )* )*]

@@ -33,6 +33,7 @@ mod fp8;
 mod id;
 mod mx;
 mod nvfp4;
+mod nvfp4_4over6;
 mod ue8m0;
 
 pub(crate) use any::formats;
@@ -41,6 +42,7 @@ pub use fp8::{Fp8Blockwise, Fp8Global, Fp8Tensorwise};
 pub use id::FormatId;
 pub use mx::{Mx, MxFp4, MxFp6E2M3, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8};
 pub use nvfp4::Nvfp4;
+pub use nvfp4_4over6::Nvfp4FourOverSix;
 pub use ue8m0::Fp8BlockUe8m0;
 
 use crate::element::{CastRule, ConvertOptions};
@@ -262,6 +264,40 @@ pub trait BlockFormat: Clone + core::fmt::Debug + Send + Sync {
             *s = scale;
             *m = map;
         }
+    }
+    /// Whether the format chooses a block's scale by the block's values,
+    /// not its amax alone ([`Self::choose_by_values`]); the quantizer
+    /// gathers each tile's elements only for such formats.
+    fn chooses_by_values(&self) -> bool {
+        false
+    }
+    /// The scale and element map of a tile chosen by its values: `tile`
+    /// holds its elements in stored order, rows of `cols`, and `block_amax`
+    /// its amax. Only called when [`Self::chooses_by_values`]; the default
+    /// is [`Self::block_scale`]'s choice. NVFP4 4over6 keeps the better of
+    /// two candidate scales.
+    ///
+    /// ```
+    /// use blockscale::format::{BlockFormat, Nvfp4FourOverSix};
+    /// use blockscale::scale::ElementMap;
+    /// let f = Nvfp4FourOverSix::default();
+    /// let g = f.global(6.0);
+    /// let mut x = [0.0f32; 16];
+    /// x[..2].copy_from_slice(&[6.0, 4.5]);
+    /// // Mapped to 4, 4.5 is exact (3 · 1.5): the scale 1.5 times larger wins.
+    /// let (s, map) = f.choose_by_values(6.0, &x, 16, &g);
+    /// assert_eq!((s.to_f32(), map), (384.0, ElementMap::Mul(2.0 / 3.0)));
+    /// ```
+    fn choose_by_values(
+        &self,
+        block_amax: f32,
+        tile: &[f32],
+        cols: usize,
+        g: &Self::Global,
+    ) -> (Self::Scale, ElementMap) {
+        let _ = (tile, cols);
+        let (s, map, _) = self.block_scale(block_amax, g);
+        (s, map)
     }
     /// The dequantization factor of a block with stored scale `s`; equals
     /// the third value [`Self::block_scale`] returns.

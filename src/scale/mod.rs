@@ -2,6 +2,7 @@
 //! a scale, for each producer the crate follows. Pure functions of numbers;
 //! the formats layer applies them to tensors.
 
+pub mod four_over_six;
 pub mod fp8;
 pub mod mx;
 pub mod nvfp4;

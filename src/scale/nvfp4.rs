@@ -148,17 +148,31 @@ impl Nvfp4Global {
     /// assert_eq!(Nvfp4Global::new(0.0).s_enc, 1.0);
     /// ```
     pub fn new(amax: f32) -> Self {
+        Self::with_range(amax, NVFP4_RANGE)
+    }
+
+    /// The per-tensor quantities for amax `amax` when the block scales
+    /// are bounded by `range / 6` instead of 448: Transformer Engine's
+    /// `compute_global_encode_scaling_factor_FP4<E4M3_MAX>`, whose 4over6
+    /// recipe uses 256 (`range` 1536).
+    ///
+    /// ```
+    /// use blockscale::scale::nvfp4::Nvfp4Global;
+    /// let g = Nvfp4Global::with_range(6.0, 1536.0);
+    /// assert_eq!((g.s_enc, g.w), (256.0, 6.0 / 1536.0));
+    /// ```
+    pub fn with_range(amax: f32, range: f32) -> Self {
         let s_enc = if amax.is_nan() {
             f32::NAN
         } else {
-            let s = (NVFP4_RANGE / amax).min(f32::MAX);
+            let s = (range / amax).min(f32::MAX);
             if amax == 0.0 || s == 0.0 { 1.0 } else { s }
         };
         Nvfp4Global {
             amax,
             s_enc,
             s_dec: 1.0 / s_enc,
-            w: amax / NVFP4_RANGE,
+            w: amax / range,
         }
     }
 }

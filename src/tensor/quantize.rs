@@ -170,6 +170,9 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         // parallel loops below makes a pool thread use the caller's.
         self.format
             .block_scales(&st.amax, &self.global, scales, &mut st.maps);
+        if self.format.chooses_by_values() {
+            self.choose_by_values(r0, r1, st, scales);
+        }
         for (p, &m) in st.pres.iter_mut().zip(&st.maps) {
             *p = pre_of(m);
         }
@@ -187,6 +190,30 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                 st.rngs
                     .extend((0..g.tiles_c).map(|tj| tile_stream(seed, t0 + tj as u64)));
             }
+        }
+    }
+
+    /// The scales and maps of a band (stored rows `r0..r1`) chosen by
+    /// each tile's values ([`BlockFormat::choose_by_values`]).
+    fn choose_by_values(&self, r0: usize, r1: usize, st: &mut State, scales: &mut [F::Scale]) {
+        let g = self.grid;
+        let mut buf = core::mem::take(&mut st.row);
+        let mut band = Vec::with_capacity((r1 - r0) * g.scols);
+        for r in r0..r1 {
+            band.extend_from_slice(self.row(r, &mut buf));
+        }
+        st.row = buf;
+        let mut tile = Vec::with_capacity(g.tr * g.tc);
+        let tiles = scales.iter_mut().zip(&mut st.maps).zip(&st.amax);
+        for (tj, ((scale, map), &amax)) in tiles.take(g.tiles_c).enumerate() {
+            let (c0, c1) = (tj * g.tc, ((tj + 1) * g.tc).min(g.scols));
+            tile.clear();
+            for row in band.chunks(g.scols.max(1)) {
+                tile.extend_from_slice(&row[c0..c1]);
+            }
+            (*scale, *map) = self
+                .format
+                .choose_by_values(amax, &tile, c1 - c0, &self.global);
         }
     }
 
