@@ -102,7 +102,6 @@ Exits non-zero when any case that ran, in either direction, failed; the last
 line counts the cases of both.
 """
 
-import ast
 import json
 import os
 import pathlib
@@ -111,35 +110,15 @@ import sys
 import tempfile
 import time
 import traceback
-import venv
 import warnings
 from dataclasses import dataclass
+
+import pyenv
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CT_PIN = "compressed-tensors==0.20.1"
 VENV_DIR = pathlib.Path(os.environ.get("BLOCKSCALE_TF_VENV_DIR", ROOT / "target" / "venv-transformers"))
-BASE_STAMP = "blockscale-pins.txt"  # written by tests/transformers_gptoss.py
-STAMP = "blockscale-pins-compressed-tensors.txt"
-
-
-def base_pins():
-    """TORCH_PIN, PINS and TORCH_CPU_INDEX of tests/transformers_gptoss.py
-    (read, not imported: importing it would run its own venv step)."""
-    tree = ast.parse((ROOT / "tests" / "transformers_gptoss.py").read_text())
-    want = {"TORCH_PIN", "PINS", "TORCH_CPU_INDEX"}
-    got = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and getattr(node.targets[0], "id", None) in want:
-            got[node.targets[0].id] = ast.literal_eval(node.value)
-    missing = want - set(got)
-    if missing:
-        sys.exit(f"FAIL: tests/transformers_gptoss.py no longer defines {sorted(missing)}")
-    return got["TORCH_PIN"], got["PINS"], got["TORCH_CPU_INDEX"]
-
-
-def pip(py, *args, quiet=False):
-    cmd = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args]
-    return subprocess.run(cmd, capture_output=quiet).returncode == 0
+STAMP = "blockscale-pins-compressed-tensors.txt"  # on top of pyenv.BASE_STAMP
 
 
 def ensure_venv():
@@ -148,33 +127,11 @@ def ensure_venv():
     first time, or when a pin changes."""
     if os.environ.get("BLOCKSCALE_TF_VENV"):
         return
-    torch_pin, pins, cpu_index = base_pins()
-    py = str(VENV_DIR / "bin" / "python")
-    base = "\n".join([torch_pin, *pins]) + "\n"
-    want = base + CT_PIN + "\n"
-    stamp, base_stamp = VENV_DIR / STAMP, VENV_DIR / BASE_STAMP
-    if not (stamp.exists() and stamp.read_text() == want and os.path.exists(py)):
-        t0 = time.time()
-        if not (base_stamp.exists() and base_stamp.read_text() == base and os.path.exists(py)):
-            print(f"installing {torch_pin} {' '.join(pins)} into {VENV_DIR} (first run only)", flush=True)
-            if not os.path.exists(py):
-                venv.create(VENV_DIR, with_pip=True)
-            # CPU wheels first (small); PyPI's Linux torch pulls the CUDA wheels (GBs).
-            if not pip(py, "--retries", "0", "--timeout", "15", "--index-url", cpu_index, torch_pin, quiet=True):
-                print(f"{cpu_index} unreachable: installing {torch_pin} from PyPI (with CUDA wheels, slow)", flush=True)
-                if not pip(py, torch_pin):
-                    sys.exit(f"FAIL: could not install {torch_pin}")
-            if not pip(py, *pins):
-                sys.exit(f"FAIL: could not install {' '.join(pins)}")
-            base_stamp.write_text(base)
-        print(f"installing {CT_PIN} into {VENV_DIR}", flush=True)
-        # With the other pins on the same line, so that pip keeps them.
-        if not pip(py, CT_PIN, *pins):
-            sys.exit(f"FAIL: could not install {CT_PIN}")
-        stamp.write_text(want)
-        print(f"installed in {time.time() - t0:.0f} s", flush=True)
-    env = dict(os.environ, BLOCKSCALE_TF_VENV=str(VENV_DIR))
-    sys.exit(subprocess.run([py, __file__, *sys.argv[1:]], env=env).returncode)
+    # Read, not imported: importing it would run its own venv step.
+    base = pyenv.module_constants(ROOT / "tests" / "transformers_gptoss.py", ["TORCH_PIN", "PINS", "TORCH_CPU_INDEX"],
+                                  shown="tests/transformers_gptoss.py")
+    py = pyenv.ensure_stamped_venv(VENV_DIR, STAMP, base["TORCH_PIN"], base["TORCH_CPU_INDEX"], base["PINS"], [CT_PIN])
+    pyenv.rerun_in(py, __file__, "BLOCKSCALE_TF_VENV", str(VENV_DIR))
 
 
 ensure_venv()

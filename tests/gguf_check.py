@@ -43,27 +43,14 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import venv
+
+import pyenv
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PINS = ["numpy>=1.26", "gguf==0.19.0"]
 
 
-def ensure_venv():
-    """Re-run this script inside a fresh virtual environment with the pins."""
-    if os.environ.get("BLOCKSCALE_GGUF_VENV"):
-        return
-    target = ROOT / "target"
-    target.mkdir(exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="gguf-check-venv-", dir=target)
-    venv.create(tmp, with_pip=True)
-    py = os.path.join(tmp, "bin", "python")
-    subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PINS], check=True)
-    env = dict(os.environ, BLOCKSCALE_GGUF_VENV=tmp)
-    sys.exit(subprocess.run([py, __file__, *sys.argv[1:]], env=env).returncode)
-
-
-ensure_venv()
+pyenv.rerun_in_throwaway_venv(__file__, PINS, "BLOCKSCALE_GGUF_VENV", "gguf-check-venv-", ROOT / "target")
 
 import numpy as np  # noqa: E402
 import gguf  # noqa: E402

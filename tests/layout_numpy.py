@@ -13,30 +13,19 @@ every quantized weight.
 """
 
 import json
-import os
 import pathlib
 import re
 import subprocess
 import sys
 import tempfile
-import venv
+
+import pyenv
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PINS = ["numpy>=1.26", "ml_dtypes==0.6.0"]
 
 
-def ensure_venv():
-    if os.environ.get("BLOCKSCALE_LAYOUT_VENV"):
-        return
-    tmp = tempfile.mkdtemp(prefix="blockscale-layout-")
-    venv.create(tmp, with_pip=True)
-    py = os.path.join(tmp, "bin", "python")
-    subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PINS], check=True)
-    env = dict(os.environ, BLOCKSCALE_LAYOUT_VENV=tmp)
-    sys.exit(subprocess.run([py, __file__, *sys.argv[1:]], env=env).returncode)
-
-
-ensure_venv()
+pyenv.rerun_in_throwaway_venv(__file__, PINS, "BLOCKSCALE_LAYOUT_VENV", "blockscale-layout-")
 
 import numpy as np  # noqa: E402
 

@@ -17,30 +17,18 @@ Usage: python3 tests/ml_dtypes_check.py [--exhaustive]
 Exits non-zero on any mismatch.
 """
 
-import os
 import pathlib
 import subprocess
 import sys
 import tempfile
-import venv
+
+import pyenv
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PINS = ["numpy>=1.26", "ml_dtypes==0.6.0"]
 
 
-def ensure_venv():
-    """Re-run this script inside a fresh virtual environment with the pins."""
-    if os.environ.get("BLOCKSCALE_MLD_VENV"):
-        return
-    tmp = tempfile.mkdtemp(prefix="blockscale-mld-")
-    venv.create(tmp, with_pip=True)
-    py = os.path.join(tmp, "bin", "python")
-    subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PINS], check=True)
-    env = dict(os.environ, BLOCKSCALE_MLD_VENV=tmp)
-    sys.exit(subprocess.run([py, __file__, *sys.argv[1:]], env=env).returncode)
-
-
-ensure_venv()
+pyenv.rerun_in_throwaway_venv(__file__, PINS, "BLOCKSCALE_MLD_VENV", "blockscale-mld-")
 
 import numpy as np  # noqa: E402
 import ml_dtypes  # noqa: E402

@@ -50,19 +50,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import venv
+
+import pyenv
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TORCH_PIN = "torch==2.15.0"
 PINS = ["transformers==5.24.0", "safetensors==0.8.0", "numpy==2.4.6"]
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 VENV_DIR = pathlib.Path(os.environ.get("BLOCKSCALE_TF_VENV_DIR", ROOT / "target" / "venv-transformers"))
-STAMP = "blockscale-pins.txt"
-
-
-def pip(py, *args, quiet=False):
-    cmd = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args]
-    return subprocess.run(cmd, capture_output=quiet).returncode == 0
 
 
 def ensure_venv():
@@ -70,26 +65,8 @@ def ensure_venv():
     the first time (or when they change)."""
     if os.environ.get("BLOCKSCALE_TF_VENV"):
         return
-    py = str(VENV_DIR / "bin" / "python")
-    want = "\n".join([TORCH_PIN, *PINS]) + "\n"
-    stamp = VENV_DIR / STAMP
-    if not (stamp.exists() and stamp.read_text() == want and os.path.exists(py)):
-        t0 = time.time()
-        print(f"installing {TORCH_PIN} {' '.join(PINS)} into {VENV_DIR} (first run only)", flush=True)
-        if not os.path.exists(py):
-            venv.create(VENV_DIR, with_pip=True)
-        # CPU wheels first (small); PyPI's Linux torch pulls the CUDA wheels (GBs).
-        if not pip(py, "--retries", "0", "--timeout", "15", "--index-url", TORCH_CPU_INDEX, TORCH_PIN, quiet=True):
-            print(f"{TORCH_CPU_INDEX} unreachable: installing {TORCH_PIN} from PyPI (with CUDA wheels, slow)",
-                  flush=True)
-            if not pip(py, TORCH_PIN):
-                sys.exit(f"FAIL: could not install {TORCH_PIN}")
-        if not pip(py, *PINS):
-            sys.exit(f"FAIL: could not install {' '.join(PINS)}")
-        stamp.write_text(want)
-        print(f"installed in {time.time() - t0:.0f} s", flush=True)
-    env = dict(os.environ, BLOCKSCALE_TF_VENV=str(VENV_DIR))
-    sys.exit(subprocess.run([py, __file__, *sys.argv[1:]], env=env).returncode)
+    py = pyenv.ensure_stamped_venv(VENV_DIR, pyenv.BASE_STAMP, TORCH_PIN, TORCH_CPU_INDEX, PINS)
+    pyenv.rerun_in(py, __file__, "BLOCKSCALE_TF_VENV", str(VENV_DIR))
 
 
 ensure_venv()

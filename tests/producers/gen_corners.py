@@ -49,7 +49,6 @@ Each producer runs in its own process (two ModelOpt versions cannot share one).
 """
 
 import argparse
-import ast
 import json
 import os
 import pathlib
@@ -60,6 +59,10 @@ import venv
 import warnings
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+# tests/ on the path for this import only, so the producers' own imports are unchanged.
+sys.path.insert(0, str(ROOT / "tests"))
+import pyenv  # noqa: E402
+sys.path.remove(str(ROOT / "tests"))
 TF_VENV = ROOT / "target" / "venv-transformers"
 VENV = ROOT / "target" / "venv-producers"
 LEGACY_DIR = ROOT / "target" / "modelopt-legacy"
@@ -96,54 +99,14 @@ STAMP = "blockscale-producer-pins.txt"
 
 # ----------------------------------------------------------------- environment
 
-def _assigned(path, names):
-    """Module-level constants of another test script, read without running it."""
-    tree = ast.parse(path.read_text())
-    got = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            name = getattr(node.targets[0], "id", None)
-            if name in names:
-                got[name] = ast.literal_eval(node.value)
-    missing = set(names) - set(got)
-    if missing:
-        sys.exit(f"FAIL: {path} no longer defines {sorted(missing)}")
-    return got
-
-
-def pip(py, *args, quiet=False):
-    cmd = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args]
-    return subprocess.run(cmd, capture_output=quiet).returncode == 0
-
-
 def ensure_base_venv():
     """target/venv-transformers with the pins of tests/transformers_gptoss.py
     and compressed_tensors_check.py, installed and stamped as those scripts do
     (so that any of the three can make it and the others reuse it)."""
-    base = _assigned(ROOT / "tests" / "transformers_gptoss.py", ["TORCH_PIN", "PINS", "TORCH_CPU_INDEX"])
-    ct_pin = _assigned(ROOT / "tests" / "compressed_tensors_check.py", ["CT_PIN"])["CT_PIN"]
-    torch_pin, pins, cpu_index = base["TORCH_PIN"], base["PINS"], base["TORCH_CPU_INDEX"]
-    py = str(TF_VENV / "bin" / "python")
-    base_txt = "\n".join([torch_pin, *pins]) + "\n"
-    want = base_txt + ct_pin + "\n"
-    stamp, base_stamp = TF_VENV / "blockscale-pins-compressed-tensors.txt", TF_VENV / "blockscale-pins.txt"
-    if stamp.exists() and stamp.read_text() == want and os.path.exists(py):
-        return
-    if not (base_stamp.exists() and base_stamp.read_text() == base_txt and os.path.exists(py)):
-        print(f"installing {torch_pin} {' '.join(pins)} into {TF_VENV} (first run only)", flush=True)
-        if not os.path.exists(py):
-            venv.create(TF_VENV, with_pip=True)
-        if not pip(py, "--retries", "0", "--timeout", "15", "--index-url", cpu_index, torch_pin, quiet=True):
-            print(f"{cpu_index} unreachable: installing {torch_pin} from PyPI (with CUDA wheels, slow)", flush=True)
-            if not pip(py, torch_pin):
-                sys.exit(f"FAIL: could not install {torch_pin}")
-        if not pip(py, *pins):
-            sys.exit(f"FAIL: could not install {' '.join(pins)}")
-        base_stamp.write_text(base_txt)
-    print(f"installing {ct_pin} into {TF_VENV}", flush=True)
-    if not pip(py, ct_pin, *pins):
-        sys.exit(f"FAIL: could not install {ct_pin}")
-    stamp.write_text(want)
+    base = pyenv.module_constants(ROOT / "tests" / "transformers_gptoss.py", ["TORCH_PIN", "PINS", "TORCH_CPU_INDEX"])
+    ct = pyenv.module_constants(ROOT / "tests" / "compressed_tensors_check.py", ["CT_PIN", "STAMP"])
+    pyenv.ensure_stamped_venv(TF_VENV, ct["STAMP"], base["TORCH_PIN"], base["TORCH_CPU_INDEX"], base["PINS"],
+                              [ct["CT_PIN"]], timed=False)
 
 
 def ensure_venv():
@@ -155,7 +118,7 @@ def ensure_venv():
     py = str(VENV / "bin" / "python")
     want = "\n".join([*PRODUCER_PINS, "legacy: " + LEGACY_MODELOPT]) + "\n"
     stamp = VENV / STAMP
-    if not (stamp.exists() and stamp.read_text() == want and os.path.exists(py)):
+    if not pyenv.is_stamped(stamp, want, py):
         print(f"making {VENV} (first run only)", flush=True)
         if not os.path.exists(py):
             venv.create(VENV, with_pip=True)
@@ -166,14 +129,13 @@ def ensure_venv():
                                  capture_output=True, text=True, check=True).stdout.strip()
         # torch, numpy, compressed-tensors, ... from venv-transformers, not a second copy.
         pathlib.Path(site, "_blockscale_venv_transformers.pth").write_text(tf_site + "\n")
-        if not pip(py, "--no-deps", *PRODUCER_PINS):
+        if not pyenv.pip(py, "--no-deps", *PRODUCER_PINS):
             sys.exit(f"FAIL: could not install {' '.join(PRODUCER_PINS)}")
-        if not pip(py, "--no-deps", "--upgrade", "--target", str(LEGACY_DIR), LEGACY_MODELOPT):
+        if not pyenv.pip(py, "--no-deps", "--upgrade", "--target", str(LEGACY_DIR), LEGACY_MODELOPT):
             sys.exit(f"FAIL: could not install {LEGACY_MODELOPT} into {LEGACY_DIR}")
         stamp.write_text(want)
         print(f"environment ready in {time.time() - t0:.0f} s", flush=True)
-    env = dict(os.environ, BLOCKSCALE_PRODUCERS_VENV=str(VENV))
-    sys.exit(subprocess.run([py, __file__, *sys.argv[1:]], env=env).returncode)
+    pyenv.rerun_in(py, __file__, "BLOCKSCALE_PRODUCERS_VENV", str(VENV))
 
 
 # ------------------------------------------------------------------------ corpus
