@@ -404,8 +404,9 @@ fn global_amax_checked_alike() {
 }
 
 /// from_parts takes scales as stored: the NaN encodings the quantizers
-/// write for blocks holding a NaN (E8M0 0xFF, E4M3 0x7F) stay allowed,
-/// but an FP32 scale must be finite.
+/// write for blocks holding a NaN (E8M0 0xFF, E4M3 0x7F), and FP32 NaN and
+/// ±Inf, which torchao's and compressed-tensors' FP8 factors are for
+/// blocks holding a NaN or ±Inf.
 #[test]
 fn from_parts_scales() {
     let mx = QuantizedTensor::from_parts(
@@ -431,37 +432,28 @@ fn from_parts_scales() {
     .expect("E4M3 NaN is a scale NVFP4 quantizers write");
     assert!(nv.dequantize().iter().all(|v| v.is_nan()));
     for s in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-        is_err(
-            "InvalidValue",
-            "FP32 block scale",
-            no_panic("from_parts", || {
-                QuantizedTensor::from_parts(
-                    Fp8Blockwise::<E4M3>::new(1, 32),
-                    (1, 64),
-                    Direction::Rowwise,
-                    PartialBlocks::Reject,
-                    vec![0x38; 64],
-                    vec![1.0, s],
-                    None,
-                )
-            }),
-        );
-        is_err(
-            "InvalidValue",
-            "FP32 tensor scale",
-            AnyQuantized::from_parts(
-                &"fp8".parse().unwrap(),
-                (1, 32),
+        let t = no_panic("from_parts", || {
+            QuantizedTensor::from_parts(
+                Fp8Blockwise::<E4M3>::new(1, 32),
+                (1, 64),
                 Direction::Rowwise,
                 PartialBlocks::Reject,
-                vec![0; 32],
-                &[s.to_bits()],
-                Some(1.0),
-            ),
+                vec![0x38; 64],
+                vec![1.0, s],
+                None,
+            )
+        })
+        .expect("an FP32 scale as a producer stores it");
+        // E4M3 0x38 is 1: the first block is 1s, the second the scale itself.
+        let d = t.dequantize();
+        assert!(d[..32].iter().all(|&v| v == 1.0));
+        assert!(
+            d[32..]
+                .iter()
+                .all(|&v| v.to_bits() == s.to_bits() || (v.is_nan() && s.is_nan()))
         );
     }
 }
-
 #[test]
 fn tensors_from_parts_and_accessors() {
     let q = QuantizedTensor::quantize(Nvfp4::default(), &[1.0f32; 32], 2, 16, &O).unwrap();

@@ -59,11 +59,13 @@ mod kernels;
 mod pack;
 mod plan;
 mod reference;
+mod row_scaled;
 
 pub use accuracy::{GemmAccuracy, accuracy};
 pub use any::gemm_any;
 pub use fast::{gemm, gemm_in, gemm_with_threads};
 pub use reference::gemm_reference;
+pub use row_scaled::gemm_row_scaled;
 
 use crate::format::{BlockFormat, BlockShape};
 use crate::tensor::QuantizedTensor;

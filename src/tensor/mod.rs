@@ -8,13 +8,15 @@ mod any;
 mod dequantize;
 mod fnuz;
 mod quantize;
+mod row_scaled;
 
 pub use any::{AnyQuantized, QuantizedView, TensorVisitor};
+pub use row_scaled::RowScaled;
 
 use crate::element::nibble;
 use crate::element::slice::Real;
 use crate::error::check_len;
-use crate::format::{BlockFormat, BlockShape, ScaleCodec, ScaleKind, check_tile};
+use crate::format::{BlockFormat, BlockShape, ScaleCodec, check_tile};
 #[cfg(feature = "std")]
 use crate::metrics::{ErrorMetrics, compare};
 use crate::prelude::*;
@@ -210,7 +212,9 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// Takes no copy: the tensor owns `data` and `scales` as given. Scales
     /// are taken as stored, NaN encodings included (E8M0 0xFF and E4M3
     /// S.1111.111 are NaN, and the quantizers write them for blocks holding
-    /// a NaN), except FP32 scales (FP8), which must be finite.
+    /// a NaN; FP32 scales may be NaN or ±Inf, as torchao's and
+    /// compressed-tensors' FP8 factors are for blocks holding a NaN or ±Inf,
+    /// [`crate::scale::fp8::Fp8Profile`]).
     ///
     /// Errors:
     /// - [`Error::LengthMismatch`] if `data` or `scales` does not have the
@@ -220,9 +224,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     ///   blocks are accepted with [`PartialBlocks::ZeroPad`] semantics when
     ///   `partial` says so);
     /// - [`Error::InvalidValue`] if a global amax is NaN, ±Inf or negative
-    ///   (−0 counts as +0), or an FP32 scale is NaN or ±Inf (no FP8
-    ///   quantizer stores one, and it would turn the whole block, zeros
-    ///   too, into NaN or ±Inf);
+    ///   (−0 counts as +0);
     /// - [`Error::InvalidArgument`] if the format's parameters fail
     ///   [`BlockFormat::validate`], or a global amax is missing or given
     ///   needlessly.
@@ -270,18 +272,6 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         let want = packed_len::<F::Elem>(rows * cols);
         check_len("data", want, data.len())?;
         check_len("scales", grid.tiles_r * grid.tiles_c, scales.len())?;
-        if <F::Scale as ScaleCodec>::KIND == ScaleKind::F32
-            && let Some((i, s)) = scales
-                .iter()
-                .enumerate()
-                .find(|(_, s)| !s.value().is_finite())
-        {
-            return Err(Error::InvalidValue {
-                what: format!("{}: scale {i}", format.name()),
-                value: s.value().into(),
-                expected: "a finite number",
-            });
-        }
         let amax = match (format.has_global_scale(), global_amax) {
             (true, Some(a)) => check_global_amax(a)?,
             (false, None) => 0.0,

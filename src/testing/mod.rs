@@ -462,13 +462,17 @@ pub fn check_quantize<F: BlockFormat>(
     // 6. Bounded output. A caller's fixed scale or global amax may saturate
     // and overflow; near f32's top, q · factor may overflow legitimately;
     // producers' own arithmetic gives NaN for zero and tiny tensors
-    // (`Nvfp4Profile`: 0/0 once A/2688 underflows) and ggml's scale byte
+    // (`Nvfp4Profile`: 0/0 once A/2688 underflows; torchao's FP8 blocks of
+    // zeros, `Fp8Profile`) and ggml's scale byte
     // wraps to NaN for blocks of amax in [2⁻¹²⁶, 2⁻¹²⁵) (`MxProfile`);
     // stochastic rounding may round a tiny value up to the block's step.
     let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let producer_nan = match f.id().option("profile") {
+    let id = f.id();
+    let producer_nan = match id.option("profile") {
         None | Some("te") | Some("ocp") => false,
         Some("ggml") => true,
+        // torchao's Float8Tensor divides a zero block by its zero factor.
+        Some("torchao") if id.family().starts_with("fp8-block") => true,
         Some(_) => amax < 1e-30,
     };
     if f.id().option("scale").is_none()
