@@ -82,6 +82,10 @@ struct State {
     /// Draws per tile in the current row.
     counts: Vec<u32>,
     rand: Vec<u32>,
+    /// A band's stored rows and one tile of it, for formats that choose
+    /// scales by values (empty otherwise).
+    band: Vec<f32>,
+    tile: Vec<f32>,
 }
 
 impl<F: BlockFormat, S: Real> Job<'_, F, S> {
@@ -98,6 +102,8 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
             xs: vec![0; 4 * g.tiles_c],
             counts: vec![0; g.tiles_c],
             rand: Vec::new(),
+            band: Vec::new(),
+            tile: Vec::new(),
         }
     }
 
@@ -198,12 +204,12 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
     fn choose_by_values(&self, r0: usize, r1: usize, st: &mut State, scales: &mut [F::Scale]) {
         let g = self.grid;
         let mut buf = core::mem::take(&mut st.row);
-        let mut band = Vec::with_capacity((r1 - r0) * g.scols);
+        let (mut band, mut tile) = (core::mem::take(&mut st.band), core::mem::take(&mut st.tile));
+        band.clear();
         for r in r0..r1 {
             band.extend_from_slice(self.row(r, &mut buf));
         }
         st.row = buf;
-        let mut tile = Vec::with_capacity(g.tr * g.tc);
         let tiles = scales.iter_mut().zip(&mut st.maps).zip(&st.amax);
         for (tj, ((scale, map), &amax)) in tiles.take(g.tiles_c).enumerate() {
             let (c0, c1) = (tj * g.tc, ((tj + 1) * g.tc).min(g.scols));
@@ -215,6 +221,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                 .format
                 .choose_by_values(amax, &tile, c1 - c0, &self.global);
         }
+        (st.band, st.tile) = (band, tile);
     }
 
     /// The amax of each tile's segment of one stored row.

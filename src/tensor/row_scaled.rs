@@ -90,17 +90,25 @@ impl<F: BlockFormat> RowScaled<F> {
         }
         crate::error::checked_area("input", rows, cols)?;
         check_len("input", rows * cols, src.len())?;
-        let mut unit = QuantizedTensor::quantize(format.clone(), &src[..0], 0, cols, opts)?;
-        unit.rows = rows;
-        let mut row_amax = Vec::with_capacity(rows);
+        // One row's tensor, requantized row by row into the whole.
         let mut q = QuantizedTensor::quantize(format.clone(), &src[..0], 0, cols, opts)?;
+        let (mut data, mut scales) = (Vec::new(), Vec::new());
+        let mut row_amax = Vec::with_capacity(rows);
         for r in 0..rows {
             q.requantize(&src[r * cols..(r + 1) * cols], 1, cols, opts)?;
-            unit.data.extend_from_slice(&q.data);
-            unit.scales.extend_from_slice(&q.scales);
+            data.extend_from_slice(&q.data);
+            scales.extend_from_slice(&q.scales);
             row_amax.push(q.global_amax().unwrap_or(f32::NAN));
         }
-        unit.global = format.global(1.0);
+        let unit = QuantizedTensor {
+            global: format.global(1.0),
+            format,
+            rows,
+            cols,
+            direction: Direction::Rowwise,
+            data,
+            scales,
+        };
         Ok(RowScaled { unit, row_amax })
     }
 
