@@ -172,6 +172,24 @@ fn stochastic_rounding_is_unbiased_over_seeds_and_reproducible() {
     }
 }
 
+/// torchao's RCEIL multiplies a NaN block by a NaN: the element codes are
+/// the positive NaN on every SIMD level, whatever the sign of the block's
+/// own NaN (x86 keeps either operand's NaN, so a multiply left it to the
+/// compiler; found by `any_input` on an AVX-512 machine).
+#[test]
+fn a_nan_block_under_torchao_rceil_is_positive_nan_on_every_level() {
+    use blockscale::scale::mx::MxProfile;
+    let mut x = vec![1.0f32; 64];
+    x[3] = -f32::NAN;
+    x[40] = f32::from_bits(0xFFC0_1234);
+    let f = MxFp8E4M3::new(MxScaleRule::Rceil).with_profile(MxProfile::TorchAo);
+    let o = QuantizeOptions::default();
+    blockscale::testing::check_quantize(f, &x, 1, 64, &o).unwrap();
+    let q = QuantizedTensor::quantize(f, &x, 1, 64, &o).unwrap();
+    assert_eq!(q.data(), [0x7F; 64]); // E4M3's positive NaN
+    assert_eq!(q.scales()[0].to_bits(), 0xFF);
+}
+
 /// Every format and option on arbitrary f32 bit patterns (NaN, ±Inf and
 /// subnormals included) and shapes, with shrinking: the property set every
 /// format has ([`blockscale::testing::check_quantize`], which the fuzz

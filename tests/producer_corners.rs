@@ -101,12 +101,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "torchao",
-        "mx-e4m3-rceil",
-        "nan_in_block",
-        "x86's choice between two NaN operands",
-    ),
-    (
-        "torchao",
         "mx-e5m2",
         "nan_in_block",
         "torch writes E5M2 NaN as 0x7F/0xFF (ml_dtypes 0x7E/0xFE)",

@@ -400,8 +400,15 @@ pub fn mx_block<T: Element>(
         let map = match (profile, rule) {
             // torchao and JAX scale by the float 2^(255 − 127) = ∞ (JAX
             // writes ∞'s byte too): finite elements become ±0, a NaN stays
-            // NaN (an ∞ becomes the CPU's ∞ · 0, NaN).
-            (MxProfile::TorchAo, MxScaleRule::Rceil) => ElementMap::Mul(f32::NAN),
+            // NaN (an ∞ becomes the CPU's ∞ · 0, NaN). torchao's RCEIL
+            // multiplies by a NaN: every element becomes the positive NaN a
+            // GPU returns (a CPU may keep a NaN element's own sign, so the
+            // code is fixed here rather than left to the multiply).
+            (MxProfile::TorchAo, MxScaleRule::Rceil) => ElementMap::Zero(
+                element_cast::<T>(profile)
+                    .encode::<T>(f32::NAN, crate::element::ConvertOptions::SATFINITE)
+                    .to_bits(),
+            ),
             (MxProfile::TorchAo | MxProfile::Jax, _) => ElementMap::Mul(0.0),
             _ => ElementMap::Zero(0),
         };
