@@ -281,6 +281,42 @@ fn compare_tabulates_every_format_with_and_without_rht() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
+/// `compare --row-scaled`: a row of 3s and a row of 100s are exact with
+/// one amax per row (each maps its amax onto 6 · 448), not with one amax
+/// for both (the 3s get the scale e4m3(3 · 2688/100/6) = 13, and
+/// 3 / (13/26.88) = 6.2 clips to 6, so 3 comes back as 2.9).
+#[test]
+fn compare_row_scaled_gives_each_row_its_amax() {
+    let d = dir("compare-rows");
+    let x = d.join("two.npy");
+    let v: Vec<f32> = (0..32).map(|i| if i < 16 { 3.0 } else { 100.0 }).collect();
+    npy::write(&x, &Tensor::from_f32(DType::F32, vec![2, 16], &v).unwrap()).unwrap();
+    let svg = d.join("chart.svg");
+    let args = [
+        "compare",
+        s(&x),
+        "--formats",
+        "nvfp4,mxfp8",
+        "--no-rht",
+        "--svg",
+        s(&svg),
+    ];
+    let (ok, out, err) = run(&[&args[..], &["--row-scaled"]].concat());
+    assert!(ok, "{err}");
+    let max_err = |name: &str| -> f64 {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("| two") && l.contains(&format!(" {name} ")))
+            .unwrap_or_else(|| panic!("{out} lacks {name}"));
+        line.split('|').nth(4).unwrap().trim().parse().unwrap()
+    };
+    assert_eq!(max_err("nvfp4+rows"), 0.0, "{out}");
+    assert!(max_err("nvfp4") > 0.05, "{out}");
+    // MXFP8 has no tensor amax: no row-scaled row.
+    assert!(!out.contains("mxfp8+rows"), "{out}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
 /// `--help` of every command, against tests/snapshots/help.txt (set
 /// BLOCKSCALE_UPDATE_SNAPSHOTS=1 to rewrite it after a deliberate change).
 #[test]

@@ -210,3 +210,83 @@ fn identifiers_round_trip() {
         .to_string();
     assert!(e.contains("mae") && e.contains("mse"), "{e}");
 }
+
+/// The recipe's 4over6 switches (TE `nvfp4_4over6`,
+/// `nvfp4_4over6_e4m3_use_256`, `nvfp4_4over6_err_mode`) give each role
+/// the format whose bytes G1, G3 and G5 work out.
+#[test]
+fn recipe_switches_give_the_roles_their_4over6_bytes() {
+    use blockscale::recipe::{
+        FourOverSixRoles, Nvfp4Options, OperandRole, QuantizedOperand, Recipe,
+    };
+    use blockscale::tensor::QuantizedView;
+    let recipe = |roles, e4m3_256, metric| {
+        Recipe::nvfp4_with(Nvfp4Options {
+            four_over_six: roles,
+            four_over_six_e4m3_256: e4m3_256,
+            four_over_six_metric: metric,
+            rht: false,
+            ..Default::default()
+        })
+    };
+    // One block of the operand and its scale byte; the operand's second
+    // block holds the tensor amax 6.
+    let first_block = |r: &Recipe, role, x: &[f32]| -> (u8, Vec<u8>) {
+        let mut t = [0.0f32; 32];
+        t[..x.len()].copy_from_slice(x);
+        t[16] = 6.0;
+        let QuantizedOperand::Block(q) = r.spec(role).quantize(&t, 1, 32, None).unwrap() else {
+            panic!("a block-scaled operand expected");
+        };
+        (q.scale_bits()[0] as u8, q.data()[..8].to_vec())
+    };
+    let g1 = [
+        6.0, 4.5, -4.5, 3.0, 2.25, 1.5, 0.75, 0.0, -6.0, 4.5, 2.25, -3.0, 1.5, -0.75, 0.0, 3.0,
+    ];
+    let all = recipe(FourOverSixRoles::All, FourOverSixRoles::All, Mae);
+    assert!(all.validate().is_ok());
+    assert_eq!(
+        first_block(&all, OperandRole::FpropInput, &g1),
+        (0x7C, bytes("564d23015ec39240"))
+    );
+    // Gradients never use 4over6: ordinary NVFP4 (bound 448) maps 6 to 6.
+    assert_eq!(first_block(&all, OperandRole::DgradGradOutput, &g1).0, 0x7E);
+    // 4over6 weights only: X is ordinary NVFP4.
+    let weights = recipe(FourOverSixRoles::Weights, FourOverSixRoles::All, Mae);
+    assert_eq!(first_block(&weights, OperandRole::FpropInput, &g1).0, 0x7E);
+    // G3: the metric switch.
+    let g3 = [6.0, 5.0, 4.0, 4.0];
+    let mse = recipe(FourOverSixRoles::Activations, FourOverSixRoles::All, Mse);
+    assert_eq!(
+        first_block(&all, OperandRole::FpropInput, &g3),
+        (0x78, bytes("6766000000000000"))
+    );
+    assert_eq!(
+        first_block(&mse, OperandRole::FpropInput, &g3),
+        (0x7C, bytes("5655000000000000"))
+    );
+    // G5: activations bounded by 448 (`nvfp4_4over6_e4m3_use_256="weights"`).
+    let g5 = [
+        5.0, -4.0, 3.5, 2.5, 1.0, 0.5, 0.25, 0.0, -5.0, 4.5, 3.0, 2.0, 1.5, 0.75, -0.25, 5.0,
+    ];
+    let e448 = recipe(FourOverSixRoles::All, FourOverSixRoles::Weights, Mae);
+    assert_eq!(
+        first_block(&e448, OperandRole::FpropInput, &g5),
+        (0x7C, bytes("e75612017f462479"))
+    );
+    // Weights keep TE's 16×16 tiles.
+    let spec = all.spec(OperandRole::DgradWeight);
+    assert_eq!(spec.block(), Some((16, 16)));
+    assert_eq!(spec.format.unwrap().id().to_string(), "nvfp4-4over6,2d");
+    // TE refuses 4over6 activations with the RHT (X's wgrad copy has it).
+    let with_rht = Recipe::nvfp4_with(Nvfp4Options {
+        four_over_six: FourOverSixRoles::Activations,
+        ..Default::default()
+    });
+    assert!(with_rht.validate().is_err());
+    let weights_rht = Recipe::nvfp4_with(Nvfp4Options {
+        four_over_six: FourOverSixRoles::Weights,
+        ..Default::default()
+    });
+    assert!(weights_rht.validate().is_ok());
+}

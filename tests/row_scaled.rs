@@ -146,3 +146,149 @@ fn what_row_scaling_cannot_take_is_refused() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+/// The recipe's `row_scaled_activation`: X's rows (fprop) and, for wgrad,
+/// its columns each get their own amax; R1's bytes either way.
+#[test]
+fn recipe_row_scales_x_in_fprop_and_wgrad() {
+    use blockscale::recipe::{Nvfp4Options, OperandRole, QuantizedOperand, Recipe};
+    let r = Recipe::nvfp4_with(Nvfp4Options {
+        row_scaled_activation: true,
+        rht: false,
+        ..Default::default()
+    });
+    assert!(r.validate().is_ok());
+    let operand =
+        |role, x: &[f32], rows, cols| match r.spec(role).quantize(x, rows, cols, None).unwrap() {
+            QuantizedOperand::RowScaled(q) => q,
+            other => panic!("{role:?}: row-scaled expected, got {other:?}"),
+        };
+    let want = hex("e7469201d6247bf4e745a301e7452a91");
+    // Fprop: X = R1's two rows.
+    let x = rows();
+    let f = operand(OperandRole::FpropInput, &x, 2, 16);
+    assert_eq!(
+        (f.row_amax(), f.unit().data()),
+        (&[3.0, 100.0][..], &want[..])
+    );
+    assert_eq!(f.unit().scale_bits(), [0x7E, 0x7E]);
+    // Wgrad: X = R1's rows as columns (16 tokens × 2 features); the
+    // columnwise copy stores them as rows, one amax per feature.
+    let mut xt = vec![0.0f32; 32];
+    for (i, v) in x.iter().enumerate() {
+        xt[(i % 16) * 2 + i / 16] = *v;
+    }
+    let w = operand(OperandRole::WgradInput, &xt, 16, 2);
+    assert_eq!(
+        (w.row_amax(), w.unit().data()),
+        (&[3.0, 100.0][..], &want[..])
+    );
+    assert_eq!(w.stored_shape(), (2, 16));
+    let back = w.dequantize(); // logical 16 × 2
+    assert_eq!(back.len(), 32);
+    assert_eq!(back[0], 3.0);
+    assert_eq!(back[2], -2.0); // row 0's second element, dequantized (R1)
+    // Weights and gradients keep one amax.
+    assert!(matches!(
+        r.spec(OperandRole::FpropWeight)
+            .quantize(&[0.5f32; 256], 16, 16, None)
+            .unwrap(),
+        QuantizedOperand::Block(_)
+    ));
+    assert!(matches!(
+        r.spec(OperandRole::WgradGradOutput)
+            .quantize(&x, 16, 2, None)
+            .unwrap(),
+        QuantizedOperand::Block(_)
+    ));
+    // TE refuses row scaling with the RHT (X's wgrad copy has it).
+    let with_rht = Recipe::nvfp4_with(Nvfp4Options {
+        row_scaled_activation: true,
+        ..Default::default()
+    });
+    assert!(with_rht.validate().is_err());
+}
+
+/// A layer run with row-scaled X (and 4over6): each GEMM equals, to f32
+/// accumulation error, the f64 product of its dequantized operands, so the
+/// row amaxes multiply the right rows (fprop) and columns (wgrad).
+#[test]
+fn a_layer_with_row_scaled_x_multiplies_by_the_right_amaxes() {
+    use blockscale::recipe::{
+        FourOverSixRoles, LinearLayer, LinearShape, Nvfp4Options, OperandRole, Recipe,
+    };
+    let (t, i, o) = (32, 32, 16);
+    let shape = LinearShape {
+        tokens: t,
+        in_features: i,
+        out_features: o,
+    };
+    // Rows and columns of X with amaxes that differ by orders of magnitude.
+    let x: Vec<f32> = (0..t * i)
+        .map(|n| ((n as f32 * 0.37).sin()) * 10f32.powi((n / i % 4) as i32 - (n % i % 3) as i32))
+        .collect();
+    let w: Vec<f32> = (0..o * i).map(|n| (n as f32 * 0.11).cos()).collect();
+    let dy: Vec<f32> = (0..t * o).map(|n| (n as f32 * 0.53).sin()).collect();
+    for four_over_six in [FourOverSixRoles::None, FourOverSixRoles::All] {
+        let r = Recipe::nvfp4_with(Nvfp4Options {
+            row_scaled_activation: true,
+            four_over_six,
+            rht: false,
+            stochastic_gradients: false,
+            ..Default::default()
+        });
+        let out = LinearLayer::new(r.clone(), 0, 1)
+            .unwrap()
+            .run(0, &x, &w, &dy, shape)
+            .unwrap();
+        let deq = |role: OperandRole, v: &[f32], rows, cols| {
+            r.spec(role)
+                .quantize(v, rows, cols, None)
+                .unwrap()
+                .dequantize()
+        };
+        // C = A · Bᵀ over logical matrices given as (values, rows, K, K-stride, row-stride).
+        let check = |got: &[f32],
+                     a: &[f32],
+                     b: &[f32],
+                     m: usize,
+                     n: usize,
+                     k: usize,
+                     a_at: &dyn Fn(usize, usize) -> usize,
+                     b_at: &dyn Fn(usize, usize) -> usize| {
+            for p in 0..m {
+                for q in 0..n {
+                    let (mut s, mut mag) = (0f64, 0f64);
+                    for kk in 0..k {
+                        let v = f64::from(a[a_at(p, kk)]) * f64::from(b[b_at(q, kk)]);
+                        s += v;
+                        mag += v.abs();
+                    }
+                    let g = f64::from(got[p * n + q]);
+                    assert!(
+                        (g - s).abs() <= mag * 1e-5 + 1e-30,
+                        "{four_over_six:?} [{p}][{q}]: {g} vs {s}"
+                    );
+                }
+            }
+        };
+        let xf = deq(OperandRole::FpropInput, &x, t, i);
+        let wf = deq(OperandRole::FpropWeight, &w, o, i);
+        check(&out.y, &xf, &wf, t, o, i, &|p, kk| p * i + kk, &|q, kk| {
+            q * i + kk
+        });
+        let dyw = deq(OperandRole::WgradGradOutput, &dy, t, o);
+        let xw = deq(OperandRole::WgradInput, &x, t, i);
+        // dW[p][q] = Σ_token dY[token][p] · X[token][q].
+        check(
+            &out.dw,
+            &dyw,
+            &xw,
+            o,
+            i,
+            t,
+            &|p, kk| kk * o + p,
+            &|q, kk| kk * i + q,
+        );
+    }
+}

@@ -65,7 +65,7 @@ pub use accuracy::{GemmAccuracy, accuracy};
 pub use any::gemm_any;
 pub use fast::{gemm, gemm_in, gemm_with_threads};
 pub use reference::gemm_reference;
-pub use row_scaled::gemm_row_scaled;
+pub use row_scaled::{gemm_row_scaled, gemm_row_scaled_b};
 
 use crate::format::{BlockFormat, BlockShape};
 use crate::tensor::QuantizedTensor;

@@ -34,7 +34,11 @@
 //! Transform ([`crate::rht`]) on the two wgrad operands along the token
 //! axis, and some layers kept in BF16. Each technique can be switched off
 //! ([`Nvfp4Options`]); layers and steps can be kept in BF16
-//! ([`Bf16Selection`]).
+//! ([`Bf16Selection`]). TE's later NVFP4 options are switches of the same
+//! recipe: 4over6 block scales for weights and/or activations
+//! ([`FourOverSixRoles`], [`crate::format::Nvfp4FourOverSix`]) and one
+//! amax per row of X ([`Nvfp4Options::row_scaled_activation`],
+//! [`RowScaledOperand`]).
 //!
 //! [`LinearLayer`] runs a layer's three GEMMs through a recipe and holds the
 //! per-layer state (the delayed-scaling amax histories); a training loop
@@ -61,14 +65,15 @@ mod role;
 
 pub use delayed::{AmaxCompute, DelayedScaler, DelayedScalingConfig, Fp8Format};
 pub use linear::{DelayedState, LayerState, LinearLayer, LinearOutputs, LinearShape};
-pub use operand::{Bf16Matrix, QuantizedOperand, gemm_operands};
-pub use options::{Bf16Selection, Nvfp4Options};
+pub use operand::{Bf16Matrix, QuantizedOperand, RowScaledOperand, gemm_operands};
+pub use options::{Bf16Selection, FourOverSixRoles, Nvfp4Options};
 pub use role::{Gemm, LayerTensor, OperandRole};
 
 use crate::Error;
 use crate::element::ElementKind;
 use crate::format::{
     AnyFormat, BlockFormat, BlockShape, FormatVisitor, Fp8Blockwise, Fp8Tensorwise, Nvfp4,
+    Nvfp4FourOverSix,
 };
 use crate::format::{MxFp4, MxFp8E4M3, MxFp8E5M2};
 use crate::rht::Rht;
@@ -194,6 +199,10 @@ pub struct OperandSpec {
     /// The Random Hadamard Transform applied along `direction` before
     /// quantizing, if any.
     pub rht: Option<Rht>,
+    /// One tensor amax per stored row ([`crate::tensor::RowScaled`]):
+    /// per token of X rowwise, per input feature of X columnwise
+    /// ([`Nvfp4Options::row_scaled_activation`]).
+    pub row_scaled: bool,
 }
 
 impl OperandSpec {
@@ -448,11 +457,20 @@ impl Recipe {
                 if role.gemm() == Gemm::Wgrad && o.rht {
                     rht = self.rht().ok();
                 }
-                Nvfp4 {
-                    two_d: role.tensor() == LayerTensor::Weight && o.two_d_weights,
-                    ..Nvfp4::default()
+                let tensor = role.tensor();
+                let two_d = tensor == LayerTensor::Weight && o.two_d_weights;
+                if o.four_over_six.covers(tensor) {
+                    let mut f = Nvfp4FourOverSix::new(o.four_over_six_metric).with_two_d(two_d);
+                    f.e4m3_max_448 = !o.four_over_six_e4m3_256.covers(tensor);
+                    f.fast_error = o.four_over_six_fast_error;
+                    f.into()
+                } else {
+                    Nvfp4 {
+                        two_d,
+                        ..Nvfp4::default()
+                    }
+                    .into()
                 }
-                .into()
             }
         };
         OperandSpec {
@@ -462,6 +480,9 @@ impl Recipe {
             direction: role.direction(),
             rounding,
             rht,
+            row_scaled: self.kind == RecipeKind::Nvfp4
+                && self.nvfp4.row_scaled_activation
+                && role.tensor() == LayerTensor::Input,
         }
     }
 
@@ -492,6 +513,7 @@ impl Recipe {
                 direction: role.direction(),
                 rounding: TensorRounding::NearestEven,
                 rht: None,
+                row_scaled: false,
             }
         } else {
             self.quantized_spec(role, layer, step)
@@ -499,15 +521,23 @@ impl Recipe {
     }
 
     /// Checks the options: the FP8 format must not be pure E5M2 (TE rejects
-    /// it), the delayed-scaling history must be at least 1, and with RHT on
-    /// the RHT size and signs must be valid ([`Rht::new`]).
+    /// it), the delayed-scaling history must be at least 1, with RHT on
+    /// the RHT size and signs must be valid ([`Rht::new`]), and neither
+    /// 4over6 activations nor row scaling may meet the RHT, which X's
+    /// wgrad copy gets (TE's `NVFP4BlockScalingRecipeState` raises
+    /// `ValueError` for both).
     ///
     /// ```
-    /// use blockscale::recipe::Recipe;
+    /// use blockscale::recipe::{FourOverSixRoles, Recipe};
     /// let mut r = Recipe::nvfp4();
     /// r.nvfp4.rht_size = 32; // TE's sign vector has 16 entries
     /// assert!(r.validate().is_err());
     /// assert!(Recipe::nvfp4().validate().is_ok());
+    /// let mut r = Recipe::nvfp4();
+    /// r.nvfp4.four_over_six = FourOverSixRoles::All;
+    /// assert!(r.validate().is_err()); // X has the RHT in wgrad
+    /// r.nvfp4.rht = false;
+    /// assert!(r.validate().is_ok());
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
         if self.kind != RecipeKind::Nvfp4 && self.fp8_format == Fp8Format::E5M2 {
@@ -523,6 +553,18 @@ impl Recipe {
         }
         if self.kind == RecipeKind::Nvfp4 && self.nvfp4.rht {
             self.rht()?;
+            let o = &self.nvfp4;
+            if o.four_over_six.covers(LayerTensor::Input) || o.row_scaled_activation {
+                return Err(Error::InvalidArgument(format!(
+                    "NVFP4 {} on the activations needs rht off: X's wgrad copy gets the RHT, \
+                     which Transformer Engine refuses with it",
+                    if o.row_scaled_activation {
+                        "row scaling"
+                    } else {
+                        "4over6"
+                    }
+                )));
+            }
         }
         Ok(())
     }

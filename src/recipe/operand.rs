@@ -2,9 +2,12 @@
 
 use super::OperandSpec;
 use crate::error::{check_len, checked_area};
-use crate::format::{AnyFormat, Fp8Tensorwise};
-use crate::gemm::gemm_any;
-use crate::tensor::{AnyQuantized, Direction, QuantizeOptions, QuantizedView};
+use crate::format::{AnyFormat, BlockFormat, Fp8Tensorwise, Nvfp4, Nvfp4FourOverSix};
+use crate::gemm::{gemm_any, gemm_row_scaled, gemm_row_scaled_b};
+use crate::tensor::{
+    AnyQuantized, Direction, QuantizeOptions, QuantizedTensor, QuantizedView, RowScaled,
+    TensorRounding, TensorVisitor,
+};
 use crate::{E4M3, E5M2, Error};
 use rayon::prelude::*;
 
@@ -47,18 +50,13 @@ impl Bf16Matrix {
     pub fn new(x: &[f32], rows: usize, cols: usize, direction: Direction) -> Result<Self, Error> {
         let len = checked_area("input", rows, cols)?;
         check_len("input", len, x.len())?;
-        let r = |v: f32| half::bf16::from_f32(v).to_f32();
+        let rounded: Vec<f32> = x
+            .iter()
+            .map(|&v| half::bf16::from_f32(v).to_f32())
+            .collect();
         let values = match direction {
-            Direction::Rowwise => x.iter().map(|&v| r(v)).collect(),
-            Direction::Columnwise => {
-                let mut t = vec![0f32; len];
-                for i in 0..rows {
-                    for j in 0..cols {
-                        t[j * rows + i] = r(x[i * cols + j]);
-                    }
-                }
-                t
-            }
+            Direction::Rowwise => rounded,
+            Direction::Columnwise => transpose(&rounded, rows, cols),
         };
         Ok(Bf16Matrix {
             rows,
@@ -108,15 +106,159 @@ impl Bf16Matrix {
     pub fn dequantize(&self) -> Vec<f32> {
         match self.direction {
             Direction::Rowwise => self.values.clone(),
+            Direction::Columnwise => transpose(&self.values, self.cols, self.rows),
+        }
+    }
+}
+
+/// The `cols × rows` transpose of the row-major `rows × cols` matrix `x`
+/// (whose length the caller has checked).
+fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0f32; x.len()];
+    for i in 0..rows {
+        for j in 0..cols {
+            t[j * rows + i] = x[i * cols + j];
+        }
+    }
+    t
+}
+
+/// X quantized with one tensor amax per stored row
+/// ([`Nvfp4Options::row_scaled_activation`](super::Nvfp4Options)): a
+/// [`RowScaled`] NVFP4 or NVFP4 4over6 tensor of X's rows (rowwise, one
+/// amax per token) or of Xᵀ's (columnwise, one amax per input feature, as
+/// TE #3206's transposed copy).
+///
+/// ```
+/// use blockscale::recipe::{Nvfp4Options, OperandRole, QuantizedOperand, Recipe};
+/// let r = Recipe::nvfp4_with(Nvfp4Options { row_scaled_activation: true, rht: false, ..Default::default() });
+/// let x: Vec<f32> = (0..2 * 16).map(|i| if i < 16 { 1.0 } else { 5.0 }).collect();
+/// let QuantizedOperand::RowScaled(q) = r.spec(OperandRole::FpropInput).quantize(&x, 2, 16, None)? else { unreachable!() };
+/// assert_eq!(q.row_amax(), &[1.0, 5.0]);
+/// assert_eq!(q.stored_shape(), (2, 16));
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct RowScaledOperand {
+    tensor: RowScaledTensor,
+    direction: Direction,
+}
+
+/// The formats row scaling applies to (those with a tensor amax).
+#[derive(Clone, Debug)]
+enum RowScaledTensor {
+    Nvfp4(RowScaled<Nvfp4>),
+    FourOverSix(RowScaled<Nvfp4FourOverSix>),
+}
+
+impl RowScaledOperand {
+    /// Quantizes the row-major `rows × cols` matrix `x` (the logical
+    /// orientation) in `direction`, each stored row with its own amax.
+    fn quantize(
+        format: &AnyFormat,
+        x: &[f32],
+        (rows, cols): (usize, usize),
+        direction: Direction,
+        rounding: TensorRounding,
+    ) -> Result<Self, Error> {
+        let len = checked_area("input", rows, cols)?;
+        check_len("input", len, x.len())?;
+        let transposed;
+        let (x, r, c) = match direction {
+            Direction::Rowwise => (x, rows, cols),
             Direction::Columnwise => {
-                let mut out = vec![0f32; self.values.len()];
-                for i in 0..self.rows {
-                    for j in 0..self.cols {
-                        out[i * self.cols + j] = self.values[j * self.rows + i];
-                    }
-                }
-                out
+                transposed = transpose(x, rows, cols);
+                (&transposed[..], cols, rows)
             }
+        };
+        let opts = QuantizeOptions {
+            rounding,
+            ..Default::default()
+        };
+        let tensor = match format {
+            AnyFormat::Nvfp4(f) => RowScaledTensor::Nvfp4(RowScaled::quantize(*f, x, r, c, &opts)?),
+            AnyFormat::Nvfp4FourOverSix(f) => {
+                RowScaledTensor::FourOverSix(RowScaled::quantize(*f, x, r, c, &opts)?)
+            }
+            f => {
+                return Err(Error::InvalidArgument(format!(
+                    "row scaling needs a format with a tensor amax (NVFP4, NVFP4 4over6), not {}",
+                    f.name()
+                )));
+            }
+        };
+        Ok(RowScaledOperand { tensor, direction })
+    }
+
+    /// The amax of each stored row.
+    pub fn row_amax(&self) -> &[f32] {
+        match &self.tensor {
+            RowScaledTensor::Nvfp4(t) => t.row_amax(),
+            RowScaledTensor::FourOverSix(t) => t.row_amax(),
+        }
+    }
+
+    /// The stored data and block scales with tensor amax 1
+    /// ([`RowScaled::unit`]).
+    pub fn unit(&self) -> &dyn QuantizedView {
+        match &self.tensor {
+            RowScaledTensor::Nvfp4(t) => t.unit(),
+            RowScaledTensor::FourOverSix(t) => t.unit(),
+        }
+    }
+
+    /// The direction X was quantized in.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The shape of the stored matrix (K along its rows).
+    pub fn stored_shape(&self) -> (usize, usize) {
+        self.unit().shape()
+    }
+
+    /// The dequantized values, row-major in the logical orientation.
+    pub fn dequantize(&self) -> Vec<f32> {
+        let stored = match &self.tensor {
+            RowScaledTensor::Nvfp4(t) => t.dequantize(),
+            RowScaledTensor::FourOverSix(t) => t.dequantize(),
+        };
+        match self.direction {
+            Direction::Rowwise => stored,
+            Direction::Columnwise => {
+                let (r, c) = self.stored_shape();
+                transpose(&stored, r, c)
+            }
+        }
+    }
+
+    /// `a · bᵀ` into `c` with `self` as A ([`gemm_row_scaled`]).
+    fn gemm_as_a(&self, b: &AnyQuantized, c: &mut [f32]) -> Result<(), Error> {
+        struct AsA<'a, F: BlockFormat>(&'a RowScaled<F>, &'a mut [f32]);
+        impl<FA: BlockFormat> TensorVisitor for AsA<'_, FA> {
+            type Output = Result<(), Error>;
+            fn visit<F: BlockFormat>(self, b: &QuantizedTensor<F>) -> Self::Output {
+                gemm_row_scaled(self.0, b, 1.0, 0.0, self.1)
+            }
+        }
+        match &self.tensor {
+            RowScaledTensor::Nvfp4(t) => b.visit(AsA(t, c)),
+            RowScaledTensor::FourOverSix(t) => b.visit(AsA(t, c)),
+        }
+    }
+
+    /// `a · bᵀ` into `c` with `self` as B ([`gemm_row_scaled_b`]).
+    fn gemm_as_b(&self, a: &AnyQuantized, c: &mut [f32]) -> Result<(), Error> {
+        struct AsB<'a, F: BlockFormat>(&'a RowScaled<F>, &'a mut [f32]);
+        impl<FB: BlockFormat> TensorVisitor for AsB<'_, FB> {
+            type Output = Result<(), Error>;
+            fn visit<F: BlockFormat>(self, a: &QuantizedTensor<F>) -> Self::Output {
+                gemm_row_scaled_b(a, self.0, 1.0, 0.0, self.1)
+            }
+        }
+        match &self.tensor {
+            RowScaledTensor::Nvfp4(t) => a.visit(AsB(t, c)),
+            RowScaledTensor::FourOverSix(t) => a.visit(AsB(t, c)),
         }
     }
 }
@@ -142,6 +284,9 @@ pub enum QuantizedOperand {
     Bf16(Bf16Matrix),
     /// A block-scaled tensor.
     Block(AnyQuantized),
+    /// A block-scaled tensor with one amax per stored row (X under
+    /// [`Nvfp4Options::row_scaled_activation`](super::Nvfp4Options)).
+    RowScaled(RowScaledOperand),
 }
 
 impl QuantizedOperand {
@@ -150,6 +295,7 @@ impl QuantizedOperand {
         match self {
             QuantizedOperand::Bf16(_) => "BF16".into(),
             QuantizedOperand::Block(q) => q.format().name(),
+            QuantizedOperand::RowScaled(q) => format!("row-scaled {}", q.unit().format_name()),
         }
     }
 
@@ -168,6 +314,7 @@ impl QuantizedOperand {
         match self {
             QuantizedOperand::Bf16(m) => m.dequantize(),
             QuantizedOperand::Block(t) => t.dequantize(),
+            QuantizedOperand::RowScaled(t) => t.dequantize(),
         }
     }
 
@@ -183,6 +330,7 @@ impl QuantizedOperand {
         match self {
             QuantizedOperand::Bf16(m) => m.stored_shape(),
             QuantizedOperand::Block(t) => t.stored_shape(),
+            QuantizedOperand::RowScaled(t) => t.stored_shape(),
         }
     }
 }
@@ -266,6 +414,13 @@ impl OperandSpec {
             ..Default::default()
         };
         Ok(match format {
+            Some(f) if self.row_scaled => QuantizedOperand::RowScaled(RowScaledOperand::quantize(
+                &f,
+                x,
+                (rows, cols),
+                self.direction,
+                self.rounding,
+            )?),
             None => QuantizedOperand::Bf16(Bf16Matrix::new(x, rows, cols, self.direction)?),
             Some(f) => QuantizedOperand::Block(AnyQuantized::quantize(&f, x, rows, cols, &opts)?),
         })
@@ -306,6 +461,8 @@ pub fn gemm_operands(
     match (a, b) {
         (Q::Bf16(a), Q::Bf16(b)) => bf16_gemm(a, b, c),
         (Q::Block(a), Q::Block(b)) => gemm_any(a, b, 1.0, 0.0, c),
+        (Q::RowScaled(a), Q::Block(b)) => a.gemm_as_a(b, c),
+        (Q::Block(a), Q::RowScaled(b)) => b.gemm_as_b(a, c),
         (a, b) => Err(Error::FormatMismatch {
             expected: a.format_name(),
             found: b.format_name(),

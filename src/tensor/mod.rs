@@ -434,6 +434,17 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         check_len("reference", self.rows * self.cols, reference.len())?;
         let approx = self.dequantize();
         let mut m = compare(reference, &approx)?;
+        if !reference.is_empty() {
+            m.saturated = self.clipped(reference, &approx) as f64 / reference.len() as f64;
+        }
+        Ok(m)
+    }
+
+    /// How many elements are clipped at the element format's maximum:
+    /// |q| = max and |x| > |x̂|, for the `reference` and its approximation
+    /// `approx` (both logical row-major, of this tensor's length).
+    #[cfg(feature = "std")]
+    pub(crate) fn clipped<S: Real>(&self, reference: &[S], approx: &[f32]) -> usize {
         let (sr, sc) = self.stored_shape();
         let max = F::Elem::MAX_F32;
         let mut saturated = 0usize;
@@ -449,10 +460,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                 }
             }
         }
-        if !reference.is_empty() {
-            m.saturated = saturated as f64 / reference.len() as f64;
-        }
-        Ok(m)
+        saturated
     }
 }
 

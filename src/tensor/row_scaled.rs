@@ -7,6 +7,8 @@ use super::{Direction, QuantizeOptions, QuantizedTensor, TensorRounding};
 use crate::element::slice::Real;
 use crate::error::check_len;
 use crate::format::{BlockFormat, BlockShape};
+#[cfg(feature = "std")]
+use crate::metrics::ErrorMetrics;
 use crate::prelude::*;
 use crate::{Element, Error};
 
@@ -110,6 +112,34 @@ impl<F: BlockFormat> RowScaled<F> {
             scales,
         };
         Ok(RowScaled { unit, row_amax })
+    }
+
+    /// Error metrics against the `reference` it was quantized from, as
+    /// [`QuantizedTensor::error_metrics`] (the clipped fraction included).
+    ///
+    /// Errors: [`Error::LengthMismatch`] naming `reference` unless it has
+    /// `rows·cols` elements.
+    ///
+    /// ```
+    /// use blockscale::format::Nvfp4;
+    /// use blockscale::tensor::{QuantizeOptions, RowScaled};
+    /// let x: Vec<f32> = (0..32).map(|i| if i < 16 { 1e-3 * (i as f32 + 1.0) } else { 50.0 }).collect();
+    /// let q = RowScaled::quantize(Nvfp4::default(), &x, 2, 16, &QuantizeOptions::default())?;
+    /// let m = q.error_metrics(&x)?;
+    /// assert_eq!((m.count, m.saturated), (32, 0.0));
+    /// assert!(m.sqnr_db > 20.0);
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn error_metrics<S: Real>(&self, reference: &[S]) -> Result<ErrorMetrics, Error> {
+        let (rows, cols) = self.shape();
+        check_len("reference", rows * cols, reference.len())?;
+        let approx = self.dequantize();
+        let mut m = crate::metrics::compare(reference, &approx)?;
+        if !reference.is_empty() {
+            m.saturated = self.unit.clipped(reference, &approx) as f64 / reference.len() as f64;
+        }
+        Ok(m)
     }
 
     /// The amax of each row.

@@ -3,9 +3,9 @@
 use crate::formats::{Opts, parse};
 use crate::{finite_values, is_float, read_tensors};
 use blockscale::Error;
-use blockscale::format::AnyFormat;
+use blockscale::format::{AnyFormat, BlockShape};
 use blockscale::rht::Rht;
-use blockscale::tensor::{AnyQuantized, Direction, QuantizeOptions, QuantizedView};
+use blockscale::tensor::{AnyQuantized, Direction, QuantizeOptions, QuantizedView, RowScaled};
 use plotters::prelude::*;
 use std::path::PathBuf;
 
@@ -23,6 +23,18 @@ pub struct CompareArgs {
     /// Transform (applied along each row before quantizing, inverted after)
     #[arg(long)]
     no_rht: bool,
+    /// Add rows with one tensor amax per row instead of one per tensor, for
+    /// the formats that have a tensor amax (NVFP4, NVFP4 4over6; Transformer
+    /// Engine's row_scaled_activation)
+    #[arg(long)]
+    row_scaled: bool,
+}
+
+/// How a row of the table quantizes: the RHT or not, one amax per row or not.
+#[derive(Clone, Copy)]
+struct Variant<'a> {
+    rht: Option<&'a Rht>,
+    row_scaled: bool,
 }
 
 /// Signal and noise energies, summed so that tensors pool into an overall
@@ -49,7 +61,7 @@ fn measure(
     x: &[f32],
     rows: usize,
     cols: usize,
-    rht: Option<&Rht>,
+    Variant { rht, row_scaled }: Variant,
 ) -> Result<Acc, Error> {
     let opts = QuantizeOptions {
         partial_blocks: blockscale::tensor::PartialBlocks::ZeroPad,
@@ -60,9 +72,26 @@ fn measure(
         r.forward(&mut y, rows, cols, Direction::Rowwise)?;
     }
     // Clipped: |q| at the element maximum and |y| > |ŷ| (error_metrics).
-    let q = AnyQuantized::quantize(format, &y, rows, cols, &opts)?;
-    let clipped = q.error_metrics(&y)?.saturated;
-    let mut deq = q.dequantize();
+    let (clipped, mut deq) = match (row_scaled, format) {
+        (false, f) => {
+            let q = AnyQuantized::quantize(f, &y, rows, cols, &opts)?;
+            (q.error_metrics(&y)?.saturated, q.dequantize())
+        }
+        (true, AnyFormat::Nvfp4(f)) => {
+            let q = RowScaled::quantize(*f, &y, rows, cols, &opts)?;
+            (q.error_metrics(&y)?.saturated, q.dequantize())
+        }
+        (true, AnyFormat::Nvfp4FourOverSix(f)) => {
+            let q = RowScaled::quantize(*f, &y, rows, cols, &opts)?;
+            (q.error_metrics(&y)?.saturated, q.dequantize())
+        }
+        (true, f) => {
+            return Err(Error::InvalidArgument(format!(
+                "{} has no tensor amax to give each row",
+                f.name()
+            )));
+        }
+    };
     if let Some(r) = rht {
         r.inverse(&mut deq, rows, cols, Direction::Rowwise)?;
     }
@@ -86,12 +115,28 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
         a.formats.clone()
     };
     let rht = Rht::transformer_engine();
-    let mut specs: Vec<(String, AnyFormat, Option<&Rht>)> = Vec::new();
+    let mut specs: Vec<(String, AnyFormat, Variant)> = Vec::new();
     for n in &names {
         let spec = parse(n, Opts::default())?;
-        specs.push((n.clone(), spec, None));
-        if !a.no_rht {
-            specs.push((format!("{n}+rht"), spec, Some(&rht)));
+        let rows = a.row_scaled
+            && spec.has_global_scale()
+            && matches!(spec.block(), BlockShape::Tile { rows: 1, .. });
+        for (row_scaled, suffix) in [(false, ""), (true, "+rows")] {
+            if row_scaled && !rows {
+                continue;
+            }
+            let plain = Variant {
+                rht: None,
+                row_scaled,
+            };
+            specs.push((format!("{n}{suffix}"), spec, plain));
+            if !a.no_rht {
+                let with_rht = Variant {
+                    rht: Some(&rht),
+                    ..plain
+                };
+                specs.push((format!("{n}{suffix}+rht"), spec, with_rht));
+            }
         }
     }
     let tensors = read_tensors(&a.input)?;
@@ -118,8 +163,9 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
         }
         let x = finite_values(&a.input, name, t)?;
         let (rows, cols) = t.matrix_shape();
-        for (i, (fname, spec, rht)) in specs.iter().enumerate() {
-            if rht.is_some() && cols % 16 != 0 {
+        for (i, (fname, spec, variant)) in specs.iter().enumerate() {
+            // The RHT needs whole 16s; 4-bit rows of their own need whole bytes.
+            if (variant.rht.is_some() && cols % 16 != 0) || (variant.row_scaled && cols % 2 != 0) {
                 out!(
                     "| {name:<40} | {fname:<15} | {:>9} | {:>10} | {:>9} |",
                     "-",
@@ -128,8 +174,8 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
                 );
                 continue;
             }
-            let m =
-                measure(spec, &x, rows, cols, *rht).map_err(|e| e.in_file(&a.input, Some(name)))?;
+            let m = measure(spec, &x, rows, cols, *variant)
+                .map_err(|e| e.in_file(&a.input, Some(name)))?;
             out!(
                 "| {name:<40} | {fname:<15} | {:>9.2} | {:>10.3e} | {:>8.4}% |",
                 m.sqnr(),
@@ -170,7 +216,10 @@ fn chart(bars: &[(String, f64)]) -> Result<String, String> {
     {
         let root = SVGBackend::with_string(&mut svg, (1200, 520)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let top = bars.iter().map(|b| b.1).fold(0f64, f64::max).max(1.0) * 1.15;
+        // An exact format's SQNR is +∞: the axis spans the finite bars and
+        // an infinite one is drawn to the top (plotters cannot scale to ∞).
+        let finite = bars.iter().map(|b| b.1).filter(|v| v.is_finite());
+        let top = finite.fold(0f64, f64::max).max(1.0) * 1.15;
         let mut c = ChartBuilder::on(&root)
             .caption("SQNR per format (all tensors)", ("sans-serif", 22))
             .margin(12)
@@ -191,7 +240,7 @@ fn chart(bars: &[(String, f64)]) -> Result<String, String> {
             let mut r = Rectangle::new(
                 [
                     (SegmentValue::Exact(i), 0.0),
-                    (SegmentValue::Exact(i + 1), b.1.max(0.0)),
+                    (SegmentValue::Exact(i + 1), b.1.max(0.0).min(top)),
                 ],
                 BLUE.mix(0.6).filled(),
             );
