@@ -1,0 +1,436 @@
+"""blockscale: the exact CPU reference of block-scaled low-precision formats.
+
+NVFP4 (and 4over6), MXFP8/6/4, MXINT8 and FP8 with per-tensor and
+blockwise scales, bit for bit as the Rust crate ``blockscale`` defines them
+(its ``docs/SEMANTICS.md``), from numpy. Element results come back as
+ml_dtypes arrays, so they compare with ``==`` against ml_dtypes and view
+into PyTorch with ``torch.from_numpy(a.view(np.uint8)).view(torch.float8_e4m3fn)``.
+
+Inputs may be float32, float64, float16 or ml_dtypes' bfloat16 arrays (or
+anything ``numpy.asarray`` turns into one); each is read in place when it is
+C-contiguous, and converted to the element format with one rounding of its
+exact value. Any other dtype raises ``TypeError``; a bad shape, format or
+option raises ``ValueError`` with the Rust crate's message. Long work runs
+with the GIL released.
+
+>>> import numpy as np, blockscale
+>>> q = blockscale.quantize(np.full((1, 32), 1.5, np.float32), "mxfp8")
+>>> q.scales.view(np.uint8).tolist(), q.data[:2].tolist()  # 2^-8; 1.5 · 2^8 = 384 in E4M3
+([[119]], [124, 124])
+>>> q.dequantize()[0, :2].tolist()
+[1.5, 1.5]
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple, Union
+
+import ml_dtypes
+import numpy as np
+
+from . import _blockscale as _native
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "QuantizedTensor",
+    "cast",
+    "formats",
+    "from_parts",
+    "gemm",
+    "gemm_reference",
+    "quantize",
+    "rht",
+    "simd_level",
+]
+
+#: Element types by the crate's name, with the numpy dtype their codes are
+#: returned in (ml_dtypes' where it has one).
+ELEMENT_DTYPES = {
+    "e4m3": ml_dtypes.float8_e4m3fn,
+    "e5m2": ml_dtypes.float8_e5m2,
+    "e4m3fnuz": ml_dtypes.float8_e4m3fnuz,
+    "e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
+    "e2m3": ml_dtypes.float6_e2m3fn,
+    "e3m2": ml_dtypes.float6_e3m2fn,
+    "e2m1": ml_dtypes.float4_e2m1fn,
+    "e8m0": ml_dtypes.float8_e8m0fnu,
+    "int8": np.int8,
+}
+
+# ml_dtypes' names for the same types, accepted wherever an element is named.
+_ALIASES = {np.dtype(t).name: k for k, t in ELEMENT_DTYPES.items() if k != "int8"}
+
+ArrayLike = Union[np.ndarray, Sequence[float], float]
+
+
+def _element(kind) -> str:
+    if isinstance(kind, str):
+        k = kind.lower()
+    else:
+        k = np.dtype(kind).name
+    k = _ALIASES.get(k, k)
+    if k not in ELEMENT_DTYPES:
+        names = ", ".join(ELEMENT_DTYPES)
+        raise ValueError(f"unknown element type {kind!r}; expected one of {names} (or ml_dtypes' names)")
+    return k
+
+
+def _source(x, name: str = "x") -> Tuple[np.ndarray, str, Tuple[int, ...]]:
+    """The input as a flat contiguous array the native module reads, its tag and shape."""
+    a = np.asarray(x)
+    dt = a.dtype
+    if dt == np.float32:
+        tag = "float32"
+    elif dt == np.float64:
+        tag = "float64"
+    elif dt == ml_dtypes.bfloat16:
+        tag = "bfloat16"
+    elif dt == np.float16:
+        tag = "float16"
+    else:
+        raise TypeError(
+            f"{name} has dtype {dt}; expected float32, float64, float16 or bfloat16 (ml_dtypes)"
+        )
+    flat = np.ascontiguousarray(a).reshape(-1)
+    if tag in ("bfloat16", "float16"):
+        flat = flat.view(np.uint16)
+    return flat, tag, a.shape
+
+
+def _matrix(shape: Tuple[int, ...], name: str = "x") -> Tuple[int, int]:
+    """(rows, cols) of an array: its last axis is the columns, the others the rows."""
+    if len(shape) == 0:
+        raise ValueError(f"{name} is a scalar; expected an array with at least one axis")
+    cols = shape[-1]
+    rows = int(np.prod(shape[:-1], dtype=np.int64)) if len(shape) > 1 else 1
+    return rows, cols
+
+
+def cast(
+    x: ArrayLike,
+    dtype,
+    *,
+    rounding: str = "nearest",
+    saturate: bool = False,
+    seed: int = 0,
+) -> np.ndarray:
+    """Converts every element of ``x`` to the element type ``dtype``.
+
+    ``dtype`` is the crate's name (``"e4m3"``, ``"e5m2"``, ``"e2m1"``,
+    ``"e2m3"``, ``"e3m2"``, ``"e8m0"``, ``"e4m3fnuz"``, ``"e5m2fnuz"``,
+    ``"int8"``) or the ml_dtypes type. ``rounding`` is ``"nearest"`` (ties to
+    even; for E8M0, ml_dtypes' astype exactly, ties away), ``"nearest_away"``, ``"toward_zero"``, ``"up"``, ``"down"`` or
+    ``"stochastic"`` (seeded by ``seed``, reproducible). With ``saturate``
+    off, overflow and NaN follow ml_dtypes' ``astype`` bit for bit; with it
+    on, values past the largest finite clamp to it (CUDA's ``satfinite``).
+
+    Returns an array of ``x``'s shape in ml_dtypes' type (one byte per
+    element, E2M1 included).
+
+    >>> import numpy as np, ml_dtypes, blockscale
+    >>> x = np.array([0.3, 500.0, -1e-3], np.float32)
+    >>> bool((blockscale.cast(x, "e4m3") == x.astype(ml_dtypes.float8_e4m3fn))[[0, 2]].all())
+    True
+    >>> int(blockscale.cast(x, "e4m3").view(np.uint8)[1])  # past 448: NaN, as ml_dtypes
+    127
+    >>> float(blockscale.cast(x, "e4m3", saturate=True)[1])
+    448.0
+    """
+    kind = _element(dtype)
+    flat, tag, shape = _source(x)
+    bits = _native.cast(flat, tag, kind, rounding, saturate, seed)
+    return bits.view(ELEMENT_DTYPES[kind]).reshape(shape)
+
+
+def formats() -> list:
+    """Every format family: ``nvfp4``, ``nvfp4-4over6``, ``mxfp8``, …
+
+    >>> "nvfp4" in blockscale.formats()
+    True
+    """
+    return list(_native.formats())
+
+
+def rht(
+    x: ArrayLike,
+    *,
+    size: int = 16,
+    signs: str = "te",
+    seed: int = 0,
+    direction: str = "rowwise",
+    inverse: bool = False,
+    bf16: bool = False,
+) -> np.ndarray:
+    """The Random Hadamard Transform of the matrix ``x`` (float32; its last
+    axis is the columns) along its rows (``direction="rowwise"``) or columns,
+    in chunks v of ``size`` n (a power of two 16..256): ``v ↦ v·M`` with
+    ``M = diag(s)·H_n/√n`` (H_n Sylvester's Hadamard matrix),
+    or its inverse. ``signs`` is ``"te"`` (Transformer Engine's fixed
+    16-entry vector), ``"seeded"`` (from ``seed``) or ``"ones"``; ``bf16``
+    rounds the output to bfloat16 values as TE does. Returns a new float32
+    array of ``x``'s shape.
+
+    >>> y = blockscale.rht(np.eye(16, dtype=np.float32), signs="ones")
+    >>> float(y[0, 0]), float(abs(y).max())  # the Hadamard rows, scaled by 1/4
+    (0.25, 0.25)
+    """
+    a = np.asarray(x)
+    if a.dtype != np.float32:
+        raise TypeError(f"x has dtype {a.dtype}; the RHT takes float32")
+    rows, cols = _matrix(a.shape)
+    y = _native.rht(np.ascontiguousarray(a).reshape(-1), rows, cols, size, signs, seed, direction, inverse, bf16)
+    return y.reshape(a.shape)
+
+
+def simd_level() -> str:
+    """The SIMD level the Rust kernels run at here: ``"portable"``,
+    ``"avx2"``, ``"avx512"`` or ``"avx512vnni"`` (every level gives the same
+    bytes; the environment variable ``BLOCKSCALE_SIMD=portable`` forces the
+    portable path).
+
+    >>> blockscale.simd_level() in ("portable", "avx2", "avx512", "avx512vnni")
+    True
+    """
+    return _native.simd_level()
+
+
+def _format_id(format: str, profile, scale_rule, two_d) -> str:
+    parts = [format]
+    if profile is not None:
+        parts.append(f"profile={profile}")
+    if scale_rule is not None:
+        parts.append(f"rule={scale_rule}")
+    if two_d:
+        parts.append("2d")
+    return ",".join(parts)
+
+
+class QuantizedTensor:
+    """A matrix in a block-scaled format: element bytes, block scales and
+    (NVFP4) the tensor amax, with the crate's dequantization and metrics.
+
+    Made by :func:`quantize` or :func:`from_parts`. The stored matrix is
+    the logical one (``rowwise``) or its transpose (``columnwise``); data
+    and scales are row-major in the stored orientation.
+    """
+
+    __slots__ = ("_q", "_data")
+
+    def __init__(self, native):
+        self._q = native
+        self._data = None
+
+    @property
+    def format(self) -> str:
+        """The format identifier, e.g. ``"nvfp4"`` or ``"mxfp8,rule=floor"``."""
+        return self._q.format
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        """``(rows, cols)`` of the logical matrix."""
+        return self._q.shape
+
+    @property
+    def stored_shape(self) -> Tuple[int, int]:
+        """``(rows, cols)`` as stored: transposed when ``direction`` is columnwise."""
+        return self._q.stored_shape
+
+    @property
+    def direction(self) -> str:
+        """``"rowwise"`` or ``"columnwise"``: the axis the blocks run along."""
+        return self._q.direction
+
+    @property
+    def global_amax(self) -> Optional[float]:
+        """The tensor amax (NVFP4's second-level scale), or ``None``."""
+        return self._q.global_amax
+
+    @property
+    def data(self) -> np.ndarray:
+        """The stored element bytes, row-major (two E2M1 codes per byte,
+        the first in the low nibble; FP6 one code per byte). Read-only; the
+        same array on every access."""
+        if self._data is None:
+            d = self._q.data()
+            d.flags.writeable = False
+            self._data = d
+        return self._data
+
+    @property
+    def scales(self) -> np.ndarray:
+        """The block scales, shape ``scale_shape``, as ml_dtypes
+        ``float8_e4m3fn`` (NVFP4), ``float8_e8m0fnu`` (MX) or float32 (FP8)."""
+        return self._scales(self._q.scale_bits(), self._q.scale_shape)
+
+    def _scales(self, bits: np.ndarray, shape) -> np.ndarray:
+        kind = self._q.scale_kind
+        if kind == "f32":
+            return bits.view(np.float32).reshape(shape)
+        dtype = ml_dtypes.float8_e4m3fn if kind == "e4m3" else ml_dtypes.float8_e8m0fnu
+        return bits.astype(np.uint8).view(dtype).reshape(shape)
+
+    @property
+    def scale_shape(self) -> Tuple[int, int]:
+        """``(rows, cols)`` of the block-scale matrix."""
+        return self._q.scale_shape
+
+    def scales_in(self, layout: str) -> np.ndarray:
+        """The scales in ``layout``: ``"row_major"`` (``scales``) or
+        ``"swizzled_128x4"`` (cuBLAS's and Transformer Engine's GEMM-ready
+        layout, zero-padded to 128 × 4 tiles, returned flat)."""
+        if layout == "row_major":
+            return self.scales
+        if layout == "swizzled_128x4":
+            bits = self._q.scale_bits_swizzled()
+            return self._scales(bits, (bits.size,))
+        raise ValueError(f"unknown scale layout {layout!r}; expected row_major or swizzled_128x4")
+
+    def dequantize(self, dtype=np.float32, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """The matrix (logical orientation, ``shape``), converted to ``dtype``
+        from the crate's f32 values. With ``out`` (a C-contiguous float32
+        array of ``shape``) the values are written into it, with no other
+        buffer, and ``out`` is returned."""
+        if out is not None:
+            if not isinstance(out, np.ndarray) or out.dtype != np.float32:
+                raise TypeError("out must be a float32 numpy array")
+            if out.shape != tuple(self.shape) or not out.flags.c_contiguous:
+                raise ValueError(f"out has shape {out.shape}; expected a C-contiguous {tuple(self.shape)}")
+            self._q.dequantize_into(out.reshape(-1))
+            return out
+        res = self._q.dequantize().reshape(self.shape)
+        return res if np.dtype(dtype) == np.float32 else res.astype(dtype)
+
+    def error_metrics(self, reference: ArrayLike) -> dict:
+        """Error against the ``reference`` it was quantized from: ``count``,
+        ``nonfinite``, ``mse``, ``sqnr_db``, ``max_abs``, ``max_rel``,
+        ``saturated`` and ``flushed_to_zero`` (the crate's ``ErrorMetrics``)."""
+        flat, tag, _ = _source(reference, "reference")
+        return dict(self._q.error_metrics(flat, tag))
+
+    def __repr__(self) -> str:
+        return f"QuantizedTensor(format={self.format!r}, shape={self.shape}, direction={self.direction!r})"
+
+
+def quantize(
+    x: ArrayLike,
+    format: str,
+    *,
+    profile: Optional[str] = None,
+    scale_rule: Optional[str] = None,
+    two_d: bool = False,
+    direction: str = "rowwise",
+    rounding: str = "nearest",
+    seed: int = 0,
+    global_amax: Optional[float] = None,
+    pad: bool = False,
+) -> QuantizedTensor:
+    """Quantizes the matrix ``x`` (its last axis is the columns; leading axes
+    are flattened into rows) with ``format``.
+
+    ``format`` is a format identifier (``"nvfp4"``, ``"nvfp4-4over6"``,
+    ``"mxfp8"``, ``"mxfp4,rule=floor"``, ``"fp8-block"``, … see
+    :func:`formats`); ``profile``, ``scale_rule`` and ``two_d`` add its
+    options (``profile="modelopt"``, ``scale_rule="floor"``, 16×16 / 32×32
+    tiles). ``direction="columnwise"`` runs the blocks down the columns.
+    ``rounding`` is ``"nearest"`` or ``"stochastic"`` (seeded).
+    ``global_amax`` replaces the tensor's amax (NVFP4). ``pad`` zero-pads a
+    last partial block instead of refusing it.
+
+    >>> x = np.linspace(-1, 1, 64, dtype=np.float32).reshape(2, 32)
+    >>> q = blockscale.quantize(x, "nvfp4")
+    >>> q.scales.shape, q.data.size, q.global_amax
+    ((2, 2), 32, 1.0)
+    """
+    if rounding not in ("nearest", "stochastic"):
+        raise ValueError(f"unknown rounding {rounding!r}; expected nearest or stochastic")
+    flat, tag, shape = _source(x)
+    rows, cols = _matrix(shape)
+    fid = _format_id(format, profile, scale_rule, two_d)
+    q = _native.quantize(
+        flat, tag, rows, cols, fid, direction, rounding == "stochastic", seed, global_amax, pad
+    )
+    return QuantizedTensor(q)
+
+
+def _scale_bits(scales) -> np.ndarray:
+    s = np.ascontiguousarray(np.asarray(scales)).reshape(-1)
+    if s.dtype == np.float32:
+        return s.view(np.uint32)
+    if s.dtype.itemsize == 1:
+        return s.view(np.uint8).astype(np.uint32)
+    if s.dtype == np.uint32:
+        return s
+    raise TypeError(
+        f"scales have dtype {s.dtype}; expected float8_e4m3fn/float8_e8m0fnu/uint8 (NVFP4, MX) or float32 (FP8)"
+    )
+
+
+def from_parts(
+    format: str,
+    shape: Tuple[int, int],
+    data: ArrayLike,
+    scales: ArrayLike,
+    *,
+    global_amax: Optional[float] = None,
+    direction: str = "rowwise",
+    pad: bool = False,
+) -> QuantizedTensor:
+    """Wraps bytes another producer wrote (a GPU kernel's output, a
+    checkpoint's tensors) as a :class:`QuantizedTensor`, checking their sizes.
+
+    ``data`` is the stored element bytes (uint8, any shape), ``scales`` the
+    block scales row-major (ml_dtypes FP8/E8M0 or uint8 for NVFP4 and MX,
+    float32 for FP8), ``shape`` the logical ``(rows, cols)``.
+
+    >>> q = blockscale.from_parts("mxfp8", (1, 32), np.full(32, 0x38, np.uint8), np.array([127], np.uint8))
+    >>> q.dequantize()[0, :3].tolist()
+    [1.0, 1.0, 1.0]
+    """
+    d = np.ascontiguousarray(np.asarray(data)).reshape(-1)
+    if d.dtype.itemsize != 1:
+        raise TypeError(f"data has dtype {d.dtype}; expected uint8 (or a one-byte ml_dtypes type)")
+    rows, cols = shape
+    q = _native.from_parts(
+        format, rows, cols, d.view(np.uint8), _scale_bits(scales), global_amax, direction, pad
+    )
+    return QuantizedTensor(q)
+
+
+def _gemm(native, a: QuantizedTensor, b: QuantizedTensor, alpha, beta, c) -> np.ndarray:
+    if not isinstance(a, QuantizedTensor) or not isinstance(b, QuantizedTensor):
+        raise TypeError("a and b must be QuantizedTensor (from quantize or from_parts)")
+    m, n = a.shape[0], b.shape[0]
+    cflat = None
+    if c is not None:
+        c = np.asarray(c)
+        if c.dtype != np.float32:
+            raise TypeError(f"c has dtype {c.dtype}; expected float32")
+        if c.shape != (m, n):
+            raise ValueError(f"c has shape {c.shape}; expected {(m, n)}")
+        cflat = np.ascontiguousarray(c).reshape(-1)
+    return native(a._q, b._q, float(alpha), float(beta), cflat).reshape(m, n)
+
+
+def gemm(a: QuantizedTensor, b: QuantizedTensor, alpha: float = 1.0, beta: float = 0.0, c=None) -> np.ndarray:
+    """``alpha · A · Bᵀ + beta · C`` (float32, M × N) for A (M × K) and B
+    (N × K) quantized along K, by the crate's fast exact GEMM: each block's
+    inner sum exact, one rounding per block term, f32 accumulation in block
+    order (the crate's ``gemm`` module docs), bit-identical to
+    :func:`gemm_reference`. ``c`` is read when ``beta`` is not 0 and is not
+    modified.
+
+    >>> a = blockscale.quantize(np.full((2, 32), 1.5, np.float32), "mxfp8")
+    >>> b = blockscale.quantize(np.full((3, 32), 2.0, np.float32), "mxfp4")
+    >>> blockscale.gemm(a, b).tolist()
+    [[96.0, 96.0, 96.0], [96.0, 96.0, 96.0]]
+    """
+    return _gemm(_native.gemm, a, b, alpha, beta, c)
+
+
+def gemm_reference(
+    a: QuantizedTensor, b: QuantizedTensor, alpha: float = 1.0, beta: float = 0.0, c=None
+) -> np.ndarray:
+    """:func:`gemm` by the crate's triple-loop definition (slow; the
+    specification the fast path is tested against)."""
+    return _gemm(_native.gemm_reference, a, b, alpha, beta, c)

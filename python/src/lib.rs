@@ -1,0 +1,567 @@
+//! The native half of the `blockscale` Python package: thin wrappers over
+//! the Rust crate that take and return flat numpy arrays. The pure-Python
+//! package (`python/blockscale/__init__.py`) gives them their shapes and
+//! ml_dtypes dtypes and checks argument types; this module checks nothing
+//! the crate checks itself, and reports the crate's errors as `ValueError`.
+
+use blockscale::Error;
+use blockscale::element::slice::{self, Real};
+use blockscale::element::{ConvertOptions, Overflow, Rounding};
+use blockscale::format::AnyFormat;
+use blockscale::format::BlockFormat;
+use blockscale::gemm::{gemm_any, gemm_reference};
+use blockscale::tensor::{
+    AnyQuantized, Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, TensorRounding,
+    TensorVisitor,
+};
+use half::slice::HalfBitsSliceExt;
+use numpy::{PyArray1, PyReadonlyArray1, PyReadwriteArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// The crate's error as a Python `ValueError` with its message.
+fn value_error(e: Error) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+fn bad(msg: String) -> PyErr {
+    PyValueError::new_err(msg)
+}
+
+/// A contiguous array's elements (the Python side makes it contiguous).
+fn elements<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|e| bad(format!("array is not contiguous: {e}")))
+}
+
+/// Runs `$body` with `$s` bound to the input as a slice of its own element
+/// type: `f32`, `f64`, or bf16/f16 given as their uint16 bits.
+macro_rules! with_real {
+    ($x:expr, $src:expr, |$s:ident| $body:expr) => {
+        match $src {
+            "float32" => {
+                let a = $x.extract::<PyReadonlyArray1<f32>>()?;
+                let $s = elements(&a)?;
+                $body
+            }
+            "float64" => {
+                let a = $x.extract::<PyReadonlyArray1<f64>>()?;
+                let $s = elements(&a)?;
+                $body
+            }
+            "bfloat16" => {
+                let a = $x.extract::<PyReadonlyArray1<u16>>()?;
+                let $s: &[half::bf16] = elements(&a)?.reinterpret_cast();
+                $body
+            }
+            "float16" => {
+                let a = $x.extract::<PyReadonlyArray1<u16>>()?;
+                let $s: &[half::f16] = elements(&a)?.reinterpret_cast();
+                $body
+            }
+            other => Err(bad(format!(
+                "source type {other:?}: expected float32, float64, bfloat16 or float16"
+            ))),
+        }
+    };
+}
+
+/// Runs `$body` with `$t` the element type named `$kind`.
+macro_rules! with_element {
+    ($kind:expr, $t:ident => $body:expr) => {
+        match $kind {
+            "e4m3" => {
+                type $t = blockscale::E4M3;
+                $body
+            }
+            "e5m2" => {
+                type $t = blockscale::E5M2;
+                $body
+            }
+            "e4m3fnuz" => {
+                type $t = blockscale::E4M3Fnuz;
+                $body
+            }
+            "e5m2fnuz" => {
+                type $t = blockscale::E5M2Fnuz;
+                $body
+            }
+            "e2m3" => {
+                type $t = blockscale::E2M3;
+                $body
+            }
+            "e3m2" => {
+                type $t = blockscale::E3M2;
+                $body
+            }
+            "e2m1" => {
+                type $t = blockscale::E2M1;
+                $body
+            }
+            "e8m0" => {
+                type $t = blockscale::E8M0;
+                $body
+            }
+            "int8" => {
+                type $t = blockscale::Int8;
+                $body
+            }
+            other => Err(bad(format!(
+                "unknown element type {other:?}; expected e4m3, e5m2, e4m3fnuz, e5m2fnuz, e2m3, e3m2, e2m1, e8m0 or int8"
+            ))),
+        }
+    };
+}
+
+fn rounding_of(name: &str) -> PyResult<Rounding> {
+    Ok(match name {
+        "nearest" => Rounding::NearestEven,
+        "nearest_away" => Rounding::NearestTiesAway,
+        "toward_zero" => Rounding::TowardZero,
+        "up" => Rounding::Up,
+        "down" => Rounding::Down,
+        other => {
+            return Err(bad(format!(
+                "unknown rounding {other:?}; expected nearest, nearest_away, toward_zero, up, down or stochastic"
+            )));
+        }
+    })
+}
+
+/// `cast(x, src, kind, rounding, saturate, seed)`: one byte per element
+/// (E2M1 unpacked, as ml_dtypes stores `float4_e2m1fn`).
+#[pyfunction]
+#[pyo3(signature = (x, src, kind, rounding="nearest", saturate=false, seed=0))]
+fn cast<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    src: &str,
+    kind: &str,
+    rounding: &str,
+    saturate: bool,
+    seed: u64,
+) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    let mut opts = if saturate {
+        ConvertOptions::SATFINITE
+    } else {
+        ConvertOptions::ML_DTYPES
+    };
+    let stochastic = rounding == "stochastic";
+    if !stochastic {
+        opts = opts.with_rounding(rounding_of(rounding)?);
+    }
+    debug_assert!(saturate == (opts.overflow == Overflow::Saturate));
+    // ml_dtypes' astype to E8M0 rounds ties away and f32 subnormals above
+    // 2^-127 up (the crate's `E8M0::from_f32`); its f64 path has no such
+    // subnormals (`E8M0::from_f64`).
+    if kind == "e8m0" && rounding == "nearest" && !saturate {
+        let bits: Vec<u8> = with_real!(x, src, |s| {
+            let f64_source = src == "float64";
+            Ok::<_, PyErr>(py.detach(|| {
+                s.iter()
+                    .map(|&v| {
+                        let e = if f64_source {
+                            blockscale::E8M0::from_f64(v.to_f64())
+                        } else {
+                            blockscale::E8M0::from_f32(v.to_f32())
+                        };
+                        e.to_bits()
+                    })
+                    .collect()
+            }))
+        })?;
+        return Ok(PyArray1::from_vec(py, bits));
+    }
+    let bits: Vec<u8> = with_real!(x, src, |s| {
+        with_element!(kind, T => {
+            py.detach(|| {
+                let mut out = vec![T::from_bits(0); s.len()];
+                if stochastic {
+                    slice::encode_stochastic_seeded(s, &mut out, opts, seed)?;
+                } else {
+                    slice::encode(s, &mut out, opts)?;
+                }
+                Ok::<_, Error>(out.into_iter().map(|e| e.to_bits()).collect())
+            })
+            .map_err(value_error)
+        })
+    })?;
+    Ok(PyArray1::from_vec(py, bits))
+}
+
+/// `decode(bits, kind)`: the f32 value of each code.
+#[pyfunction]
+fn decode<'py>(
+    py: Python<'py>,
+    bits: PyReadonlyArray1<'py, u8>,
+    kind: &str,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let b = elements(&bits)?;
+    let out: Vec<f32> = with_element!(kind, T => {
+        py.detach(|| {
+            let codes: Vec<T> = b.iter().map(|&c| T::from_bits(c)).collect();
+            let mut out = vec![0f32; codes.len()];
+            slice::decode(&codes, &mut out).map(|()| out)
+        })
+        .map_err(value_error)
+    })?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+fn parse_format(format: &str) -> PyResult<AnyFormat> {
+    format.parse().map_err(value_error)
+}
+
+fn direction_of(name: &str) -> PyResult<Direction> {
+    match name {
+        "rowwise" => Ok(Direction::Rowwise),
+        "columnwise" => Ok(Direction::Columnwise),
+        other => Err(bad(format!(
+            "unknown direction {other:?}; expected rowwise or columnwise"
+        ))),
+    }
+}
+
+fn partial_of(pad: bool) -> PartialBlocks {
+    if pad {
+        PartialBlocks::ZeroPad
+    } else {
+        PartialBlocks::Reject
+    }
+}
+
+/// A quantized tensor of any format (the crate's `AnyQuantized`).
+#[pyclass(name = "_Quantized", module = "blockscale._blockscale", frozen)]
+struct Quantized {
+    q: AnyQuantized,
+}
+
+#[pymethods]
+impl Quantized {
+    /// The format identifier (`nvfp4`, `mxfp8,rule=floor`, …).
+    #[getter]
+    fn format(&self) -> String {
+        self.q.view().format_id().to_string()
+    }
+    /// `(rows, cols)` of the logical matrix.
+    #[getter]
+    fn shape(&self) -> (usize, usize) {
+        self.q.view().shape()
+    }
+    /// `(rows, cols)` as stored (transposed for columnwise).
+    #[getter]
+    fn stored_shape(&self) -> (usize, usize) {
+        self.q.view().stored_shape()
+    }
+    /// `rowwise` or `columnwise`.
+    #[getter]
+    fn direction(&self) -> &'static str {
+        match self.q.view().direction() {
+            Direction::Rowwise => "rowwise",
+            _ => "columnwise",
+        }
+    }
+    /// `(rows, cols)` of the block-scale matrix.
+    #[getter]
+    fn scale_shape(&self) -> (usize, usize) {
+        self.q.view().scale_shape()
+    }
+    /// `e4m3`, `e8m0` or `f32`: how each scale is stored.
+    #[getter]
+    fn scale_kind(&self) -> &'static str {
+        match self.q.view().scale_kind() {
+            blockscale::format::ScaleKind::E4M3 => "e4m3",
+            blockscale::format::ScaleKind::E8M0 => "e8m0",
+            _ => "f32",
+        }
+    }
+    /// The tensor amax (NVFP4), else `None`.
+    #[getter]
+    fn global_amax(&self) -> Option<f32> {
+        self.q.view().global_amax()
+    }
+    /// The stored element bytes (a copy).
+    fn data<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u8>> {
+        PyArray1::from_slice(py, self.q.view().data())
+    }
+    /// The block scales' stored bits, row-major (u32 each).
+    fn scale_bits<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
+        PyArray1::from_vec(py, self.q.view().scale_bits())
+    }
+    /// The scale bits in cuBLAS's 128×4 swizzled layout, zero-padded.
+    fn scale_bits_swizzled<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<u32>>> {
+        let (r, c) = self.q.view().scale_shape();
+        let bits = self.q.view().scale_bits();
+        let s = blockscale::layout::swizzle(&bits, r, c, 0).map_err(value_error)?;
+        Ok(PyArray1::from_vec(py, s))
+    }
+    /// The dequantized matrix, row-major in the logical orientation.
+    fn dequantize<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        let v = py.detach(|| self.q.view().dequantize());
+        PyArray1::from_vec(py, v)
+    }
+    /// Dequantizes into `out` (rows·cols f32, contiguous) in place.
+    fn dequantize_into(&self, py: Python<'_>, mut out: PyReadwriteArray1<'_, f32>) -> PyResult<()> {
+        let o = out
+            .as_slice_mut()
+            .map_err(|e| bad(format!("out is not contiguous: {e}")))?;
+        py.detach(|| self.q.view().dequantize_into(o))
+            .map_err(value_error)
+    }
+    /// Error metrics against the reference it was quantized from.
+    fn error_metrics<'py>(
+        &self,
+        py: Python<'py>,
+        reference: &Bound<'py, PyAny>,
+        src: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        struct Metrics<'a, S>(&'a [S]);
+        impl<S: Real> TensorVisitor for Metrics<'_, S> {
+            type Output = Result<blockscale::metrics::ErrorMetrics, Error>;
+            fn visit<F: BlockFormat>(self, t: &QuantizedTensor<F>) -> Self::Output {
+                t.error_metrics(self.0)
+            }
+        }
+        let q = &self.q;
+        let m = with_real!(reference, src, |s| {
+            py.detach(|| q.visit(Metrics(s))).map_err(value_error)
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("count", m.count)?;
+        d.set_item("nonfinite", m.nonfinite)?;
+        d.set_item("mse", m.mse)?;
+        d.set_item("sqnr_db", m.sqnr_db)?;
+        d.set_item("max_abs", m.max_abs)?;
+        d.set_item("max_rel", m.max_rel)?;
+        d.set_item("saturated", m.saturated)?;
+        d.set_item("flushed_to_zero", m.flushed_to_zero)?;
+        Ok(d)
+    }
+}
+
+/// `quantize(x, src, rows, cols, format, direction, rounding, seed,
+/// global_amax, pad)`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (x, src, rows, cols, format, direction="rowwise", stochastic=false, seed=0, global_amax=None, pad=false))]
+fn quantize(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    src: &str,
+    rows: usize,
+    cols: usize,
+    format: &str,
+    direction: &str,
+    stochastic: bool,
+    seed: u64,
+    global_amax: Option<f32>,
+    pad: bool,
+) -> PyResult<Quantized> {
+    let f = parse_format(format)?;
+    let opts = QuantizeOptions {
+        direction: direction_of(direction)?,
+        partial_blocks: partial_of(pad),
+        rounding: if stochastic {
+            TensorRounding::Stochastic { seed }
+        } else {
+            TensorRounding::NearestEven
+        },
+        global_amax,
+    };
+    let q = with_real!(x, src, |s| {
+        py.detach(|| AnyQuantized::quantize(&f, s, rows, cols, &opts))
+            .map_err(value_error)
+    })?;
+    Ok(Quantized { q })
+}
+
+/// `from_parts(format, rows, cols, direction, data, scale_bits,
+/// global_amax, pad)`: a tensor from bytes another producer wrote.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (format, rows, cols, data, scale_bits, global_amax=None, direction="rowwise", pad=false))]
+fn from_parts(
+    format: &str,
+    rows: usize,
+    cols: usize,
+    data: PyReadonlyArray1<'_, u8>,
+    scale_bits: PyReadonlyArray1<'_, u32>,
+    global_amax: Option<f32>,
+    direction: &str,
+    pad: bool,
+) -> PyResult<Quantized> {
+    let q = AnyQuantized::from_parts(
+        &parse_format(format)?,
+        (rows, cols),
+        direction_of(direction)?,
+        partial_of(pad),
+        elements(&data)?.to_vec(),
+        elements(&scale_bits)?,
+        global_amax,
+    )
+    .map_err(value_error)?;
+    Ok(Quantized { q })
+}
+
+/// C = alpha · A · Bᵀ + beta · C into a fresh or given (M·N) f32 array.
+fn run_gemm<'py>(
+    py: Python<'py>,
+    c: Option<PyReadonlyArray1<'py, f32>>,
+    (m, n): (usize, usize),
+    f: impl Fn(&mut [f32]) -> Result<(), Error> + Send + Sync,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let mut out = match &c {
+        Some(c) => elements(c)?.to_vec(),
+        None => {
+            let len = m
+                .checked_mul(n)
+                .ok_or_else(|| bad(format!("C of {m} × {n} overflows")))?;
+            vec![0f32; len]
+        }
+    };
+    py.detach(|| f(&mut out)).map_err(value_error)?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// `gemm(a, b, alpha, beta, c)`: the fast exact GEMM (the crate's `gemm_any`).
+#[pyfunction]
+#[pyo3(signature = (a, b, alpha=1.0, beta=0.0, c=None))]
+fn gemm<'py>(
+    py: Python<'py>,
+    a: &Quantized,
+    b: &Quantized,
+    alpha: f32,
+    beta: f32,
+    c: Option<PyReadonlyArray1<'py, f32>>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let mn = (a.q.view().shape().0, b.q.view().shape().0);
+    run_gemm(py, c, mn, |out| gemm_any(&a.q, &b.q, alpha, beta, out))
+}
+
+/// `gemm_reference(a, b, alpha, beta, c)`: the triple-loop definition.
+#[pyfunction(name = "gemm_reference")]
+#[pyo3(signature = (a, b, alpha=1.0, beta=0.0, c=None))]
+fn gemm_reference_py<'py>(
+    py: Python<'py>,
+    a: &Quantized,
+    b: &Quantized,
+    alpha: f32,
+    beta: f32,
+    c: Option<PyReadonlyArray1<'py, f32>>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    // A's format, then B's: every pair is monomorphized, and the crate
+    // refuses the pairs whose scales or blocks do not meet.
+    struct OuterA<'a> {
+        b: &'a AnyQuantized,
+        alpha: f32,
+        beta: f32,
+        c: &'a mut [f32],
+    }
+    struct InnerB<'a, FA: BlockFormat> {
+        a: &'a QuantizedTensor<FA>,
+        alpha: f32,
+        beta: f32,
+        c: &'a mut [f32],
+    }
+    impl<FA: BlockFormat> TensorVisitor for InnerB<'_, FA> {
+        type Output = Result<(), Error>;
+        fn visit<FB: BlockFormat>(self, b: &QuantizedTensor<FB>) -> Self::Output {
+            gemm_reference(self.a, b, self.alpha, self.beta, self.c)
+        }
+    }
+    impl TensorVisitor for OuterA<'_> {
+        type Output = Result<(), Error>;
+        fn visit<FA: BlockFormat>(self, a: &QuantizedTensor<FA>) -> Self::Output {
+            self.b.visit(InnerB {
+                a,
+                alpha: self.alpha,
+                beta: self.beta,
+                c: self.c,
+            })
+        }
+    }
+    let mn = (a.q.view().shape().0, b.q.view().shape().0);
+    run_gemm(py, c, mn, |out| {
+        a.q.visit(OuterA {
+            b: &b.q,
+            alpha,
+            beta,
+            c: out,
+        })
+    })
+}
+
+/// `rht(x, rows, cols, size, signs, seed, direction, inverse, bf16)`: the
+/// Random Hadamard Transform of the float32 matrix `x` (a new array).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (x, rows, cols, size=16, signs="te", seed=0, direction="rowwise", inverse=false, bf16=false))]
+fn rht<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray1<'py, f32>,
+    rows: usize,
+    cols: usize,
+    size: usize,
+    signs: &str,
+    seed: u64,
+    direction: &str,
+    inverse: bool,
+    bf16: bool,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    use blockscale::rht::{Rht, SignVector};
+    let signs = match signs {
+        "te" => SignVector::TransformerEngine,
+        "seeded" => SignVector::Seeded(seed),
+        "ones" => SignVector::Ones,
+        other => {
+            return Err(bad(format!(
+                "unknown RHT signs {other:?}; expected te, seeded or ones"
+            )));
+        }
+    };
+    let r = Rht::new(size, signs)
+        .map_err(value_error)?
+        .with_bf16_rounding(bf16);
+    let axis = direction_of(direction)?;
+    let mut y = elements(&x)?.to_vec();
+    py.detach(|| {
+        if inverse {
+            r.inverse(&mut y, rows, cols, axis)
+        } else {
+            r.forward(&mut y, rows, cols, axis)
+        }
+    })
+    .map_err(value_error)?;
+    Ok(PyArray1::from_vec(py, y))
+}
+
+/// The SIMD level the crate's kernels run at on this machine (its
+/// `simd::active()`: `portable`, `avx2`, `avx512` or `avx512vnni`;
+/// `BLOCKSCALE_SIMD=portable` forces the portable path).
+#[pyfunction]
+fn simd_level() -> &'static str {
+    blockscale::simd::active().name()
+}
+
+/// Every format family the crate knows (`nvfp4`, `mxfp8`, …).
+#[pyfunction]
+fn formats() -> Vec<String> {
+    AnyFormat::families()
+}
+
+#[pymodule]
+fn _blockscale(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(cast, m)?)?;
+    m.add_function(wrap_pyfunction!(decode, m)?)?;
+    m.add_function(wrap_pyfunction!(quantize, m)?)?;
+    m.add_function(wrap_pyfunction!(from_parts, m)?)?;
+    m.add_function(wrap_pyfunction!(gemm, m)?)?;
+    m.add_function(wrap_pyfunction!(gemm_reference_py, m)?)?;
+    m.add_function(wrap_pyfunction!(formats, m)?)?;
+    m.add_function(wrap_pyfunction!(simd_level, m)?)?;
+    m.add_function(wrap_pyfunction!(rht, m)?)?;
+    m.add_class::<Quantized>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

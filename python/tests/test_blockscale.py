@@ -1,0 +1,248 @@
+"""The Python package against independent references: ml_dtypes for the
+element casts, vectors worked by hand (the Rust crate's tests and
+tests/producers/NVFP4_4OVER6.md) for quantization, and a numpy
+recomputation of the GEMM contract (the Rust crate's `gemm` module docs)."""
+
+import doctest
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import blockscale
+
+ML = {
+    "e4m3": ml_dtypes.float8_e4m3fn,
+    "e5m2": ml_dtypes.float8_e5m2,
+    "e4m3fnuz": ml_dtypes.float8_e4m3fnuz,
+    "e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
+    "e2m3": ml_dtypes.float6_e2m3fn,
+    "e3m2": ml_dtypes.float6_e3m2fn,
+    "e2m1": ml_dtypes.float4_e2m1fn,
+    "e8m0": ml_dtypes.float8_e8m0fnu,
+}
+
+
+def all_bf16():
+    return np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(ml_dtypes.bfloat16)
+
+
+@pytest.mark.parametrize("kind", sorted(ML))
+def test_cast_equals_ml_dtypes_on_every_bf16_and_random_f32(kind):
+    dtype = ML[kind]
+    x = all_bf16()
+    got = blockscale.cast(x, kind)
+    assert got.dtype == dtype and got.shape == x.shape
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.testing.assert_array_equal(got.view(np.uint8), x.astype(dtype).view(np.uint8))
+        bits = np.random.default_rng(7).integers(0, 1 << 32, 1 << 18, dtype=np.uint64)
+        f = bits.astype(np.uint32).view(np.float32)
+        np.testing.assert_array_equal(blockscale.cast(f, dtype).view(np.uint8), f.astype(dtype).view(np.uint8))
+        # float64 and float16 inputs round their exact value once, as ml_dtypes does.
+        d = np.random.default_rng(8).standard_normal(4096) * 100
+        np.testing.assert_array_equal(blockscale.cast(d, kind).view(np.uint8), d.astype(dtype).view(np.uint8))
+        h = d.astype(np.float16)
+        np.testing.assert_array_equal(blockscale.cast(h, kind).view(np.uint8), h.astype(dtype).view(np.uint8))
+
+
+def test_cast_options():
+    x = np.array([[500.0, -1e6], [0.3, np.nan]], np.float32)
+    sat = blockscale.cast(x, "e4m3", saturate=True)
+    assert sat.shape == (2, 2)
+    assert sat.astype(np.float32)[0].tolist() == [448.0, -448.0]
+    # Toward zero: 0.3 lies between E4M3's 0.28125 and 0.3125.
+    assert float(blockscale.cast(np.float32(0.3), "e4m3", rounding="toward_zero")) == 0.28125
+    assert float(blockscale.cast(np.float32(0.3), "e4m3", rounding="up")) == 0.3125
+    # Stochastic rounding: reproducible per seed, and unbiased.
+    v = np.full(20000, 0.3, np.float32)
+    a = blockscale.cast(v, "e4m3", rounding="stochastic", seed=5)
+    assert (a.view(np.uint8) == blockscale.cast(v, "e4m3", rounding="stochastic", seed=5).view(np.uint8)).all()
+    assert abs(a.astype(np.float64).mean() - 0.3) < 0.002
+    assert blockscale.cast(np.int8(3) * np.ones(2, np.float32), "int8").dtype == np.int8
+
+
+def test_quantize_matches_hand_worked_vectors():
+    # MXFP8 (RCEIL): amax 1.5 gets 2^ceil(log2(1.5/448)) = 2^-8 (E8M0 119),
+    # and 1.5 · 2^8 = 384 is E4M3 0x7C.
+    q = blockscale.quantize(np.full((1, 32), 1.5, np.float32), "mxfp8")
+    assert q.scales.dtype == ml_dtypes.float8_e8m0fnu
+    assert q.scales.view(np.uint8).tolist() == [[119]]
+    assert (q.data == 0x7C).all()
+    # NVFP4 4over6, vector G1 (tensor amax 6): map-4 wins, scale 0x7C.
+    g1 = np.array([6, 4.5, -4.5, 3, 2.25, 1.5, 0.75, 0, -6, 4.5, 2.25, -3, 1.5, -0.75, 0, 3], np.float32)
+    q = blockscale.quantize(g1[None, :], "nvfp4-4over6")
+    assert q.scales.dtype == ml_dtypes.float8_e4m3fn
+    assert q.scales.view(np.uint8).tolist() == [[0x7C]]
+    assert q.data.tobytes().hex() == "564d23015ec39240"
+    np.testing.assert_array_equal(q.dequantize()[0], g1)
+    # NVFP4, R1's row 0 under a tensor amax of 100: scale 13 (0x55).
+    row0 = np.array([3, -2.5, 1.75, 1, 0.625, -0.3125, 0.15625, 0, 2.25, -1.375, 0.875, 0.5, -0.75, 2.75, 1.25, -3],
+                    np.float32)
+    q = blockscale.quantize(row0[None, :], "nvfp4", global_amax=100.0)
+    assert q.global_amax == 100.0
+    assert q.scales.view(np.uint8).tolist() == [[0x55]]
+    assert q.data.tobytes().hex() == "f7469301d6247bf5"
+    # The same bytes from bfloat16 and float64 sources (every value is exact in both).
+    for src in (row0.astype(ml_dtypes.bfloat16), row0.astype(np.float64)):
+        r = blockscale.quantize(src[None, :], "nvfp4", global_amax=100.0)
+        assert r.data.tobytes() == q.data.tobytes()
+
+
+def test_quantize_options_reach_the_format():
+    x = np.random.default_rng(1).standard_normal((32, 64)).astype(np.float32)
+    assert blockscale.quantize(x, "mxfp8", scale_rule="floor").format == "mxfp8,rule=floor"
+    assert blockscale.quantize(x, "nvfp4", two_d=True).scale_shape == (2, 4)
+    assert blockscale.quantize(x, "nvfp4", profile="modelopt").format == "nvfp4,profile=modelopt"
+    c = blockscale.quantize(x, "mxfp8", direction="columnwise")
+    assert (c.direction, c.stored_shape, c.scale_shape) == ("columnwise", (64, 32), (64, 1))
+    s1 = blockscale.quantize(x, "nvfp4", rounding="stochastic", seed=3)
+    s2 = blockscale.quantize(x, "nvfp4", rounding="stochastic", seed=3)
+    assert s1.data.tobytes() == s2.data.tobytes()
+    assert s1.data.tobytes() != blockscale.quantize(x, "nvfp4").data.tobytes()
+    # Leading axes are rows.
+    assert blockscale.quantize(x.reshape(2, 16, 64), "mxfp8").shape == (32, 64)
+
+
+def test_parts_round_trip_and_layouts():
+    x = np.random.default_rng(2).standard_normal((130, 64)).astype(np.float32)
+    q = blockscale.quantize(x, "nvfp4")
+    r = blockscale.from_parts("nvfp4", q.shape, q.data, q.scales, global_amax=q.global_amax)
+    np.testing.assert_array_equal(r.dequantize(), q.dequantize())
+    assert q.data is q.data and not q.data.flags.writeable
+    # dequantize(out=) writes into the caller's buffer, no copy.
+    buf = np.full(q.shape, np.nan, np.float32)
+    res = q.dequantize(out=buf)
+    assert res is buf and np.shares_memory(res, buf)
+    np.testing.assert_array_equal(buf, q.dequantize())
+    with pytest.raises(ValueError, match="shape"):
+        q.dequantize(out=np.zeros((2, 2), np.float32))
+    # cuBLAS's 128x4 layout: rows padded to 256, scale columns to 4; cell
+    # (r, c) sits at (r%32)*16 + ((r%128)//32)*4 + c%4 within its 512-cell tile.
+    sw = q.scales_in("swizzled_128x4").view(np.uint8)
+    assert sw.size == 256 * 4
+    rm = q.scales.view(np.uint8)
+    for r, c in [(0, 0), (1, 2), (33, 3), (129, 1)]:
+        tile = (r // 128) * 1 + c // 4
+        assert sw[tile * 512 + (r % 32) * 16 + ((r % 128) // 32) * 4 + c % 4] == rm[r, c]
+    # FP8 per-tensor: one float32 scale.
+    f = blockscale.quantize(x, "fp8")
+    assert f.scales.dtype == np.float32 and f.scales.shape == (1, 1)
+    m = f.error_metrics(x)
+    assert m["count"] == x.size and m["sqnr_db"] > 25
+
+
+E2M1 = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6])
+
+
+def codes(q):
+    """The E2M1 values of a rowwise NVFP4 tensor, (rows, cols) in f64: two
+    codes per byte, the first in the low nibble."""
+    d = q.data
+    return E2M1[np.stack([d & 0xF, d >> 4], axis=-1).reshape(q.shape)]
+
+
+def numpy_gemm_nvfp4(a, b, alpha):
+    """The GEMM contract in numpy for NVFP4 x NVFP4 (1x16 blocks):
+    t = f32(Σ q_a·q_b · s_a · s_b) per block (the sum and the scale product
+    are exact in f64), f32 accumulation in block order, then
+    f32(alpha' · acc) with alpha' = f32(f32(alpha · A_a/2688) · A_b/2688)."""
+    qa, qb = codes(a), codes(b)
+    sa, sb = a.scales.astype(np.float64), b.scales.astype(np.float64)
+    m, k = qa.shape
+    n = qb.shape[0]
+    f32 = np.float32
+    ga = f32(a.global_amax) / f32(2688)
+    gb = f32(b.global_amax) / f32(2688)
+    al = f32(f32(f32(alpha) * ga) * gb)
+    out = np.zeros((m, n), np.float32)
+    for i in range(m):
+        for j in range(n):
+            acc = f32(0)
+            for kb in range(k // 16):
+                s = (qa[i, kb * 16:(kb + 1) * 16] * qb[j, kb * 16:(kb + 1) * 16]).sum()
+                acc = f32(acc + f32(s * sa[i, kb] * sb[j, kb]))
+            out[i, j] = f32(al * acc)
+    return out
+
+
+def test_gemm_equals_a_numpy_recomputation_of_the_contract():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((5, 64)).astype(np.float32) * 3
+    b = rng.standard_normal((7, 64)).astype(np.float32) / 5
+    qa, qb = blockscale.quantize(a, "nvfp4"), blockscale.quantize(b, "nvfp4")
+    want = numpy_gemm_nvfp4(qa, qb, alpha=0.75)
+    got = blockscale.gemm(qa, qb, alpha=0.75)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(blockscale.gemm_reference(qa, qb, alpha=0.75), got)
+    # beta: C = f32(y + f32(beta · C)), and C itself is left alone.
+    c = rng.standard_normal((5, 7)).astype(np.float32)
+    c0 = c.copy()
+    g2 = blockscale.gemm(qa, qb, alpha=0.75, beta=0.5, c=c)
+    np.testing.assert_array_equal(g2, (want + np.float32(0.5) * c).astype(np.float32))
+    np.testing.assert_array_equal(c, c0)
+    # Mixed MX operands (MXFP8 x MXFP4): fast path equals the definition.
+    m8 = blockscale.quantize(a, "mxfp8")
+    m4 = blockscale.quantize(b, "mxfp4")
+    np.testing.assert_array_equal(blockscale.gemm(m8, m4), blockscale.gemm_reference(m8, m4))
+
+
+def test_rht_is_the_scaled_hadamard_transform():
+    # Sylvester's Hadamard matrix of order 16 by Kronecker products, scaled
+    # by 1/4: with all-one signs, row i of the identity maps to row i of H/4.
+    h = np.array([[1.0]])
+    for _ in range(4):
+        h = np.block([[h, h], [h, -h]])
+    y = blockscale.rht(np.eye(16, dtype=np.float32), signs="ones")
+    np.testing.assert_array_equal(y, (h / 4).astype(np.float32))
+    x = np.random.default_rng(6).standard_normal((32, 64)).astype(np.float32)
+    for signs in ("te", "seeded"):
+        z = blockscale.rht(x, signs=signs, seed=9, size=32 if signs == "seeded" else 16, direction="columnwise")
+        back = blockscale.rht(z, signs=signs, seed=9, size=32 if signs == "seeded" else 16,
+                              direction="columnwise", inverse=True)
+        np.testing.assert_allclose(back, x, atol=1e-5)
+        # Orthogonal: every column keeps its energy.
+        np.testing.assert_allclose((z**2).sum(axis=0), (x**2).sum(axis=0), rtol=1e-5)
+    with pytest.raises(ValueError):
+        blockscale.rht(np.ones((2, 24), np.float32))
+
+
+def test_bad_input_raises_the_documented_errors():
+    x = np.ones((2, 32), np.float32)
+    with pytest.raises(TypeError, match="int64"):
+        blockscale.quantize(np.ones((2, 32), np.int64), "mxfp8")
+    with pytest.raises(TypeError, match="complex"):
+        blockscale.cast(np.ones(3, np.complex64), "e4m3")
+    with pytest.raises(ValueError, match="unknown element"):
+        blockscale.cast(x, "e9m9")
+    with pytest.raises(ValueError, match="fp5"):
+        blockscale.quantize(x, "fp5")
+    with pytest.raises(ValueError, match="block"):
+        blockscale.quantize(np.ones((2, 30), np.float32), "mxfp8")
+    assert blockscale.quantize(np.ones((2, 30), np.float32), "mxfp8", pad=True).shape == (2, 30)
+    with pytest.raises(ValueError, match="scalar"):
+        blockscale.quantize(np.float32(1), "mxfp8")
+    with pytest.raises(ValueError):
+        blockscale.from_parts("nvfp4", (1, 16), np.zeros(7, np.uint8), np.zeros(1, np.uint8), global_amax=1.0)
+    q8 = blockscale.quantize(x, "mxfp8")
+    qn = blockscale.quantize(x, "nvfp4")
+    with pytest.raises(ValueError):
+        blockscale.gemm(q8, qn)
+    with pytest.raises(ValueError, match="shape"):
+        blockscale.gemm(q8, q8, beta=1.0, c=np.zeros((3, 3), np.float32))
+    with pytest.raises(TypeError):
+        blockscale.gemm(x, q8)
+
+
+def test_docstring_examples():
+    r = doctest.testmod(blockscale, extraglobs={"blockscale": blockscale, "np": np}, report=True)
+    assert r.attempted > 5 and r.failed == 0
+
+
+def test_the_readme_example_runs():
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### From Python", 1)[1]
+    (code,) = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    exec(compile(code, "README.md", "exec"), {})
