@@ -29,6 +29,9 @@ import pyenv  # noqa: E402
 PINS = ["numpy>=1.26", "ml_dtypes==0.6.0", "jax==0.10.2", "jaxlib==0.10.2", str(ROOT / "python")]
 pyenv.rerun_in_throwaway_venv(__file__, PINS, "BLOCKSCALE_BENCH_VENV", "blockscale-bench-")
 
+# The installed package, not its sources beside this script.
+sys.path = [p for p in sys.path if pathlib.Path(p or ".").resolve() != pathlib.Path(__file__).resolve().parent]
+
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import ml_dtypes  # noqa: E402

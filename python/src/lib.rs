@@ -70,45 +70,19 @@ macro_rules! with_real {
 /// Runs `$body` with `$t` the element type named `$kind`.
 macro_rules! with_element {
     ($kind:expr, $t:ident => $body:expr) => {
+        with_element!(@arms $kind, $t, $body,
+            "e4m3" => E4M3, "e5m2" => E5M2, "e4m3fnuz" => E4M3Fnuz, "e5m2fnuz" => E5M2Fnuz,
+            "e2m3" => E2M3, "e3m2" => E3M2, "e2m1" => E2M1, "e8m0" => E8M0, "int8" => Int8)
+    };
+    (@arms $kind:expr, $t:ident, $body:expr, $($name:literal => $ty:ident),*) => {
         match $kind {
-            "e4m3" => {
-                type $t = blockscale::E4M3;
+            $( $name => {
+                type $t = blockscale::$ty;
                 $body
-            }
-            "e5m2" => {
-                type $t = blockscale::E5M2;
-                $body
-            }
-            "e4m3fnuz" => {
-                type $t = blockscale::E4M3Fnuz;
-                $body
-            }
-            "e5m2fnuz" => {
-                type $t = blockscale::E5M2Fnuz;
-                $body
-            }
-            "e2m3" => {
-                type $t = blockscale::E2M3;
-                $body
-            }
-            "e3m2" => {
-                type $t = blockscale::E3M2;
-                $body
-            }
-            "e2m1" => {
-                type $t = blockscale::E2M1;
-                $body
-            }
-            "e8m0" => {
-                type $t = blockscale::E8M0;
-                $body
-            }
-            "int8" => {
-                type $t = blockscale::Int8;
-                $body
-            }
+            } )*
             other => Err(bad(format!(
-                "unknown element type {other:?}; expected e4m3, e5m2, e4m3fnuz, e5m2fnuz, e2m3, e3m2, e2m1, e8m0 or int8"
+                "unknown element type {other:?}; expected one of {}",
+                [$($name),*].join(", ")
             ))),
         }
     };
