@@ -40,6 +40,7 @@ __all__ = [
     "gemm",
     "gemm_reference",
     "quantize",
+    "recipe_spec",
     "rht",
     "simd_level",
 ]
@@ -181,6 +182,45 @@ def rht(
     rows, cols = _matrix(a.shape)
     y = _native.rht(np.ascontiguousarray(a).reshape(-1), rows, cols, size, signs, seed, direction, inverse, bf16)
     return y.reshape(a.shape)
+
+
+def recipe_spec(
+    recipe: str,
+    role: str,
+    *,
+    layer: int = 0,
+    num_layers: int = 1,
+    step: int = 0,
+    seed: int = 0,
+    **nvfp4_options,
+) -> dict:
+    """How ``recipe`` quantizes one GEMM operand of a linear layer (the
+    crate's ``Recipe::layer_spec``), with Transformer Engine's defaults.
+
+    ``recipe`` is ``"delayed"``, ``"tensorwise"``, ``"mxfp8"``,
+    ``"blockwise"``, ``"nvfp4"`` or ``"mxfp4"``; ``role`` one of
+    ``"fprop_input"``, ``"fprop_weight"``, ``"dgrad_grad_output"``,
+    ``"dgrad_weight"``, ``"wgrad_grad_output"``, ``"wgrad_input"``.
+    ``nvfp4_options`` are the NVFP4 recipe's switches by TE's names
+    (``two_d_weights``, ``stochastic_gradients``, ``rht``, ``rht_size``,
+    ``rht_bf16``, ``four_over_six="none|weights|activations|all"``,
+    ``four_over_six_e4m3_256``, ``four_over_six_metric="mae|mse"``,
+    ``four_over_six_fast_error``, ``row_scaled_activation``).
+
+    Returns a dict: ``format`` (an identifier for :func:`quantize`, or
+    ``None`` for BF16), ``block``, ``delayed``, ``direction``, ``rounding``
+    and ``seed`` (the operand's own stochastic-rounding seed, for
+    :func:`quantize`), ``rht`` (``None`` or the keywords of :func:`rht`:
+    ``size``, ``signs``, ``bf16``; applied along ``direction`` first) and
+    ``row_scaled``.
+
+    >>> s = blockscale.recipe_spec("nvfp4", "wgrad_grad_output")
+    >>> s["format"], s["direction"], s["rounding"], s["rht"]
+    ('nvfp4', 'columnwise', 'stochastic', {'size': 16, 'signs': 'te', 'bf16': True})
+    """
+    return dict(
+        _native.recipe_spec(recipe, role, layer, num_layers, step, seed, nvfp4_options or None)
+    )
 
 
 def simd_level() -> str:

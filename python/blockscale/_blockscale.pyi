@@ -14,6 +14,15 @@ def cast(
 def decode(bits: npt.NDArray[np.uint8], kind: str) -> npt.NDArray[np.float32]: ...
 def formats() -> list[str]: ...
 def simd_level() -> str: ...
+def recipe_spec(
+    recipe: str,
+    role: str,
+    layer: int = ...,
+    num_layers: int = ...,
+    step: int = ...,
+    seed: int = ...,
+    options: Optional[dict] = ...,
+) -> dict: ...
 def rht(
     x: npt.NDArray[np.float32],
     rows: int,

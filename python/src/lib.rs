@@ -510,6 +510,140 @@ fn rht<'py>(
     Ok(PyArray1::from_vec(py, y))
 }
 
+/// One of a linear layer's six GEMM operands by its snake-case name.
+fn role_of(name: &str) -> PyResult<blockscale::recipe::OperandRole> {
+    use blockscale::recipe::OperandRole as R;
+    const NAMES: [&str; 6] = [
+        "fprop_input",
+        "fprop_weight",
+        "dgrad_grad_output",
+        "dgrad_weight",
+        "wgrad_grad_output",
+        "wgrad_input",
+    ];
+    NAMES
+        .iter()
+        .position(|&n| n == name)
+        .map(|i| R::ALL[i])
+        .ok_or_else(|| {
+            bad(format!(
+                "unknown operand role {name:?}; expected one of {}",
+                NAMES.join(", ")
+            ))
+        })
+}
+
+/// The NVFP4 recipe's switches from keyword options (TE's names).
+fn nvfp4_options(
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<blockscale::recipe::Nvfp4Options> {
+    use blockscale::recipe::FourOverSixRoles;
+    use blockscale::scale::four_over_six::FourOverSixMetric;
+    let mut o = blockscale::recipe::Nvfp4Options::default();
+    let Some(options) = options else {
+        return Ok(o);
+    };
+    for (k, v) in options.iter() {
+        let key: String = k.extract()?;
+        match key.as_str() {
+            "two_d_weights" => o.two_d_weights = v.extract()?,
+            "stochastic_gradients" => o.stochastic_gradients = v.extract()?,
+            "rht" => o.rht = v.extract()?,
+            "rht_size" => o.rht_size = v.extract()?,
+            "rht_bf16" => o.rht_bf16 = v.extract()?,
+            "four_over_six" => {
+                o.four_over_six =
+                    FourOverSixRoles::from_name(&v.extract::<String>()?).map_err(value_error)?
+            }
+            "four_over_six_e4m3_256" => {
+                o.four_over_six_e4m3_256 =
+                    FourOverSixRoles::from_name(&v.extract::<String>()?).map_err(value_error)?
+            }
+            "four_over_six_metric" => {
+                o.four_over_six_metric = match v.extract::<String>()?.as_str() {
+                    "mae" => FourOverSixMetric::Mae,
+                    "mse" => FourOverSixMetric::Mse,
+                    other => {
+                        return Err(bad(format!(
+                            "unknown 4over6 metric {other:?}; expected mae or mse"
+                        )));
+                    }
+                }
+            }
+            "four_over_six_fast_error" => o.four_over_six_fast_error = v.extract()?,
+            "row_scaled_activation" => o.row_scaled_activation = v.extract()?,
+            other => return Err(bad(format!("unknown NVFP4 recipe option {other:?}"))),
+        }
+    }
+    Ok(o)
+}
+
+/// `recipe_spec(recipe, role, layer, num_layers, step, seed, options)`: how
+/// a recipe quantizes one operand of layer `layer` at `step` (the crate's
+/// `Recipe::layer_spec`), as a dict.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (recipe, role, layer=0, num_layers=1, step=0, seed=0, options=None))]
+fn recipe_spec<'py>(
+    py: Python<'py>,
+    recipe: &str,
+    role: &str,
+    layer: usize,
+    num_layers: usize,
+    step: u64,
+    seed: u64,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    use blockscale::recipe::{Recipe, RecipeKind};
+    let mut r = Recipe::from_kind(RecipeKind::from_name(recipe).map_err(value_error)?);
+    r.seed = seed;
+    r.nvfp4 = nvfp4_options(options)?;
+    r.validate().map_err(value_error)?;
+    let s = r.layer_spec(role_of(role)?, layer, num_layers, step);
+    let d = PyDict::new(py);
+    d.set_item("format", s.format.map(|f| f.id().to_string()))?;
+    d.set_item("block", s.block())?;
+    d.set_item("delayed", s.delayed)?;
+    d.set_item(
+        "direction",
+        match s.direction {
+            Direction::Rowwise => "rowwise",
+            _ => "columnwise",
+        },
+    )?;
+    let seed = match s.rounding {
+        TensorRounding::Stochastic { seed } => Some(seed),
+        _ => None,
+    };
+    d.set_item(
+        "rounding",
+        if seed.is_some() {
+            "stochastic"
+        } else {
+            "nearest"
+        },
+    )?;
+    d.set_item("seed", seed)?;
+    let rht = match &s.rht {
+        Some(h) => {
+            let signs = match h.sign_vector() {
+                blockscale::rht::SignVector::TransformerEngine => "te",
+                blockscale::rht::SignVector::Ones => "ones",
+                _ => "seeded",
+            };
+            let t = PyDict::new(py);
+            t.set_item("size", h.size())?;
+            t.set_item("signs", signs)?;
+            t.set_item("bf16", h.rounds_to_bf16())?;
+            Some(t)
+        }
+        None => None,
+    };
+    d.set_item("rht", rht)?;
+    d.set_item("row_scaled", s.row_scaled)?;
+    Ok(d)
+}
+
 /// The SIMD level the crate's kernels run at on this machine (its
 /// `simd::active()`: `portable`, `avx2`, `avx512` or `avx512vnni`;
 /// `BLOCKSCALE_SIMD=portable` forces the portable path).
@@ -535,6 +669,7 @@ fn _blockscale(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(formats, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(rht, m)?)?;
+    m.add_function(wrap_pyfunction!(recipe_spec, m)?)?;
     m.add_class::<Quantized>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -206,6 +206,50 @@ def test_rht_is_the_scaled_hadamard_transform():
         blockscale.rht(np.ones((2, 24), np.float32))
 
 
+M64 = (1 << 64) - 1
+
+
+def splitmix64(z):
+    """SplitMix64's finalizer, written from Steele, Lea and Flood (2014)."""
+    z = (z + 0x9E3779B97F4A7C15) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def test_recipe_specs():
+    roles = ["fprop_input", "fprop_weight", "dgrad_grad_output", "dgrad_weight", "wgrad_grad_output",
+             "wgrad_input"]
+    # The NVFP4 paper's recipe: 2-D weights, stochastic gradients, TE's RHT in wgrad.
+    spec = {r: blockscale.recipe_spec("nvfp4", r, seed=11, layer=2, num_layers=4, step=7) for r in roles}
+    assert spec["fprop_weight"]["format"] == "nvfp4,2d" and spec["fprop_weight"]["block"] == (16, 16)
+    assert spec["dgrad_weight"]["direction"] == "columnwise"
+    assert [spec[r]["rounding"] for r in roles] == ["nearest", "nearest", "stochastic", "nearest", "stochastic",
+                                                     "nearest"]
+    assert spec["wgrad_input"]["rht"] == {"size": 16, "signs": "te", "bf16": True}
+    assert spec["fprop_input"]["rht"] is None
+    # The seed is the crate's documented operand_seed:
+    # splitmix64(seed ^ splitmix64(step ^ splitmix64(layer ^ splitmix64(role index)))).
+    for i, r in enumerate(roles):
+        if spec[r]["seed"] is not None:
+            want = splitmix64(11 ^ splitmix64(7 ^ splitmix64(2 ^ splitmix64(i))))
+            assert spec[r]["seed"] == want, r
+    # 4over6 and row scaling, as TE's switches.
+    s = blockscale.recipe_spec("nvfp4", "fprop_input", rht=False, four_over_six="all", row_scaled_activation=True)
+    assert s["format"] == "nvfp4-4over6" and s["row_scaled"]
+    w = blockscale.recipe_spec("nvfp4", "fprop_weight", four_over_six="weights", four_over_six_e4m3_256="none",
+                               four_over_six_metric="mse")
+    assert w["format"] == "nvfp4-4over6,metric=mse,e4m3max=448,2d"
+    assert blockscale.recipe_spec("mxfp8", "wgrad_input")["format"] == "mxfp8"
+    assert blockscale.recipe_spec("delayed", "fprop_input")["delayed"]
+    with pytest.raises(ValueError, match="rht"):
+        blockscale.recipe_spec("nvfp4", "fprop_input", four_over_six="activations")
+    with pytest.raises(ValueError, match="role"):
+        blockscale.recipe_spec("nvfp4", "fprop")
+    with pytest.raises(ValueError, match="option"):
+        blockscale.recipe_spec("nvfp4", "fprop_input", disable_rht=True)
+
+
 def test_bad_input_raises_the_documented_errors():
     x = np.ones((2, 32), np.float32)
     with pytest.raises(TypeError, match="int64"):
