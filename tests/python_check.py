@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Build the Python package (python/) with maturin and run its pytest suite.
 
-Installs maturin, numpy, ml_dtypes and pytest from PyPI into a throwaway
+Installs maturin, numpy, ml_dtypes, safetensors (the docstring examples write
+checkpoints with it) and pytest from PyPI into a throwaway
 virtual environment, builds the wheel in release mode (`maturin build`, into
 target/wheels), installs it, and runs `pytest python/tests` (which runs the package's
 docstring examples too). CI runs this; it is what a user's
@@ -20,7 +21,7 @@ import sys
 import pyenv
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PINS = ["maturin==1.16.0", "numpy>=1.26", "ml_dtypes==0.6.0", "pytest>=8"]
+PINS = ["maturin==1.16.0", "numpy>=1.26", "ml_dtypes==0.6.0", "pytest>=8", "safetensors==0.8.0"]
 
 pyenv.rerun_in_throwaway_venv(__file__, PINS, "BLOCKSCALE_PY_VENV", "blockscale-py-")
 

@@ -23,6 +23,7 @@ with the GIL released.
 
 from __future__ import annotations
 
+import os
 from typing import Optional, Sequence, Tuple, Union
 
 import ml_dtypes
@@ -35,10 +36,13 @@ __version__: str = _native.__version__
 __all__ = [
     "QuantizedTensor",
     "cast",
+    "convert",
+    "dequantize_checkpoint",
     "formats",
     "from_parts",
     "gemm",
     "gemm_reference",
+    "inspect",
     "quantize",
     "recipe_spec",
     "rht",
@@ -63,6 +67,7 @@ ELEMENT_DTYPES = {
 _ALIASES = {np.dtype(t).name: k for k, t in ELEMENT_DTYPES.items() if k != "int8"}
 
 ArrayLike = Union[np.ndarray, Sequence[float], float]
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _element(kind) -> str:
@@ -474,3 +479,130 @@ def gemm_reference(
     """:func:`gemm` by the crate's triple-loop definition (slow; the
     specification the fast path is tested against)."""
     return _gemm(_native.gemm_reference, a, b, alpha, beta, c)
+
+
+# Checkpoints -------------------------------------------------------------
+#
+# The command line's ``convert``, ``dequantize`` and ``inspect``, as
+# functions: the same Rust code (``blockscale::io::checkpoint``), with the
+# GIL released. A file the system cannot read or write raises ``OSError``
+# (``FileNotFoundError``, ``PermissionError``); a malformed file or a
+# checkpoint that cannot be converted, ``ValueError`` naming the file and
+# the tensor. Every input is checked before anything is written, and each
+# output file is written atomically.
+
+#: The layouts :func:`convert` writes (``layout=``).
+LAYOUTS = ("auto", "modelopt", "gpt-oss", "deepseek", "compressed-tensors", "gguf", "blockscale")
+
+
+def _path(p, name: str) -> str:
+    if not isinstance(p, (str, os.PathLike)):
+        raise TypeError(f"{name} is a {type(p).__name__}; expected a path (str or os.PathLike)")
+    return os.fspath(p)
+
+
+def convert(
+    model: PathLike,
+    output: PathLike,
+    to: str,
+    *,
+    layout: str = "auto",
+    exclude: Sequence[str] = (),
+    keep_last_layers: int = 0,
+    activation_amax: Optional[PathLike] = None,
+) -> dict:
+    """Converts a BF16/F16/F32 checkpoint to a block-scaled format in a
+    loader's layout, as ``blockscale convert`` does.
+
+    ``model`` is one ``.safetensors`` file or a checkpoint directory
+    (sharded with ``model.safetensors.index.json``, or ``*.safetensors``),
+    usually with ``config.json``; ``output`` a directory, created if
+    missing. Every linear weight the model table knows is quantized to
+    ``to`` (a format identifier as :func:`quantize` takes it, or
+    ``"fp8-channel"``), the rest copied. ``layout`` is one of
+    :data:`LAYOUTS`: ``"auto"`` writes Model-Optimizer's for NVFP4
+    (vLLM, TensorRT-LLM), gpt-oss's for MXFP4 (transformers) and
+    blockscale's own for the rest; ``"compressed-tensors"``, ``"deepseek"``
+    and ``"gguf"`` (llama.cpp) are the others. ``exclude`` globs (``*``,
+    ``?``) and ``keep_last_layers`` keep tensors unchanged;
+    ``activation_amax`` (a JSON ``{"module": amax}`` or safetensors file)
+    adds Model-Optimizer's ``input_scale`` for W4A4 NVFP4.
+
+    Returns a dict: ``tensors`` (read), ``quantized``, ``guessed`` (the
+    tensors quantized by their names alone, because ``config.json``'s
+    architecture is not in the model table) and ``output_bytes``.
+
+    >>> import os, tempfile
+    >>> from safetensors.numpy import save_file
+    >>> d = tempfile.mkdtemp()
+    >>> w = np.linspace(-1, 1, 64 * 32, dtype=np.float32).reshape(64, 32)
+    >>> save_file({"model.layers.0.mlp.up_proj.weight": w}, os.path.join(d, "model.safetensors"))
+    >>> blockscale.convert(os.path.join(d, "model.safetensors"), os.path.join(d, "nvfp4"), "nvfp4")["quantized"]
+    1
+    >>> t = blockscale.inspect(os.path.join(d, "nvfp4", "model.safetensors"))["tensors"]
+    >>> [(e["name"].rsplit(".", 1)[-1], e["dtype"], e["shape"]) for e in t]
+    [('weight', 'U8', (64, 16)), ('weight_scale', 'F8_E4M3', (64, 2)), ('weight_scale_2', 'F32', ())]
+    """
+    exclude = [exclude] if isinstance(exclude, str) else list(exclude)
+    amax = None if activation_amax is None else _path(activation_amax, "activation_amax")
+    return dict(
+        _native.convert(
+            _path(model, "model"), _path(output, "output"), to, layout, exclude, keep_last_layers, amax
+        )
+    )
+
+
+def dequantize_checkpoint(input: PathLike, output: PathLike, dtype: Optional[str] = None) -> None:
+    """Dequantizes a quantized file or checkpoint, as ``blockscale
+    dequantize`` does: every layout :func:`convert` writes (Model-Optimizer
+    NVFP4, gpt-oss MXFP4, DeepSeek FP8, compressed-tensors, GGUF,
+    blockscale's own) back to ``dtype`` (``"bf16"``, ``"f16"``, ``"f32"``
+    or ``"f64"``; by default bf16, or f32 for a ``.npy`` output).
+
+    ``input`` a ``.safetensors`` or ``.gguf`` file: ``output`` is a
+    ``.safetensors`` file, or a ``.npy`` file if the input holds one
+    tensor. ``input`` a directory: ``output`` is a directory with one
+    safetensors file per shard, the index and ``config.json`` without its
+    ``quantization_config``. A tensor that looks quantized but is in no
+    layout blockscale reads raises ``ValueError``, never passes as weights.
+
+    >>> import os, tempfile
+    >>> from safetensors.numpy import save_file
+    >>> d = tempfile.mkdtemp()
+    >>> w = np.linspace(-1, 1, 64 * 32, dtype=np.float32).reshape(64, 32)
+    >>> src = os.path.join(d, "w.safetensors")
+    >>> save_file({"fc.weight": w}, src)
+    >>> _ = blockscale.convert(src, os.path.join(d, "q"), "mxfp8")
+    >>> blockscale.dequantize_checkpoint(os.path.join(d, "q", "w.safetensors"), os.path.join(d, "w.npy"))
+    >>> back = np.load(os.path.join(d, "w.npy"))
+    >>> bool(np.array_equal(back, blockscale.quantize(w, "mxfp8").dequantize()))
+    True
+    """
+    if dtype is not None and not isinstance(dtype, str):
+        dtype = np.dtype(dtype).name
+        dtype = {"float32": "f32", "float16": "f16", "float64": "f64", "bfloat16": "bf16"}.get(dtype, dtype)
+    _native.dequantize_checkpoint(_path(input, "input"), _path(output, "output"), dtype)
+
+
+def inspect(path: PathLike) -> dict:
+    """What a ``.npy``, ``.safetensors`` or ``.gguf`` file holds, as
+    ``blockscale inspect`` prints it.
+
+    Returns a dict: ``kind`` (``"npy"``, ``"safetensors"`` or ``"gguf"``),
+    ``tensors`` (in the file's order, each a dict with ``name``, ``dtype``
+    as the file names it, ``shape``, ``role`` (for safetensors the part of
+    a quantized weight it is, such as ``"Model-Optimizer NVFP4 block
+    scales"``, or ``"unquantized"``), ``scales`` (for a scale tensor:
+    ``count``, ``min`` (non-zero), ``max``, ``log2_mean``, ``zero``,
+    ``nonfinite``) and ``values`` (for ``.npy``: ``count``, ``amax``,
+    ``nonfinite``)) and ``metadata`` (GGUF's keys and values).
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> np.save(p, np.array([[1.0, -3.0], [0.5, np.inf]], np.float32))
+    >>> t = blockscale.inspect(p)["tensors"][0]
+    >>> t["name"], t["dtype"], t["shape"], t["values"]
+    ('x', 'f32', (2, 2), {'count': 4, 'amax': inf, 'nonfinite': 1})
+    """
+    return dict(_native.inspect(_path(path, "path")))
+

@@ -1,7 +1,7 @@
 """Type stubs of the native module (python/src/lib.rs). Use the package
 `blockscale`, which wraps these with shapes, dtypes and argument checks."""
 
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -85,3 +85,14 @@ def gemm(
 def gemm_reference(
     a: _Quantized, b: _Quantized, alpha: float = ..., beta: float = ..., c: Optional[npt.NDArray[np.float32]] = ...
 ) -> npt.NDArray[np.float32]: ...
+def convert(
+    model: str,
+    output: str,
+    to: str,
+    layout: str = ...,
+    exclude: list[str] = ...,
+    keep_last_layers: int = ...,
+    activation_amax: Optional[str] = ...,
+) -> dict[str, Any]: ...
+def dequantize_checkpoint(input: str, output: str, dtype: Optional[str] = ...) -> None: ...
+def inspect(path: str) -> dict[str, Any]: ...

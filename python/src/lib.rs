@@ -2,7 +2,8 @@
 //! the Rust crate that take and return flat numpy arrays. The pure-Python
 //! package (`python/blockscale/__init__.py`) gives them their shapes and
 //! ml_dtypes dtypes and checks argument types; this module checks nothing
-//! the crate checks itself, and reports the crate's errors as `ValueError`.
+//! the crate checks itself, and reports the crate's errors as `ValueError`
+//! (the operating system's refusals to read or write a file as `OSError`).
 
 use blockscale::Error;
 use blockscale::element::slice::{self, Real};
@@ -10,6 +11,7 @@ use blockscale::element::{ConvertOptions, Rounding};
 use blockscale::format::AnyFormat;
 use blockscale::format::BlockFormat;
 use blockscale::gemm::{gemm_any, gemm_reference};
+use blockscale::io::checkpoint;
 use blockscale::tensor::{
     AnyQuantized, Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, TensorRounding,
     TensorVisitor,
@@ -23,6 +25,19 @@ use pyo3::types::PyDict;
 /// The crate's error as a Python `ValueError` with its message.
 fn value_error(e: Error) -> PyErr {
     PyValueError::new_err(e.to_string())
+}
+
+/// A file function's error: the operating system's as `OSError`
+/// (`FileNotFoundError`, `PermissionError`), the rest as [`value_error`].
+fn file_error(e: Error) -> PyErr {
+    use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyPermissionError};
+    use std::io::ErrorKind;
+    match e.io_kind() {
+        Some(ErrorKind::NotFound) => PyFileNotFoundError::new_err(e.to_string()),
+        Some(ErrorKind::PermissionDenied) => PyPermissionError::new_err(e.to_string()),
+        Some(_) => PyOSError::new_err(e.to_string()),
+        None => value_error(e),
+    }
 }
 
 fn bad(msg: String) -> PyErr {
@@ -657,6 +672,146 @@ fn formats() -> Vec<String> {
     AnyFormat::families()
 }
 
+/// Converts a checkpoint (`blockscale::io::checkpoint::convert`) and
+/// returns its report as a dict.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (model, output, to, layout="auto", exclude=Vec::new(), keep_last_layers=0, activation_amax=None))]
+fn convert<'py>(
+    py: Python<'py>,
+    model: std::path::PathBuf,
+    output: std::path::PathBuf,
+    to: String,
+    layout: &str,
+    exclude: Vec<String>,
+    keep_last_layers: usize,
+    activation_amax: Option<std::path::PathBuf>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut o = checkpoint::ConvertOptions::new(to);
+    o.layout = layout.parse().map_err(value_error)?;
+    o.exclude = exclude;
+    o.keep_last_layers = keep_last_layers;
+    o.activation_amax = activation_amax;
+    let r = py
+        .detach(|| checkpoint::convert(&model, &output, &o))
+        .map_err(file_error)?;
+    let d = PyDict::new(py);
+    d.set_item("tensors", r.tensors)?;
+    d.set_item("quantized", r.quantized)?;
+    d.set_item("guessed", r.guessed)?;
+    d.set_item("output_bytes", r.output_bytes)?;
+    Ok(d)
+}
+
+/// Dequantizes a quantized file or checkpoint directory
+/// (`blockscale::io::checkpoint::dequantize`).
+#[pyfunction]
+#[pyo3(signature = (input, output, dtype=None))]
+fn dequantize_checkpoint(
+    py: Python<'_>,
+    input: std::path::PathBuf,
+    output: std::path::PathBuf,
+    dtype: Option<&str>,
+) -> PyResult<()> {
+    let dtype = match dtype {
+        None => None,
+        Some(s) => Some(
+            blockscale::io::DType::parse(s)
+                .filter(|d| d.is_float())
+                .ok_or_else(|| bad(format!("dtype {s:?}: expected f32, f16, bf16 or f64")))?,
+        ),
+    };
+    py.detach(|| checkpoint::dequantize(&input, &output, dtype))
+        .map_err(file_error)
+}
+
+/// A GGUF metadata value as a Python object (arrays as lists).
+fn gguf_value<'py>(
+    py: Python<'py>,
+    v: &blockscale::io::gguf::Value,
+) -> PyResult<Bound<'py, PyAny>> {
+    use blockscale::io::gguf::Value as V;
+    Ok(match v {
+        V::U8(x) => x.into_pyobject(py)?.into_any(),
+        V::I8(x) => x.into_pyobject(py)?.into_any(),
+        V::U16(x) => x.into_pyobject(py)?.into_any(),
+        V::I16(x) => x.into_pyobject(py)?.into_any(),
+        V::U32(x) => x.into_pyobject(py)?.into_any(),
+        V::I32(x) => x.into_pyobject(py)?.into_any(),
+        V::U64(x) => x.into_pyobject(py)?.into_any(),
+        V::I64(x) => x.into_pyobject(py)?.into_any(),
+        V::F32(x) => x.into_pyobject(py)?.into_any(),
+        V::F64(x) => x.into_pyobject(py)?.into_any(),
+        V::Bool(x) => pyo3::types::PyBool::new(py, *x).to_owned().into_any(),
+        V::String(x) => x.into_pyobject(py)?.into_any(),
+        V::Array(_, items) => {
+            let list = pyo3::types::PyList::empty(py);
+            for i in items {
+                list.append(gguf_value(py, i)?)?;
+            }
+            list.into_any()
+        }
+        other => format!("{other:?}").into_pyobject(py)?.into_any(),
+    })
+}
+
+/// What a tensor file holds (`blockscale::io::checkpoint::inspect`), as
+/// a dict.
+#[pyfunction(name = "inspect")]
+fn inspect_py<'py>(py: Python<'py>, path: std::path::PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    let i = py
+        .detach(|| checkpoint::inspect(&path))
+        .map_err(file_error)?;
+    let d = PyDict::new(py);
+    d.set_item(
+        "kind",
+        match i.kind {
+            checkpoint::FileKind::Npy => "npy",
+            checkpoint::FileKind::Gguf => "gguf",
+            _ => "safetensors",
+        },
+    )?;
+    let tensors = pyo3::types::PyList::empty(py);
+    for t in &i.tensors {
+        let e = PyDict::new(py);
+        e.set_item("name", &t.name)?;
+        e.set_item("dtype", &t.dtype)?;
+        e.set_item("shape", pyo3::types::PyTuple::new(py, &t.shape)?)?;
+        e.set_item("role", &t.role)?;
+        match t.scales {
+            Some(s) => {
+                let sd = PyDict::new(py);
+                sd.set_item("count", s.count)?;
+                sd.set_item("min", s.min)?;
+                sd.set_item("max", s.max)?;
+                sd.set_item("log2_mean", s.log2_mean)?;
+                sd.set_item("zero", s.zero)?;
+                sd.set_item("nonfinite", s.nonfinite)?;
+                e.set_item("scales", sd)?;
+            }
+            None => e.set_item("scales", py.None())?,
+        }
+        match t.values {
+            Some(v) => {
+                let vd = PyDict::new(py);
+                vd.set_item("count", v.count)?;
+                vd.set_item("amax", v.amax)?;
+                vd.set_item("nonfinite", v.nonfinite)?;
+                e.set_item("values", vd)?;
+            }
+            None => e.set_item("values", py.None())?,
+        }
+        tensors.append(e)?;
+    }
+    d.set_item("tensors", tensors)?;
+    let meta = PyDict::new(py);
+    for (k, v) in &i.metadata {
+        meta.set_item(k, gguf_value(py, v)?)?;
+    }
+    d.set_item("metadata", meta)?;
+    Ok(d)
+}
+
 #[pymodule]
 fn _blockscale(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cast, m)?)?;
@@ -669,6 +824,9 @@ fn _blockscale(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(rht, m)?)?;
     m.add_function(wrap_pyfunction!(recipe_spec, m)?)?;
+    m.add_function(wrap_pyfunction!(convert, m)?)?;
+    m.add_function(wrap_pyfunction!(dequantize_checkpoint, m)?)?;
+    m.add_function(wrap_pyfunction!(inspect_py, m)?)?;
     m.add_class::<Quantized>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

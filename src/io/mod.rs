@@ -9,6 +9,7 @@
 //! temporary file in the destination's directory and renames it into place
 //! on success, so a failure never leaves a half-written file.
 
+pub mod checkpoint;
 pub mod detect;
 pub mod gguf;
 /// The `safetensors` whose `Dtype` [`st::RawTensor`] holds.
@@ -123,6 +124,19 @@ impl DType {
     /// Whether values of this type are numbers [`Tensor::to_f32`] can read.
     pub const fn is_numeric(self) -> bool {
         !matches!(self, DType::Raw8)
+    }
+
+    /// Whether this is a floating-point type a weight is stored in (f64,
+    /// f32, f16, bf16): the types that are quantized, and that
+    /// dequantizing writes.
+    ///
+    /// ```
+    /// use blockscale::io::DType;
+    /// assert!(DType::BF16.is_float());
+    /// assert!(!DType::F8E4M3.is_float() && !DType::U8.is_float());
+    /// ```
+    pub const fn is_float(self) -> bool {
+        matches!(self, DType::F64 | DType::F32 | DType::F16 | DType::BF16)
     }
 }
 
@@ -349,6 +363,69 @@ pub(crate) fn write_atomic(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The named tensors of a `.npy` file (one, named after the file's stem) or
+/// a `.safetensors` file (every tensor, in the file's order).
+///
+/// ```
+/// use blockscale::io::{DType, Tensor, npy, read_tensors};
+/// let path = std::env::temp_dir().join(format!("bs-rt-{}.npy", std::process::id()));
+/// npy::write(&path, &Tensor::from_f32(DType::F32, vec![2], &[1.0, 2.0])?)?;
+/// let t = read_tensors(&path)?;
+/// assert_eq!(t[0].0, format!("bs-rt-{}", std::process::id()));
+/// assert_eq!(t[0].1.to_f32()?, [1.0, 2.0]);
+/// assert!(read_tensors("weights.bin").is_err());
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn read_tensors(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>, Error> {
+    let path = path.as_ref();
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") => {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "tensor".into());
+            Ok(vec![(name, npy::read(path)?)])
+        }
+        Some("safetensors") => {
+            let f = st::SafeFile::open(path)?;
+            f.names()
+                .into_iter()
+                .map(|n| f.tensor(&n).map(|t| (n, t)))
+                .collect()
+        }
+        _ => Err(Error::file(
+            path,
+            None,
+            "unknown file type (expected .npy or .safetensors)",
+        )),
+    }
+}
+
+/// Tensor `name` of file `path` as f32, refusing NaN and ±Inf with an
+/// error that names the file, the tensor and the first such element:
+/// quantizing them is never what a checkpoint tool wants.
+///
+/// ```
+/// use blockscale::io::{DType, Tensor, finite_values};
+/// let t = Tensor::from_f32(DType::F32, vec![2], &[1.0, f32::NAN])?;
+/// let e = finite_values("w.npy", "w", &t).unwrap_err();
+/// assert_eq!(e.to_string(), "w.npy: tensor w: non-finite value NaN at flat index 1");
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+pub fn finite_values(path: impl AsRef<Path>, name: &str, t: &Tensor) -> Result<Vec<f32>, Error> {
+    let path = path.as_ref();
+    let x = t.to_f32().map_err(|e| e.in_file(path, Some(name)))?;
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::file(
+            path,
+            Some(name),
+            format!("non-finite value {} at flat index {i}", x[i]),
+        ));
+    }
+    Ok(x)
 }
 
 /// Writes `bytes` to `path` atomically: through a temporary file in the

@@ -288,7 +288,7 @@ fn activation_amaxes_give_input_scales_and_the_w4a4_method() {
         "-o",
         s(&none),
     ]);
-    assert!(!ok && err.contains("--to nvfp4"), "{err}");
+    assert!(!ok && err.contains("convert to nvfp4"), "{err}");
     assert!(!none.exists());
     std::fs::remove_dir_all(&d).unwrap();
 }

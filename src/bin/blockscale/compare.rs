@@ -1,9 +1,9 @@
 //! `blockscale compare`: what each format does to a file's tensors.
 
 use crate::formats::{Opts, parse};
-use crate::{finite_values, is_float, read_tensors};
 use blockscale::Error;
 use blockscale::format::{AnyFormat, BlockShape};
+use blockscale::io::{finite_values, read_tensors};
 use blockscale::rht::Rht;
 use blockscale::tensor::{AnyQuantized, Direction, QuantizeOptions, QuantizedView, RowScaled};
 use plotters::prelude::*;
@@ -158,7 +158,7 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
         ""
     );
     for (name, t) in &tensors {
-        if !is_float(t.dtype) {
+        if !t.dtype.is_float() {
             continue;
         }
         let x = finite_values(&a.input, name, t)?;

@@ -16,22 +16,19 @@ macro_rules! out {
     }};
 }
 
-mod amax;
-mod checkpoint;
 mod compare;
+mod convert;
 mod formats;
-mod gguf;
-mod plan;
-mod restore;
-mod target;
 
 use blockscale::Error;
-use blockscale::io::{DType, Tensor, detect, layouts, npy, st};
+use blockscale::io::checkpoint::{self, FileKind};
+use blockscale::io::gguf::Value;
+use blockscale::io::{DType, finite_values, layouts, read_tensors, st};
 use blockscale::tensor::{AnyQuantized, QuantizeOptions, TensorRounding};
 use clap::{Parser, Subcommand, ValueEnum};
 use formats::{Opts, Profile, Rule};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -66,7 +63,7 @@ enum Cmd {
     /// one with model.safetensors.index.json) to a format in a loader's
     /// layout (Model-Optimizer, gpt-oss, DeepSeek, compressed-tensors, GGUF)
     /// or blockscale's own
-    Convert(checkpoint::ConvertArgs),
+    Convert(convert::ConvertArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -133,7 +130,7 @@ fn main() -> ExitCode {
         Cmd::Dequantize(a) => dequantize(a),
         Cmd::Inspect(a) => inspect(a),
         Cmd::Compare(a) => compare::run(a),
-        Cmd::Convert(a) => checkpoint::convert(a),
+        Cmd::Convert(a) => convert::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -142,49 +139,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The named tensors of a .npy (named after the file) or .safetensors file.
-pub(crate) fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, Error> {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("npy") => {
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "tensor".into());
-            Ok(vec![(name, npy::read(path)?)])
-        }
-        Some("safetensors") => {
-            let f = st::SafeFile::open(path)?;
-            f.names()
-                .into_iter()
-                .map(|n| f.tensor(&n).map(|t| (n, t)))
-                .collect()
-        }
-        _ => Err(Error::file(
-            path,
-            None,
-            "unknown file type (expected .npy or .safetensors)",
-        )),
-    }
-}
-
-pub(crate) fn is_float(d: DType) -> bool {
-    matches!(d, DType::F64 | DType::F32 | DType::F16 | DType::BF16)
-}
-
-/// The tensor's values as f32, rejecting NaN and ±Inf (quantizing them is
-/// never what a checkpoint tool wants).
-pub(crate) fn finite_values(path: &Path, name: &str, t: &Tensor) -> Result<Vec<f32>, Error> {
-    let x = t.to_f32().map_err(|e| e.in_file(path, Some(name)))?;
-    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(Error::file(
-            path,
-            Some(name),
-            format!("non-finite value {} at flat index {i}", x[i]),
-        ));
-    }
-    Ok(x)
 }
 
 fn quantize(a: QuantizeArgs) -> Result<(), Error> {
@@ -206,7 +160,7 @@ fn quantize(a: QuantizeArgs) -> Result<(), Error> {
     let mut out = Vec::new();
     let mut meta = HashMap::new();
     for (name, t) in read_tensors(&a.input)? {
-        if !is_float(t.dtype) {
+        if !t.dtype.is_float() {
             out.push((name, t));
             continue;
         }
@@ -225,129 +179,102 @@ fn quantize(a: QuantizeArgs) -> Result<(), Error> {
     st::write(&a.output, &out, Some(meta))
 }
 
-/// Dequantizes every quantized tensor of one safetensors file, whatever
-/// its layout, and passes the others through unchanged.
-pub(crate) fn dequantize_file(
-    path: &Path,
-    dtype: DType,
-) -> Result<Vec<(String, st::Entry)>, Error> {
-    if path.extension().is_some_and(|e| e == "gguf") {
-        let file = blockscale::io::gguf::read(path)?;
-        return blockscale::io::gguf::to_entries(&file, dtype).map_err(|e| e.in_file(path, None));
-    }
-    let f = st::SafeFile::open(path)?;
-    // Never pass quantized bytes on as if they were weights.
-    if let Some(n) = detect::unrecognized(&f)?.first() {
-        let (dtype, shape) = f.info(n)?;
-        return Err(Error::file(
-            path,
-            Some(n),
-            format!(
-                "{dtype} {shape:?} looks quantized, but is in no layout this tool reads ({})",
-                detect::KNOWN_LAYOUTS
-            ),
-        ));
-    }
-    let mut consumed = std::collections::HashSet::new();
-    let mut out: Vec<(String, st::Entry)> = Vec::new();
-    for stored in detect::detect(&f)? {
-        let name = stored.name();
-        let (x, shape) = stored.dequantize(&f)?;
-        let t = Tensor::from_f32(dtype, shape, &x).map_err(|e| e.in_file(path, Some(name)))?;
-        out.push((name.to_string(), t.into()));
-        consumed.extend(stored.parts().into_iter().map(|(n, _)| n));
-    }
-    for n in &f.names() {
-        if !consumed.contains(n) {
-            out.push((n.clone(), f.raw(n)?.into()));
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
-
 fn dequantize(a: DequantizeArgs) -> Result<(), Error> {
-    let parse_dtype = |default: DType| -> Result<DType, Error> {
-        match &a.dtype {
-            None => Ok(default),
-            Some(s) => DType::parse(s).filter(|d| is_float(*d)).ok_or_else(|| {
-                Error::InvalidArgument(format!("--dtype {s}: expected f32, f16, bf16 or f64"))
-            }),
-        }
+    let dtype = match &a.dtype {
+        None => None,
+        Some(s) => Some(DType::parse(s).filter(|d| d.is_float()).ok_or_else(|| {
+            Error::InvalidArgument(format!("--dtype {s}: expected f32, f16, bf16 or f64"))
+        })?),
     };
-    if a.input.is_dir() {
-        return restore::dequantize_dir(&a.input, &a.output, parse_dtype(DType::BF16)?);
-    }
-    let to_npy = a.output.extension().is_some_and(|e| e == "npy");
-    let dtype = parse_dtype(if to_npy { DType::F32 } else { DType::BF16 })?;
-    let tensors = dequantize_file(&a.input, dtype)?;
-    if to_npy {
-        let mut decoded = tensors.into_iter().filter_map(|(n, e)| match e {
-            st::Entry::Tensor(t) => Some((n, t)),
-            st::Entry::Raw(_) => None,
-        });
-        match (decoded.next(), decoded.next()) {
-            (Some((_, t)), None) => npy::write(&a.output, &t),
-            _ => Err(Error::file(
-                &a.input,
-                None,
-                "a .npy output holds one tensor; this file has several (write .safetensors)",
-            )),
-        }
-    } else {
-        st::write_entries(&a.output, &tensors, None)
-    }
-}
-
-fn scale_stats(t: &Tensor) -> Option<String> {
-    let v = detect::scale_values(t)?;
-    let finite: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    let nonzero: Vec<f32> = finite.iter().copied().filter(|&x| x != 0.0).collect();
-    let min = nonzero.iter().copied().fold(f32::INFINITY, f32::min);
-    let max = finite.iter().copied().fold(0f32, f32::max);
-    let log_mean =
-        nonzero.iter().map(|x| x.abs().log2() as f64).sum::<f64>() / nonzero.len().max(1) as f64;
-    Some(format!(
-        "scales: {} values, min {min:.4e}, max {max:.4e}, geometric mean 2^{log_mean:.2}, {} zero, {} non-finite",
-        v.len(),
-        finite.len() - nonzero.len(),
-        v.len() - finite.len()
-    ))
+    checkpoint::dequantize(&a.input, &a.output, dtype)
 }
 
 fn inspect(a: InspectArgs) -> Result<(), Error> {
     let path = &a.file;
-    if path.extension().is_some_and(|e| e == "npy") {
-        let t = npy::read(path)?;
-        out!("{}: .npy, {} {:?}", path.display(), t.dtype.name(), t.shape);
-        if let Ok(x) = t.to_f32() {
-            let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let nonfinite = x.iter().filter(|v| !v.is_finite()).count();
-            out!("  amax {amax:.6e}, {nonfinite} non-finite of {}", x.len());
+    let i = checkpoint::inspect(path)?;
+    match i.kind {
+        FileKind::Npy => {
+            let t = &i.tensors[0];
+            out!("{}: .npy, {} {:?}", path.display(), t.dtype, t.shape);
+            if let Some(v) = t.values {
+                out!(
+                    "  amax {:.6e}, {} non-finite of {}",
+                    v.amax,
+                    v.nonfinite,
+                    v.count
+                );
+            }
         }
-        return Ok(());
-    }
-    if path.extension().is_some_and(|e| e == "gguf") {
-        return gguf::inspect(path);
-    }
-    let f = st::SafeFile::open(path)?;
-    let names = f.names();
-    let roles = detect::describe(&f)?;
-    out!("{}: safetensors, {} tensors", path.display(), names.len());
-    for n in &names {
-        let info = f.info(n)?;
-        let r = roles.get(n).map_or("unquantized", String::as_str);
-        out!(
-            "  {n:<48} {:<8} {:<18} {r}",
-            info.0,
-            format!("{:?}", info.1)
-        );
-        if r.ends_with("scales") || r.contains("scales (") {
-            let t = f.tensor(n)?;
-            if let Some(s) = scale_stats(&t) {
-                out!("      {s}");
+        FileKind::Gguf => {
+            out!(
+                "{}: GGUF v{}, {} tensors, {} metadata keys",
+                path.display(),
+                blockscale::io::gguf::VERSION,
+                i.tensors.len(),
+                i.metadata.len()
+            );
+            for (k, v) in &i.metadata {
+                match v {
+                    Value::Array(t, items) if items.len() > 8 => {
+                        out!("  {k} = [{} {t:?} values]", items.len())
+                    }
+                    Value::Array(_, items) => {
+                        let shown: Vec<String> = items.iter().map(show).collect();
+                        out!("  {k} = [{}]", shown.join(", "))
+                    }
+                    v => out!("  {k} = {}", show(v)),
+                }
+            }
+            for t in &i.tensors {
+                out!("  {:<48} {:<6} {:?}", t.name, t.dtype, t.shape);
+            }
+        }
+        _ => {
+            out!(
+                "{}: safetensors, {} tensors",
+                path.display(),
+                i.tensors.len()
+            );
+            for t in &i.tensors {
+                let r = t.role.as_deref().unwrap_or("unquantized");
+                out!(
+                    "  {:<48} {:<8} {:<18} {r}",
+                    t.name,
+                    t.dtype,
+                    format!("{:?}", t.shape)
+                );
+                if let Some(s) = t.scales {
+                    out!(
+                        "      scales: {} values, min {:.4e}, max {:.4e}, geometric mean 2^{:.2}, {} zero, {} non-finite",
+                        s.count,
+                        s.min,
+                        s.max,
+                        s.log2_mean,
+                        s.zero,
+                        s.nonfinite
+                    );
+                }
             }
         }
     }
     Ok(())
+}
+
+/// A GGUF metadata value as `inspect` prints it.
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        Value::U8(x) => x.to_string(),
+        Value::I8(x) => x.to_string(),
+        Value::U16(x) => x.to_string(),
+        Value::I16(x) => x.to_string(),
+        Value::U32(x) => x.to_string(),
+        Value::I32(x) => x.to_string(),
+        Value::U64(x) => x.to_string(),
+        Value::I64(x) => x.to_string(),
+        Value::F32(x) => x.to_string(),
+        Value::F64(x) => x.to_string(),
+        Value::Bool(x) => x.to_string(),
+        other => format!("{other:?}"),
+    }
 }

@@ -1,18 +1,16 @@
-//! Where `convert` writes: the layout family for the format (`--layout`),
-//! and the configuration files its loaders read.
+//! Where [`convert`](super::convert) writes: the layout family for the
+//! format, and the configuration files its loaders read.
 
-use crate::checkpoint::{ConvertArgs, write_index, write_json};
-use blockscale::E4M3;
-use blockscale::Error;
-use blockscale::format::{
-    AnyFormat, BlockFormat, BlockShape, FormatId, Fp8Blockwise, MxFp4, Nvfp4,
-};
-use blockscale::io::layouts;
+use super::{ConvertOptions, write_index, write_json};
+use crate::E4M3;
+use crate::Error;
+use crate::format::{AnyFormat, BlockFormat, BlockShape, FormatId, Fp8Blockwise, MxFp4, Nvfp4};
+use crate::io::layouts;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// `--to` for FP8 E4M3 with one factor per output channel, which is no
+/// The target for FP8 E4M3 with one factor per output channel, which is no
 /// format of its own: [`channelwise`] of each weight's width.
 pub(crate) const CHANNEL: &str = "fp8-channel";
 
@@ -23,26 +21,87 @@ pub(crate) fn channelwise(cols: usize) -> Fp8Blockwise<E4M3> {
     f
 }
 
-/// A layout family `convert --layout` writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum LayoutArg {
+/// The layout family a converted checkpoint is written in (the contract's
+/// [§6](crate::contract) describes each one's tensors).
+///
+/// ```
+/// use blockscale::io::checkpoint::Layout;
+/// let l: Layout = "compressed-tensors".parse()?;
+/// assert_eq!(l, Layout::CompressedTensors);
+/// assert_eq!(l.name(), "compressed-tensors");
+/// assert!("tensorrt".parse::<Layout>().is_err());
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Layout {
     /// The loaders' layout for the format: Model-Optimizer for 1x16 NVFP4,
-    /// gpt-oss for 1x32 MXFP4, blockscale's own for the rest
+    /// gpt-oss for 1x32 MXFP4, blockscale's own for the rest.
+    #[default]
     Auto,
-    /// Model-Optimizer NVFP4 (vLLM, TensorRT-LLM)
+    /// Model-Optimizer NVFP4 (vLLM, TensorRT-LLM).
     Modelopt,
-    /// gpt-oss MXFP4 (transformers)
+    /// gpt-oss MXFP4 (transformers).
     GptOss,
-    /// DeepSeek FP8, 128x128 blocks (DeepSeek-V3, transformers, vLLM)
+    /// DeepSeek FP8, 128x128 blocks (DeepSeek-V3, transformers, vLLM).
     Deepseek,
     /// compressed-tensors (llm-compressor, vLLM): 1x16 NVFP4, 1x32 MXFP4
-    /// and MXFP8, FP8 per tensor, per channel or in 128x128 blocks
+    /// and MXFP8, FP8 per tensor, per channel or in 128x128 blocks.
     CompressedTensors,
     /// GGUF (llama.cpp, candle, mistral.rs): ggml's 1x32 MXFP4 and 1x16
-    /// NVFP4 blocks, the checkpoint's tensor names, one .gguf per shard
+    /// NVFP4 blocks, the checkpoint's tensor names, one .gguf per shard.
     Gguf,
-    /// blockscale's own layout, any format
+    /// blockscale's own layout, any format.
     Blockscale,
+}
+
+impl Layout {
+    /// Every layout, in declaration order.
+    pub const ALL: [Layout; 7] = [
+        Layout::Auto,
+        Layout::Modelopt,
+        Layout::GptOss,
+        Layout::Deepseek,
+        Layout::CompressedTensors,
+        Layout::Gguf,
+        Layout::Blockscale,
+    ];
+
+    /// The layout's name, as the command line's `--layout` takes it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Layout::Auto => "auto",
+            Layout::Modelopt => "modelopt",
+            Layout::GptOss => "gpt-oss",
+            Layout::Deepseek => "deepseek",
+            Layout::CompressedTensors => "compressed-tensors",
+            Layout::Gguf => "gguf",
+            Layout::Blockscale => "blockscale",
+        }
+    }
+}
+
+impl core::fmt::Display for Layout {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl core::str::FromStr for Layout {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Layout, Error> {
+        Layout::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Layout::ALL.iter().map(|l| l.name()).collect();
+                Error::InvalidArgument(format!(
+                    "layout {s:?}: expected one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
 }
 
 /// Where a converted checkpoint's weights go: the layout real loaders
@@ -115,17 +174,17 @@ impl Target {
         }
     }
 
-    /// The target of `--to` and `--layout`: NVFP4 without a profile takes
+    /// The target of a format name and a layout: NVFP4 without a profile takes
     /// Model-Optimizer's numbers (its layout's producer).
-    pub(crate) fn parse(to: &str, layout: LayoutArg) -> Result<Target, Error> {
+    pub(crate) fn parse(to: &str, layout: Layout) -> Result<Target, Error> {
         if to == CHANNEL {
             return match layout {
-                LayoutArg::CompressedTensors => Ok(Target::Compressed(
+                Layout::CompressedTensors => Ok(Target::Compressed(
                     channelwise(128).into(),
                     layouts::Compressed::Fp8Channel,
                 )),
                 _ => Err(Error::InvalidArgument(format!(
-                    "--to {CHANNEL} is for --layout compressed-tensors"
+                    "{CHANNEL} is written in layout compressed-tensors only"
                 ))),
             };
         }
@@ -139,35 +198,31 @@ impl Target {
             && format.id().option("2d") == Some("true");
         let refuse = |what: &str| {
             Err(Error::InvalidArgument(format!(
-                "--layout {}: holds {what}, not {format}",
-                clap::ValueEnum::to_possible_value(&layout)
-                    .map_or("?".into(), |v| v.get_name().to_string())
+                "layout {layout} holds {what}, not {format}"
             )))
         };
         match (layout, format) {
-            (LayoutArg::Auto | LayoutArg::Modelopt, AnyFormat::Nvfp4(f)) if one_d(f.block()) => {
+            (Layout::Auto | Layout::Modelopt, AnyFormat::Nvfp4(f)) if one_d(f.block()) => {
                 Ok(Target::ModelOpt(f))
             }
-            (LayoutArg::Auto | LayoutArg::GptOss, AnyFormat::MxFp4(f)) if one_d(f.block()) => {
+            (Layout::Auto | Layout::GptOss, AnyFormat::MxFp4(f)) if one_d(f.block()) => {
                 Ok(Target::GptOss(f))
             }
-            (LayoutArg::Deepseek, f) if deepseek => Ok(Target::DeepSeek(f)),
-            (LayoutArg::Gguf, f @ (AnyFormat::Nvfp4(_) | AnyFormat::MxFp4(_)))
-                if one_d(f.block()) =>
-            {
+            (Layout::Deepseek, f) if deepseek => Ok(Target::DeepSeek(f)),
+            (Layout::Gguf, f @ (AnyFormat::Nvfp4(_) | AnyFormat::MxFp4(_))) if one_d(f.block()) => {
                 Ok(Target::Gguf(f))
             }
-            (LayoutArg::CompressedTensors, f) => match layouts::Compressed::of(&f.id(), 0) {
+            (Layout::CompressedTensors, f) => match layouts::Compressed::of(&f.id(), 0) {
                 Some(kind) => Ok(Target::Compressed(f, kind)),
                 None => refuse(
                     "nvfp4, mxfp4, mxfp8, fp8 (per tensor), fp8-channel or fp8-block,2d (128x128)",
                 ),
             },
-            (LayoutArg::Auto | LayoutArg::Blockscale, f) => Ok(Target::Own(f)),
-            (LayoutArg::Modelopt, _) => refuse("1x16 NVFP4"),
-            (LayoutArg::GptOss, _) => refuse("1x32 MXFP4"),
-            (LayoutArg::Gguf, _) => refuse("1x32 MXFP4 or 1x16 NVFP4"),
-            (LayoutArg::Deepseek, _) => {
+            (Layout::Auto | Layout::Blockscale, f) => Ok(Target::Own(f)),
+            (Layout::Modelopt, _) => refuse("1x16 NVFP4"),
+            (Layout::GptOss, _) => refuse("1x32 MXFP4"),
+            (Layout::Gguf, _) => refuse("1x32 MXFP4 or 1x16 NVFP4"),
+            (Layout::Deepseek, _) => {
                 refuse("E4M3 in 128x128 blocks (fp8-block,2d or fp8-block-ue8m0,2d)")
             }
         }
@@ -182,8 +237,8 @@ impl Target {
 /// `hf_quant_config.json` (`quantization.{quant_algo, kv_cache_quant_algo,
 /// group_size, exclude_modules}`, each key present).
 pub(crate) fn write_configs(
-    dir: &Path,
-    a: &ConvertArgs,
+    (dir, model, out): (&Path, &Path, &Path),
+    a: &ConvertOptions,
     to: Target,
     mut config: Option<Value>,
     weight_map: &BTreeMap<String, String>,
@@ -199,7 +254,7 @@ pub(crate) fn write_configs(
             let algo = if w4a4 { "NVFP4" } else { "W4A16_NVFP4" };
             let q = json!({"quant_algo": algo, "kv_cache_quant_algo": null, "group_size": 16, "exclude_modules": excluded});
             write_json(
-                &a.output.join("hf_quant_config.json"),
+                &out.join("hf_quant_config.json"),
                 &json!({"producer": producer, "quantization": q}),
             )?;
             let fp4 = json!({"dynamic": false, "num_bits": 4, "type": "float", "group_size": 16});
@@ -286,7 +341,7 @@ pub(crate) fn write_configs(
             // A GGUF file describes itself; config.json goes along
             // unchanged for `dequantize` to restore.
             if let Some(c) = config {
-                write_json(&a.output.join("config.json"), &c)?;
+                write_json(&out.join("config.json"), &c)?;
             }
             return Ok(());
         }
@@ -300,10 +355,10 @@ pub(crate) fn write_configs(
         c.insert("quantization_config".into(), quantization_config);
     }
     if let Some(c) = config {
-        write_json(&a.output.join("config.json"), &c)?;
+        write_json(&out.join("config.json"), &c)?;
     }
-    if !a.model.is_file() || dir.join("model.safetensors.index.json").exists() {
-        write_index(&a.output, weight_map, total)?;
+    if !model.is_file() || dir.join("model.safetensors.index.json").exists() {
+        write_index(out, weight_map, total)?;
     }
     Ok(())
 }

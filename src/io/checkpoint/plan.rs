@@ -2,13 +2,13 @@
 //! anything is written: the model table's plan, whole-block and fusion
 //! checks, and the global amaxes fused layers and experts share.
 
-use crate::checkpoint::{ConvertArgs, glob, layer_index};
-use crate::finite_values;
-use crate::target::Target;
-use blockscale::Error;
-use blockscale::io::model::{Family, Role, TensorPlan};
-use blockscale::io::st;
-use rayon::prelude::*;
+use super::target::Target;
+use super::{ConvertOptions, glob, layer_index};
+use crate::Error;
+use crate::io::finite_values;
+use crate::io::model::{Family, Role, TensorPlan};
+use crate::io::st;
+use crate::par::*;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -24,7 +24,7 @@ pub(crate) fn plan_checkpoint(
     dir: &Path,
     files: &[String],
     family: Family,
-    a: &ConvertArgs,
+    a: &ConvertOptions,
     to: Target,
 ) -> Result<(Planned, Vec<String>, u64), Error> {
     let mut all = Vec::new();

@@ -1,13 +1,13 @@
-//! `convert --activation-amax FILE`: activation amaxes from any
-//! calibration tool, turned into Model-Optimizer's `input_scale`s.
+//! [`ConvertOptions::activation_amax`](super::ConvertOptions): activation
+//! amaxes from any calibration tool, turned into Model-Optimizer's
+//! `input_scale`s.
 
-use crate::checkpoint::read_json;
-use crate::is_float;
-use crate::plan::Planned;
-use crate::target::Target;
-use blockscale::Error;
-use blockscale::io::model::Role;
-use blockscale::io::st;
+use super::plan::Planned;
+use super::read_json;
+use super::target::Target;
+use crate::Error;
+use crate::io::model::Role;
+use crate::io::st;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -24,7 +24,7 @@ pub(crate) fn input_amaxes(
         return Err(Error::file(
             file,
             None,
-            "--activation-amax writes Model-Optimizer NVFP4 input scales; use --to nvfp4",
+            "activation amaxes become Model-Optimizer NVFP4 input scales; convert to nvfp4",
         ));
     }
     let map = amax_file(file)?;
@@ -90,7 +90,7 @@ fn amax_file(file: &Path) -> Result<HashMap<String, Option<f64>>, Error> {
         for n in f.names() {
             let t = f.tensor(&n)?;
             let x = t.to_f32().map_err(|e| e.in_file(file, Some(&n)))?;
-            if !is_float(t.dtype) || x.len() != 1 {
+            if !t.dtype.is_float() || x.len() != 1 {
                 return Err(Error::file(
                     file,
                     Some(&n),

@@ -1,12 +1,11 @@
-//! `convert --layout gguf`: one GGUF file per input shard, named as
-//! llama.cpp's `gguf-split` names the parts of a split model; and
-//! `inspect` of a GGUF file.
+//! [`Layout::Gguf`](super::Layout::Gguf): one GGUF file per input shard,
+//! named as llama.cpp's `gguf-split` names the parts of a split model.
 
-use crate::plan::Planned;
-use blockscale::Error;
-use blockscale::io::gguf::{self, GgufFile, GgufTensor, Value, ValueType};
-use blockscale::io::model::Role;
-use blockscale::io::st;
+use super::plan::Planned;
+use crate::Error;
+use crate::io::gguf::{self, GgufFile, GgufTensor, Value, ValueType};
+use crate::io::model::Role;
+use crate::io::st;
 use std::path::{Path, PathBuf};
 
 /// An output tensor of `convert`: for a safetensors layout, or for GGUF.
@@ -166,56 +165,4 @@ pub(crate) fn write_shard(
         ));
     }
     gguf::write(&path, &GgufFile { metadata, tensors })
-}
-
-/// `inspect FILE.gguf`: the metadata (arrays by length) and each tensor's
-/// ggml type and shape.
-pub(crate) fn inspect(path: &Path) -> Result<(), Error> {
-    let f = gguf::read(path)?;
-    out!(
-        "{}: GGUF v{}, {} tensors, {} metadata keys",
-        path.display(),
-        gguf::VERSION,
-        f.tensors.len(),
-        f.metadata.len()
-    );
-    for (k, v) in &f.metadata {
-        match v {
-            Value::Array(t, items) if items.len() > 8 => {
-                out!("  {k} = [{} {t:?} values]", items.len())
-            }
-            Value::Array(_, items) => {
-                let shown: Vec<String> = items.iter().map(show).collect();
-                out!("  {k} = [{}]", shown.join(", "))
-            }
-            v => out!("  {k} = {}", show(v)),
-        }
-    }
-    for t in &f.tensors {
-        out!(
-            "  {:<48} {:<6} {:?}",
-            t.name,
-            format!("{:?}", t.ggml_type),
-            t.shape
-        );
-    }
-    Ok(())
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("{s:?}"),
-        Value::U8(x) => x.to_string(),
-        Value::I8(x) => x.to_string(),
-        Value::U16(x) => x.to_string(),
-        Value::I16(x) => x.to_string(),
-        Value::U32(x) => x.to_string(),
-        Value::I32(x) => x.to_string(),
-        Value::U64(x) => x.to_string(),
-        Value::I64(x) => x.to_string(),
-        Value::F32(x) => x.to_string(),
-        Value::F64(x) => x.to_string(),
-        Value::Bool(x) => x.to_string(),
-        other => format!("{other:?}"),
-    }
 }
