@@ -63,6 +63,20 @@ ELEMENT_DTYPES = {
     "int8": np.int8,
 }
 
+# The crate's stored dtypes (`io::DType::name`) as numpy dtypes.
+_STORED_DTYPES = {
+    "f64": np.float64,
+    "f32": np.float32,
+    "f16": np.float16,
+    "bf16": ml_dtypes.bfloat16,
+    "f8e4m3": ml_dtypes.float8_e4m3fn,
+    "f8e5m2": ml_dtypes.float8_e5m2,
+    "f8e8m0": ml_dtypes.float8_e8m0fnu,
+    "u8": np.uint8,
+    "i8": np.int8,
+    "raw8": np.uint8,
+}
+
 # ml_dtypes' names for the same types, accepted wherever an element is named.
 _ALIASES = {np.dtype(t).name: k for k, t in ELEMENT_DTYPES.items() if k != "int8"}
 
@@ -352,6 +366,28 @@ class QuantizedTensor:
         ``saturated`` and ``flushed_to_zero`` (the crate's ``ErrorMetrics``)."""
         flat, tag, _ = _source(reference, "reference")
         return dict(self._q.error_metrics(flat, tag))
+
+    def to_layout(self, layout: str = "auto", name: str = "weight") -> Tuple[dict, dict]:
+        """The tensors a checkpoint layout stores for this matrix as the
+        weight ``name``, and the safetensors metadata it needs: what
+        :func:`convert` writes for one weight, for a state dict built in
+        Python. ``layout`` is one of :data:`LAYOUTS` but ``"gguf"``
+        (``"auto"``: Model-Optimizer for NVFP4, gpt-oss for MXFP4, else
+        blockscale's own). Arrays are numpy (ml_dtypes for FP8 and E8M0);
+        into PyTorch with ``torch.from_numpy(a.view(np.uint8)).view(dtype)``.
+
+        >>> q = blockscale.quantize(np.ones((2, 32), np.float32), "nvfp4")
+        >>> t, meta = q.to_layout("modelopt", "proj.weight")
+        >>> [(k, v.dtype.name, v.shape) for k, v in t.items()]
+        [('proj.weight', 'uint8', (2, 16)), ('proj.weight_scale', 'float8_e4m3fn', (2, 2)), ('proj.weight_scale_2', 'float32', ())]
+        >>> bool(t["proj.weight_scale_2"] == np.float32(1) / np.float32(2688)), meta  # amax / (6 * 448)
+        (True, {})
+        """
+        tensors, meta = self._q.layout_tensors(layout, name)
+        out = {}
+        for n, dtype, shape, data in tensors:
+            out[n] = data.view(_STORED_DTYPES[dtype]).reshape(shape)
+        return out, dict(meta)
 
     def __repr__(self) -> str:
         return f"QuantizedTensor(format={self.format!r}, shape={self.shape}, direction={self.direction!r})"

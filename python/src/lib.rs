@@ -269,6 +269,29 @@ impl Quantized {
     fn global_amax(&self) -> Option<f32> {
         self.q.view().global_amax()
     }
+    /// The tensors a checkpoint layout stores for this weight
+    /// (`io::checkpoint::layout_tensors`): `(name, dtype, shape, bytes)`
+    /// each, with dtype as `io::DType::name` spells it, and the safetensors
+    /// metadata entries.
+    #[allow(clippy::type_complexity)]
+    fn layout_tensors<'py>(
+        &self,
+        py: Python<'py>,
+        layout: &str,
+        name: &str,
+    ) -> PyResult<(
+        Vec<(String, &'static str, Vec<usize>, Bound<'py, PyArray1<u8>>)>,
+        Vec<(String, String)>,
+    )> {
+        let layout = layout.parse().map_err(value_error)?;
+        let (tensors, meta) =
+            checkpoint::layout_tensors(name, &self.q, layout).map_err(value_error)?;
+        let tensors = tensors
+            .into_iter()
+            .map(|(n, t)| (n, t.dtype.name(), t.shape, PyArray1::from_vec(py, t.data)))
+            .collect();
+        Ok((tensors, meta))
+    }
     /// The stored element bytes (a copy).
     fn data<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u8>> {
         PyArray1::from_slice(py, self.q.view().data())

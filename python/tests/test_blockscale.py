@@ -1,7 +1,8 @@
 """The Python package against independent references: ml_dtypes for the
 element casts, vectors worked by hand (the Rust crate's tests and
-tests/producers/NVFP4_4OVER6.md) for quantization, and a numpy
-recomputation of the GEMM contract (the Rust crate's `gemm` module docs)."""
+tests/producers/NVFP4_4OVER6.md) and the OCP MX definition written in
+numpy for quantization, and a numpy recomputation of the GEMM contract
+(the Rust crate's `gemm` module docs)."""
 
 import doctest
 
@@ -335,3 +336,56 @@ def test_producer_corpus_bytes_through_python():
             total += 1
             matched += scales.hex() == case["scales"] and q.data.tobytes().hex() == case["data"]
     assert (matched, total) == (655, 680)
+
+
+# The MX element types: (format, ml_dtypes type or None for INT8, emax, max).
+MX = [
+    ("mxfp8", ml_dtypes.float8_e4m3fn, 8, 448.0),
+    ("mxfp8-e5m2", ml_dtypes.float8_e5m2, 15, 57344.0),
+    ("mxfp6", ml_dtypes.float6_e2m3fn, 2, 7.5),
+    ("mxfp6-e3m2", ml_dtypes.float6_e3m2fn, 4, 28.0),
+    ("mxfp4", ml_dtypes.float4_e2m1fn, 2, 6.0),
+    ("mxint8", None, 0, 127 / 64),
+]
+
+
+def mx_reference(x, elem, emax, top, rule):
+    """OCP MX by its definition (docs/SEMANTICS.md §3), in numpy: per 1x32
+    block, FLOOR `X = 2^(floor(log2 amax) - emax)` or RCEIL `X =
+    2^ceil(log2(f32(amax * f32(1/max))))`, E8M0 byte `e + 127` (0 for an
+    all-zero block); elements `saturate(RNE(x / X))` by ml_dtypes' cast
+    (INT8: to 1/64 steps, ±127/64). Returns the scale bytes and the
+    dequantized matrix."""
+    blocks = x.reshape(x.shape[0], -1, 32).astype(np.float64)
+    amax = np.abs(blocks).max(axis=-1)
+    if rule == "floor":
+        m, e = np.frexp(amax)
+        exp = e - 1 - emax
+    else:
+        v = amax.astype(np.float32) * np.float32(1 / top)
+        m, e = np.frexp(v.astype(np.float64))
+        exp = np.where(m == 0.5, e - 1, e)
+    exp = np.clip(exp, -127, 127)
+    scale_bytes = np.where(amax == 0, 0, exp + 127).astype(np.uint8)
+    X = np.exp2(exp.astype(np.float64))[..., None]
+    v = np.clip(blocks / X, -top, top)
+    if elem is None:
+        q = np.clip(np.round(v * 64), -127, 127) / 64
+    else:
+        q = v.astype(np.float32).astype(elem).astype(np.float64)
+    q = np.where(amax[..., None] == 0, 0, q)
+    return scale_bytes, (q * X).reshape(x.shape)
+
+
+@pytest.mark.parametrize("fmt,elem,emax,top", MX)
+@pytest.mark.parametrize("rule", ["floor", "rceil"])
+def test_every_mx_format_against_the_ocp_definition(fmt, elem, emax, top, rule):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((64, 256)) * np.exp2(rng.integers(-20, 20, (64, 8))).repeat(32, axis=1)
+    x[5, 32:64] = 0  # an all-zero block
+    x[9, :32] = 2.0 ** np.arange(-16, 16)  # one block spanning 32 binades
+    x = x.astype(np.float32)
+    q = blockscale.quantize(x, fmt, profile="ocp", scale_rule=rule)
+    want_scales, want = mx_reference(x, elem, emax, top, rule)
+    assert np.array_equal(q.scales.view(np.uint8), want_scales)
+    assert np.array_equal(q.dequantize().astype(np.float64), want)

@@ -193,3 +193,39 @@ def test_checkpoint_errors(tmp_path):
         blockscale.dequantize_checkpoint(src, tmp_path / "o", dtype="int8")
     with pytest.raises(ValueError, match="unknown file type"):
         blockscale.inspect(tmp_path / "bf16" / "config.json")
+
+
+def test_to_layout_gives_what_each_layout_definition_decodes():
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((256, 256)) * np.exp2(rng.integers(-6, 6, (256, 1)))).astype(np.float32)
+    # Model-Optimizer NVFP4.
+    q = blockscale.quantize(x, "nvfp4", profile="modelopt")
+    t, meta = q.to_layout("modelopt", "fc.weight")
+    assert meta == {} and t["fc.weight_scale"].dtype == ml_dtypes.float8_e4m3fn
+    got, _ = modelopt_decode(t, "fc.weight")
+    assert np.array_equal(got, q.dequantize())
+    # gpt-oss MXFP4: 32 codes per 16 bytes, the even element in the low
+    # nibble, times 2^(scale - 127).
+    q = blockscale.quantize(x, "mxfp4")
+    t, _ = q.to_layout("auto", "fc.weight")
+    b, sc = t["fc.weight_blocks"], t["fc.weight_scales"]
+    assert b.shape == (256, 8, 16) and sc.shape == (256, 8)
+    codes = E2M1[np.stack([b & 0xF, b >> 4], axis=-1).reshape(256, 8, 32)]
+    got = (codes * np.exp2(sc.astype(np.float64) - 127)[..., None]).reshape(256, 256)
+    assert np.array_equal(got.astype(np.float32), q.dequantize())
+    # DeepSeek FP8: E4M3 times the 128x128 block's scale_inv.
+    q = blockscale.quantize(x, "fp8-block", two_d=True)
+    t, _ = q.to_layout("deepseek", "fc.weight")
+    w, s = t["fc.weight"], t["fc.weight_scale_inv"]
+    assert w.dtype == ml_dtypes.float8_e4m3fn and s.shape == (2, 2)
+    got = w.astype(np.float32) * np.repeat(np.repeat(s, 128, axis=0), 128, axis=1)
+    assert np.array_equal(got, q.dequantize())
+    # blockscale's own: the element bytes, the scales, and a metadata entry.
+    q = blockscale.quantize(x, "mxfp6-e3m2")
+    t, meta = q.to_layout("blockscale", "fc.weight")
+    assert np.array_equal(t["fc.weight.qdata"].ravel(), q.data.ravel())
+    assert json.loads(meta["blockscale:fc.weight"])["format"] == q.format
+    with pytest.raises(ValueError, match="holds 1x32 MXFP4"):
+        blockscale.quantize(x, "nvfp4").to_layout("gpt-oss")
+    with pytest.raises(ValueError, match="gguf"):
+        blockscale.quantize(x, "mxfp4").to_layout("gguf")

@@ -428,6 +428,52 @@ pub fn convert_with_progress(
     })
 }
 
+/// The tensors `layout` stores for one quantized weight named `name`, and
+/// the safetensors metadata entries it needs (blockscale's own layout has
+/// one): what [`convert`] writes for a 2-D weight, for a tensor quantized
+/// elsewhere. [`Layout::Auto`] picks as `convert` does; GGUF is refused
+/// (its tensors are ggml's, not safetensors').
+///
+/// ```
+/// use blockscale::io::checkpoint::{Layout, layout_tensors};
+/// use blockscale::tensor::{AnyQuantized, QuantizeOptions};
+/// let x: Vec<f32> = (0..4 * 64).map(|i| (i as f32 * 0.37).sin()).collect();
+/// let q = AnyQuantized::quantize(&"nvfp4".parse()?, &x, 4, 64, &QuantizeOptions::default())?;
+/// let (t, meta) = layout_tensors("proj.weight", &q, Layout::Auto)?;
+/// let names: Vec<&str> = t.iter().map(|(n, _)| n.as_str()).collect();
+/// assert_eq!(names, ["proj.weight", "proj.weight_scale", "proj.weight_scale_2"]);
+/// assert!(meta.is_empty());
+/// assert!(layout_tensors("proj.weight", &q, Layout::GptOss).is_err());
+/// # Ok::<(), blockscale::Error>(())
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn layout_tensors(
+    name: &str,
+    q: &AnyQuantized,
+    layout: Layout,
+) -> Result<(Vec<(String, crate::io::Tensor)>, Vec<(String, String)>), Error> {
+    let view = q.view();
+    let to = Target::parse(&view.format_id().to_string(), layout)?;
+    match (to, q) {
+        (Target::ModelOpt(_), AnyQuantized::Nvfp4(t)) => {
+            Ok((layouts::modelopt_nvfp4(name, t)?, Vec::new()))
+        }
+        (Target::GptOss(_), AnyQuantized::MxFp4(t)) => {
+            Ok((layouts::gptoss_mxfp4(name, t)?, Vec::new()))
+        }
+        (Target::Compressed(..), _) => Ok((layouts::compressed(name, view)?, Vec::new())),
+        (Target::DeepSeek(_), _) => Ok((layouts::deepseek_fp8(name, view)?, Vec::new())),
+        (Target::Own(_), _) => {
+            let (t, meta) = layouts::own(name, view)?;
+            Ok((t, vec![meta]))
+        }
+        _ => Err(Error::InvalidArgument(format!(
+            "layout {layout}: {} is written by convert only",
+            view.format_id()
+        ))),
+    }
+}
+
 /// A linear layer's weight left unquantized (so it goes into the excluded
 /// modules list).
 fn raw_is_linear(name: &str, sf: &st::SafeFile) -> bool {
