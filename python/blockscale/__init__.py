@@ -335,15 +335,30 @@ class QuantizedTensor:
         return self._q.scale_shape
 
     def scales_in(self, layout: str) -> np.ndarray:
-        """The scales in ``layout``: ``"row_major"`` (``scales``) or
-        ``"swizzled_128x4"`` (cuBLAS's and Transformer Engine's GEMM-ready
-        layout, zero-padded to 128 × 4 tiles, returned flat)."""
+        """The scales laid out for the kernel that reads them, flat, padding
+        zero (the Rust crate's ``blockscale::layout`` tabulates each):
+
+        - ``"row_major"``: ``scales`` (also FlashInfer's ``layout_linear``);
+        - ``"swizzled_128x4"``: cuBLAS's, ``tcgen05``'s, Transformer
+          Engine's and FlashInfer's ``layout_128x4``;
+        - ``"swizzled_8x4"``: FlashInfer's ``layout_8x4``;
+        - ``"mn_major"``: column-major, rows padded to 4 (Transformer
+          Engine's GEMM-ready 1x128 FP8 scales, DeepGEMM's FP32 scales);
+        - ``"packed_ue8m0"``: DeepGEMM on SM100, E8M0 scales only;
+          ``.view(np.int32)`` gives its words, four K blocks each;
+        - ``"row_major_pad4"``: Transformer Engine's GEMM-ready 128x128 FP8
+          scales;
+        - ``"gfx950_32x8"``: AMD MI355's pre-shuffled MX scales (aiter's
+          ``e8m0_shuffle``).
+
+        >>> q = blockscale.quantize(np.ones((2, 192), np.float32), "mxfp8")
+        >>> q.scales_in("packed_ue8m0").view(np.int32).shape  # 2 groups of 4 K blocks x 4 rows
+        (8,)
+        """
         if layout == "row_major":
             return self.scales
-        if layout == "swizzled_128x4":
-            bits = self._q.scale_bits_swizzled()
-            return self._scales(bits, (bits.size,))
-        raise ValueError(f"unknown scale layout {layout!r}; expected row_major or swizzled_128x4")
+        bits = self._q.scale_bits_in(layout)
+        return self._scales(bits, (bits.size,))
 
     def dequantize(self, dtype=np.float32, out: Optional[np.ndarray] = None) -> np.ndarray:
         """The matrix (logical orientation, ``shape``), converted to ``dtype``

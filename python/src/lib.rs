@@ -300,11 +300,15 @@ impl Quantized {
     fn scale_bits<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
         PyArray1::from_vec(py, self.q.view().scale_bits())
     }
-    /// The scale bits in cuBLAS's 128×4 swizzled layout, zero-padded.
-    fn scale_bits_swizzled<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<u32>>> {
-        let (r, c) = self.q.view().scale_shape();
-        let bits = self.q.view().scale_bits();
-        let s = blockscale::layout::swizzle(&bits, r, c, 0).map_err(value_error)?;
+    /// The scale bits in a scale layout (`blockscale::layout::ScaleLayout`
+    /// by name), padding zero.
+    fn scale_bits_in<'py>(
+        &self,
+        py: Python<'py>,
+        layout: &str,
+    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
+        let layout = layout.parse().map_err(value_error)?;
+        let s = self.q.view().scale_bits_in(layout).map_err(value_error)?;
         Ok(PyArray1::from_vec(py, s))
     }
     /// The dequantized matrix, row-major in the logical orientation.

@@ -389,3 +389,43 @@ def test_every_mx_format_against_the_ocp_definition(fmt, elem, emax, top, rule):
     want_scales, want = mx_reference(x, elem, emax, top, rule)
     assert np.array_equal(q.scales.view(np.uint8), want_scales)
     assert np.array_equal(q.dequantize().astype(np.float64), want)
+
+
+def test_scale_layouts_equal_their_sources_reshapes():
+    """Each layout rebuilt the way its source builds it, with reshapes and
+    transposes rather than an offset formula: torchao's `to_blocked`
+    (128x4), FlashInfer's 8x4 tiles, DeepGEMM's torch packing of UE8M0
+    bytes into int32 words, aiter's `shuffle_scale` view/permute (gfx950)."""
+    x = np.random.default_rng(5).standard_normal((300, 32 * 7)).astype(np.float32)
+    q = blockscale.quantize(x, "mxfp8")
+    s = q.scales.view(np.uint8)  # 300 x 7
+
+    def padded(r, c):
+        out = np.zeros((r, c), np.uint8)
+        out[: s.shape[0], : s.shape[1]] = s
+        return out
+
+    def rup(a, b):
+        return -(-a // b) * b
+
+    R, C = s.shape
+    p = padded(rup(R, 128), rup(C, 4))
+    blocks = p.reshape(-1, 128, p.shape[1] // 4, 4).transpose(0, 2, 1, 3)
+    want_128x4 = blocks.reshape(-1, 4, 32, 4).transpose(0, 2, 1, 3).reshape(-1)
+    p = padded(rup(R, 8), rup(C, 4))
+    want_8x4 = p.reshape(-1, 8, p.shape[1] // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+    want_mn = padded(rup(R, 4), C).T.reshape(-1)
+    words = padded(rup(R, 4), rup(C, 4)).view("<i4")  # [rows, K groups]
+    want_packed = np.ascontiguousarray(words.T).view(np.uint8).reshape(-1)
+    want_pad4 = padded(R, rup(C, 4)).reshape(-1)
+    p = padded(rup(R, 256), rup(C, 8))
+    want_gfx = p.reshape(p.shape[0] // 32, 2, 16, p.shape[1] // 8, 2, 4).transpose(0, 3, 5, 2, 4, 1).reshape(-1)
+    for name, want in [("swizzled_128x4", want_128x4), ("swizzled_8x4", want_8x4), ("mn_major", want_mn),
+                       ("packed_ue8m0", want_packed), ("row_major_pad4", want_pad4), ("gfx950_32x8", want_gfx)]:
+        got = q.scales_in(name)
+        assert got.dtype == ml_dtypes.float8_e8m0fnu, name
+        assert np.array_equal(got.view(np.uint8), want), name
+    with pytest.raises(ValueError, match="packs E8M0 scales"):
+        blockscale.quantize(x, "nvfp4").scales_in("packed_ue8m0")
+    with pytest.raises(ValueError, match="expected one of row_major"):
+        q.scales_in("swizzled")

@@ -42,6 +42,9 @@ pub trait QuantizedView {
     fn scale_kind(&self) -> ScaleKind;
     /// The scales' stored bits, row-major ([`ScaleCodec::to_bits`]).
     fn scale_bits(&self) -> Vec<u32>;
+    /// The scales' stored bits in `layout`
+    /// ([`QuantizedTensor::scales_in`]).
+    fn scale_bits_in(&self, layout: crate::layout::ScaleLayout) -> Result<Vec<u32>, Error>;
     /// The tensor amax, for formats with a global scale.
     fn global_amax(&self) -> Option<f32>;
     /// Dequantizes into `out` ([`QuantizedTensor::dequantize_into`]).
@@ -81,6 +84,10 @@ impl<F: BlockFormat> QuantizedView for QuantizedTensor<F> {
     }
     fn scale_bits(&self) -> Vec<u32> {
         self.scales().iter().map(|s| s.to_bits()).collect()
+    }
+    fn scale_bits_in(&self, layout: crate::layout::ScaleLayout) -> Result<Vec<u32>, Error> {
+        let s = self.scales_in(layout)?;
+        Ok(s.iter().map(|s| s.to_bits()).collect())
     }
     fn global_amax(&self) -> Option<f32> {
         QuantizedTensor::global_amax(self)
@@ -281,6 +288,9 @@ impl QuantizedView for AnyQuantized {
     }
     fn scale_bits(&self) -> Vec<u32> {
         self.view().scale_bits()
+    }
+    fn scale_bits_in(&self, layout: crate::layout::ScaleLayout) -> Result<Vec<u32>, Error> {
+        self.view().scale_bits_in(layout)
     }
     fn global_amax(&self) -> Option<f32> {
         self.view().global_amax()

@@ -333,9 +333,15 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     pub fn scales(&self) -> &[F::Scale] {
         &self.scales
     }
-    /// The scales in `layout`: row-major (as [`Self::scales`]), or the
-    /// cuBLAS/tcgen05 128×4 swizzled layout that block-scaled GPU GEMMs read,
-    /// padded to ⌈rows/128⌉·128 × ⌈cols/4⌉·4 with zero bytes.
+    /// The scales in `layout` ([`crate::layout`] tabulates them), padding
+    /// cells zero: row-major (as [`Self::scales`]), the cuBLAS/tcgen05
+    /// 128×4 swizzled layout that block-scaled GPU GEMMs read, DeepGEMM's,
+    /// Transformer Engine's, FlashInfer's or AMD's.
+    ///
+    /// Errors: [`Error::InvalidArgument`] for
+    /// [`ScaleLayout::PackedUe8m0`](crate::layout::ScaleLayout::PackedUe8m0)
+    /// unless the scales are E8M0; [`Error::ShapeOverflow`] if the padded
+    /// size overflows.
     ///
     /// ```
     /// use blockscale::format::Nvfp4;
@@ -346,16 +352,92 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// assert_eq!(sw.len(), 128 * 4);
     /// // (r, c) lives at (r % 32)·16 + ((r % 128) / 32)·4 + c % 4 in the first tile.
     /// assert_eq!((sw[0], sw[1], sw[16], sw[17]), (q.scales()[0], q.scales()[1], q.scales()[2], q.scales()[3]));
+    /// assert!(q.scales_in(ScaleLayout::PackedUe8m0).is_err()); // E4M3 scales
     /// # Ok::<(), blockscale::Error>(())
     /// ```
     pub fn scales_in(&self, layout: crate::layout::ScaleLayout) -> Result<Vec<F::Scale>, Error> {
-        match layout {
-            crate::layout::ScaleLayout::RowMajor => Ok(self.scales.clone()),
-            crate::layout::ScaleLayout::Swizzled => {
-                let (r, c) = self.scale_shape();
-                crate::layout::swizzle(&self.scales, r, c, <F::Scale as ScaleCodec>::PAD)
-            }
+        if layout == crate::layout::ScaleLayout::PackedUe8m0
+            && <F::Scale as ScaleCodec>::KIND != crate::format::ScaleKind::E8M0
+        {
+            return Err(Error::InvalidArgument(format!(
+                "scale layout {layout} packs E8M0 scales; {} has {:?} scales",
+                self.format.id(),
+                <F::Scale as ScaleCodec>::KIND
+            )));
         }
+        let (r, c) = self.scale_shape();
+        layout.pack(&self.scales, r, c, <F::Scale as ScaleCodec>::PAD)
+    }
+
+    /// Stored rows `start..end` as a tensor of their own, with this
+    /// tensor's format, direction and tensor amax: one group's rows of a
+    /// grouped GEMM's A, or one expert of a stack. The bytes and scales are
+    /// this tensor's, so each row dequantizes (and multiplies) exactly as it
+    /// does here. For a rowwise tensor the stored rows are the logical rows;
+    /// for a columnwise one, the logical columns.
+    ///
+    /// Errors: [`Error::InvalidArgument`] if `start > end`, `end` is past
+    /// the stored rows, or either cuts through a 2-D block (they must be
+    /// multiples of the block's rows, or the end of the matrix).
+    ///
+    /// ```
+    /// use blockscale::format::MxFp4;
+    /// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+    /// let x: Vec<f32> = (0..5 * 32).map(|i| (i as f32 * 0.37).sin()).collect();
+    /// let q = QuantizedTensor::quantize(MxFp4::default(), &x, 5, 32, &QuantizeOptions::default())?;
+    /// let rows = q.stored_rows(2, 4)?;
+    /// assert_eq!(rows.shape(), (2, 32));
+    /// assert_eq!(rows.dequantize(), q.dequantize()[2 * 32..4 * 32]);
+    /// assert!(q.stored_rows(4, 6).is_err());
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn stored_rows(&self, start: usize, end: usize) -> Result<Self, Error> {
+        let (sr, sc) = self.stored_shape();
+        if start > end || end > sr {
+            return Err(Error::InvalidArgument(format!(
+                "stored rows {start}..{end} of a tensor with {sr}"
+            )));
+        }
+        let (tr, _) = self.format.block().tile(sr, sc);
+        let tiles_c = self.scale_shape().1;
+        let scales = match self.format.block() {
+            _ if start == end => Vec::new(),
+            BlockShape::Tensor => self.scales.clone(),
+            BlockShape::Tile { .. } => {
+                if [start, end].iter().any(|&r| r % tr != 0 && r != sr) {
+                    return Err(Error::InvalidArgument(format!(
+                        "stored rows {start}..{end} cut through the {tr}-row blocks of {}",
+                        self.format.name()
+                    )));
+                }
+                self.scales[start / tr * tiles_c..end.div_ceil(tr) * tiles_c].to_vec()
+            }
+        };
+        let packed = <F::Elem as Element>::PACKED;
+        let (first, n) = (start * sc, (end - start) * sc);
+        let data = if !packed {
+            self.data[first..first + n].to_vec()
+        } else {
+            // FP4 rows may start mid-byte; move code by code.
+            let mut d = vec![0u8; nibble::packed_len(n, true)];
+            for i in 0..n {
+                nibble::put(&mut d, i, nibble::get(&self.data, first + i, true), true);
+            }
+            d
+        };
+        let shape = match self.direction {
+            Direction::Rowwise => (end - start, sc),
+            Direction::Columnwise => (sc, end - start),
+        };
+        QuantizedTensor::from_parts(
+            self.format.clone(),
+            shape,
+            self.direction,
+            PartialBlocks::ZeroPad,
+            data,
+            scales,
+            self.global_amax(),
+        )
     }
 
     /// The per-tensor quantities.
