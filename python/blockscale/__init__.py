@@ -360,6 +360,25 @@ class QuantizedTensor:
         bits = self._q.scale_bits_in(layout)
         return self._scales(bits, (bits.size,))
 
+    def data_in(self, major: str = "k", *, rows_to: int = 1, row_bytes_to: int = 1, fp6: str = "bytes") -> np.ndarray:
+        """The element codes laid out as a kernel reads them, as uint8 of
+        shape ``(rows, bytes per row)``: ``major="k"`` (the stored rows,
+        K fastest; Blackwell's FP4 MMA) or ``"mn"`` (the transpose), rows
+        padded with zeros to a multiple of ``rows_to`` and each row to a
+        multiple of ``row_bytes_to`` bytes (16 for TMA); FP4 two codes per
+        byte (element 2j low), FP6 one per byte (``fp6="bytes"``, CUDA's
+        FP6 types) or four in three bytes (``"packed"``: code i in bits
+        6i..6i+6, NVIDIA's TMA and CUTLASS, AMD gfx950).
+
+        >>> q = blockscale.quantize(np.ones((2, 32), np.float32), "mxfp6")
+        >>> q.data_in(fp6="packed").shape, q.data_in("mn", row_bytes_to=16).shape
+        ((2, 24), (32, 16))
+        """
+        data = self._q.data_in(major, rows_to, row_bytes_to, fp6)
+        rows, cols = self.stored_shape if major == "k" else self.stored_shape[::-1]
+        rows = -(-rows // rows_to) * rows_to if rows_to > 0 else rows
+        return data.reshape(rows, -1) if rows else data.reshape(0, 0)
+
     def dequantize(self, dtype=np.float32, out: Optional[np.ndarray] = None) -> np.ndarray:
         """The matrix (logical orientation, ``shape``), converted to ``dtype``
         from the crate's f32 values. With ``out`` (a C-contiguous float32

@@ -311,6 +311,37 @@ impl Quantized {
         let s = self.q.view().scale_bits_in(layout).map_err(value_error)?;
         Ok(PyArray1::from_vec(py, s))
     }
+    /// The element codes laid out for a kernel
+    /// (`blockscale::layout::DataLayout`).
+    fn data_in<'py>(
+        &self,
+        py: Python<'py>,
+        major: &str,
+        rows_to: usize,
+        row_bytes_to: usize,
+        fp6: &str,
+    ) -> PyResult<Bound<'py, PyArray1<u8>>> {
+        use blockscale::layout::{DataLayout, Fp6Packing};
+        let l = match major {
+            "k" => DataLayout::k_major(),
+            "mn" => DataLayout::mn_major(),
+            _ => return Err(bad(format!("major {major:?}: expected \"k\" or \"mn\""))),
+        };
+        let p = match fp6 {
+            "bytes" => Fp6Packing::Bytes,
+            "packed" => Fp6Packing::Packed,
+            _ => {
+                return Err(bad(format!(
+                    "fp6 {fp6:?}: expected \"bytes\" or \"packed\""
+                )));
+            }
+        };
+        let l = l.rows_to(rows_to).row_bytes_to(row_bytes_to).fp6(p);
+        let v = py
+            .detach(|| self.q.view().data_in(l))
+            .map_err(value_error)?;
+        Ok(PyArray1::from_vec(py, v))
+    }
     /// The dequantized matrix, row-major in the logical orientation.
     fn dequantize<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
         let v = py.detach(|| self.q.view().dequantize());

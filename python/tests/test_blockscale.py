@@ -429,3 +429,30 @@ def test_scale_layouts_equal_their_sources_reshapes():
         blockscale.quantize(x, "nvfp4").scales_in("packed_ue8m0")
     with pytest.raises(ValueError, match="expected one of row_major"):
         q.scales_in("swizzled")
+
+
+def test_data_layouts_equal_numpy_constructions():
+    x = np.random.default_rng(8).standard_normal((6, 64)).astype(np.float32)
+    # FP6 packed: each row's codes as one little-endian bit stream, code i
+    # at bits 6i..6i+6 (Python integers have no width limit).
+    q = blockscale.quantize(x, "mxfp6-e3m2")
+    codes = q.data.reshape(6, 64)
+    got = q.data_in(fp6="packed")
+    assert got.shape == (6, 48)
+    for r in range(6):
+        v = sum(int(c) << (6 * i) for i, c in enumerate(codes[r]))
+        assert got[r].tobytes() == v.to_bytes(48, "little")
+    # FP4 MN-major: unpack the nibbles, transpose, repack, pad rows to 16 bytes.
+    q = blockscale.quantize(x, "nvfp4")
+    d = q.data.reshape(6, 32)
+    nib = np.stack([d & 0xF, d >> 4], axis=-1).reshape(6, 64).T  # 64 x 6
+    want = np.zeros((64, 16), np.uint8)
+    want[:, :3] = nib[:, 0::2] | (nib[:, 1::2] << 4)
+    assert np.array_equal(q.data_in("mn", row_bytes_to=16), want)
+    # K-major with rows padded to 128: the data, then zero rows.
+    k = q.data_in(rows_to=128)
+    assert k.shape == (128, 32) and np.array_equal(k[:6], d) and not k[6:].any()
+    with pytest.raises(ValueError, match="groups of 4"):
+        blockscale.quantize(np.ones((2, 32), np.float32), "mxfp6").data_in("mn", fp6="packed")
+    with pytest.raises(ValueError, match='expected "k" or "mn"'):
+        q.data_in("m")

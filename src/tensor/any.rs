@@ -45,6 +45,8 @@ pub trait QuantizedView {
     /// The scales' stored bits in `layout`
     /// ([`QuantizedTensor::scales_in`]).
     fn scale_bits_in(&self, layout: crate::layout::ScaleLayout) -> Result<Vec<u32>, Error>;
+    /// The element codes laid out for a kernel ([`QuantizedTensor::data_in`]).
+    fn data_in(&self, layout: crate::layout::DataLayout) -> Result<Vec<u8>, Error>;
     /// The tensor amax, for formats with a global scale.
     fn global_amax(&self) -> Option<f32>;
     /// Dequantizes into `out` ([`QuantizedTensor::dequantize_into`]).
@@ -88,6 +90,9 @@ impl<F: BlockFormat> QuantizedView for QuantizedTensor<F> {
     fn scale_bits_in(&self, layout: crate::layout::ScaleLayout) -> Result<Vec<u32>, Error> {
         let s = self.scales_in(layout)?;
         Ok(s.iter().map(|s| s.to_bits()).collect())
+    }
+    fn data_in(&self, layout: crate::layout::DataLayout) -> Result<Vec<u8>, Error> {
+        QuantizedTensor::data_in(self, layout)
     }
     fn global_amax(&self) -> Option<f32> {
         QuantizedTensor::global_amax(self)
@@ -291,6 +296,9 @@ impl QuantizedView for AnyQuantized {
     }
     fn scale_bits_in(&self, layout: crate::layout::ScaleLayout) -> Result<Vec<u32>, Error> {
         self.view().scale_bits_in(layout)
+    }
+    fn data_in(&self, layout: crate::layout::DataLayout) -> Result<Vec<u8>, Error> {
+        self.view().data_in(layout)
     }
     fn global_amax(&self) -> Option<f32> {
         self.view().global_amax()

@@ -369,6 +369,31 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         layout.pack(&self.scales, r, c, <F::Scale as ScaleCodec>::PAD)
     }
 
+    /// The element codes laid out as a kernel reads them
+    /// ([`DataLayout`](crate::layout::DataLayout): K-major or MN-major,
+    /// padded, FP6 packed or not), from the stored matrix.
+    ///
+    /// Errors: those of [`DataLayout::shape`](crate::layout::DataLayout::shape).
+    ///
+    /// ```
+    /// use blockscale::format::MxFp6E2M3;
+    /// use blockscale::layout::{DataLayout, Fp6Packing};
+    /// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+    /// let q = QuantizedTensor::quantize(MxFp6E2M3::default(), &[1.0f32; 2 * 32], 2, 32, &QuantizeOptions::default())?;
+    /// let packed = q.data_in(DataLayout::k_major().fp6(Fp6Packing::Packed))?;
+    /// assert_eq!(packed.len(), 2 * 24); // 32 six-bit codes in 24 bytes per row
+    /// assert_eq!(q.data_in(DataLayout::k_major())?, q.data()); // the crate's own layout
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn data_in(&self, layout: crate::layout::DataLayout) -> Result<Vec<u8>, Error> {
+        let (sr, sc) = self.stored_shape();
+        let packed = <F::Elem as Element>::PACKED;
+        let codes: Vec<u8> = (0..sr * sc)
+            .map(|i| nibble::get(&self.data, i, packed))
+            .collect();
+        layout.lay_out(&codes, sr, sc, <F::Elem as Element>::BITS)
+    }
+
     /// Stored rows `start..end` as a tensor of their own, with this
     /// tensor's format, direction and tensor amax: one group's rows of a
     /// grouped GEMM's A, or one expert of a stack. The bytes and scales are

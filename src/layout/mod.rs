@@ -21,6 +21,9 @@
 //! | [`RowMajorPad4`](ScaleLayout::RowMajorPad4) | TE FP8 blockwise 128×128 "GEMM-ready" | `R·rup(C,4)` | `r·rup(C,4) + c` |
 //! | [`Gfx950`](ScaleLayout::Gfx950) (32×8) | AMD MI355 (CDNA4) MX GEMMs, aiter `e8m0_shuffle` | `rup(R,256)·rup(C,8)` | `(r/32)·32·rup(C,8) + (c/8)·256 + (c%4)·64 + (r%16)·4 + ((c/4)%2)·2 + (r/16)%2` |
 //!
+//! Element data has its layouts too ([`DataLayout`]): K-major or MN-major,
+//! padded rows, FP6 one code per byte or four in three bytes.
+//!
 //! Padding cells get the value the caller passes (`pad`); the zero byte is
 //! what cuBLAS, Transformer Engine, torchao and FlashInfer write. The
 //! kernels read none of it, and aiter leaves it undefined.
@@ -38,6 +41,9 @@
 
 use crate::Error;
 use crate::prelude::*;
+
+mod data;
+pub use data::{DataLayout, Fp6Packing, Major};
 
 /// Rows of one swizzled tile.
 const TILE_ROWS: usize = 128;
