@@ -329,6 +329,7 @@ fn help_matches_the_snapshot() {
         "inspect",
         "compare",
         "convert",
+        "vectors",
     ] {
         let args: Vec<&str> = if cmd.is_empty() {
             vec!["--help"]
@@ -453,5 +454,57 @@ fn bad_input_is_one_line_and_leaves_nothing() {
         &["file-not-dir"],
         &target,
     );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// `vectors` writes a bundle whose manifest describes what it holds.
+#[test]
+fn vectors_writes_a_bundle() {
+    let d = dir("vectors");
+    let out = d.join("bundle");
+    let (ok, stdout, err) = run(&[
+        "vectors",
+        "--a",
+        "nvfp4",
+        "-m",
+        "32",
+        "-n",
+        "16",
+        "-k",
+        "64",
+        "--layout",
+        "swizzled_128x4",
+        "--contiguous",
+        "3,20",
+        "--align",
+        "16",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("wrote nvfp4 x nvfp4"), "{stdout}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["scale_layout"], "swizzled_128x4");
+    assert_eq!(
+        m["grouping"]["m_indices"].as_array().unwrap().len(),
+        16 + 32
+    );
+    let (ok, _, err) = run(&[
+        "vectors",
+        "--a",
+        "nvfp4",
+        "-m",
+        "32",
+        "-n",
+        "16",
+        "-k",
+        "64",
+        "--layout",
+        "swizzled",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("expected one of row_major"), "{err}");
     std::fs::remove_dir_all(&d).unwrap();
 }

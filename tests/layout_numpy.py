@@ -105,7 +105,18 @@ def main():
                 bad = np.flatnonzero(got.view(np.uint32) != ref.view(np.uint32))
                 sys.exit(f"{target} {w}: {bad.size} elements differ, first at {bad[0]}: {got.flat[bad[0]]} vs {ref.flat[bad[0]]}")
             checked += 1
-    print(f"layout contract: {checked} weights in {len(used)} layouts match the crate bit for bit")
+    # A test-vector bundle: the README's numpy lines redo its GEMM.
+    bundle = work / "nvfp4-bundle"
+    subprocess.run([exe, "vectors", "--a", "nvfp4", "-m", "40", "-n", "24", "-k", "256", "--seed", "7",
+                    "-o", bundle], check=True, capture_output=True)
+    env = dict(ns)
+    exec(SNIPPETS["vectors"].replace('"nvfp4-bundle/', f'"{bundle}/'), env)
+    got, want = env["c"], env["t"]["c"]
+    assert got.dtype == np.float32 and got.shape == want.shape == (40, 24), (got.dtype, got.shape)
+    if not np.array_equal(got.view(np.uint32), want.view(np.uint32)):
+        sys.exit(f"vectors: {np.count_nonzero(got.view(np.uint32) != want.view(np.uint32))} outputs differ")
+    print(f"layout contract: {checked} weights in {len(used)} layouts match the crate bit for bit; "
+          "the README's numpy GEMM equals the bundle's c")
 
 
 main()

@@ -40,6 +40,8 @@ pub trait QuantizedView {
     fn data(&self) -> &[u8];
     /// The scale type.
     fn scale_kind(&self) -> ScaleKind;
+    /// Bits per element code (4, 6 or 8).
+    fn element_bits(&self) -> u32;
     /// The scales' stored bits, row-major ([`ScaleCodec::to_bits`]).
     fn scale_bits(&self) -> Vec<u32>;
     /// The scales' stored bits in `layout`
@@ -83,6 +85,9 @@ impl<F: BlockFormat> QuantizedView for QuantizedTensor<F> {
     }
     fn scale_kind(&self) -> ScaleKind {
         F::Scale::KIND
+    }
+    fn element_bits(&self) -> u32 {
+        <F::Elem as crate::Element>::BITS
     }
     fn scale_bits(&self) -> Vec<u32> {
         self.scales().iter().map(|s| s.to_bits()).collect()
@@ -290,6 +295,9 @@ impl QuantizedView for AnyQuantized {
     }
     fn scale_kind(&self) -> ScaleKind {
         self.view().scale_kind()
+    }
+    fn element_bits(&self) -> u32 {
+        self.view().element_bits()
     }
     fn scale_bits(&self) -> Vec<u32> {
         self.view().scale_bits()

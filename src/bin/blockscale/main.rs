@@ -19,6 +19,7 @@ macro_rules! out {
 mod compare;
 mod convert;
 mod formats;
+mod vectors;
 
 use blockscale::Error;
 use blockscale::io::checkpoint::{self, FileKind};
@@ -64,6 +65,11 @@ enum Cmd {
     /// layout (Model-Optimizer, gpt-oss, DeepSeek, compressed-tensors, GGUF)
     /// or blockscale's own
     Convert(convert::ConvertArgs),
+    /// Write a test-vector bundle for a GPU kernel: inputs, the quantized
+    /// operands in the scale and data layouts the kernel reads, and the exact
+    /// GEMM output (plain, or grouped as DeepGEMM's contiguous or masked MoE
+    /// GEMMs), as safetensors with a JSON manifest
+    Vectors(vectors::VectorsArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -131,6 +137,7 @@ fn main() -> ExitCode {
         Cmd::Inspect(a) => inspect(a),
         Cmd::Compare(a) => compare::run(a),
         Cmd::Convert(a) => convert::run(a),
+        Cmd::Vectors(a) => vectors::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
