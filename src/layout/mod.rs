@@ -492,14 +492,7 @@ use crate::error::check_len;
 /// # Ok::<(), blockscale::Error>(())
 /// ```
 pub fn swizzled_shape(rows: usize, cols: usize) -> Result<(usize, usize), Error> {
-    let r = rows
-        .checked_next_multiple_of(TILE_ROWS)
-        .ok_or_else(|| overflow(rows, cols))?;
-    let c = cols
-        .checked_next_multiple_of(TILE_COLS)
-        .ok_or_else(|| overflow(rows, cols))?;
-    r.checked_mul(c).ok_or_else(|| overflow(rows, cols))?;
-    Ok((r, c))
+    ScaleLayout::Swizzled.padded_shape(rows, cols)
 }
 
 /// Offset of scale `(r, c)` of a matrix with `cols` (unpadded) columns in the
