@@ -37,7 +37,9 @@
 //!    (`delayed`, `tensorwise`, `mxfp8`, `blockwise`, `nvfp4`, `mxfp4`):
 //!    which format, block, direction, rounding and transform each operand
 //!    gets, the delayed-scaling state, and a helper that runs a layer's
-//!    forward and backward GEMMs through them.
+//!    forward and backward GEMMs through them. `vectors` (feature `io`):
+//!    test-vector bundles for GPU kernels (operands in the kernels'
+//!    layouts, inputs and the exact GEMM output, as files).
 //!
 //! The `blockscale` binary (feature `cli`) is the command line, on the
 //! public API.
@@ -101,6 +103,8 @@ pub mod simd;
 pub mod tensor;
 #[cfg(feature = "std")]
 pub mod testing;
+#[cfg(feature = "io")]
+pub mod vectors;
 
 /// The `bytemuck` whose `Pod`/`Zeroable` the element types implement.
 pub use bytemuck;

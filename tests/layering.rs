@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("io", 5),
     ("testing", 5),
     ("recipe", 6),
+    ("vectors", 6),
 ];
 
 /// Items the crate root re-exports, by the module that defines them.

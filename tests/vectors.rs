@@ -1,4 +1,4 @@
-//! Test-vector bundles (`blockscale vectors`, `io::vectors`): each bundle
+//! Test-vector bundles (`blockscale vectors`, `vectors`): each bundle
 //! is read back from its files alone, using only the manifest, the layouts'
 //! inverses and `from_parts`, and its GEMM output recomputed with
 //! `gemm_reference`, group by group.
@@ -6,9 +6,9 @@
 use blockscale::format::AnyFormat;
 use blockscale::gemm::gemm_any;
 use blockscale::io::st::SafeFile;
-use blockscale::io::vectors::{Grouping, VectorsOptions, write_vectors};
 use blockscale::layout::{DataLayout, Fp6Packing, ScaleLayout};
 use blockscale::tensor::{AnyQuantized, Direction, PartialBlocks};
+use blockscale::vectors::{Grouping, VectorsOptions, write_vectors};
 use serde_json::Value;
 
 /// Operand `name`'s tensors rebuilt from the bundle, one per group.

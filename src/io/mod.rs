@@ -20,7 +20,6 @@ pub mod layouts;
 pub mod model;
 pub mod npy;
 pub mod st;
-pub mod vectors;
 
 use crate::{E4M3, E5M2, E8M0, Error};
 use half::{bf16, f16};

@@ -1,9 +1,9 @@
 //! `blockscale vectors`: the command line of
-//! [`blockscale::io::vectors::write_vectors`].
+//! [`blockscale::vectors::write_vectors`].
 
 use blockscale::Error;
-use blockscale::io::vectors::{Grouping, VectorsOptions, write_vectors};
 use blockscale::layout::{DataLayout, Fp6Packing, ScaleLayout};
+use blockscale::vectors::{Grouping, VectorsOptions, write_vectors};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]

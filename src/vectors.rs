@@ -52,7 +52,7 @@ pub enum Grouping {
 /// What a bundle holds.
 ///
 /// ```
-/// use blockscale::io::vectors::VectorsOptions;
+/// use blockscale::vectors::VectorsOptions;
 /// use blockscale::layout::ScaleLayout;
 /// let mut o = VectorsOptions::new("nvfp4", "nvfp4", (128, 64, 256));
 /// o.scale_layout = ScaleLayout::Swizzled;
@@ -175,7 +175,7 @@ fn operand(
 /// multiple of 4), a group larger than M (masked), and the file errors.
 ///
 /// ```
-/// use blockscale::io::vectors::{VectorsOptions, write_vectors};
+/// use blockscale::vectors::{VectorsOptions, write_vectors};
 /// use blockscale::layout::ScaleLayout;
 /// let dir = std::env::temp_dir().join(format!("bs-vec-{}", std::process::id()));
 /// let mut o = VectorsOptions::new("mxfp8", "mxfp8", (64, 32, 128));
