@@ -466,8 +466,6 @@ fn vectors_writes_a_bundle() {
         "vectors",
         "--a",
         "nvfp4",
-        "-m",
-        "32",
         "-n",
         "16",
         "-k",
@@ -506,5 +504,17 @@ fn vectors_writes_a_bundle() {
         out.to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("expected one of row_major"), "{err}");
+    let (ok, _, err) = run(&[
+        "vectors",
+        "--a",
+        "nvfp4",
+        "-n",
+        "16",
+        "-k",
+        "64",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("-m M is required"), "{err}");
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -12,7 +12,9 @@ use crate::metrics::ErrorMetrics;
 use crate::prelude::*;
 
 /// What a quantized tensor of any format answers, as an object-safe trait:
-/// implemented by every [`QuantizedTensor`] and by [`AnyQuantized`].
+/// implemented by every [`QuantizedTensor`] and by [`AnyQuantized`], and
+/// sealed (no other type implements it), so that it can gain methods
+/// without breaking anyone.
 ///
 /// ```
 /// use blockscale::format::Nvfp4;
@@ -23,7 +25,7 @@ use crate::prelude::*;
 /// assert_eq!(v.scale_bits().len(), 2);
 /// # Ok::<(), blockscale::Error>(())
 /// ```
-pub trait QuantizedView {
+pub trait QuantizedView: sealed::Sealed {
     /// The format's identifier ([`BlockFormat::id`]).
     fn format_id(&self) -> FormatId;
     /// The format's name for messages ([`BlockFormat::name`]).
@@ -59,6 +61,13 @@ pub trait QuantizedView {
     /// ([`QuantizedTensor::error_metrics`]).
     #[cfg(feature = "std")]
     fn error_metrics(&self, reference: &[f32]) -> Result<ErrorMetrics, Error>;
+}
+
+mod sealed {
+    /// Implemented only here: [`super::QuantizedView`] is sealed.
+    pub trait Sealed {}
+    impl<F: crate::format::BlockFormat> Sealed for crate::tensor::QuantizedTensor<F> {}
+    impl Sealed for super::AnyQuantized {}
 }
 
 impl<F: BlockFormat> QuantizedView for QuantizedTensor<F> {

@@ -14,9 +14,10 @@ pub struct VectorsArgs {
     /// B's format (default: A's)
     #[arg(long)]
     b: Option<String>,
-    /// M: rows of A (per group, for --masked)
+    /// M: rows of A (per group, for --masked; not for --contiguous, whose
+    /// M is the groups' padded sum)
     #[arg(short, long)]
-    m: usize,
+    m: Option<usize>,
     /// N: rows of B
     #[arg(short, long)]
     n: usize,
@@ -60,7 +61,12 @@ pub struct VectorsArgs {
 }
 
 pub fn run(a: VectorsArgs) -> Result<(), Error> {
-    let mut o = VectorsOptions::new(&a.a, a.b.as_deref().unwrap_or(&a.a), (a.m, a.n, a.k));
+    let m = match (a.m, a.contiguous.is_empty()) {
+        (Some(m), _) => m,
+        (None, false) => 0,
+        (None, true) => return Err(Error::InvalidArgument("-m M is required".into())),
+    };
+    let mut o = VectorsOptions::new(&a.a, a.b.as_deref().unwrap_or(&a.a), (m, a.n, a.k));
     o.seed = a.seed;
     o.scale_layout = a.layout.parse::<ScaleLayout>()?;
     o.data_layout = match a.data_layout.as_str() {
