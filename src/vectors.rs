@@ -197,9 +197,29 @@ pub fn write_vectors(dir: impl AsRef<Path>, o: &VectorsOptions) -> Result<Value,
         ..Default::default()
     };
     let q = |f: &AnyFormat, x: &[f32], rows: usize| AnyQuantized::quantize(f, x, rows, k, &opts);
+    // K blocks that differ (W4A8): the coarser FP8-blockwise operand is
+    // refined for the GEMM (`QuantizedTensor::refine_k`); the bundle keeps
+    // its own scales, as the kernel reads them.
+    let along_k = |f: &AnyFormat| match f.block() {
+        crate::format::BlockShape::Tile { cols, .. } => cols.min(k),
+        _ => k,
+    };
+    let (ka, kb) = (along_k(&fa), along_k(&fb));
     let gemm = |a: &AnyQuantized, b: &AnyQuantized| -> Result<Vec<f32>, Error> {
         let rows = a.view().stored_shape().0;
         let mut c = vec![0.0f32; rows * n];
+        let (ra, rb);
+        let (a, b) = match ka.cmp(&kb) {
+            core::cmp::Ordering::Greater => {
+                ra = a.refine_k(kb)?;
+                (&ra, b)
+            }
+            core::cmp::Ordering::Less => {
+                rb = b.refine_k(ka)?;
+                (a, &rb)
+            }
+            _ => (a, b),
+        };
         crate::gemm::gemm_any(a, b, 1.0, 0.0, &mut c)?;
         Ok(c)
     };
@@ -323,7 +343,8 @@ pub fn write_vectors(dir: impl AsRef<Path>, o: &VectorsOptions) -> Result<Value,
         "b": b_json,
         "alpha": 1.0,
         "beta": 0.0,
-        "gemm": "c = alpha * A * B^T by the contract of docs/SEMANTICS.md section 7: exact block sums, one rounding per block term, f32 accumulation in increasing K-block order, alpha folded with each format's tensor alpha (NVFP4: global_amax / 2688)",
+        "gemm": "c = alpha * A * B^T by the contract of docs/SEMANTICS.md section 7: exact block sums, one rounding per block term, f32 accumulation in increasing K-block order, alpha folded with each format's tensor alpha (NVFP4: global_amax / 2688); where A's and B's K blocks differ, the finer blocks define the sums",
+        "k_blocks": [ka, kb],
         "grouping": group_json,
         "scale_layout": o.scale_layout.name(),
         "data_layout": {

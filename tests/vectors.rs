@@ -86,9 +86,24 @@ fn check(o: VectorsOptions) {
     let c = f.tensor("c").unwrap().to_f32().unwrap();
     let n = o.shape.1;
     let rows = |q: &AnyQuantized| q.view().stored_shape().0;
+    // Mixed K blocks (W4A8): the coarser FP8 operand refined to the finer.
+    let (ka, kb) = (
+        m["k_blocks"][0].as_u64().unwrap() as usize,
+        m["k_blocks"][1].as_u64().unwrap() as usize,
+    );
     let gemm = |a: &AnyQuantized, b: &AnyQuantized| {
         let mut c = vec![0.0f32; rows(a) * n];
-        gemm_any(a, b, 1.0, 0.0, &mut c).unwrap();
+        let a = if ka > kb {
+            a.refine_k(kb).unwrap()
+        } else {
+            a.clone()
+        };
+        let b = if kb > ka {
+            b.refine_k(ka).unwrap()
+        } else {
+            b.clone()
+        };
+        gemm_any(&a, &b, 1.0, 0.0, &mut c).unwrap();
         c
     };
     // Only the specification, no grouped code: gemm_any's reference path
@@ -162,6 +177,11 @@ fn bundles_read_back_and_their_gemm_recomputes() {
     o.seed = 3;
     o.data_layout = DataLayout::k_major().fp6(Fp6Packing::Packed);
     o.scale_layout = ScaleLayout::Gfx950;
+    check(o);
+    // Mixed K granularity: 1×128 FP8 activations, 1×32 FP8 weights.
+    let mut o = VectorsOptions::new("fp8-block", "fp8-block,block=1x32", (16, 32, 256));
+    o.seed = 6;
+    o.scale_layout = ScaleLayout::MnMajor;
     check(o);
     let mut o = VectorsOptions::new("mxfp4", "mxfp4", (0, 24, 128));
     o.seed = 4;

@@ -280,6 +280,41 @@ macro_rules! any_quantized {
 }
 formats!(any_quantized);
 
+impl AnyQuantized {
+    /// [`QuantizedTensor::refine_k`] for an FP8-blockwise tensor (E4M3,
+    /// E5M2 and their fnuz twins): its K blocks cut into blocks of `cols`.
+    ///
+    /// Errors: [`Error::InvalidArgument`] for other formats, and those of
+    /// `refine_k`.
+    ///
+    /// ```
+    /// use blockscale::tensor::{AnyQuantized, QuantizeOptions, QuantizedView};
+    /// let q = AnyQuantized::quantize(&"fp8-block".parse()?, &[1.0f32; 256], 1, 256, &QuantizeOptions::default())?;
+    /// assert_eq!(q.refine_k(32)?.scale_shape(), (1, 8));
+    /// let mx = AnyQuantized::quantize(&"mxfp8".parse()?, &[1.0f32; 256], 1, 256, &QuantizeOptions::default())?;
+    /// assert!(mx.refine_k(16).is_err());
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn refine_k(&self, cols: usize) -> Result<AnyQuantized, Error> {
+        Ok(match self {
+            AnyQuantized::Fp8BlockwiseE4M3(q) => AnyQuantized::Fp8BlockwiseE4M3(q.refine_k(cols)?),
+            AnyQuantized::Fp8BlockwiseE5M2(q) => AnyQuantized::Fp8BlockwiseE5M2(q.refine_k(cols)?),
+            AnyQuantized::Fp8BlockwiseE4M3Fnuz(q) => {
+                AnyQuantized::Fp8BlockwiseE4M3Fnuz(q.refine_k(cols)?)
+            }
+            AnyQuantized::Fp8BlockwiseE5M2Fnuz(q) => {
+                AnyQuantized::Fp8BlockwiseE5M2Fnuz(q.refine_k(cols)?)
+            }
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "refine_k takes FP8-blockwise tensors, not {}",
+                    other.view().format_name()
+                )));
+            }
+        })
+    }
+}
+
 impl QuantizedView for AnyQuantized {
     fn format_id(&self) -> FormatId {
         self.view().format_id()

@@ -618,3 +618,71 @@ pub fn bits_per_element<F: BlockFormat>(
     };
     Ok(F::Elem::BITS as f64 + (tiles * scale_bits + global) / n)
 }
+
+impl<T: Element> QuantizedTensor<crate::format::Fp8Blockwise<T>> {
+    /// The same tensor with its K blocks (the stored columns' blocks) cut
+    /// into blocks of `cols`, each fine block carrying the scale of the
+    /// coarse block it lies in: the same bytes, the same values. A GEMM of
+    /// operands whose K blocks differ (DeepGEMM's `gran_k_a ≠ gran_k_b`;
+    /// Model-Optimizer's W4A8, FP4 weights × 1×128 FP8 activations) is the
+    /// ordinary GEMM ([`crate::gemm`]) with the coarser FP8 operand refined
+    /// to the finer block: the finer blocking defines the inner sums, and
+    /// each fine block's term is rounded once (SEMANTICS.md §7).
+    ///
+    /// Errors: [`Error::InvalidArgument`] if `cols` is zero or does not
+    /// divide the block's columns, or the stored columns (when they are
+    /// fewer than a block).
+    ///
+    /// ```
+    /// use blockscale::E4M3;
+    /// use blockscale::format::{Fp8Blockwise, Nvfp4};
+    /// use blockscale::gemm::{gemm, gemm_reference};
+    /// use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+    /// let o = QuantizeOptions::default();
+    /// let x: Vec<f32> = (0..3 * 256).map(|i| (i as f32 * 0.3).sin()).collect();
+    /// // W4A8: 1×128 FP8 activations, 1×16 NVFP4 weights.
+    /// let act = QuantizedTensor::quantize(Fp8Blockwise::<E4M3>::ACTIVATIONS, &x[..2 * 256], 2, 256, &o)?;
+    /// let w = QuantizedTensor::quantize(Nvfp4::default(), &x, 3, 256, &o)?;
+    /// assert!(gemm(&act, &w, 1.0, 0.0, &mut [0.0; 6]).is_err()); // K blocks of 128 and 16
+    /// let fine = act.refine_k(16)?;
+    /// assert_eq!(fine.dequantize(), act.dequantize());
+    /// let (mut c1, mut c2) = ([0f32; 6], [0f32; 6]);
+    /// gemm(&fine, &w, 1.0, 0.0, &mut c1)?;
+    /// gemm_reference(&fine, &w, 1.0, 0.0, &mut c2)?;
+    /// assert_eq!(c1, c2);
+    /// assert!(act.refine_k(48).is_err());
+    /// # Ok::<(), blockscale::Error>(())
+    /// ```
+    pub fn refine_k(&self, cols: usize) -> Result<Self, Error> {
+        let f = self.format;
+        let (sr, sc) = self.stored_shape();
+        let (_, tc) = f.block().tile(sr, sc);
+        if cols == 0 || tc % cols != 0 || sc % cols != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "K blocks of {cols} do not divide {}'s blocks of {tc} columns ({sc} stored columns)",
+                f.name()
+            )));
+        }
+        let (tiles_r, tiles_c) = self.scale_shape();
+        let fine_c = sc / cols;
+        let mut scales = Vec::with_capacity(tiles_r * fine_c);
+        for r in 0..tiles_r {
+            scales.extend((0..fine_c).map(|j| self.scales[r * tiles_c + j * cols / tc]));
+        }
+        let mut fine = f;
+        fine.cols = cols;
+        let shape = match self.direction {
+            Direction::Rowwise => (sr, sc),
+            Direction::Columnwise => (sc, sr),
+        };
+        QuantizedTensor::from_parts(
+            fine,
+            shape,
+            self.direction,
+            PartialBlocks::ZeroPad,
+            self.data.clone(),
+            scales,
+            None,
+        )
+    }
+}
