@@ -167,6 +167,7 @@ impl BlockFormat for Nvfp4 {
             Nvfp4Profile::TransformerEngine => (s.to_f32() * g.amax) * (1.0 / NVFP4_RANGE),
             Nvfp4Profile::Jax => s.to_f32() * nvfp4::jax_global(g),
             Nvfp4Profile::CompressedTensors => s.to_f32() / nvfp4::compressed_tensors_global(g),
+            Nvfp4Profile::Cutlass => s.to_f32() / g.s_enc,
             _ => s.to_f32() * g.w,
         }
     }
@@ -183,6 +184,7 @@ impl BlockFormat for Nvfp4 {
         match self.profile {
             Nvfp4Profile::Jax => nvfp4::jax_global(g),
             Nvfp4Profile::CompressedTensors => 1.0 / nvfp4::compressed_tensors_global(g),
+            Nvfp4Profile::Cutlass => g.s_dec,
             _ => g.amax / NVFP4_RANGE,
         }
     }

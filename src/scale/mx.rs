@@ -176,6 +176,7 @@ pub fn mx_scale<T: Element>(amax: f32, rule: MxScaleRule) -> E8M0 {
 /// | `ModelOptimizer` | RCEIL | ⌈log2f(amax/max)⌉ | x / X; FP4 ties toward zero, zeros −0 unless x > 0 |
 /// | `CompressedTensors` | EVEN | EVEN with 1 mantissa bit for FP4 and FP8, 3 for FP6 | x / X; zeros −0 only for x < 0 |
 /// | `Ggml` | FLOOR | ⌊log2f(amax)⌋ − 2, the byte wrapping below 2⁻¹²⁵ | x / X, ties toward zero, no −0 |
+/// | `Cutlass` | RCEIL | [`mx_scale`] | x · 1/X (2¹²⁷ for byte 0x00); a NaN scale gives NaN elements |
 ///
 /// log2f is a correctly rounded f32 logarithm: for an amax just above a
 /// power of two it rounds to the integer, so the scale is one step smaller
@@ -202,6 +203,15 @@ pub fn mx_scale<T: Element>(amax: f32, rule: MxScaleRule) -> E8M0 {
 ///   on x86 a negative value wraps, so a block of amax below 2⁻¹²⁵ gets a
 ///   byte near 0xFF; nearest of the doubled E2M1 table, first minimum).
 ///
+/// - CUTLASS 4 block-scaled GEMM output (the SM100/SM120 epilogue fusions
+///   `LinCombBlockScaleFactor` with UE8M0 scale factors, and their host
+///   reference `compute_1d_scaling_factor_and_quantized_output` in
+///   `tools/util/include/cutlass/util/reference/host/gett.hpp`) with norm
+///   constant 1, the only one cuBLASLt offers for UE8M0 output:
+///   `cvt.rp.satfinite.ue8m0` of `amax · (1/max)`, the exact reciprocal
+///   `2^(127 − (byte − 127))`, and `cvt.rn.satfinite` of the product (a
+///   NaN block's elements are the element format's NaN, +max for FP4/FP6).
+///
 /// Not reproduced: blocks with a NaN or infinite element under torchao
 /// and JAX, where those producers' integer casts of NaN and ∞ decide the
 /// byte, and compressed-tensors' blocks whose rounded amax overflows to ∞.
@@ -223,6 +233,9 @@ pub enum MxProfile {
     CompressedTensors,
     /// ggml / llama.cpp's MXFP4 (`GGML_TYPE_MXFP4`).
     Ggml,
+    /// The MX output of a CUTLASS block-scaled GEMM epilogue
+    /// ([`crate::gemm::gemm_quantized`]).
+    Cutlass,
 }
 
 impl MxProfile {
@@ -235,10 +248,12 @@ impl MxProfile {
         MxProfile::ModelOptimizer,
         MxProfile::CompressedTensors,
         MxProfile::Ggml,
+        MxProfile::Cutlass,
     ];
 
     /// The short name the command line and format identifiers use: `te`,
-    /// `ocp`, `torchao`, `jax`, `modelopt`, `compressed-tensors`, `ggml`.
+    /// `ocp`, `torchao`, `jax`, `modelopt`, `compressed-tensors`, `ggml`,
+    /// `cutlass`.
     ///
     /// ```
     /// use blockscale::scale::mx::MxProfile;
@@ -253,6 +268,7 @@ impl MxProfile {
             MxProfile::ModelOptimizer => "modelopt",
             MxProfile::CompressedTensors => "compressed-tensors",
             MxProfile::Ggml => "ggml",
+            MxProfile::Cutlass => "cutlass",
         }
     }
 
@@ -279,7 +295,8 @@ impl MxProfile {
 
     /// Whether this producer writes MX with element `kind`: TE, OCP and
     /// torchao every element, JAX FP8, Model-Optimizer E2M1 and E4M3,
-    /// compressed-tensors E2M1, E2M3 and E4M3, ggml E2M1.
+    /// compressed-tensors E2M1, E2M3 and E4M3, ggml E2M1, CUTLASS's GEMM
+    /// output the OCP floats (FP8, FP6, FP4).
     ///
     /// ```
     /// use blockscale::element::ElementKind;
@@ -295,6 +312,7 @@ impl MxProfile {
             MxProfile::ModelOptimizer => matches!(kind, E2M1 | E4M3),
             MxProfile::CompressedTensors => matches!(kind, E2M1 | E2M3 | E4M3),
             MxProfile::Ggml => matches!(kind, E2M1),
+            MxProfile::Cutlass => matches!(kind, E2M1 | E2M3 | E3M2 | E4M3 | E5M2),
         }
     }
 
@@ -308,7 +326,9 @@ impl MxProfile {
     pub const fn rules(self) -> &'static [MxScaleRule] {
         match self {
             MxProfile::TransformerEngine | MxProfile::Ocp | MxProfile::TorchAo => MxScaleRule::ALL,
-            MxProfile::Jax | MxProfile::ModelOptimizer => &[MxScaleRule::Rceil],
+            MxProfile::Jax | MxProfile::ModelOptimizer | MxProfile::Cutlass => {
+                &[MxScaleRule::Rceil]
+            }
             MxProfile::CompressedTensors => &[MxScaleRule::Even],
             MxProfile::Ggml => &[MxScaleRule::Floor],
         }
@@ -349,7 +369,9 @@ pub fn mx_block<T: Element>(
     amax: f32,
 ) -> (E8M0, ElementMap) {
     let x = match profile {
-        MxProfile::TransformerEngine | MxProfile::Ocp => mx_scale::<T>(amax, rule),
+        MxProfile::TransformerEngine | MxProfile::Ocp | MxProfile::Cutlass => {
+            mx_scale::<T>(amax, rule)
+        }
         MxProfile::TorchAo => torchao_scale::<T>(amax, rule),
         MxProfile::Jax => {
             if amax.is_nan() {
@@ -400,11 +422,16 @@ pub fn mx_block<T: Element>(
         let map = match (profile, rule) {
             // torchao and JAX scale by the float 2^(255 − 127) = ∞ (JAX
             // writes ∞'s byte too): finite elements become ±0, a NaN stays
-            // NaN (an ∞ becomes the CPU's ∞ · 0, NaN). torchao's RCEIL
-            // multiplies by a NaN: every element becomes the positive NaN a
+            // NaN (an ∞ becomes the CPU's ∞ · 0, NaN). torchao's RCEIL and
+            // CUTLASS multiply by a NaN: every element becomes the positive NaN a
             // GPU returns (a CPU may keep a NaN element's own sign, so the
             // code is fixed here rather than left to the multiply).
-            (MxProfile::TorchAo, MxScaleRule::Rceil) => ElementMap::Zero(
+            // `cvt.rn.satfinite` of a NaN: FP8's canonical NaN 0x7F (E5M2
+            // included), +max for FP4 and FP6.
+            (MxProfile::Cutlass, _) if matches!(T::KIND, ElementKind::E4M3 | ElementKind::E5M2) => {
+                ElementMap::Zero(0x7F)
+            }
+            (MxProfile::TorchAo, MxScaleRule::Rceil) | (MxProfile::Cutlass, _) => ElementMap::Zero(
                 element_cast::<T>(profile)
                     .encode::<T>(f32::NAN, crate::element::ConvertOptions::SATFINITE)
                     .to_bits(),

@@ -21,6 +21,7 @@ use crate::element::{CastRule, ConvertOptions, NanToFinite, ZeroSign, flush_subn
 /// | `TorchAo` | clamp((a_b/6) / w, 2⁻⁶, 448) | x · ((1/w) / s_b) | s_b · w |
 /// | `Jax` | clip((a_b · c) · f(1/6), 0, 448), c = f(1/w) | x · f(f(1/s_b) · c), subnormals flushed | s_b · w |
 /// | `CompressedTensors` | g · (a_b/6), g = f(1/A) · 2688 | x / (s_b / g); s_b = 0 → 0.125 | s_b / g |
+/// | `Cutlass` | a_b · (S_enc · (1/6)), S_enc = 2688/A | x · min(S_enc · (1/s_b), FLT_MAX), NaN kept | s_b / S_enc |
 ///
 /// Sources, read for the operation order and checked against the
 /// producers' own bytes on CPU (`tests/producer_corners.rs`, from
@@ -50,6 +51,15 @@ use crate::element::{CastRule, ConvertOptions, NanToFinite, ZeroSign, flush_subn
 ///   2688`, amax at least `finfo(float32).tiny`, non-finite → 1) and
 ///   `calculate_qparams` (`where(scales == 0, 0.125)`); `_quantize`
 ///   divides by `s_b / g`; the stored `weight_global_scale` is g.
+/// - CUTLASS 4 block-scaled GEMM output (the SM100/SM120 epilogue fusions
+///   `LinCombBlockScaleFactor` and their host reference
+///   `compute_1d_scaling_factor_and_quantized_output` in
+///   `tools/util/include/cutlass/util/reference/host/gett.hpp`): the norm
+///   constant (the output's encode scale) is S_enc; the scale's reciprocal
+///   is taken first and then multiplied by it, and a NaN multiplier stays
+///   NaN (`minimum_with_nan_propagation`). The GPU's reciprocal of the
+///   block scale is `rcp.approx.ftz`, which the host reference, and this
+///   profile, compute exactly.
 ///
 /// Special cases. Transformer Engine: S_enc is 1 when A is 0 or +Inf or
 /// 2688/A underflows, and f32::MAX when 2688/A overflows; a NaN A gives
@@ -83,6 +93,9 @@ pub enum Nvfp4Profile {
     /// compressed-tensors' `nvfp4-pack-quantized` (0.20), as LLM Compressor
     /// writes it.
     CompressedTensors,
+    /// The NVFP4 output of a CUTLASS block-scaled GEMM epilogue, with the
+    /// norm constant S_enc = 2688/A ([`crate::gemm::gemm_quantized`]).
+    Cutlass,
 }
 
 impl Nvfp4Profile {
@@ -94,11 +107,12 @@ impl Nvfp4Profile {
         Nvfp4Profile::TorchAo,
         Nvfp4Profile::Jax,
         Nvfp4Profile::CompressedTensors,
+        Nvfp4Profile::Cutlass,
     ];
 
     /// The short name the command line and format identifiers use:
     /// `te`, `modelopt`, `modelopt-legacy`, `torchao`, `jax`,
-    /// `compressed-tensors`.
+    /// `compressed-tensors`, `cutlass`.
     ///
     /// ```
     /// use blockscale::scale::nvfp4::Nvfp4Profile;
@@ -113,6 +127,7 @@ impl Nvfp4Profile {
             Nvfp4Profile::TorchAo => "torchao",
             Nvfp4Profile::Jax => "jax",
             Nvfp4Profile::CompressedTensors => "compressed-tensors",
+            Nvfp4Profile::Cutlass => "cutlass",
         }
     }
 
@@ -292,6 +307,14 @@ pub fn block_scale(profile: Nvfp4Profile, a_b: f32, g: &Nvfp4Global) -> (E4M3, E
             };
             let d = s_b.to_f32() / gs;
             (s_b, ElementMap::Div(d), d)
+        }
+        Nvfp4Profile::Cutlass => {
+            let s_b = e4m3_satfinite(a_b * (g.s_enc * (1.0 / 6.0)));
+            // min(S_enc · 1/s_b, FLT_MAX), NaN propagating: a zero scale
+            // gives FLT_MAX (its elements saturate but decode to 0).
+            let m = g.s_enc * (1.0 / s_b.to_f32());
+            let m = if m.is_nan() { m } else { m.min(f32::MAX) };
+            (s_b, ElementMap::Mul(m), s_b.to_f32() / g.s_enc)
         }
     }
 }
