@@ -54,6 +54,7 @@
 
 mod accuracy;
 mod any;
+mod epilogue;
 mod fast;
 mod grouped;
 mod kernels;
@@ -64,6 +65,7 @@ mod row_scaled;
 
 pub use accuracy::{GemmAccuracy, accuracy};
 pub use any::gemm_any;
+pub use epilogue::{Bias, Epilogue, gemm_epilogue, gemm_quantized};
 pub use fast::{gemm, gemm_in, gemm_with_threads};
 pub use grouped::{gemm_contiguous, gemm_contiguous_reference, gemm_masked, gemm_masked_reference};
 pub use reference::gemm_reference;
