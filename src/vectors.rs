@@ -11,13 +11,16 @@
 //! | `a.data`, `b.data` | U8 `[rows, bytes]` | element codes in the data layout |
 //! | `a.scales`, `b.scales` | F8_E4M3, F8_E8M0 or F32 `[len]` | block scales in the scale layout |
 //! | `a.global_amax`, `b.global_amax` | F32 `[]` | the tensor amax (NVFP4) |
-//! | `c` | F32 `[M, N]` | `alpha · A · Bᵀ` by the GEMM contract (SEMANTICS.md §7) |
+//! | `c` | F32 `[M, N]` | `alpha · A · Bᵀ` by the GEMM contract (SEMANTICS.md §7), through the epilogue if any |
+//! | `row_scale`, `col_scale`, `bias` | F32 `[M]`, `[N]`, `[N]` | the epilogue's vectors, when asked for ([`crate::gemm::Epilogue`]) |
+//! | `d.data`, `d.scales`, `d.global_amax` | as for A | `c` block-scaled, when an output format is asked for ([`crate::gemm::gemm_quantized`]) |
 //!
 //! The manifest gives the formats, shapes, seed, layouts (with the offset
 //! formulas in [`crate::layout`]), the groups, and each tensor's meaning.
 
 use crate::Error;
 use crate::format::{AnyFormat, ScaleKind};
+use crate::gemm::{Bias, Epilogue};
 use crate::io::{DType, Tensor, st};
 use crate::layout::{DataLayout, Fp6Packing, Major, ScaleLayout};
 use crate::tensor::{AnyQuantized, PartialBlocks, QuantizeOptions};
@@ -75,6 +78,14 @@ pub struct VectorsOptions {
     pub data_layout: DataLayout,
     /// The GEMM's grouping.
     pub grouping: Grouping,
+    /// A block-scaled output D: `c` quantized with this format
+    /// (`nvfp4,profile=cutlass` and `mxfp8,profile=cutlass` are what a
+    /// Blackwell GEMM epilogue writes). One GEMM only.
+    pub output: Option<String>,
+    /// A per-column bias in the epilogue. One GEMM only.
+    pub bias: bool,
+    /// Per-row and per-column scales in the epilogue. One GEMM only.
+    pub row_col_scales: bool,
 }
 
 impl VectorsOptions {
@@ -89,6 +100,9 @@ impl VectorsOptions {
             scale_layout: ScaleLayout::RowMajor,
             data_layout: DataLayout::k_major(),
             grouping: Grouping::None,
+            output: None,
+            bias: false,
+            row_col_scales: false,
         }
     }
 }
@@ -231,11 +245,52 @@ pub fn write_vectors(dir: impl AsRef<Path>, o: &VectorsOptions) -> Result<Value,
             b_in = inputs(&mut rng, n * k);
             a_q = vec![q(&fa, &a_in, m)?];
             b_q = vec![q(&fb, &b_in, n)?];
-            c = gemm(&a_q[0], &b_q[0])?;
+            let y = gemm(&a_q[0], &b_q[0])?;
+            // Scales around 1 (in [0.5, 1.5)) and a bias of the inputs' size.
+            let around_one = |rng: &mut _, len| -> Vec<f32> {
+                inputs(rng, len)
+                    .iter()
+                    .map(|v| 1.0 + v.clamp(-0.5, 0.5))
+                    .collect()
+            };
+            let (rs, cs) = if o.row_col_scales {
+                (around_one(&mut rng, m), around_one(&mut rng, n))
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let bias = if o.bias {
+                inputs(&mut rng, n)
+            } else {
+                Vec::new()
+            };
+            let mut e = Epilogue::new();
+            if o.row_col_scales {
+                e = e.row_scale(&rs).col_scale(&cs);
+                out.push((
+                    "row_scale".into(),
+                    Tensor::from_f32(DType::F32, vec![m], &rs)?,
+                ));
+                out.push((
+                    "col_scale".into(),
+                    Tensor::from_f32(DType::F32, vec![n], &cs)?,
+                ));
+            }
+            if o.bias {
+                e = e.bias(Bias::PerColumn(&bias));
+                out.push(("bias".into(), Tensor::from_f32(DType::F32, vec![n], &bias)?));
+            }
+            let mut cc = vec![0.0f32; y.len()];
+            e.apply(&y, m, n, 0.0, &mut cc)?;
+            c = cc;
             out.push(("a".into(), Tensor::from_f32(DType::F32, vec![m, k], &a_in)?));
             out.push(("b".into(), Tensor::from_f32(DType::F32, vec![n, k], &b_in)?));
             out.push(("c".into(), Tensor::from_f32(DType::F32, vec![m, n], &c)?));
             group_json = Value::Null;
+        }
+        _ if o.output.is_some() || o.bias || o.row_col_scales => {
+            return Err(Error::InvalidArgument(
+                "an epilogue or a block-scaled output is for one GEMM, not grouped ones".into(),
+            ));
         }
         Grouping::Contiguous { rows, align } => {
             if *align == 0 || rows.is_empty() {
@@ -334,16 +389,29 @@ pub fn write_vectors(dir: impl AsRef<Path>, o: &VectorsOptions) -> Result<Value,
     }
     let a_json = operand("a", &a_q, o, &mut out)?;
     let b_json = operand("b", &b_q, o, &mut out)?;
+    let d_json = match &o.output {
+        Some(f) => {
+            let d = AnyQuantized::quantize(&f.parse()?, &c, m, n, &opts)?;
+            operand("d", &[d], o, &mut out)?
+        }
+        None => Value::Null,
+    };
     let dl = o.data_layout;
-    let manifest = json!({
+    let mut manifest = json!({
         "producer": {"name": "blockscale", "version": env!("CARGO_PKG_VERSION")},
         "seed": o.seed,
         "shape": {"m": m, "n": n, "k": k},
         "a": a_json,
         "b": b_json,
+        "d": d_json,
         "alpha": 1.0,
         "beta": 0.0,
         "gemm": "c = alpha * A * B^T by the contract of docs/SEMANTICS.md section 7: exact block sums, one rounding per block term, f32 accumulation in increasing K-block order, alpha folded with each format's tensor alpha (NVFP4: global_amax / 2688); where A's and B's K blocks differ, the finer blocks define the sums",
+        "epilogue": {
+            "row_col_scales": o.row_col_scales,
+            "bias": if o.bias { "per_column" } else { "none" },
+            "rule": "c = f32(f32(f32(y * col_scale[n]) * row_scale[m]) + bias[n]), each step present only if asked, y the GEMM's f32 result (docs/SEMANTICS.md section 7)",
+        },
         "k_blocks": [ka, kb],
         "grouping": group_json,
         "scale_layout": o.scale_layout.name(),
@@ -362,9 +430,19 @@ pub fn write_vectors(dir: impl AsRef<Path>, o: &VectorsOptions) -> Result<Value,
             "b.data": "as a.data, for B",
             "b.scales": "as a.scales, for B",
             "b.global_amax": "as a.global_amax, for B",
-            "c": "the exact GEMM output; rows outside the groups' valid rows are zero",
+            "c": "the exact GEMM output, through the epilogue; rows outside the groups' valid rows are zero",
+            "row_scale": "the epilogue's per-row scales (row_col_scales)",
+            "col_scale": "the epilogue's per-column scales (row_col_scales)",
+            "bias": "the epilogue's per-column bias",
+            "d.data": "c quantized with d's format, element codes in data_layout",
+            "d.scales": "d's block scales in scale_layout",
+            "d.global_amax": "d's tensor amax, from which its global scale is computed (NVFP4: S_enc = 2688 / it)",
         },
     });
+    // Describe only the tensors this bundle holds.
+    if let Some(t) = manifest["tensors"].as_object_mut() {
+        t.retain(|name, _| out.iter().any(|(n, _)| n == name));
+    }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
     st::write(dir.join("vectors.safetensors"), &out, None)?;
     let text = serde_json::to_string_pretty(&manifest).expect("JSON serializes");

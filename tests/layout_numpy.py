@@ -107,16 +107,23 @@ def main():
             checked += 1
     # A test-vector bundle: the README's numpy lines redo its GEMM.
     bundle = work / "nvfp4-bundle"
-    subprocess.run([exe, "vectors", "--a", "nvfp4", "-m", "40", "-n", "24", "-k", "256", "--seed", "7",
-                    "-o", bundle], check=True, capture_output=True)
+    subprocess.run([exe, "vectors", "--a", "nvfp4", "-m", "40", "-n", "32", "-k", "256", "--seed", "7",
+                    "--d-format", "nvfp4,profile=cutlass", "-o", bundle], check=True, capture_output=True)
     env = dict(ns)
     exec(SNIPPETS["vectors"].replace('"nvfp4-bundle/', f'"{bundle}/'), env)
     got, want = env["c"], env["t"]["c"]
-    assert got.dtype == np.float32 and got.shape == want.shape == (40, 24), (got.dtype, got.shape)
+    assert got.dtype == np.float32 and got.shape == want.shape == (40, 32), (got.dtype, got.shape)
     if not np.array_equal(got.view(np.uint32), want.view(np.uint32)):
         sys.exit(f"vectors: {np.count_nonzero(got.view(np.uint32) != want.view(np.uint32))} outputs differ")
+    # Its block-scaled output, from c by the README's lines.
+    exec(SNIPPETS["vectors-d"], env)
+    t = env["t"]
+    if not np.array_equal(env["d"], t["d.data"]):
+        sys.exit(f"vectors-d: {np.count_nonzero(env['d'] != t['d.data'])} data bytes differ")
+    if not np.array_equal(env["sf"].view(np.uint8).reshape(-1), t["d.scales"].view(np.uint8)):
+        sys.exit("vectors-d: the block scales differ")
     print(f"layout contract: {checked} weights in {len(used)} layouts match the crate bit for bit; "
-          "the README's numpy GEMM equals the bundle's c")
+          "the README's numpy GEMM equals the bundle's c, and its epilogue the bundle's d")
 
 
 main()

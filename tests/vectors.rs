@@ -9,6 +9,7 @@ use blockscale::io::st::SafeFile;
 use blockscale::layout::{DataLayout, Fp6Packing, ScaleLayout};
 use blockscale::tensor::{AnyQuantized, Direction, PartialBlocks};
 use blockscale::vectors::{Grouping, VectorsOptions, write_vectors};
+use blockscale::{E2M1, E4M3, element::ConvertOptions};
 use serde_json::Value;
 
 /// Operand `name`'s tensors rebuilt from the bundle, one per group.
@@ -140,7 +141,27 @@ fn check(o: VectorsOptions) {
                 );
             }
         }
-        _ => assert_eq!(bits(&c), bits(&gemm(&a[0], &b[0]))),
+        _ => {
+            // The epilogue, as the manifest states it: each step rounded.
+            let y = gemm(&a[0], &b[0]);
+            let vec_of = |name: &str| f.tensor(name).ok().map(|t| t.to_f32().unwrap());
+            let (rs, cs, bias) = (vec_of("row_scale"), vec_of("col_scale"), vec_of("bias"));
+            let want: Vec<f32> = y
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let (r, j) = (i / n, i % n);
+                    let v = cs.as_ref().map_or(v, |s| v * s[j]);
+                    let v = rs.as_ref().map_or(v, |s| v * s[r]);
+                    bias.as_ref().map_or(v, |b| v + b[j])
+                })
+                .collect();
+            assert_eq!(bits(&c), bits(&want));
+            if !m["d"].is_null() {
+                let d = operand(&f, &m, "d", o.scale_layout, o.data_layout);
+                cutlass_output(&d[0], &c, n);
+            }
+        }
     }
     // The inputs quantize to the stored bytes.
     let a_in = f.tensor("a").unwrap().to_f32().unwrap();
@@ -156,6 +177,44 @@ fn check(o: VectorsOptions) {
     .unwrap();
     assert_eq!(q.view().data(), a[0].view().data());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// D's bytes against CUTLASS's block-scaled epilogue, written out from its
+/// host reference (SEMANTICS.md §7): NVFP4 with the norm constant
+/// nc = 2688/A, MXFP8 (E4M3) with nc = 1 and the scale rounded up.
+fn cutlass_output(d: &AnyQuantized, c: &[f32], n: usize) {
+    let v = d.view();
+    let id = v.format_id().to_string();
+    let block = if id.starts_with("nvfp4") { 16 } else { 32 };
+    let nc = v.global_amax().map_or(1.0, |a| 2688.0 / a);
+    let (top, data) = (if block == 16 { 6.0 } else { 448.0 }, v.data());
+    let sbits = v.scale_bits_in(ScaleLayout::RowMajor).unwrap();
+    for (bi, blk) in c.chunks(block).enumerate() {
+        let amax = blk.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let pv = amax * (nc * (1.0 / top));
+        let (sf_bits, sf) = if block == 16 {
+            let s = E4M3::from_f32_with(pv, ConvertOptions::SATFINITE);
+            (u32::from(s.to_bits()), s.to_f32())
+        } else {
+            // The smallest power of two at least pv (normal pv here).
+            let b = pv.to_bits();
+            let e = (b >> 23) + u32::from(b & 0x7F_FFFF != 0);
+            (e, f32::from_bits(e << 23))
+        };
+        assert_eq!(sbits[bi], sf_bits, "{id}: scale of block {bi}");
+        let s = (nc * (1.0 / sf)).min(f32::MAX);
+        for (k, &x) in blk.iter().enumerate() {
+            let i = bi * block + k;
+            let (want, got) = if block == 16 {
+                let q = E2M1::from_f32_with(x * s, ConvertOptions::SATFINITE).to_bits();
+                (q, (data[i / 2] >> (4 * (i % 2))) & 0xF)
+            } else {
+                let q = E4M3::from_f32_with(x * s, ConvertOptions::SATFINITE).to_bits();
+                (q, data[i])
+            };
+            assert_eq!(got, want, "{id}: element {} of row {}", i % n, i / n);
+        }
+    }
 }
 
 #[test]
@@ -182,6 +241,27 @@ fn bundles_read_back_and_their_gemm_recomputes() {
     let mut o = VectorsOptions::new("fp8-block", "fp8-block,block=1x32", (16, 32, 256));
     o.seed = 6;
     o.scale_layout = ScaleLayout::MnMajor;
+    check(o);
+    // W4A8: 1×128 FP8 activations × NVFP4 weights, and MXFP4 × FP8.
+    let mut o = VectorsOptions::new("fp8-block", "nvfp4", (16, 32, 256));
+    o.seed = 7;
+    o.scale_layout = ScaleLayout::Swizzled;
+    check(o);
+    let mut o = VectorsOptions::new("mxfp4", "fp8-block,block=1x128", (8, 16, 256));
+    o.seed = 8;
+    check(o);
+    // An epilogue, and D block-scaled as a Blackwell epilogue writes it.
+    let mut o = VectorsOptions::new("mxfp8", "mxfp8", (24, 64, 128));
+    o.seed = 9;
+    o.bias = true;
+    o.row_col_scales = true;
+    o.output = Some("nvfp4,profile=cutlass".into());
+    o.scale_layout = ScaleLayout::Swizzled;
+    check(o);
+    let mut o = VectorsOptions::new("nvfp4", "nvfp4", (8, 64, 64));
+    o.seed = 10;
+    o.bias = true;
+    o.output = Some("mxfp8,profile=cutlass".into());
     check(o);
     let mut o = VectorsOptions::new("mxfp4", "mxfp4", (0, 24, 128));
     o.seed = 4;
@@ -217,5 +297,12 @@ fn bad_bundles_are_errors() {
     let mut o = VectorsOptions::new("nvfp4", "nvfp4", (16, 16, 64));
     o.grouping = Grouping::Masked { rows: vec![17] };
     assert!(e(o).contains("more than M"));
+    let mut o = VectorsOptions::new("nvfp4", "nvfp4", (16, 16, 64));
+    o.grouping = Grouping::Masked { rows: vec![4] };
+    o.bias = true;
+    assert!(e(o).contains("one GEMM"));
+    let mut o = VectorsOptions::new("nvfp4", "nvfp4", (16, 24, 64));
+    o.output = Some("nvfp4,profile=cutlass".into());
+    assert!(e(o).contains("blocks"));
     assert!(!dir.exists(), "nothing written on error");
 }

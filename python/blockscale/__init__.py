@@ -41,6 +41,7 @@ __all__ = [
     "formats",
     "from_parts",
     "gemm",
+    "gemm_quantized",
     "gemm_reference",
     "inspect",
     "quantize",
@@ -512,7 +513,16 @@ def from_parts(
     return QuantizedTensor(q)
 
 
-def _gemm(native, a: QuantizedTensor, b: QuantizedTensor, alpha, beta, c) -> np.ndarray:
+def _f32_vector(v, name: str) -> Optional[np.ndarray]:
+    if v is None:
+        return None
+    v = np.asarray(v)
+    if v.dtype != np.float32 or v.ndim != 1:
+        raise TypeError(f"{name} is {v.dtype} of shape {v.shape}; expected a 1-D float32 array")
+    return np.ascontiguousarray(v)
+
+
+def _gemm(native, a: QuantizedTensor, b: QuantizedTensor, alpha, beta, c, epilogue=None) -> np.ndarray:
     if not isinstance(a, QuantizedTensor) or not isinstance(b, QuantizedTensor):
         raise TypeError("a and b must be QuantizedTensor (from quantize or from_parts)")
     m, n = a.shape[0], b.shape[0]
@@ -524,10 +534,36 @@ def _gemm(native, a: QuantizedTensor, b: QuantizedTensor, alpha, beta, c) -> np.
         if c.shape != (m, n):
             raise ValueError(f"c has shape {c.shape}; expected {(m, n)}")
         cflat = np.ascontiguousarray(c).reshape(-1)
-    return native(a._q, b._q, float(alpha), float(beta), cflat).reshape(m, n)
+    if epilogue is None or all(v is None for v in epilogue[:3]):
+        return native(a._q, b._q, float(alpha), float(beta), cflat).reshape(m, n)
+    row_scale, col_scale, bias, bias_per = epilogue
+    y = native(a._q, b._q, float(alpha), 0.0, None)
+    out = _native.epilogue(
+        y,
+        m,
+        n,
+        float(beta),
+        cflat,
+        _f32_vector(row_scale, "row_scale"),
+        _f32_vector(col_scale, "col_scale"),
+        _f32_vector(bias, "bias"),
+        bias_per,
+    )
+    return out.reshape(m, n)
 
 
-def gemm(a: QuantizedTensor, b: QuantizedTensor, alpha: float = 1.0, beta: float = 0.0, c=None) -> np.ndarray:
+def gemm(
+    a: QuantizedTensor,
+    b: QuantizedTensor,
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    c=None,
+    *,
+    row_scale=None,
+    col_scale=None,
+    bias=None,
+    bias_per: str = "column",
+) -> np.ndarray:
     """``alpha · A · Bᵀ + beta · C`` (float32, M × N) for A (M × K) and B
     (N × K) quantized along K, by the crate's fast exact GEMM: each block's
     inner sum exact, one rounding per block term, f32 accumulation in block
@@ -535,20 +571,73 @@ def gemm(a: QuantizedTensor, b: QuantizedTensor, alpha: float = 1.0, beta: float
     :func:`gemm_reference`. ``c`` is read when ``beta`` is not 0 and is not
     modified.
 
+    The epilogue (the crate's ``gemm::Epilogue``), each step rounded to
+    float32 in this order: ``y * col_scale[n]`` (length N), ``* row_scale[m]``
+    (length M), ``+ bias`` (length N, or M with ``bias_per="row"``), then
+    ``+ beta * C``.
+
     >>> a = blockscale.quantize(np.full((2, 32), 1.5, np.float32), "mxfp8")
     >>> b = blockscale.quantize(np.full((3, 32), 2.0, np.float32), "mxfp4")
     >>> blockscale.gemm(a, b).tolist()
     [[96.0, 96.0, 96.0], [96.0, 96.0, 96.0]]
+    >>> blockscale.gemm(a, b, row_scale=np.array([1, 0.5], np.float32), bias=np.ones(3, np.float32)).tolist()
+    [[97.0, 97.0, 97.0], [49.0, 49.0, 49.0]]
     """
-    return _gemm(_native.gemm, a, b, alpha, beta, c)
+    return _gemm(_native.gemm, a, b, alpha, beta, c, (row_scale, col_scale, bias, bias_per))
 
 
 def gemm_reference(
-    a: QuantizedTensor, b: QuantizedTensor, alpha: float = 1.0, beta: float = 0.0, c=None
+    a: QuantizedTensor,
+    b: QuantizedTensor,
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    c=None,
+    *,
+    row_scale=None,
+    col_scale=None,
+    bias=None,
+    bias_per: str = "column",
 ) -> np.ndarray:
     """:func:`gemm` by the crate's triple-loop definition (slow; the
     specification the fast path is tested against)."""
-    return _gemm(_native.gemm_reference, a, b, alpha, beta, c)
+    return _gemm(
+        _native.gemm_reference, a, b, alpha, beta, c, (row_scale, col_scale, bias, bias_per)
+    )
+
+
+def gemm_quantized(
+    a: QuantizedTensor,
+    b: QuantizedTensor,
+    format: str,
+    *,
+    alpha: float = 1.0,
+    row_scale=None,
+    col_scale=None,
+    bias=None,
+    bias_per: str = "column",
+    profile: Optional[str] = None,
+    global_amax: Optional[float] = None,
+) -> QuantizedTensor:
+    """A GEMM whose output is block-scaled, as a Blackwell GEMM epilogue
+    writes an NVFP4 or MXFP8 D: :func:`gemm` (with its epilogue), quantized
+    along N with ``format``. For NVFP4 and the MX floats the profile is
+    ``"cutlass"`` unless ``profile`` or the format names another: the block
+    scales CUTLASS's epilogue computes (the crate's
+    ``gemm::gemm_quantized``), NVFP4 with the norm constant ``2688 /
+    global_amax`` (D's own amax when not given), MX with RCEIL.
+
+    >>> a = blockscale.quantize(np.full((2, 32), 1.5, np.float32), "mxfp8")
+    >>> b = blockscale.quantize(np.full((16, 32), 2.0, np.float32), "mxfp4")
+    >>> d = blockscale.gemm_quantized(a, b, "nvfp4")
+    >>> d.format, d.global_amax, d.dequantize()[0, :2].tolist()
+    ('nvfp4,profile=cutlass', 96.0, [96.0, 96.0])
+    """
+    family = format.split(",")[0]
+    if profile is None and "profile=" not in format:
+        if family == "nvfp4" or (family.startswith("mx") and family != "mxint8"):
+            profile = "cutlass"
+    y = gemm(a, b, alpha, row_scale=row_scale, col_scale=col_scale, bias=bias, bias_per=bias_per)
+    return quantize(y, format, profile=profile, global_amax=global_amax)
 
 
 # Checkpoints -------------------------------------------------------------

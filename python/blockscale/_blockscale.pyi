@@ -89,6 +89,17 @@ def gemm(
 def gemm_reference(
     a: _Quantized, b: _Quantized, alpha: float = ..., beta: float = ..., c: Optional[npt.NDArray[np.float32]] = ...
 ) -> npt.NDArray[np.float32]: ...
+def epilogue(
+    y: npt.NDArray[np.float32],
+    m: int,
+    n: int,
+    beta: float = ...,
+    c: Optional[npt.NDArray[np.float32]] = ...,
+    row_scale: Optional[npt.NDArray[np.float32]] = ...,
+    col_scale: Optional[npt.NDArray[np.float32]] = ...,
+    bias: Optional[npt.NDArray[np.float32]] = ...,
+    bias_per: str = ...,
+) -> npt.NDArray[np.float32]: ...
 def convert(
     model: str,
     output: str,

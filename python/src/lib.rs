@@ -10,7 +10,7 @@ use blockscale::element::slice::{self, Real};
 use blockscale::element::{ConvertOptions, Rounding};
 use blockscale::format::AnyFormat;
 use blockscale::format::BlockFormat;
-use blockscale::gemm::{gemm_any, gemm_reference};
+use blockscale::gemm::{Bias, Epilogue, gemm_any, gemm_reference};
 use blockscale::io::checkpoint;
 use blockscale::tensor::{
     AnyQuantized, Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, TensorRounding,
@@ -538,6 +538,48 @@ fn gemm_reference_py<'py>(
     })
 }
 
+/// `epilogue(y, m, n, beta, c, row_scale, col_scale, bias, bias_per)`: the
+/// crate's `Epilogue::apply` on a GEMM result `y` (M·N) into a new array
+/// (from `c` when `beta` is not 0).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (y, m, n, beta=0.0, c=None, row_scale=None, col_scale=None, bias=None, bias_per="column"))]
+fn epilogue<'py>(
+    py: Python<'py>,
+    y: PyReadonlyArray1<'py, f32>,
+    m: usize,
+    n: usize,
+    beta: f32,
+    c: Option<PyReadonlyArray1<'py, f32>>,
+    row_scale: Option<PyReadonlyArray1<'py, f32>>,
+    col_scale: Option<PyReadonlyArray1<'py, f32>>,
+    bias: Option<PyReadonlyArray1<'py, f32>>,
+    bias_per: &str,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let y = elements(&y)?;
+    let mut e = Epilogue::new();
+    if let Some(s) = &row_scale {
+        e = e.row_scale(elements(s)?);
+    }
+    if let Some(s) = &col_scale {
+        e = e.col_scale(elements(s)?);
+    }
+    if let Some(b) = &bias {
+        let b = elements(b)?;
+        e = e.bias(match bias_per {
+            "column" => Bias::PerColumn(b),
+            "row" => Bias::PerRow(b),
+            other => return Err(bad(format!("bias_per {other:?}: expected column or row"))),
+        });
+    }
+    let mut out = match &c {
+        Some(c) => elements(c)?.to_vec(),
+        None => vec![0f32; y.len()],
+    };
+    e.apply(y, m, n, beta, &mut out).map_err(value_error)?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
 /// `rht(x, rows, cols, size, signs, seed, direction, inverse, bf16)`: the
 /// Random Hadamard Transform of the float32 matrix `x` (a new array).
 #[pyfunction]
@@ -878,6 +920,7 @@ fn _blockscale(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(from_parts, m)?)?;
     m.add_function(wrap_pyfunction!(gemm, m)?)?;
     m.add_function(wrap_pyfunction!(gemm_reference_py, m)?)?;
+    m.add_function(wrap_pyfunction!(epilogue, m)?)?;
     m.add_function(wrap_pyfunction!(formats, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(rht, m)?)?;

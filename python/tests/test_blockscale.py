@@ -456,3 +456,114 @@ def test_data_layouts_equal_numpy_constructions():
         blockscale.quantize(np.ones((2, 32), np.float32), "mxfp6").data_in("mn", fp6="packed")
     with pytest.raises(ValueError, match='expected "k" or "mn"'):
         q.data_in("m")
+
+
+F32_MAX = np.finfo(np.float32).max
+
+
+def cutlass_output(y, block, elem, top, nc):
+    """CUTLASS 4's block-scaled GEMM output, written from its host reference
+    (``compute_1d_scaling_factor_and_quantized_output``, ``gett.hpp``) and
+    its SM100 epilogue (``sm100_visitor_store_tma_warpspecialized.hpp``),
+    in float32 numpy with ml_dtypes casts: the block scale SF (E4M3 by
+    nearest-even, or UE8M0 rounded up when ``elem`` is MX), and the element
+    codes. Returns (scale bytes, element codes)."""
+    f = np.float32
+    with np.errstate(all="ignore"):
+        b = y.astype(f).reshape(-1, block)
+        amax = np.abs(b).max(axis=1)  # NaN propagates
+        pv = (amax * f(f(nc) * f(f(1) / f(top)))).astype(f)
+        if block == 16:
+            sf = np.clip(pv, -448, 448).astype(ml_dtypes.float8_e4m3fn)  # satfinite, NaN kept
+            sf_bytes = sf.view(np.uint8)
+            r = (f(1) / sf.astype(f)).astype(f)
+        else:
+            # cvt.rp.satfinite.ue8m0: the smallest 2^E >= pv, 2^-127 <= 2^E <= 2^127.
+            bits = pv.view(np.uint32)
+            e, man = (bits >> 23) & 0xFF, bits & 0x7FFFFF
+            up = (man > 0) & (e != 0xFE) & ~((e == 0) & (man <= 0x400000))
+            sf_bytes = np.where(np.isnan(pv), 0xFF, np.where(np.isinf(pv), 0xFE, e + up)).astype(np.uint8)
+            r = np.where(sf_bytes == 0xFF, np.nan, np.exp2(127.0 - sf_bytes.astype(np.float64))).astype(f)
+        s = (f(nc) * r).astype(f)
+        s = np.where(np.isnan(s), s, np.minimum(s, F32_MAX))
+        v = (b * s[:, None]).astype(f)
+        lim = float(ml_dtypes.finfo(elem).max)
+        # cvt.rn.satfinite of a NaN: the canonical NaN 0x7F (FP8), or +max (FP4, FP6).
+        has_nan = elem in (ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2)
+        nan_code = 0x7F if has_nan else np.array([lim], f).astype(elem).view(np.uint8)[0]
+        clipped = np.clip(v, -lim, lim).astype(elem).view(np.uint8)
+        codes = np.where(np.isnan(v), nan_code, clipped)
+    return sf_bytes, codes.reshape(-1)
+
+
+def nibbles(data):
+    d = data.reshape(-1)
+    return np.stack([d & 0xF, d >> 4], axis=1).reshape(-1)
+
+
+def test_cutlass_block_scaled_output_against_the_epilogue_written_in_numpy():
+    rng = np.random.default_rng(21)
+    y = (rng.standard_normal((8, 64)) * np.exp2(rng.integers(-6, 6, (8, 4))).repeat(16, axis=1)).astype(np.float32)
+    y[0, :16] = 0  # an all-zero block
+    y[1, :16] = 1e-30  # a block whose E4M3 scale underflows to 0: elements saturate
+    y[1, 16:32] = 2.0 ** -126 * 3  # f32-tiny block: UE8M0 byte near 0, multiplier near 2^127
+    y[2, 5] = np.nan
+    y[3, 40] = np.inf
+    # Values that land on E2M1 and E4M3 rounding ties under a power-of-two scale.
+    y[4, :16] = np.array([6, 5, 3.5, 2.5, 1.75, 1.25, 0.75, 0.25, -5, -3.5, -0.25, 0, -0.0, 1, 2, 4], np.float32)
+    finite = np.where(np.isfinite(y), y, np.float32(3))
+    # The norm constant is 2688/A (A: given, or the tensor's own amax).
+    for x, amax in ((finite, None), (y, 100.0), (y, 2688.0), (y, 1e-3)):
+        q = blockscale.quantize(x, "nvfp4", profile="cutlass", global_amax=amax)
+        A = np.float32(q.global_amax)
+        sf, codes = cutlass_output(x, 16, ml_dtypes.float4_e2m1fn, 6, np.float32(2688) / A)
+        assert q.scales.view(np.uint8).reshape(-1).tolist() == sf.tolist(), amax
+        assert nibbles(q.data).tolist() == codes.tolist(), amax
+    for fmt, elem in (("mxfp8", ml_dtypes.float8_e4m3fn), ("mxfp8-e5m2", ml_dtypes.float8_e5m2),
+                      ("mxfp4", ml_dtypes.float4_e2m1fn), ("mxfp6", ml_dtypes.float6_e2m3fn)):
+        q = blockscale.quantize(y, fmt, profile="cutlass")
+        top = float(ml_dtypes.finfo(elem).max)
+        sf, codes = cutlass_output(y, 32, elem, top, 1.0)
+        assert q.scales.view(np.uint8).reshape(-1).tolist() == sf.tolist(), fmt
+        got = nibbles(q.data) if elem == ml_dtypes.float4_e2m1fn else q.data.reshape(-1)
+        assert got.tolist() == codes.tolist(), fmt
+
+
+def test_gemm_epilogue_and_block_scaled_output():
+    rng = np.random.default_rng(22)
+    a = blockscale.quantize(rng.standard_normal((6, 128)).astype(np.float32), "mxfp8")
+    b = blockscale.quantize(rng.standard_normal((32, 128)).astype(np.float32), "mxfp8")
+    rs = (1 + rng.random(6) / 2).astype(np.float32)
+    cs = (1 + rng.random(32) / 2).astype(np.float32)
+    bias = rng.standard_normal(32).astype(np.float32)
+    f = np.float32
+    y = blockscale.gemm_reference(a, b, alpha=0.5)
+    # The epilogue's order, each step rounded to float32.
+    want = ((((y * cs[None, :]).astype(f)) * rs[:, None]).astype(f) + bias[None, :]).astype(f)
+    got = blockscale.gemm(a, b, alpha=0.5, row_scale=rs, col_scale=cs, bias=bias)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(
+        blockscale.gemm_reference(a, b, alpha=0.5, row_scale=rs, col_scale=cs, bias=bias), want)
+    rb = rng.standard_normal(6).astype(np.float32)
+    np.testing.assert_array_equal(
+        blockscale.gemm(a, b, bias=rb, bias_per="row"), (blockscale.gemm(a, b) + rb[:, None]).astype(f))
+    c0 = rng.standard_normal((6, 32)).astype(np.float32)
+    np.testing.assert_array_equal(
+        blockscale.gemm(a, b, beta=2.0, c=c0, bias=bias),
+        ((blockscale.gemm(a, b) + bias[None, :]).astype(f) + (f(2) * c0).astype(f)).astype(f))
+    # The output quantized as CUTLASS's epilogue writes it.
+    d = blockscale.gemm_quantized(a, b, "nvfp4", alpha=0.5, row_scale=rs, col_scale=cs, bias=bias)
+    assert d.format == "nvfp4,profile=cutlass" and d.global_amax == float(np.abs(want).max())
+    sf, codes = cutlass_output(want, 16, ml_dtypes.float4_e2m1fn, 6, f(2688) / f(d.global_amax))
+    assert d.scales.view(np.uint8).reshape(-1).tolist() == sf.tolist()
+    assert nibbles(d.data).tolist() == codes.tolist()
+    d8 = blockscale.gemm_quantized(a, b, "mxfp8")
+    sf, codes = cutlass_output(blockscale.gemm(a, b), 32, ml_dtypes.float8_e4m3fn, 448, 1.0)
+    assert d8.scales.view(np.uint8).reshape(-1).tolist() == sf.tolist()
+    assert d8.data.reshape(-1).tolist() == codes.tolist()
+    with pytest.raises(ValueError, match="row_scale"):
+        blockscale.gemm(a, b, row_scale=rs[:5])
+    with pytest.raises(ValueError, match="bias_per"):
+        blockscale.gemm(a, b, bias=bias, bias_per="diagonal")
+    with pytest.raises(TypeError, match="float32"):
+        blockscale.gemm(a, b, bias=bias.astype(np.float64))

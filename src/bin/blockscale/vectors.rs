@@ -55,6 +55,17 @@ pub struct VectorsArgs {
     /// M-row A, comma-separated
     #[arg(long, value_delimiter = ',')]
     masked: Vec<usize>,
+    /// Also write C block-scaled in this format, as a GPU epilogue does
+    /// (nvfp4,profile=cutlass or mxfp8,profile=cutlass; one GEMM only)
+    #[arg(long, value_name = "FORMAT")]
+    d_format: Option<String>,
+    /// Add a random per-column bias in the epilogue (one GEMM only)
+    #[arg(long)]
+    bias: bool,
+    /// Multiply by random per-row and per-column scales in the epilogue
+    /// (one GEMM only)
+    #[arg(long)]
+    row_col_scales: bool,
     /// Output directory (vectors.safetensors and manifest.json)
     #[arg(short, long)]
     output: PathBuf,
@@ -85,6 +96,9 @@ pub fn run(a: VectorsArgs) -> Result<(), Error> {
     } else {
         Fp6Packing::Bytes
     });
+    o.output = a.d_format;
+    o.bias = a.bias;
+    o.row_col_scales = a.row_col_scales;
     if !a.contiguous.is_empty() {
         o.grouping = Grouping::Contiguous {
             rows: a.contiguous,
