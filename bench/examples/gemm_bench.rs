@@ -7,39 +7,30 @@
 //!
 //! For each square size and for 1 and 2 threads it times `blockscale::gemm`
 //! (C = A·Bᵀ from quantized operands, packing included, quantization not)
-//! and the `gemm` crate's f32 GEMM (AVX-512 kernels where the CPU has them)
-//! on the same machine, and prints effective GFLOP/s (2·M·N·K / time, best
-//! of several runs) and the ratio. An f64 GEMM row shows the ceiling of the
-//! FP8 kernels, whose exact block sums need f64 lanes; E4M3 x E5M2 pairs
-//! (HYBRID) need 55-bit sums and run on i64 lanes.
+//! and two f32 GEMMs on the same machine in the same run: the `gemm`
+//! crate's (AVX-512 kernels where the CPU has them) and the system BLAS's
+//! `cblas_sgemm` (OpenBLAS or MKL, loaded at run time when installed). It
+//! prints the machine (CPU model, microarchitecture, SIMD level), effective
+//! GFLOP/s (2·M·N·K / time, best of several runs) with the ratios to both
+//! baselines, and TSC cycles per 1000 multiply-adds per thread. An f64
+//! GEMM row shows the ceiling of the FP8 kernels, whose exact block sums
+//! need f64 lanes; E4M3 x E5M2 pairs (HYBRID) need 55-bit sums and run on
+//! i64 lanes.
 
 use blockscale::format::{
     BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8, Nvfp4,
 };
 use blockscale::gemm::gemm;
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
-use blockscale::{E4M3, E5M2, simd};
+use blockscale::{E4M3, E5M2};
+use blockscale_bench::{Blas, Machine, best};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
-use std::time::Instant;
 
 fn data(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
     (0..n)
         .map(|_| (rng.next_u32() as f32 / u32::MAX as f32 - 0.5) * 4.0)
         .collect()
-}
-
-/// Best wall time of `f` over at least 3 runs and about 0.5 s.
-fn best(mut f: impl FnMut()) -> f64 {
-    f(); // warm-up: page faults, pool start
-    let (mut best, start, mut runs) = (f64::INFINITY, Instant::now(), 0);
-    while runs < 3 || (start.elapsed().as_secs_f64() < 0.5 && runs < 50) {
-        let t = Instant::now();
-        f();
-        best = best.min(t.elapsed().as_secs_f64());
-        runs += 1;
-    }
-    best
 }
 
 /// C = A·Bᵀ for s×s row-major matrices with the `gemm` crate (f32 or f64).
@@ -90,7 +81,6 @@ struct Row {
     s: usize,
     threads: usize,
     gflops: f64,
-    f32_gflops: f64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -102,7 +92,6 @@ fn measure<FA: BlockFormat, FB: BlockFormat>(
     s: usize,
     threads: usize,
     pool: &rayon::ThreadPool,
-    f32_gflops: f64,
     rows: &mut Vec<Row>,
 ) {
     let o = QuantizeOptions::default();
@@ -120,7 +109,6 @@ fn measure<FA: BlockFormat, FB: BlockFormat>(
         s,
         threads,
         gflops: 2.0 * (s as f64).powi(3) / t / 1e9,
-        f32_gflops,
     });
 }
 
@@ -129,10 +117,16 @@ fn main() {
         Some(a) => vec![a.parse().expect("size: a positive integer")],
         None => vec![512, 1024, 2048],
     };
+    let machine = Machine::read();
+    let blas = Blas::open();
+    println!("blockscale GEMM against f32 GEMMs, one run");
+    println!("{machine}");
     println!(
-        "blockscale GEMM vs f32 GEMM (gemm crate), SIMD level {}, {} CPUs",
-        simd::active().name(),
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        "baselines: the gemm crate 0.19 (f32, AVX-512 kernels where present); system BLAS: {}",
+        blas.as_ref()
+            .map_or("not found (apt install libopenblas0)".into(), |b| b
+                .name
+                .clone())
     );
     let mut rows = Vec::new();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
@@ -143,9 +137,24 @@ fn main() {
                 .num_threads(threads)
                 .build()
                 .expect("thread pool");
+            let gflops = |t: f64| 2.0 * (s as f64).powi(3) / t / 1e9;
             let mut c = vec![0f32; s * s];
             let t = pool.install(|| best(|| ref_gemm(&x, &y, &mut c, s, threads, 1.0)));
-            let f = 2.0 * (s as f64).powi(3) / t / 1e9;
+            rows.push(Row {
+                name: "f32 (gemm crate)".into(),
+                s,
+                threads,
+                gflops: gflops(t),
+            });
+            if let Some(blas) = &blas {
+                let t = best(|| blas.sgemm_nt(&x, &y, &mut c, s, threads));
+                rows.push(Row {
+                    name: "f32 (system BLAS)".into(),
+                    s,
+                    threads,
+                    gflops: gflops(t),
+                });
+            }
             // f64 GEMM: the ceiling for FP8, whose exact block sums need 41 bits.
             let (x64, y64): (Vec<f64>, Vec<f64>) = (
                 x.iter().map(|&v| v as f64).collect(),
@@ -154,18 +163,10 @@ fn main() {
             let mut c64 = vec![0f64; s * s];
             let t64 = pool.install(|| best(|| ref_gemm(&x64, &y64, &mut c64, s, threads, 1.0)));
             rows.push(Row {
-                name: "f32 (gemm crate)".into(),
-                s,
-                threads,
-                gflops: f,
-                f32_gflops: f,
-            });
-            rows.push(Row {
                 name: "f64 (gemm crate)".into(),
                 s,
                 threads,
-                gflops: 2.0 * (s as f64).powi(3) / t64 / 1e9,
-                f32_gflops: f,
+                gflops: gflops(t64),
             });
             let r = &mut rows;
             measure(
@@ -176,7 +177,6 @@ fn main() {
                 s,
                 threads,
                 &pool,
-                f,
                 r,
             );
             measure(
@@ -187,7 +187,6 @@ fn main() {
                 s,
                 threads,
                 &pool,
-                f,
                 r,
             );
             measure(
@@ -198,55 +197,70 @@ fn main() {
                 s,
                 threads,
                 &pool,
-                f,
                 r,
             );
             let (e3m2, e4m3) = (MxFp6E3M2::default(), MxFp8E4M3::default());
-            measure(e3m2, e3m2, &x, &y, s, threads, &pool, f, r);
-            measure(e4m3, e4m3, &x, &y, s, threads, &pool, f, r);
+            measure(e3m2, e3m2, &x, &y, s, threads, &pool, r);
+            measure(e4m3, e4m3, &x, &y, s, threads, &pool, r);
             let t8 = Fp8Tensorwise::<E4M3>::current();
-            measure(t8, t8, &x, &y, s, threads, &pool, f, r);
+            measure(t8, t8, &x, &y, s, threads, &pool, r);
             let (act, wt) = (
                 Fp8Blockwise::<E4M3>::ACTIVATIONS,
                 Fp8Blockwise::<E4M3>::WEIGHTS,
             );
-            measure(act, wt, &x, &y, s, threads, &pool, f, r);
-            measure(e4m3, MxFp8E5M2::default(), &x, &y, s, threads, &pool, f, r);
+            measure(act, wt, &x, &y, s, threads, &pool, r);
+            measure(e4m3, MxFp8E5M2::default(), &x, &y, s, threads, &pool, r);
             let t5 = Fp8Tensorwise::<E5M2>::current();
-            measure(t8, t5, &x, &y, s, threads, &pool, f, r);
+            measure(t8, t5, &x, &y, s, threads, &pool, r);
         }
     }
     // One row per format, one column per (size, threads): GFLOP/s and the
-    // ratio to the f32 GEMM measured at the same size and thread count.
+    // ratios to the two f32 GEMMs measured at the same size and thread count.
     let mut names: Vec<&str> = Vec::new();
     for r in &rows {
         if !names.contains(&r.name.as_str()) {
             names.push(&r.name);
         }
     }
+    let find = |name: &str, s: usize, t: usize| {
+        rows.iter()
+            .find(|r| r.name == name && r.s == s && r.threads == t)
+            .map(|r| r.gflops)
+    };
     let cols: Vec<(usize, usize)> = sizes.iter().flat_map(|&s| [(s, 1), (s, 2)]).collect();
+    let last = *sizes.last().expect("a size");
+    println!(
+        "\nEach cell: GFLOP/s (x the gemm crate's f32, x the system BLAS's f32, same size and threads). \
+         Last column: TSC cycles per 1000 multiply-adds per thread at {last}^3, 1 thread."
+    );
     print!("\n| {:<44} |", "format (A x B)");
     for (s, t) in &cols {
-        print!(" {:>15} |", format!("{s}^3, {t} thr"));
+        print!(" {:>22} |", format!("{s}^3, {t} thr"));
     }
-    print!("\n|{:-<46}|", "");
+    println!(" {:>10} |", "cyc/1k MAC");
+    print!("|{:-<46}|", "");
     for _ in &cols {
-        print!("{:->16}:|", "");
+        print!("{:->23}:|", "");
     }
-    println!();
+    println!("{:->11}:|", "");
     for name in names {
         print!("| {name:<44} |");
         for &(s, t) in &cols {
-            let r = rows
-                .iter()
-                .find(|r| r.name == name && r.s == s && r.threads == t);
-            let cell = match r {
-                Some(r) if r.name.starts_with("f32") => format!("{:.0}", r.gflops),
-                Some(r) => format!("{:.0} ({:.2}x)", r.gflops, r.gflops / r.f32_gflops),
+            let cell = match find(name, s, t) {
+                Some(g) => {
+                    let f = find("f32 (gemm crate)", s, t).unwrap_or(f64::NAN);
+                    match find("f32 (system BLAS)", s, t) {
+                        Some(b) => format!("{g:.0} ({:.2}x, {:.2}x)", g / f, g / b),
+                        None => format!("{g:.0} ({:.2}x)", g / f),
+                    }
+                }
                 None => "-".into(),
             };
-            print!(" {cell:>15} |");
+            print!(" {cell:>22} |");
         }
-        println!();
+        let cycles = find(name, last, 1).map_or("-".into(), |g| {
+            format!("{:.0}", machine.cycles_per(1.0, g * 1e9 / 2.0) * 1e3)
+        });
+        println!(" {cycles:>10} |");
     }
 }

@@ -223,7 +223,9 @@ pub(crate) fn in_level<R>(level: Level, f: impl FnOnce() -> R) -> R {
     }
 }
 
+mod cpu;
 mod table;
+pub use cpu::{Cpu, Microarch, cpu};
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod x86_64;

@@ -3,8 +3,8 @@
 //! threads.
 //!
 //! ```sh
-//! cargo run --release --example quant_bench            # the table
-//! cargo run --release --example quant_bench -- --casts # element casts only (Gelem/s)
+//! cargo run --release -p blockscale-bench --example quant_bench            # the table
+//! cargo run --release -p blockscale-bench --example quant_bench -- --casts # element casts only (Gelem/s)
 //! ```
 //!
 //! Each figure is the best of several runs. "copy" copies the f32 input
@@ -13,7 +13,9 @@
 //! count. `quantize` allocates its output, as the API does, so its time
 //! includes the kernel's first-touch page faults; `requantize` writes into a
 //! reused tensor (`QuantizedTensor::requantize`), as the copy writes into a
-//! reused buffer. Dequantizers write into a reused buffer.
+//! reused buffer. Dequantizers write into a reused buffer. The header names
+//! the machine (CPU model, microarchitecture, SIMD level); the last column
+//! is TSC cycles per element at one thread.
 
 use blockscale::element::{ConvertOptions, slice};
 use blockscale::format::{BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, Nvfp4};
@@ -100,16 +102,30 @@ fn wanted(name: &str) -> bool {
     std::env::var("QUANT_BENCH_ONLY").map_or(true, |s| name.contains(&s))
 }
 
-fn quant<F: BlockFormat>(f: F, rounding: TensorRounding, x: &[f32], rows: &mut Vec<Row>) {
-    if !wanted(&format!("quantize {}{:?}", f.name(), rounding)) {
+/// Quantize and requantize rows; `global_amax` given (delayed scaling)
+/// spares a format with a tensor scale its amax pass over the input.
+fn quant<F: BlockFormat>(
+    f: F,
+    rounding: TensorRounding,
+    global_amax: Option<f32>,
+    x: &[f32],
+    rows: &mut Vec<Row>,
+) {
+    if !wanted(&format!(
+        "quantize {}{:?}{global_amax:?}",
+        f.name(),
+        rounding
+    )) {
         return;
     }
     let opts = QuantizeOptions {
         rounding,
+        global_amax,
         ..Default::default()
     };
-    let suffix = match rounding {
-        TensorRounding::Stochastic { .. } => " (stochastic)",
+    let suffix = match (rounding, global_amax) {
+        (TensorRounding::Stochastic { .. }, _) => " (stochastic)",
+        (_, Some(_)) => " (tensor amax given: one pass)",
         _ => "",
     };
     let mut secs = [0.0; 2];
@@ -188,11 +204,12 @@ fn cast<T: Element>(x: &[f32], rows: &mut Vec<Row>) {
 
 fn main() {
     let casts_only = std::env::args().any(|a| a == "--casts");
+    let machine = blockscale_bench::Machine::read();
     println!(
-        "blockscale quant_bench: {ROWS}x{COLS} f32 ({} Mi elements), SIMD level {}",
-        N >> 20,
-        blockscale::simd::active().name()
+        "blockscale quant_bench: {ROWS}x{COLS} f32 ({} Mi elements)",
+        N >> 20
     );
+    println!("{machine}");
     let x = inputs(N);
     if casts_only {
         // Element casts on 16 Mi elements, one thread.
@@ -202,7 +219,12 @@ fn main() {
         cast::<E5M2>(&x[..n], &mut rows);
         cast::<E2M1>(&x[..n], &mut rows);
         for r in &rows {
-            println!("{}: {:.3} Gelem/s", r.name, n as f64 / r.secs[0] / 1e9);
+            println!(
+                "{}: {:.3} Gelem/s, {:.2} cycles/element",
+                r.name,
+                n as f64 / r.secs[0] / 1e9,
+                machine.cycles_per(r.secs[0], n as f64)
+            );
         }
         return;
     }
@@ -227,14 +249,28 @@ fn main() {
     }];
     let nearest = TensorRounding::NearestEven;
     let sr = TensorRounding::Stochastic { seed: 1 };
-    quant(Nvfp4::default(), nearest, &x, &mut rows);
-    quant(MxFp4::default(), nearest, &x, &mut rows);
-    quant(MxFp8E4M3::default(), nearest, &x, &mut rows);
-    quant(Fp8Tensorwise::<E4M3>::current(), nearest, &x, &mut rows);
-    quant(Fp8Blockwise::<E4M3>::ACTIVATIONS, nearest, &x, &mut rows);
-    quant(Nvfp4::default(), sr, &x, &mut rows);
-    quant(MxFp4::default(), sr, &x, &mut rows);
-    quant(MxFp8E4M3::default(), sr, &x, &mut rows);
+    let a = Some(blockscale::scale::amax(&x));
+    quant(Nvfp4::default(), nearest, None, &x, &mut rows);
+    quant(Nvfp4::default(), nearest, a, &x, &mut rows);
+    quant(MxFp4::default(), nearest, None, &x, &mut rows);
+    quant(MxFp8E4M3::default(), nearest, None, &x, &mut rows);
+    quant(
+        Fp8Tensorwise::<E4M3>::current(),
+        nearest,
+        None,
+        &x,
+        &mut rows,
+    );
+    quant(
+        Fp8Blockwise::<E4M3>::ACTIVATIONS,
+        nearest,
+        None,
+        &x,
+        &mut rows,
+    );
+    quant(Nvfp4::default(), sr, None, &x, &mut rows);
+    quant(MxFp4::default(), sr, None, &x, &mut rows);
+    quant(MxFp8E4M3::default(), sr, None, &x, &mut rows);
     dequant(Nvfp4::default(), &x, &mut dst, &mut rows);
     dequant(MxFp4::default(), &x, &mut dst, &mut rows);
     dequant(MxFp8E4M3::default(), &x, &mut dst, &mut rows);
@@ -242,20 +278,21 @@ fn main() {
     dequant(Fp8Blockwise::<E4M3>::ACTIVATIONS, &x, &mut dst, &mut rows);
     println!();
     println!(
-        "| operation | 1 thread Gelem/s | of copy | 2 threads Gelem/s | of copy | 2T/1T | 1 thread, per CPU-second |"
+        "| operation | 1 thread Gelem/s | of copy | 2 threads Gelem/s | of copy | 2T/1T | 1 thread, per CPU-second | cycles/elem, 1 thread |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let g = |s: f64| N as f64 / s / 1e9;
         println!(
-            "| {} | {:.2} | {:.0}% | {:.2} | {:.0}% | {:.2}x | {:.2} |",
+            "| {} | {:.2} | {:.0}% | {:.2} | {:.0}% | {:.2}x | {:.2} | {:.2} |",
             r.name,
             g(r.secs[0]),
             100.0 * copy[0] / r.secs[0],
             g(r.secs[1]),
             100.0 * copy[1] / r.secs[1],
             r.secs[0] / r.secs[1],
-            g(r.cpu)
+            g(r.cpu),
+            machine.cycles_per(r.secs[0], N as f64)
         );
     }
     println!();
