@@ -291,23 +291,39 @@ pub(super) unsafe fn encode_row(
     let k = K::new(codec);
     // One loop per (element kind, packing, rounding): no per-vector branches.
     match (k.int8, packing == Packing::Nibbles, rand) {
-        (false, false, None) => encode_blocks::<false, false>(&k, pres, block_len, src, &[], dst),
-        (false, true, None) => encode_blocks::<false, true>(&k, pres, block_len, src, &[], dst),
-        (true, false, None) => encode_blocks::<true, false>(&k, pres, block_len, src, &[], dst),
-        (true, true, None) => encode_blocks::<true, true>(&k, pres, block_len, src, &[], dst),
-        (false, false, Some(r)) => encode_blocks::<false, false>(&k, pres, block_len, src, r, dst),
-        (false, true, Some(r)) => encode_blocks::<false, true>(&k, pres, block_len, src, r, dst),
-        (true, false, Some(r)) => encode_blocks::<true, false>(&k, pres, block_len, src, r, dst),
-        (true, true, Some(r)) => encode_blocks::<true, true>(&k, pres, block_len, src, r, dst),
+        (false, false, None) => {
+            encode_blocks::<false, false, false>(&k, pres, block_len, src, &[], dst)
+        }
+        (false, true, None) => {
+            encode_blocks::<false, true, false>(&k, pres, block_len, src, &[], dst)
+        }
+        (true, false, None) => {
+            encode_blocks::<true, false, false>(&k, pres, block_len, src, &[], dst)
+        }
+        (true, true, None) => {
+            encode_blocks::<true, true, false>(&k, pres, block_len, src, &[], dst)
+        }
+        (false, false, Some(r)) => {
+            encode_blocks::<false, false, true>(&k, pres, block_len, src, r, dst)
+        }
+        (false, true, Some(r)) => {
+            encode_blocks::<false, true, true>(&k, pres, block_len, src, r, dst)
+        }
+        (true, false, Some(r)) => {
+            encode_blocks::<true, false, true>(&k, pres, block_len, src, r, dst)
+        }
+        (true, true, Some(r)) => {
+            encode_blocks::<true, true, true>(&k, pres, block_len, src, r, dst)
+        }
     }
 }
 
-/// The loop of [`encode_row`] for one element kind and packing; `rand`
-/// is empty for nearest-even, else `src.len()` long. Lengths are checked
-/// by the caller.
+/// The loop of [`encode_row`] for one element kind, packing and rounding
+/// (a constant, so that each gets its own loop); `rand` is `src.len()`
+/// long when `SR`, else empty. Lengths are checked by the caller.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn encode_blocks<const INT8: bool, const NIB: bool>(
+fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     k: &K,
     pres: &[Pre],
     block_len: usize,
@@ -316,7 +332,7 @@ fn encode_blocks<const INT8: bool, const NIB: bool>(
     dst: &mut [u8],
 ) {
     let n = src.len();
-    let sr = !rand.is_empty();
+    let sr = SR;
     let zero = _mm512_setzero_si512();
     let nblocks = n.div_ceil(block_len);
     let packing = if NIB {
