@@ -129,6 +129,7 @@ impl BlockFormat for Nvfp4 {
                 None,
                 out,
                 Packing::Bytes,
+                &[],
             );
             true
         } else {

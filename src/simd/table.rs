@@ -71,7 +71,8 @@ pub(crate) enum Packing {
 }
 
 /// [`Kernels::encode_row`].
-pub(crate) type EncodeRow = fn(&Codec, &[Pre], usize, &[f32], Option<&[u32]>, &mut [u8], Packing);
+pub(crate) type EncodeRow =
+    fn(&Codec, &[Pre], usize, &[f32], Option<&[u32]>, &mut [u8], Packing, &[f32]);
 /// [`Kernels::decode_row`].
 pub(crate) type DecodeRow =
     fn(&[f32; 256], u32, &[u8], &mut [f32], Option<(&[f32], usize)>, Packing);
@@ -103,8 +104,11 @@ pub(crate) struct Kernels {
     /// even, or stochastically with `rand[i]` (the engine's `Stochastic {
     /// random: rand[i], count: 32 }`). `dst.len()` is `src.len()` (bytes) or
     /// `⌈src.len()/2⌉` (nibbles, which needs an even `block_len` unless
-    /// there is one block). Arguments: codec, pres, block_len, src, rand,
-    /// dst, packing.
+    /// there is one block). `ahead` (any length, often empty) is the next
+    /// row the caller will read: the kernel prefetches it into L2 at the
+    /// pace it reads `src`, so that the caller's amax pass over it finds it
+    /// there instead of in DRAM (a hint; nothing is read). Arguments:
+    /// codec, pres, block_len, src, rand, dst, packing, ahead.
     pub encode_row: Option<EncodeRow>,
     /// Decodes one row: `dst[i] = table[code_i & (2^bits − 1)]`, times
     /// `factors.0[i / factors.1]` if given (one f32 multiplication). With

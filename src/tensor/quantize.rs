@@ -224,6 +224,18 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         (st.band, st.tile) = (band, tile);
     }
 
+    /// The stored row after `r` where it lies in the source as f32 (else
+    /// empty): the encode kernels pull it toward the cache while they
+    /// encode row `r`, so that the next amax pass finds it there.
+    fn ahead(&self, r: usize) -> &[f32] {
+        match (self.direction, S::as_f32s(self.src)) {
+            (Direction::Rowwise, Some(x)) if r + 1 < self.rows => {
+                &x[(r + 1) * self.cols..(r + 2) * self.cols]
+            }
+            _ => &[],
+        }
+    }
+
     /// The amax of each tile's segment of one stored row.
     fn block_amaxes(&self, row: &[f32], out: &mut [f32]) {
         let tc = self.grid.tc;
@@ -294,7 +306,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                     &mut data[e..e + row.len()]
                 };
                 let rnd = staged.then_some(&rand[..]);
-                encode_row(codec, &st.pres, g.tc, row, rnd, out, packing);
+                encode_row(codec, &st.pres, g.tc, row, rnd, out, packing, self.ahead(r));
                 continue;
             }
             for (tj, seg) in row.chunks(g.tc).enumerate() {

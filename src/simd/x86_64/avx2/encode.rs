@@ -228,6 +228,7 @@ fn bytes_of(c: __m256i) -> u64 {
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)] // the table's `EncodeRow`
 pub(super) unsafe fn encode_row(
     codec: &Codec,
     pres: &[Pre],
@@ -236,6 +237,7 @@ pub(super) unsafe fn encode_row(
     rand: Option<&[u32]>,
     dst: &mut [u8],
     packing: Packing,
+    ahead: &[f32],
 ) {
     let n = src.len();
     let block_len = block_len.max(1);
@@ -275,6 +277,10 @@ pub(super) unsafe fn encode_row(
         let mut i = s;
         while i < e {
             let m = (e - i).min(8);
+            if i.is_multiple_of(16) && i < ahead.len() {
+                // SAFETY: a prefetch does not access memory; i < ahead.len().
+                unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
+            }
             let mut xs = [0f32; 8];
             let mut rs = [0u32; 8];
             xs[..m].copy_from_slice(&src[i..i + m]);

@@ -23,6 +23,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     ..PORTABLE
 };
 
+#[allow(clippy::too_many_arguments)] // the table's `EncodeRow`
 fn encode_row(
     codec: &Codec,
     pres: &[Pre],
@@ -31,10 +32,11 @@ fn encode_row(
     rand: Option<&[u32]>,
     dst: &mut [u8],
     packing: Packing,
+    ahead: &[f32],
 ) {
     // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
     // and FMA.
-    unsafe { encode::encode_row(codec, pres, block_len, src, rand, dst, packing) }
+    unsafe { encode::encode_row(codec, pres, block_len, src, rand, dst, packing, ahead) }
 }
 
 fn decode_row(

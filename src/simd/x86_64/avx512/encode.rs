@@ -265,6 +265,7 @@ fn store_codes(dst: &mut [u8], i: usize, m: usize, c: __m512i, packing: Packing)
 /// # Safety
 /// The CPU must support AVX-512 F, BW, DQ and VL.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+#[allow(clippy::too_many_arguments)] // the table's `EncodeRow`
 pub(super) unsafe fn encode_row(
     codec: &Codec,
     pres: &[Pre],
@@ -273,6 +274,7 @@ pub(super) unsafe fn encode_row(
     rand: Option<&[u32]>,
     dst: &mut [u8],
     packing: Packing,
+    ahead: &[f32],
 ) {
     let n = src.len();
     let block_len = block_len.max(1);
@@ -292,28 +294,28 @@ pub(super) unsafe fn encode_row(
     // One loop per (element kind, packing, rounding): no per-vector branches.
     match (k.int8, packing == Packing::Nibbles, rand) {
         (false, false, None) => {
-            encode_blocks::<false, false, false>(&k, pres, block_len, src, &[], dst)
+            encode_blocks::<false, false, false>(&k, pres, block_len, src, &[], dst, ahead)
         }
         (false, true, None) => {
-            encode_blocks::<false, true, false>(&k, pres, block_len, src, &[], dst)
+            encode_blocks::<false, true, false>(&k, pres, block_len, src, &[], dst, ahead)
         }
         (true, false, None) => {
-            encode_blocks::<true, false, false>(&k, pres, block_len, src, &[], dst)
+            encode_blocks::<true, false, false>(&k, pres, block_len, src, &[], dst, ahead)
         }
         (true, true, None) => {
-            encode_blocks::<true, true, false>(&k, pres, block_len, src, &[], dst)
+            encode_blocks::<true, true, false>(&k, pres, block_len, src, &[], dst, ahead)
         }
         (false, false, Some(r)) => {
-            encode_blocks::<false, false, true>(&k, pres, block_len, src, r, dst)
+            encode_blocks::<false, false, true>(&k, pres, block_len, src, r, dst, ahead)
         }
         (false, true, Some(r)) => {
-            encode_blocks::<false, true, true>(&k, pres, block_len, src, r, dst)
+            encode_blocks::<false, true, true>(&k, pres, block_len, src, r, dst, ahead)
         }
         (true, false, Some(r)) => {
-            encode_blocks::<true, false, true>(&k, pres, block_len, src, r, dst)
+            encode_blocks::<true, false, true>(&k, pres, block_len, src, r, dst, ahead)
         }
         (true, true, Some(r)) => {
-            encode_blocks::<true, true, true>(&k, pres, block_len, src, r, dst)
+            encode_blocks::<true, true, true>(&k, pres, block_len, src, r, dst, ahead)
         }
     }
 }
@@ -330,6 +332,7 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     src: &[f32],
     rand: &[u32],
     dst: &mut [u8],
+    ahead: &[f32],
 ) {
     let n = src.len();
     let sr = SR;
@@ -359,6 +362,10 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             while i < e {
                 // SAFETY: i + 16 <= e <= n = src.len() (and rand's, checked).
                 let x = unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) };
+                if i < ahead.len() {
+                    // SAFETY: a prefetch does not access memory; i < ahead.len().
+                    unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
+                }
                 let rnd = sr.then(|| {
                     // SAFETY: i + 16 <= e <= n = rand.len() (checked above).
                     unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) }

@@ -46,6 +46,7 @@ fn lanes(m: usize) -> __mmask16 {
     if m >= 16 { 0xFFFF } else { (1u16 << m) - 1 }
 }
 
+#[allow(clippy::too_many_arguments)] // the table's `EncodeRow`
 fn encode_row(
     codec: &Codec,
     pres: &[Pre],
@@ -54,10 +55,11 @@ fn encode_row(
     rand: Option<&[u32]>,
     dst: &mut [u8],
     packing: Packing,
+    ahead: &[f32],
 ) {
     // SAFETY: reached only through this module's tables, so the CPU
     // supports AVX-512 F, BW, DQ and VL.
-    unsafe { encode::encode_row(codec, pres, block_len, src, rand, dst, packing) }
+    unsafe { encode::encode_row(codec, pres, block_len, src, rand, dst, packing, ahead) }
 }
 
 fn decode_row(
