@@ -7,7 +7,7 @@
 //! |---------|---------------------------------------|-------------------|-----------------------|
 //! | i8      | E2M1, E2M3, INT8 (NVFP4, MXFP4, MXFP6-E2M3, MXINT8) | exact i32 | AVX-512 VNNI `vpdpbusd` |
 //! | f64     | E4M3, E3M2 (MXFP8, FP8, MXFP6-E3M2)   | exact f64         | AVX-512F FMA          |
-//! | i64     | E4M3 x E5M2 (FP8 HYBRID)              | exact i64         | AVX-512DQ `vpmullq`   |
+//! | i64     | E4M3 x E5M2 (FP8 HYBRID)              | exact i64         | AVX-512 f64 FMA runs  |
 //! | generic | E5M2 pairs, non-finite data           | exact i64/i128    | none                  |
 //!
 //! Each path is bit-identical to [`super::gemm_reference`]: the inner sums
@@ -16,7 +16,7 @@
 //! whichever kernel runs. Without the SIMD level (or with
 //! `BLOCKSCALE_SIMD=portable`) the packed kernels run portable Rust.
 
-use super::kernels::{f64_tile, i8_tile, i64_block};
+use super::kernels::{f64_tile, i8_tile, i64_block, i64_tile_pow2};
 use super::pack::{self, KGeom};
 use super::plan::{self, Plan};
 use super::{
@@ -190,7 +190,7 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
     match plan::plan(a, b, &d) {
         Plan::I8 => packed_i8(a, b, &d, alpha, beta, c, kernels),
         Plan::F64 { pow2 } => packed_f64(a, b, &d, alpha, beta, c, kernels, pow2),
-        Plan::I64 { pow2 } => packed_i64(a, b, &d, alpha, beta, c, kernels, pow2),
+        Plan::I64 { pow2, group } => packed_i64(a, b, &d, alpha, beta, c, kernels, pow2, group),
         Plan::Generic => generic(a, b, &d, alpha, beta, c),
     }
 }
@@ -360,6 +360,7 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
     c: &mut [f32],
     kernels: &Kernels,
     pow2: bool,
+    group: usize,
 ) -> Result<(), Error> {
     let g = KGeom::f64(d);
     let (e0a, e0b) = (unit_exponent::<FA::Elem>(), unit_exponent::<FB::Elem>());
@@ -368,19 +369,17 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
         crate::element::pow2_f64(-e0a),
         crate::element::pow2_f64(-e0b),
     );
-    drive_wide::<FA, FB, i64>(a, b, d, (alpha, beta), c, |at, sat, bt, sbt, acc| {
+    drive_wide::<FA, FB, f64>(a, b, d, (alpha, beta), c, |at, sat, bt, sbt, acc| {
+        if pow2 {
+            return i64_tile_pow2(kernels, at, sat, bt, sbt, g, group, acc);
+        }
         let mut sums = [0i64; MR * NR];
         for blk in 0..g.blocks {
             let (k0, k1) = (blk * g.kbp, (blk + 1) * g.kbp);
-            i64_block(kernels, at, bt, k0, k1, &mut sums);
+            i64_block(kernels, at, bt, k0, k1, group, &mut sums);
             for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
                 let (sa, sb) = (sat[blk * MR + i / NR], sbt[blk * NR + i % NR]);
-                *out += if pow2 {
-                    // f32(S) rounds once; the power-of-two P is exact.
-                    s as f32 * (sa * sb) as f32
-                } else {
-                    block_term(s as i128, e0a + e0b, (sa * ua) as f32, (sb * ub) as f32)
-                };
+                *out += block_term(s as i128, e0a + e0b, (sa * ua) as f32, (sb * ub) as f32);
             }
         }
     })

@@ -44,19 +44,63 @@ pub(crate) fn f64_tile(
     }
 }
 
-/// The i64 block sums: the table's (AVX-512) if it has one, else
+/// The i64 block sums of integers held in f64: the table's (AVX-512) if
+/// it has one and `group` (the plan's) is positive, else
 /// [`i64_block_portable`].
 pub(crate) fn i64_block(
     kernels: &Kernels,
-    a: &[i64],
-    b: &[i64],
+    a: &[f64],
+    b: &[f64],
     k0: usize,
     k1: usize,
+    group: usize,
     out: &mut [i64; MR * NR],
 ) {
     match kernels.i64_block {
-        Some(block) => block(a, b, k0, k1, out),
-        None => i64_block_portable(a, b, k0, k1, out),
+        Some(block) if group > 0 => block(a, b, k0, k1, group, out),
+        _ => i64_block_portable(a, b, k0, k1, out),
+    }
+}
+
+/// The i64 kernel's tile when every scale product is a power of two in
+/// f32's normal range (the plan's `pow2`): the table's (AVX-512) if it has
+/// one and `group` is positive, else [`i64_tile_pow2_portable`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn i64_tile_pow2(
+    kernels: &Kernels,
+    a: &[f64],
+    sa: &[f64],
+    b: &[f64],
+    sb: &[f64],
+    g: KGeom,
+    group: usize,
+    acc: &mut [f32; MR * NR],
+) {
+    match kernels.i64_tile {
+        Some(tile) if group > 0 => tile(a, sa, b, sb, g.blocks, g.kbp, group, acc),
+        _ => i64_tile_pow2_portable(a, sa, b, sb, g, acc),
+    }
+}
+
+/// Portable [`i64_tile_pow2`]: per K block the exact i64 sums `S`, then
+/// `acc += f32(S) · f32(s_a·s_b)`. `f32(S)` rounds once and the product by
+/// a power of two in f32's normal range (the planner's condition) is exact,
+/// so each term is the reference's one rounding.
+pub(crate) fn i64_tile_pow2_portable(
+    a: &[f64],
+    sa: &[f64],
+    b: &[f64],
+    sb: &[f64],
+    g: KGeom,
+    acc: &mut [f32; MR * NR],
+) {
+    let mut sums = [0i64; MR * NR];
+    for blk in 0..g.blocks {
+        i64_block_portable(a, b, blk * g.kbp, (blk + 1) * g.kbp, &mut sums);
+        for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
+            let (sa, sb) = (sa[blk * MR + i / NR], sb[blk * NR + i % NR]);
+            *out += s as f32 * (sa * sb) as f32;
+        }
     }
 }
 
@@ -155,10 +199,11 @@ pub(crate) fn f64_tile_portable(
 }
 
 /// Portable exact block sums for the i64 kernel: `out[r][j] = Σ_{k0..k1}
-/// a[k][r]·b[k][j]` (the planner bounds them below 2^63).
+/// a[k][r]·b[k][j]` in i64, of integers the packing holds in f64 (the
+/// planner bounds the sums below 2^63).
 pub(crate) fn i64_block_portable(
-    a: &[i64],
-    b: &[i64],
+    a: &[f64],
+    b: &[f64],
     k0: usize,
     k1: usize,
     out: &mut [i64; MR * NR],
@@ -168,7 +213,7 @@ pub(crate) fn i64_block_portable(
         let (ak, bk) = (&a[k * MR..][..MR], &b[k * NR..][..NR]);
         for (r, orow) in out.chunks_exact_mut(NR).enumerate() {
             for (o, &bv) in orow.iter_mut().zip(bk) {
-                *o += ak[r] * bv;
+                *o += ak[r] as i64 * bv as i64;
             }
         }
     }
@@ -328,7 +373,7 @@ mod tests {
         f64_tile_portable(&af, &sa, &bf, &sb, g, true, &mut want);
         let mut want_sums = [[0i64; MR * NR]; 2];
         for (blk, w) in want_sums.iter_mut().enumerate() {
-            i64_block_portable(&a, &b, blk * g.kbp, (blk + 1) * g.kbp, w);
+            i64_block_portable(&af, &bf, blk * g.kbp, (blk + 1) * g.kbp, w);
         }
         each_table(|level, k| {
             let mut got = [0f32; MR * NR];
@@ -336,8 +381,95 @@ mod tests {
             assert_eq!(want.map(f32::to_bits), got.map(f32::to_bits), "{level:?}");
             for (blk, w) in want_sums.iter().enumerate() {
                 let mut sums = [0i64; MR * NR];
-                i64_block(k, &a, &b, blk * g.kbp, (blk + 1) * g.kbp, &mut sums);
+                i64_block(
+                    k,
+                    &af,
+                    &bf,
+                    blk * g.kbp,
+                    (blk + 1) * g.kbp,
+                    1 << 12,
+                    &mut sums,
+                );
                 assert_eq!(*w, sums, "{level:?} block {blk}");
+            }
+        });
+    }
+
+    /// The i64 block sums at E4M3 × E5M2 sizes (|a| < 2^18, |b| < 2^32),
+    /// where 32 products reach 2^55 and one f64 sum would round: the
+    /// kernels' f64 runs of `group` terms must give the exact i64 sums,
+    /// computed here term by term in i128.
+    #[test]
+    fn i64_block_runs_are_exact() {
+        let mut next = stream(0x6A09_E667_F3BC_C909);
+        let kp = 32;
+        let int = |x: u64, bits: u32| (x % (1 << bits)) as i64 - (1 << (bits - 1));
+        let mut a: Vec<f64> = (0..kp * MR).map(|_| int(next(), 19) as f64).collect();
+        let mut b: Vec<f64> = (0..kp * NR).map(|_| int(next(), 33) as f64).collect();
+        // Row 0 and column 0 at the extremes, all one sign: the largest
+        // sums. Row 1 and column 1 odd and near them: sums past 2^53 with
+        // low bits set, which one f64 sum would round.
+        for k in 0..kp {
+            a[k * MR] = -((1 << 18) as f64);
+            b[k * NR] = -((1i64 << 32) as f64);
+            a[k * MR + 1] = ((1 << 18) - 1 - 2 * (k % 5)) as f64;
+            b[k * NR + 1] = ((1i64 << 32) - 1 - 2 * (k % 7) as i64) as f64;
+        }
+        let mut want = [0i64; MR * NR];
+        for (i, w) in want.iter_mut().enumerate() {
+            let (r, j) = (i / NR, i % NR);
+            let s: i128 = (0..kp)
+                .map(|k| a[k * MR + r] as i128 * b[k * NR + j] as i128)
+                .sum();
+            *w = i64::try_from(s).unwrap();
+        }
+        assert_eq!(want[0], 32 << 50);
+        let one_sum: f64 = (0..kp).map(|k| a[k * MR + 1] * b[k * NR + 1]).sum();
+        assert_ne!(
+            one_sum as i64,
+            want[NR + 1],
+            "the test needs a sum f64 rounds"
+        );
+        // 2^53 / 2^50 = 8 terms per run; shorter runs and ranges too.
+        for group in [8, 5, 1] {
+            each_table(|level, k| {
+                let mut sums = [0i64; MR * NR];
+                i64_block(k, &a, &b, 0, kp, group, &mut sums);
+                assert_eq!(want, sums, "{level:?} group {group}");
+                i64_block(k, &a, &b, 3, 17, group, &mut sums);
+                let mut part = [0i64; MR * NR];
+                i64_block_portable(&a, &b, 3, 17, &mut part);
+                assert_eq!(part, sums, "{level:?} group {group}, k 3..17");
+            });
+        }
+    }
+
+    /// The i64 tile with power-of-two scales at E4M3 × E5M2 sizes: the
+    /// kernels' f32 terms and sums, bit for bit, against the portable loop
+    /// (i64 sums, then Rust's own f32 conversions and operations).
+    #[test]
+    fn i64_tile_pow2_kernels_agree() {
+        let mut next = stream(0xBB67_AE85_84CA_A73B);
+        let g = KGeom { blocks: 3, kbp: 32 };
+        let kp = g.blocks * g.kbp;
+        let int = |x: u64, bits: u32| ((x % (1 << bits)) as i64 - (1 << (bits - 1))) as f64;
+        let a: Vec<f64> = (0..kp * MR).map(|_| int(next(), 19)).collect();
+        let b: Vec<f64> = (0..kp * NR).map(|_| int(next(), 33)).collect();
+        let pow2 = |x: u64| crate::element::pow2_f64((x % 40) as i32 - 60);
+        let sa: Vec<f64> = (0..g.blocks * MR).map(|_| pow2(next())).collect();
+        let sb: Vec<f64> = (0..g.blocks * NR).map(|_| pow2(next())).collect();
+        let start: [f32; MR * NR] = core::array::from_fn(|i| i as f32 * 0.37 - 20.0);
+        let mut want = start;
+        i64_tile_pow2_portable(&a, &sa, &b, &sb, g, &mut want);
+        each_table(|level, k| {
+            for group in [8, 3] {
+                let mut got = start;
+                i64_tile_pow2(k, &a, &sa, &b, &sb, g, group, &mut got);
+                assert_eq!(
+                    want.map(f32::to_bits),
+                    got.map(f32::to_bits),
+                    "{level:?} {group}"
+                );
             }
         });
     }

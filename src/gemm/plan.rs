@@ -126,6 +126,9 @@ pub(crate) enum Plan {
     /// is `f32(S)·P`; otherwise the reference's exact scalar rounding.
     I64 {
         pow2: bool,
+        /// How many products an f64 sums exactly (`group · max|a·b| ≤
+        /// 2^53`), for the kernel's f64 runs; 0 if one product may not fit.
+        group: usize,
     },
     Generic,
 }
@@ -157,7 +160,9 @@ pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
             pow2: sa.scale_bits <= 1 && sb.scale_bits <= 1,
         }
     } else if smax < 1 << 63 {
+        let prod = (sa.max_int as u128 * sb.max_int as u128).max(1);
         Plan::I64 {
+            group: ((1u128 << 53) / prod).min(usize::MAX as u128) as usize,
             pow2: sa.scale_bits <= 1
                 && sb.scale_bits <= 1
                 && (no_scales
@@ -206,7 +211,8 @@ mod tests {
         // E4M3 x E5M2: 32 products need 55 bits.
         let (a, b) = (q(MxFp8E4M3::default(), &x), q(MxFp8E5M2::default(), &x));
         let d = check(&a, &b, 4).unwrap();
-        assert_eq!(plan(&a, &b, &d), Plan::I64 { pow2: true });
+        // 2^17.8 · 2^31.8 per product: eight f64 terms stay below 2^53.
+        assert!(matches!(plan(&a, &b, &d), Plan::I64 { pow2: true, group } if group >= 8));
         // E5M2 spans 2^-16..2^15.8: 32 products need 69 bits.
         assert_eq!(plan_of(MxFp8E5M2::default(), &x), Plan::Generic);
         assert_eq!(plan_of(Fp8Tensorwise::<E5M2>::current(), &x), Plan::Generic);

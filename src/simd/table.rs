@@ -90,8 +90,11 @@ pub(crate) type I8Tile =
 /// [`Kernels::f64_tile`].
 pub(crate) type F64Tile =
     fn(&[f64], &[f64], &[f64], &[f64], usize, usize, bool, &mut [f32; MR * NR]);
+/// [`Kernels::i64_tile`].
+pub(crate) type I64Tile =
+    fn(&[f64], &[f64], &[f64], &[f64], usize, usize, usize, &mut [f32; MR * NR]);
 /// [`Kernels::i64_block`].
-pub(crate) type I64Block = fn(&[i64], &[i64], usize, usize, &mut [i64; MR * NR]);
+pub(crate) type I64Block = fn(&[f64], &[f64], usize, usize, usize, &mut [i64; MR * NR]);
 
 /// The kernels of one instruction-set level; `None` means "run the
 /// portable code".
@@ -143,10 +146,16 @@ pub(crate) struct Kernels {
     /// accumulators.
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub f64_tile: Option<F64Tile>,
-    /// The GEMM's exact i64 block sums (see `gemm::kernels::i64_block`).
-    /// Arguments: a, b, k0, k1, out.
+    /// The GEMM's exact i64 block sums of integers held in f64 (see
+    /// `gemm::kernels::i64_block`), summed exactly in f64 over runs of
+    /// `group` k. Arguments: a, b, k0, k1, group (> 0), out.
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub i64_block: Option<I64Block>,
+    /// The GEMM's i64 tile kernel for power-of-two scale products (see
+    /// `gemm::kernels::i64_tile_pow2`). Arguments: a, s_a, b, s_b, K blocks,
+    /// K block length, group (> 0), accumulators.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
+    pub i64_tile: Option<I64Tile>,
 }
 
 /// No kernels: every job runs the portable code.
@@ -161,6 +170,7 @@ pub(in crate::simd) const PORTABLE: Kernels = Kernels {
     i8_tile: None,
     f64_tile: None,
     i64_block: None,
+    i64_tile: None,
 };
 
 /// The kernels of `level`, lowered to what this CPU supports ([`detected`]):

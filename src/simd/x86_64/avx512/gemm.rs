@@ -164,7 +164,7 @@ unsafe fn f64_tile_impl<const POW2: bool>(
             let sbp = sb.as_ptr().add(blk * NR);
             let (sb0, sb1) = (_mm512_loadu_pd(sbp), _mm512_loadu_pd(sbp.add(8)));
             for (r, cr) in c.iter_mut().enumerate() {
-                let sar = _mm512_set1_pd(*sa.get_unchecked(blk * MR + r));
+                let sar = _mm512_set1_pd(sa[blk * MR + r]);
                 let (p0, p1) = (_mm512_mul_pd(sar, sb0), _mm512_mul_pd(sar, sb1));
                 let (t0, t1) = if POW2 {
                     (
@@ -185,42 +185,134 @@ unsafe fn f64_tile_impl<const POW2: bool>(
     }
 }
 
-/// Exact i64 block sums (AVX-512DQ `vpmullq`): `out[r][j] = Σ_{k0..k1}
-/// a[k][r]·b[k][j]`, with packed tiles `a` `[k][MR]` and `b` `[k][NR]`.
+/// The i64 kernel's whole tile when every scale product is a power of two
+/// in f32's normal range: per K block the exact sums `S` (as
+/// [`i64_block`] finds them), then `acc += f32(S) · f32(s_a·s_b)`, an f32
+/// multiply and an f32 add, as the portable loop does.
 ///
-/// Panics if a slice is shorter than `k1` rows.
-pub(super) fn i64_block(a: &[i64], b: &[i64], k0: usize, k1: usize, out: &mut [i64; MR * NR]) {
-    assert!(a.len() >= k1 * MR && b.len() >= k1 * NR);
+/// Panics if a slice is shorter than the `blocks` × `kbp` geometry needs or
+/// `group` is 0.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn i64_tile(
+    a: &[f64],
+    sa: &[f64],
+    b: &[f64],
+    sb: &[f64],
+    blocks: usize,
+    kbp: usize,
+    group: usize,
+    acc: &mut [f32; MR * NR],
+) {
+    assert!(a.len() >= blocks * kbp * MR && b.len() >= blocks * kbp * NR);
+    assert!(sa.len() >= blocks * MR && sb.len() >= blocks * NR && group > 0);
     // SAFETY: the CPU supports AVX-512F/DQ (an entry of `KERNELS`, handed
-    // out only on such a CPU) and every read is below row k1 of the packed
-    // tiles (asserted).
-    unsafe { i64_block_impl(a, b, k0, k1, out) }
+    // out only on such a CPU) and every read is within the lengths
+    // asserted above.
+    unsafe { i64_tile_impl(a, sa, b, sb, blocks, kbp, group, acc) }
 }
 
 #[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn i64_block_impl(a: &[i64], b: &[i64], k0: usize, k1: usize, out: &mut [i64; MR * NR]) {
-    let mut s = [[_mm512_setzero_si512(); 2]; MR];
-    for k in k0..k1 {
-        // SAFETY: k < k1, so row k of both tiles is in bounds.
+#[allow(clippy::too_many_arguments)]
+unsafe fn i64_tile_impl(
+    a: &[f64],
+    sa: &[f64],
+    b: &[f64],
+    sb: &[f64],
+    blocks: usize,
+    kbp: usize,
+    group: usize,
+    acc: &mut [f32; MR * NR],
+) {
+    let mut sums = [0i64; MR * NR];
+    let wide = |lo: __m256, hi: __m256| _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi);
+    for blk in 0..blocks {
+        // SAFETY: the caller's lengths cover rows (blk + 1)·kbp of both tiles.
+        unsafe { i64_block_impl(a, b, blk * kbp, (blk + 1) * kbp, group, &mut sums) };
+        // SAFETY: sb holds blocks·NR scales, sa blocks·MR (asserted by the
+        // caller); sums and acc hold MR·NR, row r's NR at r·NR.
         unsafe {
-            let bp = b.as_ptr().add(k * NR);
-            let (b0, b1) = (
-                _mm512_loadu_si512(bp.cast()),
-                _mm512_loadu_si512(bp.add(8).cast()),
-            );
-            let ap = a.as_ptr().add(k * MR);
-            for (r, sr) in s.iter_mut().enumerate() {
-                let av = _mm512_set1_epi64(*ap.add(r));
-                sr[0] = _mm512_add_epi64(sr[0], _mm512_mullo_epi64(av, b0));
-                sr[1] = _mm512_add_epi64(sr[1], _mm512_mullo_epi64(av, b1));
+            let sbp = sb.as_ptr().add(blk * NR);
+            let (sb0, sb1) = (_mm512_loadu_pd(sbp), _mm512_loadu_pd(sbp.add(8)));
+            for r in 0..MR {
+                let s_a = _mm512_set1_pd(sa[blk * MR + r]);
+                let p = wide(
+                    _mm512_cvtpd_ps(_mm512_mul_pd(s_a, sb0)),
+                    _mm512_cvtpd_ps(_mm512_mul_pd(s_a, sb1)),
+                );
+                let sp = sums.as_ptr().add(r * NR);
+                let t = wide(
+                    _mm512_cvtepi64_ps(_mm512_loadu_si512(sp.cast())),
+                    _mm512_cvtepi64_ps(_mm512_loadu_si512(sp.add(8).cast())),
+                );
+                let ap = acc.as_mut_ptr().add(r * NR);
+                _mm512_storeu_ps(ap, _mm512_add_ps(_mm512_loadu_ps(ap), _mm512_mul_ps(t, p)));
             }
         }
     }
-    for (r, sr) in s.iter().enumerate() {
-        // SAFETY: out holds MR·NR i64; row r's NR start at r·NR.
-        unsafe {
-            _mm512_storeu_si512(out.as_mut_ptr().add(r * NR).cast(), sr[0]);
-            _mm512_storeu_si512(out.as_mut_ptr().add(r * NR + 8).cast(), sr[1]);
+}
+
+/// Exact i64 block sums: `out[r][j] = Σ_{k0..k1} a[k][r]·b[k][j]`, with
+/// packed tiles `a` `[k][MR]` and `b` `[k][NR]` of integers held in f64.
+///
+/// Runs of `group` k are summed with f64 FMAs, then converted to i64
+/// (AVX-512DQ `vcvtpd2qq`) and added. The caller bounds `group · max|a·b|`
+/// below 2^53, so every product and partial sum is an integer f64 holds
+/// exactly. This replaces i64 multiplies (`vpmullq`, three µops on Intel
+/// cores) with the FMA pipes' throughput.
+///
+/// Panics if a slice is shorter than `k1` rows or `group` is 0.
+pub(super) fn i64_block(
+    a: &[f64],
+    b: &[f64],
+    k0: usize,
+    k1: usize,
+    group: usize,
+    out: &mut [i64; MR * NR],
+) {
+    assert!(a.len() >= k1 * MR && b.len() >= k1 * NR && group > 0);
+    // SAFETY: the CPU supports AVX-512F/DQ (an entry of `KERNELS`, handed
+    // out only on such a CPU) and every read is below row k1 of the packed
+    // tiles (asserted).
+    unsafe { i64_block_impl(a, b, k0, k1, group, out) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn i64_block_impl(
+    a: &[f64],
+    b: &[f64],
+    k0: usize,
+    k1: usize,
+    group: usize,
+    out: &mut [i64; MR * NR],
+) {
+    out.fill(0);
+    let mut k = k0;
+    while k < k1 {
+        let end = k + group.min(k1 - k);
+        let mut f = [[_mm512_setzero_pd(); 2]; MR];
+        for kk in k..end {
+            // SAFETY: kk < k1, so row kk of both tiles is in bounds.
+            unsafe {
+                let bp = b.as_ptr().add(kk * NR);
+                let (b0, b1) = (_mm512_loadu_pd(bp), _mm512_loadu_pd(bp.add(8)));
+                let ap = a.as_ptr().add(kk * MR);
+                for (r, fr) in f.iter_mut().enumerate() {
+                    let av = _mm512_set1_pd(*ap.add(r));
+                    fr[0] = _mm512_fmadd_pd(av, b0, fr[0]);
+                    fr[1] = _mm512_fmadd_pd(av, b1, fr[1]);
+                }
+            }
         }
+        for (r, fr) in f.iter().enumerate() {
+            for (h, &v) in fr.iter().enumerate() {
+                // SAFETY: out holds MR·NR i64; row r's half h starts at r·NR + 8h.
+                unsafe {
+                    let p = out.as_mut_ptr().add(r * NR + 8 * h);
+                    let sum = _mm512_add_epi64(_mm512_loadu_si512(p.cast()), _mm512_cvtpd_epi64(v));
+                    _mm512_storeu_si512(p.cast(), sum);
+                }
+            }
+        }
+        k = end;
     }
 }

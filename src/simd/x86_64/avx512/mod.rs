@@ -28,6 +28,7 @@ const AVX512: Kernels = Kernels {
     i8_tile: None,
     f64_tile: Some(gemm::f64_tile),
     i64_block: Some(gemm::i64_block),
+    i64_tile: Some(gemm::i64_tile),
 };
 
 /// The table of [`Level::Avx512`](crate::simd::Level::Avx512).
