@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Static cost of the crate's hot AVX-512 loops on several x86 cores.
+
+Compiles the crate to assembly, finds each kernel's innermost loop, and asks
+llvm-mca (LLVM's machine-code analyser, with its per-core scheduling models)
+how many cycles one iteration takes on each core, so that a kernel can be
+compared across AMD and Intel without the machines. These are model
+predictions for the loop alone, with every load hitting L1: no memory
+stalls, no branch mispredictions, no frequency changes. The benchmarks
+measure; this explains.
+
+    python3 bench/mca.py                       # builds target/mca, then analyses
+    python3 bench/mca.py --asm path/to/blockscale-*.s --cpus znver4,sapphirerapids
+
+Needs llvm-mca 17 or later (the first with Zen 4 and Sapphire Rapids
+models; Debian: `apt install llvm-19`).
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+CPUS = "znver4,znver5,skylake-avx512,icelake-server,sapphirerapids"
+
+
+def has(pat):
+    return lambda body: re.search(pat, body) is not None
+
+
+def lacks(pat):
+    return lambda body: re.search(pat, body) is None
+
+
+NEAREST = [lacks(r"vpsllvd"), lacks(r"vdivps"), has(r"vmulps\t\(")]
+# (label, function-name pattern, conditions on the loop text, work per
+# iteration: a number of elements, or (instruction, products each) for GEMMs)
+KERNELS = [
+    ("encode E4M3 bytes, nearest (MXFP8, FP8)", r"avx5126encode10encode_row",
+     [has(r"vaddps"), has(r"vpmovdb\t%zmm\d+, \("), lacks(r"vpmaddubsw")] + NEAREST, 16),
+    ("encode E2M1 nibbles, nearest (NVFP4, MXFP4)", r"avx5126encode10encode_row",
+     [has(r"vaddps"), has(r"vpmaddubsw"), lacks(r"vcvtps2dq")] + NEAREST, 16),
+    ("encode bytes, stochastic", r"avx5126encode10encode_row",
+     [has(r"vpsllvd"), has(r"vpmovdb\t%zmm\d+, \("), lacks(r"vdivps"), lacks(r"vcvtps2dq"),
+      has(r"vmulps\t\(")], 16),
+    ("block amax (16 vectors per step)", r"avx5124amax12block_amaxes", [has(r"vpmaxud")], 256),
+    ("GEMM i8 tile (NVFP4, MXFP4, MXINT8)", r"avx5124gemm12i8_tile_impl",
+     [has(r"vpdpbusd")], ("vpdpbusd", 64)),
+    ("GEMM f64 tile (MXFP8, FP8)", r"avx5124gemm13f64_tile_impl",
+     [has(r"vfmadd...pd")], ("vfmadd...pd", 8)),
+    ("GEMM i64 runs (E4M3 x E5M2)", r"avx5124gemm\d+i64_(tile|block)",
+     [has(r"vfmadd...pd")], ("vfmadd...pd", 8)),
+]
+
+
+def functions(asm):
+    """Mangled function name -> its lines."""
+    out, cur = {}, None
+    for line in asm.splitlines():
+        m = re.match(r"^(_ZN[^:]+):$", line)
+        if m:
+            cur = m.group(1)
+            out[cur] = []
+        elif cur is not None:
+            if line.startswith(".Lfunc_end"):
+                cur = None
+            else:
+                out[cur].append(line)
+    return out
+
+
+def inner_loops(lines):
+    """Instruction lists of the innermost loops (backward branches)."""
+    labels = {}
+    for i, line in enumerate(lines):
+        m = re.match(r"^(\.LBB\w+):", line)
+        if m:
+            labels[m.group(1)] = i
+    loops = []
+    for i, line in enumerate(lines):
+        m = re.match(r"\s+j\w+\s+(\.LBB\w+)", line)
+        if m and m.group(1) in labels and labels[m.group(1)] < i:
+            loops.append((labels[m.group(1)], i))
+    for s, e in loops:
+        if any(o != (s, e) and s <= o[0] and o[1] <= e for o in loops):
+            continue
+        body = [l.strip() for l in lines[s:e + 1]
+                if l.startswith("\t") and not l.strip().startswith((".", "#"))]
+        yield "\n".join(body)
+
+
+def mca_cycles(mca, cpu, body):
+    with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as f:
+        f.write(body + "\n")
+    try:
+        out = subprocess.run([mca, "-mtriple=x86_64", f"-mcpu={cpu}", "-iterations=200", f.name],
+                             capture_output=True, text=True).stdout
+    finally:
+        os.unlink(f.name)
+    total = re.search(r"Total Cycles:\s+(\d+)", out)
+    return int(total.group(1)) / 200 if total else None
+
+
+def build_asm(root):
+    target = os.path.join(root, "target", "mca")
+    subprocess.run(["cargo", "rustc", "--release", "--lib", "-p", "blockscale", "--target-dir", target,
+                    "--", "--emit", "asm", "-C", "codegen-units=1"], cwd=root, check=True)
+    files = glob.glob(os.path.join(target, "release", "deps", "blockscale-*.s"))
+    return max(files, key=os.path.getmtime)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--asm", help="the crate's assembly (default: build it)")
+    ap.add_argument("--mca", help="llvm-mca binary (default: the newest found)")
+    ap.add_argument("--cpus", default=CPUS)
+    args = ap.parse_args()
+    mca = args.mca or next((b for b in ("llvm-mca-20", "llvm-mca-19", "llvm-mca-18", "llvm-mca-17", "llvm-mca")
+                            if shutil.which(b)), None)
+    if mca is None:
+        sys.exit("no llvm-mca found (Debian: apt install llvm-19)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    asm_path = args.asm or build_asm(root)
+    funcs = functions(open(asm_path).read())
+    cpus = args.cpus.split(",")
+    version = subprocess.run([mca, "--version"], capture_output=True, text=True).stdout
+    print(f"{mca}: " + next((l.strip() for l in version.splitlines() if "version" in l), "?"))
+    print("core cycles per element (per 1000 multiply-adds for GEMM tiles) of each kernel's")
+    print("innermost loop, as llvm-mca's scheduling model of each core predicts them\n")
+    print("| kernel loop | instructions | " + " | ".join(cpus) + " |")
+    print("|---|---|" + "---|" * len(cpus))
+    for label, fpat, conds, work in KERNELS:
+        cands = [b for name, lines in funcs.items() if re.search(fpat, name)
+                 for b in inner_loops(lines) if all(c(b) for c in conds)]
+        if not cands:
+            print(f"| {label} | not found | " + " | ".join("-" for _ in cpus) + " |")
+            continue
+        if isinstance(work, tuple):
+            body = max(cands, key=lambda b: len(re.findall(work[0], b)))
+        else:
+            body = max(cands, key=lambda b: b.count("\n"))
+        if isinstance(work, tuple):
+            ins, per = work
+            units, scale = len(re.findall(ins, body)) * per / 1000, "/1k MAC"
+        else:
+            units, scale = work, ""
+        cells = []
+        for cpu in cpus:
+            c = mca_cycles(mca, cpu, body)
+            cells.append("-" if c is None else f"{c / units:.2f}")
+        print(f"| {label} | {body.count(chr(10)) + 1} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
