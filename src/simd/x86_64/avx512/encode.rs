@@ -343,6 +343,14 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     } else {
         Packing::Bytes
     };
+    // Checked once here rather than per block: every block ends at or
+    // before n (e below), so these cover each block's raw reads and writes.
+    assert!(!sr || rand.len() == n);
+    assert!(if NIB {
+        n.div_ceil(2) <= dst.len()
+    } else {
+        n <= dst.len()
+    });
     for (b, &pre) in pres.iter().enumerate().take(nblocks) {
         let s = b * block_len;
         let e = (s + block_len).min(n);
@@ -352,22 +360,17 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             // The hot case (every format but Model-Optimizer's and JAX's
             // NVFP4): whole vectors, no masks.
             let mul = _mm512_set1_ps(mul);
-            assert!(e <= n && (!sr || rand.len() == n));
-            assert!(if NIB {
-                e.div_ceil(2) <= dst.len()
-            } else {
-                e <= dst.len()
-            });
             let mut i = s;
             while i < e {
-                // SAFETY: i + 16 <= e <= n = src.len() (and rand's, checked).
+                // SAFETY: i + 16 <= e <= n = src.len() (and rand's, checked
+                // at the top).
                 let x = unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) };
                 if i < ahead.len() {
                     // SAFETY: a prefetch does not access memory; i < ahead.len().
                     unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
                 }
                 let rnd = sr.then(|| {
-                    // SAFETY: i + 16 <= e <= n = rand.len() (checked above).
+                    // SAFETY: i + 16 <= e <= n = rand.len() (checked at the top).
                     unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) }
                 });
                 let x = _mm512_mul_ps(x, mul);
@@ -378,7 +381,7 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
                 };
                 let c8 = _mm512_cvtepi32_epi8(c);
                 // SAFETY: the 16 codes' bytes end at e (or e/2 packed),
-                // within dst (checked above).
+                // within dst (checked at the top).
                 unsafe {
                     if NIB {
                         let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
