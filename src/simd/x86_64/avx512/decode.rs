@@ -57,6 +57,55 @@ pub(super) unsafe fn decode_row(
         assert!(fs.len() >= n.div_ceil(bl));
     }
     let lookup = lookup_of(table, bits);
+    // One loop per (packing, lookup): no per-vector dispatch.
+    let nib = packing == Packing::Nibbles;
+    // SAFETY: the CPU features are this function's contract, the lengths
+    // are asserted above.
+    unsafe {
+        match (nib, lookup) {
+            (false, Lookup::Perm16) => decode_body::<false, 0>(table, bits, src, dst, factors),
+            (false, Lookup::Perm64) => decode_body::<false, 1>(table, bits, src, dst, factors),
+            (false, Lookup::Perm128Sign) => decode_body::<false, 2>(table, bits, src, dst, factors),
+            (false, Lookup::Gather) => decode_body::<false, 3>(table, bits, src, dst, factors),
+            (true, Lookup::Perm16) => decode_body::<true, 0>(table, bits, src, dst, factors),
+            (true, Lookup::Perm64) => decode_body::<true, 1>(table, bits, src, dst, factors),
+            (true, Lookup::Perm128Sign) => decode_body::<true, 2>(table, bits, src, dst, factors),
+            (true, Lookup::Gather) => decode_body::<true, 3>(table, bits, src, dst, factors),
+        }
+    }
+}
+
+/// The loop of [`decode_row`] for one packing (`NIB`) and lookup (`L`:
+/// 0 `Perm16`, 1 `Perm64`, 2 `Perm128Sign`, 3 `Gather`, as [`lookup_of`]
+/// picked it for `table`).
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW, DQ and VL, and the lengths must be
+/// those [`decode_row`] asserts: `src` holds `dst.len()` bytes (or
+/// `⌈dst.len()/2⌉` packed), and `factors` one per block.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn decode_body<const NIB: bool, const L: u8>(
+    table: &[f32; 256],
+    bits: u32,
+    src: &[u8],
+    dst: &mut [f32],
+    factors: Option<(&[f32], usize)>,
+) {
+    let n = dst.len();
+    let (fs, bl) = factors.unwrap_or((&[], usize::MAX));
+    let bl = bl.max(1);
+    let lookup = [
+        Lookup::Perm16,
+        Lookup::Perm64,
+        Lookup::Perm128Sign,
+        Lookup::Gather,
+    ][L as usize];
+    let packing = if NIB {
+        Packing::Nibbles
+    } else {
+        Packing::Bytes
+    };
     let mut t = [_mm512_setzero_ps(); 8];
     for (j, r) in t.iter_mut().enumerate() {
         // SAFETY: table has 256 entries; 16j + 16 <= 128.
