@@ -254,6 +254,54 @@ pub(super) unsafe fn encode_row(
         assert_eq!(r.len(), n);
     }
     let k = K::new(codec);
+    // One loop per (element kind, packing, rounding): no per-vector branches.
+    let r = rand.unwrap_or(&[]);
+    match (k.int8, nib, rand.is_some()) {
+        (false, false, false) => {
+            encode_blocks::<false, false, false>(&k, pres, block_len, src, r, dst, ahead)
+        }
+        (false, true, false) => {
+            encode_blocks::<false, true, false>(&k, pres, block_len, src, r, dst, ahead)
+        }
+        (true, false, false) => {
+            encode_blocks::<true, false, false>(&k, pres, block_len, src, r, dst, ahead)
+        }
+        (true, true, false) => {
+            encode_blocks::<true, true, false>(&k, pres, block_len, src, r, dst, ahead)
+        }
+        (false, false, true) => {
+            encode_blocks::<false, false, true>(&k, pres, block_len, src, r, dst, ahead)
+        }
+        (false, true, true) => {
+            encode_blocks::<false, true, true>(&k, pres, block_len, src, r, dst, ahead)
+        }
+        (true, false, true) => {
+            encode_blocks::<true, false, true>(&k, pres, block_len, src, r, dst, ahead)
+        }
+        (true, true, true) => {
+            encode_blocks::<true, true, true>(&k, pres, block_len, src, r, dst, ahead)
+        }
+    }
+}
+
+/// The loop of [`encode_row`] for one element kind, packing and rounding
+/// (constants, so that each gets its own loop); `rand` is `src.len()` long
+/// when `SR`, else empty. Lengths are checked by the caller.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
+    k: &K,
+    pres: &[Pre],
+    block_len: usize,
+    src: &[f32],
+    rand: &[u32],
+    dst: &mut [u8],
+    ahead: &[f32],
+) {
+    let n = src.len();
+    let nblocks = n.div_ceil(block_len);
+    let nib = NIB;
+    let rand = SR.then_some(rand);
     for (b, &pre) in pres.iter().enumerate().take(nblocks) {
         let s = b * block_len;
         let e = (s + block_len).min(n);
@@ -281,23 +329,39 @@ pub(super) unsafe fn encode_row(
                 // SAFETY: a prefetch does not access memory; i < ahead.len().
                 unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
             }
-            let mut xs = [0f32; 8];
-            let mut rs = [0u32; 8];
-            xs[..m].copy_from_slice(&src[i..i + m]);
-            if let Some(r) = rand {
-                rs[..m].copy_from_slice(&r[i..i + m]);
-            }
-            // SAFETY: xs holds 8 f32.
-            let x = unsafe { _mm256_loadu_ps(xs.as_ptr()) };
-            let rnd = rand.map(|_| {
-                // SAFETY: rs holds 8 u32.
-                unsafe { _mm256_loadu_si256(rs.as_ptr().cast()) }
-            });
-            let x = p.apply(x);
-            let c = if k.int8 {
-                int8_codes(&k, x, rnd)
+            // Whole vectors load in place; a short tail is staged through
+            // zeroed arrays (a staged whole vector would be stored in two
+            // halves and reloaded at once, stalling store forwarding).
+            let (x, rnd) = if m == 8 {
+                let xs = &src[i..i + 8];
+                // SAFETY: xs holds 8 f32.
+                let x = unsafe { _mm256_loadu_ps(xs.as_ptr()) };
+                let rnd = rand.map(|r| {
+                    let rs = &r[i..i + 8];
+                    // SAFETY: rs holds 8 u32.
+                    unsafe { _mm256_loadu_si256(rs.as_ptr().cast()) }
+                });
+                (x, rnd)
             } else {
-                mini_codes(&k, x, rnd)
+                let mut xs = [0f32; 8];
+                let mut rs = [0u32; 8];
+                xs[..m].copy_from_slice(&src[i..i + m]);
+                if let Some(r) = rand {
+                    rs[..m].copy_from_slice(&r[i..i + m]);
+                }
+                // SAFETY: xs holds 8 f32.
+                let x = unsafe { _mm256_loadu_ps(xs.as_ptr()) };
+                let rnd = rand.map(|_| {
+                    // SAFETY: rs holds 8 u32.
+                    unsafe { _mm256_loadu_si256(rs.as_ptr().cast()) }
+                });
+                (x, rnd)
+            };
+            let x = p.apply(x);
+            let c = if INT8 {
+                int8_codes(k, x, rnd)
+            } else {
+                mini_codes(k, x, rnd)
             };
             let mut bytes = bytes_of(c);
             if m < 8 {
@@ -310,7 +374,14 @@ pub(super) unsafe fn encode_row(
                 let t = (t | (t >> 16)) & 0xFFFF_FFFF;
                 let nb = m.div_ceil(2);
                 assert!(i.is_multiple_of(2));
-                dst[i / 2..i / 2 + nb].copy_from_slice(&t.to_le_bytes()[..nb]);
+                // Constant lengths for whole vectors: one store, not a memmove.
+                if nb == 4 {
+                    dst[i / 2..i / 2 + 4].copy_from_slice(&(t as u32).to_le_bytes());
+                } else {
+                    dst[i / 2..i / 2 + nb].copy_from_slice(&t.to_le_bytes()[..nb]);
+                }
+            } else if m == 8 {
+                dst[i..i + 8].copy_from_slice(&bytes.to_le_bytes());
             } else {
                 dst[i..i + m].copy_from_slice(&bytes.to_le_bytes()[..m]);
             }
