@@ -68,3 +68,60 @@ pub(crate) fn fold_amax(a: f32, b: f32) -> f32 {
         a.max(b)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::amax;
+    use crate::simd::{self, Level};
+
+    /// Test rows: magnitudes over the whole f32 range, both signs, with a
+    /// NaN, an infinity or a negative zero planted in some blocks.
+    fn row(n: usize, seed: u32) -> Vec<f32> {
+        let mut x = seed | 1;
+        let mut v: Vec<f32> = (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                // Any finite pattern, both signs.
+                f32::from_bits((x % 0x7F80_0000) | (x & 0x8000_0000))
+            })
+            .collect();
+        for (i, special) in [f32::NAN, -f32::INFINITY, -0.0, f32::from_bits(0xFFC0_0001)]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(e) = v.get_mut(37 + 101 * i) {
+                *e = special;
+            }
+        }
+        v
+    }
+
+    /// Every level's amax kernels on this CPU against the portable amax:
+    /// whole rows and each block of them, at the formats' block lengths
+    /// and at odd ones, with short last blocks.
+    #[test]
+    fn amax_kernels_agree() {
+        for level in [Level::Avx2, Level::Avx512] {
+            if level > simd::detected() {
+                continue;
+            }
+            let k = simd::kernels(level);
+            for (n, seed) in [(0, 1), (5, 2), (64, 3), (1000, 4), (4096, 5), (777, 6)] {
+                let v = row(n, seed);
+                if let Some(f) = k.amax {
+                    assert_eq!(f(&v).to_bits(), amax(&v).to_bits(), "{level:?} n {n}");
+                }
+                let Some(f) = k.block_amaxes else { continue };
+                for bl in [1, 7, 8, 16, 24, 32, 128, 1000] {
+                    let want: Vec<u32> = v.chunks(bl).map(|b| amax(b).to_bits()).collect();
+                    let mut got = vec![1.5f32; want.len() + 1];
+                    f(&v, bl, &mut got);
+                    let got: Vec<u32> = got[..want.len()].iter().map(|x| x.to_bits()).collect();
+                    assert_eq!(got, want, "{level:?} n {n} block {bl}");
+                }
+            }
+        }
+    }
+}

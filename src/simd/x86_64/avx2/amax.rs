@@ -1,5 +1,6 @@
-//! AVX2 amax of a slice.
+//! AVX2 amax: of a slice, and of each block of a row.
 
+use crate::simd::table::amax_of_bits;
 use core::arch::x86_64::*;
 
 /// Amax bits: the largest of `bits & 0x7FFF_FFFF`.
@@ -32,4 +33,67 @@ pub(super) unsafe fn amax_bits(src: &[f32]) -> u32 {
         .max()
         .unwrap_or(0);
     lanes.into_iter().max().unwrap_or(0).max(tail)
+}
+
+/// Per-block amaxes of one row, as f32 (NaN normalised to `f32::NAN`).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]) {
+    let block_len = block_len.max(1);
+    let out = &mut out[..src.len().div_ceil(block_len)];
+    let mut done = 0;
+    if block_len.is_multiple_of(8) {
+        // Eight whole blocks at a time: one accumulator each, then one
+        // transposing reduction for all eight instead of eight horizontal ones.
+        let abs = _mm256_set1_epi32(0x7FFF_FFFF);
+        let nan = _mm256_set1_epi32(f32::NAN.to_bits() as i32);
+        let inf = _mm256_set1_epi32(0x7F80_0000);
+        for (blocks, o) in src.chunks_exact(8 * block_len).zip(out.chunks_exact_mut(8)) {
+            let acc: [__m256i; 8] = core::array::from_fn(|k| {
+                let mut a = _mm256_setzero_si256();
+                for v in blocks[k * block_len..(k + 1) * block_len].chunks_exact(8) {
+                    // SAFETY: v has 8 elements.
+                    let x = unsafe { _mm256_loadu_si256(v.as_ptr().cast()) };
+                    a = _mm256_max_epu32(a, _mm256_and_si256(x, abs));
+                }
+                a
+            });
+            let m = transposed_maxes(acc);
+            // Bits above infinity's are NaN patterns: store the one NaN.
+            let m = _mm256_blendv_epi8(m, nan, _mm256_cmpgt_epi32(m, inf));
+            // SAFETY: o holds 8 f32.
+            unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), m) };
+            done += 8;
+        }
+    }
+    for (o, b) in out[done..]
+        .iter_mut()
+        .zip(src[done * block_len..].chunks(block_len))
+    {
+        // SAFETY: the CPU supports AVX2 and FMA (this function's contract).
+        *o = amax_of_bits(unsafe { amax_bits(b) });
+    }
+}
+
+/// Lane k: the largest u32 lane of `v[k]`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn transposed_maxes(v: [__m256i; 8]) -> __m256i {
+    // Within each 128-bit half: [a0|a2, b0|b2, a1|a3, b1|b3] for a pair (a, b).
+    let t: [__m256i; 4] = core::array::from_fn(|i| {
+        let (a, b) = (v[2 * i], v[2 * i + 1]);
+        _mm256_max_epu32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b))
+    });
+    // Within each half: the half's maximum of four vectors, in order.
+    let u: [__m256i; 2] = core::array::from_fn(|i| {
+        let (a, b) = (t[2 * i], t[2 * i + 1]);
+        _mm256_max_epu32(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b))
+    });
+    // Low halves against high halves: vectors 0–3, then 4–7.
+    _mm256_max_epu32(
+        _mm256_permute2x128_si256::<0x20>(u[0], u[1]),
+        _mm256_permute2x128_si256::<0x31>(u[0], u[1]),
+    )
 }

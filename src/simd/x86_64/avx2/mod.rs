@@ -1,5 +1,5 @@
 //! AVX2 (with FMA) kernels, one file per job, and their table
-//! [`KERNELS`]: element encode and decode and the amax. Random streams
+//! [`KERNELS`]: element encode and decode and the amaxes. Random streams
 //! and GEMM tiles stay portable (AVX2 has no 64-bit multiply); the
 //! portable streams' bits feed the encode kernel like any other.
 //!
@@ -20,6 +20,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     encode_row: Some(encode_row),
     decode_row: Some(decode_row),
     amax: Some(amax),
+    block_amaxes: Some(block_amaxes),
     ..PORTABLE
 };
 
@@ -56,4 +57,10 @@ fn amax(src: &[f32]) -> f32 {
     // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
     // and FMA.
     amax_of_bits(unsafe { amax::amax_bits(src) })
+}
+
+fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]) {
+    // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
+    // and FMA.
+    unsafe { amax::block_amaxes(src, block_len, out) }
 }
