@@ -119,7 +119,7 @@ fn encode_kernel<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
     opts: ConvertOptions,
     mut rng: Option<&mut R>,
 ) -> bool {
-    use crate::simd::{Packing, Pre};
+    use crate::simd::Packing;
     let Some(encode_row) = kernels.encode_row else {
         return false;
     };
@@ -132,16 +132,7 @@ fn encode_kernel<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
     let out: &mut [u8] = bytemuck::cast_slice_mut(dst);
     if let (Some(x), None) = (S::as_f32s(src), rng.as_ref()) {
         // f32 with nearest even: nothing to stage, one call.
-        encode_row(
-            &c,
-            &[Pre::None],
-            usize::MAX,
-            x,
-            None,
-            out,
-            Packing::Bytes,
-            &[],
-        );
+        encode_row(&c, &[], usize::MAX, x, None, out, Packing::Bytes, &[]);
         return true;
     }
     let mut xs = [0f32; STAGE];
@@ -165,16 +156,7 @@ fn encode_kernel<S: Real, T: Element, R: rand_core::Rng + ?Sized>(
             }
             None => None,
         };
-        encode_row(
-            &c,
-            &[Pre::None],
-            usize::MAX,
-            x,
-            rand,
-            d,
-            Packing::Bytes,
-            &[],
-        );
+        encode_row(&c, &[], usize::MAX, x, rand, d, Packing::Bytes, &[]);
     }
     true
 }

@@ -7,7 +7,7 @@ use crate::element::{CastRule, ConvertOptions};
 use crate::prelude::*;
 use crate::scale::ElementMap;
 use crate::scale::nvfp4::{self, NVFP4_RANGE, Nvfp4Global, Nvfp4Profile};
-use crate::simd::{self, Packing, Pre};
+use crate::simd::{self, Packing};
 use crate::{E2M1, E4M3, Element};
 
 /// NVFP4 ([SEMANTICS.md](crate::contract) §3): Transformer Engine's quantizer bit for bit by
@@ -123,7 +123,7 @@ impl BlockFormat for Nvfp4 {
             let out = bytemuck::cast_slice_mut(&mut scales[..n]);
             encode_row(
                 &c,
-                &[Pre::Mul(k)],
+                &[ElementMap::Mul(k)],
                 usize::MAX,
                 amaxes,
                 None,

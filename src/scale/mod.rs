@@ -7,22 +7,7 @@ pub mod fp8;
 pub mod mx;
 pub mod nvfp4;
 
-/// What is done to a high-precision value, in f32, before it is rounded to
-/// the element format. Producers differ here (multiply by a reciprocal or
-/// divide), and the bytes differ with them.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum ElementMap {
-    /// `f32(x · m)` (Transformer Engine, torchao).
-    Mul(f32),
-    /// `f32(x / d)` (Model-Optimizer).
-    Div(f32),
-    /// `f32(f32(x / a) / b)` (JAX: divide by the global scale, then the block's).
-    DivDiv(f32, f32),
-    /// Every element of the block gets this code (zero blocks, where the
-    /// producer's arithmetic would divide 0 by 0).
-    Zero(u8),
-}
+pub use crate::simd::table::ElementMap;
 
 impl ElementMap {
     /// The value to round, or `None` for [`ElementMap::Zero`].
@@ -72,6 +57,7 @@ pub(crate) fn fold_amax(a: f32, b: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::amax;
+    use crate::prelude::*;
     use crate::simd::{self, Level};
 
     /// Test rows: magnitudes over the whole f32 range, both signs, with a

@@ -224,10 +224,10 @@ pub(crate) fn in_level<R>(level: Level, f: impl FnOnce() -> R) -> R {
 }
 
 mod cpu;
-mod table;
+pub(crate) mod table;
 pub use cpu::{Cpu, Microarch, cpu};
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod x86_64;
 
-pub(crate) use table::{Codec, Kernels, Packing, Pre, kernels};
+pub(crate) use table::{Codec, Kernels, Packing, kernels};

@@ -45,21 +45,25 @@ pub(crate) enum Codec {
     },
 }
 
-/// What is done to each f32 before it is rounded (the quantizer's element
-/// map), each operation rounded to f32 as the portable code does.
+/// What is done to a high-precision value, in f32, before it is rounded to
+/// the element format. Producers differ here (multiply by a reciprocal or
+/// divide), and the bytes differ with them.
+///
+/// Public as [`crate::scale::ElementMap`]; it is defined here, beside the
+/// encode kernels, because they take the formats' maps as they are, with
+/// no conversion per block.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[allow(dead_code)] // read only by the architecture-specific kernels
-pub(crate) enum Pre {
-    /// Nothing.
-    None,
-    /// `x · m`.
+#[non_exhaustive]
+pub enum ElementMap {
+    /// `f32(x · m)` (Transformer Engine, torchao).
     Mul(f32),
-    /// `x / d`.
+    /// `f32(x / d)` (Model-Optimizer).
     Div(f32),
-    /// `(x / a) / b`.
+    /// `f32(f32(x / a) / b)` (JAX: divide by the global scale, then the block's).
     DivDiv(f32, f32),
-    /// Every element gets this code (a zero block).
-    Fill(u8),
+    /// Every element of the block gets this code (zero blocks, where the
+    /// producer's arithmetic would divide 0 by 0).
+    Zero(u8),
 }
 
 /// Where the codes go: one per byte, or FP4 packed two per byte (element 2j
@@ -72,7 +76,7 @@ pub(crate) enum Packing {
 
 /// [`Kernels::encode_row`].
 pub(crate) type EncodeRow =
-    fn(&Codec, &[Pre], usize, &[f32], Option<&[u32]>, &mut [u8], Packing, &[f32]);
+    fn(&Codec, &[ElementMap], usize, &[f32], Option<&[u32]>, &mut [u8], Packing, &[f32]);
 /// [`Kernels::decode_row`].
 pub(crate) type DecodeRow =
     fn(&[f32; 256], u32, &[u8], &mut [f32], Option<(&[f32], usize)>, Packing);
@@ -103,7 +107,8 @@ pub(crate) struct Kernels {
     /// Private to `simd`, so that only the tables there exist.
     pub(in crate::simd) _sealed: (),
     /// Encodes one row of blocks: block `b` is `src[b·block_len ..]` (the
-    /// last may be shorter), mapped by `pres[b]` and rounded to nearest
+    /// last may be shorter), mapped by `maps[b]` (an empty `maps` maps
+    /// nothing: all of `src` is one block) and rounded to nearest
     /// even, or stochastically with `rand[i]` (the engine's `Stochastic {
     /// random: rand[i], count: 32 }`). `dst.len()` is `src.len()` (bytes) or
     /// `⌈src.len()/2⌉` (nibbles, which needs an even `block_len` unless
@@ -111,7 +116,7 @@ pub(crate) struct Kernels {
     /// row the caller will read: the kernel prefetches it into L2 at the
     /// pace it reads `src`, so that the caller's amax pass over it finds it
     /// there instead of in DRAM (a hint; nothing is read). Arguments:
-    /// codec, pres, block_len, src, rand, dst, packing, ahead.
+    /// codec, maps, block_len, src, rand, dst, packing, ahead.
     pub encode_row: Option<EncodeRow>,
     /// Decodes one row: `dst[i] = table[code_i & (2^bits − 1)]`, times
     /// `factors.0[i / factors.1]` if given (one f32 multiplication). With

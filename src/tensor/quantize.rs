@@ -14,7 +14,7 @@ use crate::par::*;
 use crate::prelude::*;
 use crate::rng::{splitmix64, tile_stream};
 use crate::scale::{ElementMap, fold_amax};
-use crate::simd::{Codec, Kernels, Packing, Pre};
+use crate::simd::{Codec, Kernels, Packing};
 use crate::{Element, Error};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::Rng;
@@ -36,16 +36,6 @@ fn amax_par<S: Real>(kernels: &Kernels, src: &[S], parallel: bool) -> f32 {
     #[cfg(not(feature = "std"))]
     let _ = parallel;
     one(src)
-}
-
-/// The element map as the kernels take it.
-fn pre_of(map: ElementMap) -> Pre {
-    match map {
-        ElementMap::Mul(m) => Pre::Mul(m),
-        ElementMap::Div(d) => Pre::Div(d),
-        ElementMap::DivDiv(a, b) => Pre::DivDiv(a, b),
-        ElementMap::Zero(code) => Pre::Fill(code),
-    }
 }
 
 /// Everything one quantization needs, shared by its threads.
@@ -73,7 +63,6 @@ struct State {
     amax: Vec<f32>,
     block_amax: Vec<f32>,
     maps: Vec<ElementMap>,
-    pres: Vec<Pre>,
     rngs: Vec<Xoshiro256PlusPlus>,
     /// Whether `xs` (kernel-held Xoshiro256++ states) replaces `rngs`.
     simd_rng: bool,
@@ -96,7 +85,6 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
             amax: vec![0.0; g.tiles_c],
             block_amax: vec![0.0; g.tiles_c],
             maps: vec![ElementMap::Zero(0); g.tiles_c],
-            pres: vec![Pre::Fill(0); g.tiles_c],
             rngs: Vec::new(),
             simd_rng: false,
             xs: vec![0; 4 * g.tiles_c],
@@ -178,9 +166,6 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
             .block_scales(&st.amax, &self.global, scales, &mut st.maps);
         if self.format.chooses_by_values() {
             self.choose_by_values(r0, r1, st, scales);
-        }
-        for (p, &m) in st.pres.iter_mut().zip(&st.maps) {
-            *p = pre_of(m);
         }
         st.rngs.clear();
         if let TensorRounding::Stochastic { seed } = self.rounding {
@@ -306,7 +291,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                     &mut data[e..e + row.len()]
                 };
                 let rnd = staged.then_some(&rand[..]);
-                encode_row(codec, &st.pres, g.tc, row, rnd, out, packing, self.ahead(r));
+                encode_row(codec, &st.maps, g.tc, row, rnd, out, packing, self.ahead(r));
                 continue;
             }
             for (tj, seg) in row.chunks(g.tc).enumerate() {
@@ -556,7 +541,6 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                         let r1 = (r0 + rows_per).min(grid.srows);
                         let mut own = job.state();
                         own.maps.clone_from(&st.maps);
-                        own.pres.clone_from(&st.pres);
                         job.rows(r0, r1, r0 * grid.scols, &mut own, chunk);
                     });
             }

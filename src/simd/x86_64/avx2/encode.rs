@@ -4,7 +4,8 @@
 //! signed compares on sign-cleared bits, and partial vectors staged
 //! through a zero-padded stack buffer.
 
-use crate::simd::{Codec, Packing, Pre};
+use crate::simd::table::ElementMap;
+use crate::simd::{Codec, Packing};
 use core::arch::x86_64::*;
 
 /// Broadcast constants of one element format (see `avx512/encode.rs`).
@@ -231,7 +232,7 @@ fn bytes_of(c: __m256i) -> u64 {
 #[allow(clippy::too_many_arguments)] // the table's `EncodeRow`
 pub(super) unsafe fn encode_row(
     codec: &Codec,
-    pres: &[Pre],
+    maps: &[ElementMap],
     block_len: usize,
     src: &[f32],
     rand: Option<&[u32]>,
@@ -240,9 +241,10 @@ pub(super) unsafe fn encode_row(
     ahead: &[f32],
 ) {
     let n = src.len();
-    let block_len = block_len.max(1);
+    // No maps: all of src is one block, mapped by nothing.
+    let block_len = if maps.is_empty() { n } else { block_len }.max(1);
     let nblocks = n.div_ceil(block_len);
-    assert!(pres.len() >= nblocks);
+    assert!(maps.is_empty() || maps.len() >= nblocks);
     let nib = packing == Packing::Nibbles;
     if nib {
         assert_eq!(dst.len(), n.div_ceil(2));
@@ -258,28 +260,28 @@ pub(super) unsafe fn encode_row(
     let r = rand.unwrap_or(&[]);
     match (k.int8, nib, rand.is_some()) {
         (false, false, false) => {
-            encode_blocks::<false, false, false>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<false, false, false>(&k, maps, block_len, src, r, dst, ahead)
         }
         (false, true, false) => {
-            encode_blocks::<false, true, false>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<false, true, false>(&k, maps, block_len, src, r, dst, ahead)
         }
         (true, false, false) => {
-            encode_blocks::<true, false, false>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<true, false, false>(&k, maps, block_len, src, r, dst, ahead)
         }
         (true, true, false) => {
-            encode_blocks::<true, true, false>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<true, true, false>(&k, maps, block_len, src, r, dst, ahead)
         }
         (false, false, true) => {
-            encode_blocks::<false, false, true>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<false, false, true>(&k, maps, block_len, src, r, dst, ahead)
         }
         (false, true, true) => {
-            encode_blocks::<false, true, true>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<false, true, true>(&k, maps, block_len, src, r, dst, ahead)
         }
         (true, false, true) => {
-            encode_blocks::<true, false, true>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<true, false, true>(&k, maps, block_len, src, r, dst, ahead)
         }
         (true, true, true) => {
-            encode_blocks::<true, true, true>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<true, true, true>(&k, maps, block_len, src, r, dst, ahead)
         }
     }
 }
@@ -291,7 +293,7 @@ pub(super) unsafe fn encode_row(
 #[target_feature(enable = "avx2,fma")]
 fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     k: &K,
-    pres: &[Pre],
+    maps: &[ElementMap],
     block_len: usize,
     src: &[f32],
     rand: &[u32],
@@ -302,11 +304,12 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     let nblocks = n.div_ceil(block_len);
     let nib = NIB;
     let rand = SR.then_some(rand);
-    for (b, &pre) in pres.iter().enumerate().take(nblocks) {
+    for b in 0..nblocks {
+        let map = maps.get(b).copied();
         let s = b * block_len;
         let e = (s + block_len).min(n);
-        let p = match pre {
-            Pre::Fill(code) => {
+        let p = match map {
+            Some(ElementMap::Zero(code)) => {
                 for j in s..e {
                     if nib {
                         let sh = 4 * (j % 2);
@@ -317,10 +320,10 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
                 }
                 continue;
             }
-            Pre::None => P::None,
-            Pre::Mul(m) => P::Mul(_mm256_set1_ps(m)),
-            Pre::Div(d) => P::Div(_mm256_set1_ps(d)),
-            Pre::DivDiv(a, b) => P::DivDiv(_mm256_set1_ps(a), _mm256_set1_ps(b)),
+            None => P::None,
+            Some(ElementMap::Mul(m)) => P::Mul(_mm256_set1_ps(m)),
+            Some(ElementMap::Div(d)) => P::Div(_mm256_set1_ps(d)),
+            Some(ElementMap::DivDiv(a, b)) => P::DivDiv(_mm256_set1_ps(a), _mm256_set1_ps(b)),
         };
         let mut i = s;
         while i < e {

@@ -11,8 +11,9 @@ mod amax;
 mod decode;
 mod encode;
 
+use crate::simd::table::ElementMap;
 use crate::simd::table::{PORTABLE, amax_of_bits};
-use crate::simd::{Codec, Kernels, Packing, Pre};
+use crate::simd::{Codec, Kernels, Packing};
 
 /// The table of [`Level::Avx2`](crate::simd::Level::Avx2).
 pub(in crate::simd) static KERNELS: Kernels = Kernels {
@@ -27,7 +28,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
 #[allow(clippy::too_many_arguments)] // the table's `EncodeRow`
 fn encode_row(
     codec: &Codec,
-    pres: &[Pre],
+    maps: &[ElementMap],
     block_len: usize,
     src: &[f32],
     rand: Option<&[u32]>,
@@ -37,7 +38,7 @@ fn encode_row(
 ) {
     // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
     // and FMA.
-    unsafe { encode::encode_row(codec, pres, block_len, src, rand, dst, packing, ahead) }
+    unsafe { encode::encode_row(codec, maps, block_len, src, rand, dst, packing, ahead) }
 }
 
 fn decode_row(

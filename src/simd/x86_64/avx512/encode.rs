@@ -12,7 +12,8 @@
 //! - overflow, ±Inf and NaN then take the codes the engine gives them.
 
 use super::lanes;
-use crate::simd::{Codec, Packing, Pre};
+use crate::simd::table::ElementMap;
+use crate::simd::{Codec, Packing};
 use core::arch::x86_64::*;
 
 /// Broadcast constants of one element format.
@@ -268,7 +269,7 @@ fn store_codes(dst: &mut [u8], i: usize, m: usize, c: __m512i, packing: Packing)
 #[allow(clippy::too_many_arguments)] // the table's `EncodeRow`
 pub(super) unsafe fn encode_row(
     codec: &Codec,
-    pres: &[Pre],
+    maps: &[ElementMap],
     block_len: usize,
     src: &[f32],
     rand: Option<&[u32]>,
@@ -277,9 +278,10 @@ pub(super) unsafe fn encode_row(
     ahead: &[f32],
 ) {
     let n = src.len();
-    let block_len = block_len.max(1);
+    // No maps: all of src is one block, mapped by nothing.
+    let block_len = if maps.is_empty() { n } else { block_len }.max(1);
     let nblocks = n.div_ceil(block_len);
-    assert!(pres.len() >= nblocks);
+    assert!(maps.is_empty() || maps.len() >= nblocks);
     match packing {
         Packing::Bytes => assert_eq!(dst.len(), n),
         Packing::Nibbles => {
@@ -294,28 +296,28 @@ pub(super) unsafe fn encode_row(
     // One loop per (element kind, packing, rounding): no per-vector branches.
     match (k.int8, packing == Packing::Nibbles, rand) {
         (false, false, None) => {
-            encode_blocks::<false, false, false>(&k, pres, block_len, src, &[], dst, ahead)
+            encode_blocks::<false, false, false>(&k, maps, block_len, src, &[], dst, ahead)
         }
         (false, true, None) => {
-            encode_blocks::<false, true, false>(&k, pres, block_len, src, &[], dst, ahead)
+            encode_blocks::<false, true, false>(&k, maps, block_len, src, &[], dst, ahead)
         }
         (true, false, None) => {
-            encode_blocks::<true, false, false>(&k, pres, block_len, src, &[], dst, ahead)
+            encode_blocks::<true, false, false>(&k, maps, block_len, src, &[], dst, ahead)
         }
         (true, true, None) => {
-            encode_blocks::<true, true, false>(&k, pres, block_len, src, &[], dst, ahead)
+            encode_blocks::<true, true, false>(&k, maps, block_len, src, &[], dst, ahead)
         }
         (false, false, Some(r)) => {
-            encode_blocks::<false, false, true>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<false, false, true>(&k, maps, block_len, src, r, dst, ahead)
         }
         (false, true, Some(r)) => {
-            encode_blocks::<false, true, true>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<false, true, true>(&k, maps, block_len, src, r, dst, ahead)
         }
         (true, false, Some(r)) => {
-            encode_blocks::<true, false, true>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<true, false, true>(&k, maps, block_len, src, r, dst, ahead)
         }
         (true, true, Some(r)) => {
-            encode_blocks::<true, true, true>(&k, pres, block_len, src, r, dst, ahead)
+            encode_blocks::<true, true, true>(&k, maps, block_len, src, r, dst, ahead)
         }
     }
 }
@@ -327,7 +329,7 @@ pub(super) unsafe fn encode_row(
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     k: &K,
-    pres: &[Pre],
+    maps: &[ElementMap],
     block_len: usize,
     src: &[f32],
     rand: &[u32],
@@ -351,10 +353,11 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     } else {
         n <= dst.len()
     });
-    for (b, &pre) in pres.iter().enumerate().take(nblocks) {
+    for b in 0..nblocks {
+        let map = maps.get(b).copied();
         let s = b * block_len;
         let e = (s + block_len).min(n);
-        if let Pre::Mul(mul) = pre
+        if let Some(ElementMap::Mul(mul)) = map
             && (e - s).is_multiple_of(16)
         {
             // The hot case (every format but Model-Optimizer's and JAX's
@@ -395,8 +398,8 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             }
             continue;
         }
-        let p = match pre {
-            Pre::Fill(code) => {
+        let p = match map {
+            Some(ElementMap::Zero(code)) => {
                 for j in s..e {
                     if NIB {
                         let sh = 4 * (j % 2);
@@ -407,10 +410,10 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
                 }
                 continue;
             }
-            Pre::None => P::None,
-            Pre::Mul(m) => P::Mul(_mm512_set1_ps(m)),
-            Pre::Div(d) => P::Div(_mm512_set1_ps(d)),
-            Pre::DivDiv(a, b) => P::DivDiv(_mm512_set1_ps(a), _mm512_set1_ps(b)),
+            None => P::None,
+            Some(ElementMap::Mul(m)) => P::Mul(_mm512_set1_ps(m)),
+            Some(ElementMap::Div(d)) => P::Div(_mm512_set1_ps(d)),
+            Some(ElementMap::DivDiv(a, b)) => P::DivDiv(_mm512_set1_ps(a), _mm512_set1_ps(b)),
         };
         let mut i = s;
         while i < e {

@@ -12,8 +12,9 @@ mod encode;
 mod gemm;
 mod rng;
 
+use crate::simd::table::ElementMap;
 use crate::simd::table::amax_of_bits;
-use crate::simd::{Codec, Kernels, Packing, Pre};
+use crate::simd::{Codec, Kernels, Packing};
 use core::arch::x86_64::__mmask16;
 
 /// The AVX-512 kernels.
@@ -50,7 +51,7 @@ fn lanes(m: usize) -> __mmask16 {
 #[allow(clippy::too_many_arguments)] // the table's `EncodeRow`
 fn encode_row(
     codec: &Codec,
-    pres: &[Pre],
+    maps: &[ElementMap],
     block_len: usize,
     src: &[f32],
     rand: Option<&[u32]>,
@@ -60,7 +61,7 @@ fn encode_row(
 ) {
     // SAFETY: reached only through this module's tables, so the CPU
     // supports AVX-512 F, BW, DQ and VL.
-    unsafe { encode::encode_row(codec, pres, block_len, src, rand, dst, packing, ahead) }
+    unsafe { encode::encode_row(codec, maps, block_len, src, rand, dst, packing, ahead) }
 }
 
 fn decode_row(
