@@ -316,3 +316,38 @@ mod any_input {
         }
     }
 }
+
+/// NVFP4 with no tensor amax given finds it itself: the bytes, scales and
+/// global must equal those of the same call given the amax, on the
+/// sequential and the parallel paths, rowwise and columnwise, with 1×16
+/// and 16×16 tiles, and with zero-padded partial tiles.
+#[test]
+fn a_tensor_amax_found_equals_the_given_one() {
+    use blockscale::tensor::PartialBlocks;
+    let shapes = [(1, 16), (3, 48), (33, 40), (17, 17), (1024, 512), (4096, 80)];
+    for (rows, cols) in shapes {
+        let x: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i as f32 * 0.61).sin() * 1e3).powi(3) * 1e-6)
+            .collect();
+        let amax = blockscale::scale::amax(&x);
+        for f in [Nvfp4::default(), Nvfp4::WEIGHTS_2D] {
+            for direction in [Direction::Rowwise, Direction::Columnwise] {
+                let found = QuantizeOptions {
+                    direction,
+                    partial_blocks: PartialBlocks::ZeroPad,
+                    ..Default::default()
+                };
+                let given = QuantizeOptions {
+                    global_amax: Some(amax),
+                    ..found
+                };
+                let a = QuantizedTensor::quantize(f, &x, rows, cols, &found).expect("found");
+                let b = QuantizedTensor::quantize(f, &x, rows, cols, &given).expect("given");
+                let what = format!("{rows}x{cols} {direction:?} {}", f.name());
+                assert_eq!(a.global_amax(), Some(amax), "{what}");
+                assert!(a.data() == b.data(), "{what}: the element bytes differ");
+                assert!(a.scales() == b.scales(), "{what}: the scales differ");
+            }
+        }
+    }
+}
