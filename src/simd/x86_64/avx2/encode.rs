@@ -302,7 +302,6 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
 ) {
     let n = src.len();
     let nblocks = n.div_ceil(block_len);
-    let nib = NIB;
     let rand = SR.then_some(rand);
     for b in 0..nblocks {
         let map = maps.get(b).copied();
@@ -311,7 +310,7 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
         let p = match map {
             Some(ElementMap::Zero(code)) => {
                 for j in s..e {
-                    if nib {
+                    if NIB {
                         let sh = 4 * (j % 2);
                         dst[j / 2] = (dst[j / 2] & !(0xF << sh)) | ((code & 0xF) << sh);
                     } else {
@@ -370,7 +369,7 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             if m < 8 {
                 bytes &= (1u64 << (8 * m)) - 1;
             }
-            if nib {
+            if NIB {
                 // Byte 2j + 1 into the high nibble of byte 2j, then keep even bytes.
                 let t = (bytes | (bytes >> 4)) & 0x00FF_00FF_00FF_00FF;
                 let t = (t | (t >> 8)) & 0x0000_FFFF_0000_FFFF;

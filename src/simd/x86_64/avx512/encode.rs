@@ -337,7 +337,6 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     ahead: &[f32],
 ) {
     let n = src.len();
-    let sr = SR;
     let zero = _mm512_setzero_si512();
     let nblocks = n.div_ceil(block_len);
     let packing = if NIB {
@@ -347,7 +346,7 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     };
     // Checked once here rather than per block: every block ends at or
     // before n (e below), so these cover each block's raw reads and writes.
-    assert!(!sr || rand.len() == n);
+    assert!(!SR || rand.len() == n);
     assert!(if NIB {
         n.div_ceil(2) <= dst.len()
     } else {
@@ -372,7 +371,7 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
                     // SAFETY: a prefetch does not access memory; i < ahead.len().
                     unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
                 }
-                let rnd = sr.then(|| {
+                let rnd = SR.then(|| {
                     // SAFETY: i + 16 <= e <= n = rand.len() (checked at the top).
                     unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) }
                 });
@@ -422,7 +421,7 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             // SAFETY: the masked lanes cover src[i..i + m] (and rand's),
             // in bounds since i + m <= e <= n; masked-off lanes are not read.
             let x = unsafe { _mm512_maskz_loadu_ps(mask, src.as_ptr().add(i)) };
-            let rnd = sr.then(|| {
+            let rnd = SR.then(|| {
                 assert!(rand.len() == n);
                 // SAFETY: as above; rand.len() == n (checked).
                 unsafe { _mm512_maskz_loadu_epi32(mask, rand.as_ptr().add(i).cast()) }
