@@ -324,7 +324,14 @@ mod any_input {
 #[test]
 fn a_tensor_amax_found_equals_the_given_one() {
     use blockscale::tensor::PartialBlocks;
-    let shapes = [(1, 16), (3, 48), (33, 40), (17, 17), (1024, 512), (4096, 80)];
+    let shapes = [
+        (1, 16),
+        (3, 48),
+        (33, 40),
+        (17, 17),
+        (1024, 512),
+        (4096, 80),
+    ];
     for (rows, cols) in shapes {
         let x: Vec<f32> = (0..rows * cols)
             .map(|i| ((i as f32 * 0.61).sin() * 1e3).powi(3) * 1e-6)
