@@ -422,8 +422,7 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             // in bounds since i + m <= e <= n; masked-off lanes are not read.
             let x = unsafe { _mm512_maskz_loadu_ps(mask, src.as_ptr().add(i)) };
             let rnd = SR.then(|| {
-                assert!(rand.len() == n);
-                // SAFETY: as above; rand.len() == n (checked).
+                // SAFETY: as above; rand.len() == n (checked at the top).
                 unsafe { _mm512_maskz_loadu_epi32(mask, rand.as_ptr().add(i).cast()) }
             });
             let x = p.apply(x);
