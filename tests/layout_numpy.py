@@ -5,7 +5,8 @@ writes, and compares them bit for bit with the crate's own dequantization
 (`blockscale dequantize --dtype f32`).
 
 Run from the repository root: `python3 tests/layout_numpy.py`. It builds the
-binary (`cargo build --release --all-features`), creates a throwaway virtual
+binary (`cargo build --release --all-features`; or set BLOCKSCALE_BIN to one
+already built), creates a throwaway virtual
 environment with numpy and ml_dtypes, writes a small seeded F32 checkpoint,
 converts it to NVFP4 (Model-Optimizer), MXFP4 (gpt-oss, with expert
 stacks), FP8 128x128 (DeepSeek) and MXFP8 (blockscale layout), and checks
@@ -13,6 +14,7 @@ every quantized weight.
 """
 
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -49,10 +51,13 @@ def write_safetensors(path, tensors):
 
 
 def main():
-    # --all-features, as CI's build and tests/gguf_check.py have it: the same
-    # artifacts, not a second build of the crate.
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--all-features", "--bin", "blockscale"], cwd=ROOT, check=True)
-    exe = ROOT / "target" / "release" / "blockscale"
+    # CI passes the binary its build step made (BLOCKSCALE_BIN), so that the
+    # crate is not compiled once more for this script alone.
+    exe = os.environ.get("BLOCKSCALE_BIN")
+    if not exe:
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--all-features", "--bin", "blockscale"],
+                       cwd=ROOT, check=True)
+        exe = ROOT / "target" / "release" / "blockscale"
     ns = {}
     exec(SNIPPETS["load"], ns)
     load = ns["load"]
