@@ -100,7 +100,7 @@ mod tests {
                     assert_eq!(f(&v).to_bits(), amax(&v).to_bits(), "{level:?} n {n}");
                 }
                 let Some(f) = k.block_amaxes else { continue };
-                for bl in [1, 7, 8, 16, 24, 32, 128, 1000] {
+                for bl in [1, 7, 8, 16, 24, 32, 48, 64, 128, 256, 512, 1000] {
                     let want: Vec<u32> = v.chunks(bl).map(|b| amax(b).to_bits()).collect();
                     let mut got = vec![1.5f32; want.len() + 1];
                     f(&v, bl, &mut got);

@@ -48,6 +48,48 @@ pub(super) unsafe fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]
             f32::from_bits(bits)
         }
     };
+    if 256 % block_len == 0 && block_len >= 16 {
+        // Blocks of 16 to 256 elements: whole blocks per 256 elements, so
+        // each step's 16 group maxima fold into its blocks in the vector.
+        let per = block_len / 16;
+        let nblocks = src.len().div_ceil(block_len);
+        let mut chunks = src.chunks_exact(256);
+        let mut blk = 0;
+        let even = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
+        let odd = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 15, 13, 11, 9, 7, 5, 3, 1);
+        let inf = _mm512_set1_epi32(0x7F80_0000);
+        let nan = _mm512_set1_epi32(f32::NAN.to_bits() as i32);
+        for c in &mut chunks {
+            // SAFETY: the CPU supports AVX-512 (this function's contract);
+            // c has exactly 256 elements.
+            let mut m = unsafe { group_maxes(c.try_into().expect("256")) };
+            // Each step halves the lanes in use: lane i takes the maxima
+            // of lanes 2i and 2i + 1, until it holds block i's.
+            let mut k = per;
+            while k > 1 {
+                m = _mm512_max_epu32(
+                    _mm512_permutexvar_epi32(even, m),
+                    _mm512_permutexvar_epi32(odd, m),
+                );
+                k /= 2;
+            }
+            m = _mm512_mask_mov_epi32(m, _mm512_cmpgt_epu32_mask(m, inf), nan);
+            // SAFETY: blocks blk..blk + 16/per are whole blocks of src, and
+            // out holds nblocks >= blk + 16/per of them (asserted above).
+            unsafe {
+                _mm512_mask_storeu_epi32(out.as_mut_ptr().add(blk).cast(), lanes(16 / per), m)
+            };
+            blk += 16 / per;
+        }
+        for (o, b) in out[blk..nblocks]
+            .iter_mut()
+            .zip(chunks.remainder().chunks(block_len))
+        {
+            // SAFETY: the CPU supports AVX-512 (this function's contract).
+            *o = to_f32(unsafe { amax_bits(b) });
+        }
+        return;
+    }
     if block_len.is_multiple_of(16) {
         let _ = abs;
         // Maxima of 16-element groups, 16 groups per step, folded into blocks.
@@ -72,7 +114,9 @@ pub(super) unsafe fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]
         for c in &mut chunks {
             // SAFETY: the CPU supports AVX-512 (this function's contract);
             // c has exactly 256 elements.
-            unsafe { group_maxes(c.try_into().expect("256"), &mut bits) };
+            let m = unsafe { group_maxes(c.try_into().expect("256")) };
+            // SAFETY: bits holds 16 u32.
+            unsafe { _mm512_storeu_si512(bits.as_mut_ptr().cast(), m) };
             for &m in &bits {
                 fold(out, m);
             }
@@ -93,11 +137,11 @@ pub(super) unsafe fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]
 }
 
 /// The largest `bits & 0x7FFF_FFFF` of each 16-element group of 256
-/// elements, by a transposing reduction (about 5 instructions per group
-/// instead of a horizontal reduction each).
+/// elements, group g in lane g, by a transposing reduction (about 5
+/// instructions per group instead of a horizontal reduction each).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn group_maxes(src: &[f32; 256], out: &mut [u32; 16]) {
+unsafe fn group_maxes(src: &[f32; 256]) -> __m512i {
     let abs = _mm512_set1_epi32(0x7FFF_FFFF);
     let v: [__m512i; 16] = core::array::from_fn(|i| {
         // SAFETY: 16·i + 16 <= 256.
@@ -129,7 +173,5 @@ unsafe fn group_maxes(src: &[f32; 256], out: &mut [u32; 16]) {
     // Dword 4L + j holds group L, 8 + L, 4 + L, 12 + L for j = 0, 1, 2, 3.
     let r = _mm512_mask_blend_epi32(0xAAAA, y[0], y[1]);
     let order = _mm512_set_epi32(15, 11, 7, 3, 13, 9, 5, 1, 14, 10, 6, 2, 12, 8, 4, 0);
-    let r = _mm512_permutexvar_epi32(order, r);
-    // SAFETY: out holds 16 u32.
-    unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), r) };
+    _mm512_permutexvar_epi32(order, r)
 }
