@@ -140,6 +140,38 @@ pub(super) unsafe fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]
     }
 }
 
+/// The transposing reductions' three steps, each the maxima of two
+/// vectors' rearrangements. First: 128-bit lanes [a0 a1 b0 b1] against
+/// [a2 a3 b2 b3], so that lanes 0-1 hold a's halves folded, 2-3 b's.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn fold_halves(a: __m512i, b: __m512i) -> __m512i {
+    _mm512_max_epu32(
+        _mm512_shuffle_i64x2::<0x44>(a, b),
+        _mm512_shuffle_i64x2::<0xEE>(a, b),
+    )
+}
+
+/// Second: [a0 a2 b0 b2] against [a1 a3 b1 b3], so that of two vectors of
+/// `fold_halves`, each source ends in one 128-bit lane.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn fold_quarters(a: __m512i, b: __m512i) -> __m512i {
+    _mm512_max_epu32(
+        _mm512_shuffle_i64x2::<0x88>(a, b),
+        _mm512_shuffle_i64x2::<0xDD>(a, b),
+    )
+}
+
+/// Third, within 128-bit lanes: dwords 4L and 4L + 1 hold the maximum of
+/// a's lane L, 4L + 2 and 4L + 3 that of b's lane L.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn fold_lanes(a: __m512i, b: __m512i) -> __m512i {
+    let m = _mm512_max_epu32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+    _mm512_max_epu32(m, _mm512_shuffle_epi32::<0xB1>(m))
+}
+
 /// The largest `bits & 0x7FFF_FFFF` of each 16-element group of 256
 /// elements, group g in lane g, by a transposing reduction (about 5
 /// instructions per group instead of a horizontal reduction each).
@@ -152,28 +184,11 @@ unsafe fn group_maxes(src: &[f32; 256]) -> __m512i {
         let x = unsafe { _mm512_loadu_si512(src.as_ptr().add(16 * i).cast()) };
         _mm512_and_si512(x, abs)
     });
-    // Pairs of groups: 128-bit lanes [a0 a1 b0 b1] against [a2 a3 b2 b3].
-    let w: [__m512i; 8] = core::array::from_fn(|i| {
-        let (a, b) = (v[2 * i], v[2 * i + 1]);
-        _mm512_max_epu32(
-            _mm512_shuffle_i64x2::<0x44>(a, b),
-            _mm512_shuffle_i64x2::<0xEE>(a, b),
-        )
-    });
-    // Four groups per vector, one 128-bit lane each: [a0 a2 b0 b2] against [a1 a3 b1 b3].
-    let x: [__m512i; 4] = core::array::from_fn(|i| {
-        let (a, b) = (w[2 * i], w[2 * i + 1]);
-        _mm512_max_epu32(
-            _mm512_shuffle_i64x2::<0x88>(a, b),
-            _mm512_shuffle_i64x2::<0xDD>(a, b),
-        )
-    });
-    // Lane L of y[i]: two partial maxima of group 8i + L, two of group 8i + 4 + L.
-    let y: [__m512i; 2] = core::array::from_fn(|i| {
-        let (a, b) = (x[2 * i], x[2 * i + 1]);
-        let m = _mm512_max_epu32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
-        _mm512_max_epu32(m, _mm512_shuffle_epi32::<0xB1>(m))
-    });
+    let w: [__m512i; 8] = core::array::from_fn(|i| fold_halves(v[2 * i], v[2 * i + 1]));
+    // Four groups per vector, one 128-bit lane each.
+    let x: [__m512i; 4] = core::array::from_fn(|i| fold_quarters(w[2 * i], w[2 * i + 1]));
+    // Lane L of y[i]: group 8i + L twice, then group 8i + 4 + L twice.
+    let y: [__m512i; 2] = core::array::from_fn(|i| fold_lanes(x[2 * i], x[2 * i + 1]));
     // Dword 4L + j holds group L, 8 + L, 4 + L, 12 + L for j = 0, 1, 2, 3.
     let r = _mm512_mask_blend_epi32(0xAAAA, y[0], y[1]);
     let order = _mm512_set_epi32(15, 11, 7, 3, 13, 9, 5, 1, 14, 10, 6, 2, 12, 8, 4, 0);
@@ -198,28 +213,11 @@ unsafe fn block32_maxes(src: &[f32; 256]) -> __m512i {
         };
         _mm512_max_epu32(_mm512_and_si512(x, abs), _mm512_and_si512(y, abs))
     });
-    // Pairs of blocks a, b: 128-bit lanes [a0 a1 b0 b1] against [a2 a3 b2 b3].
-    let w: [__m512i; 4] = core::array::from_fn(|i| {
-        let (a, b) = (v[2 * i], v[2 * i + 1]);
-        _mm512_max_epu32(
-            _mm512_shuffle_i64x2::<0x44>(a, b),
-            _mm512_shuffle_i64x2::<0xEE>(a, b),
-        )
-    });
+    let w: [__m512i; 4] = core::array::from_fn(|i| fold_halves(v[2 * i], v[2 * i + 1]));
     // One 128-bit lane per block: x[0] holds blocks 0 to 3, x[1] 4 to 7.
-    let x: [__m512i; 2] = core::array::from_fn(|i| {
-        let (a, b) = (w[2 * i], w[2 * i + 1]);
-        _mm512_max_epu32(
-            _mm512_shuffle_i64x2::<0x88>(a, b),
-            _mm512_shuffle_i64x2::<0xDD>(a, b),
-        )
-    });
+    let x: [__m512i; 2] = core::array::from_fn(|i| fold_quarters(w[2 * i], w[2 * i + 1]));
     // Dwords 4L, 4L + 1: block L; 4L + 2, 4L + 3: block 4 + L.
-    let m = _mm512_max_epu32(
-        _mm512_unpacklo_epi64(x[0], x[1]),
-        _mm512_unpackhi_epi64(x[0], x[1]),
-    );
-    let m = _mm512_max_epu32(m, _mm512_shuffle_epi32::<0xB1>(m));
+    let m = fold_lanes(x[0], x[1]);
     let order = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 10, 6, 2, 12, 8, 4, 0);
     _mm512_permutexvar_epi32(order, m)
 }
