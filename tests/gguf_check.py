@@ -33,7 +33,8 @@ Usage: python3 tests/gguf_check.py [--example-dir DIR]
                      `cargo run --release --all-features --example gguf_vectors`
                      (the features CI builds with, so nothing is rebuilt).
 Environment: BLOCKSCALE_BIN, the command line to run (default: built with
-`cargo build --release --all-features --bin blockscale`).
+`cargo build --release --all-features --bin blockscale`); BLOCKSCALE_EXAMPLES,
+a directory holding a built `gguf_vectors` (default: `cargo run`).
 Exits non-zero on any mismatch.
 """
 
@@ -186,8 +187,10 @@ def main():
         out = pathlib.Path(args[1])
     else:
         out = pathlib.Path(tempfile.mkdtemp(prefix="gguf-vectors-", dir=ROOT / "target"))
-        subprocess.run(["cargo", "run", "--quiet", "--release", "--all-features", "--example",
-                        "gguf_vectors", "--", str(out)], cwd=ROOT, check=True)
+        built = os.environ.get("BLOCKSCALE_EXAMPLES")
+        cmd = ([str(pathlib.Path(built) / "gguf_vectors")] if built
+               else ["cargo", "run", "--quiet", "--release", "--all-features", "--example", "gguf_vectors", "--"])
+        subprocess.run([*cmd, str(out)], cwd=ROOT, check=True)
     reader = gguf.GGUFReader(out / "vectors.gguf")
     arch = reader.get_field("general.architecture")
     if arch is None or arch.contents() != "blockscale-test":
