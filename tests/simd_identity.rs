@@ -151,6 +151,86 @@ fn check_stochastic<T: Element>() {
     }
 }
 
+/// Replays given random words, as [`slice::encode_stochastic`] draws them.
+struct Replay<'a>(core::slice::Iter<'a, u32>);
+
+impl blockscale::rand_core::TryRng for Replay<'_> {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(*self.0.next().expect("one word per element"))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        unreachable!("stochastic rounding draws u32s")
+    }
+    fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Self::Error> {
+        unreachable!("stochastic rounding draws u32s")
+    }
+}
+
+/// Codes of `x` stochastically rounded with the words `r`, one each.
+fn encode_with<T: Element>(x: &[f32], r: &[u32], opts: ConvertOptions) -> Vec<u8> {
+    let mut out = vec![T::from_bits(0); x.len()];
+    slice::encode_stochastic(x, &mut out, opts, &mut Replay(r.iter())).unwrap();
+    out.iter().map(|e| e.to_bits()).collect()
+}
+
+/// Stochastic rounding at its threshold. The portable engine rounds `x`
+/// away from zero exactly when the random word is at least some `t` (its
+/// discarded fraction's complement); a binary search on the portable path
+/// finds `t` for every input, and each level must agree at `t − 1` and
+/// `t`, and at 0 and `u32::MAX`. The inputs reach every f32 exponent
+/// (f32 subnormals, element subnormals, values far below the smallest
+/// step, overflow, Inf and NaN), so each shift of the kernels is met.
+fn check_stochastic_threshold<T: Element>() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut x = specials();
+    x.extend(grid_points::<T>());
+    for e in 0..=255u32 {
+        for m in [0, 1, 0x40_0000, 0x7F_FFFF, rng.next_u32() & 0x7F_FFFF] {
+            for s in [0, 1u32 << 31] {
+                x.push(f32::from_bits(s | e << 23 | m));
+            }
+        }
+    }
+    let opts = ConvertOptions::default();
+    let rounded = |v: f32, r: u32| portable(|| encode_with::<T>(&[v], &[r], opts))[0];
+    let (mut xs, mut rs) = (Vec::new(), Vec::new());
+    for &v in &x {
+        let down = rounded(v, 0);
+        // The smallest word that rounds up, if any: the code is monotone in it.
+        let (mut lo, mut hi) = (0u64, 1u64 << 32);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if rounded(v, mid as u32) == down {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut words = vec![0, u32::MAX, lo as u32];
+        if hi <= u32::MAX as u64 {
+            words.push(hi as u32);
+        }
+        for w in words {
+            xs.push(v);
+            rs.push(w);
+        }
+    }
+    let fast = encode_with::<T>(&xs, &rs, opts);
+    let spec = portable(|| encode_with::<T>(&xs, &rs, opts));
+    for i in 0..xs.len() {
+        assert_eq!(
+            fast[i],
+            spec[i],
+            "SR {} x = {:e} ({:#010x}), word {:#010x}",
+            T::NAME,
+            xs[i],
+            xs[i].to_bits(),
+            rs[i]
+        );
+    }
+}
+
 fn check_decode<T: Element>() {
     let mut rng = StdRng::seed_from_u64(3);
     let codes: Vec<T> = (0..4096 + 13)
@@ -197,6 +277,18 @@ fn element_encode_stochastic() {
         check_stochastic::<E4M3>();
         check_stochastic::<E5M2>();
         check_stochastic::<Int8>();
+    });
+}
+
+#[test]
+fn element_encode_stochastic_threshold() {
+    each_level(|| {
+        check_stochastic_threshold::<E2M1>();
+        check_stochastic_threshold::<E2M3>();
+        check_stochastic_threshold::<E3M2>();
+        check_stochastic_threshold::<E4M3>();
+        check_stochastic_threshold::<E5M2>();
+        check_stochastic_threshold::<Int8>();
     });
 }
 

@@ -17,8 +17,8 @@ struct K {
     half_m1: __m256i,
     one: __m256i,
     shift: __m256i,
-    rem_mask: __m256i,
-    rem_up: __m256i,
+    e_top: __m256i,
+    e_tiny: __m256i,
     normal_min_m1: __m256i,
     magic: __m256,
     kbase: __m256i,
@@ -53,8 +53,8 @@ impl K {
                     half_m1: s((1 << (sh - 1)) - 1),
                     one: s(1),
                     shift: s(sh as i32),
-                    rem_mask: s((1 << sh) - 1),
-                    rem_up: s(32 - sh as i32),
+                    e_top: s(128 - bias),
+                    e_tiny: s(151 - bias - man_bits as i32 - 32),
                     normal_min_m1: s(((128 - bias) << 23) - 1),
                     magic: _mm256_castsi256_ps(s((127 + 24 - bias - man_bits as i32) << 23)),
                     kbase: s(151 - bias - man_bits as i32),
@@ -73,8 +73,8 @@ impl K {
                 half_m1: s(0),
                 one: s(1),
                 shift: s(0),
-                rem_mask: s(0),
-                rem_up: s(0),
+                e_top: s(255),
+                e_tiny: s(144 - 32),
                 normal_min_m1: s(0x4000_0000 - 1),
                 magic: _mm256_set1_ps(64.0),
                 kbase: s(144),
@@ -103,26 +103,30 @@ fn sel(mask: __m256i, a: __m256i, b: __m256i) -> __m256i {
     _mm256_blendv_epi8(a, b, mask)
 }
 
+/// Stochastic rounding of `a` (f32 bits, sign clear) to a count of the
+/// element's steps, normal and subnormal alike: the AVX-512 kernel's
+/// `fixed_sr`, whose comment derives it.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 fn fixed_sr(k: &K, a: __m256i, rnd: __m256i) -> __m256i {
-    let e = _mm256_srli_epi32::<23>(a);
-    let e_eff = _mm256_max_epu32(e, k.one);
-    let is_normal = _mm256_cmpgt_epi32(e, _mm256_setzero_si256());
-    let implicit = _mm256_and_si256(is_normal, _mm256_set1_epi32(0x0080_0000));
-    let m24 = _mm256_or_si256(
-        _mm256_and_si256(a, _mm256_set1_epi32(0x007F_FFFF)),
-        implicit,
+    let e = _mm256_min_epu32(_mm256_max_epu32(_mm256_srli_epi32::<23>(a), k.one), k.e_top);
+    let v = _mm256_sub_epi32(a, _mm256_slli_epi32::<23>(_mm256_sub_epi32(e, k.one)));
+    let kk = _mm256_sub_epi32(k.kbase, e);
+    let up = _mm256_srlv_epi32(rnd, _mm256_sub_epi32(_mm256_set1_epi32(32), kk));
+    let q = _mm256_srlv_epi32(_mm256_add_epi32(v, up), kk);
+    // The common lanes: e > e_tiny (exponents are below 256, so a signed
+    // compare) or v = 0.
+    let common = _mm256_or_si256(
+        _mm256_cmpgt_epi32(e, k.e_tiny),
+        _mm256_cmpeq_epi32(v, _mm256_setzero_si256()),
     );
-    let kk = _mm256_sub_epi32(k.kbase, e_eff);
-    let q = _mm256_srlv_epi32(m24, kk);
-    let frac = _mm256_or_si256(
-        _mm256_sllv_epi32(m24, _mm256_sub_epi32(_mm256_set1_epi32(32), kk)),
-        _mm256_srlv_epi32(m24, _mm256_sub_epi32(kk, _mm256_set1_epi32(32))),
-    );
+    if _mm256_testc_si256(common, _mm256_set1_epi32(-1)) != 0 {
+        return q;
+    }
+    let frac = _mm256_srlv_epi32(v, _mm256_sub_epi32(kk, _mm256_set1_epi32(32)));
     let carry = lt_epu32(_mm256_add_epi32(frac, rnd), frac);
-    // carry is −1 where set: subtracting it adds one.
-    _mm256_sub_epi32(q, carry)
+    // carry is −1 where set.
+    sel(common, _mm256_srli_epi32::<31>(carry), q)
 }
 
 #[inline]
@@ -131,10 +135,10 @@ fn mini_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
     let b = _mm256_castps_si256(x);
     let a = _mm256_and_si256(b, k.abs);
     let neg = _mm256_srai_epi32::<31>(b);
-    let normal = _mm256_cmpgt_epi32(a, k.normal_min_m1);
-    let r = _mm256_sub_epi32(a, k.rebias);
-    let (qn, qs) = match rand {
+    let mag = match rand {
         None => {
+            let normal = _mm256_cmpgt_epi32(a, k.normal_min_m1);
+            let r = _mm256_sub_epi32(a, k.rebias);
             let odd = _mm256_and_si256(_mm256_srlv_epi32(r, k.shift), k.one);
             let qn = _mm256_srlv_epi32(
                 _mm256_add_epi32(_mm256_add_epi32(r, k.half_m1), odd),
@@ -142,16 +146,10 @@ fn mini_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
             );
             let t = _mm256_add_ps(_mm256_castsi256_ps(a), k.magic);
             let qs = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(k.magic));
-            (qn, qs)
+            sel(normal, qs, qn)
         }
-        Some(rnd) => {
-            let q = _mm256_srlv_epi32(r, k.shift);
-            let t = _mm256_sllv_epi32(_mm256_and_si256(r, k.rem_mask), k.rem_up);
-            let carry = lt_epu32(_mm256_add_epi32(t, rnd), t);
-            (_mm256_sub_epi32(q, carry), fixed_sr(k, a, rnd))
-        }
+        Some(rnd) => fixed_sr(k, a, rnd),
     };
-    let mag = sel(normal, qs, qn);
     let over = _mm256_cmpgt_epi32(mag, k.max_code);
     let code = sel(over, mag, k.over_code);
     let code = _mm256_or_si256(code, _mm256_and_si256(neg, k.sign_bit));

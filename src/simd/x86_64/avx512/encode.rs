@@ -2,13 +2,15 @@
 //!
 //! Encoding reproduces the portable engine (`element/engine.rs`) on f32
 //! bits, for nearest-even and 32-bit stochastic rounding:
-//! - where the element is normal, the f32 bits rebiased to the element's
-//!   exponent are shifted right by `23 − M`, rounding on the discarded bits
-//!   (a carry into the exponent is the right next value, as in the engine);
-//! - where it is subnormal, nearest-even adds the magic constant
+//! - nearest-even where the element is normal: the f32 bits rebiased to
+//!   the element's exponent are shifted right by `23 − M`, rounding on the
+//!   discarded bits (a carry into the exponent is the right next value, as
+//!   in the engine);
+//! - nearest-even where it is subnormal: add the magic constant
 //!   2^(24 − bias − M), whose ulp is the element's subnormal step, so the
-//!   hardware's one f32 rounding is the engine's one rounding; stochastic
-//!   rounding counts steps with integer shifts of the 24-bit significand;
+//!   hardware's one f32 rounding is the engine's one rounding;
+//! - stochastic rounding, normal and subnormal alike, counts the element's
+//!   steps with integer shifts of the significand (`fixed_sr`);
 //! - overflow, ±Inf and NaN then take the codes the engine gives them.
 
 use super::lanes;
@@ -25,8 +27,8 @@ struct K {
     half_m1: __m512i,
     one: __m512i,
     shift: __m512i,
-    rem_mask: __m512i,
-    rem_up: __m512i,
+    e_top: __m512i,
+    e_tiny: __m512i,
     normal_min: __m512i,
     magic: __m512,
     kbase: __m512i,
@@ -61,12 +63,15 @@ impl K {
                     half_m1: s((1 << (sh - 1)) - 1),
                     one: s(1),
                     shift: s(sh as i32),
-                    rem_mask: s((1 << sh) - 1),
-                    rem_up: s(32 - sh as i32),
+                    // The f32 exponent of the smallest normal, 2^(1 − bias).
+                    e_top: s(128 - bias),
+                    // The largest f32 exponent whose k = kbase − e is 32 or more.
+                    e_tiny: s(151 - bias - man_bits as i32 - 32),
                     normal_min: s((128 - bias) << 23),
                     // 2^(24 − bias − M): its ulp is the subnormal step 2^(1 − bias − M).
                     magic: _mm512_castsi512_ps(s((127 + 24 - bias - man_bits as i32) << 23)),
-                    // Subnormal steps: x = m24 · 2^(E − 150) = m24 / 2^k · 2^(1 − bias − M).
+                    // Subnormal steps: x = m24 · 2^(E − 150) = m24 / 2^k · 2^(1 − bias − M)
+                    // with k = kbase − E; at E = e_top, k = 23 − M, a normal's shift.
                     kbase: s(151 - bias - man_bits as i32),
                     max_code: s(max_code as i32),
                     over_code: s(over_code as i32),
@@ -83,8 +88,9 @@ impl K {
                 half_m1: s(0),
                 one: s(1),
                 shift: s(0),
-                rem_mask: s(0),
-                rem_up: s(0),
+                // No normals: every value counts steps of 2^-6.
+                e_top: s(255),
+                e_tiny: s(144 - 32),
                 // 2.0: everything from here on is 127.
                 normal_min: s(0x4000_0000),
                 magic: _mm512_set1_ps(64.0),
@@ -100,31 +106,36 @@ impl K {
     }
 }
 
-/// The quotient and a carry of stochastic rounding of `a` (f32 bits, sign
-/// clear) in units of 2^(kbase − 150 − E) steps: `q = ⌊m24 / 2^k⌋`, and the
-/// top 32 bits of the discarded fraction plus `rnd` carry out.
+/// Stochastic rounding of `a` (f32 bits, sign clear) to a count of the
+/// element's steps, normal and subnormal alike.
+///
+/// With the f32 exponent `e` clamped to `[1, e_top]` (`e_top` the
+/// element's smallest normal, as an f32 exponent), `v = a − (e − 1)·2^23`
+/// is the 24-bit significand, plus the element's exponent above its
+/// smallest normal, and a step is `2^k` units of `v`, `k = kbase − e`.
+/// Write `v = q·2^k + f`. The engine adds one to `q` when the top 32 bits
+/// of the discarded fraction, `f·2^(32 − k)` for `k ≤ 32`, plus `rnd`
+/// carry out; as both sides are integers, that is `f + ⌊rnd / 2^(32 − k)⌋
+/// ≥ 2^k`, so the result is `(v + ⌊rnd / 2^(32 − k)⌋) >> k`: two shifts
+/// and an add, no carry test. Nonzero values of 32 or more places below a
+/// step (`k ≥ 32`, rare) take the carry test on `⌊v / 2^(k − 32)⌋`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn fixed_sr(k: &K, a: __m512i, rnd: __m512i) -> __m512i {
-    let e = _mm512_srli_epi32::<23>(a);
-    let e_eff = _mm512_max_epu32(e, k.one);
-    let implicit =
-        _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(e, e), _mm512_set1_epi32(0x0080_0000));
-    let m24 = _mm512_or_si512(
-        _mm512_and_si512(a, _mm512_set1_epi32(0x007F_FFFF)),
-        implicit,
-    );
-    let kk = _mm512_sub_epi32(k.kbase, e_eff);
-    let q = _mm512_srlv_epi32(m24, kk);
-    // Shift counts of 32 or more give 0, so exactly one term survives
-    // (both are m24 when k = 32).
-    let frac = _mm512_or_si512(
-        _mm512_sllv_epi32(m24, _mm512_sub_epi32(_mm512_set1_epi32(32), kk)),
-        _mm512_srlv_epi32(m24, _mm512_sub_epi32(kk, _mm512_set1_epi32(32))),
-    );
-    let sum = _mm512_add_epi32(frac, rnd);
-    let carry = _mm512_cmplt_epu32_mask(sum, frac);
-    _mm512_mask_add_epi32(q, carry, q, k.one)
+    let e = _mm512_min_epu32(_mm512_max_epu32(_mm512_srli_epi32::<23>(a), k.one), k.e_top);
+    let v = _mm512_sub_epi32(a, _mm512_slli_epi32::<23>(_mm512_sub_epi32(e, k.one)));
+    let kk = _mm512_sub_epi32(k.kbase, e);
+    // Where k ≥ 32, q comes out 0 (a shift by 32 or more gives 0); `tiny`
+    // below mends those lanes.
+    let up = _mm512_srlv_epi32(rnd, _mm512_sub_epi32(_mm512_set1_epi32(32), kk));
+    let q = _mm512_srlv_epi32(_mm512_add_epi32(v, up), kk);
+    let tiny = _mm512_mask_test_epi32_mask(_mm512_cmple_epu32_mask(e, k.e_tiny), v, v);
+    if tiny == 0 {
+        return q;
+    }
+    let frac = _mm512_srlv_epi32(v, _mm512_sub_epi32(kk, _mm512_set1_epi32(32)));
+    let carry = _mm512_cmplt_epu32_mask(_mm512_add_epi32(frac, rnd), frac);
+    _mm512_mask_mov_epi32(q, tiny, _mm512_maskz_mov_epi32(carry, k.one))
 }
 
 /// Codes of 16 minifloats.
@@ -134,10 +145,10 @@ fn mini_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
     let b = _mm512_castps_si512(x);
     let a = _mm512_and_si512(b, k.abs);
     let neg = _mm512_movepi32_mask(b);
-    let normal = _mm512_cmpge_epu32_mask(a, k.normal_min);
-    let r = _mm512_sub_epi32(a, k.rebias);
-    let (qn, qs) = match rand {
+    let mag = match rand {
         None => {
+            let normal = _mm512_cmpge_epu32_mask(a, k.normal_min);
+            let r = _mm512_sub_epi32(a, k.rebias);
             let odd = _mm512_and_si512(_mm512_srlv_epi32(r, k.shift), k.one);
             let qn = _mm512_srlv_epi32(
                 _mm512_add_epi32(_mm512_add_epi32(r, k.half_m1), odd),
@@ -145,17 +156,10 @@ fn mini_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
             );
             let t = _mm512_add_ps(_mm512_castsi512_ps(a), k.magic);
             let qs = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(k.magic));
-            (qn, qs)
+            _mm512_mask_blend_epi32(normal, qs, qn)
         }
-        Some(rnd) => {
-            let q = _mm512_srlv_epi32(r, k.shift);
-            let t = _mm512_sllv_epi32(_mm512_and_si512(r, k.rem_mask), k.rem_up);
-            let carry = _mm512_cmplt_epu32_mask(_mm512_add_epi32(t, rnd), t);
-            let qn = _mm512_mask_add_epi32(q, carry, q, k.one);
-            (qn, fixed_sr(k, a, rnd))
-        }
+        Some(rnd) => fixed_sr(k, a, rnd),
     };
-    let mag = _mm512_mask_blend_epi32(normal, qs, qn);
     let over = _mm512_cmpgt_epu32_mask(mag, k.max_code);
     let code = _mm512_mask_blend_epi32(over, mag, k.over_code);
     let code = _mm512_mask_or_epi32(code, neg, code, k.sign_bit);

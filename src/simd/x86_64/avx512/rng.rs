@@ -72,12 +72,11 @@ fn xoshiro_step(s: &mut [__m512i; 4], live: Option<__mmask8>) -> __m512i {
     let [s0, s1, s2, s3] = *s;
     let r = _mm512_add_epi64(_mm512_rol_epi64::<23>(_mm512_add_epi64(s0, s3)), s0);
     let t = _mm512_slli_epi64::<17>(s1);
-    let n2 = _mm512_xor_si512(s2, s0);
-    let n3 = _mm512_xor_si512(s3, s1);
-    let n1 = _mm512_xor_si512(s1, n2);
-    let n0 = _mm512_xor_si512(s0, n3);
-    let n2 = _mm512_xor_si512(n2, t);
-    let n3 = _mm512_rol_epi64::<45>(n3);
+    // Three-way XORs as one `vpternlogq` each (0x96: a ^ b ^ c).
+    let n0 = _mm512_ternarylogic_epi64::<0x96>(s0, s3, s1);
+    let n1 = _mm512_ternarylogic_epi64::<0x96>(s1, s2, s0);
+    let n2 = _mm512_ternarylogic_epi64::<0x96>(s2, s0, t);
+    let n3 = _mm512_rol_epi64::<45>(_mm512_xor_si512(s3, s1));
     *s = match live {
         None => [n0, n1, n2, n3],
         Some(m) => [
