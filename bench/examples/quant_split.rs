@@ -1,5 +1,5 @@
 //! Where quantization's time goes, one thread: TSC cycles per element of
-//! `requantize` on a tensor that fits in L2 (16 × 4096, 256 KiB: the
+//! `requantize` (nearest, and stochastic for three formats) on a tensor that fits in L2 (16 × 4096, 256 KiB: the
 //! kernels' compute) and on one that does not (8192 × 8192, 256 MiB: the
 //! compute plus what DRAM adds), with the difference in a third column.
 //!
@@ -14,11 +14,18 @@
 
 use blockscale::E4M3;
 use blockscale::format::{BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, Nvfp4};
-use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+use blockscale::tensor::{QuantizeOptions, QuantizedTensor, TensorRounding};
 use blockscale_bench::{Machine, best};
 
 /// Cycles per element of `requantize` of a `rows × cols` tensor.
-fn cycles<F: BlockFormat>(m: &Machine, f: &F, rows: usize, cols: usize, ga: Option<f32>) -> f64 {
+fn cycles<F: BlockFormat>(
+    m: &Machine,
+    f: &F,
+    rows: usize,
+    cols: usize,
+    ga: Option<f32>,
+    rounding: TensorRounding,
+) -> f64 {
     let n = rows * cols;
     // Smooth data with no zero blocks: every block takes the encode path.
     let x: Vec<f32> = (0..n)
@@ -26,6 +33,7 @@ fn cycles<F: BlockFormat>(m: &Machine, f: &F, rows: usize, cols: usize, ga: Opti
         .collect();
     let o = QuantizeOptions {
         global_amax: ga,
+        rounding,
         ..Default::default()
     };
     let mut q = QuantizedTensor::quantize(f.clone(), &x, rows, cols, &o).expect("quantize");
@@ -62,9 +70,14 @@ impl Row {
     }
 }
 
-fn measure<F: BlockFormat>(m: &Machine, f: &F, ga: Option<f32>, row: &mut Row) {
-    row.small = row.small.min(cycles(m, f, 16, 4096, ga));
-    row.large = row.large.min(cycles(m, f, 8192, 8192, ga));
+fn measure<F: BlockFormat>(m: &Machine, f: &F, ga: Option<f32>, sr: bool, row: &mut Row) {
+    let rounding = if sr {
+        TensorRounding::Stochastic { seed: 1 }
+    } else {
+        TensorRounding::NearestEven
+    };
+    row.small = row.small.min(cycles(m, f, 16, 4096, ga, rounding));
+    row.large = row.large.min(cycles(m, f, 8192, 8192, ga, rounding));
 }
 
 fn main() {
@@ -98,17 +111,35 @@ fn main() {
             format!("{} (tensor amax given)", Nvfp4::default().name()),
             Fp8Blockwise::<E4M3>::default().name(),
             Fp8Tensorwise::<E4M3>::current().name(),
+            format!("{} (stochastic)", MxFp8E4M3::default().name()),
+            format!("{} (stochastic)", MxFp4::default().name()),
+            format!("{} (stochastic)", Nvfp4::default().name()),
         ];
         let mut rows: Vec<Row> = names.into_iter().map(Row::new).collect();
         for _ in 0..ROUNDS {
             rows[0].small = rows[0].small.min(copy(16 * 4096));
             rows[0].large = rows[0].large.min(copy(8192 * 8192));
-            measure(&m, &MxFp8E4M3::default(), None, &mut rows[1]);
-            measure(&m, &MxFp4::default(), None, &mut rows[2]);
-            measure(&m, &Nvfp4::default(), None, &mut rows[3]);
-            measure(&m, &Nvfp4::default(), given, &mut rows[4]);
-            measure(&m, &Fp8Blockwise::<E4M3>::default(), None, &mut rows[5]);
-            measure(&m, &Fp8Tensorwise::<E4M3>::current(), None, &mut rows[6]);
+            measure(&m, &MxFp8E4M3::default(), None, false, &mut rows[1]);
+            measure(&m, &MxFp4::default(), None, false, &mut rows[2]);
+            measure(&m, &Nvfp4::default(), None, false, &mut rows[3]);
+            measure(&m, &Nvfp4::default(), given, false, &mut rows[4]);
+            measure(
+                &m,
+                &Fp8Blockwise::<E4M3>::default(),
+                None,
+                false,
+                &mut rows[5],
+            );
+            measure(
+                &m,
+                &Fp8Tensorwise::<E4M3>::current(),
+                None,
+                false,
+                &mut rows[6],
+            );
+            measure(&m, &MxFp8E4M3::default(), None, true, &mut rows[7]);
+            measure(&m, &MxFp4::default(), None, true, &mut rows[8]);
+            measure(&m, &Nvfp4::default(), None, true, &mut rows[9]);
         }
         for r in &rows {
             r.print();
