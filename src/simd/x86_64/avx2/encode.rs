@@ -18,7 +18,6 @@ struct K {
     one: __m256i,
     shift: __m256i,
     e_top: __m256i,
-    e_tiny: __m256i,
     normal_min_m1: __m256i,
     magic: __m256,
     kbase: __m256i,
@@ -54,7 +53,6 @@ impl K {
                     one: s(1),
                     shift: s(sh as i32),
                     e_top: s(128 - bias),
-                    e_tiny: s(151 - bias - man_bits as i32 - 32),
                     normal_min_m1: s(((128 - bias) << 23) - 1),
                     magic: _mm256_castsi256_ps(s((127 + 24 - bias - man_bits as i32) << 23)),
                     kbase: s(151 - bias - man_bits as i32),
@@ -74,7 +72,6 @@ impl K {
                 one: s(1),
                 shift: s(0),
                 e_top: s(255),
-                e_tiny: s(144 - 32),
                 normal_min_m1: s(0x4000_0000 - 1),
                 magic: _mm256_set1_ps(64.0),
                 kbase: s(144),
@@ -112,21 +109,14 @@ fn fixed_sr(k: &K, a: __m256i, rnd: __m256i) -> __m256i {
     let e = _mm256_min_epu32(_mm256_max_epu32(_mm256_srli_epi32::<23>(a), k.one), k.e_top);
     let v = _mm256_sub_epi32(a, _mm256_slli_epi32::<23>(_mm256_sub_epi32(e, k.one)));
     let kk = _mm256_sub_epi32(k.kbase, e);
-    let up = _mm256_srlv_epi32(rnd, _mm256_sub_epi32(_mm256_set1_epi32(32), kk));
-    let q = _mm256_srlv_epi32(_mm256_add_epi32(v, up), kk);
-    // The common lanes: e > e_tiny (exponents are below 256, so a signed
-    // compare) or v = 0.
-    let common = _mm256_or_si256(
-        _mm256_cmpgt_epi32(e, k.e_tiny),
-        _mm256_cmpeq_epi32(v, _mm256_setzero_si256()),
-    );
-    if _mm256_testc_si256(common, _mm256_set1_epi32(-1)) != 0 {
-        return q;
-    }
-    let frac = _mm256_srlv_epi32(v, _mm256_sub_epi32(kk, _mm256_set1_epi32(32)));
-    let carry = lt_epu32(_mm256_add_epi32(frac, rnd), frac);
-    // carry is −1 where set.
-    sel(common, _mm256_srli_epi32::<31>(carry), q)
+    let thirty_two = _mm256_set1_epi32(32);
+    let kc = _mm256_min_epu32(kk, thirty_two);
+    let v = _mm256_srlv_epi32(v, _mm256_sub_epi32(kk, kc));
+    let up = _mm256_srlv_epi32(rnd, _mm256_sub_epi32(thirty_two, kc));
+    let sum = _mm256_add_epi32(v, up);
+    let q = _mm256_srlv_epi32(sum, kc);
+    // carry is −1 where set: subtracting it adds one.
+    _mm256_sub_epi32(q, lt_epu32(sum, up))
 }
 
 #[inline]

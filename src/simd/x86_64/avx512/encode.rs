@@ -28,7 +28,6 @@ struct K {
     one: __m512i,
     shift: __m512i,
     e_top: __m512i,
-    e_tiny: __m512i,
     normal_min: __m512i,
     magic: __m512,
     kbase: __m512i,
@@ -65,8 +64,6 @@ impl K {
                     shift: s(sh as i32),
                     // The f32 exponent of the smallest normal, 2^(1 − bias).
                     e_top: s(128 - bias),
-                    // The largest f32 exponent whose k = kbase − e is 32 or more.
-                    e_tiny: s(151 - bias - man_bits as i32 - 32),
                     normal_min: s((128 - bias) << 23),
                     // 2^(24 − bias − M): its ulp is the subnormal step 2^(1 − bias − M).
                     magic: _mm512_castsi512_ps(s((127 + 24 - bias - man_bits as i32) << 23)),
@@ -90,7 +87,6 @@ impl K {
                 shift: s(0),
                 // No normals: every value counts steps of 2^-6.
                 e_top: s(255),
-                e_tiny: s(144 - 32),
                 // 2.0: everything from here on is 127.
                 normal_min: s(0x4000_0000),
                 magic: _mm512_set1_ps(64.0),
@@ -113,29 +109,34 @@ impl K {
 /// element's smallest normal, as an f32 exponent), `v = a − (e − 1)·2^23`
 /// is the 24-bit significand, plus the element's exponent above its
 /// smallest normal, and a step is `2^k` units of `v`, `k = kbase − e`.
-/// Write `v = q·2^k + f`. The engine adds one to `q` when the top 32 bits
-/// of the discarded fraction, `f·2^(32 − k)` for `k ≤ 32`, plus `rnd`
-/// carry out; as both sides are integers, that is `f + ⌊rnd / 2^(32 − k)⌋
-/// ≥ 2^k`, so the result is `(v + ⌊rnd / 2^(32 − k)⌋) >> k`: two shifts
-/// and an add, no carry test. Nonzero values of 32 or more places below a
-/// step (`k ≥ 32`, rare) take the carry test on `⌊v / 2^(k − 32)⌋`.
+/// The engine adds one to `⌊v / 2^k⌋` when the top 32 bits of the
+/// discarded fraction, `F`, plus `rnd` carry out of 32 bits.
+/// - For `k ≤ 32`, write `v = q·2^k + f`: `F = f·2^(32 − k)`, and as both
+///   sides are integers the carry is `f + ⌊rnd / 2^(32 − k)⌋ ≥ 2^k`, so the
+///   result is `(v + ⌊rnd / 2^(32 − k)⌋) >> k`.
+/// - For `k > 32` (nonzero values below 2^-8 of a step), `F = ⌊v /
+///   2^(k − 32)⌋` and the quotient is 0: the same sum with `v` shifted
+///   down by `k − 32` and `k` taken as 32, whose carry out of 32 bits is
+///   the result.
+///
+/// The sum cannot carry out for `k < 32` (`v < 2^31` and the added bits
+/// are below `2^k`), so one carry test serves every lane without a branch
+/// (a branch on the rare lanes mispredicted often on heavy-tailed data).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn fixed_sr(k: &K, a: __m512i, rnd: __m512i) -> __m512i {
     let e = _mm512_min_epu32(_mm512_max_epu32(_mm512_srli_epi32::<23>(a), k.one), k.e_top);
     let v = _mm512_sub_epi32(a, _mm512_slli_epi32::<23>(_mm512_sub_epi32(e, k.one)));
     let kk = _mm512_sub_epi32(k.kbase, e);
-    // Where k ≥ 32, q comes out 0 (a shift by 32 or more gives 0); `tiny`
-    // below mends those lanes.
-    let up = _mm512_srlv_epi32(rnd, _mm512_sub_epi32(_mm512_set1_epi32(32), kk));
-    let q = _mm512_srlv_epi32(_mm512_add_epi32(v, up), kk);
-    let tiny = _mm512_mask_test_epi32_mask(_mm512_cmple_epu32_mask(e, k.e_tiny), v, v);
-    if tiny == 0 {
-        return q;
-    }
-    let frac = _mm512_srlv_epi32(v, _mm512_sub_epi32(kk, _mm512_set1_epi32(32)));
-    let carry = _mm512_cmplt_epu32_mask(_mm512_add_epi32(frac, rnd), frac);
-    _mm512_mask_mov_epi32(q, tiny, _mm512_maskz_mov_epi32(carry, k.one))
+    let thirty_two = _mm512_set1_epi32(32);
+    let kc = _mm512_min_epu32(kk, thirty_two);
+    let v = _mm512_srlv_epi32(v, _mm512_sub_epi32(kk, kc));
+    let up = _mm512_srlv_epi32(rnd, _mm512_sub_epi32(thirty_two, kc));
+    let sum = _mm512_add_epi32(v, up);
+    // A shift by 32 gives 0: where k ≥ 32 the carry is the whole result.
+    let q = _mm512_srlv_epi32(sum, kc);
+    let carry = _mm512_cmplt_epu32_mask(sum, up);
+    _mm512_mask_add_epi32(q, carry, q, k.one)
 }
 
 /// Codes of 16 minifloats.
