@@ -27,7 +27,7 @@
 //! | element decode to f32 (every format, by table look-up) | yes | yes |
 //! | block and tensor amax | yes | yes |
 //! | quantize: amax, scale (NVFP4 Transformer Engine profile, MX RCEIL), element map, encode, FP4 packing | yes | yes |
-//! | stochastic rounding: SplitMix64 seeding and Xoshiro256++ streams per tile | yes | portable |
+//! | stochastic rounding: SplitMix64 seeding and Xoshiro256++ streams per tile | yes | yes |
 //! | dequantize: unpack, decode, scale | yes | yes |
 //! | GEMM micro-tiles: i8 (`vpdpbusd`, with VNNI), f64 and i64 | yes | portable |
 //!

@@ -199,6 +199,10 @@ pub(crate) fn kernels(level: Level) -> &'static Kernels {
     }
 }
 
+/// SplitMix64's increment, φ·2⁶⁴ (Steele, Lea and Flood 2014).
+#[allow(dead_code)] // used only by the architecture-specific kernels
+pub(in crate::simd) const PHI: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// An amax as the kernels find it (the largest `bits & 0x7FFF_FFFF`; NaN
 /// patterns are larger than every number), as an f32 with NaN normalised.
 #[allow(dead_code)] // used only by the architecture-specific tables

@@ -1,7 +1,6 @@
 //! AVX2 (with FMA) kernels, one file per job, and their table
-//! [`KERNELS`]: element encode and decode and the amaxes. Random streams
-//! and GEMM tiles stay portable (AVX2 has no 64-bit multiply); the
-//! portable streams' bits feed the encode kernel like any other.
+//! [`KERNELS`]: element encode and decode, the amaxes and the random
+//! streams. The GEMM tiles stay portable.
 //!
 //! Each entry below is a safe function around a `#[target_feature]` one.
 //! Its safety argument is the table's: `simd::kernels` hands it out only
@@ -10,6 +9,7 @@
 mod amax;
 mod decode;
 mod encode;
+mod rng;
 
 use crate::simd::table::ElementMap;
 use crate::simd::table::{PORTABLE, amax_of_bits};
@@ -22,6 +22,8 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     decode_row: Some(decode_row),
     amax: Some(amax),
     block_amaxes: Some(block_amaxes),
+    sr_seed: Some(sr_seed),
+    sr_draws: Some(sr_draws),
     ..PORTABLE
 };
 
@@ -64,4 +66,16 @@ fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]) {
     // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
     // and FMA.
     unsafe { amax::block_amaxes(src, block_len, out) }
+}
+
+fn sr_seed(seed_mix: u64, t0: u64, states: &mut [u64]) {
+    // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
+    // and FMA.
+    unsafe { rng::sr_seed(seed_mix, t0, states) }
+}
+
+fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut [u32]) {
+    // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
+    // and FMA.
+    unsafe { rng::sr_draws(states, counts, stride, out) }
 }

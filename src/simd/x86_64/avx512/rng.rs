@@ -3,7 +3,7 @@
 
 use core::arch::x86_64::*;
 
-const PHI: u64 = 0x9E37_79B9_7F4A_7C15;
+use crate::simd::table::PHI;
 
 /// SplitMix64's output function of 8 states (Steele, Lea and Flood 2014;
 /// the finaliser constants of Stafford's "Mix13").
@@ -29,13 +29,6 @@ fn splitmix_mix(z: __m512i) -> __m512i {
 pub(super) unsafe fn sr_seed(seed_mix: u64, t0: u64, states: &mut [u64]) {
     let n = states.len() / 4;
     let phi = |k: u64| _mm512_set1_epi64(PHI.wrapping_mul(k) as i64);
-    // rand_xoshiro replaces an all-zero seed by SplitMix64(0)'s output.
-    let fallback: [u64; 4] = core::array::from_fn(|w| {
-        let mut z = PHI.wrapping_mul(w as u64 + 1);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    });
     let lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
     let mut i = 0;
     while i < n {
@@ -46,16 +39,14 @@ pub(super) unsafe fn sr_seed(seed_mix: u64, t0: u64, states: &mut [u64]) {
             _mm512_set1_epi64(seed_mix as i64),
             splitmix_mix(_mm512_add_epi64(t, phi(1))),
         );
+        // `seed_from_u64(s)` fills word w with `mix(s + (w + 1)·φ)`. The
+        // mix is a bijection, so the four words are distinct and never all
+        // zero: rand_xoshiro's replacement of an all-zero state never
+        // applies.
         let words: [__m512i; 4] =
             core::array::from_fn(|w| splitmix_mix(_mm512_add_epi64(x, phi(w as u64 + 1))));
-        let any = _mm512_or_si512(
-            _mm512_or_si512(words[0], words[1]),
-            _mm512_or_si512(words[2], words[3]),
-        );
-        let zero = _mm512_cmpeq_epi64_mask(any, _mm512_setzero_si512());
         let mask: __mmask8 = if m == 8 { 0xFF } else { (1u8 << m) - 1 };
         for (w, &v) in words.iter().enumerate() {
-            let v = _mm512_mask_mov_epi64(v, zero, _mm512_set1_epi64(fallback[w] as i64));
             assert!(w * n + i + m <= states.len());
             // SAFETY: lanes i..i+m of word w are in bounds (checked above).
             unsafe { _mm512_mask_storeu_epi64(states.as_mut_ptr().add(w * n + i).cast(), mask, v) };
