@@ -203,6 +203,78 @@ pub(crate) fn kernels(level: Level) -> &'static Kernels {
 #[allow(dead_code)] // used only by the architecture-specific kernels
 pub(in crate::simd) const PHI: u64 = 0x9E37_79B9_7F4A_7C15;
 
+/// The bookkeeping every level's [`Kernels::sr_draws`] shares: the
+/// arguments' bounds, and each group of up to `L` tiles (one per vector
+/// lane) with its counts and where its draws go.
+#[allow(dead_code)] // used only by the architecture-specific kernels
+pub(in crate::simd) struct DrawGroup<const L: usize> {
+    /// The group's first tile.
+    pub i: usize,
+    /// Its tiles: `i..i + m`, `m ≤ L`.
+    pub m: usize,
+    /// Their counts, zero past `m`.
+    pub cnt: [u32; L],
+    /// The largest count.
+    pub maxc: usize,
+    /// Whether all `m` tiles draw `maxc`.
+    pub uniform: bool,
+}
+
+#[allow(dead_code)] // used only by the architecture-specific kernels
+impl<const L: usize> DrawGroup<L> {
+    /// The groups of `sr_draws` of `n` tiles with `counts` and `stride`,
+    /// after checking that every tile's draws fit in the `out_len` values
+    /// of `out` (the kernels' stores rely on it).
+    pub fn all(
+        n: usize,
+        counts: &[u32],
+        stride: usize,
+        out_len: usize,
+    ) -> impl Iterator<Item = DrawGroup<L>> {
+        assert!(counts.len() >= n);
+        for (i, &c) in counts.iter().enumerate().take(n) {
+            assert!(c == 0 || i * stride + c as usize <= out_len);
+        }
+        (0..n).step_by(L).map(move |i| {
+            let m = (n - i).min(L);
+            let mut cnt = [0; L];
+            cnt[..m].copy_from_slice(&counts[i..i + m]);
+            let maxc = cnt.iter().copied().max().unwrap_or(0) as usize;
+            let uniform = cnt[..m].iter().all(|&c| c as usize == maxc);
+            DrawGroup {
+                i,
+                m,
+                cnt,
+                maxc,
+                uniform,
+            }
+        })
+    }
+
+    /// Writes `tmp[k][l]`'s high half (steps `j + k`, `k < steps`, of tile
+    /// `i + l`) to `out[(i + l)·stride + j + k]`, as far as each tile's
+    /// count goes.
+    pub fn scatter(
+        &self,
+        tmp: &[[u64; L]],
+        j: usize,
+        steps: usize,
+        stride: usize,
+        out: &mut [u32],
+    ) {
+        for (l, &c) in self.cnt.iter().enumerate().take(self.m) {
+            let c = (c as usize).saturating_sub(j).min(steps);
+            if c == 0 {
+                continue;
+            }
+            let base = (self.i + l) * stride + j;
+            for (o, t) in out[base..base + c].iter_mut().zip(tmp) {
+                *o = (t[l] >> 32) as u32;
+            }
+        }
+    }
+}
+
 /// An amax as the kernels find it (the largest `bits & 0x7FFF_FFFF`; NaN
 /// patterns are larger than every number), as an f32 with NaN normalised.
 #[allow(dead_code)] // used only by the architecture-specific tables

@@ -1,7 +1,7 @@
 //! AVX2 random streams for stochastic rounding: SplitMix64 seeding and
 //! Xoshiro256++ draws of many tiles' streams at once.
 
-use crate::simd::table::PHI;
+use crate::simd::table::{DrawGroup, PHI};
 use core::arch::x86_64::*;
 
 /// `a · c` modulo 2⁶⁴ in each lane. AVX2 multiplies only 32 × 32 → 64 bits
@@ -142,23 +142,14 @@ pub(super) unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize,
     // lie in the tile order [0, 1, 4, 5, 2, 3, 6, 7].
     const ORDER: [usize; 8] = [0, 1, 4, 5, 2, 3, 6, 7];
     let n = states.len() / 4;
-    assert!(counts.len() >= n);
-    for (i, &c) in counts.iter().enumerate().take(n) {
-        assert!(c == 0 || i * stride + c as usize <= out.len());
-    }
     // tmp[k][l]: step k of tile l (8 tiles), as the full 64-bit output.
     let mut tmp = [[0u64; 8]; STEPS];
-    let mut i = 0;
-    while i < n {
-        let m = (n - i).min(8);
+    for grp in DrawGroup::<8>::all(n, counts, stride, out.len()) {
+        let (i, m, maxc, uniform) = (grp.i, grp.m, grp.maxc, grp.uniform);
         let mut st = load_states(states, n, i, m);
-        let mut cnt = [0u32; 8];
-        cnt[..m].copy_from_slice(&counts[i..i + m]);
-        let maxc = cnt.iter().copied().max().unwrap_or(0) as usize;
-        let uniform = cnt[..m].iter().all(|&c| c as usize == maxc);
         let cv: [__m256i; 2] = core::array::from_fn(|g| {
             // SAFETY: cnt holds 8 u32 and g < 2, so 4 lanes from 4·g are in bounds.
-            let half = unsafe { _mm_loadu_si128(cnt.as_ptr().add(4 * g).cast()) };
+            let half = unsafe { _mm_loadu_si128(grp.cnt.as_ptr().add(4 * g).cast()) };
             _mm256_cvtepu32_epi64(half)
         });
         let mut j = 0;
@@ -196,20 +187,10 @@ pub(super) unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize,
                     _mm256_storeu_si256(row.as_mut_ptr().add(4).cast(), r1);
                 }
             }
-            for (l, &c) in cnt.iter().enumerate().take(m) {
-                let c = (c as usize).saturating_sub(j).min(steps);
-                if c == 0 {
-                    continue;
-                }
-                let base = (i + l) * stride + j;
-                for (k, o) in out[base..base + c].iter_mut().enumerate() {
-                    *o = (tmp[k][l] >> 32) as u32;
-                }
-            }
+            grp.scatter(&tmp, j, steps, stride, out);
             j += steps;
         }
         store_states(&st, states, n, i, m);
-        i += m;
     }
 }
 

@@ -3,7 +3,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::simd::table::PHI;
+use crate::simd::table::{DrawGroup, PHI};
 
 /// SplitMix64's output function of 8 states (Steele, Lea and Flood 2014;
 /// the finaliser constants of Stafford's "Mix13").
@@ -89,15 +89,10 @@ fn xoshiro_step(s: &mut [__m512i; 4], live: Option<__mmask8>) -> __m512i {
 pub(super) unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut [u32]) {
     const STEPS: usize = 32;
     let n = states.len() / 4;
-    assert!(counts.len() >= n);
-    for (i, &c) in counts.iter().enumerate().take(n) {
-        assert!(c == 0 || i * stride + c as usize <= out.len());
-    }
     // tmp[k][l]: step k of tile l (16 tiles), as the full 64-bit output.
     let mut tmp = [[0u64; 16]; STEPS];
-    let mut i = 0;
-    while i < n {
-        let m = (n - i).min(16);
+    for grp in DrawGroup::<16>::all(n, counts, stride, out.len()) {
+        let (i, m, maxc, uniform) = (grp.i, grp.m, grp.maxc, grp.uniform);
         let mask16: u16 = if m == 16 { 0xFFFF } else { (1u16 << m) - 1 };
         let masks = [mask16 as u8, (mask16 >> 8) as u8];
         let mut st = [[_mm512_setzero_si512(); 4]; 2];
@@ -112,13 +107,9 @@ pub(super) unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize,
                 };
             }
         }
-        let mut cnt = [0u32; 16];
-        cnt[..m].copy_from_slice(&counts[i..i + m]);
-        let maxc = cnt.iter().copied().max().unwrap_or(0) as usize;
-        let uniform = cnt[..m].iter().all(|&c| c as usize == maxc);
         let cv: [__m512i; 2] = core::array::from_fn(|g| {
             // SAFETY: cnt holds 16 u32 and g < 2, so 8 lanes from 8·g are in bounds.
-            let half = unsafe { _mm256_loadu_si256(cnt.as_ptr().add(8 * g).cast()) };
+            let half = unsafe { _mm256_loadu_si256(grp.cnt.as_ptr().add(8 * g).cast()) };
             _mm512_cvtepu32_epi64(half)
         });
         let mut j = 0;
@@ -159,16 +150,7 @@ pub(super) unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize,
                     _mm512_storeu_si512(row.as_mut_ptr().add(8).cast(), r1);
                 }
             }
-            for (l, &c) in cnt.iter().enumerate().take(m) {
-                let c = (c as usize).saturating_sub(j).min(steps);
-                if c == 0 {
-                    continue;
-                }
-                let base = (i + l) * stride + j;
-                for (k, o) in out[base..base + c].iter_mut().enumerate() {
-                    *o = (tmp[k][l] >> 32) as u32;
-                }
-            }
+            grp.scatter(&tmp, j, steps, stride, out);
             j += steps;
         }
         for (g, sg) in st.iter().enumerate() {
@@ -183,7 +165,6 @@ pub(super) unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize,
                 };
             }
         }
-        i += m;
     }
 }
 
