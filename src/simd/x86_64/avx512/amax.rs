@@ -94,72 +94,26 @@ pub(super) unsafe fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]
         }
         return;
     }
-    if block_len.is_multiple_of(16) && block_len < 128 {
-        // Short blocks that do not divide 256 (48, 80, ...).
-        // Maxima of 16-element groups, 16 groups per step, folded into blocks.
-        let per = block_len / 16;
-        let nblocks = src.len().div_ceil(block_len);
-        let mut bits = [0u32; 16];
-        for o in out.iter_mut().take(nblocks) {
-            *o = 0.0;
-        }
-        let mut chunks = src.chunks_exact(256);
-        // Groups arrive in order: block `blk` takes the next `per` of them.
-        let (mut blk, mut left) = (0usize, per);
-        let mut fold = |out: &mut [f32], m: u32| {
-            let o = &mut out[blk];
-            *o = f32::from_bits(o.to_bits().max(m));
-            left -= 1;
-            if left == 0 {
-                blk += 1;
-                left = per;
-            }
-        };
-        for c in &mut chunks {
-            // SAFETY: the CPU supports AVX-512 (this function's contract);
-            // c has exactly 256 elements.
-            let m = unsafe { group_maxes(c.try_into().expect("256")) };
-            // SAFETY: bits holds 16 u32.
-            unsafe { _mm512_storeu_si512(bits.as_mut_ptr().cast(), m) };
-            for &m in &bits {
-                fold(out, m);
-            }
-        }
-        for grp in chunks.remainder().chunks(16) {
-            // SAFETY: the CPU supports AVX-512 (this function's contract).
-            fold(out, unsafe { amax_bits(grp) });
-        }
-        for o in out.iter_mut().take(nblocks) {
-            *o = to_f32(o.to_bits());
-        }
-        return;
-    }
+    // Other lengths (FP8's 128, and ones no format uses): one reduction
+    // per block.
     for (o, b) in out.iter_mut().zip(src.chunks(block_len)) {
         // SAFETY: the CPU supports AVX-512 (this function's contract).
         *o = to_f32(unsafe { amax_bits(b) });
     }
 }
 
-/// The transposing reductions' three steps, each the maxima of two
-/// vectors' rearrangements. First: 128-bit lanes [a0 a1 b0 b1] against
-/// [a2 a3 b2 b3], so that lanes 0-1 hold a's halves folded, 2-3 b's.
+/// A step of the transposing reductions: the maxima of two vectors'
+/// 128-bit lanes as `vshufi64x2` rearranges them by `LO` and by `HI`. The
+/// first step pairs [a0 a1 b0 b1] with [a2 a3 b2 b3] (0x44, 0xEE), so that
+/// lanes 0-1 hold a's halves folded and 2-3 b's; the second pairs [a0 a2
+/// b0 b2] with [a1 a3 b1 b3] (0x88, 0xDD), so that of two vectors of the
+/// first, each source ends in one 128-bit lane.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn fold_halves(a: __m512i, b: __m512i) -> __m512i {
+fn fold<const LO: i32, const HI: i32>(a: __m512i, b: __m512i) -> __m512i {
     _mm512_max_epu32(
-        _mm512_shuffle_i64x2::<0x44>(a, b),
-        _mm512_shuffle_i64x2::<0xEE>(a, b),
-    )
-}
-
-/// Second: [a0 a2 b0 b2] against [a1 a3 b1 b3], so that of two vectors of
-/// `fold_halves`, each source ends in one 128-bit lane.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn fold_quarters(a: __m512i, b: __m512i) -> __m512i {
-    _mm512_max_epu32(
-        _mm512_shuffle_i64x2::<0x88>(a, b),
-        _mm512_shuffle_i64x2::<0xDD>(a, b),
+        _mm512_shuffle_i64x2::<LO>(a, b),
+        _mm512_shuffle_i64x2::<HI>(a, b),
     )
 }
 
@@ -184,9 +138,9 @@ unsafe fn group_maxes(src: &[f32; 256]) -> __m512i {
         let x = unsafe { _mm512_loadu_si512(src.as_ptr().add(16 * i).cast()) };
         _mm512_and_si512(x, abs)
     });
-    let w: [__m512i; 8] = core::array::from_fn(|i| fold_halves(v[2 * i], v[2 * i + 1]));
+    let w: [__m512i; 8] = core::array::from_fn(|i| fold::<0x44, 0xEE>(v[2 * i], v[2 * i + 1]));
     // Four groups per vector, one 128-bit lane each.
-    let x: [__m512i; 4] = core::array::from_fn(|i| fold_quarters(w[2 * i], w[2 * i + 1]));
+    let x: [__m512i; 4] = core::array::from_fn(|i| fold::<0x88, 0xDD>(w[2 * i], w[2 * i + 1]));
     // Lane L of y[i]: group 8i + L twice, then group 8i + 4 + L twice.
     let y: [__m512i; 2] = core::array::from_fn(|i| fold_lanes(x[2 * i], x[2 * i + 1]));
     // Dword 4L + j holds group L, 8 + L, 4 + L, 12 + L for j = 0, 1, 2, 3.
@@ -213,9 +167,9 @@ unsafe fn block32_maxes(src: &[f32; 256]) -> __m512i {
         };
         _mm512_max_epu32(_mm512_and_si512(x, abs), _mm512_and_si512(y, abs))
     });
-    let w: [__m512i; 4] = core::array::from_fn(|i| fold_halves(v[2 * i], v[2 * i + 1]));
+    let w: [__m512i; 4] = core::array::from_fn(|i| fold::<0x44, 0xEE>(v[2 * i], v[2 * i + 1]));
     // One 128-bit lane per block: x[0] holds blocks 0 to 3, x[1] 4 to 7.
-    let x: [__m512i; 2] = core::array::from_fn(|i| fold_quarters(w[2 * i], w[2 * i + 1]));
+    let x: [__m512i; 2] = core::array::from_fn(|i| fold::<0x88, 0xDD>(w[2 * i], w[2 * i + 1]));
     // Dwords 4L, 4L + 1: block L; 4L + 2, 4L + 3: block 4 + L.
     let m = fold_lanes(x[0], x[1]);
     let order = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 10, 6, 2, 12, 8, 4, 0);
