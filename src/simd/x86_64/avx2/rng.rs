@@ -59,6 +59,8 @@ pub(super) unsafe fn sr_seed(seed_mix: u64, t0: u64, states: &mut [u64]) {
             let mut lanes = [0u64; 4];
             // SAFETY: lanes holds 4 u64.
             unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), v) };
+            // Of constant length the copy is one store; of length m, a
+            // `memcpy` call for every 4 tiles.
             if m == 4 {
                 states[w * n + i..w * n + i + 4].copy_from_slice(&lanes);
             } else {
