@@ -21,7 +21,7 @@ use blockscale::tensor::{
     Direction, PartialBlocks, QuantizeOptions, QuantizedTensor, TensorRounding,
 };
 use blockscale::testing::{check_quantize, grid_points, levels, specials};
-use blockscale::{E2M1, E2M3, E3M2, E4M3, E5M2, E8M0, Element, Int8};
+use blockscale::{E2M1, E2M3, E3M2, E4M3, E4M3Fnuz, E5M2, E5M2Fnuz, E8M0, Element, Int8};
 use half::{bf16, f16};
 use rand::{Rng, RngExt, SeedableRng, rngs::StdRng};
 
@@ -300,6 +300,8 @@ fn element_decode() {
         check_decode::<E3M2>();
         check_decode::<E4M3>();
         check_decode::<E5M2>();
+        check_decode::<E4M3Fnuz>();
+        check_decode::<E5M2Fnuz>();
         check_decode::<E8M0>();
         check_decode::<Int8>();
     });
