@@ -1,5 +1,6 @@
 //! Where quantization's time goes, one thread: TSC cycles per element of
-//! `requantize` (nearest, and stochastic for three formats) on a tensor that fits in L2 (16 × 4096, 256 KiB: the
+//! `requantize` (nearest, and stochastic for three formats) and of
+//! `dequantize_into` on a tensor that fits in L2 (16 × 4096, 256 KiB: the
 //! kernels' compute) and on one that does not (8192 × 8192, 256 MiB: the
 //! compute plus what DRAM adds), with the difference in a third column.
 //!
@@ -17,30 +18,40 @@ use blockscale::format::{BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor, TensorRounding};
 use blockscale_bench::{Machine, best};
 
-/// Cycles per element of `requantize` of a `rows × cols` tensor.
-fn cycles<F: BlockFormat>(
-    m: &Machine,
-    f: &F,
-    rows: usize,
-    cols: usize,
-    ga: Option<f32>,
-    rounding: TensorRounding,
-) -> f64 {
+/// What a row of the table times.
+#[derive(Clone, Copy)]
+enum Op {
+    /// `requantize` with this tensor amax (`None`: computed) and rounding.
+    Requantize(Option<f32>, TensorRounding),
+    /// `dequantize_into` an f32 buffer.
+    Dequantize,
+}
+
+/// Cycles per element of `op` on a `rows × cols` tensor.
+fn cycles<F: BlockFormat>(m: &Machine, f: &F, rows: usize, cols: usize, op: Op) -> f64 {
     let n = rows * cols;
     // Smooth data with no zero blocks: every block takes the encode path.
     let x: Vec<f32> = (0..n)
         .map(|i| (i as f32 * 0.37).sin() * 3.0 + 0.01)
         .collect();
+    let (ga, rounding) = match op {
+        Op::Requantize(ga, r) => (ga, r),
+        Op::Dequantize => (None, TensorRounding::NearestEven),
+    };
     let o = QuantizeOptions {
         global_amax: ga,
         rounding,
         ..Default::default()
     };
     let mut q = QuantizedTensor::quantize(f.clone(), &x, rows, cols, &o).expect("quantize");
+    let mut y = vec![0f32; n];
     let reps = (1 << 24) / n + 1;
     let secs = best(|| {
         for _ in 0..reps {
-            q.requantize(&x, rows, cols, &o).expect("requantize");
+            match op {
+                Op::Requantize(..) => q.requantize(&x, rows, cols, &o).expect("requantize"),
+                Op::Dequantize => q.dequantize_into(&mut y).expect("dequantize"),
+            }
         }
     });
     m.cycles_per(secs / reps as f64, n as f64)
@@ -70,19 +81,14 @@ impl Row {
     }
 }
 
-fn measure<F: BlockFormat>(m: &Machine, f: &F, ga: Option<f32>, sr: bool, row: &mut Row) {
-    let rounding = if sr {
-        TensorRounding::Stochastic { seed: 1 }
-    } else {
-        TensorRounding::NearestEven
-    };
-    row.small = row.small.min(cycles(m, f, 16, 4096, ga, rounding));
-    row.large = row.large.min(cycles(m, f, 8192, 8192, ga, rounding));
+fn measure<F: BlockFormat>(m: &Machine, f: &F, op: Op, row: &mut Row) {
+    row.small = row.small.min(cycles(m, f, 16, 4096, op));
+    row.large = row.large.min(cycles(m, f, 8192, 8192, op));
 }
 
 fn main() {
     let m = Machine::read();
-    println!("blockscale quant_split: requantize, 1 thread, TSC cycles per element");
+    println!("blockscale quant_split: requantize and dequantize, 1 thread, TSC cycles per element");
     println!("{m}\n");
     println!("| format | in L2 (16 x 4096) | from DRAM (8192 x 8192) | DRAM adds |");
     println!("|---|---|---|---|");
@@ -102,44 +108,50 @@ fn main() {
             });
             m.cycles_per(secs / reps as f64, n as f64)
         };
-        let given = Some(3.01);
+        let near = Op::Requantize(None, TensorRounding::NearestEven);
+        let given = Op::Requantize(Some(3.01), TensorRounding::NearestEven);
+        let sr = Op::Requantize(None, TensorRounding::Stochastic { seed: 1 });
+        let deq = Op::Dequantize;
+        let (mx8, mx4, nv) = (MxFp8E4M3::default(), MxFp4::default(), Nvfp4::default());
+        let (b128, tw) = (
+            Fp8Blockwise::<E4M3>::default(),
+            Fp8Tensorwise::<E4M3>::current(),
+        );
         let names = [
             "copy f32 -> f32".to_string(),
-            MxFp8E4M3::default().name(),
-            MxFp4::default().name(),
-            Nvfp4::default().name(),
-            format!("{} (tensor amax given)", Nvfp4::default().name()),
-            Fp8Blockwise::<E4M3>::default().name(),
-            Fp8Tensorwise::<E4M3>::current().name(),
-            format!("{} (stochastic)", MxFp8E4M3::default().name()),
-            format!("{} (stochastic)", MxFp4::default().name()),
-            format!("{} (stochastic)", Nvfp4::default().name()),
+            mx8.name(),
+            mx4.name(),
+            nv.name(),
+            format!("{} (tensor amax given)", nv.name()),
+            b128.name(),
+            tw.name(),
+            format!("{} (stochastic)", mx8.name()),
+            format!("{} (stochastic)", mx4.name()),
+            format!("{} (stochastic)", nv.name()),
+            format!("dequantize {}", mx8.name()),
+            format!("dequantize {}", mx4.name()),
+            format!("dequantize {}", nv.name()),
+            format!("dequantize {}", b128.name()),
+            format!("dequantize {}", tw.name()),
         ];
         let mut rows: Vec<Row> = names.into_iter().map(Row::new).collect();
         for _ in 0..ROUNDS {
             rows[0].small = rows[0].small.min(copy(16 * 4096));
             rows[0].large = rows[0].large.min(copy(8192 * 8192));
-            measure(&m, &MxFp8E4M3::default(), None, false, &mut rows[1]);
-            measure(&m, &MxFp4::default(), None, false, &mut rows[2]);
-            measure(&m, &Nvfp4::default(), None, false, &mut rows[3]);
-            measure(&m, &Nvfp4::default(), given, false, &mut rows[4]);
-            measure(
-                &m,
-                &Fp8Blockwise::<E4M3>::default(),
-                None,
-                false,
-                &mut rows[5],
-            );
-            measure(
-                &m,
-                &Fp8Tensorwise::<E4M3>::current(),
-                None,
-                false,
-                &mut rows[6],
-            );
-            measure(&m, &MxFp8E4M3::default(), None, true, &mut rows[7]);
-            measure(&m, &MxFp4::default(), None, true, &mut rows[8]);
-            measure(&m, &Nvfp4::default(), None, true, &mut rows[9]);
+            measure(&m, &mx8, near, &mut rows[1]);
+            measure(&m, &mx4, near, &mut rows[2]);
+            measure(&m, &nv, near, &mut rows[3]);
+            measure(&m, &nv, given, &mut rows[4]);
+            measure(&m, &b128, near, &mut rows[5]);
+            measure(&m, &tw, near, &mut rows[6]);
+            measure(&m, &mx8, sr, &mut rows[7]);
+            measure(&m, &mx4, sr, &mut rows[8]);
+            measure(&m, &nv, sr, &mut rows[9]);
+            measure(&m, &mx8, deq, &mut rows[10]);
+            measure(&m, &mx4, deq, &mut rows[11]);
+            measure(&m, &nv, deq, &mut rows[12]);
+            measure(&m, &b128, deq, &mut rows[13]);
+            measure(&m, &tw, deq, &mut rows[14]);
         }
         for r in &rows {
             r.print();

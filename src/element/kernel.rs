@@ -1,9 +1,9 @@
 //! An element format and conversion options, flattened into the numbers
-//! the SIMD encode kernels take ([`crate::simd::Codec`]); `simd` is a leaf
-//! and knows no element types.
+//! the SIMD kernels take ([`crate::simd::Codec`], [`crate::simd::Decoder`]);
+//! `simd` is a leaf and knows no element types.
 
 use super::{ConvertOptions, Element, ElementKind, NanToFinite, Overflow, Specials};
-use crate::simd::Codec;
+use crate::simd::{Codec, Decoder};
 
 /// The kernel description of element `T` under `opts` (whose rounding is
 /// ignored: the kernels round to nearest even or stochastically), or
@@ -49,4 +49,17 @@ pub(crate) fn kernel_codec<T: Element>(opts: ConvertOptions) -> Option<Codec> {
         nan_pos,
         nan_neg,
     })
+}
+
+/// The decode kernels' description of element `T`: its table and width,
+/// and its minifloat layout where every code up to `max_code` follows it
+/// (`kernel_codec` gives none for fnuz, and MXINT8's is not a minifloat).
+pub(crate) fn decoder<T: Element>() -> Decoder {
+    let mini =
+        kernel_codec::<T>(ConvertOptions::SATFINITE).filter(|c| matches!(c, Codec::Mini { .. }));
+    Decoder {
+        table: T::DECODE,
+        bits: T::BITS,
+        mini,
+    }
 }

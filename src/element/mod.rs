@@ -72,7 +72,7 @@ pub use engine::{MiniFloatSpec, Specials};
 pub(crate) use ergonomics::element_ergonomics;
 pub use fnuz::ToFnuz;
 pub use int8::Int8;
-pub(crate) use kernel::kernel_codec;
+pub(crate) use kernel::{decoder, kernel_codec};
 pub use minifloat::{E2M1, E2M3, E3M2, E4M3, E4M3Fnuz, E5M2, E5M2Fnuz};
 
 use crate::Error;

@@ -290,8 +290,7 @@ pub fn decode<T: Element, D: Real>(src: &[T], dst: &mut [D]) -> Result<(), Error
     {
         let codes = bytemuck::cast_slice(src);
         decode_row(
-            T::DECODE,
-            T::BITS,
+            &super::decoder::<T>(),
             codes,
             out,
             None,

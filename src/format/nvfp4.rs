@@ -3,12 +3,12 @@
 
 use super::{BlockFormat, BlockShape, FormatId};
 use crate::Error;
-use crate::element::{CastRule, ConvertOptions};
+use crate::element::{CastRule, ConvertOptions, decoder};
 use crate::prelude::*;
 use crate::scale::ElementMap;
 use crate::scale::nvfp4::{self, NVFP4_RANGE, Nvfp4Global, Nvfp4Profile};
 use crate::simd::{self, Packing};
-use crate::{E2M1, E4M3, Element};
+use crate::{E2M1, E4M3};
 
 /// NVFP4 ([SEMANTICS.md](crate::contract) §3): Transformer Engine's quantizer bit for bit by
 /// default, or another producer's (see [`Nvfp4Profile`] for every formula
@@ -150,7 +150,7 @@ impl BlockFormat for Nvfp4 {
                 Some(decode_row) => {
                     let codes = bytemuck::cast_slice(sc);
                     let factors = Some((&[g.s_dec][..], usize::MAX));
-                    decode_row(E4M3::DECODE, 8, codes, p, factors, Packing::Bytes);
+                    decode_row(&decoder::<E4M3>(), codes, p, factors, Packing::Bytes);
                 }
                 None => {
                     for (d, s) in p.iter_mut().zip(sc) {

@@ -24,7 +24,7 @@
 //! | path | AVX-512 | AVX2 |
 //! |---|---|---|
 //! | element encode, nearest even and stochastic (E2M1, E2M3, E3M2, E4M3, E5M2, MXINT8; from f32, and f16/bf16 staged through f32) | yes | yes |
-//! | element decode to f32 (every format, by table look-up) | yes | yes |
+//! | element decode to f32 (every format; by table look-up, or, at AVX2, computed from an FP6 or FP8 minifloat's fields) | yes | yes |
 //! | block and tensor amax | yes | yes |
 //! | quantize: amax, scale (NVFP4 Transformer Engine profile, MX RCEIL), element map, encode, FP4 packing | yes | yes |
 //! | stochastic rounding: SplitMix64 seeding and Xoshiro256++ streams per tile | yes | yes |
@@ -230,4 +230,4 @@ pub use cpu::{Cpu, Microarch, cpu};
 #[allow(unsafe_code)]
 mod x86_64;
 
-pub(crate) use table::{Codec, Kernels, Packing, kernels};
+pub(crate) use table::{Codec, Decoder, Kernels, Packing, kernels};

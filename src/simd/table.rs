@@ -77,9 +77,25 @@ pub(crate) enum Packing {
 /// [`Kernels::encode_row`].
 pub(crate) type EncodeRow =
     fn(&Codec, &[ElementMap], usize, &[f32], Option<&[u32]>, &mut [u8], Packing, &[f32]);
+/// What a decode kernel knows of an element format (built by the element
+/// layer): its table, which is the specification, its code width and,
+/// for a sign–exponent–mantissa minifloat, its layout, which lets a
+/// kernel compute a value instead of looking it up.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Decoder {
+    /// Value of every code (masked to `bits`).
+    pub table: &'static [f32; 256],
+    /// Code width.
+    pub bits: u32,
+    /// `Some(Codec::Mini { .. })` for a minifloat whose codes above
+    /// `max_code` (the sign bit aside) are its only specials, so that every
+    /// other code's value is given by `man_bits` and `bias` (not fnuz).
+    #[allow(dead_code)] // read only by the AVX2 kernel
+    pub mini: Option<Codec>,
+}
+
 /// [`Kernels::decode_row`].
-pub(crate) type DecodeRow =
-    fn(&[f32; 256], u32, &[u8], &mut [f32], Option<(&[f32], usize)>, Packing);
+pub(crate) type DecodeRow = fn(&Decoder, &[u8], &mut [f32], Option<(&[f32], usize)>, Packing);
 /// [`Kernels::amax`].
 pub(crate) type Amax = fn(&[f32]) -> f32;
 /// [`Kernels::block_amaxes`].
@@ -121,8 +137,8 @@ pub(crate) struct Kernels {
     /// Decodes one row: `dst[i] = table[code_i & (2^bits − 1)]`, times
     /// `factors.0[i / factors.1]` if given (one f32 multiplication). With
     /// nibbles, `src` holds `⌈dst.len()/2⌉` bytes and the block length must
-    /// be even (unless there is one block). Arguments: table, bits, src,
-    /// dst, factors, packing.
+    /// be even (unless there is one block). Arguments: the format's
+    /// [`Decoder`], src, dst, factors, packing.
     pub decode_row: Option<DecodeRow>,
     /// The amax of `src` (max |x|; any NaN gives `f32::NAN`).
     pub amax: Option<Amax>,

@@ -76,6 +76,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                     Packing::Bytes
                 };
                 let rows_per = (CHUNK_ELEMENTS / sc).max(1);
+                let decoder = crate::element::decoder::<F::Elem>();
                 let work = |r0: usize, chunk: &mut [f32]| {
                     let mut factors = vec![0f32; tiles_c];
                     let mut band = usize::MAX;
@@ -83,8 +84,10 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                         let r = r0 + k;
                         if r / tr != band {
                             band = r / tr;
-                            for (tj, f) in factors.iter_mut().enumerate() {
-                                *f = factor(r, tj);
+                            // One band's scales as a slice: no division per block.
+                            let band_scales = &self.scales[band * tiles_c..][..tiles_c];
+                            for (f, &s) in factors.iter_mut().zip(band_scales) {
+                                *f = self.format.dequant_factor(s, &self.global);
                             }
                         }
                         let e = r * sc;
@@ -97,8 +100,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                             } else {
                                 &self.data[e..e + sc]
                             };
-                            let (table, bits) = (F::Elem::DECODE, F::Elem::BITS);
-                            decode_row(table, bits, src, o, Some((&factors, tc)), packing);
+                            decode_row(&decoder, src, o, Some((&factors, tc)), packing);
                             continue;
                         }
                         for (c, v) in o.iter_mut().enumerate() {

@@ -13,7 +13,7 @@ mod rng;
 
 use crate::simd::table::ElementMap;
 use crate::simd::table::{PORTABLE, amax_of_bits};
-use crate::simd::{Codec, Kernels, Packing};
+use crate::simd::{Codec, Decoder, Kernels, Packing};
 
 /// The table of [`Level::Avx2`](crate::simd::Level::Avx2).
 pub(in crate::simd) static KERNELS: Kernels = Kernels {
@@ -44,8 +44,7 @@ fn encode_row(
 }
 
 fn decode_row(
-    table: &[f32; 256],
-    bits: u32,
+    dec: &Decoder,
     src: &[u8],
     dst: &mut [f32],
     factors: Option<(&[f32], usize)>,
@@ -53,7 +52,7 @@ fn decode_row(
 ) {
     // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
     // and FMA.
-    unsafe { decode::decode_row(table, bits, src, dst, factors, packing) }
+    unsafe { decode::decode_row(dec, src, dst, factors, packing) }
 }
 
 fn amax(src: &[f32]) -> f32 {

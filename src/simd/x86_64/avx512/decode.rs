@@ -5,7 +5,7 @@
 //! gather for 8-bit tables without sign symmetry (MXINT8, E8M0).
 
 use super::lanes;
-use crate::simd::Packing;
+use crate::simd::{Decoder, Packing};
 use core::arch::x86_64::*;
 
 /// How a decode table is looked up.
@@ -39,8 +39,7 @@ fn lookup_of(table: &[f32; 256], bits: u32) -> Lookup {
 /// The CPU must support AVX-512 F, BW, DQ and VL.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(super) unsafe fn decode_row(
-    table: &[f32; 256],
-    bits: u32,
+    dec: &Decoder,
     src: &[u8],
     dst: &mut [f32],
     factors: Option<(&[f32], usize)>,
@@ -56,6 +55,7 @@ pub(super) unsafe fn decode_row(
     if factors.is_some() {
         assert!(fs.len() >= n.div_ceil(bl));
     }
+    let (table, bits) = (dec.table, dec.bits);
     let lookup = lookup_of(table, bits);
     // One loop per (packing, lookup): no per-vector dispatch.
     let nib = packing == Packing::Nibbles;

@@ -14,7 +14,7 @@ mod rng;
 
 use crate::simd::table::ElementMap;
 use crate::simd::table::amax_of_bits;
-use crate::simd::{Codec, Kernels, Packing};
+use crate::simd::{Codec, Decoder, Kernels, Packing};
 use core::arch::x86_64::__mmask16;
 
 /// The AVX-512 kernels.
@@ -65,8 +65,7 @@ fn encode_row(
 }
 
 fn decode_row(
-    table: &[f32; 256],
-    bits: u32,
+    dec: &Decoder,
     src: &[u8],
     dst: &mut [f32],
     factors: Option<(&[f32], usize)>,
@@ -74,7 +73,7 @@ fn decode_row(
 ) {
     // SAFETY: reached only through this module's tables, so the CPU
     // supports AVX-512 F, BW, DQ and VL.
-    unsafe { decode::decode_row(table, bits, src, dst, factors, packing) }
+    unsafe { decode::decode_row(dec, src, dst, factors, packing) }
 }
 
 fn amax(src: &[f32]) -> f32 {
