@@ -212,6 +212,17 @@ fn bytes_of(c: __m256i) -> u64 {
     _mm_cvtsi128_si64(_mm256_castsi256_si128(b)) as u64
 }
 
+/// The codes of `c0` then `c1` (each below 256), as 16 bytes in order.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn bytes16(c0: __m256i, c1: __m256i) -> __m128i {
+    // Per 128-bit lane: c0's four words, then c1's; then c0's two quads
+    // before c1's.
+    let w = _mm256_packus_epi32(c0, c1);
+    let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(w);
+    _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w))
+}
+
 /// Encodes one row of blocks; see [`Kernels::encode_row`](crate::simd::Kernels::encode_row).
 ///
 /// # Safety
@@ -295,6 +306,61 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
         let map = maps.get(b).copied();
         let s = b * block_len;
         let e = (s + block_len).min(n);
+        if let Some(ElementMap::Mul(mul)) = map
+            && (e - s).is_multiple_of(16)
+        {
+            // The hot case, as in the AVX-512 kernel: 16 elements (two
+            // vectors) a step, their codes packed together, no staging.
+            let mul = _mm256_set1_ps(mul);
+            let mut i = s;
+            while i < e {
+                let xs: &[f32; 16] = src[i..i + 16].try_into().unwrap();
+                if i < ahead.len() {
+                    // SAFETY: a prefetch does not access memory; i < ahead.len().
+                    unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
+                }
+                // SAFETY: xs holds 16 f32.
+                let (x0, x1) = unsafe {
+                    (
+                        _mm256_loadu_ps(xs.as_ptr()),
+                        _mm256_loadu_ps(xs.as_ptr().add(8)),
+                    )
+                };
+                let (r0, r1) = match rand {
+                    Some(r) => {
+                        let rs: &[u32; 16] = r[i..i + 16].try_into().unwrap();
+                        // SAFETY: rs holds 16 u32.
+                        unsafe {
+                            (
+                                Some(_mm256_loadu_si256(rs.as_ptr().cast())),
+                                Some(_mm256_loadu_si256(rs.as_ptr().add(8).cast())),
+                            )
+                        }
+                    }
+                    None => (None, None),
+                };
+                let (x0, x1) = (_mm256_mul_ps(x0, mul), _mm256_mul_ps(x1, mul));
+                let (c0, c1) = if INT8 {
+                    (int8_codes(k, x0, r0), int8_codes(k, x1, r1))
+                } else {
+                    (mini_codes(k, x0, r0), mini_codes(k, x1, r1))
+                };
+                let c16 = bytes16(c0, c1);
+                if NIB {
+                    let pairs = _mm_maddubs_epi16(c16, _mm_set1_epi16(0x1001));
+                    let b8 = _mm_packus_epi16(pairs, pairs);
+                    let o: &mut [u8; 8] = (&mut dst[i / 2..i / 2 + 8]).try_into().unwrap();
+                    // SAFETY: o holds 8 bytes.
+                    unsafe { _mm_storel_epi64(o.as_mut_ptr().cast(), b8) };
+                } else {
+                    let o: &mut [u8; 16] = (&mut dst[i..i + 16]).try_into().unwrap();
+                    // SAFETY: o holds 16 bytes.
+                    unsafe { _mm_storeu_si128(o.as_mut_ptr().cast(), c16) };
+                }
+                i += 16;
+            }
+            continue;
+        }
         let p = match map {
             Some(ElementMap::Zero(code)) => {
                 for j in s..e {
