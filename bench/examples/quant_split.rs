@@ -108,6 +108,27 @@ fn main() {
             });
             m.cycles_per(secs / reps as f64, n as f64)
         };
+        // One read pass, as a tensor amax makes: NVFP4 and FP8 per tensor
+        // (with the amax computed) make it before the encoding pass.
+        let read = |n: usize| {
+            let x = vec![1f32; n];
+            let reps = (1 << 24) / n + 1;
+            let secs = best(|| {
+                for _ in 0..reps {
+                    // Eight independent sums: vector adds, no reassociation.
+                    let s = std::hint::black_box(&x)
+                        .chunks_exact(8)
+                        .fold([0f32; 8], |mut a, c| {
+                            for (a, &v) in a.iter_mut().zip(c) {
+                                *a += v;
+                            }
+                            a
+                        });
+                    std::hint::black_box(s);
+                }
+            });
+            m.cycles_per(secs / reps as f64, n as f64)
+        };
         let near = Op::Requantize(None, TensorRounding::NearestEven);
         let given = Op::Requantize(Some(3.01), TensorRounding::NearestEven);
         let sr = Op::Requantize(None, TensorRounding::Stochastic { seed: 1 });
@@ -119,6 +140,7 @@ fn main() {
         );
         let names = [
             "copy f32 -> f32".to_string(),
+            "read f32 (a sum)".to_string(),
             mx8.name(),
             mx4.name(),
             nv.name(),
@@ -138,20 +160,22 @@ fn main() {
         for _ in 0..ROUNDS {
             rows[0].small = rows[0].small.min(copy(16 * 4096));
             rows[0].large = rows[0].large.min(copy(8192 * 8192));
-            measure(&m, &mx8, near, &mut rows[1]);
-            measure(&m, &mx4, near, &mut rows[2]);
-            measure(&m, &nv, near, &mut rows[3]);
-            measure(&m, &nv, given, &mut rows[4]);
-            measure(&m, &b128, near, &mut rows[5]);
-            measure(&m, &tw, near, &mut rows[6]);
-            measure(&m, &mx8, sr, &mut rows[7]);
-            measure(&m, &mx4, sr, &mut rows[8]);
-            measure(&m, &nv, sr, &mut rows[9]);
-            measure(&m, &mx8, deq, &mut rows[10]);
-            measure(&m, &mx4, deq, &mut rows[11]);
-            measure(&m, &nv, deq, &mut rows[12]);
-            measure(&m, &b128, deq, &mut rows[13]);
-            measure(&m, &tw, deq, &mut rows[14]);
+            rows[1].small = rows[1].small.min(read(16 * 4096));
+            rows[1].large = rows[1].large.min(read(8192 * 8192));
+            measure(&m, &mx8, near, &mut rows[2]);
+            measure(&m, &mx4, near, &mut rows[3]);
+            measure(&m, &nv, near, &mut rows[4]);
+            measure(&m, &nv, given, &mut rows[5]);
+            measure(&m, &b128, near, &mut rows[6]);
+            measure(&m, &tw, near, &mut rows[7]);
+            measure(&m, &mx8, sr, &mut rows[8]);
+            measure(&m, &mx4, sr, &mut rows[9]);
+            measure(&m, &nv, sr, &mut rows[10]);
+            measure(&m, &mx8, deq, &mut rows[11]);
+            measure(&m, &mx4, deq, &mut rows[12]);
+            measure(&m, &nv, deq, &mut rows[13]);
+            measure(&m, &b128, deq, &mut rows[14]);
+            measure(&m, &tw, deq, &mut rows[15]);
         }
         for r in &rows {
             r.print();
