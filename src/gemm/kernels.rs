@@ -6,7 +6,7 @@
 use super::pack::KGeom;
 use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels};
 
-/// The i8 tile kernel: the table's (AVX-512 VNNI) if it has one, else
+/// The i8 tile kernel: the table's (AVX2, AVX-512 VNNI) if it has one, else
 /// [`i8_tile_portable`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn i8_tile(
@@ -25,7 +25,7 @@ pub(crate) fn i8_tile(
     }
 }
 
-/// The f64 tile kernel: the table's (AVX-512) if it has one, else
+/// The f64 tile kernel: the table's (AVX2, AVX-512) if it has one, else
 /// [`f64_tile_portable`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn f64_tile(
@@ -44,7 +44,7 @@ pub(crate) fn f64_tile(
     }
 }
 
-/// The i64 block sums of integers held in f64: the table's (AVX-512) if
+/// The i64 block sums of integers held in f64: the table's (AVX2, AVX-512) if
 /// it has one and `group` (the plan's) is positive, else
 /// [`i64_block_portable`].
 pub(crate) fn i64_block(
@@ -64,7 +64,8 @@ pub(crate) fn i64_block(
 
 /// The i64 kernel's tile when every scale product is a power of two in
 /// f32's normal range (the plan's `pow2`): the table's (AVX-512) if it has
-/// one and `group` is positive, else [`i64_tile_pow2_portable`].
+/// one and `group` is positive, else [`i64_tile_pow2_portable`]'s loop
+/// around the table's block sums ([`i64_block`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn i64_tile_pow2(
     kernels: &Kernels,
@@ -78,14 +79,18 @@ pub(crate) fn i64_tile_pow2(
 ) {
     match kernels.i64_tile {
         Some(tile) if group > 0 => tile(a, sa, b, sb, g.blocks, g.kbp, group, acc),
-        _ => i64_tile_pow2_portable(a, sa, b, sb, g, acc),
+        _ => pow2_terms(sa, sb, g, acc, |k0, k1, sums| {
+            i64_block(kernels, a, b, k0, k1, group, sums)
+        }),
     }
 }
 
 /// Portable [`i64_tile_pow2`]: per K block the exact i64 sums `S`, then
 /// `acc += f32(S) · f32(s_a·s_b)`. `f32(S)` rounds once and the product by
 /// a power of two in f32's normal range (the planner's condition) is exact,
-/// so each term is the reference's one rounding.
+/// so each term is the reference's one rounding. (The dispatch runs the
+/// same loop with the table's block sums; the tests compare against this.)
+#[cfg(test)]
 pub(crate) fn i64_tile_pow2_portable(
     a: &[f64],
     sa: &[f64],
@@ -94,9 +99,22 @@ pub(crate) fn i64_tile_pow2_portable(
     g: KGeom,
     acc: &mut [f32; MR * NR],
 ) {
+    pow2_terms(sa, sb, g, acc, |k0, k1, sums| {
+        i64_block_portable(a, b, k0, k1, sums)
+    });
+}
+
+/// The loop of [`i64_tile_pow2_portable`] around `block_sums(k0, k1, out)`.
+fn pow2_terms(
+    sa: &[f64],
+    sb: &[f64],
+    g: KGeom,
+    acc: &mut [f32; MR * NR],
+    mut block_sums: impl FnMut(usize, usize, &mut [i64; MR * NR]),
+) {
     let mut sums = [0i64; MR * NR];
     for blk in 0..g.blocks {
-        i64_block_portable(a, b, blk * g.kbp, (blk + 1) * g.kbp, &mut sums);
+        block_sums(blk * g.kbp, (blk + 1) * g.kbp, &mut sums);
         for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
             let (sa, sb) = (sa[blk * MR + i / NR], sb[blk * NR + i % NR]);
             *out += s as f32 * (sa * sb) as f32;
@@ -269,6 +287,11 @@ mod tests {
             ((1i64 << 52) + (3 << 28) + 32, (1i64 << 47) - 1),
             (-((1i64 << 40) + 12345), (1i64 << 47) + 0x1234_5678_9ABC),
             (3, 1),
+            // S·P = m + 3/4 for the f32 midpoint m = 2^52 + 17·2^28, whose
+            // lower neighbour is even: the f64 product rounds up to the odd
+            // m + 1, and round-to-odd must leave it there (stepping toward
+            // lo lands on m, which ties to the wrong side).
+            (3_602_883_352_618_599, 5 << 45),
         ];
         let mut a = vec![0f64; 2 * MR];
         let mut sa = vec![0f64; 2 * MR];
@@ -321,12 +344,13 @@ mod tests {
     }
 
     /// The i8 tile kernels on random quads (both K block lengths the
-    /// formats use, 16 and 32, and an odd one), with power-of-two scales
+    /// formats use, 16 and 32, an odd one and one past the AVX2 kernel's
+    /// 8-quad chunks), with power-of-two scales
     /// so that `S·P` is exact, as the planner guarantees.
     #[test]
     fn i8_tile_kernels_agree() {
         let mut next = stream(0x9E37_79B9_7F4A_7C15);
-        for kbp in [16, 32, 12] {
+        for kbp in [16, 32, 12, 40] {
             let g = KGeom { blocks: 3, kbp };
             let quads = g.blocks * kbp / 4;
             let a: Vec<u32> = (0..quads * MR).map(|_| next() as u32).collect();

@@ -1,6 +1,7 @@
 //! AVX2 (with FMA) kernels, one file per job, and their table
-//! [`KERNELS`]: element encode and decode, the amaxes and the random
-//! streams. The GEMM tiles stay portable.
+//! [`KERNELS`]: element encode and decode, the amaxes, the random
+//! streams and the GEMM tiles (the i64 tile is the portable loop around
+//! this table's i64 block sums).
 //!
 //! Each entry below is a safe function around a `#[target_feature]` one.
 //! Its safety argument is the table's: `simd::kernels` hands it out only
@@ -9,6 +10,7 @@
 mod amax;
 mod decode;
 mod encode;
+mod gemm;
 mod rng;
 
 use crate::simd::table::ElementMap;
@@ -24,6 +26,9 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     block_amaxes: Some(block_amaxes),
     sr_seed: Some(sr_seed),
     sr_draws: Some(sr_draws),
+    i8_tile: Some(gemm::i8_tile),
+    f64_tile: Some(gemm::f64_tile),
+    i64_block: Some(gemm::i64_block),
     ..PORTABLE
 };
 

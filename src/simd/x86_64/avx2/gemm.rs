@@ -1,0 +1,340 @@
+//! AVX2 GEMM micro-kernels: the arithmetic of the portable tile kernels in
+//! `gemm::kernels`, which are their specification (the planner, `plan`,
+//! says why each is exact). Sixteen ymm registers do not hold an MR×NR
+//! tile of sums, so each kernel works through it in register blocks and
+//! adds each block's term to the accumulators in memory, in the portable
+//! order.
+
+use crate::simd::{GEMM_MR as MR, GEMM_NR as NR};
+use core::arch::x86_64::*;
+
+/// Rows of a register block of the f64 kernels: 4 rows × 8 columns of
+/// f64 sums are 8 ymm, with 2 for B's row and 1 for A's broadcast.
+const FR: usize = 4;
+
+/// The f64 tile kernel: exact f64 block sums by FMA, then per block
+/// `acc += term_f64(S, P)` (`f32(S·P)` when `pow2`), as
+/// `gemm::kernels::f64_tile_portable` does.
+///
+/// Panics if a slice is shorter than the geometry.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn f64_tile(
+    a: &[f64],
+    sa: &[f64],
+    b: &[f64],
+    sb: &[f64],
+    blocks: usize,
+    kb: usize,
+    pow2: bool,
+    acc: &mut [f32; MR * NR],
+) {
+    assert!(a.len() >= blocks * kb * MR && b.len() >= blocks * kb * NR);
+    assert!(sa.len() >= blocks * MR && sb.len() >= blocks * NR);
+    // SAFETY: an entry of the AVX2 table, handed out only on a CPU with
+    // AVX2 and FMA; the reads stay within the lengths asserted above.
+    unsafe {
+        if pow2 {
+            f64_tile_impl::<true>(a, sa, b, sb, blocks, kb, acc)
+        } else {
+            f64_tile_impl::<false>(a, sa, b, sb, blocks, kb, acc)
+        }
+    }
+}
+
+/// `S·P` rounded to odd (53 bits), then to f32: `gemm::kernels::term_f64`
+/// on 4 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn term(s: __m256d, p: __m256d) -> __m128 {
+    let hi = _mm256_mul_pd(s, p);
+    let lo = _mm256_fmsub_pd(s, p, hi);
+    let hb = _mm256_castpd_si256(hi);
+    let one = _mm256_set1_epi64x(1);
+    let inexact = _mm256_castpd_si256(_mm256_cmp_pd::<_CMP_NEQ_OQ>(lo, _mm256_setzero_pd()));
+    let even = _mm256_cmpeq_epi64(_mm256_and_si256(hb, one), _mm256_setzero_si256());
+    // One ulp in magnitude toward lo: +1 if lo has hi's sign, else −1
+    // (AVX2 has no 64-bit arithmetic shift; a compare gives the sign).
+    let x = _mm256_xor_si256(hb, _mm256_castpd_si256(lo));
+    let delta = _mm256_or_si256(_mm256_cmpgt_epi64(_mm256_setzero_si256(), x), one);
+    let step = _mm256_and_si256(delta, _mm256_and_si256(inexact, even));
+    _mm256_cvtpd_ps(_mm256_castsi256_pd(_mm256_add_epi64(hb, step)))
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn f64_tile_impl<const POW2: bool>(
+    a: &[f64],
+    sa: &[f64],
+    b: &[f64],
+    sb: &[f64],
+    blocks: usize,
+    kb: usize,
+    acc: &mut [f32; MR * NR],
+) {
+    for blk in 0..blocks {
+        for r0 in (0..MR).step_by(FR) {
+            for c0 in (0..NR).step_by(8) {
+                let mut s = [[_mm256_setzero_pd(); 2]; FR];
+                for k in blk * kb..(blk + 1) * kb {
+                    // SAFETY: k < blocks·kb, so row k of both tiles is in
+                    // bounds; c0 + 8 ≤ NR and r0 + FR ≤ MR.
+                    unsafe {
+                        let bp = b.as_ptr().add(k * NR + c0);
+                        let (b0, b1) = (_mm256_loadu_pd(bp), _mm256_loadu_pd(bp.add(4)));
+                        let ap = a.as_ptr().add(k * MR + r0);
+                        for (r, sr) in s.iter_mut().enumerate() {
+                            let av = _mm256_broadcast_sd(&*ap.add(r));
+                            sr[0] = _mm256_fmadd_pd(av, b0, sr[0]);
+                            sr[1] = _mm256_fmadd_pd(av, b1, sr[1]);
+                        }
+                    }
+                }
+                let sbs = &sb[blk * NR + c0..][..8];
+                // SAFETY: sbs holds 8 f64.
+                let (sb0, sb1) = unsafe {
+                    (
+                        _mm256_loadu_pd(sbs.as_ptr()),
+                        _mm256_loadu_pd(sbs.as_ptr().add(4)),
+                    )
+                };
+                for (r, sr) in s.iter().enumerate() {
+                    let sar = _mm256_set1_pd(sa[blk * MR + r0 + r]);
+                    let (p0, p1) = (_mm256_mul_pd(sar, sb0), _mm256_mul_pd(sar, sb1));
+                    let (t0, t1) = if POW2 {
+                        (
+                            _mm256_cvtpd_ps(_mm256_mul_pd(sr[0], p0)),
+                            _mm256_cvtpd_ps(_mm256_mul_pd(sr[1], p1)),
+                        )
+                    } else {
+                        (term(sr[0], p0), term(sr[1], p1))
+                    };
+                    let out = &mut acc[(r0 + r) * NR + c0..][..8];
+                    // SAFETY: out holds 8 f32.
+                    unsafe {
+                        let o = out.as_mut_ptr();
+                        let t = _mm256_set_m128(t1, t0);
+                        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), t));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Exact i64 block sums of integers held in f64: `out[r][j] = Σ_{k0..k1}
+/// a[k][r]·b[k][j]`, as `gemm::kernels::i64_block_portable` finds them.
+///
+/// Runs of products are summed with f64 FMAs, exactly: the planner's
+/// `group` bounds `group · max|a·b|` by 2^53, so runs of `group / 4`
+/// bound every partial sum by 2^51, where adding `1.5·2^52` leaves the
+/// integer in the low bits of the f64 (AVX2 has no f64 → i64 conversion).
+/// With `group < 4`, runs of `group` are converted one lane at a time.
+///
+/// Panics if a slice is shorter than `k1` rows or `group` is 0.
+pub(super) fn i64_block(
+    a: &[f64],
+    b: &[f64],
+    k0: usize,
+    k1: usize,
+    group: usize,
+    out: &mut [i64; MR * NR],
+) {
+    assert!(a.len() >= k1 * MR && b.len() >= k1 * NR && group > 0);
+    // SAFETY: an entry of the AVX2 table, handed out only on a CPU with
+    // AVX2 and FMA; every read is below row k1 of the packed tiles.
+    unsafe {
+        if group >= 4 {
+            i64_block_impl::<true>(a, b, k0, k1, group / 4, out)
+        } else {
+            i64_block_impl::<false>(a, b, k0, k1, group, out)
+        }
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn i64_block_impl<const MAGIC_CVT: bool>(
+    a: &[f64],
+    b: &[f64],
+    k0: usize,
+    k1: usize,
+    run: usize,
+    out: &mut [i64; MR * NR],
+) {
+    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
+    let magic = _mm256_set1_pd(MAGIC);
+    let magic_bits = _mm256_castpd_si256(magic);
+    out.fill(0);
+    for r0 in (0..MR).step_by(FR) {
+        for c0 in (0..NR).step_by(8) {
+            let mut k = k0;
+            while k < k1 {
+                let end = k + run.min(k1 - k);
+                let mut f = [[_mm256_setzero_pd(); 2]; FR];
+                for kk in k..end {
+                    // SAFETY: kk < k1, so row kk of both tiles is in
+                    // bounds; c0 + 8 ≤ NR and r0 + FR ≤ MR.
+                    unsafe {
+                        let bp = b.as_ptr().add(kk * NR + c0);
+                        let (b0, b1) = (_mm256_loadu_pd(bp), _mm256_loadu_pd(bp.add(4)));
+                        let ap = a.as_ptr().add(kk * MR + r0);
+                        for (r, fr) in f.iter_mut().enumerate() {
+                            let av = _mm256_broadcast_sd(&*ap.add(r));
+                            fr[0] = _mm256_fmadd_pd(av, b0, fr[0]);
+                            fr[1] = _mm256_fmadd_pd(av, b1, fr[1]);
+                        }
+                    }
+                }
+                for (r, fr) in f.iter().enumerate() {
+                    for (h, &v) in fr.iter().enumerate() {
+                        let o = &mut out[(r0 + r) * NR + c0 + 4 * h..][..4];
+                        if MAGIC_CVT {
+                            // |v| ≤ 2^51: v + 1.5·2^52 is exact, and its
+                            // bits less the constant's are v.
+                            let vi = _mm256_sub_epi64(
+                                _mm256_castpd_si256(_mm256_add_pd(v, magic)),
+                                magic_bits,
+                            );
+                            // SAFETY: o holds 4 i64.
+                            unsafe {
+                                let p = o.as_mut_ptr().cast();
+                                let sum = _mm256_add_epi64(_mm256_loadu_si256(p), vi);
+                                _mm256_storeu_si256(p, sum);
+                            }
+                        } else {
+                            let mut lanes = [0f64; 4];
+                            // SAFETY: lanes holds 4 f64.
+                            unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), v) };
+                            for (o, l) in o.iter_mut().zip(lanes) {
+                                *o += l as i64; // an integer below 2^53
+                            }
+                        }
+                    }
+                }
+                k = end;
+            }
+        }
+    }
+}
+
+/// Rows of a register block of the i8 kernel: 2 rows × 16 columns of i32
+/// pair sums are 8 ymm, with 4 for B's quads widened to i16.
+const IR: usize = 2;
+
+/// The i8 tile kernel on quads (4 bytes of 4 consecutive K elements, as
+/// u32: u8 `a + 128` and i8 `b`). AVX2 has no `vpdpbusd`, and `vpmaddubsw`
+/// saturates at i16 (`255 · 127 · 2` does not fit), so both are widened to
+/// i16 and multiplied by `vpmaddwd`, whose i32 pair sums are exact. Lane
+/// `2j + h` of a register holds column `c0 + j`'s sum over its quads'
+/// half `h`; per block the halves are added (`vphaddd`), started at
+/// `-128·Σb`, and `acc += f32(S) · (s_a·s_b)` as the portable kernel does.
+///
+/// Panics if a slice is shorter than the `blocks` × `quads` geometry needs.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn i8_tile(
+    a: &[u32],
+    sa: &[f32],
+    b: &[u32],
+    sb: &[f32],
+    nc: &[i32],
+    blocks: usize,
+    quads: usize,
+    acc: &mut [f32; MR * NR],
+) {
+    assert!(a.len() >= blocks * quads * MR && b.len() >= blocks * quads * NR);
+    assert!(sa.len() >= blocks * MR && sb.len() >= blocks * NR && nc.len() >= blocks * NR);
+    // SAFETY: an entry of the AVX2 table, handed out only on a CPU with
+    // AVX2 and FMA; every read is within the lengths asserted above.
+    unsafe { i8_tile_impl(a, sa, b, sb, nc, blocks, quads, acc) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn i8_tile_impl(
+    a: &[u32],
+    sa: &[f32],
+    b: &[u32],
+    sb: &[f32],
+    nc: &[i32],
+    blocks: usize,
+    quads: usize,
+    acc: &mut [f32; MR * NR],
+) {
+    // `vphaddd` of registers holding columns 0–3 and 4–7 gives them in
+    // the order 0, 1, 4, 5, 2, 3, 6, 7; `vpermq` restores it.
+    const ORDER: i32 = 0b11_01_10_00;
+    // Each quad's operands are widened to i16 once per block (not once
+    // per register block of rows), QC quads at a time.
+    const QC: usize = 8;
+    let whole = quads <= QC;
+    let mut bw = [[_mm256_setzero_si256(); 4]; QC];
+    let mut aw = [[0u64; MR]; QC];
+    for blk in 0..blocks {
+        let ab = &a[blk * quads * MR..][..quads * MR];
+        let bb = &b[blk * quads * NR..][..quads * NR];
+        let ncs = &nc[blk * NR..][..NR];
+        let sbs = &sb[blk * NR..][..NR];
+        let widen =
+            |bw: &mut [[__m256i; 4]; QC], aw: &mut [[u64; MR]; QC], c0: usize, c1: usize| {
+                for q in c0..c1 {
+                    let (bq, aq) = (&bb[q * NR..][..NR], &ab[q * MR..][..MR]);
+                    // SAFETY: bq holds 16 u32 and aq 8, each load reads 4 of
+                    // them; aw[q − c0] holds 8 u64, each store writes 4.
+                    unsafe {
+                        bw[q - c0] = core::array::from_fn(|g| {
+                            _mm256_cvtepi8_epi16(_mm_loadu_si128(bq.as_ptr().add(4 * g).cast()))
+                        });
+                        for h in 0..2 {
+                            // Row r's 4 bytes as 4 u16 in one u64.
+                            let v = _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                                aq.as_ptr().add(4 * h).cast(),
+                            ));
+                            _mm256_storeu_si256(aw[q - c0].as_mut_ptr().add(4 * h).cast(), v);
+                        }
+                    }
+                }
+            };
+        if whole {
+            widen(&mut bw, &mut aw, 0, quads);
+        }
+        for r0 in (0..MR).step_by(IR) {
+            let mut s = [[_mm256_setzero_si256(); 4]; IR];
+            for c0 in (0..quads).step_by(QC) {
+                let c1 = (c0 + QC).min(quads);
+                if !whole {
+                    widen(&mut bw, &mut aw, c0, c1);
+                }
+                for (bq, aq) in bw.iter().zip(&aw).take(c1 - c0) {
+                    for (r, sr) in s.iter_mut().enumerate() {
+                        // The row's 4 values repeated across the register.
+                        let av = _mm256_set1_epi64x(aq[r0 + r] as i64);
+                        for (sv, &bv) in sr.iter_mut().zip(bq) {
+                            *sv = _mm256_add_epi32(*sv, _mm256_madd_epi16(av, bv));
+                        }
+                    }
+                }
+            }
+            for (r, sr) in s.iter().enumerate() {
+                let row = r0 + r;
+                let sar = _mm256_set1_ps(sa[blk * MR + row]);
+                for h in 0..2 {
+                    let pairs = _mm256_hadd_epi32(sr[2 * h], sr[2 * h + 1]);
+                    let sums = _mm256_permute4x64_epi64::<ORDER>(pairs);
+                    let out = &mut acc[row * NR + 8 * h..][..8];
+                    // SAFETY: ncs and sbs hold 16 values from 8·h + 8 ≤ 16;
+                    // out holds 8 f32.
+                    unsafe {
+                        let start = _mm256_loadu_si256(ncs.as_ptr().add(8 * h).cast());
+                        let sv = _mm256_cvtepi32_ps(_mm256_add_epi32(start, sums));
+                        let p = _mm256_mul_ps(sar, _mm256_loadu_ps(sbs.as_ptr().add(8 * h)));
+                        let o = out.as_mut_ptr();
+                        // S·P is exact (the planner's condition), so this
+                        // rounds once, as the portable `acc + t`.
+                        _mm256_storeu_ps(
+                            o,
+                            _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(sv, p)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
