@@ -188,7 +188,7 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
         return Ok(());
     }
     match plan::plan(a, b, &d) {
-        Plan::I8 => packed_i8(a, b, &d, alpha, beta, c, kernels),
+        Plan::I8 { i16_runs } => packed_i8(a, b, &d, alpha, beta, c, kernels, i16_runs),
         Plan::F64 { pow2 } => packed_f64(a, b, &d, alpha, beta, c, kernels, pow2),
         Plan::I64 { pow2, group } => packed_i64(a, b, &d, alpha, beta, c, kernels, pow2, group),
         Plan::Generic => generic(a, b, &d, alpha, beta, c),
@@ -219,6 +219,7 @@ fn store_tile(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
     a: &QuantizedTensor<FA>,
     b: &QuantizedTensor<FB>,
@@ -227,6 +228,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
     beta: f32,
     c: &mut [f32],
     kernels: &Kernels,
+    i16_runs: usize,
 ) -> Result<(), Error> {
     let alpha = folded_alpha(a, b, alpha);
     let g = KGeom::i8(d);
@@ -255,7 +257,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
                 &pb.scales[nt * sb_len..][..sb_len],
                 &pb.negcorr[nt * sb_len..][..sb_len],
             );
-            i8_tile(kernels, at, sat, bt, sbt, nct, g, acc);
+            i8_tile(kernels, at, sat, bt, sbt, nct, g, i16_runs, acc);
         },
     );
     Ok(())

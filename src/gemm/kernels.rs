@@ -7,7 +7,8 @@ use super::pack::KGeom;
 use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels};
 
 /// The i8 tile kernel: the table's (AVX2, AVX-512 VNNI) if it has one, else
-/// [`i8_tile_portable`].
+/// [`i8_tile_portable`]. `i16_runs` is the plan's bound on i16 sums
+/// (`Plan::I8`), which a kernel may use to sum in i16.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn i8_tile(
     kernels: &Kernels,
@@ -17,10 +18,11 @@ pub(crate) fn i8_tile(
     sb: &[f32],
     nc: &[i32],
     g: KGeom,
+    i16_runs: usize,
     acc: &mut [f32; MR * NR],
 ) {
     match kernels.i8_tile {
-        Some(tile) => tile(a, sa, b, sb, nc, g.blocks, g.kbp / 4, acc),
+        Some(tile) => tile(a, sa, b, sb, nc, g.blocks, g.kbp / 4, i16_runs, acc),
         None => i8_tile_portable(a, sa, b, sb, nc, g, acc),
     }
 }
@@ -350,11 +352,44 @@ mod tests {
     #[test]
     fn i8_tile_kernels_agree() {
         let mut next = stream(0x9E37_79B9_7F4A_7C15);
-        for kbp in [16, 32, 12, 40] {
+        // Any bytes (no i16 sums), and FP4's integers (|v| ≤ 12) with the
+        // plan's 9-quad i16 runs, at their extremes: `12 + 128` times ±12.
+        let fp4 = |x: u64, off: u8| {
+            let v = |t: u64| match t % 4 {
+                0 => 12,
+                1 => -12,
+                _ => (t % 25) as i8 - 12,
+            };
+            u32::from_le_bytes(core::array::from_fn(|i| {
+                (v(x >> (16 * i)) as u8).wrapping_add(off)
+            }))
+        };
+        for (kbp, i16_runs) in [
+            (16, 0),
+            (32, 0),
+            (12, 0),
+            (40, 0),
+            (16, 9),
+            (32, 9),
+            (40, 9),
+            (40, 99), // every a 12, every b 12: 9 quads' i16 sums at 30240
+        ] {
+            let (i16_runs, same) = (i16_runs % 90, i16_runs > 90);
             let g = KGeom { blocks: 3, kbp };
             let quads = g.blocks * kbp / 4;
-            let a: Vec<u32> = (0..quads * MR).map(|_| next() as u32).collect();
-            let b: Vec<u32> = (0..quads * NR).map(|_| next() as u32).collect();
+            let (a, b): (Vec<u32>, Vec<u32>) = if same {
+                (vec![0x8C8C_8C8C; quads * MR], vec![0x0C0C_0C0C; quads * NR])
+            } else if i16_runs == 0 {
+                (
+                    (0..quads * MR).map(|_| next() as u32).collect(),
+                    (0..quads * NR).map(|_| next() as u32).collect(),
+                )
+            } else {
+                (
+                    (0..quads * MR).map(|_| fp4(next(), 128)).collect(),
+                    (0..quads * NR).map(|_| fp4(next(), 0)).collect(),
+                )
+            };
             let sa: Vec<f32> = (0..g.blocks * MR)
                 .map(|_| f32::from_bits(((next() % 40 + 100) as u32) << 23))
                 .collect();
@@ -368,9 +403,9 @@ mod tests {
             i8_tile_portable(&a, &sa, &b, &sb, &nc, g, &mut want);
             each_table(|level, k| {
                 let mut got = [0f32; MR * NR];
-                i8_tile(k, &a, &sa, &b, &sb, &nc, g, &mut got);
+                i8_tile(k, &a, &sa, &b, &sb, &nc, g, i16_runs, &mut got);
                 let bits = |v: [f32; MR * NR]| v.map(f32::to_bits);
-                assert_eq!(bits(want), bits(got), "{level:?} kbp {kbp}");
+                assert_eq!(bits(want), bits(got), "{level:?} kbp {kbp} {i16_runs}");
             });
         }
     }

@@ -115,7 +115,12 @@ fn stats<F: BlockFormat>(t: &QuantizedTensor<F>) -> Stats {
 /// The kernel a GEMM runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Plan {
-    I8,
+    I8 {
+        /// How many quads' u8 × i8 pair sums (`(a0+128)·b0 + (a1+128)·b1`,
+        /// as `vpmaddubsw` makes them) an i16 lane sums without overflow:
+        /// `32767 / (2·(128 + max|a|)·max|b|)`, 0 if not even one.
+        i16_runs: usize,
+    },
     /// `pow2`: every nonzero scale is a power of two (E8M0), so `S·P` is
     /// exact in f64 and needs no round-to-odd step.
     F64 {
@@ -154,7 +159,10 @@ pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
             && sa.scale_min * sb.scale_min >= f32::MIN_POSITIVE as f64
             && sa.scale_max * sb.scale_max * (smax.max(1) as f64) < f32::MAX as f64);
     if sa.max_int <= 127 && sb.max_int <= 127 && f32_exact {
-        Plan::I8
+        let pair = 2 * (128 + sa.max_int) * sb.max_int;
+        Plan::I8 {
+            i16_runs: (32767 / pair.max(1)).min(1 << 16) as usize,
+        }
     } else if smax < 1 << 53 {
         Plan::F64 {
             pow2: sa.scale_bits <= 1 && sb.scale_bits <= 1,
@@ -199,9 +207,12 @@ mod tests {
         let x: Vec<f32> = (0..128)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.31)
             .collect();
-        assert_eq!(plan_of(Nvfp4::default(), &x), Plan::I8);
-        assert_eq!(plan_of(MxFp4::default(), &x), Plan::I8);
-        assert_eq!(plan_of(MxInt8::default(), &x), Plan::I8);
+        // FP4 integers (doubled E2M1) are at most 12: 32767 / (2·140·12)
+        // is 9 quads, a whole MX block; MXINT8's reach 127, too wide for
+        // even one pair sum.
+        assert_eq!(plan_of(Nvfp4::default(), &x), Plan::I8 { i16_runs: 9 });
+        assert_eq!(plan_of(MxFp4::default(), &x), Plan::I8 { i16_runs: 9 });
+        assert_eq!(plan_of(MxInt8::default(), &x), Plan::I8 { i16_runs: 0 });
         assert_eq!(plan_of(MxFp6E3M2::default(), &x), Plan::F64 { pow2: true });
         assert_eq!(plan_of(MxFp8E4M3::default(), &x), Plan::F64 { pow2: true });
         assert_eq!(

@@ -237,13 +237,141 @@ pub(super) fn i8_tile(
     nc: &[i32],
     blocks: usize,
     quads: usize,
+    i16_runs: usize,
     acc: &mut [f32; MR * NR],
 ) {
     assert!(a.len() >= blocks * quads * MR && b.len() >= blocks * quads * NR);
     assert!(sa.len() >= blocks * MR && sb.len() >= blocks * NR && nc.len() >= blocks * NR);
     // SAFETY: an entry of the AVX2 table, handed out only on a CPU with
     // AVX2 and FMA; every read is within the lengths asserted above.
-    unsafe { i8_tile_impl(a, sa, b, sb, nc, blocks, quads, acc) }
+    unsafe {
+        // NVFP4's blocks (4 quads) and MX's (8) in one i16 run each get
+        // unrolled copies.
+        if i16_runs >= quads && quads == 4 {
+            i8_tile_i16::<4>(a, sa, b, sb, nc, blocks, quads, i16_runs, acc)
+        } else if i16_runs >= quads && quads == 8 {
+            i8_tile_i16::<8>(a, sa, b, sb, nc, blocks, quads, i16_runs, acc)
+        } else if i16_runs > 0 {
+            i8_tile_i16::<0>(a, sa, b, sb, nc, blocks, quads, i16_runs, acc)
+        } else {
+            i8_tile_impl(a, sa, b, sb, nc, blocks, quads, acc)
+        }
+    }
+}
+
+/// Rows of a register block of [`i8_tile_i16`]: 2 rows × 16 columns of
+/// i16 sums, i32 sums and f32 accumulators are 12 ymm, B's quads 2.
+const R16: usize = 2;
+
+/// [`i8_tile`] for operands the plan bounds (`i16_runs` > 0, FP4's
+/// integers): `vpmaddubsw` multiplies u8 `a + 128` by i8 `b` and adds
+/// pairs into i16 lanes, 32 products an instruction, which sum in i16 over
+/// `i16_runs` quads without overflow (the plan's bound); `vpmaddwd` by
+/// ones then adds a column's two lanes into i32, in column order. The f32
+/// accumulators stay in registers across the K blocks.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn i8_tile_i16<const Q: usize>(
+    a: &[u32],
+    sa: &[f32],
+    b: &[u32],
+    sb: &[f32],
+    nc: &[i32],
+    blocks: usize,
+    quads: usize,
+    runs: usize,
+    acc: &mut [f32; MR * NR],
+) {
+    let (quads, runs) = if Q == 0 { (quads, runs) } else { (Q, Q) };
+    let ones = _mm256_set1_epi16(1);
+    for r0 in (0..MR).step_by(R16) {
+        let mut c: [[__m256; 2]; R16] = core::array::from_fn(|r| {
+            // SAFETY: acc holds MR·NR f32; row r0 + r's 16 start at (r0 + r)·NR.
+            core::array::from_fn(|h| unsafe {
+                _mm256_loadu_ps(acc.as_ptr().add((r0 + r) * NR + 8 * h))
+            })
+        });
+        for blk in 0..blocks {
+            let ab = &a[blk * quads * MR..][..quads * MR];
+            let bb = &b[blk * quads * NR..][..quads * NR];
+            let (ncs, sbs) = (&nc[blk * NR..][..NR], &sb[blk * NR..][..NR]);
+            // Each sum starts at the block's `-128·Σb`.
+            // SAFETY: ncs holds 16 i32.
+            let start: [__m256i; 2] = core::array::from_fn(|h| unsafe {
+                _mm256_loadu_si256(ncs.as_ptr().add(8 * h).cast())
+            });
+            let mut s32 = [start; R16];
+            let mut c0 = 0;
+            while c0 < quads {
+                let c1 = quads.min(c0 + runs);
+                let mut s16 = [[_mm256_setzero_si256(); 2]; R16];
+                for q in c0..c1 {
+                    let bq = &bb[q * NR..][..NR];
+                    // SAFETY: bq holds 16 u32, 8 a load.
+                    let (b0, b1) = unsafe {
+                        (
+                            _mm256_loadu_si256(bq.as_ptr().cast()),
+                            _mm256_loadu_si256(bq.as_ptr().add(8).cast()),
+                        )
+                    };
+                    for (r, sr) in s16.iter_mut().enumerate() {
+                        let av = _mm256_set1_epi32(ab[q * MR + r0 + r] as i32);
+                        sr[0] = _mm256_add_epi16(sr[0], _mm256_maddubs_epi16(av, b0));
+                        sr[1] = _mm256_add_epi16(sr[1], _mm256_maddubs_epi16(av, b1));
+                    }
+                }
+                for (s, t) in s32.iter_mut().zip(&s16) {
+                    for h in 0..2 {
+                        s[h] = _mm256_add_epi32(s[h], _mm256_madd_epi16(t[h], ones));
+                    }
+                }
+                c0 = c1;
+            }
+            // SAFETY: sbs holds 16 f32.
+            let sbv: [__m256; 2] =
+                core::array::from_fn(|h| unsafe { _mm256_loadu_ps(sbs.as_ptr().add(8 * h)) });
+            for (r, (cr, sr)) in c.iter_mut().zip(&s32).enumerate() {
+                let sar = _mm256_set1_ps(sa[blk * MR + r0 + r]);
+                for h in 0..2 {
+                    // S·P is exact (the planner's condition), so the FMA
+                    // rounds once, as the portable `acc + t`.
+                    let p = _mm256_mul_ps(sar, sbv[h]);
+                    cr[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sr[h]), p, cr[h]);
+                }
+            }
+        }
+        for (r, cr) in c.iter().enumerate() {
+            for (h, &v) in cr.iter().enumerate() {
+                // SAFETY: as for the loads above.
+                unsafe { _mm256_storeu_ps(acc.as_mut_ptr().add((r0 + r) * NR + 8 * h), v) };
+            }
+        }
+    }
+}
+
+/// `out[j] += f32(start[j] + sums[j]) · (s_a · sb[j])` for 8 columns: the
+/// portable kernel's block term (`S·P` is exact, the planner's condition,
+/// so the product and the sum each round as the portable `acc + t`).
+///
+/// # Safety
+/// `start` and `sb` must be valid for reads of 8 values.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn add_terms(
+    start: *const i32,
+    sb: *const f32,
+    sar: __m256,
+    sums: __m256i,
+    out: &mut [f32],
+) {
+    let out: &mut [f32; 8] = out.try_into().unwrap();
+    // SAFETY: the caller's reads; out holds 8 f32.
+    unsafe {
+        let sv = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_loadu_si256(start.cast()), sums));
+        let p = _mm256_mul_ps(sar, _mm256_loadu_ps(sb));
+        let o = out.as_mut_ptr();
+        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(sv, p)));
+    }
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -319,20 +447,16 @@ unsafe fn i8_tile_impl(
                     let pairs = _mm256_hadd_epi32(sr[2 * h], sr[2 * h + 1]);
                     let sums = _mm256_permute4x64_epi64::<ORDER>(pairs);
                     let out = &mut acc[row * NR + 8 * h..][..8];
-                    // SAFETY: ncs and sbs hold 16 values from 8·h + 8 ≤ 16;
-                    // out holds 8 f32.
+                    // SAFETY: ncs and sbs hold 16 values from 8·h + 8 ≤ 16.
                     unsafe {
-                        let start = _mm256_loadu_si256(ncs.as_ptr().add(8 * h).cast());
-                        let sv = _mm256_cvtepi32_ps(_mm256_add_epi32(start, sums));
-                        let p = _mm256_mul_ps(sar, _mm256_loadu_ps(sbs.as_ptr().add(8 * h)));
-                        let o = out.as_mut_ptr();
-                        // S·P is exact (the planner's condition), so this
-                        // rounds once, as the portable `acc + t`.
-                        _mm256_storeu_ps(
-                            o,
-                            _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(sv, p)),
-                        );
-                    }
+                        add_terms(
+                            ncs.as_ptr().add(8 * h),
+                            sbs.as_ptr().add(8 * h),
+                            sar,
+                            sums,
+                            out,
+                        )
+                    };
                 }
             }
         }

@@ -27,6 +27,7 @@ pub(super) fn i8_tile(
     nc: &[i32],
     blocks: usize,
     quads: usize,
+    _i16_runs: usize,
     acc: &mut [f32; MR * NR],
 ) {
     assert!(a.len() >= blocks * quads * MR && b.len() >= blocks * quads * NR);
