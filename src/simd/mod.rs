@@ -29,7 +29,7 @@
 //! | quantize: amax, scale (NVFP4 Transformer Engine profile, MX RCEIL), element map, encode, FP4 packing | yes | yes |
 //! | stochastic rounding: SplitMix64 seeding and Xoshiro256++ streams per tile | yes | yes |
 //! | dequantize: unpack, decode, scale | yes | yes |
-//! | GEMM micro-tiles: i8 (`vpdpbusd` with VNNI; `vpmaddwd` at AVX2), f64 and i64 block sums | yes (i8 only with VNNI) | yes |
+//! | GEMM micro-tiles: i8 (`vpdpbusd` with VNNI; at AVX2 `vpmaddubsw` for FP4, `vpmaddwd` otherwise), f64 and i64 block sums | yes (i8 only with VNNI) | yes |
 //!
 //! Portable everywhere: E8M0 encode (ml_dtypes' tie rules), decode into
 //! f16/bf16/f64, `pack_e2m1`/`unpack_e2m1`, columnwise (transposed)

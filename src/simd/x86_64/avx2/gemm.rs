@@ -1,9 +1,10 @@
 //! AVX2 GEMM micro-kernels: the arithmetic of the portable tile kernels in
 //! `gemm::kernels`, which are their specification (the planner, `plan`,
 //! says why each is exact). Sixteen ymm registers do not hold an MR×NR
-//! tile of sums, so each kernel works through it in register blocks and
-//! adds each block's term to the accumulators in memory, in the portable
-//! order.
+//! tile of sums, so each kernel works through it in register blocks of
+//! rows and columns and adds each K block's term to the accumulators (in
+//! memory, or in registers where a register block runs through all of K)
+//! in the portable order.
 
 use crate::simd::{GEMM_MR as MR, GEMM_NR as NR};
 use core::arch::x86_64::*;
@@ -220,12 +221,14 @@ unsafe fn i64_block_impl<const MAGIC_CVT: bool>(
 const IR: usize = 2;
 
 /// The i8 tile kernel on quads (4 bytes of 4 consecutive K elements, as
-/// u32: u8 `a + 128` and i8 `b`). AVX2 has no `vpdpbusd`, and `vpmaddubsw`
-/// saturates at i16 (`255 · 127 · 2` does not fit), so both are widened to
-/// i16 and multiplied by `vpmaddwd`, whose i32 pair sums are exact. Lane
-/// `2j + h` of a register holds column `c0 + j`'s sum over its quads'
-/// half `h`; per block the halves are added (`vphaddd`), started at
-/// `-128·Σb`, and `acc += f32(S) · (s_a·s_b)` as the portable kernel does.
+/// u32: u8 `a + 128` and i8 `b`). AVX2 has no `vpdpbusd`. Where the plan
+/// bounds the operands (`i16_runs` > 0) this is [`i8_tile_i16`]. Otherwise
+/// `vpmaddubsw` could saturate at i16 (`255 · 127 · 2` does not fit), so
+/// both operands are widened to i16 and multiplied by `vpmaddwd`, whose
+/// i32 pair sums are exact. Lane `2j + h` of a register holds column
+/// `c0 + j`'s sum over its quads' half `h`; per block the halves are added
+/// (`vphaddd`), started at `-128·Σb`, and `acc += f32(S) · (s_a·s_b)` as
+/// the portable kernel does.
 ///
 /// Panics if a slice is shorter than the `blocks` × `quads` geometry needs.
 #[allow(clippy::too_many_arguments)]
