@@ -61,6 +61,39 @@ fn term(s: __m256d, p: __m256d) -> __m128 {
     _mm256_cvtpd_ps(_mm256_castsi256_pd(_mm256_add_epi64(hb, step)))
 }
 
+/// The f64 sums `Σ_{k0..k1} a[k][r0 + r]·b[k][c0 + j]` of one register
+/// block (FR rows, 8 columns), by FMA.
+///
+/// # Safety
+/// Rows `..k1` of the packed tiles `a` (`[k][MR]`) and `b` (`[k][NR]`)
+/// must be in bounds; `r0 + FR ≤ MR` and `c0 + 8 ≤ NR`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_block(
+    a: &[f64],
+    b: &[f64],
+    r0: usize,
+    c0: usize,
+    k0: usize,
+    k1: usize,
+) -> [[__m256d; 2]; FR] {
+    let mut s = [[_mm256_setzero_pd(); 2]; FR];
+    for k in k0..k1 {
+        // SAFETY: row k < k1 of both tiles is in bounds (the caller's).
+        unsafe {
+            let bp = b.as_ptr().add(k * NR + c0);
+            let (b0, b1) = (_mm256_loadu_pd(bp), _mm256_loadu_pd(bp.add(4)));
+            let ap = a.as_ptr().add(k * MR + r0);
+            for (r, sr) in s.iter_mut().enumerate() {
+                let av = _mm256_broadcast_sd(&*ap.add(r));
+                sr[0] = _mm256_fmadd_pd(av, b0, sr[0]);
+                sr[1] = _mm256_fmadd_pd(av, b1, sr[1]);
+            }
+        }
+    }
+    s
+}
+
 #[target_feature(enable = "avx2,fma")]
 unsafe fn f64_tile_impl<const POW2: bool>(
     a: &[f64],
@@ -74,21 +107,9 @@ unsafe fn f64_tile_impl<const POW2: bool>(
     for blk in 0..blocks {
         for r0 in (0..MR).step_by(FR) {
             for c0 in (0..NR).step_by(8) {
-                let mut s = [[_mm256_setzero_pd(); 2]; FR];
-                for k in blk * kb..(blk + 1) * kb {
-                    // SAFETY: k < blocks·kb, so row k of both tiles is in
-                    // bounds; c0 + 8 ≤ NR and r0 + FR ≤ MR.
-                    unsafe {
-                        let bp = b.as_ptr().add(k * NR + c0);
-                        let (b0, b1) = (_mm256_loadu_pd(bp), _mm256_loadu_pd(bp.add(4)));
-                        let ap = a.as_ptr().add(k * MR + r0);
-                        for (r, sr) in s.iter_mut().enumerate() {
-                            let av = _mm256_broadcast_sd(&*ap.add(r));
-                            sr[0] = _mm256_fmadd_pd(av, b0, sr[0]);
-                            sr[1] = _mm256_fmadd_pd(av, b1, sr[1]);
-                        }
-                    }
-                }
+                // SAFETY: rows up to blocks·kb of both tiles are in bounds
+                // (asserted by `f64_tile`).
+                let s = unsafe { fma_block(a, b, r0, c0, blk * kb, (blk + 1) * kb) };
                 let sbs = &sb[blk * NR + c0..][..8];
                 // SAFETY: sbs holds 8 f64.
                 let (sb0, sb1) = unsafe {
@@ -169,21 +190,9 @@ unsafe fn i64_block_impl<const MAGIC_CVT: bool>(
             let mut k = k0;
             while k < k1 {
                 let end = k + run.min(k1 - k);
-                let mut f = [[_mm256_setzero_pd(); 2]; FR];
-                for kk in k..end {
-                    // SAFETY: kk < k1, so row kk of both tiles is in
-                    // bounds; c0 + 8 ≤ NR and r0 + FR ≤ MR.
-                    unsafe {
-                        let bp = b.as_ptr().add(kk * NR + c0);
-                        let (b0, b1) = (_mm256_loadu_pd(bp), _mm256_loadu_pd(bp.add(4)));
-                        let ap = a.as_ptr().add(kk * MR + r0);
-                        for (r, fr) in f.iter_mut().enumerate() {
-                            let av = _mm256_broadcast_sd(&*ap.add(r));
-                            fr[0] = _mm256_fmadd_pd(av, b0, fr[0]);
-                            fr[1] = _mm256_fmadd_pd(av, b1, fr[1]);
-                        }
-                    }
-                }
+                // SAFETY: end ≤ k1, and rows up to k1 of both tiles are in
+                // bounds (asserted by `i64_block`).
+                let f = unsafe { fma_block(a, b, r0, c0, k, end) };
                 for (r, fr) in f.iter().enumerate() {
                     for (h, &v) in fr.iter().enumerate() {
                         let o = &mut out[(r0 + r) * NR + c0 + 4 * h..][..4];
