@@ -5,10 +5,10 @@
 //!
 //! | kernel  | formats                               | inner sums        | SIMD (runtime)        |
 //! |---------|---------------------------------------|-------------------|-----------------------|
-//! | i8      | E2M1, E2M3, INT8 (NVFP4, MXFP4, MXFP6-E2M3, MXINT8) | exact i32 | AVX-512 VNNI `vpdpbusd` |
-//! | f64     | E4M3, E3M2 (MXFP8, FP8, MXFP6-E3M2)   | exact f64         | AVX-512F FMA          |
-//! | i64     | E4M3 x E5M2 (FP8 HYBRID)              | exact i64         | AVX-512 f64 FMA runs  |
-//! | generic | E5M2 pairs, non-finite data           | exact i64/i128    | none                  |
+//! | i8      | E2M1, E2M3, INT8 (NVFP4, MXFP4, MXFP6-E2M3, MXINT8) | exact i32 | AVX2 `vpmaddubsw`/`vpmaddwd`, AVX-512 VNNI `vpdpbusd` |
+//! | f64     | E4M3, E3M2 (MXFP8, FP8, MXFP6-E3M2); E4M3 x E5M2 and E5M2 pairs whose integers share low zero bits | exact f64 | AVX2/AVX-512F FMA |
+//! | i64     | E4M3 x E5M2 (FP8 HYBRID) otherwise    | exact i64         | AVX2/AVX-512 f64 FMA runs |
+//! | generic | E5M2 pairs otherwise, non-finite data | exact i64/i128    | none                  |
 //!
 //! Each path is bit-identical to [`super::gemm_reference`]: the inner sums
 //! are the same exact integers and every rounding after them is the same
@@ -388,7 +388,7 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
 }
 
 /// The generic kernel: any operands, including non-finite elements and
-/// E5M2 products too wide for 53 bits.
+/// E5M2 sums too wide for f64 and i64.
 fn generic<FA: BlockFormat, FB: BlockFormat>(
     a: &QuantizedTensor<FA>,
     b: &QuantizedTensor<FB>,

@@ -201,7 +201,7 @@ pub(crate) fn f64_tile_portable(
             let (ak, bk) = (&a[k * MR..][..MR], &b[k * NR..][..NR]);
             for (r, srow) in s.iter_mut().enumerate() {
                 for (j, sv) in srow.iter_mut().enumerate() {
-                    *sv += ak[r] * bk[j]; // exact: products and sums fit 53 bits
+                    *sv += ak[r] * bk[j]; // exact: within 53 significant bits (the planner's bound)
                 }
             }
         }
@@ -501,6 +501,57 @@ mod tests {
                 assert_eq!(part, sums, "{level:?} group {group}, k 3..17");
             });
         }
+        // With every a a multiple of 2^5, runs of 8 reach 2^58, still exact
+        // in f64 (the planner's 2^(53 + tz) bound), as the sums in i64.
+        let a32: Vec<f64> = a.iter().map(|v| v * 32.0).collect();
+        each_table(|level, k| {
+            let mut sums = [0i64; MR * NR];
+            i64_block(k, &a32, &b, 0, kp, 8, &mut sums);
+            assert_eq!(want.map(|w| w * 32), sums, "{level:?} a·2^5");
+        });
+    }
+
+    /// The i64 tile's conversion of sums to f32 at its corners, against
+    /// Rust's `i64 as f32`: sums past 2^53 (which f64 cannot hold) that sit
+    /// on or just past an f32 midpoint, with the deciding bit anywhere down
+    /// to bit 0, of either sign. Column j's sum is `Σ_k b[k][j]` (every a
+    /// is 1, one product per f64 run).
+    #[test]
+    fn i64_tile_rounds_sums_once() {
+        let p53 = 1i64 << 53;
+        let cols: [[i64; 4]; 12] = [
+            [p53, p53, 1 << 30, 1], // 2^54 + 2^30 + 1: past the midpoint, up
+            [p53, p53, 1 << 30, 0], // on the midpoint: to even, down
+            [p53, p53, 3 << 30, 0], // on the midpoint: to even, up
+            [-p53, -p53, -(1 << 30), -1],
+            [p53, (1 << 29) + 1, 0, 0], // 2^53 + 2^29 + 1: bit 0 decides, up
+            [-p53, -(1 << 29) - 1, 0, 0],
+            [p53, 1 << 29, 0, 0],     // 2^53 + 2^29: midpoint, to even
+            [p53, p53, p53, p53 - 1], // 2^55 − 1: up to 2^55
+            [p53, -(1 << 28), 0, 0],  // 2^53 − 2^28, below 2^53: midpoint
+            [p53 - 1, 0, 0, 0],
+            [0, 0, 0, 0],
+            [-1, 0, 0, 0],
+        ];
+        let g = KGeom { blocks: 1, kbp: 4 };
+        let a = vec![1f64; 4 * MR];
+        let mut b = vec![0f64; 4 * NR];
+        for (j, col) in cols.iter().enumerate() {
+            for (k, &v) in col.iter().enumerate() {
+                b[k * NR + j] = v as f64; // each |v| ≤ 2^53 is exact
+            }
+        }
+        let (sa, sb) = (vec![1f64; MR], vec![1f64; NR]);
+        let mut want = [0f32; MR * NR];
+        i64_tile_pow2_portable(&a, &sa, &b, &sb, g, &mut want);
+        assert_eq!(want[0], (1u64 << 54) as f32 + (1u64 << 31) as f32);
+        assert_eq!(want[1], (1u64 << 54) as f32);
+        assert_eq!(want[4], (p53 + (1 << 30)) as f32);
+        each_table(|level, k| {
+            let mut got = [0f32; MR * NR];
+            i64_tile_pow2(k, &a, &sa, &b, &sb, g, 1, &mut got);
+            assert_eq!(want.map(f32::to_bits), got.map(f32::to_bits), "{level:?}");
+        });
     }
 
     /// The i64 tile with power-of-two scales at E4M3 × E5M2 sizes: the

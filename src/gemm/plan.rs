@@ -9,19 +9,22 @@
 //!   mixes) and the block term `S · s_a' · s_b'` is exact in f32. The inner
 //!   sums are exact i32 (u8 × i8 dot products of `a + 128` with `b`, minus
 //!   `128 · Σ b`), and `acc + S·P` is one f32 rounding, as in the reference.
-//! - **f64**: the block sums fit 53 bits (E4M3, E3M2, and any pair whose
-//!   integers are small enough). Element products and their sums are exact
-//!   in f64; the block term `S · P` (`P = s_a'·s_b'` has at most 48 bits) is
+//! - **f64**: the block sums fit 53 significant bits (E4M3, E3M2, and any
+//!   pair whose integers present are close enough in size: below
+//!   `2^(53 + tz)` where every product is a multiple of `2^tz`, so E4M3 x
+//!   E5M2 and E5M2 pairs too when the data lacks the formats' smallest
+//!   values). Element products and their sums are exact in f64; the block term `S · P` (`P = s_a'·s_b'` has at most 48 bits) is
 //!   rounded to odd in f64 with an exact two-product, then once to f32:
 //!   round-to-odd at 53 bits followed by nearest-even at 24 is one correct
 //!   rounding (Boldo and Melquiond, "Emulation of FMA and correctly rounded
 //!   sums: proved algorithms using rounding to odd", IEEE TC 2008).
 //! - **i64**: the block sums fit 63 bits (E4M3 x E5M2, whose 32-term sums
-//!   need 55). With power-of-two scale products in f32's normal range the
+//!   need 55), summed in f64 over runs short enough to stay exact. With power-of-two scale products in f32's normal range the
 //!   term is `f32(S)·P` (one rounding, then an exact scaling); otherwise it
 //!   is the reference's own exact scalar rounding.
 //!
-//! Everything else (E5M2 pairs, a non-finite element or scale) runs the
+//! Everything else (E5M2 pairs whose data reaches the subnormals, a
+//! non-finite element or scale) runs the
 //! generic kernel; the i8 kernel's f32 terms fall back to the f64 kernel
 //! when scale products leave f32's normal range.
 
@@ -31,12 +34,15 @@ use crate::Element;
 use crate::format::{BlockFormat, ScaleCodec};
 use crate::tensor::QuantizedTensor;
 
-/// What the data of one operand needs: the largest |integer| present,
-/// whether every element and scale is finite, and the range and significand
-/// width of its nonzero scale values.
+/// What the data of one operand needs: the largest |integer| present and
+/// the fewest trailing zero bits of a nonzero one, whether every element
+/// and scale is finite, and the range and significand width of its nonzero
+/// scale values.
 #[derive(Debug)]
 struct Stats {
     max_int: u64,
+    /// Every integer present is a multiple of `2^int_tz` (64 if all are 0).
+    int_tz: u32,
     finite: bool,
     /// Smallest and largest nonzero |scale · 2^e0|, in f64 (exact).
     scale_min: f64,
@@ -76,6 +82,7 @@ fn stats<F: BlockFormat>(t: &QuantizedTensor<F>) -> Stats {
     }
     let mut s = Stats {
         max_int: 0,
+        int_tz: 64,
         finite: true,
         scale_min: f64::INFINITY,
         scale_max: 0.0,
@@ -83,7 +90,10 @@ fn stats<F: BlockFormat>(t: &QuantizedTensor<F>) -> Stats {
     };
     for (code, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
         match codes.ints[code] {
-            Some(i) => s.max_int = s.max_int.max(i.unsigned_abs()),
+            Some(i) => {
+                s.max_int = s.max_int.max(i.unsigned_abs());
+                s.int_tz = s.int_tz.min(i.trailing_zeros());
+            }
             None => s.finite = false,
         }
     }
@@ -132,7 +142,8 @@ pub(crate) enum Plan {
     I64 {
         pow2: bool,
         /// How many products an f64 sums exactly (`group · max|a·b| ≤
-        /// 2^53`), for the kernel's f64 runs; 0 if one product may not fit.
+        /// 2^(53 + tz)`, where every product is a multiple of `2^tz`), for
+        /// the kernel's f64 runs; 0 if one product may not fit.
         group: usize,
     },
     Generic,
@@ -150,6 +161,11 @@ pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
     }
     // The largest possible |S| of one block.
     let smax = (sa.max_int as u128) * (sb.max_int as u128) * d.kb as u128;
+    // Every product, so every sum, is a multiple of 2^tz: an f64 holds such
+    // integers exactly below 2^(53 + tz). Data without the format's
+    // smallest values (E5M2 subnormals, say) has tz > 0. The cap keeps the
+    // AVX2 i64 conversion's range (`to_i64`) and the shifts small.
+    let tz = (sa.int_tz + sb.int_tz).min(24);
     let smax_bits = 128 - smax.leading_zeros();
     let no_scales = sa.scale_max == 0.0 || sb.scale_max == 0.0;
     let f32_exact = no_scales
@@ -163,14 +179,14 @@ pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
         Plan::I8 {
             i16_runs: (32767 / pair.max(1)).min(1 << 16) as usize,
         }
-    } else if smax < 1 << 53 {
+    } else if smax < 1 << (53 + tz) {
         Plan::F64 {
             pow2: sa.scale_bits <= 1 && sb.scale_bits <= 1,
         }
     } else if smax < 1 << 63 {
         let prod = (sa.max_int as u128 * sb.max_int as u128).max(1);
         Plan::I64 {
-            group: ((1u128 << 53) / prod).min(usize::MAX as u128) as usize,
+            group: ((1u128 << (53 + tz)) / prod).min(usize::MAX as u128) as usize,
             pow2: sa.scale_bits <= 1
                 && sb.scale_bits <= 1
                 && (no_scales
@@ -219,17 +235,79 @@ mod tests {
             plan_of(Fp8Tensorwise::<E4M3>::current(), &x),
             Plan::F64 { pow2: false }
         );
-        // E4M3 x E5M2: 32 products need 55 bits.
-        let (a, b) = (q(MxFp8E4M3::default(), &x), q(MxFp8E5M2::default(), &x));
-        let d = check(&a, &b, 4).unwrap();
-        // 2^17.8 · 2^31.8 per product: eight f64 terms stay below 2^53.
-        assert!(matches!(plan(&a, &b, &d), Plan::I64 { pow2: true, group } if group >= 8));
-        // E5M2 spans 2^-16..2^15.8: 32 products need 69 bits.
-        assert_eq!(plan_of(MxFp8E5M2::default(), &x), Plan::Generic);
-        assert_eq!(plan_of(Fp8Tensorwise::<E5M2>::current(), &x), Plan::Generic);
+        // This data holds no value below 1/64 of its block's largest, far
+        // above either format's subnormals, so every element integer (in
+        // units of the smallest subnormal) is a multiple of a large power
+        // of two: E4M3 x E5M2's 55-bit and E5M2 pairs' 69-bit sums both
+        // hold in f64.
+        let pair = |fa, fb, x: &[f32]| {
+            let (a, b) = (q(fa, x), q(fb, x));
+            plan(&a, &b, &check(&a, &b, 4).unwrap())
+        };
+        let (e4m3, e5m2) = (MxFp8E4M3::default(), MxFp8E5M2::default());
+        assert_eq!(pair(e4m3, e5m2, &x), Plan::F64 { pow2: true });
+        assert_eq!(plan_of(e5m2, &x), Plan::F64 { pow2: true });
+        // Add an E4M3 subnormal (3·2^-9 times the block's scale) and an
+        // E5M2 one (3·2^-16 times its scale): both operands hold odd
+        // integers, so E4M3 x E5M2 sums (past 2^53 here) take the i64
+        // kernel and E5M2 pairs' (past 2^63) the generic one.
+        let mut tiny = x.clone();
+        tiny[1] = 3.0 * 2f32.powi(-9) * q(e4m3, &x).scale_at(0, 0).unwrap().value();
+        tiny[2] = 3.0 * 2f32.powi(-16) * q(e5m2, &x).scale_at(0, 0).unwrap().value();
+        let (a, b) = (q(e4m3, &tiny), q(e5m2, &tiny));
+        assert_eq!(a.element(0, 1).unwrap().to_f32(), 3.0 * 2f32.powi(-9));
+        assert_eq!(b.element(0, 2).unwrap().to_f32(), 3.0 * 2f32.powi(-16));
+        let hybrid = pair(e4m3, e5m2, &tiny);
+        assert!(matches!(hybrid, Plan::I64 { pow2: true, group } if group >= 8));
+        assert_eq!(plan_of(e5m2, &tiny), Plan::Generic);
+        assert_eq!(
+            plan_of(Fp8Tensorwise::<E5M2>::current(), &tiny),
+            Plan::Generic
+        );
         // A NaN anywhere takes the generic kernel.
         let mut y = x.clone();
         y[5] = f32::NAN;
         assert_eq!(plan_of(MxFp4::default(), &y), Plan::Generic);
+    }
+
+    /// The f64 bound at its edges, worked by hand. With scales of 1, E4M3's
+    /// 448 is the integer 448·2^9 = 229376 and E5M2's 57344 is 57344·2^16
+    /// = 3758096384 (units of their smallest subnormals), so a product
+    /// reaches 8.62e14 (2^49.6) and a 32-term block sum 2^54.6. One small
+    /// element per row sets the common power of two, 2^tz.
+    #[test]
+    fn the_f64_bound_counts_common_powers_of_two() {
+        let row = |big: f32, small: f32| -> Vec<f32> {
+            (0..128)
+                .map(|i| if i % 64 == 1 { small } else { big })
+                .collect()
+        };
+        let hybrid = |units_a: f32, units_b: f32| {
+            let a = q(MxFp8E4M3::default(), &row(448.0, units_a * 2f32.powi(-9)));
+            let b = q(
+                MxFp8E5M2::default(),
+                &row(57344.0, units_b * 2f32.powi(-16)),
+            );
+            plan(&a, &b, &check(&a, &b, 4).unwrap())
+        };
+        // Odd integers on both sides: tz = 0, 2^53 / 8.62e14 = 10.4.
+        assert_eq!(
+            hybrid(3.0, 3.0),
+            Plan::I64 {
+                pow2: true,
+                group: 10
+            }
+        );
+        // 2 units of E4M3: tz = 1, 2^54 / 8.62e14 = 20.9, and 2^54.6 needs
+        // the i64 kernel still.
+        assert_eq!(
+            hybrid(2.0, 3.0),
+            Plan::I64 {
+                pow2: true,
+                group: 20
+            }
+        );
+        // 4 and 2 units: tz = 3, and 2^54.6 < 2^56 fits f64.
+        assert_eq!(hybrid(4.0, 2.0), Plan::F64 { pow2: true });
     }
 }

@@ -9,9 +9,20 @@
 use crate::simd::{GEMM_MR as MR, GEMM_NR as NR};
 use core::arch::x86_64::*;
 
-/// Rows of a register block of the f64 kernels: 4 rows × 8 columns of
-/// f64 sums are 8 ymm, with 2 for B's row and 1 for A's broadcast.
-const FR: usize = 4;
+/// The register blocks `(first row, first column)` of the f64 kernels'
+/// MR×NR tile: two of 6 rows × 8 columns (12 ymm of f64 sums, with 2 for
+/// B's row and 1 for A's broadcast) and one of 2 rows × 16 columns (8
+/// sums, 4 for B). Twelve independent FMA chains keep both FMA pipes busy
+/// through the FMA latency where eight chains (4 × 8 blocks) left no slack.
+/// `f64_blocks!(f[G..](args..))` calls `f::<R, H, G..>(r0, c0, args..)`
+/// for each block, whose H is its number of 4-column quarters.
+macro_rules! f64_blocks {
+    ($f:ident [$($g:tt)*] ($($arg:expr),*)) => {{
+        $f::<6, 2 $(, $g)*>(0, 0, $($arg),*);
+        $f::<6, 2 $(, $g)*>(0, 8, $($arg),*);
+        $f::<2, 4 $(, $g)*>(6, 0, $($arg),*);
+    }};
+}
 
 /// The f64 tile kernel: exact f64 block sums by FMA, then per block
 /// `acc += term_f64(S, P)` (`f32(S·P)` when `pow2`), as
@@ -62,32 +73,33 @@ fn term(s: __m256d, p: __m256d) -> __m128 {
 }
 
 /// The f64 sums `Σ_{k0..k1} a[k][r0 + r]·b[k][c0 + j]` of one register
-/// block (FR rows, 8 columns), by FMA.
+/// block (R rows, 4·H columns), by FMA.
 ///
 /// # Safety
 /// Rows `..k1` of the packed tiles `a` (`[k][MR]`) and `b` (`[k][NR]`)
-/// must be in bounds; `r0 + FR ≤ MR` and `c0 + 8 ≤ NR`.
+/// must be in bounds; `r0 + R ≤ MR` and `c0 + 4·H ≤ NR`.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn fma_block(
+unsafe fn fma_block<const R: usize, const H: usize>(
     a: &[f64],
     b: &[f64],
     r0: usize,
     c0: usize,
     k0: usize,
     k1: usize,
-) -> [[__m256d; 2]; FR] {
-    let mut s = [[_mm256_setzero_pd(); 2]; FR];
+) -> [[__m256d; H]; R] {
+    let mut s = [[_mm256_setzero_pd(); H]; R];
     for k in k0..k1 {
         // SAFETY: row k < k1 of both tiles is in bounds (the caller's).
         unsafe {
             let bp = b.as_ptr().add(k * NR + c0);
-            let (b0, b1) = (_mm256_loadu_pd(bp), _mm256_loadu_pd(bp.add(4)));
+            let bv: [__m256d; H] = core::array::from_fn(|h| _mm256_loadu_pd(bp.add(4 * h)));
             let ap = a.as_ptr().add(k * MR + r0);
             for (r, sr) in s.iter_mut().enumerate() {
                 let av = _mm256_broadcast_sd(&*ap.add(r));
-                sr[0] = _mm256_fmadd_pd(av, b0, sr[0]);
-                sr[1] = _mm256_fmadd_pd(av, b1, sr[1]);
+                for (sh, &bh) in sr.iter_mut().zip(&bv) {
+                    *sh = _mm256_fmadd_pd(av, bh, *sh);
+                }
             }
         }
     }
@@ -105,38 +117,54 @@ unsafe fn f64_tile_impl<const POW2: bool>(
     acc: &mut [f32; MR * NR],
 ) {
     for blk in 0..blocks {
-        for r0 in (0..MR).step_by(FR) {
-            for c0 in (0..NR).step_by(8) {
-                // SAFETY: rows up to blocks·kb of both tiles are in bounds
-                // (asserted by `f64_tile`).
-                let s = unsafe { fma_block(a, b, r0, c0, blk * kb, (blk + 1) * kb) };
-                let sbs = &sb[blk * NR + c0..][..8];
-                // SAFETY: sbs holds 8 f64.
-                let (sb0, sb1) = unsafe {
-                    (
-                        _mm256_loadu_pd(sbs.as_ptr()),
-                        _mm256_loadu_pd(sbs.as_ptr().add(4)),
-                    )
-                };
-                for (r, sr) in s.iter().enumerate() {
-                    let sar = _mm256_set1_pd(sa[blk * MR + r0 + r]);
-                    let (p0, p1) = (_mm256_mul_pd(sar, sb0), _mm256_mul_pd(sar, sb1));
-                    let (t0, t1) = if POW2 {
-                        (
-                            _mm256_cvtpd_ps(_mm256_mul_pd(sr[0], p0)),
-                            _mm256_cvtpd_ps(_mm256_mul_pd(sr[1], p1)),
-                        )
-                    } else {
-                        (term(sr[0], p0), term(sr[1], p1))
-                    };
-                    let out = &mut acc[(r0 + r) * NR + c0..][..8];
-                    // SAFETY: out holds 8 f32.
-                    unsafe {
-                        let o = out.as_mut_ptr();
-                        let t = _mm256_set_m128(t1, t0);
-                        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), t));
-                    }
-                }
+        // SAFETY: rows up to blocks·kb of both tiles are in bounds
+        // (asserted by `f64_tile`), and the blocks lie within the tile.
+        unsafe { f64_blocks!(f64_block_terms[POW2](a, sa, b, sb, blk, kb, acc)) }
+    }
+}
+
+/// One register block of [`f64_tile_impl`] for K block `blk`: its sums,
+/// then `acc += term` for each of its R rows × 4·H columns.
+///
+/// # Safety
+/// As [`fma_block`], for rows `..(blk + 1)·kb`; H is even.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn f64_block_terms<const R: usize, const H: usize, const POW2: bool>(
+    r0: usize,
+    c0: usize,
+    a: &[f64],
+    sa: &[f64],
+    b: &[f64],
+    sb: &[f64],
+    blk: usize,
+    kb: usize,
+    acc: &mut [f32; MR * NR],
+) {
+    // SAFETY: the caller's bounds.
+    let s = unsafe { fma_block::<R, H>(a, b, r0, c0, blk * kb, (blk + 1) * kb) };
+    let sbs = &sb[blk * NR + c0..][..4 * H];
+    // SAFETY: sbs holds 4·H f64.
+    let sbv: [__m256d; H] =
+        core::array::from_fn(|h| unsafe { _mm256_loadu_pd(sbs.as_ptr().add(4 * h)) });
+    for (r, sr) in s.iter().enumerate() {
+        let sar = _mm256_set1_pd(sa[blk * MR + r0 + r]);
+        let t: [__m128; H] = core::array::from_fn(|h| {
+            let p = _mm256_mul_pd(sar, sbv[h]);
+            if POW2 {
+                _mm256_cvtpd_ps(_mm256_mul_pd(sr[h], p))
+            } else {
+                term(sr[h], p)
+            }
+        });
+        let out = &mut acc[(r0 + r) * NR + c0..][..4 * H];
+        for (o, t) in out.chunks_exact_mut(8).zip(t.chunks_exact(2)) {
+            // SAFETY: o holds 8 f32.
+            unsafe {
+                let o = o.as_mut_ptr();
+                let t = _mm256_set_m128(t[1], t[0]);
+                _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), t));
             }
         }
     }
@@ -145,11 +173,10 @@ unsafe fn f64_tile_impl<const POW2: bool>(
 /// Exact i64 block sums of integers held in f64: `out[r][j] = Σ_{k0..k1}
 /// a[k][r]·b[k][j]`, as `gemm::kernels::i64_block_portable` finds them.
 ///
-/// Runs of products are summed with f64 FMAs, exactly: the planner's
-/// `group` bounds `group · max|a·b|` by 2^53, so runs of `group / 4`
-/// bound every partial sum by 2^51, where adding `1.5·2^52` leaves the
-/// integer in the low bits of the f64 (AVX2 has no f64 → i64 conversion).
-/// With `group < 4`, runs of `group` are converted one lane at a time.
+/// Runs of `group` products are summed with f64 FMAs, exactly: the
+/// planner's `group` bounds `group · max|a·b|` by `2^(53 + tz)`, where
+/// every product is a multiple of `2^tz`. Each run sum is then converted
+/// to i64 ([`to_i64`]) and added.
 ///
 /// Panics if a slice is shorter than `k1` rows or `group` is 0.
 pub(super) fn i64_block(
@@ -161,19 +188,47 @@ pub(super) fn i64_block(
     out: &mut [i64; MR * NR],
 ) {
     assert!(a.len() >= k1 * MR && b.len() >= k1 * NR && group > 0);
+    out.fill(0);
     // SAFETY: an entry of the AVX2 table, handed out only on a CPU with
-    // AVX2 and FMA; every read is below row k1 of the packed tiles.
-    unsafe {
-        if group >= 4 {
-            i64_block_impl::<true>(a, b, k0, k1, group / 4, out)
-        } else {
-            i64_block_impl::<false>(a, b, k0, k1, group, out)
-        }
-    }
+    // AVX2 and FMA; every read is below row k1 of the packed tiles, and the
+    // register blocks lie within the tile.
+    unsafe { f64_blocks!(i64_runs[](a, b, k0, k1, group, out)) }
 }
 
+/// An integer-valued f64 with |v| < 2^63 as i64 (AVX2 has no f64 → i64
+/// conversion). Adding 1.5·2^78, whose ulp is 2^26, and subtracting it
+/// again rounds v to a multiple `h` of 2^26, exactly; `l = v − h` is then
+/// exact with |l| ≤ 2^25. Both `h / 2^26` and `l` are below 2^51 in
+/// magnitude, where adding 1.5·2^52 leaves the integer in the low bits of
+/// the f64: its bits less the constant's.
+#[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn i64_block_impl<const MAGIC_CVT: bool>(
+fn to_i64(v: __m256d) -> __m256i {
+    let split = _mm256_set1_pd(1.5 * (1u128 << 78) as f64);
+    let magic = _mm256_set1_pd(1.5 * (1u64 << 52) as f64);
+    let int = |x: __m256d| {
+        _mm256_sub_epi64(
+            _mm256_castpd_si256(_mm256_add_pd(x, magic)),
+            _mm256_castpd_si256(magic),
+        )
+    };
+    let h = _mm256_sub_pd(_mm256_add_pd(v, split), split);
+    let l = _mm256_sub_pd(v, h);
+    let q = _mm256_mul_pd(h, _mm256_set1_pd(1.0 / (1u64 << 26) as f64));
+    _mm256_add_epi64(_mm256_slli_epi64::<26>(int(q)), int(l))
+}
+
+/// One register block of [`i64_block`]: its sums over runs of `run` rows
+/// of K, each converted to i64 and added to `out`.
+///
+/// # Safety
+/// As [`fma_block`], for rows `..k1`.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn i64_runs<const R: usize, const H: usize>(
+    r0: usize,
+    c0: usize,
     a: &[f64],
     b: &[f64],
     k0: usize,
@@ -181,47 +236,23 @@ unsafe fn i64_block_impl<const MAGIC_CVT: bool>(
     run: usize,
     out: &mut [i64; MR * NR],
 ) {
-    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
-    let magic = _mm256_set1_pd(MAGIC);
-    let magic_bits = _mm256_castpd_si256(magic);
-    out.fill(0);
-    for r0 in (0..MR).step_by(FR) {
-        for c0 in (0..NR).step_by(8) {
-            let mut k = k0;
-            while k < k1 {
-                let end = k + run.min(k1 - k);
-                // SAFETY: end ≤ k1, and rows up to k1 of both tiles are in
-                // bounds (asserted by `i64_block`).
-                let f = unsafe { fma_block(a, b, r0, c0, k, end) };
-                for (r, fr) in f.iter().enumerate() {
-                    for (h, &v) in fr.iter().enumerate() {
-                        let o = &mut out[(r0 + r) * NR + c0 + 4 * h..][..4];
-                        if MAGIC_CVT {
-                            // |v| ≤ 2^51: v + 1.5·2^52 is exact, and its
-                            // bits less the constant's are v.
-                            let vi = _mm256_sub_epi64(
-                                _mm256_castpd_si256(_mm256_add_pd(v, magic)),
-                                magic_bits,
-                            );
-                            // SAFETY: o holds 4 i64.
-                            unsafe {
-                                let p = o.as_mut_ptr().cast();
-                                let sum = _mm256_add_epi64(_mm256_loadu_si256(p), vi);
-                                _mm256_storeu_si256(p, sum);
-                            }
-                        } else {
-                            let mut lanes = [0f64; 4];
-                            // SAFETY: lanes holds 4 f64.
-                            unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), v) };
-                            for (o, l) in o.iter_mut().zip(lanes) {
-                                *o += l as i64; // an integer below 2^53
-                            }
-                        }
-                    }
+    let mut k = k0;
+    while k < k1 {
+        let end = k + run.min(k1 - k);
+        // SAFETY: end ≤ k1 (the caller's bounds).
+        let f = unsafe { fma_block::<R, H>(a, b, r0, c0, k, end) };
+        for (r, fr) in f.iter().enumerate() {
+            for (h, &v) in fr.iter().enumerate() {
+                let o = &mut out[(r0 + r) * NR + c0 + 4 * h..][..4];
+                // SAFETY: o holds 4 i64.
+                unsafe {
+                    let p = o.as_mut_ptr().cast();
+                    let sum = _mm256_add_epi64(_mm256_loadu_si256(p), to_i64(v));
+                    _mm256_storeu_si256(p, sum);
                 }
-                k = end;
             }
         }
+        k = end;
     }
 }
 

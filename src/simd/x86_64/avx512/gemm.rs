@@ -257,8 +257,8 @@ unsafe fn i64_tile_impl(
 ///
 /// Runs of `group` k are summed with f64 FMAs, then converted to i64
 /// (AVX-512DQ `vcvtpd2qq`) and added. The caller bounds `group · max|a·b|`
-/// below 2^53, so every product and partial sum is an integer f64 holds
-/// exactly. This replaces i64 multiplies (`vpmullq`, three µops on Intel
+/// by `2^(53 + tz)`, where every product is a multiple of `2^tz`, so every
+/// product and partial sum is an integer f64 holds exactly. This replaces i64 multiplies (`vpmullq`, three µops on Intel
 /// cores) with the FMA pipes' throughput.
 ///
 /// Panics if a slice is shorter than `k1` rows or `group` is 0.
