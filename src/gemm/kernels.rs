@@ -117,9 +117,12 @@ fn pow2_terms(
     let mut sums = [0i64; MR * NR];
     for blk in 0..g.blocks {
         block_sums(blk * g.kbp, (blk + 1) * g.kbp, &mut sums);
-        for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
-            let (sa, sb) = (sa[blk * MR + i / NR], sb[blk * NR + i % NR]);
-            *out += s as f32 * (sa * sb) as f32;
+        let (sa, sb) = (&sa[blk * MR..][..MR], &sb[blk * NR..][..NR]);
+        let rows = sums.chunks_exact(NR).zip(acc.chunks_exact_mut(NR));
+        for ((srow, arow), &sa) in rows.zip(sa) {
+            for ((&s, out), &sb) in srow.iter().zip(arow).zip(sb) {
+                *out += s as f32 * (sa * sb) as f32;
+            }
         }
     }
 }
