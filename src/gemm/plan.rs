@@ -13,20 +13,22 @@
 //!   pair whose integers present are close enough in size: below
 //!   `2^(53 + tz)` where every product is a multiple of `2^tz`, so E4M3 x
 //!   E5M2 and E5M2 pairs too when the data lacks the formats' smallest
-//!   values). Element products and their sums are exact in f64; the block term `S · P` (`P = s_a'·s_b'` has at most 48 bits) is
-//!   rounded to odd in f64 with an exact two-product, then once to f32:
+//!   values). Element products and their sums are exact in f64; the block
+//!   term `S · P` (`P = s_a'·s_b'` has at most 48 bits) is rounded to odd
+//!   in f64 with an exact two-product, then once to f32:
 //!   round-to-odd at 53 bits followed by nearest-even at 24 is one correct
 //!   rounding (Boldo and Melquiond, "Emulation of FMA and correctly rounded
 //!   sums: proved algorithms using rounding to odd", IEEE TC 2008).
 //! - **i64**: the block sums fit 63 bits (E4M3 x E5M2, whose 32-term sums
-//!   need 55), summed in f64 over runs short enough to stay exact. With power-of-two scale products in f32's normal range the
-//!   term is `f32(S)·P` (one rounding, then an exact scaling); otherwise it
-//!   is the reference's own exact scalar rounding.
+//!   need 55), summed in f64 over runs short enough to stay exact. With
+//!   power-of-two scale products in f32's normal range the term is
+//!   `f32(S)·P` (one rounding, then an exact scaling); otherwise it is the
+//!   reference's own exact scalar rounding.
 //!
 //! Everything else (E5M2 pairs whose data reaches the subnormals, a
-//! non-finite element or scale) runs the
-//! generic kernel; the i8 kernel's f32 terms fall back to the f64 kernel
-//! when scale products leave f32's normal range.
+//! non-finite element or scale) runs the generic kernel; the i8 kernel's
+//! f32 terms fall back to the f64 kernel when scale products leave f32's
+//! normal range.
 
 use super::pack::{Codes, code};
 use super::{Dims, unit_exponent};
@@ -164,7 +166,7 @@ pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
     // Every product, so every sum, is a multiple of 2^tz: an f64 holds such
     // integers exactly below 2^(53 + tz). Data without the format's
     // smallest values (E5M2 subnormals, say) has tz > 0. The cap keeps the
-    // AVX2 i64 conversion's range (`to_i64`) and the shifts small.
+    // shifts below in range (an all-zero operand has int_tz 64).
     let tz = (sa.int_tz + sb.int_tz).min(24);
     let smax_bits = 128 - smax.leading_zeros();
     let no_scales = sa.scale_max == 0.0 || sb.scale_max == 0.0;

@@ -15,7 +15,7 @@ use core::arch::x86_64::*;
 /// sums, 4 for B). Twelve independent FMA chains keep both FMA pipes busy
 /// through the FMA latency where eight chains (4 × 8 blocks) left no slack.
 /// `f64_blocks!(f[G..](args..))` calls `f::<R, H, G..>(r0, c0, args..)`
-/// for each block, whose H is its number of 4-column quarters.
+/// for each block, whose H is its number of 4-column vectors.
 macro_rules! f64_blocks {
     ($f:ident [$($g:tt)*] ($($arg:expr),*)) => {{
         $f::<6, 2 $(, $g)*>(0, 0, $($arg),*);
