@@ -44,8 +44,9 @@ fn q<F: BlockFormat>(f: F, x: &[f32], rows: usize, cols: usize) -> QuantizedTens
     QuantizedTensor::quantize(f, x, rows, cols, &opts).unwrap()
 }
 
-/// Seeded data without small values: magnitudes spread over `binades`
-/// binades below 1, so that no element reaches the formats' subnormals.
+/// Seeded data whose magnitudes spread over `binades` binades below 1
+/// (mantissas in [1, 2], no zeros): over few binades no element reaches
+/// the formats' subnormals; over 30, some do.
 fn span(rng: &mut Xoshiro256PlusPlus, n: usize, binades: u32) -> Vec<f32> {
     (0..n)
         .map(|_| {
@@ -165,8 +166,8 @@ fn fast_path_is_bit_identical_for_every_format_pair() {
 /// multiple of a power of two, and the planner sums E4M3 x E5M2 and E5M2
 /// pairs in f64 (or in longer f64 runs of the i64 kernel): still bit for
 /// bit the reference, from one binade (all of them in f64) to twenty
-/// (E5M2 pairs' sums near the f64 bound) and thirty (the i64 and generic
-/// kernels again).
+/// (E5M2 pairs' sums near the f64 bound) and thirty, where the data does
+/// reach the subnormals (the i64 and generic kernels again).
 #[test]
 fn data_without_subnormals_is_bit_identical() {
     let (e4m3, e5m2) = (MxFp8E4M3::default(), MxFp8E5M2::default());
