@@ -367,7 +367,8 @@ mod tests {
                 (v(x >> (16 * i)) as u8).wrapping_add(off)
             }))
         };
-        // `same`: every a and b 12, so 9 quads' i16 sums reach 30240.
+        // `same`: every a and b 12, so 9 quads' i16 sums reach 30240 (a
+        // block's 4 or 8 quads, 13440 or 26880).
         for (kbp, i16_runs, same) in [
             (16, 0, false),
             (32, 0, false),
@@ -377,6 +378,8 @@ mod tests {
             (32, 9, false),
             (40, 9, false),
             (40, 9, true),
+            (16, 9, true),
+            (32, 9, true),
         ] {
             let g = KGeom { blocks: 3, kbp };
             let quads = g.blocks * kbp / 4;
@@ -402,10 +405,12 @@ mod tests {
             let nc: Vec<i32> = (0..g.blocks * NR)
                 .map(|_| (next() % 65536) as i32 - 32768)
                 .collect();
-            let mut want = [0f32; MR * NR];
+            // The kernels add to the accumulators they are given.
+            let start: [f32; MR * NR] = core::array::from_fn(|i| i as f32 - 40.5);
+            let mut want = start;
             i8_tile_portable(&a, &sa, &b, &sb, &nc, g, &mut want);
             each_table(|level, k| {
-                let mut got = [0f32; MR * NR];
+                let mut got = start;
                 i8_tile(k, &a, &sa, &b, &sb, &nc, g, i16_runs, &mut got);
                 let bits = |v: [f32; MR * NR]| v.map(f32::to_bits);
                 assert_eq!(bits(want), bits(got), "{level:?} kbp {kbp} {i16_runs}");

@@ -262,7 +262,8 @@ const IR: usize = 2;
 
 /// The i8 tile kernel on quads (4 bytes of 4 consecutive K elements, as
 /// u32: u8 `a + 128` and i8 `b`). AVX2 has no `vpdpbusd`. Where the plan
-/// bounds the operands (`i16_runs` > 0) this is [`i8_tile_i16`]. Otherwise
+/// bounds the operands (`i16_runs` > 0) this is [`i8_tile_blocks`] or
+/// [`i8_tile_i16`]. Otherwise
 /// `vpmaddubsw` could saturate at i16 (`255 · 127 · 2` does not fit), so
 /// both operands are widened to i16 and multiplied by `vpmaddwd`, whose
 /// i32 pair sums are exact. Lane `2j + h` of a register holds column
@@ -288,14 +289,11 @@ pub(super) fn i8_tile(
     // SAFETY: an entry of the AVX2 table, handed out only on a CPU with
     // AVX2 and FMA; every read is within the lengths asserted above.
     unsafe {
-        // NVFP4's blocks (4 quads) and MX's (8) in one i16 run each get
-        // unrolled copies.
-        if i16_runs >= quads && quads == 4 {
-            i8_tile_i16::<4>(a, sa, b, sb, nc, blocks, quads, i16_runs, acc)
-        } else if i16_runs >= quads && quads == 8 {
-            i8_tile_i16::<8>(a, sa, b, sb, nc, blocks, quads, i16_runs, acc)
+        // NVFP4's blocks (4 quads) and MX's (8) get unrolled copies.
+        if i16_runs >= quads {
+            i8_tile_blocks(a, sa, b, sb, nc, blocks, quads, acc)
         } else if i16_runs > 0 {
-            i8_tile_i16::<0>(a, sa, b, sb, nc, blocks, quads, i16_runs, acc)
+            i8_tile_i16(a, sa, b, sb, nc, blocks, quads, i16_runs, acc)
         } else {
             i8_tile_impl(a, sa, b, sb, nc, blocks, quads, acc)
         }
@@ -314,7 +312,7 @@ const R16: usize = 2;
 /// accumulators stay in registers across the K blocks.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn i8_tile_i16<const Q: usize>(
+unsafe fn i8_tile_i16(
     a: &[u32],
     sa: &[f32],
     b: &[u32],
@@ -325,7 +323,6 @@ unsafe fn i8_tile_i16<const Q: usize>(
     runs: usize,
     acc: &mut [f32; MR * NR],
 ) {
-    let (quads, runs) = if Q == 0 { (quads, runs) } else { (Q, Q) };
     let ones = _mm256_set1_epi16(1);
     for r0 in (0..MR).step_by(R16) {
         let mut c: [[__m256; 2]; R16] = core::array::from_fn(|r| {
@@ -392,6 +389,85 @@ unsafe fn i8_tile_i16<const Q: usize>(
     }
 }
 
+/// Rows of a register block of [`i8_tile_blocks`]: 4 rows × 16 columns of
+/// i16 sums are 8 ymm, B's quads 2 and A's broadcast 1; the 8 f32
+/// accumulators do not all fit beside them, and the compiler keeps some on
+/// the stack. Two rows (as [`i8_tile_i16`]) ran slower: each broadcast of
+/// A and load of B fed half the products.
+const RB: usize = 4;
+
+/// [`i8_tile_i16`] where one i16 run covers a whole K block (NVFP4's 4
+/// quads, MX's 8, within the plan's `i16_runs`): no i32 sums within a
+/// block, so a register block spans 4 rows. Per block `vpmaddwd` by ones
+/// adds a column's two i16 lanes into i32, then `acc += f32(S)·P` as the
+/// portable kernel does. The quad loop is a plain runtime loop on
+/// pointers: unrolled by a const block length, the compiler reordered it
+/// and spilled the sums, and ran a third slower.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn i8_tile_blocks(
+    a: &[u32],
+    sa: &[f32],
+    b: &[u32],
+    sb: &[f32],
+    nc: &[i32],
+    blocks: usize,
+    quads: usize,
+    acc: &mut [f32; MR * NR],
+) {
+    let ones = _mm256_set1_epi16(1);
+    for r0 in (0..MR).step_by(RB) {
+        // SAFETY: the caller's lengths (`i8_tile`'s asserts): `blocks ·
+        // quads` quads of A (MR u32 each) and B (NR), `blocks` of scales
+        // and corrections; row r0 + r < MR of the tile.
+        unsafe {
+            let (mut ap, mut bp) = (a.as_ptr().add(r0), b.as_ptr());
+            let (mut sap, mut sbp, mut ncp) = (sa.as_ptr().add(r0), sb.as_ptr(), nc.as_ptr());
+            let out = acc.as_mut_ptr().add(r0 * NR);
+            let mut c: [[__m256; 2]; RB] = core::array::from_fn(|r| {
+                core::array::from_fn(|h| _mm256_loadu_ps(out.add(r * NR + 8 * h)))
+            });
+            for _ in 0..blocks {
+                let mut s16 = [[_mm256_setzero_si256(); 2]; RB];
+                for _ in 0..quads {
+                    let b0 = _mm256_loadu_si256(bp.cast());
+                    let b1 = _mm256_loadu_si256(bp.add(8).cast());
+                    for (r, sr) in s16.iter_mut().enumerate() {
+                        let av = _mm256_set1_epi32(*ap.add(r) as i32);
+                        sr[0] = _mm256_add_epi16(sr[0], _mm256_maddubs_epi16(av, b0));
+                        sr[1] = _mm256_add_epi16(sr[1], _mm256_maddubs_epi16(av, b1));
+                    }
+                    ap = ap.add(MR);
+                    bp = bp.add(NR);
+                }
+                let start = [
+                    _mm256_loadu_si256(ncp.cast()),
+                    _mm256_loadu_si256(ncp.add(8).cast()),
+                ];
+                let sbv = [_mm256_loadu_ps(sbp), _mm256_loadu_ps(sbp.add(8))];
+                for (r, (sr, cr)) in s16.iter().zip(c.iter_mut()).enumerate() {
+                    let sar = _mm256_set1_ps(*sap.add(r));
+                    for h in 0..2 {
+                        // S·P is exact (the planner's condition), so the
+                        // FMA rounds once, as the portable `acc + t`.
+                        let sv = _mm256_add_epi32(start[h], _mm256_madd_epi16(sr[h], ones));
+                        let p = _mm256_mul_ps(sar, sbv[h]);
+                        cr[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv), p, cr[h]);
+                    }
+                }
+                sap = sap.add(MR);
+                sbp = sbp.add(NR);
+                ncp = ncp.add(NR);
+            }
+            for (r, cr) in c.iter().enumerate() {
+                for (h, &v) in cr.iter().enumerate() {
+                    _mm256_storeu_ps(out.add(r * NR + 8 * h), v);
+                }
+            }
+        }
+    }
+}
+
 /// `out[j] += f32(start[j] + sums[j]) · (s_a · sb[j])` for 8 columns: the
 /// portable kernel's block term (`S·P` is exact, the planner's condition,
 /// so the product and the sum each round as the portable `acc + t`).
@@ -417,6 +493,41 @@ unsafe fn add_terms(
     }
 }
 
+/// Quads `c0..c1` of one K block of [`i8_tile_impl`], widened to i16:
+/// B's into `bw[q − c0]`, A's rows as 4 u16 each in `aw[q − c0]`. Kept
+/// out of line: inlined, the compiler scheduled the caller's products
+/// worse (MXINT8 ran about 8% slower, `gemm_bench` at 1024³).
+#[inline(never)]
+#[target_feature(enable = "avx2,fma")]
+fn widen(
+    bb: &[u32],
+    ab: &[u32],
+    bw: &mut [[__m256i; 4]; QC],
+    aw: &mut [[u64; MR]; QC],
+    c0: usize,
+    c1: usize,
+) {
+    for q in c0..c1 {
+        let (bq, aq) = (&bb[q * NR..][..NR], &ab[q * MR..][..MR]);
+        // SAFETY: bq holds 16 u32 and aq 8, each load reads 4 of them;
+        // aw[q − c0] holds 8 u64, each store writes 4.
+        unsafe {
+            bw[q - c0] = core::array::from_fn(|g| {
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(bq.as_ptr().add(4 * g).cast()))
+            });
+            for h in 0..2 {
+                // Row r's 4 bytes as 4 u16 in one u64.
+                let v = _mm256_cvtepu8_epi16(_mm_loadu_si128(aq.as_ptr().add(4 * h).cast()));
+                _mm256_storeu_si256(aw[q - c0].as_mut_ptr().add(4 * h).cast(), v);
+            }
+        }
+    }
+}
+
+/// Quads widened at a time by [`i8_tile_impl`] (once per block, not once
+/// per register block of rows).
+const QC: usize = 8;
+
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn i8_tile_impl(
@@ -432,9 +543,6 @@ unsafe fn i8_tile_impl(
     // `vphaddd` of registers holding columns 0–3 and 4–7 gives them in
     // the order 0, 1, 4, 5, 2, 3, 6, 7; `vpermq` restores it.
     const ORDER: i32 = 0b11_01_10_00;
-    // Each quad's operands are widened to i16 once per block (not once
-    // per register block of rows), QC quads at a time.
-    const QC: usize = 8;
     let whole = quads <= QC;
     let mut bw = [[_mm256_setzero_si256(); 4]; QC];
     let mut aw = [[0u64; MR]; QC];
@@ -443,35 +551,15 @@ unsafe fn i8_tile_impl(
         let bb = &b[blk * quads * NR..][..quads * NR];
         let ncs = &nc[blk * NR..][..NR];
         let sbs = &sb[blk * NR..][..NR];
-        let widen =
-            |bw: &mut [[__m256i; 4]; QC], aw: &mut [[u64; MR]; QC], c0: usize, c1: usize| {
-                for q in c0..c1 {
-                    let (bq, aq) = (&bb[q * NR..][..NR], &ab[q * MR..][..MR]);
-                    // SAFETY: bq holds 16 u32 and aq 8, each load reads 4 of
-                    // them; aw[q − c0] holds 8 u64, each store writes 4.
-                    unsafe {
-                        bw[q - c0] = core::array::from_fn(|g| {
-                            _mm256_cvtepi8_epi16(_mm_loadu_si128(bq.as_ptr().add(4 * g).cast()))
-                        });
-                        for h in 0..2 {
-                            // Row r's 4 bytes as 4 u16 in one u64.
-                            let v = _mm256_cvtepu8_epi16(_mm_loadu_si128(
-                                aq.as_ptr().add(4 * h).cast(),
-                            ));
-                            _mm256_storeu_si256(aw[q - c0].as_mut_ptr().add(4 * h).cast(), v);
-                        }
-                    }
-                }
-            };
         if whole {
-            widen(&mut bw, &mut aw, 0, quads);
+            widen(bb, ab, &mut bw, &mut aw, 0, quads);
         }
         for r0 in (0..MR).step_by(IR) {
             let mut s = [[_mm256_setzero_si256(); 4]; IR];
             for c0 in (0..quads).step_by(QC) {
                 let c1 = (c0 + QC).min(quads);
                 if !whole {
-                    widen(&mut bw, &mut aw, c0, c1);
+                    widen(bb, ab, &mut bw, &mut aw, c0, c1);
                 }
                 for (bq, aq) in bw.iter().zip(&aw).take(c1 - c0) {
                     for (r, sr) in s.iter_mut().enumerate() {
