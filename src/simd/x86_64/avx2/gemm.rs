@@ -402,7 +402,7 @@ const RB: usize = 4;
 /// adds a column's two i16 lanes into i32, then `acc += f32(S)·P` as the
 /// portable kernel does. The quad loop is a plain runtime loop on
 /// pointers: unrolled by a const block length, the compiler reordered it
-/// and spilled the sums, and ran a third slower.
+/// and spilled the sums, and ran about a quarter slower.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn i8_tile_blocks(
