@@ -289,7 +289,7 @@ pub(super) fn i8_tile(
     // SAFETY: an entry of the AVX2 table, handed out only on a CPU with
     // AVX2 and FMA; every read is within the lengths asserted above.
     unsafe {
-        // NVFP4's blocks (4 quads) and MX's (8) get unrolled copies.
+        // A whole K block in one i16 run: NVFP4's (4 quads) and MX's (8).
         if i16_runs >= quads {
             i8_tile_blocks(a, sa, b, sb, nc, blocks, quads, acc)
         } else if i16_runs > 0 {
