@@ -8,7 +8,9 @@ use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels};
 
 /// The i8 tile kernel: the table's (AVX2, AVX-512 VNNI) if it has one, else
 /// [`i8_tile_portable`]. `i16_runs` is the plan's bound on i16 sums
-/// (`Plan::I8`), which a kernel may use to sum in i16.
+/// (`Plan::I8`), which a kernel may use to sum in i16. `nc` must be
+/// `-128·Σb` per block and column, as `pack::pack_b8` writes it: a kernel
+/// that starts its i16 sums there relies on it for their bound.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn i8_tile(
     kernels: &Kernels,
@@ -367,24 +369,38 @@ mod tests {
                 (v(x >> (16 * i)) as u8).wrapping_add(off)
             }))
         };
-        // `same`: every a and b 12, so 9 quads' i16 sums reach 30240 (a
-        // block's 4 or 8 quads, 13440 or 26880).
-        for (kbp, i16_runs, same) in [
-            (16, 0, false),
-            (32, 0, false),
-            (12, 0, false),
-            (40, 0, false),
-            (16, 9, false),
-            (32, 9, false),
-            (40, 9, false),
-            (40, 9, true),
-            (16, 9, true),
-            (32, 9, true),
+        // Extremes (`ext` > 0) of an i16 lane's sum. 1: every a and b 12,
+        // so 9 quads' sums reach 30240 (a block's 4 or 8 quads, 13440 or
+        // 26880). With the block's `nc = -128·Σb` in the even lanes (as
+        // the AVX2 whole-block kernel starts them), an even lane ends at
+        // `Σ₀ a·b − 128·Σ₁ b` (bytes 0–1 of each quad, then 2–3), which
+        // 2 (a = 12, b = 12 then −12) drives up to +26880 for 8 quads and
+        // 3 (a = −12, b = 12) down to −26880.
+        for (kbp, i16_runs, ext) in [
+            (16, 0, 0),
+            (32, 0, 0),
+            (12, 0, 0),
+            (40, 0, 0),
+            (16, 9, 0),
+            (32, 9, 0),
+            (40, 9, 0),
+            (40, 9, 1),
+            (16, 9, 1),
+            (32, 9, 1),
+            (16, 9, 2),
+            (32, 9, 2),
+            (16, 9, 3),
+            (32, 9, 3),
         ] {
             let g = KGeom { blocks: 3, kbp };
             let quads = g.blocks * kbp / 4;
-            let (a, b): (Vec<u32>, Vec<u32>) = if same {
-                (vec![0x8C8C_8C8C; quads * MR], vec![0x0C0C_0C0C; quads * NR])
+            let (a, b): (Vec<u32>, Vec<u32>) = if ext > 0 {
+                let (av, bv) = match ext {
+                    1 => (0x8C8C_8C8C, 0x0C0C_0C0C),
+                    2 => (0x8C8C_8C8C, 0xF4F4_0C0C),
+                    _ => (0x7474_7474, 0x0C0C_0C0C),
+                };
+                (vec![av; quads * MR], vec![bv; quads * NR])
             } else if i16_runs == 0 {
                 (
                     (0..quads * MR).map(|_| next() as u32).collect(),
@@ -402,8 +418,17 @@ mod tests {
             let sb: Vec<f32> = (0..g.blocks * NR)
                 .map(|_| f32::from_bits(((next() % 40 + 100) as u32) << 23))
                 .collect();
+            // -128·Σb per block and column, from first principles.
             let nc: Vec<i32> = (0..g.blocks * NR)
-                .map(|_| (next() % 65536) as i32 - 32768)
+                .map(|i| {
+                    let (blk, j) = (i / NR, i % NR);
+                    let q = kbp / 4;
+                    let sum: i32 = (blk * q..(blk + 1) * q)
+                        .flat_map(|qi| b[qi * NR + j].to_le_bytes())
+                        .map(|v| v as i8 as i32)
+                        .sum();
+                    -128 * sum
+                })
                 .collect();
             // The kernels add to the accumulators they are given.
             let start: [f32; MR * NR] = core::array::from_fn(|i| i as f32 - 40.5);

@@ -373,10 +373,7 @@ unsafe fn i8_tile_i16(
             for (r, (cr, sr)) in c.iter_mut().zip(&s32).enumerate() {
                 let sar = _mm256_set1_ps(sa[blk * MR + r0 + r]);
                 for h in 0..2 {
-                    // S·P is exact (the planner's condition), so the FMA
-                    // rounds once, as the portable `acc + t`.
-                    let p = _mm256_mul_ps(sar, sbv[h]);
-                    cr[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sr[h]), p, cr[h]);
+                    cr[h] = block_term(cr[h], sr[h], sar, sbv[h]);
                 }
             }
         }
@@ -404,6 +401,16 @@ const RB: usize = 4;
 /// pointers: unrolled by a const block length, the compiler reordered it
 /// and spilled the sums (the README's Performance section has the
 /// figures).
+///
+/// The block's start `nc = -128·Σb` (as `pack_b8` writes it) enters the
+/// i16 sums, which saves an i32 add per 8 sums. A column's even lane
+/// starts at `nc` mod 2^16, its odd lane at 0. `vpaddw` wraps, so each
+/// lane ends congruent to its true value mod 2^16, and exact if that
+/// value fits i16. Lane 0 sums `(a+128)·b` over the quads' first two
+/// bytes, lane 1 over the last two, `kb/2` products each. So lane 0 ends
+/// at `Σ₀ a·b − 128·Σ₁ b` and lane 1 at `Σ₁ (a+128)·b`. Both are bounded
+/// by `(kb/2)·(128 + max|a|)·max|b|`, which `i16_runs >= quads` keeps
+/// within 32767.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn i8_tile_blocks(
@@ -416,7 +423,7 @@ unsafe fn i8_tile_blocks(
     quads: usize,
     acc: &mut [f32; MR * NR],
 ) {
-    let ones = _mm256_set1_epi16(1);
+    let (ones, zero) = (_mm256_set1_epi16(1), _mm256_setzero_si256());
     for r0 in (0..MR).step_by(RB) {
         // SAFETY: the caller's lengths (`i8_tile`'s asserts): `blocks ·
         // quads` quads of A (MR u32 each) and B (NR), `blocks` of scales
@@ -429,7 +436,12 @@ unsafe fn i8_tile_blocks(
                 core::array::from_fn(|h| _mm256_loadu_ps(out.add(r * NR + 8 * h)))
             });
             for _ in 0..blocks {
-                let mut s16 = [[_mm256_setzero_si256(); 2]; RB];
+                // nc's low halves in the even lanes: `vpblendw` clears the odd.
+                let start = [
+                    _mm256_blend_epi16::<0xAA>(_mm256_loadu_si256(ncp.cast()), zero),
+                    _mm256_blend_epi16::<0xAA>(_mm256_loadu_si256(ncp.add(8).cast()), zero),
+                ];
+                let mut s16 = [start; RB];
                 for _ in 0..quads {
                     let b0 = _mm256_loadu_si256(bp.cast());
                     let b1 = _mm256_loadu_si256(bp.add(8).cast());
@@ -441,19 +453,12 @@ unsafe fn i8_tile_blocks(
                     ap = ap.add(MR);
                     bp = bp.add(NR);
                 }
-                let start = [
-                    _mm256_loadu_si256(ncp.cast()),
-                    _mm256_loadu_si256(ncp.add(8).cast()),
-                ];
                 let sbv = [_mm256_loadu_ps(sbp), _mm256_loadu_ps(sbp.add(8))];
                 for (r, (sr, cr)) in s16.iter().zip(c.iter_mut()).enumerate() {
                     let sar = _mm256_set1_ps(*sap.add(r));
                     for h in 0..2 {
-                        // S·P is exact (the planner's condition), so the
-                        // FMA rounds once, as the portable `acc + t`.
-                        let sv = _mm256_add_epi32(start[h], _mm256_madd_epi16(sr[h], ones));
-                        let p = _mm256_mul_ps(sar, sbv[h]);
-                        cr[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sv), p, cr[h]);
+                        let sv = _mm256_madd_epi16(sr[h], ones);
+                        cr[h] = block_term(cr[h], sv, sar, sbv[h]);
                     }
                 }
                 sap = sap.add(MR);
@@ -469,9 +474,17 @@ unsafe fn i8_tile_blocks(
     }
 }
 
-/// `out[j] += f32(start[j] + sums[j]) · (s_a · sb[j])` for 8 columns: the
-/// portable kernel's block term (`S·P` is exact, the planner's condition,
-/// so the product and the sum each round as the portable `acc + t`).
+/// `acc + f32(S)·(s_a·s_b)` on 8 lanes, the portable kernel's block term:
+/// `S·P` is exact (the planner's condition), so the FMA rounds once, as
+/// the portable `acc + t` does.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn block_term(acc: __m256, s: __m256i, sa: __m256, sb: __m256) -> __m256 {
+    _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(sa, sb), acc)
+}
+
+/// `out[j] = block_term(out[j], start[j] + sums[j], s_a, sb[j])` for 8
+/// columns in memory.
 ///
 /// # Safety
 /// `start` and `sb` must be valid for reads of 8 values.
@@ -487,10 +500,10 @@ unsafe fn add_terms(
     let out: &mut [f32; 8] = out.try_into().unwrap();
     // SAFETY: the caller's reads; out holds 8 f32.
     unsafe {
-        let sv = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_loadu_si256(start.cast()), sums));
-        let p = _mm256_mul_ps(sar, _mm256_loadu_ps(sb));
+        let s = _mm256_add_epi32(_mm256_loadu_si256(start.cast()), sums);
         let o = out.as_mut_ptr();
-        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(sv, p)));
+        let t = block_term(_mm256_loadu_ps(o), s, sar, _mm256_loadu_ps(sb));
+        _mm256_storeu_ps(o, t);
     }
 }
 
