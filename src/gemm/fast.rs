@@ -210,11 +210,11 @@ fn store_tile(
     alpha: f32,
     beta: f32,
 ) {
-    let rows = chunk.len() / n_total;
+    let (rows, cols) = (chunk.len() / n_total, NR.min(n_total - col0));
     for r in 0..MR.min(rows.saturating_sub(row0)) {
-        let out = &mut chunk[(row0 + r) * n_total..][..n_total];
-        for j in 0..NR.min(n_total - col0) {
-            finish(acc[r * NR + j], alpha, beta, &mut out[col0 + j]);
+        let out = &mut chunk[(row0 + r) * n_total + col0..][..cols];
+        for (o, &v) in out.iter_mut().zip(&acc[r * NR..][..cols]) {
+            finish(v, alpha, beta, o);
         }
     }
 }

@@ -120,6 +120,21 @@ fn lut<T: Element, V: Copy + Default>(conv: impl Fn(i64) -> V) -> [V; 256] {
     l
 }
 
+/// A code → byte table for the i8 operands, with the bytes of both
+/// nibbles of a packed byte (low nibble first) for 4-bit elements.
+struct ByteTable {
+    one: [u8; 256],
+    two: [u16; 256],
+}
+
+impl ByteTable {
+    fn new<T: Element>(conv: impl Fn(i64) -> u8) -> ByteTable {
+        let one = lut::<T, u8>(conv);
+        let two = core::array::from_fn(|b| u16::from_le_bytes([one[b & 0xF], one[b >> 4]]));
+        ByteTable { one, two }
+    }
+}
+
 /// Stored row `row` as quads: `out[q]` holds the 4 bytes `table[code]` of
 /// elements `4q..4q+4` of the padded row (whole K blocks of `kbp` slots),
 /// little-endian; padding slots hold `pad`. `buf` is scratch of 4 bytes
@@ -130,24 +145,22 @@ fn row_quads<F: BlockFormat>(
     d: &Dims,
     g: KGeom,
     row: usize,
-    table: &[u8; 256],
+    table: &ByteTable,
     pad: u8,
     buf: &mut [u8],
     out: &mut [u32],
 ) {
     let start = row * d.k;
     if g.kbp == d.kb && F::Elem::BITS == 4 && start.is_multiple_of(2) && d.k.is_multiple_of(4) {
-        // Two bytes make a quad: one table lookup per nibble pair.
+        // Two bytes make a quad: one table lookup per byte.
         let data = &t.data()[start / 2..][..d.k / 2];
-        let pair =
-            |b: u8| table[(b & 0xF) as usize] as u32 | (table[(b >> 4) as usize] as u32) << 8;
         for (o, two) in out.iter_mut().zip(data.chunks_exact(2)) {
-            *o = pair(two[0]) | pair(two[1]) << 16;
+            *o = table.two[two[0] as usize] as u32 | (table.two[two[1] as usize] as u32) << 16;
         }
         out[d.k / 4..].fill(u32::from_le_bytes([pad; 4]));
     } else {
         buf.fill(pad);
-        decode_row(t, d, g.kbp, row, table, buf);
+        decode_row(t, d, g.kbp, row, &table.one, buf);
         for (o, q) in out.iter_mut().zip(buf.chunks_exact(4)) {
             *o = u32::from_le_bytes([q[0], q[1], q[2], q[3]]);
         }
@@ -171,7 +184,7 @@ pub(crate) fn pack_a8<F: BlockFormat>(
     all_scales: &[f64],
 ) -> PackedA8 {
     // a + 128 as a byte is the i8's bits with the sign bit flipped.
-    let table = lut::<F::Elem, u8>(|i| (i as i8 as u8) ^ 0x80);
+    let table = ByteTable::new::<F::Elem>(|i| (i as i8 as u8) ^ 0x80);
     let quads = g.blocks * g.kbp / 4;
     let tiles = rows.div_ceil(MR);
     let mut p = PackedA8 {
@@ -204,7 +217,7 @@ pub(crate) struct PackedB8 {
 
 /// Packs B, one column tile per rayon task.
 pub(crate) fn pack_b8<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, g: KGeom) -> PackedB8 {
-    let table = lut::<F::Elem, u8>(|i| i as i8 as u8);
+    let table = ByteTable::new::<F::Elem>(|i| i as i8 as u8);
     let all_scales = scale_values(t, d, d.n);
     let quads = g.blocks * g.kbp / 4;
     let qpb = g.kbp / 4;

@@ -99,18 +99,30 @@ fn stats<F: BlockFormat>(t: &QuantizedTensor<F>) -> Stats {
             None => s.finite = false,
         }
     }
-    let e0 = unit_exponent::<F::Elem>();
-    for sc in t.scales() {
-        let v = sc.value();
-        if !v.is_finite() {
-            s.finite = false;
-            continue;
+    // Byte-coded scales (E4M3, E8M0): each code present once, not each
+    // block's.
+    let distinct: Vec<F::Scale>;
+    let scales = if <F::Scale as ScaleCodec>::BITS == 8 {
+        let mut present = [false; 256];
+        for sc in t.scales() {
+            present[sc.to_bits() as usize & 0xFF] = true;
         }
-        if v != 0.0 {
-            let a = (v.abs() as f64) * crate::element::pow2_f64(e0);
-            s.scale_min = s.scale_min.min(a);
-            s.scale_max = s.scale_max.max(a);
-            let bits = v.abs().to_bits();
+        distinct = (0..256u32)
+            .filter(|&c| present[c as usize])
+            .map(<F::Scale as ScaleCodec>::from_bits)
+            .collect();
+        &distinct[..]
+    } else {
+        t.scales()
+    };
+    // On |v|'s bits, which order as the values do.
+    let (mut lo, mut hi) = (u32::MAX, 0u32);
+    for sc in scales {
+        let bits = sc.value().to_bits() & 0x7FFF_FFFF;
+        if bits >= 0x7F80_0000 {
+            s.finite = false;
+        } else if bits != 0 {
+            (lo, hi) = (lo.min(bits), hi.max(bits));
             let man = if bits >> 23 == 0 {
                 bits
             } else {
@@ -120,6 +132,11 @@ fn stats<F: BlockFormat>(t: &QuantizedTensor<F>) -> Stats {
                 .scale_bits
                 .max(32 - man.leading_zeros() - man.trailing_zeros());
         }
+    }
+    if hi != 0 {
+        let f = crate::element::pow2_f64(unit_exponent::<F::Elem>());
+        s.scale_min = f32::from_bits(lo) as f64 * f;
+        s.scale_max = f32::from_bits(hi) as f64 * f;
     }
     s
 }
