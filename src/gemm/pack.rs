@@ -241,11 +241,9 @@ pub(crate) fn pack_b8<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, g: KGeom
                     *slot = w;
                 }
                 for (kb, blk) in words.chunks_exact(qpb.max(1)).enumerate() {
-                    let sum: i32 = blk
-                        .iter()
-                        .flat_map(|w| w.to_le_bytes())
-                        .map(|b| b as i8 as i32)
-                        .sum();
+                    // The block's bytes in any order (a sum), as one slice.
+                    let bytes: &[u8] = bytemuck::cast_slice(blk);
+                    let sum: i32 = bytes.iter().map(|&b| b as i8 as i32).sum();
                     scales[kb * NR + j] = all_scales[n * g.blocks + kb] as f32;
                     negcorr[kb * NR + j] = -128 * sum;
                 }
