@@ -233,7 +233,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
     let alpha = folded_alpha(a, b, alpha);
     let g = KGeom::i8(d);
     let pb = pack::pack_b8(b, d, g);
-    let a_scales = pack::operand_scales(a, d, d.m);
+    let a_scales = pack::Scales::new(a, d);
     let (a_len, b_len) = (g.blocks * g.kbp / 4 * MR, g.blocks * g.kbp / 4 * NR);
     let (sa_len, sb_len) = (g.blocks * MR, g.blocks * NR);
     let ntiles = d.n.div_ceil(NR);
@@ -321,9 +321,9 @@ fn drive_wide<FA: BlockFormat, FB: BlockFormat, V: pack::Wide>(
 ) -> Result<(), Error> {
     let alpha = folded_alpha(a, b, alpha);
     let g = KGeom::f64(d);
-    let b_scales = pack::operand_scales(b, d, d.n);
+    let b_scales = pack::Scales::new(b, d);
     let pb = pack::pack_wide::<FB, V>(b, d, g, d.n, 0, d.n, NR, &b_scales);
-    let a_scales = pack::operand_scales(a, d, d.m);
+    let a_scales = pack::Scales::new(a, d);
     let kp = g.blocks * g.kbp;
     let (a_len, b_len) = (kp * MR, kp * NR);
     let (sa_len, sb_len) = (g.blocks * MR, g.blocks * NR);

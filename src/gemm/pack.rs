@@ -55,25 +55,34 @@ impl KGeom {
     }
 }
 
-/// The value of each (stored row, K block) scale times 2^e0, row-major:
-/// the scale matrix's values, each tile row repeated for its rows.
-fn scale_values<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, rows: usize) -> Vec<f64> {
-    let blocks = d.k.div_ceil(d.kb.max(1));
-    let f = crate::element::pow2_f64(unit_exponent::<F::Elem>());
-    let (sr, sc) = t.stored_shape();
-    let (tr, tc) = t.format().block().tile(sr, sc);
-    let tiles_c = sc.div_ceil(tc);
-    let vals: Vec<f64> = t.scales().iter().map(|s| s.value() as f64 * f).collect();
-    let mut v = vec![0.0; rows * blocks];
-    if blocks == 0 {
-        return v;
+/// An operand's block scale values times 2^e0: the scale matrix, one row
+/// per tile row, which the rows of a 2D tile share.
+pub(crate) struct Scales {
+    vals: Vec<f64>,
+    tile_rows: usize,
+    blocks: usize,
+}
+
+impl Scales {
+    pub(crate) fn new<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims) -> Scales {
+        let blocks = d.k.div_ceil(d.kb.max(1));
+        let f = crate::element::pow2_f64(unit_exponent::<F::Elem>());
+        let (sr, sc) = t.stored_shape();
+        let (tr, tc) = t.format().block().tile(sr, sc);
+        // `check` took the K block from the same tile shape.
+        debug_assert!(blocks == 0 || sc.div_ceil(tc) == blocks);
+        Scales {
+            vals: t.scales().iter().map(|s| s.value() as f64 * f).collect(),
+            tile_rows: tr.max(1),
+            blocks,
+        }
     }
-    // `check` took the K block from the same tile shape, so tiles_c == blocks.
-    debug_assert_eq!(tiles_c, blocks);
-    for (r, out) in v.chunks_exact_mut(blocks).enumerate() {
-        out.copy_from_slice(&vals[(r / tr) * tiles_c..][..blocks]);
+
+    /// Stored row `row`'s scales, one per K block.
+    #[inline]
+    pub(crate) fn row(&self, row: usize) -> &[f64] {
+        &self.vals[(row / self.tile_rows) * self.blocks..][..self.blocks]
     }
-    v
 }
 
 /// Decodes stored row `row` (K elements) through `lut` (code → value) into
@@ -181,7 +190,7 @@ pub(crate) fn pack_a8<F: BlockFormat>(
     g: KGeom,
     r0: usize,
     rows: usize,
-    all_scales: &[f64],
+    all_scales: &Scales,
 ) -> PackedA8 {
     // a + 128 as a byte is the i8's bits with the sign bit flipped.
     let table = ByteTable::new::<F::Elem>(|i| (i as i8 as u8) ^ 0x80);
@@ -199,9 +208,8 @@ pub(crate) fn pack_a8<F: BlockFormat>(
         for (slot, &w) in dst.iter_mut().skip(ri).step_by(MR).zip(&words) {
             *slot = w;
         }
-        for kb in 0..g.blocks {
-            p.scales[(tile * g.blocks + kb) * MR + ri] =
-                all_scales[(r0 + i) * g.blocks + kb] as f32;
+        for (kb, &v) in all_scales.row(r0 + i).iter().enumerate() {
+            p.scales[(tile * g.blocks + kb) * MR + ri] = v as f32;
         }
     }
     p
@@ -218,7 +226,7 @@ pub(crate) struct PackedB8 {
 /// Packs B, one column tile per rayon task.
 pub(crate) fn pack_b8<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, g: KGeom) -> PackedB8 {
     let table = ByteTable::new::<F::Elem>(|i| i as i8 as u8);
-    let all_scales = scale_values(t, d, d.n);
+    let all_scales = Scales::new(t, d);
     let quads = g.blocks * g.kbp / 4;
     let qpb = g.kbp / 4;
     let tiles = d.n.div_ceil(NR);
@@ -240,11 +248,12 @@ pub(crate) fn pack_b8<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, g: KGeom
                 for (slot, &w) in dst.iter_mut().skip(j).step_by(NR).zip(&words) {
                     *slot = w;
                 }
-                for (kb, blk) in words.chunks_exact(qpb.max(1)).enumerate() {
+                let blocks = words.chunks_exact(qpb.max(1)).zip(all_scales.row(n));
+                for (kb, (blk, &v)) in blocks.enumerate() {
                     // The block's bytes in any order (a sum), as one slice.
                     let bytes: &[u8] = bytemuck::cast_slice(blk);
                     let sum: i32 = bytes.iter().map(|&b| b as i8 as i32).sum();
-                    scales[kb * NR + j] = all_scales[n * g.blocks + kb] as f32;
+                    scales[kb * NR + j] = v as f32;
                     negcorr[kb * NR + j] = -128 * sum;
                 }
             }
@@ -284,7 +293,7 @@ pub(crate) fn pack_wide<F: BlockFormat, V: Wide>(
     r0: usize,
     rows: usize,
     width: usize,
-    all_scales: &[f64],
+    all_scales: &Scales,
 ) -> PackedWide<V> {
     let table = lut::<F::Elem, V>(V::from_int);
     let tiles = rows.div_ceil(width);
@@ -307,21 +316,12 @@ pub(crate) fn pack_wide<F: BlockFormat, V: Wide>(
                 for (k, &v) in buf.iter().enumerate() {
                     dst[k * width + j] = v;
                 }
-                for kb in 0..g.blocks {
-                    scales[kb * width + j] = all_scales[row * g.blocks + kb];
+                for (kb, &v) in all_scales.row(row).iter().enumerate() {
+                    scales[kb * width + j] = v;
                 }
             }
         });
     p
-}
-
-/// Every (row, K block) scale of `t` times 2^e0 (for packing A in chunks).
-pub(crate) fn operand_scales<F: BlockFormat>(
-    t: &QuantizedTensor<F>,
-    d: &Dims,
-    rows: usize,
-) -> Vec<f64> {
-    scale_values(t, d, rows)
 }
 
 /// Checks that a packed tile has the lengths the kernels read, so that the
