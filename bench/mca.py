@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Static cost of the crate's hot AVX-512 loops on several x86 cores.
+"""Static cost of the crate's hot AVX-512 and AVX2 loops on several x86 cores.
 
 Compiles the crate to assembly, finds each kernel's innermost loop, and asks
 llvm-mca (LLVM's machine-code analyser, with its per-core scheduling models)
@@ -11,6 +11,8 @@ measure; this explains.
 
     python3 bench/mca.py                       # builds target/mca, then analyses
     python3 bench/mca.py --asm path/to/blockscale-*.s --cpus znver4,sapphirerapids
+
+AVX-512 loops print "n/a" for the cores without AVX-512 (AVX2_ONLY).
 
 Needs llvm-mca 17 or later (the first with Zen 4 and Sapphire Rapids
 models; Debian: `apt install llvm-19`).
@@ -24,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 
-CPUS = "znver4,znver5,skylake-avx512,icelake-server,sapphirerapids"
+CPUS = "znver3,znver4,znver5,skylake,skylake-avx512,icelake-server,sapphirerapids"
 
 
 def has(pat):
@@ -53,7 +55,16 @@ KERNELS = [
      [has(r"vfmadd...pd")], ("vfmadd...pd", 8)),
     ("GEMM i64 runs (E4M3 x E5M2)", r"avx5124gemm\d+i64_(tile|block)",
      [has(r"vfmadd...pd")], ("vfmadd...pd", 8)),
+    # The AVX2 table's tiles (CPUs without AVX-512). The i8 loops are the
+    # quad loops alone: each K block's end (its f32 term) is outside them.
+    ("AVX2 GEMM i8 tile, whole-block quads (NVFP4, MXFP4)", r"avx24gemm14i8_tile_blocks",
+     [has(r"vpmaddubsw")], ("vpmaddubsw", 32)),
+    ("AVX2 GEMM f64 tile (MXFP8, FP8)", r"avx24gemm\d+(f64_|fma_block)",
+     [has(r"vfmadd...pd")], ("vfmadd...pd", 4)),
 ]
+
+# Cores without AVX-512, on which the AVX-512 loops do not run.
+AVX2_ONLY = {"znver1", "znver2", "znver3", "haswell", "broadwell", "skylake", "alderlake"}
 
 
 def functions(asm):
@@ -149,6 +160,9 @@ def main():
             units, scale = work, ""
         cells = []
         for cpu in cpus:
+            if cpu in AVX2_ONLY and not label.startswith("AVX2"):
+                cells.append("n/a")
+                continue
             c = mca_cycles(mca, cpu, body)
             cells.append("-" if c is None else f"{c / units:.2f}")
         print(f"| {label} | {body.count(chr(10)) + 1} | " + " | ".join(cells) + " |")
