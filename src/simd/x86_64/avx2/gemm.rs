@@ -373,7 +373,7 @@ unsafe fn i8_tile_i16(
             for (r, (cr, sr)) in c.iter_mut().zip(&s32).enumerate() {
                 let sar = _mm256_set1_ps(sa[blk * MR + r0 + r]);
                 for h in 0..2 {
-                    cr[h] = block_term(cr[h], sr[h], sar, sbv[h]);
+                    cr[h] = add_term(cr[h], sr[h], sar, sbv[h]);
                 }
             }
         }
@@ -458,7 +458,7 @@ unsafe fn i8_tile_blocks(
                     let sar = _mm256_set1_ps(*sap.add(r));
                     for h in 0..2 {
                         let sv = _mm256_madd_epi16(sr[h], ones);
-                        cr[h] = block_term(cr[h], sv, sar, sbv[h]);
+                        cr[h] = add_term(cr[h], sv, sar, sbv[h]);
                     }
                 }
                 sap = sap.add(MR);
@@ -474,16 +474,17 @@ unsafe fn i8_tile_blocks(
     }
 }
 
-/// `acc + f32(S)·(s_a·s_b)` on 8 lanes, the portable kernel's block term:
-/// `S·P` is exact (the planner's condition), so the FMA rounds once, as
-/// the portable `acc + t` does.
+/// `acc + f32(S)·(s_a·s_b)` on 8 lanes, as `gemm::kernels::i8_tile_portable`
+/// adds each block's term (not `gemm::block_term`, the reference's exact
+/// rounding of a wider S): `S·P` is exact (the planner's condition), so
+/// the FMA rounds once, as the portable `acc + t` does.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn block_term(acc: __m256, s: __m256i, sa: __m256, sb: __m256) -> __m256 {
+fn add_term(acc: __m256, s: __m256i, sa: __m256, sb: __m256) -> __m256 {
     _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(sa, sb), acc)
 }
 
-/// `out[j] = block_term(out[j], start[j] + sums[j], s_a, sb[j])` for 8
+/// `out[j] = add_term(out[j], start[j] + sums[j], s_a, sb[j])` for 8
 /// columns in memory.
 ///
 /// # Safety
@@ -502,7 +503,7 @@ unsafe fn add_terms(
     unsafe {
         let s = _mm256_add_epi32(_mm256_loadu_si256(start.cast()), sums);
         let o = out.as_mut_ptr();
-        let t = block_term(_mm256_loadu_ps(o), s, sar, _mm256_loadu_ps(sb));
+        let t = add_term(_mm256_loadu_ps(o), s, sar, _mm256_loadu_ps(sb));
         _mm256_storeu_ps(o, t);
     }
 }
