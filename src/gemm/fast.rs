@@ -6,6 +6,7 @@
 //! | kernel  | formats                               | inner sums        | SIMD (runtime)        |
 //! |---------|---------------------------------------|-------------------|-----------------------|
 //! | i8      | E2M1, E2M3, INT8 (NVFP4, MXFP4, MXFP6-E2M3, MXINT8) | exact i32 | AVX2 `vpmaddubsw`/`vpmaddwd`, AVX-512 VNNI `vpdpbusd` |
+//! | i16     | the f64 kernel's operands in blocks of at most 32 (MXFP8, MXFP6-E3M2), split into i16 planes | exact i32 per pair of planes, then f64 | AVX2 `vpmaddwd` (elsewhere the f64 kernel) |
 //! | f64     | E4M3, E3M2 (MXFP8, FP8, MXFP6-E3M2); E4M3 x E5M2 and E5M2 pairs whose integers share low zero bits | exact f64 | AVX2/AVX-512F FMA |
 //! | i64     | E4M3 x E5M2 (FP8 HYBRID) otherwise    | exact i64         | AVX2/AVX-512 f64 FMA runs |
 //! | generic | E5M2 pairs otherwise, non-finite data | exact i64/i128    | none                  |
@@ -16,14 +17,14 @@
 //! whichever kernel runs. Without the SIMD level (or with
 //! `BLOCKSCALE_SIMD=portable`) the packed kernels run portable Rust.
 
-use super::kernels::{f64_tile, i8_tile, i64_block, i64_tile_pow2};
+use super::kernels::{f64_tile, i8_tile, i16_tile, i64_block, i64_tile_pow2};
 use super::pack::{self, KGeom};
 use super::plan::{self, Plan};
 use super::{
     Dims, block_term, check, element_int, finish, folded_alpha, nonfinite_term, unit_exponent,
 };
 use crate::format::{BlockFormat, ScaleCodec};
-use crate::simd::{self, GEMM_MR as MR, GEMM_NR as NR, Kernels};
+use crate::simd::{self, GEMM_MR as MR, GEMM_NR as NR, Kernels, Terms};
 use crate::tensor::QuantizedTensor;
 use crate::{Element, Error};
 use rayon::prelude::*;
@@ -189,6 +190,13 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
     }
     match plan::plan(a, b, &d) {
         Plan::I8 { i16_runs } => packed_i8(a, b, &d, alpha, beta, c, kernels, i16_runs),
+        // Where the table has f64 tiles but no i16 ones (AVX-512), those.
+        Plan::I16 { terms, planes } if kernels.i16_tile.is_some() || kernels.f64_tile.is_none() => {
+            packed_i16(a, b, &d, alpha, beta, c, kernels, terms, planes)
+        }
+        Plan::I16 { terms, .. } => {
+            packed_f64(a, b, &d, alpha, beta, c, kernels, terms != Terms::Odd)
+        }
         Plan::F64 { pow2 } => packed_f64(a, b, &d, alpha, beta, c, kernels, pow2),
         Plan::I64 { pow2, group } => packed_i64(a, b, &d, alpha, beta, c, kernels, pow2, group),
         Plan::Generic => generic(a, b, &d, alpha, beta, c),
@@ -347,6 +355,52 @@ fn drive_wide<FA: BlockFormat, FB: BlockFormat, V: pack::Wide>(
                 &pb.scales[nt * sb_len..][..sb_len],
             );
             tile(at, sat, bt, sbt, acc);
+        },
+    );
+    Ok(())
+}
+
+/// The i16 kernel: both operands packed as i16 planes (`pack::PackedPlanes`,
+/// `planes` of A and of B), A per task.
+#[allow(clippy::too_many_arguments)]
+fn packed_i16<FA: BlockFormat, FB: BlockFormat>(
+    a: &QuantizedTensor<FA>,
+    b: &QuantizedTensor<FB>,
+    d: &Dims,
+    alpha: f32,
+    beta: f32,
+    c: &mut [f32],
+    kernels: &Kernels,
+    terms: Terms,
+    (planes_a, planes_b): (usize, usize),
+) -> Result<(), Error> {
+    let alpha = folded_alpha(a, b, alpha);
+    let g = KGeom::planes(d);
+    let b_scales = pack::Scales::new(b, d);
+    let pb = pack::pack_planes(b, d, g, planes_b, d.n, 0, d.n, NR, &b_scales);
+    let a_scales = pack::Scales::new(a, d);
+    let kp = g.blocks * g.kbp;
+    let ntiles = d.n.div_ceil(NR);
+    pack::check_tile_lens(&[
+        (pb.data.len() * 2, ntiles * planes_b * kp * NR),
+        (pb.shifts.len(), ntiles * planes_b * g.blocks * NR),
+        (pb.scales.len(), ntiles * g.blocks * NR),
+        (pb.pairs.len(), ntiles * planes_b * g.blocks),
+    ])?;
+    drive(
+        c,
+        d,
+        (alpha, beta),
+        |r0, rows| pack::pack_planes(a, d, g, planes_a, d.m, r0, rows, MR, &a_scales),
+        |pa, mt, nt, acc| {
+            i16_tile(
+                kernels,
+                &pa.tile(mt, MR, g),
+                &pb.tile(nt, NR, g),
+                g,
+                terms,
+                acc,
+            );
         },
     );
     Ok(())

@@ -4,7 +4,7 @@
 //! (`plan`) says why each kernel's arithmetic is exact.
 
 use super::pack::KGeom;
-use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels};
+use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels, PlaneTile, Terms};
 
 /// The i8 tile kernel: the table's (AVX2, AVX-512 VNNI) if it has one, else
 /// [`i8_tile_portable`]. `i16_runs` is the plan's bound on i16 sums
@@ -45,6 +45,23 @@ pub(crate) fn f64_tile(
     match kernels.f64_tile {
         Some(tile) => tile(a, sa, b, sb, g.blocks, g.kbp, pow2, acc),
         None => f64_tile_portable(a, sa, b, sb, g, pow2, acc),
+    }
+}
+
+/// The i16 tile kernel: the table's (AVX2) if it has one, else
+/// [`i16_tile_portable`] (which gives every `Terms` choice's bits by its
+/// f64 rounding).
+pub(crate) fn i16_tile(
+    kernels: &Kernels,
+    a: &PlaneTile,
+    b: &PlaneTile,
+    g: KGeom,
+    terms: Terms,
+    acc: &mut [f32; MR * NR],
+) {
+    match kernels.i16_tile {
+        Some(tile) => tile(a, b, g.blocks, g.kbp, terms, acc),
+        None => i16_tile_portable(a, b, g, terms != Terms::Odd, acc),
     }
 }
 
@@ -210,16 +227,72 @@ pub(crate) fn f64_tile_portable(
                 }
             }
         }
-        for (r, srow) in s.iter().enumerate() {
-            for (j, &sv) in srow.iter().enumerate() {
-                let p = sa[blk * MR + r] * sb[blk * NR + j];
-                acc[r * NR + j] += if pow2 {
-                    (sv * p) as f32
-                } else {
-                    term_f64(sv, p)
-                };
+        add_terms_f64(&s, &sa[blk * MR..][..MR], &sb[blk * NR..][..NR], pow2, acc);
+    }
+}
+
+/// `acc[r][j] += term_f64(S, P)` for one block's exact sums (`f32(S·P)`
+/// directly when `pow2` says the product is exact), `P = s_a[r]·s_b[j]`.
+fn add_terms_f64(
+    s: &[[f64; NR]; MR],
+    sa: &[f64],
+    sb: &[f64],
+    pow2: bool,
+    acc: &mut [f32; MR * NR],
+) {
+    for (r, srow) in s.iter().enumerate() {
+        for (j, &sv) in srow.iter().enumerate() {
+            let p = sa[r] * sb[j];
+            acc[r * NR + j] += if pow2 {
+                (sv * p) as f32
+            } else {
+                term_f64(sv, p)
+            };
+        }
+    }
+}
+
+/// Portable i16 tile kernel: per block, the exact sum `S = Σ_{p,q}
+/// S_pq · 2^(s_p + s_q)` over the planes present (`pack::PackedPlanes`),
+/// each `S_pq` of i16 pairs, here in i64 (the SIMD kernels sum in i32,
+/// which `pack::window_bits` makes exact), then the f64 kernel's terms.
+pub(crate) fn i16_tile_portable(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    g: KGeom,
+    pow2: bool,
+    acc: &mut [f32; MR * NR],
+) {
+    let kp = g.blocks * g.kbp;
+    for blk in 0..g.blocks {
+        let mut s = [[0f64; NR]; MR];
+        for p in 0..a.planes {
+            for q in 0..b.planes {
+                if a.pairs[p * g.blocks + blk] & b.pairs[q * g.blocks + blk] == 0 {
+                    continue; // no product of this pair of planes is nonzero
+                }
+                let (ap, bp) = (&a.data[p * kp * MR..], &b.data[q * kp * NR..]);
+                let (fa, fb) = (
+                    &a.shifts[(p * g.blocks + blk) * MR..][..MR],
+                    &b.shifts[(q * g.blocks + blk) * NR..][..NR],
+                );
+                for (r, srow) in s.iter_mut().enumerate() {
+                    for (j, sv) in srow.iter_mut().enumerate() {
+                        let spq: i64 = (blk * g.kbp..(blk + 1) * g.kbp)
+                            .map(|k| {
+                                let at = |w: usize, i: usize| ((k / 2) * w + i) * 2 + k % 2;
+                                ap[at(MR, r)] as i64 * bp[at(NR, j)] as i64
+                            })
+                            .sum();
+                        // Exact: S_pq fits 31 bits, the factor is a power
+                        // of two, and the planner bounds every partial sum.
+                        *sv += spq as f64 * (fa[r] * fb[j]);
+                    }
+                }
             }
         }
+        let (sa, sb) = (&a.scales[blk * MR..][..MR], &b.scales[blk * NR..][..NR]);
+        add_terms_f64(&s, sa, sb, pow2, acc);
     }
 }
 
@@ -439,6 +512,149 @@ mod tests {
                 i8_tile(k, &a, &sa, &b, &sb, &nc, g, i16_runs, &mut got);
                 let bits = |v: [f32; MR * NR]| v.map(f32::to_bits);
                 assert_eq!(bits(want), bits(got), "{level:?} kbp {kbp} {i16_runs}");
+            });
+        }
+    }
+
+    /// The i16 tile kernels against the portable one: planes dense and
+    /// sparse (a block with no nonzero pair at all, too), values at the
+    /// window's edge (32 products of ±8191 sum to ±2146959392, 536 below
+    /// i32's end), and each way of rounding the terms. Accumulators start
+    /// at −0 in places: an all-zero block still adds its +0 term.
+    #[test]
+    fn i16_tile_kernels_agree() {
+        let mut next = stream(0x6A09_E667_F3BC_C909);
+        let (blocks, kbp, w) = (3, 32, 13);
+        assert_eq!(crate::gemm::pack::window_bits(kbp), w);
+        let g = KGeom { blocks, kbp };
+        let kp = blocks * kbp;
+        let max = (1i64 << w) - 1;
+        for case in 0..6 {
+            let terms = [Terms::Odd, Terms::Pow2, Terms::Pow2F32][case % 3];
+            let edge = case >= 3;
+            // [plane][k/2][W][2]: plane 0 dense, later planes in a few
+            // pairs of block 0 only (so block 1 is one pass of planes, the
+            // f32 terms' case); block 2 all zero in case 5 (its pair bits
+            // then all clear).
+            let make = |planes: usize, width: usize, next: &mut dyn FnMut() -> u64| {
+                let mut data = vec![0i16; planes * kp * width];
+                for p in 0..planes {
+                    for k in 0..kp {
+                        let blk = k / kbp;
+                        let live = if p == 0 {
+                            !(case == 5 && blk == 2)
+                        } else {
+                            blk == 0 && next().is_multiple_of(8)
+                        };
+                        for r in 0..width {
+                            let v = match (live, edge) {
+                                (false, _) => 0,
+                                (true, true) if p == 0 => {
+                                    if next().is_multiple_of(2) {
+                                        max
+                                    } else {
+                                        -max
+                                    }
+                                }
+                                _ => (next() % (2 * max as u64 + 1)) as i64 - max,
+                            };
+                            data[((p * kp + k) / 2 * width + r) * 2 + k % 2] = v as i16;
+                        }
+                    }
+                }
+                // Pair bits from the data, plus a spare bit (a zero pair in
+                // case 5's block 2, until cleared below).
+                let mut pairs = vec![0u64; planes * blocks];
+                for p in 0..planes {
+                    for blk in 0..blocks {
+                        for i in 0..kbp / 2 {
+                            let at = ((p * kp + blk * kbp) / 2 + i) * width * 2;
+                            if data[at..at + 2 * width].iter().any(|&v| v != 0) || (i, p) == (3, 0)
+                            {
+                                pairs[p * blocks + blk] |= 1 << i;
+                            }
+                        }
+                    }
+                }
+                if case == 5 {
+                    for p in 0..planes {
+                        pairs[p * blocks + 2] = 0;
+                    }
+                }
+                (data, pairs)
+            };
+            let (ad, ap) = make(2, MR, &mut next);
+            let (bd, bp) = make(3, NR, &mut next);
+            // For Pow2F32 the factors stay well inside f32's normal range;
+            // Pow2 reaches f32's subnormal terms; Odd has 24-bit scales.
+            let scale = |next: &mut dyn FnMut() -> u64| match terms {
+                Terms::Odd => (next() % (1 << 24)) as f64 * crate::element::pow2_f64(-40),
+                Terms::Pow2 => crate::element::pow2_f64((next() % 100) as i32 - 110),
+                Terms::Pow2F32 => crate::element::pow2_f64((next() % 40) as i32 - 30),
+            };
+            let shift =
+                |next: &mut dyn FnMut() -> u64| crate::element::pow2_f64((next() % 20) as i32);
+            let (sa, sb): (Vec<f64>, Vec<f64>) = (
+                (0..blocks * MR).map(|_| scale(&mut next)).collect(),
+                (0..blocks * NR).map(|_| scale(&mut next)).collect(),
+            );
+            let (fa, fb): (Vec<f64>, Vec<f64>) = (
+                (0..2 * blocks * MR).map(|_| shift(&mut next)).collect(),
+                (0..3 * blocks * NR).map(|_| shift(&mut next)).collect(),
+            );
+            let a = PlaneTile {
+                planes: 2,
+                data: &ad,
+                shifts: &fa,
+                scales: &sa,
+                pairs: &ap,
+            };
+            let b = PlaneTile {
+                planes: 3,
+                data: &bd,
+                shifts: &fb,
+                scales: &sb,
+                pairs: &bp,
+            };
+            let start: [f32; MR * NR] =
+                core::array::from_fn(|i| if i % 5 == 0 { -0.0 } else { i as f32 - 40.5 });
+            let mut want = start;
+            i16_tile_portable(&a, &b, g, terms != Terms::Odd, &mut want);
+            each_table(|level, k| {
+                let mut got = start;
+                i16_tile(k, &a, &b, g, terms, &mut got);
+                let bits = |v: [f32; MR * NR]| v.map(f32::to_bits);
+                assert_eq!(bits(want), bits(got), "{level:?} case {case}");
+            });
+        }
+        // All-zero operands: each block's term is +0 (S = 0), and
+        // −0 + +0 = +0, so every −0 start ends +0.
+        let (ad, bd) = (vec![0i16; kp * MR], vec![0i16; kp * NR]);
+        let (sa, sb) = (vec![1.0; blocks * MR], vec![1.0; blocks * NR]);
+        let (fa, fb) = (vec![1.0; blocks * MR], vec![1.0; blocks * NR]);
+        let none = vec![0u64; blocks];
+        let a = PlaneTile {
+            planes: 1,
+            data: &ad,
+            shifts: &fa,
+            scales: &sa,
+            pairs: &none,
+        };
+        let b = PlaneTile {
+            planes: 1,
+            data: &bd,
+            shifts: &fb,
+            scales: &sb,
+            pairs: &none,
+        };
+        for terms in [Terms::Odd, Terms::Pow2, Terms::Pow2F32] {
+            let mut want = [-0f32; MR * NR];
+            i16_tile_portable(&a, &b, g, terms != Terms::Odd, &mut want);
+            assert!(want.iter().all(|v| v.to_bits() == 0));
+            each_table(|level, k| {
+                let mut got = [-0f32; MR * NR];
+                i16_tile(k, &a, &b, g, terms, &mut got);
+                assert!(got.iter().all(|v| v.to_bits() == 0), "{level:?} {terms:?}");
             });
         }
     }

@@ -32,7 +32,8 @@
 //! path, tested bit-identical. The fast path picks, from the operands'
 //! formats and data, a kernel whose arithmetic is exact: 8-bit integer dot
 //! products for E2M1, E2M3 and INT8 (AVX-512 VNNI), f64 lanes for E4M3 and
-//! E3M2, i64 lanes for E4M3 × E5M2 (AVX-512), and a generic integer kernel
+//! E3M2 (on AVX2, in MX blocks, i16 products summed in i32 and combined in
+//! f64), i64 lanes for E4M3 × E5M2 (AVX-512), and a generic integer kernel
 //! for the rest; the SIMD level is detected at run time (see
 //! [`crate::simd`]), and every kernel has a portable twin. A GPU's accumulation order is undocumented;
 //! this is exact about its own order only.

@@ -1,7 +1,7 @@
 //! The planner: from the operands' formats and data, the fastest kernel
 //! whose arithmetic is exact for the data at hand.
 //!
-//! Three packed kernels exist (their portable code is in `kernels`), each
+//! Four packed kernels exist (their portable code is in `kernels`), each
 //! exact up to one rounding per block term (so each equals
 //! [`super::gemm_reference`] bit for bit):
 //!
@@ -19,6 +19,21 @@
 //!   round-to-odd at 53 bits followed by nearest-even at 24 is one correct
 //!   rounding (Boldo and Melquiond, "Emulation of FMA and correctly rounded
 //!   sums: proved algorithms using rounding to odd", IEEE TC 2008).
+//! - **i16**: the f64 kernel's sums and terms, with each block's exact sum
+//!   assembled from i16 products. Each (row, block) of an operand is split
+//!   into planes: plane 0 holds the elements that are multiples of `2^s`,
+//!   with `s` chosen so that every value divided by `2^s` fits a window of
+//!   w bits, where `(2^w − 1)²·kb ≤ 2^31 − 1` (13 bits for 32-long blocks);
+//!   plane 1 the rest by the same rule, and so on. An element has at most
+//!   4 significant bits (E4M3), so each plane after the first starts below
+//!   the last one's `s`: E3M2 needs one plane, E4M3 two, E5M2 three. The
+//!   sum of any pair of planes is then exact in i32 (`vpmaddwd` pairs), and
+//!   `S = Σ S_pq · 2^(s_p + s_q)` is exact in f64 by the f64 bound. Small
+//!   elements are rare, so later planes are sparse, and a kernel skips the
+//!   pairs of K that hold none. Where the scales are powers of two and the
+//!   factors stay in f32's normal range (`Terms::Pow2F32`), a block summed
+//!   in one pair of planes takes its term as `f32(S_pq)` times the factors'
+//!   f32 product: one rounding, then an exact scaling, as the i8 kernel.
 //! - **i64**: the block sums fit 63 bits (E4M3 x E5M2, whose 32-term sums
 //!   need 55), summed in f64 over runs short enough to stay exact. With
 //!   power-of-two scale products in f32's normal range the term is
@@ -30,10 +45,11 @@
 //! f32 terms fall back to the f64 kernel when scale products leave f32's
 //! normal range.
 
-use super::pack::{Codes, code};
+use super::pack::{self, Codes, code};
 use super::{Dims, unit_exponent};
 use crate::Element;
 use crate::format::{BlockFormat, ScaleCodec};
+use crate::simd::Terms;
 use crate::tensor::QuantizedTensor;
 
 /// What the data of one operand needs: the largest |integer| present and
@@ -155,6 +171,13 @@ pub(crate) enum Plan {
     F64 {
         pow2: bool,
     },
+    /// The f64 plan's sums and terms, with each block's sum taken from
+    /// i16 planes of A and B (`pack::PackedPlanes`; `planes` of each),
+    /// whose pairwise sums are exact in i32.
+    I16 {
+        terms: Terms,
+        planes: (usize, usize),
+    },
     /// Exact i64 block sums (E4M3 x E5M2, up to 55 bits). `pow2`: the
     /// scale products are powers of two in f32's normal range, so the term
     /// is `f32(S)·P`; otherwise the reference's exact scalar rounding.
@@ -167,6 +190,10 @@ pub(crate) enum Plan {
     },
     Generic,
 }
+
+/// The longest K block the i16 kernel is planned for: longer blocks need
+/// narrower windows, so more planes, each present in more blocks.
+const NARROW_KB: usize = 32;
 
 /// Picks the fastest kernel whose arithmetic is exact for these operands.
 pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
@@ -199,8 +226,38 @@ pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
             i16_runs: (32767 / pair.max(1)).min(1 << 16) as usize,
         }
     } else if smax < 1 << (53 + tz) {
-        Plan::F64 {
-            pow2: sa.scale_bits <= 1 && sb.scale_bits <= 1,
+        let pow2 = sa.scale_bits <= 1 && sb.scale_bits <= 1;
+        let w = pack::window_bits(d.kb.next_multiple_of(2));
+        let (wa, wb) = (
+            pack::int_widths::<FA::Elem>(),
+            pack::int_widths::<FB::Elem>(),
+        );
+        match (
+            pack::plane_count(wa.0, wa.1, w),
+            pack::plane_count(wb.0, wb.1, w),
+        ) {
+            (Some(pa), Some(pb)) if d.kb <= NARROW_KB => {
+                // Plane 0's shift is at most `top − w`; later planes' less.
+                let factor_ok = |s: &Stats, top: u32| {
+                    s.scale_min >= crate::element::pow2_f64(-63)
+                        && s.scale_max * crate::element::pow2_f64(top.saturating_sub(w) as i32)
+                            <= crate::element::pow2_f64(63)
+                };
+                let f32_terms = factor_ok(&sa, wa.0)
+                    && factor_ok(&sb, wb.0)
+                    && sa.scale_min * sb.scale_min >= f32::MIN_POSITIVE as f64
+                    && sa.scale_max * sb.scale_max * (smax as f64) < f32::MAX as f64 / 2.0;
+                let terms = match (pow2, f32_terms) {
+                    (false, _) => Terms::Odd,
+                    (true, false) => Terms::Pow2,
+                    (true, true) => Terms::Pow2F32,
+                };
+                Plan::I16 {
+                    terms,
+                    planes: (pa, pb),
+                }
+            }
+            _ => Plan::F64 { pow2 },
         }
     } else if smax < 1 << 63 {
         let prod = (sa.max_int as u128 * sb.max_int as u128).max(1);
@@ -248,8 +305,15 @@ mod tests {
         assert_eq!(plan_of(Nvfp4::default(), &x), Plan::I8 { i16_runs: 9 });
         assert_eq!(plan_of(MxFp4::default(), &x), Plan::I8 { i16_runs: 9 });
         assert_eq!(plan_of(MxInt8::default(), &x), Plan::I8 { i16_runs: 0 });
-        assert_eq!(plan_of(MxFp6E3M2::default(), &x), Plan::F64 { pow2: true });
-        assert_eq!(plan_of(MxFp8E4M3::default(), &x), Plan::F64 { pow2: true });
+        // E3M2's integers (|v| ≤ 448, 9 bits) fit one 13-bit i16 plane;
+        // E4M3's (18 bits, 4 significant) two, E5M2's (32, 3) three.
+        let i16 = |planes| Plan::I16 {
+            terms: Terms::Pow2F32,
+            planes,
+        };
+        assert_eq!(plan_of(MxFp6E3M2::default(), &x), i16((1, 1)));
+        assert_eq!(plan_of(MxFp8E4M3::default(), &x), i16((2, 2)));
+        // Per tensor: one block of all K (64), past the i16 plan's 32.
         assert_eq!(
             plan_of(Fp8Tensorwise::<E4M3>::current(), &x),
             Plan::F64 { pow2: false }
@@ -264,8 +328,8 @@ mod tests {
             plan(&a, &b, &check(&a, &b, 4).unwrap())
         };
         let (e4m3, e5m2) = (MxFp8E4M3::default(), MxFp8E5M2::default());
-        assert_eq!(pair(e4m3, e5m2, &x), Plan::F64 { pow2: true });
-        assert_eq!(plan_of(e5m2, &x), Plan::F64 { pow2: true });
+        assert_eq!(pair(e4m3, e5m2, &x), i16((2, 3)));
+        assert_eq!(plan_of(e5m2, &x), i16((3, 3)));
         // Add an E4M3 subnormal (3·2^-9 times the block's scale) and an
         // E5M2 one (3·2^-16 times its scale): both operands hold odd
         // integers, so E4M3 x E5M2 sums (past 2^53 here) take the i64
@@ -326,7 +390,8 @@ mod tests {
                 group: 20
             }
         );
-        // 4 and 2 units: tz = 3, and 2^54.6 < 2^56 fits f64.
-        assert_eq!(hybrid(4.0, 2.0), Plan::F64 { pow2: true });
+        // 4 and 2 units: tz = 3, and 2^54.6 < 2^56 fits f64 (the f64
+        // plan's sums, here taken from i16 planes: MX blocks are 32 long).
+        assert!(matches!(hybrid(4.0, 2.0), Plan::I16 { .. }));
     }
 }

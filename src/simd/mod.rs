@@ -230,4 +230,4 @@ pub use cpu::{Cpu, Microarch, cpu};
 #[allow(unsafe_code)]
 mod x86_64;
 
-pub(crate) use table::{Codec, Decoder, Kernels, Packing, kernels};
+pub(crate) use table::{Codec, Decoder, Kernels, Packing, PlaneTile, Terms, kernels};

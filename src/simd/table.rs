@@ -110,6 +110,44 @@ pub(crate) type I8Tile =
 /// [`Kernels::f64_tile`].
 pub(crate) type F64Tile =
     fn(&[f64], &[f64], &[f64], &[f64], usize, usize, bool, &mut [f32; MR * NR]);
+/// [`Kernels::i16_tile`].
+pub(crate) type I16Tile = fn(&PlaneTile, &PlaneTile, usize, usize, Terms, &mut [f32; MR * NR]);
+
+/// How the i16 kernel rounds a block's term `S·P` to f32 (the planner's
+/// choice; every way gives the same bits where the planner allows it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
+pub(crate) enum Terms {
+    /// Rounded to odd in f64, then to f32 (`gemm::kernels::term_f64`).
+    Odd,
+    /// Every scale product is a power of two: `f32(S·P)` from f64.
+    Pow2,
+    /// As `Pow2`, and each operand's factor `s·2^(e0 + shift)` and their
+    /// product lie in f32's normal range, as does every `S·P`: a block
+    /// summed in one pass of planes (`S = S_pq · 2^(s_p + s_q)`) may give
+    /// `f32(S_pq)` times the f32 product of the factors (one rounding,
+    /// then an exact scaling).
+    Pow2F32,
+}
+
+/// One packed tile of an operand split into i16 planes (`gemm::pack`'s
+/// `PackedPlanes`), for W = MR (A) or NR (B) rows, `blocks` K blocks of
+/// `kbp` (even) elements.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PlaneTile<'a> {
+    /// Number of planes.
+    pub planes: usize,
+    /// `[plane][k / 2][W][2]`: pairs of elements along K.
+    pub data: &'a [i16],
+    /// `2^s` of each plane's values, `[plane][block][W]`.
+    pub shifts: &'a [f64],
+    /// Block scales (times `2^e0`), `[block][W]`.
+    pub scales: &'a [f64],
+    /// `[plane][block]`: bit i set if pair i of the block holds a nonzero
+    /// value in the plane (blocks of at most 128 elements).
+    pub pairs: &'a [u64],
+}
+
 /// [`Kernels::i64_tile`].
 pub(crate) type I64Tile =
     fn(&[f64], &[f64], &[f64], &[f64], usize, usize, usize, &mut [f32; MR * NR]);
@@ -168,6 +206,11 @@ pub(crate) struct Kernels {
     /// accumulators.
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub f64_tile: Option<F64Tile>,
+    /// The GEMM's i16 tile kernel (see `gemm::kernels::i16_tile`).
+    /// Arguments: a, b, K blocks, K block length (even), terms,
+    /// accumulators.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
+    pub i16_tile: Option<I16Tile>,
     /// The GEMM's exact i64 block sums of integers held in f64 (see
     /// `gemm::kernels::i64_block`), summed exactly in f64 over runs of
     /// `group` k. Arguments: a, b, k0, k1, group (> 0), out.
@@ -191,6 +234,7 @@ pub(in crate::simd) const PORTABLE: Kernels = Kernels {
     sr_draws: None,
     i8_tile: None,
     f64_tile: None,
+    i16_tile: None,
     i64_block: None,
     i64_tile: None,
 };

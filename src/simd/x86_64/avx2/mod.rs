@@ -28,6 +28,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     sr_draws: Some(sr_draws),
     i8_tile: Some(gemm::i8_tile),
     f64_tile: Some(gemm::f64_tile),
+    i16_tile: Some(gemm::i16_tile),
     i64_block: Some(gemm::i64_block),
     ..PORTABLE
 };

@@ -28,6 +28,7 @@ const AVX512: Kernels = Kernels {
     sr_draws: Some(sr_draws),
     i8_tile: None,
     f64_tile: Some(gemm::f64_tile),
+    i16_tile: None,
     i64_block: Some(gemm::i64_block),
     i64_tile: Some(gemm::i64_tile),
 };
