@@ -13,9 +13,11 @@
 //! prints the machine (CPU model, microarchitecture, SIMD level), effective
 //! GFLOP/s (2·M·N·K / time, best of several runs) with the ratios to both
 //! baselines, and TSC cycles per 1000 multiply-adds per thread. An f64
-//! GEMM row shows the ceiling of the FP8 kernels, whose exact block sums
-//! need f64 lanes. E4M3 x E5M2 pairs (HYBRID) need up to 55-bit sums, and
-//! E5M2 pairs 69: they run in f64 lanes when the data leaves enough low
+//! GEMM row shows the ceiling of the FP8 kernels that sum in f64 lanes
+//! (AVX-512, and blocks longer than 32); on AVX2, MX blocks of E4M3, E3M2
+//! and E5M2 sum in i16 planes instead. E4M3 x E5M2 pairs (HYBRID) need up
+//! to 55-bit sums, and E5M2 pairs 69: they run in f64 lanes (or, in MX
+//! blocks on AVX2, i16 planes) when the data leaves enough low
 //! zero bits in every integer (this uniform data does), and otherwise on
 //! i64 lanes (the "30 binades" row) or the generic kernel.
 
