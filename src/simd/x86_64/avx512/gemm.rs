@@ -58,7 +58,10 @@ unsafe fn i8_tile_impl<const Q: usize>(
     acc: &mut [f32; MR * NR],
 ) {
     let quads = if Q == 0 { quads } else { Q };
-    let mut c = [_mm512_setzero_ps(); MR];
+    // The kernels add to the accumulators they are given.
+    // SAFETY: acc holds MR·NR floats; row r's NR start at r·NR.
+    let mut c: [__m512; MR] =
+        core::array::from_fn(|r| unsafe { _mm512_loadu_ps(acc.as_ptr().add(r * NR)) });
     for blk in 0..blocks {
         // SAFETY: (all reads in this loop) blk < blocks and q < quads, so
         // every offset is below the lengths `i8_tile` asserted.
@@ -146,7 +149,10 @@ unsafe fn f64_tile_impl<const POW2: bool>(
     kb: usize,
     acc: &mut [f32; MR * NR],
 ) {
-    let mut c = [_mm512_setzero_ps(); MR];
+    // The kernels add to the accumulators they are given.
+    // SAFETY: acc holds MR·NR floats; row r's NR start at r·NR.
+    let mut c: [__m512; MR] =
+        core::array::from_fn(|r| unsafe { _mm512_loadu_ps(acc.as_ptr().add(r * NR)) });
     for blk in 0..blocks {
         // SAFETY: (all reads in this loop) k < blocks·kb and every offset
         // is below the lengths `f64_tile` asserted.
