@@ -193,6 +193,50 @@ fn a_nan_block_under_torchao_rceil_is_positive_nan_on_every_level() {
     assert_eq!(q.scales()[0].to_bits(), 0xFF);
 }
 
+/// Dequantization `x̂ = q·f` keeps a NaN element's own NaN under a NaN
+/// scale (SEMANTICS.md, special blocks), on every SIMD level this CPU has:
+/// E4M3's 0xFF is its negative NaN, E8M0's 0xFF the NaN scale, and a
+/// finite element there takes the scale's positive NaN. Found by
+/// `any_input` on an AVX-512 machine, whose build commuted the multiply.
+#[test]
+fn a_nan_element_keeps_its_nan_under_a_nan_scale_on_every_level() {
+    use blockscale::simd::{Level, with_level};
+    let mut data = vec![0x01u8; 64]; // 2^-9
+    for i in [5, 17, 40] {
+        data[i] = 0xFF;
+    }
+    data[41] = 0x7F;
+    let scales = vec![blockscale::E8M0::NAN, blockscale::E8M0::from_bits(127)];
+    let q = QuantizedTensor::from_parts(
+        MxFp8E4M3::default(),
+        (1, 64),
+        Direction::Rowwise,
+        blockscale::tensor::PartialBlocks::Reject,
+        data,
+        scales,
+        None,
+    )
+    .unwrap();
+    let want: Vec<u32> = (0..64)
+        .map(|i| match i {
+            5 | 17 | 40 => 0xFFC0_0000,
+            41 => 0x7FC0_0000,
+            _ if i < 32 => 0x7FC0_0000,
+            _ => 2f32.powi(-9).to_bits(),
+        })
+        .collect();
+    for level in [
+        Level::Portable,
+        Level::Avx2,
+        Level::Avx512,
+        Level::Avx512Vnni,
+    ] {
+        let got = with_level(level, || q.dequantize());
+        let got: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(got, want, "{level:?}");
+    }
+}
+
 /// Every format and option on arbitrary f32 bit patterns (NaN, ±Inf and
 /// subnormals included) and shapes, with shrinking: the property set every
 /// format has ([`blockscale::testing::check_quantize`], which the fuzz

@@ -77,6 +77,16 @@ pub use minifloat::{E2M1, E2M3, E3M2, E4M3, E4M3Fnuz, E5M2, E5M2Fnuz};
 
 use crate::Error;
 
+/// A dequantized value `q · f` (a block format's `x̂ = q · f`), where a NaN
+/// `q` keeps its own NaN, also when `f` is NaN. x86 keeps a product's first
+/// NaN operand, but neither Rust nor LLVM fixes the operand order (LLVM
+/// may commute a multiply), so the rule is spelled out; the SIMD decoders
+/// blend it in the same way.
+#[inline]
+pub(crate) fn dequant_mul(q: f32, f: f32) -> f32 {
+    if q.is_nan() { q } else { q * f }
+}
+
 /// How a real number that falls between two representable values is rounded.
 ///
 /// Every element type accepts every mode. The directions are those of

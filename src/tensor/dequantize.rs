@@ -104,7 +104,10 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                             continue;
                         }
                         for (c, v) in o.iter_mut().enumerate() {
-                            *v = self.code(e + c).to_f32() * factors[c / tc];
+                            *v = crate::element::dequant_mul(
+                                self.code(e + c).to_f32(),
+                                factors[c / tc],
+                            );
                         }
                     }
                 };
@@ -120,7 +123,10 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                 // Logical row i is stored column i.
                 let work = |i: usize, o: &mut [f32]| {
                     for (c, v) in o.iter_mut().enumerate() {
-                        *v = self.code(c * sc + i).to_f32() * factor(c, i / tc);
+                        *v = crate::element::dequant_mul(
+                            self.code(c * sc + i).to_f32(),
+                            factor(c, i / tc),
+                        );
                     }
                 };
                 if parallel {

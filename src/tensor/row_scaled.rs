@@ -182,7 +182,9 @@ impl<F: BlockFormat> RowScaled<F> {
             for c in 0..cols {
                 let (q, s) = (self.unit.element(r, c), self.unit.scale_at(r, c));
                 let v = match (q, s) {
-                    (Some(q), Some(s)) => q.to_f32() * self.format().dequant_factor(s, &g),
+                    (Some(q), Some(s)) => {
+                        crate::element::dequant_mul(q.to_f32(), self.format().dequant_factor(s, &g))
+                    }
                     _ => f32::NAN, // unreachable: (r, c) is in range
                 };
                 out.push(v);

@@ -177,8 +177,14 @@ unsafe fn decode_body<const NIB: bool, const L: u8>(
         )),
     };
     let nibble = _mm_set1_epi8(0xF);
-    let scale = |v: __m256, f: Option<__m256>| match f {
-        Some(f) => _mm256_mul_ps(v, f),
+    // x̂ = v·f, where a NaN v keeps its own NaN (`element::dequant_mul`):
+    // only a NaN factor can meet a NaN v, so only its runs blend.
+    let scale = |v: __m256, f: Option<(__m256, bool)>| match f {
+        Some((f, false)) => _mm256_mul_ps(v, f),
+        Some((f, true)) => {
+            let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v);
+            _mm256_blendv_ps(_mm256_mul_ps(v, f), v, nan)
+        }
         None => v,
     };
     // Block boundaries split the row into runs of one factor each.
@@ -186,7 +192,10 @@ unsafe fn decode_body<const NIB: bool, const L: u8>(
     let mut b = 0;
     while s < n {
         let (e, f) = match factors {
-            Some(_) => (s.saturating_add(bl).min(n), Some(_mm256_set1_ps(fs[b]))),
+            Some(_) => (
+                s.saturating_add(bl).min(n),
+                Some((_mm256_set1_ps(fs[b]), fs[b].is_nan())),
+            ),
             None => (n, None),
         };
         b += 1;

@@ -117,7 +117,10 @@ unsafe fn decode_body<const NIB: bool, const L: u8>(
     let mut b = 0;
     while s < n {
         let (e, f) = match factors {
-            Some(_) => (s.saturating_add(bl).min(n), Some(_mm512_set1_ps(fs[b]))),
+            Some(_) => (
+                s.saturating_add(bl).min(n),
+                Some((_mm512_set1_ps(fs[b]), fs[b].is_nan())),
+            ),
             None => (n, None),
         };
         b += 1;
@@ -177,8 +180,15 @@ unsafe fn decode_body<const NIB: bool, const L: u8>(
                 // and the table has 256 entries.
                 Lookup::Gather => unsafe { _mm512_i32gather_ps::<4>(idx, table.as_ptr()) },
             };
+            // x̂ = v·f, where a NaN v keeps its own NaN
+            // (`element::dequant_mul`): only a NaN factor can meet a NaN
+            // v, so only its runs blend.
             let v = match f {
-                Some(f) => _mm512_mul_ps(v, f),
+                Some((f, false)) => _mm512_mul_ps(v, f),
+                Some((f, true)) => {
+                    let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                    _mm512_mask_mov_ps(_mm512_mul_ps(v, f), nan, v)
+                }
                 None => v,
             };
             assert!(i + m <= n);
