@@ -6,8 +6,8 @@
 //! | kernel  | formats                               | inner sums        | SIMD (runtime)        |
 //! |---------|---------------------------------------|-------------------|-----------------------|
 //! | i8      | E2M1, E2M3, INT8 (NVFP4, MXFP4, MXFP6-E2M3, MXINT8) | exact i32 | AVX2 `vpmaddubsw`/`vpmaddwd`, AVX-512 VNNI `vpdpbusd` |
-//! | i16     | the f64 kernel's operands in blocks of at most 32 (MXFP8, MXFP6-E3M2), split into i16 planes | exact i32 per pair of planes, then f64 | AVX2 `vpmaddwd` (elsewhere the f64 kernel) |
-//! | f64     | E4M3, E3M2 (MXFP8, FP8, MXFP6-E3M2); E4M3 x E5M2 and E5M2 pairs whose integers share low zero bits | exact f64 | AVX2/AVX-512F FMA |
+//! | i16     | E4M3, E3M2 (MXFP8, FP8, MXFP6-E3M2); E4M3 x E5M2 and E5M2 pairs whose block sums fit f64; in K chunks of at most 32, split into i16 planes | exact i32 per pair of planes, then f64 | AVX2 `vpmaddwd` (on AVX-512 too) |
+//! | f64     | the i16 kernel's operands where no plane split covers them (none of today's formats) | exact f64 | AVX2/AVX-512F FMA |
 //! | i64     | E4M3 x E5M2 (FP8 HYBRID) otherwise    | exact i64         | AVX2/AVX-512 f64 FMA runs |
 //! | generic | E5M2 pairs otherwise, non-finite data | exact i64/i128    | none                  |
 //!
@@ -190,13 +190,7 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
     }
     match plan::plan(a, b, &d) {
         Plan::I8 { i16_runs } => packed_i8(a, b, &d, alpha, beta, c, kernels, i16_runs),
-        // Where the table has f64 tiles but no i16 ones (AVX-512), those.
-        Plan::I16 { terms, planes } if kernels.i16_tile.is_some() || kernels.f64_tile.is_none() => {
-            packed_i16(a, b, &d, alpha, beta, c, kernels, terms, planes)
-        }
-        Plan::I16 { terms, .. } => {
-            packed_f64(a, b, &d, alpha, beta, c, kernels, terms != Terms::Odd)
-        }
+        Plan::I16 { terms, planes } => packed_i16(a, b, &d, alpha, beta, c, kernels, terms, planes),
         Plan::F64 { pow2 } => packed_f64(a, b, &d, alpha, beta, c, kernels, pow2),
         Plan::I64 { pow2, group } => packed_i64(a, b, &d, alpha, beta, c, kernels, pow2, group),
         Plan::Generic => generic(a, b, &d, alpha, beta, c),

@@ -48,7 +48,8 @@ pub(crate) fn f64_tile(
     }
 }
 
-/// The i16 tile kernel: the table's (AVX2) if it has one, else
+/// The i16 tile kernel: the table's (AVX2's, which the AVX-512 tables
+/// share) if it has one, else
 /// [`i16_tile_portable`] (which gives every `Terms` choice's bits by its
 /// f64 rounding).
 pub(crate) fn i16_tile(
@@ -60,7 +61,7 @@ pub(crate) fn i16_tile(
     acc: &mut [f32; MR * NR],
 ) {
     match kernels.i16_tile {
-        Some(tile) => tile(a, b, g.blocks, g.kbp, terms, acc),
+        Some(tile) => tile(a, b, g.blocks, g.kbp, g.cpb, terms, acc),
         None => i16_tile_portable(a, b, g, terms != Terms::Odd, acc),
     }
 }
@@ -252,10 +253,11 @@ fn add_terms_f64(
     }
 }
 
-/// Portable i16 tile kernel: per block, the exact sum `S = Σ_{p,q}
-/// S_pq · 2^(s_p + s_q)` over the planes present (`pack::PackedPlanes`),
-/// each `S_pq` of i16 pairs, here in i64 (the SIMD kernels sum in i32,
-/// which `pack::window_bits` makes exact), then the f64 kernel's terms.
+/// Portable i16 tile kernel: per block term, the exact sum `S = Σ_{p,q}
+/// S_pq · 2^(s_p + s_q)` over its `g.cpb` chunks and the planes present
+/// (`pack::PackedPlanes`), each `S_pq` of i16 pairs, here in i64 (the SIMD
+/// kernels sum in i32, which `pack::window_bits` makes exact), then the
+/// f64 kernel's terms.
 pub(crate) fn i16_tile_portable(
     a: &PlaneTile,
     b: &PlaneTile,
@@ -264,34 +266,38 @@ pub(crate) fn i16_tile_portable(
     acc: &mut [f32; MR * NR],
 ) {
     let kp = g.blocks * g.kbp;
-    for blk in 0..g.blocks {
+    for first in (0..g.blocks).step_by(g.cpb.max(1)) {
         let mut s = [[0f64; NR]; MR];
-        for p in 0..a.planes {
-            for q in 0..b.planes {
-                if a.pairs[p * g.blocks + blk] & b.pairs[q * g.blocks + blk] == 0 {
-                    continue; // no product of this pair of planes is nonzero
-                }
-                let (ap, bp) = (&a.data[p * kp * MR..], &b.data[q * kp * NR..]);
-                let (fa, fb) = (
-                    &a.shifts[(p * g.blocks + blk) * MR..][..MR],
-                    &b.shifts[(q * g.blocks + blk) * NR..][..NR],
-                );
-                for (r, srow) in s.iter_mut().enumerate() {
-                    for (j, sv) in srow.iter_mut().enumerate() {
-                        let spq: i64 = (blk * g.kbp..(blk + 1) * g.kbp)
-                            .map(|k| {
-                                let at = |w: usize, i: usize| ((k / 2) * w + i) * 2 + k % 2;
-                                ap[at(MR, r)] as i64 * bp[at(NR, j)] as i64
-                            })
-                            .sum();
-                        // Exact: S_pq fits 31 bits, the factor is a power
-                        // of two, and the planner bounds every partial sum.
-                        *sv += spq as f64 * (fa[r] * fb[j]);
+        for blk in first..(first + g.cpb).min(g.blocks) {
+            for p in 0..a.planes {
+                for q in 0..b.planes {
+                    if a.pairs[p * g.blocks + blk] & b.pairs[q * g.blocks + blk] == 0 {
+                        continue; // no product of this pair of planes is nonzero
+                    }
+                    let (ap, bp) = (&a.data[p * kp * MR..], &b.data[q * kp * NR..]);
+                    let (fa, fb) = (
+                        &a.shifts[(p * g.blocks + blk) * MR..][..MR],
+                        &b.shifts[(q * g.blocks + blk) * NR..][..NR],
+                    );
+                    for (r, srow) in s.iter_mut().enumerate() {
+                        for (j, sv) in srow.iter_mut().enumerate() {
+                            let spq: i64 = (blk * g.kbp..(blk + 1) * g.kbp)
+                                .map(|k| {
+                                    let at = |w: usize, i: usize| ((k / 2) * w + i) * 2 + k % 2;
+                                    ap[at(MR, r)] as i64 * bp[at(NR, j)] as i64
+                                })
+                                .sum();
+                            // Exact: S_pq fits 31 bits, the factor is a
+                            // power of two, and every partial sum is a
+                            // sum of the block's products, which the
+                            // planner bounds.
+                            *sv += spq as f64 * (fa[r] * fb[j]);
+                        }
                     }
                 }
             }
         }
-        let (sa, sb) = (&a.scales[blk * MR..][..MR], &b.scales[blk * NR..][..NR]);
+        let (sa, sb) = (&a.scales[first * MR..][..MR], &b.scales[first * NR..][..NR]);
         add_terms_f64(&s, sa, sb, pow2, acc);
     }
 }

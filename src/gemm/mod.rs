@@ -31,9 +31,9 @@
 //! SIMD width: [`gemm_reference`] is the specification, [`gemm`] the fast
 //! path, tested bit-identical. The fast path picks, from the operands'
 //! formats and data, a kernel whose arithmetic is exact: 8-bit integer dot
-//! products for E2M1, E2M3 and INT8 (AVX-512 VNNI), f64 lanes for E4M3 and
-//! E3M2 (on AVX2, in MX blocks, i16 products summed in i32 and combined in
-//! f64), i64 lanes for E4M3 × E5M2 (AVX-512), and a generic integer kernel
+//! products for E2M1, E2M3 and INT8 (AVX-512 VNNI), i16 products summed
+//! exactly in i32 and combined in f64 for E4M3 and E3M2 (and E5M2 where
+//! the sums fit f64), i64 lanes for E4M3 × E5M2 (AVX-512), and a generic integer kernel
 //! for the rest; the SIMD level is detected at run time (see
 //! [`crate::simd`]), and every kernel has a portable twin. A GPU's accumulation order is undocumented;
 //! this is exact about its own order only.

@@ -38,25 +38,51 @@ pub(crate) struct KGeom {
     /// Elements per K block as packed (the block size, for i8 rounded up to
     /// a multiple of 4).
     pub kbp: usize,
+    /// K blocks per block term: 1, except for the i16 planes of blocks
+    /// longer than [`CHUNK`], whose packed "blocks" are chunks of at most
+    /// `CHUNK` slots, `cpb` of them to a scale block.
+    pub cpb: usize,
 }
+
+/// The longest run of K the i16 planes are cut for: a longer block is
+/// packed as chunks of this many slots (its last one padded with zeros),
+/// each with its own planes, and the kernel sums the chunks exactly in f64
+/// before the block's one term. Longer chunks would need narrower windows
+/// (`window_bits`), so more planes.
+pub(crate) const CHUNK: usize = 32;
 
 impl KGeom {
     pub fn i8(d: &Dims) -> KGeom {
         KGeom {
             blocks: d.k.div_ceil(d.kb.max(1)),
             kbp: d.kb.next_multiple_of(4),
+            cpb: 1,
         }
     }
     pub fn f64(d: &Dims) -> KGeom {
         KGeom {
             blocks: d.k.div_ceil(d.kb.max(1)),
             kbp: d.kb,
+            cpb: 1,
         }
     }
+    /// The i16 planes' chunks: blocks of at most [`CHUNK`] stay whole (an
+    /// odd length padded to even); longer ones are cut into `CHUNK`s.
     pub fn planes(d: &Dims) -> KGeom {
-        KGeom {
-            blocks: d.k.div_ceil(d.kb.max(1)),
-            kbp: d.kb.next_multiple_of(2),
+        let blocks = d.k.div_ceil(d.kb.max(1));
+        if d.kb <= CHUNK {
+            KGeom {
+                blocks,
+                kbp: d.kb.next_multiple_of(2),
+                cpb: 1,
+            }
+        } else {
+            let cpb = d.kb.div_ceil(CHUNK);
+            KGeom {
+                blocks: blocks * cpb,
+                kbp: CHUNK,
+                cpb,
+            }
         }
     }
 }
@@ -331,17 +357,19 @@ pub(crate) fn pack_wide<F: BlockFormat, V: Wide>(
 }
 
 /// An operand for the i16 kernel, split into planes so that every value
-/// fits a window of [`window_bits`] bits: in each (row, K block), plane 0
-/// holds the elements that are multiples of `2^s0`, with `s0` chosen so
-/// that the block's largest integer, divided by `2^s0`, fits the window;
-/// plane 1 takes the rest by the same rule, and so on ([`plane_count`]
-/// planes cover a format). Each plane's sums with another's then fit i32,
-/// and the block's exact sum is `Σ_{p,q} S_pq · 2^(s_p + s_q)`.
+/// fits a window of [`window_bits`] bits: in each (row, K chunk; see
+/// [`KGeom::planes`]), plane 0 holds the elements that are multiples of
+/// `2^s0`, with `s0` chosen so that the chunk's largest integer, divided by
+/// `2^s0`, fits the window; plane 1 takes the rest by the same rule, and so
+/// on ([`plane_count`] planes cover a format). Each plane's sums with
+/// another's then fit i32, and the chunk's exact sum is `Σ_{p,q} S_pq ·
+/// 2^(s_p + s_q)`. Below, "block" is the geometry's packed block, a chunk.
 ///
 /// - `data`: the divided integers, `[tile][plane][pair][W][2]` (pairs run
-///   over whole K blocks of `kbp` slots; W = MR for A, NR for B);
+///   over whole chunks of `kbp` slots; W = MR for A, NR for B);
 /// - `shifts`: `2^s`, `[tile][plane][block][W]`;
-/// - `scales`: scale times `2^e0`, `[tile][block][W]`;
+/// - `scales`: scale times `2^e0`, `[tile][block][W]` (the same for the
+///   `cpb` chunks of a scale block);
 /// - `pairs`: `[tile][plane][block]`, bit i set if pair i of the block
 ///   (elements 2i, 2i + 1) holds a nonzero value in the plane, for any row.
 pub(crate) struct PackedPlanes {
@@ -438,9 +466,14 @@ pub(crate) fn pack_planes<F: BlockFormat>(
             for j in 0..width.min(live.saturating_sub(tile * width)) {
                 let row = r0 + tile * width + j;
                 buf.fill(0);
-                decode_row(t, d, g.kbp, row, &table, &mut buf);
-                for (kb, &v) in all_scales.row(row).iter().enumerate() {
-                    scales[kb * width + j] = v;
+                // Whole scale blocks of cpb chunks; each chunk carries its
+                // block's scale.
+                decode_row(t, d, g.cpb * g.kbp, row, &table, &mut buf);
+                let row_scales = all_scales.row(row);
+                for (kb, &v) in row_scales.iter().enumerate() {
+                    for c in kb * g.cpb..(kb + 1) * g.cpb {
+                        scales[c * width + j] = v;
+                    }
                 }
                 for (kb, blk) in buf.chunks_exact_mut(g.kbp).enumerate() {
                     // Bit lengths only: those of the OR of the |v|.
@@ -498,9 +531,9 @@ pub(crate) fn check_tile_lens(lens: &[(usize, usize)]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{MxFp6E3M2, MxFp8E4M3, MxFp8E5M2};
+    use crate::format::{Fp8Blockwise, Fp8Tensorwise, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2};
     use crate::gemm::check;
-    use crate::tensor::QuantizeOptions;
+    use crate::tensor::{PartialBlocks, QuantizeOptions};
     use crate::{E3M2, E4M3, E5M2};
 
     /// Hand-worked: (2^13 − 1)²·32 = 2146959392 ≤ 2^31 − 1 = 2147483647,
@@ -552,37 +585,57 @@ mod tests {
     }
 
     /// Every element is the sum over planes of its packed value times the
-    /// plane's power of two (each value within the 13-bit window), and a
-    /// pair's bit is set exactly where some row holds a nonzero value.
-    fn planes_rebuild<F: BlockFormat>(f: F, planes: usize) {
-        let (rows, cols) = (11, 96);
+    /// plane's power of two (each value within the 13-bit window) at its
+    /// slot (block `k / kb` starts at slot `block · cpb · kbp`; the slots
+    /// past a block's end hold 0), each chunk carries its block's scale,
+    /// and a pair's bit is set exactly where some row holds a nonzero value.
+    fn planes_rebuild<F: BlockFormat>(f: F, planes: usize, cols: usize) {
+        let rows = 11;
         let t = QuantizedTensor::quantize(
             f,
             &wide(rows * cols),
             rows,
             cols,
-            &QuantizeOptions::default(),
+            &QuantizeOptions {
+                partial_blocks: PartialBlocks::ZeroPad,
+                ..QuantizeOptions::default()
+            },
         )
         .unwrap();
         let d = check(&t, &t, rows * rows).unwrap();
         let g = KGeom::planes(&d);
+        assert_eq!(g.blocks, cols.div_ceil(d.kb) * g.cpb);
+        assert!(g.kbp <= CHUNK && g.cpb * g.kbp >= d.kb);
         let p = pack_planes(&t, &d, g, planes, rows, 0, rows, MR, &Scales::new(&t, &d));
         let e0 = unit_exponent::<F::Elem>();
+        let slot_of = |k: usize| (k / d.kb) * g.cpb * g.kbp + k % d.kb;
         let mut odd = 0;
         for r in 0..rows {
             let (tile, j) = (r / MR, r % MR);
             let pt = p.tile(tile, MR, g);
+            let mut slots = vec![None; g.blocks * g.kbp];
             for k in 0..cols {
-                let blk = k / g.kbp;
-                let want = t.element(r, k).unwrap().to_f32() as f64 * crate::element::pow2_f64(-e0);
+                slots[slot_of(k)] = Some(k);
+            }
+            for (slot, k) in slots.into_iter().enumerate() {
+                let chunk = slot / g.kbp;
+                let want = k.map_or(0.0, |k| {
+                    t.element(r, k).unwrap().to_f32() as f64 * crate::element::pow2_f64(-e0)
+                });
                 let mut got = 0.0;
                 for plane in 0..planes {
-                    let v = pt.data[((plane * g.blocks * g.kbp + k) / 2 * MR + j) * 2 + k % 2];
+                    let v =
+                        pt.data[((plane * g.blocks * g.kbp + slot) / 2 * MR + j) * 2 + slot % 2];
                     assert!((v as i32).abs() < 1 << 13);
-                    got += v as f64 * pt.shifts[(plane * g.blocks + blk) * MR + j];
+                    got += v as f64 * pt.shifts[(plane * g.blocks + chunk) * MR + j];
                 }
-                assert_eq!(got, want, "row {r} k {k}");
+                assert_eq!(got, want, "row {r} slot {slot} (k {k:?})");
                 odd += (want % 2.0 != 0.0) as usize;
+                let scale = t.scale_at(r, (chunk / g.cpb) * d.kb).unwrap().value() as f64;
+                assert_eq!(
+                    pt.scales[chunk * MR + j],
+                    scale * crate::element::pow2_f64(e0)
+                );
             }
         }
         assert!(odd > 0, "no element uses the smallest unit");
@@ -605,8 +658,12 @@ mod tests {
 
     #[test]
     fn planes_rebuild_every_element() {
-        planes_rebuild(MxFp8E4M3::default(), 2);
-        planes_rebuild(MxFp8E5M2::default(), 3);
-        planes_rebuild(MxFp6E3M2::default(), 1);
+        planes_rebuild(MxFp8E4M3::default(), 2, 96);
+        planes_rebuild(MxFp8E5M2::default(), 3, 96);
+        planes_rebuild(MxFp6E3M2::default(), 1, 96);
+        // Long blocks in chunks of 32: one block of 100 (four chunks, the
+        // last 28 slots padding) and 1×128 blocks, the last one partial.
+        planes_rebuild(Fp8Tensorwise::<E4M3>::current(), 2, 100);
+        planes_rebuild(Fp8Blockwise::<E4M3>::ACTIVATIONS, 2, 300);
     }
 }

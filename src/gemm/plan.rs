@@ -30,10 +30,15 @@
 //!   sum of any pair of planes is then exact in i32 (`vpmaddwd` pairs), and
 //!   `S = Σ S_pq · 2^(s_p + s_q)` is exact in f64 by the f64 bound. Small
 //!   elements are rare, so later planes are sparse, and a kernel skips the
-//!   pairs of K that hold none. Where the scales are powers of two and the
-//!   factors stay in f32's normal range (`Terms::Pow2F32`), a block summed
-//!   in one pair of planes takes its term as `f32(S_pq)` times the factors'
-//!   f32 product: one rounding, then an exact scaling, as the i8 kernel.
+//!   pairs of K that hold none. A block longer than 32 (FP8 per tensor,
+//!   1×128) is cut into chunks of 32 (`pack::CHUNK`), each split into
+//!   planes of its own; their exact sums add in f64 before the block's one
+//!   term (every partial sum is a sum of the block's products, so within
+//!   the bound). Where the scales are powers of two and the factors stay
+//!   in f32's normal range (`Terms::Pow2F32`), a block of one chunk summed
+//!   in one pair of planes takes its term as `f32(S_pq)` times the
+//!   factors' f32 product: one rounding, then an exact scaling, as the i8
+//!   kernel.
 //! - **i64**: the block sums fit 63 bits (E4M3 x E5M2, whose 32-term sums
 //!   need 55), summed in f64 over runs short enough to stay exact. With
 //!   power-of-two scale products in f32's normal range the term is
@@ -191,10 +196,6 @@ pub(crate) enum Plan {
     Generic,
 }
 
-/// The longest K block the i16 kernel is planned for: longer blocks need
-/// narrower windows, so more planes, each present in more blocks.
-const NARROW_KB: usize = 32;
-
 /// Picks the fastest kernel whose arithmetic is exact for these operands.
 pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
     a: &QuantizedTensor<FA>,
@@ -227,7 +228,8 @@ pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
         }
     } else if smax < 1 << (53 + tz) {
         let pow2 = sa.scale_bits <= 1 && sb.scale_bits <= 1;
-        let w = pack::window_bits(d.kb.next_multiple_of(2));
+        let chunks = pack::KGeom::planes(d);
+        let w = pack::window_bits(chunks.kbp);
         let (wa, wb) = (
             pack::int_widths::<FA::Elem>(),
             pack::int_widths::<FB::Elem>(),
@@ -236,14 +238,16 @@ pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
             pack::plane_count(wa.0, wa.1, w),
             pack::plane_count(wb.0, wb.1, w),
         ) {
-            (Some(pa), Some(pb)) if d.kb <= NARROW_KB => {
+            (Some(pa), Some(pb)) => {
                 // Plane 0's shift is at most `top − w`; later planes' less.
                 let factor_ok = |s: &Stats, top: u32| {
                     s.scale_min >= crate::element::pow2_f64(-63)
                         && s.scale_max * crate::element::pow2_f64(top.saturating_sub(w) as i32)
                             <= crate::element::pow2_f64(63)
                 };
-                let f32_terms = factor_ok(&sa, wa.0)
+                // One chunk to a term: a term of several sums their f64s.
+                let f32_terms = chunks.cpb == 1
+                    && factor_ok(&sa, wa.0)
                     && factor_ok(&sb, wb.0)
                     && sa.scale_min * sb.scale_min >= f32::MIN_POSITIVE as f64
                     && sa.scale_max * sb.scale_max * (smax as f64) < f32::MAX as f64 / 2.0;
@@ -313,10 +317,14 @@ mod tests {
         };
         assert_eq!(plan_of(MxFp6E3M2::default(), &x), i16((1, 1)));
         assert_eq!(plan_of(MxFp8E4M3::default(), &x), i16((2, 2)));
-        // Per tensor: one block of all K (64), past the i16 plan's 32.
+        // Per tensor: one block of all K (64), two chunks of 32 to its
+        // one term, and a scale that is not a power of two.
         assert_eq!(
             plan_of(Fp8Tensorwise::<E4M3>::current(), &x),
-            Plan::F64 { pow2: false }
+            Plan::I16 {
+                terms: Terms::Odd,
+                planes: (2, 2)
+            }
         );
         // This data holds no value below 1/64 of its block's largest, far
         // above either format's subnormals, so every element integer (in

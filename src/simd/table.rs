@@ -111,7 +111,10 @@ pub(crate) type I8Tile =
 pub(crate) type F64Tile =
     fn(&[f64], &[f64], &[f64], &[f64], usize, usize, bool, &mut [f32; MR * NR]);
 /// [`Kernels::i16_tile`].
-pub(crate) type I16Tile = fn(&PlaneTile, &PlaneTile, usize, usize, Terms, &mut [f32; MR * NR]);
+/// Arguments after the tiles: blocks (chunks), their length, chunks per
+/// block term.
+pub(crate) type I16Tile =
+    fn(&PlaneTile, &PlaneTile, usize, usize, usize, Terms, &mut [f32; MR * NR]);
 
 /// How the i16 kernel rounds a block's term `S·P` to f32 (the planner's
 /// choice; every way gives the same bits where the planner allows it).
@@ -123,16 +126,16 @@ pub(crate) enum Terms {
     /// Every scale product is a power of two: `f32(S·P)` from f64.
     Pow2,
     /// As `Pow2`, and each operand's factor `s·2^(e0 + shift)` and their
-    /// product lie in f32's normal range, as does every `S·P`: a block
-    /// summed in one pass of planes (`S = S_pq · 2^(s_p + s_q)`) may give
+    /// product lie in f32's normal range, as does every `S·P`: a block of
+    /// one chunk, summed in one pass of planes (`S = S_pq · 2^(s_p + s_q)`) may give
     /// `f32(S_pq)` times the f32 product of the factors (one rounding,
     /// then an exact scaling).
     Pow2F32,
 }
 
 /// One packed tile of an operand split into i16 planes (`gemm::pack`'s
-/// `PackedPlanes`), for W = MR (A) or NR (B) rows, `blocks` K blocks of
-/// `kbp` (even) elements.
+/// `PackedPlanes`), for W = MR (A) or NR (B) rows, `blocks` K chunks of
+/// `kbp` (even) elements, `cpb` chunks to a block term.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PlaneTile<'a> {
     /// Number of planes.

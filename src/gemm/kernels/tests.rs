@@ -39,11 +39,15 @@ fn term_f64_rounds_once() {
     }
 }
 
-/// The dispatched f64 tile kernel (SIMD where the CPU has it) equals the
-/// portable one on the double-rounding cases above, in every lane.
+/// Each table's f64 tile kernel on this CPU equals the portable one on the
+/// double-rounding cases above, in every lane.
 #[test]
 fn f64_tile_kernels_agree() {
-    let g = KGeom { blocks: 2, kbp: 1 };
+    let g = KGeom {
+        blocks: 2,
+        kbp: 1,
+        cpb: 1,
+    };
     let cases = [
         ((1i64 << 52) + (1 << 28) - 32, (1i64 << 47) + 1),
         ((1i64 << 52) + (3 << 28) + 32, (1i64 << 47) - 1),
@@ -68,19 +72,17 @@ fn f64_tile_kernels_agree() {
     let sb: Vec<f64> = (0..2 * NR)
         .map(|j| crate::element::pow2_f64(j as i32 % 5))
         .collect();
-    let (mut want, mut got) = ([0f32; MR * NR], [0f32; MR * NR]);
+    // The kernels add to the accumulators they are given: −0 in even
+    // columns (where the subnormal terms stay subnormal), others nonzero.
+    let start: [f32; MR * NR] =
+        core::array::from_fn(|i| if i % 2 == 0 { -0.0 } else { i as f32 - 40.5 });
+    let mut want = start;
     f64_tile_portable(&a, &sa, &b, &sb, g, false, &mut want);
-    f64_tile(
-        simd::kernels(simd::detected()),
-        &a,
-        &sa,
-        &b,
-        &sb,
-        g,
-        false,
-        &mut got,
-    );
-    assert_eq!(want.map(f32::to_bits), got.map(f32::to_bits));
+    each_table(|level, k| {
+        let mut got = start;
+        f64_tile(k, &a, &sa, &b, &sb, g, false, &mut got);
+        assert_eq!(want.map(f32::to_bits), got.map(f32::to_bits), "{level:?}");
+    });
     assert!(want.iter().any(|v| v.is_subnormal()));
 }
 
@@ -147,7 +149,11 @@ fn i8_tile_kernels_agree() {
         (16, 9, 3),
         (32, 9, 3),
     ] {
-        let g = KGeom { blocks: 3, kbp };
+        let g = KGeom {
+            blocks: 3,
+            kbp,
+            cpb: 1,
+        };
         let quads = g.blocks * kbp / 4;
         let (a, b): (Vec<u32>, Vec<u32>) = if ext > 0 {
             let (av, bv) = match ext {
@@ -201,23 +207,25 @@ fn i8_tile_kernels_agree() {
 /// The i16 tile kernels against the portable one: planes dense and
 /// sparse (a block with no nonzero pair at all, too), values at the
 /// window's edge (32 products of ±8191 sum to ±2146959392, 536 below
-/// i32's end), and each way of rounding the terms. Accumulators start
-/// at −0 in places: an all-zero block still adds its +0 term.
+/// i32's end), and each way of rounding the terms; blocks of one chunk and
+/// of three (a long block's chunks summed before its one term).
+/// Accumulators start at −0 in places: an all-zero block still adds its +0
+/// term.
 #[test]
 fn i16_tile_kernels_agree() {
     let mut next = stream(0x6A09_E667_F3BC_C909);
-    let (blocks, kbp, w) = (3, 32, 13);
+    let (blocks, kbp, w) = (6, 32, 13);
     assert_eq!(crate::gemm::pack::window_bits(kbp), w);
-    let g = KGeom { blocks, kbp };
     let kp = blocks * kbp;
     let max = (1i64 << w) - 1;
-    for case in 0..6 {
+    for (case, cpb) in (0..6).flat_map(|c| [(c, 1), (c, 3)]) {
+        let g = KGeom { blocks, kbp, cpb };
         let terms = [Terms::Odd, Terms::Pow2, Terms::Pow2F32][case % 3];
         let edge = case >= 3;
         // [plane][k/2][W][2]: plane 0 dense, later planes in a few
-        // pairs of block 0 only (so block 1 is one pass of planes, the
-        // f32 terms' case); block 2 all zero in case 5 (its pair bits
-        // then all clear).
+        // pairs of chunk 0 only (so chunk 1 is one pass of planes, the
+        // f32 terms' case where a chunk is a block); chunk 2 all zero in
+        // case 5 (its pair bits then all clear).
         let make = |planes: usize, width: usize, next: &mut dyn FnMut() -> u64| {
             let mut data = vec![0i16; planes * kp * width];
             for p in 0..planes {
@@ -274,10 +282,16 @@ fn i16_tile_kernels_agree() {
             Terms::Pow2F32 => crate::element::pow2_f64((next() % 40) as i32 - 30),
         };
         let shift = |next: &mut dyn FnMut() -> u64| crate::element::pow2_f64((next() % 20) as i32);
-        let (sa, sb): (Vec<f64>, Vec<f64>) = (
-            (0..blocks * MR).map(|_| scale(&mut next)).collect(),
-            (0..blocks * NR).map(|_| scale(&mut next)).collect(),
-        );
+        // One scale per block, repeated for each of its chunks.
+        let mut scales = |width: usize| -> Vec<f64> {
+            let per_block: Vec<f64> = (0..blocks / cpb * width)
+                .map(|_| scale(&mut next))
+                .collect();
+            (0..blocks * width)
+                .map(|i| per_block[(i / width / cpb) * width + i % width])
+                .collect()
+        };
+        let (sa, sb) = (scales(MR), scales(NR));
         let (fa, fb): (Vec<f64>, Vec<f64>) = (
             (0..2 * blocks * MR).map(|_| shift(&mut next)).collect(),
             (0..3 * blocks * NR).map(|_| shift(&mut next)).collect(),
@@ -304,11 +318,16 @@ fn i16_tile_kernels_agree() {
             let mut got = start;
             i16_tile(k, &a, &b, g, terms, &mut got);
             let bits = |v: [f32; MR * NR]| v.map(f32::to_bits);
-            assert_eq!(bits(want), bits(got), "{level:?} case {case}");
+            assert_eq!(bits(want), bits(got), "{level:?} case {case} cpb {cpb}");
         });
     }
     // All-zero operands: each block's term is +0 (S = 0), and
     // −0 + +0 = +0, so every −0 start ends +0.
+    let g = KGeom {
+        blocks,
+        kbp,
+        cpb: 1,
+    };
     let (ad, bd) = (vec![0i16; kp * MR], vec![0i16; kp * NR]);
     let (sa, sb) = (vec![1.0; blocks * MR], vec![1.0; blocks * NR]);
     let (fa, fb) = (vec![1.0; blocks * MR], vec![1.0; blocks * NR]);
@@ -345,7 +364,11 @@ fn i16_tile_kernels_agree() {
 #[test]
 fn f64_and_i64_kernels_agree() {
     let mut next = stream(0x2545_F491_4F6C_DD1D);
-    let g = KGeom { blocks: 2, kbp: 32 };
+    let g = KGeom {
+        blocks: 2,
+        kbp: 32,
+        cpb: 1,
+    };
     let kp = g.blocks * g.kbp;
     let int = |x: u64, bits: u32| (x % (1 << bits)) as i64 - (1 << (bits - 1));
     let a: Vec<i64> = (0..kp * MR).map(|_| int(next(), 20)).collect();
@@ -462,7 +485,11 @@ fn i64_tile_rounds_sums_once() {
         [0, 0, 0, 0],
         [-1, 0, 0, 0],
     ];
-    let g = KGeom { blocks: 1, kbp: 4 };
+    let g = KGeom {
+        blocks: 1,
+        kbp: 4,
+        cpb: 1,
+    };
     let a = vec![1f64; 4 * MR];
     let mut b = vec![0f64; 4 * NR];
     for (j, col) in cols.iter().enumerate() {
@@ -489,7 +516,11 @@ fn i64_tile_rounds_sums_once() {
 #[test]
 fn i64_tile_pow2_kernels_agree() {
     let mut next = stream(0xBB67_AE85_84CA_A73B);
-    let g = KGeom { blocks: 3, kbp: 32 };
+    let g = KGeom {
+        blocks: 3,
+        kbp: 32,
+        cpb: 1,
+    };
     let kp = g.blocks * g.kbp;
     let int = |x: u64, bits: u32| ((x % (1 << bits)) as i64 - (1 << (bits - 1))) as f64;
     let a: Vec<f64> = (0..kp * MR).map(|_| int(next(), 19)).collect();

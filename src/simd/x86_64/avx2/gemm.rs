@@ -188,40 +188,68 @@ fn add_row_terms<const H: usize, const POW2: bool>(
 const IR16: usize = 4;
 const _: () = assert!(MR.is_multiple_of(IR16) && NR == 16);
 
-/// The i16 tile kernel: per block, the exact f64 sum `Σ_{p,q} S_pq ·
-/// 2^(s_p + s_q)` over the pairs of planes with a nonzero product, each
-/// `S_pq` in i32 by `vpmaddwd` (exact: `pack::window_bits`), then the f64
-/// kernel's terms, as `gemm::kernels::i16_tile_portable` does. With
-/// `Terms::Pow2F32`, a block of one pass of planes takes its term in f32
+/// The i16 tile kernel: per block term, the exact f64 sum `Σ_{p,q} S_pq ·
+/// 2^(s_p + s_q)` over its `cpb` chunks and the pairs of planes with a
+/// nonzero product, each `S_pq` in i32 by `vpmaddwd` (exact:
+/// `pack::window_bits`), then the f64 kernel's terms, as
+/// `gemm::kernels::i16_tile_portable` does. With `Terms::Pow2F32`, a block
+/// of one chunk summed in one pass of planes takes its term in f32
 /// instead: `acc + f32(S_pq)·P`, by FMA.
 ///
-/// Panics if a slice is shorter than the geometry or `kb` is odd.
-pub(super) fn i16_tile(
+/// Panics if a slice is shorter than the geometry, `kb` is odd or `cpb`
+/// does not divide `blocks`.
+pub(in crate::simd::x86_64) fn i16_tile(
     a: &PlaneTile,
     b: &PlaneTile,
     blocks: usize,
     kb: usize,
+    cpb: usize,
     terms: Terms,
     acc: &mut [f32; MR * NR],
 ) {
     let kp = blocks * kb;
     assert!(kb.is_multiple_of(2) && a.planes <= 8 && b.planes <= 8);
+    assert!(cpb > 0 && blocks.is_multiple_of(cpb));
     assert!(a.data.len() >= a.planes * kp * MR && b.data.len() >= b.planes * kp * NR);
     assert!(a.shifts.len() >= a.planes * blocks * MR && b.shifts.len() >= b.planes * blocks * NR);
     assert!(a.scales.len() >= blocks * MR && b.scales.len() >= blocks * NR);
     assert!(a.pairs.len() >= a.planes * blocks && b.pairs.len() >= b.planes * blocks);
-    // No pair past the block's end.
+    // No pair past the chunk's end.
     let past = |m: &u64| m.checked_shr(kb as u32 / 2).unwrap_or(0) != 0;
     assert!(!a.pairs.iter().chain(b.pairs).any(past));
-    // SAFETY: an entry of the AVX2 table, handed out only on a CPU with
-    // AVX2 and FMA; the reads stay within the lengths asserted above.
+    // SAFETY: an entry of the AVX2 and AVX-512 tables, handed out only on
+    // a CPU with AVX2 and FMA (every AVX-512 level requires both:
+    // `simd::level_of`); the reads stay within the lengths asserted above.
     unsafe {
         match terms {
-            Terms::Odd => i16_tile_impl::<false, false>(a, b, blocks, kb, acc),
-            Terms::Pow2 => i16_tile_impl::<true, false>(a, b, blocks, kb, acc),
-            Terms::Pow2F32 => i16_tile_impl::<true, true>(a, b, blocks, kb, acc),
+            Terms::Odd => i16_tile_impl::<false, false>(a, b, blocks, kb, cpb, acc),
+            Terms::Pow2 => i16_tile_impl::<true, false>(a, b, blocks, kb, cpb, acc),
+            Terms::Pow2F32 => i16_tile_impl::<true, true>(a, b, blocks, kb, cpb, acc),
         }
     }
+}
+
+/// The pairs of planes `(p, q, pair mask)` of chunk `blk` with a nonzero
+/// product, into `passes`; returns their count (at most 64).
+#[inline]
+fn plane_passes(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    blocks: usize,
+    blk: usize,
+    passes: &mut [(usize, usize, u64); 64],
+) -> usize {
+    let mut n = 0;
+    for p in 0..a.planes {
+        for q in 0..b.planes {
+            let pairs = a.pairs[p * blocks + blk] & b.pairs[q * blocks + blk];
+            if pairs != 0 {
+                passes[n] = (p, q, pairs);
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 /// # Safety
@@ -232,6 +260,7 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
     b: &PlaneTile,
     blocks: usize,
     kb: usize,
+    cpb: usize,
     acc: &mut [f32; MR * NR],
 ) {
     let kp = blocks * kb;
@@ -239,41 +268,31 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
         // SAFETY: v holds 16 f64 (NR).
         core::array::from_fn(|h| unsafe { _mm256_loadu_pd(v.as_ptr().add(4 * h)) })
     };
+    // The planes' data from chunk blk's first pair on.
+    let planes = |p: usize, q: usize, blk: usize| {
+        let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
+        (&a.data[at(p, MR)..], &b.data[at(q, NR)..])
+    };
     let mut passes = [(0, 0, 0u64); 64];
-    for blk in 0..blocks {
-        let sbv = load4(&b.scales[blk * NR..][..NR]);
-        let mut n = 0;
-        for p in 0..a.planes {
-            for q in 0..b.planes {
-                let pairs = a.pairs[p * blocks + blk] & b.pairs[q * blocks + blk];
-                if pairs != 0 {
-                    passes[n] = (p, q, pairs);
-                    n += 1;
-                }
-            }
-        }
-        // The planes' data from this block's first pair on.
-        let planes = |p: usize, q: usize| {
-            let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
-            (&a.data[at(p, MR)..], &b.data[at(q, NR)..])
-        };
-        if F32 && n == 1 {
+    for first in (0..blocks).step_by(cpb) {
+        let sbv = load4(&b.scales[first * NR..][..NR]);
+        if F32 && cpb == 1 && plane_passes(a, b, blocks, first, &mut passes) == 1 {
             let (p, q, pairs) = passes[0];
             // B's factors s·2^(e0 + shift) in f32 (exact: `Terms::Pow2F32`).
-            let fb = load4(&b.shifts[(q * blocks + blk) * NR..][..NR]);
+            let fb = load4(&b.shifts[(q * blocks + first) * NR..][..NR]);
             let fb: [__m256; 2] = core::array::from_fn(|c| {
                 let lo = _mm256_cvtpd_ps(_mm256_mul_pd(sbv[2 * c], fb[2 * c]));
                 let hi = _mm256_cvtpd_ps(_mm256_mul_pd(sbv[2 * c + 1], fb[2 * c + 1]));
                 _mm256_set_m128(hi, lo)
             });
-            let (ap, bp) = planes(p, q);
+            let (ap, bp) = planes(p, q, first);
             for r0 in (0..MR).step_by(IR16) {
-                // SAFETY: the block's pairs of both planes are in bounds
+                // SAFETY: the chunk's pairs of both planes are in bounds
                 // (asserted by `i16_tile`).
                 let s = unsafe { madd_block(ap, bp, r0, pairs) };
                 for (r, sr) in s.iter().enumerate() {
-                    let row = blk * MR + r0 + r;
-                    let fa = a.scales[row] * a.shifts[(p * blocks + blk) * MR + r0 + r];
+                    let row = first * MR + r0 + r;
+                    let fa = a.scales[row] * a.shifts[(p * blocks + first) * MR + r0 + r];
                     let fa = _mm256_set1_ps(fa as f32);
                     let out = &mut acc[(r0 + r) * NR..][..NR];
                     for (c, o) in out.chunks_exact_mut(8).enumerate() {
@@ -291,30 +310,35 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
         }
         for r0 in (0..MR).step_by(IR16) {
             let mut sd = [[_mm256_setzero_pd(); 4]; IR16];
-            for &(p, q, pairs) in &passes[..n] {
-                let (ap, bp) = planes(p, q);
-                // SAFETY: the block's pairs of both planes are in bounds
-                // (asserted by `i16_tile`).
-                let s = unsafe { madd_block(ap, bp, r0, pairs) };
-                let fb = load4(&b.shifts[(q * blocks + blk) * NR..][..NR]);
-                let fa = &a.shifts[(p * blocks + blk) * MR + r0..][..IR16];
-                for ((sr, dr), &far) in s.iter().zip(&mut sd).zip(fa) {
-                    let far = _mm256_set1_pd(far);
-                    let halves = [
-                        _mm256_castsi256_si128(sr[0]),
-                        _mm256_extracti128_si256::<1>(sr[0]),
-                        _mm256_castsi256_si128(sr[1]),
-                        _mm256_extracti128_si256::<1>(sr[1]),
-                    ];
-                    for ((dv, half), &fbv) in dr.iter_mut().zip(halves).zip(&fb) {
-                        // Exact: S_pq·2^(s_p + s_q) and the sum.
-                        let f = _mm256_mul_pd(far, fbv);
-                        *dv = _mm256_fmadd_pd(_mm256_cvtepi32_pd(half), f, *dv);
+            for blk in first..first + cpb {
+                let n = plane_passes(a, b, blocks, blk, &mut passes);
+                for &(p, q, pairs) in &passes[..n] {
+                    let (ap, bp) = planes(p, q, blk);
+                    // SAFETY: the chunk's pairs of both planes are in
+                    // bounds (asserted by `i16_tile`).
+                    let s = unsafe { madd_block(ap, bp, r0, pairs) };
+                    let fb = load4(&b.shifts[(q * blocks + blk) * NR..][..NR]);
+                    let fa = &a.shifts[(p * blocks + blk) * MR + r0..][..IR16];
+                    for ((sr, dr), &far) in s.iter().zip(&mut sd).zip(fa) {
+                        let far = _mm256_set1_pd(far);
+                        let halves = [
+                            _mm256_castsi256_si128(sr[0]),
+                            _mm256_extracti128_si256::<1>(sr[0]),
+                            _mm256_castsi256_si128(sr[1]),
+                            _mm256_extracti128_si256::<1>(sr[1]),
+                        ];
+                        for ((dv, half), &fbv) in dr.iter_mut().zip(halves).zip(&fb) {
+                            // Exact: S_pq·2^(s_p + s_q), and the sum (a
+                            // sum of the block's products, which the
+                            // planner bounds).
+                            let f = _mm256_mul_pd(far, fbv);
+                            *dv = _mm256_fmadd_pd(_mm256_cvtepi32_pd(half), f, *dv);
+                        }
                     }
                 }
             }
             for (r, sr) in sd.iter().enumerate() {
-                let sar = _mm256_set1_pd(a.scales[blk * MR + r0 + r]);
+                let sar = _mm256_set1_pd(a.scales[first * MR + r0 + r]);
                 add_row_terms::<4, POW2>(sr, sar, &sbv, &mut acc[(r0 + r) * NR..][..NR]);
             }
         }
