@@ -14,8 +14,8 @@ mod gemm;
 mod rng;
 
 /// The i16 GEMM tile, which the AVX-512 tables share: on Zen 4 its 256-bit
-/// `vpmaddwd` sums ran MX and per-tensor FP8 GEMMs 1.2–1.4× faster than
-/// the AVX-512 f64 tile (README, Performance).
+/// `vpmaddwd` sums beat the AVX-512 f64 tile for these operands (README,
+/// Performance, "The i16 kernel").
 pub(in crate::simd::x86_64) use gemm::i16_tile;
 
 use crate::simd::table::ElementMap;
