@@ -659,6 +659,11 @@ mod tests {
     #[test]
     fn planes_rebuild_every_element() {
         planes_rebuild(MxFp8E4M3::default(), 2, 96);
+        if cfg!(miri) {
+            // The packer's memory accesses, in short and long blocks.
+            planes_rebuild(Fp8Tensorwise::<E4M3>::current(), 2, 100);
+            return;
+        }
         planes_rebuild(MxFp8E5M2::default(), 3, 96);
         planes_rebuild(MxFp6E3M2::default(), 1, 96);
         // Long blocks in chunks of 32: one block of 100 (four chunks, the

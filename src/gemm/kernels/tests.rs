@@ -218,7 +218,14 @@ fn i16_tile_kernels_agree() {
     assert_eq!(crate::gemm::pack::window_bits(kbp), w);
     let kp = blocks * kbp;
     let max = (1i64 << w) - 1;
-    for (case, cpb) in (0..6).flat_map(|c| [(c, 1), (c, 3)]) {
+    // Under Miri (portable code only, its table being the only one) two
+    // cases check the kernel's memory accesses; all twelve took ten minutes.
+    let cases: Vec<(usize, usize)> = if cfg!(miri) {
+        vec![(2, 1), (5, 3)]
+    } else {
+        (0..6).flat_map(|c| [(c, 1), (c, 3)]).collect()
+    };
+    for (case, cpb) in cases {
         let g = KGeom { blocks, kbp, cpb };
         let terms = [Terms::Odd, Terms::Pow2, Terms::Pow2F32][case % 3];
         let edge = case >= 3;
