@@ -5,3 +5,4 @@
 //! tables, which `simd::kernels` hands out after checking the CPU.
 pub(super) mod avx2;
 pub(super) mod avx512;
+mod planes;

@@ -11,12 +11,13 @@ mod amax;
 mod decode;
 mod encode;
 mod gemm;
+mod i16;
 mod rng;
 
-/// The i16 GEMM tile, which the AVX-512 tables share: on Zen 4 its 256-bit
-/// `vpmaddwd` sums beat the AVX-512 f64 tile for these operands (README,
-/// Performance, "The i16 kernel").
-pub(in crate::simd::x86_64) use gemm::i16_tile;
+/// The i16 GEMM tile, which the plain AVX-512 table shares (the VNNI one
+/// has its own): on Zen 4 its 256-bit `vpmaddwd` sums beat the AVX-512 f64
+/// tile for these operands (README, Performance, "The i16 kernel").
+pub(in crate::simd::x86_64) use i16::i16_tile;
 
 use crate::simd::table::ElementMap;
 use crate::simd::table::{PORTABLE, amax_of_bits};
@@ -33,7 +34,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     sr_draws: Some(sr_draws),
     i8_tile: Some(gemm::i8_tile),
     f64_tile: Some(gemm::f64_tile),
-    i16_tile: Some(gemm::i16_tile),
+    i16_tile: Some(i16::i16_tile),
     i64_block: Some(gemm::i64_block),
     ..PORTABLE
 };

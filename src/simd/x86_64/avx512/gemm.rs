@@ -126,7 +126,7 @@ pub(super) fn f64_tile(
 
 /// `S·P` rounded to odd (53 bits), then to f32: see `gemm::kernels::term_f64`.
 #[target_feature(enable = "avx512f,avx512dq")]
-fn term(s: __m512d, p: __m512d) -> __m256 {
+pub(super) fn term(s: __m512d, p: __m512d) -> __m256 {
     let hi = _mm512_mul_pd(s, p);
     let lo = _mm512_fmsub_pd(s, p, hi);
     let hb = _mm512_castpd_si512(hi);

@@ -10,6 +10,7 @@ mod amax;
 mod decode;
 mod encode;
 mod gemm;
+mod i16;
 mod rng;
 
 use crate::simd::table::ElementMap;
@@ -29,8 +30,7 @@ const AVX512: Kernels = Kernels {
     i8_tile: None,
     f64_tile: Some(gemm::f64_tile),
     // The AVX2 one (this level implies AVX2 and FMA): faster on Zen 4 than
-    // the f64 tile it replaces for these operands; a 512-bit port is not
-    // written.
+    // the f64 tile for these operands. The 512-bit one needs VNNI.
     i16_tile: Some(super::avx2::i16_tile),
     i64_block: Some(gemm::i64_block),
     i64_tile: Some(gemm::i64_tile),
@@ -40,9 +40,10 @@ const AVX512: Kernels = Kernels {
 pub(in crate::simd) static KERNELS: Kernels = AVX512;
 
 /// The table of [`Level::Avx512Vnni`](crate::simd::Level::Avx512Vnni): AVX-512 plus `vpdpbusd` for the i8
-/// GEMM tiles.
+/// GEMM tiles and `vpdpwssd` for the i16 ones.
 pub(in crate::simd) static KERNELS_VNNI: Kernels = Kernels {
     i8_tile: Some(gemm::i8_tile),
+    i16_tile: Some(i16::i16_tile),
     ..AVX512
 };
 

@@ -1,0 +1,180 @@
+//! The AVX2 i16 GEMM tile: the arithmetic of
+//! `gemm::kernels::i16_tile_portable`, which is its specification (the
+//! planner, `gemm::plan`, says why it is exact), in register blocks of 4
+//! rows × 16 columns.
+
+use super::gemm::add_row_terms;
+use crate::simd::x86_64::planes;
+use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, PlaneTile, Terms};
+use core::arch::x86_64::*;
+
+/// Rows per register block of the i16 kernel: 4 rows × 16 columns of i32
+/// sums are 8 ymm, with 2 for B's pair row and 1 for A's broadcast.
+const IR16: usize = 4;
+const _: () = assert!(MR.is_multiple_of(IR16) && NR == 16);
+
+/// The i16 tile kernel: per block term, the exact f64 sum `Σ_{p,q} S_pq ·
+/// 2^(s_p + s_q)` over its `cpb` chunks and the pairs of planes with a
+/// nonzero product, each `S_pq` in i32 by `vpmaddwd` (exact:
+/// `pack::window_bits`), then the f64 kernel's terms, as
+/// `gemm::kernels::i16_tile_portable` does. With `Terms::Pow2F32`, a block
+/// of one chunk summed in one pass of planes takes its term in f32
+/// instead: `acc + f32(S_pq)·P`, by FMA.
+///
+/// Panics if a slice is shorter than the geometry, `kb` is odd or `cpb`
+/// does not divide `blocks`.
+pub(in crate::simd::x86_64) fn i16_tile(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    blocks: usize,
+    kb: usize,
+    cpb: usize,
+    terms: Terms,
+    acc: &mut [f32; MR * NR],
+) {
+    planes::check(a, b, blocks, kb, cpb);
+    // SAFETY: an entry of the AVX2 table and the plain AVX-512 one,
+    // handed out only on a CPU with AVX2 and FMA (every AVX-512 level
+    // requires both: `simd::level_of`); the reads stay within the lengths
+    // `planes::check` asserts.
+    unsafe {
+        match terms {
+            Terms::Odd => i16_tile_impl::<false, false>(a, b, blocks, kb, cpb, acc),
+            Terms::Pow2 => i16_tile_impl::<true, false>(a, b, blocks, kb, cpb, acc),
+            Terms::Pow2F32 => i16_tile_impl::<true, true>(a, b, blocks, kb, cpb, acc),
+        }
+    }
+}
+
+/// # Safety
+/// As [`i16_tile`] asserts.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    blocks: usize,
+    kb: usize,
+    cpb: usize,
+    acc: &mut [f32; MR * NR],
+) {
+    let kp = blocks * kb;
+    let load4 = |v: &[f64]| -> [__m256d; 4] {
+        // SAFETY: v holds 16 f64 (NR).
+        core::array::from_fn(|h| unsafe { _mm256_loadu_pd(v.as_ptr().add(4 * h)) })
+    };
+    // The planes' data from chunk blk's first pair on.
+    let data = |p: usize, q: usize, blk: usize| {
+        let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
+        (&a.data[at(p, MR)..], &b.data[at(q, NR)..])
+    };
+    let mut passes = [(0, 0, 0u64); 64];
+    for first in (0..blocks).step_by(cpb) {
+        let sbv = load4(&b.scales[first * NR..][..NR]);
+        if F32 && cpb == 1 && planes::passes(a, b, blocks, first, &mut passes) == 1 {
+            let (p, q, pairs) = passes[0];
+            // B's factors s·2^(e0 + shift) in f32 (exact: `Terms::Pow2F32`).
+            let fb = load4(&b.shifts[(q * blocks + first) * NR..][..NR]);
+            let fb: [__m256; 2] = core::array::from_fn(|c| {
+                let lo = _mm256_cvtpd_ps(_mm256_mul_pd(sbv[2 * c], fb[2 * c]));
+                let hi = _mm256_cvtpd_ps(_mm256_mul_pd(sbv[2 * c + 1], fb[2 * c + 1]));
+                _mm256_set_m128(hi, lo)
+            });
+            let (ap, bp) = data(p, q, first);
+            for r0 in (0..MR).step_by(IR16) {
+                // SAFETY: the chunk's pairs of both planes are in bounds
+                // (asserted by `i16_tile`).
+                let s = unsafe { madd_block(ap, bp, r0, pairs) };
+                for (r, sr) in s.iter().enumerate() {
+                    let row = first * MR + r0 + r;
+                    let fa = a.scales[row] * a.shifts[(p * blocks + first) * MR + r0 + r];
+                    let fa = _mm256_set1_ps(fa as f32);
+                    let out = &mut acc[(r0 + r) * NR..][..NR];
+                    for (c, o) in out.chunks_exact_mut(8).enumerate() {
+                        let pv = _mm256_mul_ps(fa, fb[c]);
+                        // SAFETY: o holds 8 f32.
+                        unsafe {
+                            let o = o.as_mut_ptr();
+                            let t = _mm256_cvtepi32_ps(sr[c]);
+                            _mm256_storeu_ps(o, _mm256_fmadd_ps(t, pv, _mm256_loadu_ps(o)));
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        for r0 in (0..MR).step_by(IR16) {
+            let mut sd = [[_mm256_setzero_pd(); 4]; IR16];
+            for blk in first..first + cpb {
+                let n = planes::passes(a, b, blocks, blk, &mut passes);
+                for &(p, q, pairs) in &passes[..n] {
+                    let (ap, bp) = data(p, q, blk);
+                    // SAFETY: the chunk's pairs of both planes are in
+                    // bounds (asserted by `i16_tile`).
+                    let s = unsafe { madd_block(ap, bp, r0, pairs) };
+                    let fb = load4(&b.shifts[(q * blocks + blk) * NR..][..NR]);
+                    let fa = &a.shifts[(p * blocks + blk) * MR + r0..][..IR16];
+                    for ((sr, dr), &far) in s.iter().zip(&mut sd).zip(fa) {
+                        let far = _mm256_set1_pd(far);
+                        let halves = [
+                            _mm256_castsi256_si128(sr[0]),
+                            _mm256_extracti128_si256::<1>(sr[0]),
+                            _mm256_castsi256_si128(sr[1]),
+                            _mm256_extracti128_si256::<1>(sr[1]),
+                        ];
+                        for ((dv, half), &fbv) in dr.iter_mut().zip(halves).zip(&fb) {
+                            // Exact: S_pq·2^(s_p + s_q), and the sum (a
+                            // sum of the block's products, which the
+                            // planner bounds).
+                            let f = _mm256_mul_pd(far, fbv);
+                            *dv = _mm256_fmadd_pd(_mm256_cvtepi32_pd(half), f, *dv);
+                        }
+                    }
+                }
+            }
+            for (r, sr) in sd.iter().enumerate() {
+                let sar = _mm256_set1_pd(a.scales[first * MR + r0 + r]);
+                add_row_terms::<4, POW2>(sr, sar, &sbv, &mut acc[(r0 + r) * NR..][..NR]);
+            }
+        }
+    }
+}
+
+/// The i32 sums `Σ a[k][r0 + r]·b[k][j]` over pairs i of the packed i16
+/// tiles (`[pair][MR][2]`, `[pair][NR][2]`) for each bit i of `pairs`,
+/// rows `r0..r0 + 4`, all 16 columns (columns 0–7 in `[r][0]`).
+///
+/// # Safety
+/// Pair i of both tiles must be in bounds for each bit i; `r0 + 4 ≤ MR`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn madd_block(a: &[i16], b: &[i16], r0: usize, mut pairs: u64) -> [[__m256i; 2]; IR16] {
+    let mut s = [[_mm256_setzero_si256(); 2]; IR16];
+    let mut step = |p: usize| {
+        // SAFETY: pair p of both tiles is in bounds (the caller's).
+        unsafe {
+            let bp = b.as_ptr().add(p * NR * 2);
+            let bv = [
+                _mm256_loadu_si256(bp.cast()),
+                _mm256_loadu_si256(bp.add(16).cast()),
+            ];
+            let ap = a.as_ptr().add((p * MR + r0) * 2).cast::<i32>();
+            for (r, sr) in s.iter_mut().enumerate() {
+                // Row r's pair (a[2p], a[2p + 1]) in every 32-bit lane.
+                let av = _mm256_set1_epi32(ap.add(r).read_unaligned());
+                for (sv, &bh) in sr.iter_mut().zip(&bv) {
+                    *sv = _mm256_add_epi32(*sv, _mm256_madd_epi16(av, bh));
+                }
+            }
+        }
+    };
+    if pairs & pairs.wrapping_add(1) == 0 {
+        // The dense case (every pair from the first): a counted loop.
+        (0..pairs.count_ones() as usize).for_each(&mut step);
+    } else {
+        while pairs != 0 {
+            step(pairs.trailing_zeros() as usize);
+            pairs &= pairs - 1;
+        }
+    }
+    s
+}

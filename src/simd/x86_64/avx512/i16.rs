@@ -1,0 +1,181 @@
+//! The AVX-512 VNNI i16 GEMM tile: the arithmetic of
+//! `gemm::kernels::i16_tile_portable` (the planner, `gemm::plan`, says why
+//! it is exact) on 512-bit registers. One zmm holds a row's 16 i32 sums,
+//! so a register block is the whole MR×NR tile: 8 rows of i32 sums and 16
+//! zmm of f64 sums fit the 32 registers, where the 256-bit tile spills
+//! its f64 sums. `vpdpwssd` multiplies a row's broadcast pair by B's 16
+//! pairs and adds into the sums in one instruction (`vpmaddwd` and
+//! `vpaddd` on AVX2).
+
+use super::gemm::term;
+use crate::simd::x86_64::planes;
+use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, PlaneTile, Terms};
+use core::arch::x86_64::*;
+
+/// The i16 tile kernel: per block term, the exact f64 sum `Σ_{p,q} S_pq ·
+/// 2^(s_p + s_q)` over its `cpb` chunks and the pairs of planes with a
+/// nonzero product, each `S_pq` in i32 by `vpdpwssd` (exact:
+/// `pack::window_bits`), then the f64 kernel's terms. With
+/// `Terms::Pow2F32`, a block of one chunk summed in one pass of planes
+/// takes its term in f32 instead: `acc + f32(S_pq)·P`, by FMA. Both as
+/// the AVX2 tile computes them, operation for operation.
+///
+/// Panics if a slice is shorter than the geometry, `kb` is odd or `cpb`
+/// does not divide `blocks`.
+pub(super) fn i16_tile(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    blocks: usize,
+    kb: usize,
+    cpb: usize,
+    terms: Terms,
+    acc: &mut [f32; MR * NR],
+) {
+    planes::check(a, b, blocks, kb, cpb);
+    // SAFETY: an entry of `KERNELS_VNNI`, handed out only on a CPU with
+    // AVX-512 F, BW, DQ, VL and VNNI; the reads stay within the lengths
+    // `planes::check` asserts.
+    unsafe {
+        match terms {
+            Terms::Odd => i16_tile_impl::<false, false>(a, b, blocks, kb, cpb, acc),
+            Terms::Pow2 => i16_tile_impl::<true, false>(a, b, blocks, kb, cpb, acc),
+            Terms::Pow2F32 => i16_tile_impl::<true, true>(a, b, blocks, kb, cpb, acc),
+        }
+    }
+}
+
+/// # Safety
+/// As [`i16_tile`] asserts.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni")]
+unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    blocks: usize,
+    kb: usize,
+    cpb: usize,
+    acc: &mut [f32; MR * NR],
+) {
+    let kp = blocks * kb;
+    let load2 = |v: &[f64]| -> [__m512d; 2] {
+        let v = &v[..NR];
+        // SAFETY: v holds 16 f64.
+        unsafe {
+            [
+                _mm512_loadu_pd(v.as_ptr()),
+                _mm512_loadu_pd(v.as_ptr().add(8)),
+            ]
+        }
+    };
+    let wide = |lo: __m256, hi: __m256| _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi);
+    // The planes' data from chunk blk's first pair on.
+    let data = |p: usize, q: usize, blk: usize| {
+        let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
+        (&a.data[at(p, MR)..], &b.data[at(q, NR)..])
+    };
+    let out = acc.as_mut_ptr();
+    let mut passes = [(0, 0, 0u64); 64];
+    for first in (0..blocks).step_by(cpb) {
+        let sbv = load2(&b.scales[first * NR..]);
+        if F32 && cpb == 1 && planes::passes(a, b, blocks, first, &mut passes) == 1 {
+            let (p, q, pairs) = passes[0];
+            // B's factors s·2^(e0 + shift) in f32 (exact: `Terms::Pow2F32`).
+            let fb = load2(&b.shifts[(q * blocks + first) * NR..]);
+            let fb = wide(
+                _mm512_cvtpd_ps(_mm512_mul_pd(sbv[0], fb[0])),
+                _mm512_cvtpd_ps(_mm512_mul_pd(sbv[1], fb[1])),
+            );
+            let (ap, bp) = data(p, q, first);
+            // SAFETY: the chunk's pairs of both planes are in bounds
+            // (asserted by `i16_tile`).
+            let s = unsafe { madd_tile(ap, bp, pairs) };
+            let fa = &a.shifts[(p * blocks + first) * MR..][..MR];
+            let sa = &a.scales[first * MR..][..MR];
+            for (r, (sr, (&far, &sar))) in s.iter().zip(fa.iter().zip(sa)).enumerate() {
+                let pv = _mm512_mul_ps(_mm512_set1_ps((sar * far) as f32), fb);
+                // SAFETY: acc holds MR·NR f32; row r's NR start at r·NR.
+                unsafe {
+                    let o = out.add(r * NR);
+                    let t = _mm512_fmadd_ps(_mm512_cvtepi32_ps(*sr), pv, _mm512_loadu_ps(o));
+                    _mm512_storeu_ps(o, t);
+                }
+            }
+            continue;
+        }
+        let mut sd = [[_mm512_setzero_pd(); 2]; MR];
+        for blk in first..first + cpb {
+            let n = planes::passes(a, b, blocks, blk, &mut passes);
+            for &(p, q, pairs) in &passes[..n] {
+                let (ap, bp) = data(p, q, blk);
+                // SAFETY: the chunk's pairs of both planes are in bounds
+                // (asserted by `i16_tile`).
+                let s = unsafe { madd_tile(ap, bp, pairs) };
+                let fb = load2(&b.shifts[(q * blocks + blk) * NR..]);
+                let fa = &a.shifts[(p * blocks + blk) * MR..][..MR];
+                for ((sr, dr), &far) in s.iter().zip(&mut sd).zip(fa) {
+                    let far = _mm512_set1_pd(far);
+                    let halves = [
+                        _mm512_castsi512_si256(*sr),
+                        _mm512_extracti64x4_epi64::<1>(*sr),
+                    ];
+                    for ((dv, half), &fbv) in dr.iter_mut().zip(halves).zip(&fb) {
+                        // Exact: S_pq·2^(s_p + s_q), and the sum (a sum of
+                        // the block's products, which the planner bounds).
+                        let f = _mm512_mul_pd(far, fbv);
+                        *dv = _mm512_fmadd_pd(_mm512_cvtepi32_pd(half), f, *dv);
+                    }
+                }
+            }
+        }
+        let sa = &a.scales[first * MR..][..MR];
+        for (r, (sr, &sar)) in sd.iter().zip(sa).enumerate() {
+            let sar = _mm512_set1_pd(sar);
+            let t: [__m256; 2] = core::array::from_fn(|h| {
+                let p = _mm512_mul_pd(sar, sbv[h]);
+                if POW2 {
+                    _mm512_cvtpd_ps(_mm512_mul_pd(sr[h], p))
+                } else {
+                    term(sr[h], p)
+                }
+            });
+            // SAFETY: acc holds MR·NR f32; row r's NR start at r·NR.
+            unsafe {
+                let o = out.add(r * NR);
+                _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), wide(t[0], t[1])));
+            }
+        }
+    }
+}
+
+/// The i32 sums `Σ a[k][r]·b[k][j]` over pairs i of the packed i16 tiles
+/// (`[pair][MR][2]`, `[pair][NR][2]`) for each bit i of `pairs`: row r's
+/// 16 columns in `[r]`.
+///
+/// # Safety
+/// Pair i of both tiles must be in bounds for each bit i.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn madd_tile(a: &[i16], b: &[i16], mut pairs: u64) -> [__m512i; MR] {
+    let mut s = [_mm512_setzero_si512(); MR];
+    let mut step = |p: usize| {
+        // SAFETY: pair p of both tiles is in bounds (the caller's).
+        unsafe {
+            let bv = _mm512_loadu_si512(b.as_ptr().add(p * NR * 2).cast());
+            let ap = a.as_ptr().add(p * MR * 2).cast::<i32>();
+            for (r, sr) in s.iter_mut().enumerate() {
+                // Row r's pair (a[2p], a[2p + 1]) in every 32-bit lane.
+                let av = _mm512_set1_epi32(ap.add(r).read_unaligned());
+                *sr = _mm512_dpwssd_epi32(*sr, av, bv);
+            }
+        }
+    };
+    if pairs & pairs.wrapping_add(1) == 0 {
+        // The dense case (every pair from the first): a counted loop.
+        (0..pairs.count_ones() as usize).for_each(&mut step);
+    } else {
+        while pairs != 0 {
+            step(pairs.trailing_zeros() as usize);
+            pairs &= pairs - 1;
+        }
+    }
+    s
+}
