@@ -67,11 +67,14 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
         let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
         (&a.data[at(p, MR)..], &b.data[at(q, NR)..])
     };
-    let mut passes = [(0, 0, 0u64); 64];
     for first in (0..blocks).step_by(cpb) {
         let sbv = load4(&b.scales[first * NR..][..NR]);
-        if F32 && cpb == 1 && planes::passes(a, b, blocks, first, &mut passes) == 1 {
-            let (p, q, pairs) = passes[0];
+        let one = if F32 && cpb == 1 {
+            planes::single_pass(a, b, blocks, first)
+        } else {
+            None
+        };
+        if let Some((p, q, pairs)) = one {
             // B's factors s·2^(e0 + shift) in f32 (exact: `Terms::Pow2F32`).
             let fb = load4(&b.shifts[(q * blocks + first) * NR..][..NR]);
             let fb: [__m256; 2] = core::array::from_fn(|c| {
@@ -105,8 +108,7 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
         for r0 in (0..MR).step_by(IR16) {
             let mut sd = [[_mm256_setzero_pd(); 4]; IR16];
             for blk in first..first + cpb {
-                let n = planes::passes(a, b, blocks, blk, &mut passes);
-                for &(p, q, pairs) in &passes[..n] {
+                planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
                     let (ap, bp) = data(p, q, blk);
                     // SAFETY: the chunk's pairs of both planes are in
                     // bounds (asserted by `i16_tile`).
@@ -129,7 +131,7 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
                             *dv = _mm256_fmadd_pd(_mm256_cvtepi32_pd(half), f, *dv);
                         }
                     }
-                }
+                });
             }
             for (r, sr) in sd.iter().enumerate() {
                 let sar = _mm256_set1_pd(a.scales[first * MR + r0 + r]);
@@ -147,9 +149,9 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
 /// Pair i of both tiles must be in bounds for each bit i; `r0 + 4 ≤ MR`.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn madd_block(a: &[i16], b: &[i16], r0: usize, mut pairs: u64) -> [[__m256i; 2]; IR16] {
+unsafe fn madd_block(a: &[i16], b: &[i16], r0: usize, pairs: u64) -> [[__m256i; 2]; IR16] {
     let mut s = [[_mm256_setzero_si256(); 2]; IR16];
-    let mut step = |p: usize| {
+    let step = |p: usize| {
         // SAFETY: pair p of both tiles is in bounds (the caller's).
         unsafe {
             let bp = b.as_ptr().add(p * NR * 2);
@@ -167,14 +169,6 @@ unsafe fn madd_block(a: &[i16], b: &[i16], r0: usize, mut pairs: u64) -> [[__m25
             }
         }
     };
-    if pairs & pairs.wrapping_add(1) == 0 {
-        // The dense case (every pair from the first): a counted loop.
-        (0..pairs.count_ones() as usize).for_each(&mut step);
-    } else {
-        while pairs != 0 {
-            step(pairs.trailing_zeros() as usize);
-            pairs &= pairs - 1;
-        }
-    }
+    planes::each_pair(pairs, step);
     s
 }

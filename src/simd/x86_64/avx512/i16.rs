@@ -73,11 +73,14 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
         (&a.data[at(p, MR)..], &b.data[at(q, NR)..])
     };
     let out = acc.as_mut_ptr();
-    let mut passes = [(0, 0, 0u64); 64];
     for first in (0..blocks).step_by(cpb) {
         let sbv = load2(&b.scales[first * NR..]);
-        if F32 && cpb == 1 && planes::passes(a, b, blocks, first, &mut passes) == 1 {
-            let (p, q, pairs) = passes[0];
+        let one = if F32 && cpb == 1 {
+            planes::single_pass(a, b, blocks, first)
+        } else {
+            None
+        };
+        if let Some((p, q, pairs)) = one {
             // B's factors s·2^(e0 + shift) in f32 (exact: `Terms::Pow2F32`).
             let fb = load2(&b.shifts[(q * blocks + first) * NR..]);
             let fb = wide(
@@ -103,8 +106,7 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
         }
         let mut sd = [[_mm512_setzero_pd(); 2]; MR];
         for blk in first..first + cpb {
-            let n = planes::passes(a, b, blocks, blk, &mut passes);
-            for &(p, q, pairs) in &passes[..n] {
+            planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
                 let (ap, bp) = data(p, q, blk);
                 // SAFETY: the chunk's pairs of both planes are in bounds
                 // (asserted by `i16_tile`).
@@ -124,7 +126,7 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
                         *dv = _mm512_fmadd_pd(_mm512_cvtepi32_pd(half), f, *dv);
                     }
                 }
-            }
+            });
         }
         let sa = &a.scales[first * MR..][..MR];
         for (r, (sr, &sar)) in sd.iter().zip(sa).enumerate() {
@@ -154,9 +156,9 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
 /// Pair i of both tiles must be in bounds for each bit i.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn madd_tile(a: &[i16], b: &[i16], mut pairs: u64) -> [__m512i; MR] {
+unsafe fn madd_tile(a: &[i16], b: &[i16], pairs: u64) -> [__m512i; MR] {
     let mut s = [_mm512_setzero_si512(); MR];
-    let mut step = |p: usize| {
+    let step = |p: usize| {
         // SAFETY: pair p of both tiles is in bounds (the caller's).
         unsafe {
             let bv = _mm512_loadu_si512(b.as_ptr().add(p * NR * 2).cast());
@@ -168,14 +170,6 @@ unsafe fn madd_tile(a: &[i16], b: &[i16], mut pairs: u64) -> [__m512i; MR] {
             }
         }
     };
-    if pairs & pairs.wrapping_add(1) == 0 {
-        // The dense case (every pair from the first): a counted loop.
-        (0..pairs.count_ones() as usize).for_each(&mut step);
-    } else {
-        while pairs != 0 {
-            step(pairs.trailing_zeros() as usize);
-            pairs &= pairs - 1;
-        }
-    }
+    planes::each_pair(pairs, step);
     s
 }
