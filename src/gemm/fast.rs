@@ -354,7 +354,7 @@ fn drive_wide<FA: BlockFormat, FB: BlockFormat, V: pack::Wide>(
     Ok(())
 }
 
-/// The i16 kernel: both operands packed as i16 planes (`pack::PackedPlanes`,
+/// The i16 kernel: both operands packed as i16 planes (`pack::planes::PackedPlanes`,
 /// `planes` of A and of B), A per task.
 #[allow(clippy::too_many_arguments)]
 fn packed_i16<FA: BlockFormat, FB: BlockFormat>(

@@ -177,7 +177,7 @@ pub(crate) enum Plan {
         pow2: bool,
     },
     /// The f64 plan's sums and terms, with each block's sum taken from
-    /// i16 planes of A and B (`pack::PackedPlanes`; `planes` of each),
+    /// i16 planes of A and B (`pack::planes::PackedPlanes`; `planes` of each),
     /// whose pairwise sums are exact in i32.
     I16 {
         terms: Terms,

@@ -1,0 +1,321 @@
+//! The i16 kernel's operands: each (row, K chunk) split into planes of
+//! i16 values whose pairwise sums are exact in i32 (README, Performance,
+//! "The i16 kernel").
+
+use super::{Codes, KGeom, Scales, decode_row, lut};
+use crate::Element;
+use crate::format::BlockFormat;
+use crate::gemm::Dims;
+use crate::simd::PlaneTile;
+use crate::tensor::QuantizedTensor;
+use rayon::prelude::*;
+
+/// An operand for the i16 kernel, split into planes so that every value
+/// fits a window of [`window_bits`] bits: in each (row, K chunk; see
+/// [`KGeom::planes`]), plane 0 holds the elements that are multiples of
+/// `2^s0`, with `s0` chosen so that the chunk's largest integer, divided by
+/// `2^s0`, fits the window; plane 1 takes the rest by the same rule, and so
+/// on ([`plane_count`] planes cover a format). Each plane's sums with
+/// another's then fit i32, and the chunk's exact sum is `Σ_{p,q} S_pq ·
+/// 2^(s_p + s_q)`. Below, "block" is the geometry's packed block, a chunk.
+///
+/// - `data`: the divided integers, `[tile][plane][pair][W][2]` (pairs run
+///   over whole chunks of `kbp` slots; W = MR for A, NR for B);
+/// - `shifts`: `2^s`, `[tile][plane][block][W]`;
+/// - `scales`: scale times `2^e0`, `[tile][block][W]` (the same for the
+///   `cpb` chunks of a scale block);
+/// - `pairs`: `[tile][plane][block]`, bit i set if pair i of the block
+///   (elements 2i, 2i + 1) holds a nonzero value in the plane, for any row.
+pub(crate) struct PackedPlanes {
+    pub planes: usize,
+    /// Each pair as one word, the first element in the low half.
+    pub data: Vec<u32>,
+    pub shifts: Vec<f64>,
+    pub scales: Vec<f64>,
+    pub pairs: Vec<u64>,
+}
+
+impl PackedPlanes {
+    /// Tile `t` (of `w` rows) as the kernels take it.
+    pub(crate) fn tile(&self, t: usize, w: usize, g: KGeom) -> PlaneTile<'_> {
+        let (n, kp) = (self.planes, g.blocks * g.kbp);
+        PlaneTile {
+            planes: n,
+            data: bytemuck::cast_slice(&self.data[t * n * kp / 2 * w..][..n * kp / 2 * w]),
+            shifts: &self.shifts[t * n * g.blocks * w..][..n * g.blocks * w],
+            scales: &self.scales[t * g.blocks * w..][..g.blocks * w],
+            pairs: &self.pairs[t * n * g.blocks..][..n * g.blocks],
+        }
+    }
+}
+
+/// The widest window `w` whose sums of `kbp` products of two values below
+/// `2^w` stay within i32: `(2^w − 1)² · kbp ≤ 2^31 − 1` (13 bits for 32-long
+/// blocks), at most 15 (i16).
+pub(crate) fn window_bits(kbp: usize) -> u32 {
+    (1..=15)
+        .rev()
+        .find(|&w| ((1u64 << w) - 1).pow(2) * kbp.max(1) as u64 <= i32::MAX as u64)
+        .unwrap_or(0)
+}
+
+/// How many planes of `w` bits cover element integers below `2^top` with
+/// at most `sig` significant bits each: past plane p's shift `s`, the rest
+/// have fewer than `s` trailing zeros, so fewer than `s + sig` bits. None if
+/// a window is too narrow to make progress (`w < sig`).
+pub(crate) fn plane_count(top: u32, sig: u32, w: u32) -> Option<usize> {
+    let (mut top, mut n) = (top, 1);
+    while top > w {
+        if w < sig || n == 8 {
+            return None;
+        }
+        top = top - w + sig - 1;
+        n += 1;
+    }
+    Some(n)
+}
+
+/// Element integers of `T`: the largest bit length and the most
+/// significant bits (bit length less trailing zeros) of any.
+pub(crate) fn int_widths<T: Element>() -> (u32, u32) {
+    let ints = Codes::new::<T>().ints.into_iter().flatten();
+    ints.filter(|&i| i != 0).fold((0, 0), |(top, sig), i| {
+        let (len, tz) = (64 - i.unsigned_abs().leading_zeros(), i.trailing_zeros());
+        (top.max(len), sig.max(len - tz))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pack_planes<F: BlockFormat>(
+    t: &QuantizedTensor<F>,
+    d: &Dims,
+    g: KGeom,
+    planes: usize,
+    total_rows: usize,
+    r0: usize,
+    rows: usize,
+    width: usize,
+    all_scales: &Scales,
+) -> PackedPlanes {
+    let table = lut::<F::Elem, i64>(|i| i);
+    let w = window_bits(g.kbp);
+    let tiles = rows.div_ceil(width);
+    let kp = g.blocks * g.kbp;
+    let mut p = PackedPlanes {
+        planes,
+        data: vec![0; tiles * planes * kp / 2 * width],
+        shifts: vec![1.0; tiles * planes * g.blocks * width],
+        scales: vec![0.0; tiles * g.blocks * width],
+        pairs: vec![0; tiles * planes * g.blocks],
+    };
+    let live = rows.min(total_rows.saturating_sub(r0));
+    p.data
+        .par_chunks_mut(planes * kp / 2 * width)
+        .zip(p.shifts.par_chunks_mut(planes * g.blocks * width))
+        .zip(p.scales.par_chunks_mut(g.blocks * width))
+        .zip(p.pairs.par_chunks_mut(planes * g.blocks))
+        .enumerate()
+        .for_each(|(tile, (((dst, shifts), scales), pairs))| {
+            let mut buf = vec![0i64; kp];
+            for j in 0..width.min(live.saturating_sub(tile * width)) {
+                let row = r0 + tile * width + j;
+                // No `buf.fill(0)` per row: the split below takes every
+                // element of the last row, leaving zeros, and decoding
+                // leaves block padding and the tail untouched.
+                // Whole scale blocks of cpb chunks; each chunk carries its
+                // block's scale.
+                decode_row(t, d, g.cpb * g.kbp, row, &table, &mut buf);
+                let row_scales = all_scales.row(row);
+                for (kb, &v) in row_scales.iter().enumerate() {
+                    for c in kb * g.cpb..(kb + 1) * g.cpb {
+                        scales[c * width + j] = v;
+                    }
+                }
+                for (kb, blk) in buf.chunks_exact_mut(g.kbp).enumerate() {
+                    // Bit lengths only: those of the OR of the |v|.
+                    let mut most = blk.iter().fold(0, |m, v| m | v.unsigned_abs());
+                    for plane in 0..planes {
+                        if most == 0 {
+                            break;
+                        }
+                        // Every value left, divided by 2^s, fits w bits.
+                        let s = (64 - most.leading_zeros()).saturating_sub(w);
+                        shifts[(plane * g.blocks + kb) * width + j] =
+                            crate::element::pow2_f64(s as i32);
+                        let (mut rest, mut bits) = (0, 0u64);
+                        let low = (1i64 << s) - 1;
+                        // Branch-free: zeros and later planes' elements
+                        // write 0 here (the slots are zero already).
+                        let mut take = |v: &mut i64| {
+                            let here = *v & low == 0;
+                            let x = if here { *v >> s } else { 0 };
+                            rest |= if here { 0 } else { v.unsigned_abs() };
+                            *v = if here { 0 } else { *v };
+                            x as i16 as u16 as u32
+                        };
+                        let base = ((plane * kp + kb * g.kbp) / 2) * width + j;
+                        let slots = dst[base..].iter_mut().step_by(width);
+                        for (i, (slot, two)) in slots.zip(blk.chunks_exact_mut(2)).enumerate() {
+                            let word = take(&mut two[0]) | take(&mut two[1]) << 16;
+                            *slot = word;
+                            bits |= ((word != 0) as u64) << i;
+                        }
+                        pairs[plane * g.blocks + kb] |= bits;
+                        most = rest;
+                    }
+                    // `plane_count` planes always take every element.
+                    debug_assert!(blk.iter().all(|&v| v == 0));
+                }
+            }
+        });
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::ScaleCodec;
+    use crate::format::{Fp8Blockwise, Fp8Tensorwise, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2};
+    use crate::gemm::check;
+    use crate::gemm::pack::CHUNK;
+    use crate::gemm::unit_exponent;
+    use crate::simd::GEMM_MR as MR;
+    use crate::tensor::{PartialBlocks, QuantizeOptions};
+    use crate::{E3M2, E4M3, E5M2};
+
+    /// Hand-worked: (2^13 − 1)²·32 = 2146959392 ≤ 2^31 − 1 = 2147483647,
+    /// and (2^14 − 1)²·32 is 4 times that; (2^15 − 1)²·2 = 2147352578;
+    /// (2^12 − 1)²·128 = 2146435200; (2^10 − 1)²·2048 = 2143291392.
+    #[test]
+    fn windows_keep_sums_in_i32() {
+        assert_eq!(window_bits(32), 13);
+        assert_eq!(window_bits(2), 15);
+        assert_eq!(window_bits(128), 12);
+        assert_eq!(window_bits(2048), 10);
+    }
+
+    /// Element integers in units of the smallest subnormal: E4M3's 448 is
+    /// 7·2^15 (18 bits) and 1.875·2^k has 4 significant bits; E5M2's
+    /// 57344·2^16 = 7·2^29 (32 bits, 3 significant); E3M2's 28·2^4 = 7·2^6
+    /// (9 bits, 3). Planes of 13 bits: E4M3 18 → 18 − 13 + 3 = 8, two;
+    /// E5M2 32 → 21 → 10, three; E3M2 one. Of 10 bits E4M3 needs three.
+    #[test]
+    fn planes_cover_each_format() {
+        assert_eq!(int_widths::<E4M3>(), (18, 4));
+        assert_eq!(int_widths::<E5M2>(), (32, 3));
+        assert_eq!(int_widths::<E3M2>(), (9, 3));
+        assert_eq!(plane_count(18, 4, 13), Some(2));
+        assert_eq!(plane_count(32, 3, 13), Some(3));
+        assert_eq!(plane_count(9, 3, 13), Some(1));
+        assert_eq!(plane_count(18, 4, 10), Some(3));
+        assert_eq!(plane_count(18, 4, 3), None);
+    }
+
+    /// Seeded data over 34 binades (so some elements reach each format's
+    /// smallest subnormal: E5M2's is 2^-31.8 of its largest), with zeros.
+    fn wide(n: usize) -> Vec<f32> {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        (0..n)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let m = 1.0 + (x >> 40) as f32 / (1u64 << 24) as f32;
+                let sign = if x & 1 == 0 { 1.0 } else { -1.0 };
+                if i % 17 == 0 {
+                    0.0
+                } else {
+                    sign * m * 2f32.powi(-(((x >> 8) % 34) as i32))
+                }
+            })
+            .collect()
+    }
+
+    /// Every element is the sum over planes of its packed value times the
+    /// plane's power of two (each value within the 13-bit window) at its
+    /// slot (block `k / kb` starts at slot `block · cpb · kbp`; the slots
+    /// past a block's end hold 0), each chunk carries its block's scale,
+    /// and a pair's bit is set exactly where some row holds a nonzero value.
+    fn planes_rebuild<F: BlockFormat>(f: F, planes: usize, cols: usize) {
+        let rows = 11;
+        let t = QuantizedTensor::quantize(
+            f,
+            &wide(rows * cols),
+            rows,
+            cols,
+            &QuantizeOptions {
+                partial_blocks: PartialBlocks::ZeroPad,
+                ..QuantizeOptions::default()
+            },
+        )
+        .unwrap();
+        let d = check(&t, &t, rows * rows).unwrap();
+        let g = KGeom::planes(&d);
+        assert_eq!(g.blocks, cols.div_ceil(d.kb) * g.cpb);
+        assert!(g.kbp <= CHUNK && g.cpb * g.kbp >= d.kb);
+        let p = pack_planes(&t, &d, g, planes, rows, 0, rows, MR, &Scales::new(&t, &d));
+        let e0 = unit_exponent::<F::Elem>();
+        let slot_of = |k: usize| (k / d.kb) * g.cpb * g.kbp + k % d.kb;
+        let mut odd = 0;
+        for r in 0..rows {
+            let (tile, j) = (r / MR, r % MR);
+            let pt = p.tile(tile, MR, g);
+            let mut slots = vec![None; g.blocks * g.kbp];
+            for k in 0..cols {
+                slots[slot_of(k)] = Some(k);
+            }
+            for (slot, k) in slots.into_iter().enumerate() {
+                let chunk = slot / g.kbp;
+                let want = k.map_or(0.0, |k| {
+                    t.element(r, k).unwrap().to_f32() as f64 * crate::element::pow2_f64(-e0)
+                });
+                let mut got = 0.0;
+                for plane in 0..planes {
+                    let v =
+                        pt.data[((plane * g.blocks * g.kbp + slot) / 2 * MR + j) * 2 + slot % 2];
+                    assert!((v as i32).abs() < 1 << 13);
+                    got += v as f64 * pt.shifts[(plane * g.blocks + chunk) * MR + j];
+                }
+                assert_eq!(got, want, "row {r} slot {slot} (k {k:?})");
+                odd += (want % 2.0 != 0.0) as usize;
+                let scale = t.scale_at(r, (chunk / g.cpb) * d.kb).unwrap().value() as f64;
+                assert_eq!(
+                    pt.scales[chunk * MR + j],
+                    scale * crate::element::pow2_f64(e0)
+                );
+            }
+        }
+        assert!(odd > 0, "no element uses the smallest unit");
+        for tile in 0..rows.div_ceil(MR) {
+            let pt = p.tile(tile, MR, g);
+            for (at, &bits) in pt.pairs.iter().enumerate() {
+                let (plane, blk) = (at / g.blocks, at % g.blocks);
+                for i in 0..g.kbp / 2 {
+                    let pair = (plane * g.blocks * g.kbp + blk * g.kbp) / 2 + i;
+                    let live = pt.data[pair * 2 * MR..][..2 * MR].iter().any(|&v| v != 0);
+                    assert_eq!(
+                        bits >> i & 1 == 1,
+                        live,
+                        "tile {tile} plane {plane} block {blk} pair {i}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn planes_rebuild_every_element() {
+        planes_rebuild(MxFp8E4M3::default(), 2, 96);
+        if cfg!(miri) {
+            // The packer's memory accesses, in short and long blocks.
+            planes_rebuild(Fp8Tensorwise::<E4M3>::current(), 2, 100);
+            return;
+        }
+        planes_rebuild(MxFp8E5M2::default(), 3, 96);
+        planes_rebuild(MxFp6E3M2::default(), 1, 96);
+        // Long blocks in chunks of 32: one block of 100 (four chunks, the
+        // last 28 slots padding) and 1×128 blocks, the last one partial.
+        planes_rebuild(Fp8Tensorwise::<E4M3>::current(), 2, 100);
+        planes_rebuild(Fp8Blockwise::<E4M3>::ACTIVATIONS, 2, 300);
+    }
+}
