@@ -13,12 +13,12 @@
 //! prints the machine (CPU model, microarchitecture, SIMD level), effective
 //! GFLOP/s (2·M·N·K / time, best of several runs) with the ratios to both
 //! baselines, and TSC cycles per 1000 multiply-adds per thread. An f64
-//! GEMM row shows the ceiling of the FP8 kernels that sum in f64 lanes
-//! (AVX-512, and blocks longer than 32); on AVX2, MX blocks of E4M3, E3M2
-//! and E5M2 sum in i16 planes instead. E4M3 x E5M2 pairs (HYBRID) need up
-//! to 55-bit sums, and E5M2 pairs 69: they run in f64 lanes (or, in MX
-//! blocks on AVX2, i16 planes) when the data leaves enough low
-//! zero bits in every integer (this uniform data does), and otherwise on
+//! GEMM row shows the rate of f64 lanes, where FP8 once summed. E4M3,
+//! E3M2 and E5M2 now sum in i16 planes whose pair sums are exact in i32
+//! (`vpdpwssd` with AVX-512 VNNI, `vpmaddwd` otherwise). E4M3 x E5M2
+//! pairs (HYBRID) need up to 55-bit sums, and E5M2 pairs 69: they take
+//! the i16 planes too when the data leaves enough low zero bits in every
+//! integer (this uniform data does), and otherwise f64 runs flushed into
 //! i64 lanes (the "30 binades" row) or the generic kernel.
 
 use blockscale::format::{
@@ -27,15 +27,9 @@ use blockscale::format::{
 use blockscale::gemm::gemm;
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
 use blockscale::{E4M3, E5M2};
-use blockscale_bench::{Blas, Machine, best};
+use blockscale_bench::{Blas, Machine, best, gemm_data as data};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
-
-fn data(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|_| (rng.next_u32() as f32 / u32::MAX as f32 - 0.5) * 4.0)
-        .collect()
-}
 
 /// Heavy-tailed data: uniform mantissas over 30 binades, so that some
 /// elements land on E4M3's and E5M2's subnormals.

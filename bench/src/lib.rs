@@ -50,6 +50,15 @@ impl std::fmt::Display for Machine {
     }
 }
 
+/// The GEMM examples' operands: `n` values uniform in [−2, 2) from `rng`
+/// (`gemm_bench` and `gemm_one` seed it with 2025).
+pub fn gemm_data(rng: &mut rand_xoshiro::Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
+    use rand_xoshiro::rand_core::Rng;
+    (0..n)
+        .map(|_| (rng.next_u32() as f32 / u32::MAX as f32 - 0.5) * 4.0)
+        .collect()
+}
+
 /// The time-stamp counter now (0 off x86-64).
 pub fn tsc() -> u64 {
     #[cfg(target_arch = "x86_64")]

@@ -1,6 +1,6 @@
 //! What the x86 i16 GEMM tiles (`avx2::i16_tile`, `avx512::i16_tile`)
-//! share: the checks their raw reads rely on, and the list of plane pairs
-//! a chunk needs.
+//! share: the checks their raw reads rely on, the walk over a chunk's
+//! pairs of planes, and the walk over a pass's pairs of K.
 
 use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, PlaneTile};
 
@@ -15,8 +15,8 @@ pub(super) fn check(a: &PlaneTile, b: &PlaneTile, blocks: usize, kb: usize, cpb:
     assert!(a.shifts.len() >= a.planes * blocks * MR && b.shifts.len() >= b.planes * blocks * NR);
     assert!(a.scales.len() >= blocks * MR && b.scales.len() >= blocks * NR);
     assert!(a.pairs.len() >= a.planes * blocks && b.pairs.len() >= b.planes * blocks);
-    // One OR over all masks, which vectorizes (a scan that stops at the
-    // first bad mask does not): this runs once per tile.
+    // One OR over all masks, with no branch per mask: this runs once per
+    // tile.
     let all = a.pairs.iter().chain(b.pairs).fold(0, |m, &x| m | x);
     assert!(all.checked_shr(kb as u32 / 2).unwrap_or(0) == 0);
 }

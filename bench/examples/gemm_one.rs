@@ -1,0 +1,98 @@
+//! One format's GEMM, repeated: a steady workload to profile.
+//!
+//! ```text
+//! cargo build --release -p blockscale-bench --example gemm_one
+//! perf record -e cpu-clock target/release/examples/gemm_one mxfp8 1024 40
+//! ```
+//!
+//! Arguments: the format (`fp8-tensor`: FP8-E4M3 per tensor; `fp8-1x128`:
+//! E4M3 1×128 activations × 128×128 weights; `mxfp8`: MXFP8-E4M3;
+//! `mxfp6`: MXFP6-E3M2; `nvfp4`: NVFP4 × NVFP4-2D; `mxfp4`), the square
+//! size (1024) and the number of calls (40). The data are `gemm_bench`'s
+//! (uniform in [−2, 2), the same seed); the GEMMs run on one thread, and the
+//! example prints the machine and the mean time per call.
+
+use blockscale::E4M3;
+use blockscale::format::{
+    BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, Nvfp4,
+};
+use blockscale::gemm::gemm;
+use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+use blockscale_bench::gemm_data;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::SeedableRng;
+use std::time::Instant;
+
+fn run<FA: BlockFormat, FB: BlockFormat>(
+    fa: FA,
+    fb: FB,
+    x: &[f32],
+    y: &[f32],
+    s: usize,
+    calls: u32,
+) {
+    let o = QuantizeOptions::default();
+    let a = QuantizedTensor::quantize(fa, x, s, s, &o).expect("quantize A");
+    let b = QuantizedTensor::quantize(fb, y, s, s, &o).expect("quantize B");
+    let mut c = vec![0f32; s * s];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a thread pool");
+    let t = Instant::now();
+    for _ in 0..calls {
+        pool.install(|| gemm(&a, &b, 1.0, 0.0, &mut c).expect("gemm"));
+    }
+    let per = t.elapsed().as_secs_f64() / f64::from(calls);
+    let gflops = 2.0 * (s as f64).powi(3) / per / 1e9;
+    println!(
+        "{} x {}, {s}^3, 1 thread: {:.2} ms per call, {gflops:.0} GFLOP/s",
+        a.format().name(),
+        b.format().name(),
+        per * 1e3
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let format = args.get(1).map_or("mxfp8", String::as_str);
+    let s: usize = args
+        .get(2)
+        .map_or(1024, |v| v.parse().expect("size: a positive integer"));
+    let calls: u32 = args
+        .get(3)
+        .map_or(40, |v| v.parse().expect("calls: a positive integer"));
+    // Not `Machine::read`: its TSC calibration would spin inside the profile.
+    let level = blockscale::simd::active();
+    println!(
+        "CPU: {}; SIMD level {}",
+        blockscale::simd::cpu(),
+        level.name()
+    );
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
+    let (x, y) = (gemm_data(&mut rng, s * s), gemm_data(&mut rng, s * s));
+    match format {
+        "fp8-tensor" => {
+            let f = Fp8Tensorwise::<E4M3>::current();
+            run(f, f, &x, &y, s, calls)
+        }
+        "fp8-1x128" => run(
+            Fp8Blockwise::<E4M3>::ACTIVATIONS,
+            Fp8Blockwise::<E4M3>::WEIGHTS,
+            &x,
+            &y,
+            s,
+            calls,
+        ),
+        "mxfp8" => run(MxFp8E4M3::default(), MxFp8E4M3::default(), &x, &y, s, calls),
+        "mxfp6" => run(MxFp6E3M2::default(), MxFp6E3M2::default(), &x, &y, s, calls),
+        "nvfp4" => run(Nvfp4::default(), Nvfp4::WEIGHTS_2D, &x, &y, s, calls),
+        "mxfp4" => run(MxFp4::default(), MxFp4::default(), &x, &y, s, calls),
+        other => {
+            eprintln!(
+                "unknown format {other:?}: fp8-tensor, fp8-1x128, mxfp8, mxfp6, nvfp4 or mxfp4"
+            );
+            std::process::exit(2);
+        }
+    }
+}
