@@ -371,7 +371,7 @@ fn packed_i16<FA: BlockFormat, FB: BlockFormat>(
     let alpha = folded_alpha(a, b, alpha);
     let g = KGeom::planes(d);
     let b_scales = pack::Scales::new(b, d);
-    let pb = pack::pack_planes(b, d, g, planes_b, d.n, 0, d.n, NR, &b_scales);
+    let pb = pack::pack_planes(kernels, b, d, g, planes_b, d.n, 0, d.n, NR, &b_scales);
     let a_scales = pack::Scales::new(a, d);
     let kp = g.blocks * g.kbp;
     let ntiles = d.n.div_ceil(NR);
@@ -385,7 +385,7 @@ fn packed_i16<FA: BlockFormat, FB: BlockFormat>(
         c,
         d,
         (alpha, beta),
-        |r0, rows| pack::pack_planes(a, d, g, planes_a, d.m, r0, rows, MR, &a_scales),
+        |r0, rows| pack::pack_planes(kernels, a, d, g, planes_a, d.m, r0, rows, MR, &a_scales),
         |pa, mt, nt, acc| {
             i16_tile(
                 kernels,

@@ -154,6 +154,8 @@ pub(crate) struct PlaneTile<'a> {
 /// [`Kernels::i64_tile`].
 pub(crate) type I64Tile =
     fn(&[f64], &[f64], &[f64], &[f64], usize, usize, usize, &mut [f32; MR * NR]);
+/// [`Kernels::split_whole`].
+pub(crate) type SplitWhole = fn(&[i64], u32, &mut [u32; 16]) -> Option<(u32, u64)>;
 /// [`Kernels::i64_block`].
 pub(crate) type I64Block = fn(&[f64], &[f64], usize, usize, usize, &mut [i64; MR * NR]);
 
@@ -224,6 +226,12 @@ pub(crate) struct Kernels {
     /// K block length, group (> 0), accumulators.
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub i64_tile: Option<I64Tile>,
+    /// The i16 GEMM's packing of a chunk that plane 0 takes whole (see
+    /// `gemm::pack::planes::split_whole`). Arguments: the chunk's element
+    /// integers (an even count, at most 32), the window's bits, the pair
+    /// words.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
+    pub split_whole: Option<SplitWhole>,
 }
 
 /// No kernels: every job runs the portable code.
@@ -240,6 +248,7 @@ pub(in crate::simd) const PORTABLE: Kernels = Kernels {
     i16_tile: None,
     i64_block: None,
     i64_tile: None,
+    split_whole: None,
 };
 
 /// The kernels of `level`, lowered to what this CPU supports ([`detected`]):

@@ -2,11 +2,11 @@
 //! i16 values whose pairwise sums are exact in i32 (README, Performance,
 //! "The i16 kernel").
 
-use super::{Codes, KGeom, Scales, decode_row, lut};
+use super::{CHUNK, Codes, KGeom, Scales, decode_row, lut};
 use crate::Element;
 use crate::format::BlockFormat;
 use crate::gemm::Dims;
-use crate::simd::PlaneTile;
+use crate::simd::{Kernels, PlaneTile};
 use crate::tensor::QuantizedTensor;
 use rayon::prelude::*;
 
@@ -85,8 +85,50 @@ pub(crate) fn int_widths<T: Element>() -> (u32, u32) {
     })
 }
 
+/// Splits a chunk (an even count, at most [`CHUNK`], of element integers)
+/// when plane 0 takes it whole: when every element is a multiple of `2^s`,
+/// `s` the bit length of the largest `|v|` less `w` (at least 0), writes
+/// pair i's word `v_2i >> s | (v_2i+1 >> s) << 16` (as i16 halves) to
+/// `words[i]` (zero past the chunk's pairs) and returns `(s, bits)`, bit i
+/// set if that word is nonzero. Else `None`, and `words` is untouched. The table's kernel (AVX-512) if
+/// it has one, else [`split_whole_portable`].
+pub(crate) fn split_whole(
+    kernels: &Kernels,
+    blk: &[i64],
+    w: u32,
+    words: &mut [u32; CHUNK / 2],
+) -> Option<(u32, u64)> {
+    match kernels.split_whole {
+        Some(split) => split(blk, w, words),
+        None => split_whole_portable(blk, w, words),
+    }
+}
+
+/// [`split_whole`]'s specification.
+pub(crate) fn split_whole_portable(
+    blk: &[i64],
+    w: u32,
+    words: &mut [u32; CHUNK / 2],
+) -> Option<(u32, u64)> {
+    let (most, ors) = blk
+        .iter()
+        .fold((0, 0), |(m, o), &v| (m | v.unsigned_abs(), o | v));
+    let s = (64 - most.leading_zeros()).saturating_sub(w);
+    if ors & ((1i64 << s) - 1) != 0 {
+        return None;
+    }
+    let mut bits = 0;
+    words.fill(0);
+    for (i, (word, two)) in words.iter_mut().zip(blk.chunks_exact(2)).enumerate() {
+        *word = (two[0] >> s) as i16 as u16 as u32 | ((two[1] >> s) as i16 as u16 as u32) << 16;
+        bits |= ((*word != 0) as u64) << i;
+    }
+    Some((s, bits))
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn pack_planes<F: BlockFormat>(
+    kernels: &Kernels,
     t: &QuantizedTensor<F>,
     d: &Dims,
     g: KGeom,
@@ -132,6 +174,20 @@ pub(crate) fn pack_planes<F: BlockFormat>(
                     }
                 }
                 for (kb, blk) in buf.chunks_exact_mut(g.kbp).enumerate() {
+                    let mut words = [0u32; CHUNK / 2];
+                    if let Some((s, bits)) = split_whole(kernels, blk, w, &mut words) {
+                        // Plane 0 takes the whole chunk (the common case),
+                        // as the first round of the loop below would.
+                        shifts[kb * width + j] = crate::element::pow2_f64(s as i32);
+                        let base = (kb * g.kbp / 2) * width + j;
+                        let slots = dst[base..].iter_mut().step_by(width);
+                        for (slot, &word) in slots.zip(&words[..g.kbp / 2]) {
+                            *slot = word;
+                        }
+                        pairs[kb] |= bits;
+                        blk.fill(0);
+                        continue;
+                    }
                     // Bit lengths only: those of the OR of the |v|.
                     let mut most = blk.iter().fold(0, |m, v| m | v.unsigned_abs());
                     for plane in 0..planes {
@@ -177,7 +233,6 @@ mod tests {
     use crate::format::ScaleCodec;
     use crate::format::{Fp8Blockwise, Fp8Tensorwise, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2};
     use crate::gemm::check;
-    use crate::gemm::pack::CHUNK;
     use crate::gemm::unit_exponent;
     use crate::simd::GEMM_MR as MR;
     use crate::tensor::{PartialBlocks, QuantizeOptions};
@@ -253,7 +308,19 @@ mod tests {
         let g = KGeom::planes(&d);
         assert_eq!(g.blocks, cols.div_ceil(d.kb) * g.cpb);
         assert!(g.kbp <= CHUNK && g.cpb * g.kbp >= d.kb);
-        let p = pack_planes(&t, &d, g, planes, rows, 0, rows, MR, &Scales::new(&t, &d));
+        let kernels = crate::simd::kernels(crate::simd::active());
+        let p = pack_planes(
+            kernels,
+            &t,
+            &d,
+            g,
+            planes,
+            rows,
+            0,
+            rows,
+            MR,
+            &Scales::new(&t, &d),
+        );
         let e0 = unit_exponent::<F::Elem>();
         let slot_of = |k: usize| (k / d.kb) * g.cpb * g.kbp + k % d.kb;
         let mut odd = 0;
@@ -317,5 +384,77 @@ mod tests {
         // last 28 slots padding) and 1×128 blocks, the last one partial.
         planes_rebuild(Fp8Tensorwise::<E4M3>::current(), 2, 100);
         planes_rebuild(Fp8Blockwise::<E4M3>::ACTIVATIONS, 2, 300);
+    }
+
+    /// Hand-worked: 7·2^15 has 18 bits, so with a 13-bit window s = 5 and
+    /// every element below is a multiple of 2^5: 7·2^10 = 0x1C00, −1 as
+    /// 0xFFFF, 192 >> 5 = 6; pair 2 is zero, pair 3 holds a 1 in its high
+    /// half. Adding 16, which 2^5 does not divide, leaves plane 0 short.
+    #[test]
+    fn split_whole_by_hand() {
+        let mut words = [7u32; CHUNK / 2];
+        let blk = [7 << 15, -32, 0, 192, 0, 0, 0, 32];
+        assert_eq!(
+            split_whole_portable(&blk, 13, &mut words),
+            Some((5, 0b1011))
+        );
+        assert_eq!(words[..4], [0xFFFF_1C00, 0x0006_0000, 0, 0x0001_0000]);
+        assert!(words[4..].iter().all(|&x| x == 0));
+        let mut words = [7u32; CHUNK / 2];
+        assert_eq!(split_whole_portable(&[7 << 15, 16], 13, &mut words), None);
+        assert_eq!(words, [7; CHUNK / 2]);
+        // Small values: s = 0, every element is its own word half.
+        assert_eq!(split_whole_portable(&[3, -3], 13, &mut words), Some((0, 1)));
+        assert_eq!(words[0], 0xFFFD_0003);
+        assert_eq!(split_whole_portable(&[0; 32], 13, &mut words), Some((0, 0)));
+    }
+
+    /// Each table's `split_whole` on this CPU equals the portable one:
+    /// chunk lengths 2 to 32, E4M3- and E5M2-sized integers of both signs
+    /// with zeros, chunks plane 0 takes whole and ones it does not, zero
+    /// chunks; the words start as a pattern, so what each leaves untouched
+    /// is checked too.
+    #[test]
+    fn split_whole_kernels_agree() {
+        use crate::simd::Level;
+        let mut x = 0x243F_6A88_85A3_08D3u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let rounds = if cfg!(miri) { 20 } else { 4000 };
+        for level in [Level::Avx2, Level::Avx512, Level::Avx512Vnni] {
+            let kernels = crate::simd::kernels(level);
+            for round in 0..rounds {
+                let n = [2, 4, 16, 30, 32][round % 5];
+                // Significands of up to 4 bits, exponents up to 15 (E4M3)
+                // or 29 (E5M2); a narrow spread keeps most chunks whole.
+                let (top, spread) = [(15, 3), (15, 12), (29, 4), (29, 30)][round / 5 % 4];
+                let e_max = next() % (top + 1);
+                let blk: Vec<i64> = (0..n)
+                    .map(|_| {
+                        let r = next();
+                        if r % 5 == 0 || round % 97 == 0 {
+                            return 0;
+                        }
+                        let e = e_max.saturating_sub(r / 8 % spread);
+                        let v = ((r >> 8) % 16) as i64 * (1i64 << e);
+                        if r & 4 == 0 { v } else { -v }
+                    })
+                    .collect();
+                let (mut want, mut got) =
+                    ([0xA5A5_5A5Au32; CHUNK / 2], [0xA5A5_5A5Au32; CHUNK / 2]);
+                let w = [13, 12, 15][round % 3];
+                let expect = split_whole_portable(&blk, w, &mut want);
+                assert_eq!(
+                    split_whole(kernels, &blk, w, &mut got),
+                    expect,
+                    "{level:?} {blk:?}"
+                );
+                assert_eq!(got, want, "{level:?} {blk:?}");
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@ mod encode;
 mod gemm;
 mod i16;
 mod rng;
+mod split;
 
 use crate::simd::table::ElementMap;
 use crate::simd::table::amax_of_bits;
@@ -34,6 +35,7 @@ const AVX512: Kernels = Kernels {
     i16_tile: Some(super::avx2::i16_tile),
     i64_block: Some(gemm::i64_block),
     i64_tile: Some(gemm::i64_tile),
+    split_whole: Some(split::split_whole),
 };
 
 /// The table of [`Level::Avx512`](crate::simd::Level::Avx512).

@@ -1,0 +1,56 @@
+//! The i16 GEMM's packing of a chunk that plane 0 takes whole
+//! (`gemm::pack::planes::split_whole` is the specification): the 32
+//! integers in four zmm, their OR and the OR of their magnitudes reduced
+//! for the shift and the check, then an arithmetic shift and a truncating
+//! narrow (`vpmovqw`) give the pairs' i16 halves in order, which are the
+//! pair words.
+
+use core::arch::x86_64::*;
+
+/// Panics if `blk` is longer than 32 or of odd length.
+pub(super) fn split_whole(blk: &[i64], w: u32, words: &mut [u32; 16]) -> Option<(u32, u64)> {
+    assert!(blk.len() <= 32 && blk.len().is_multiple_of(2));
+    // SAFETY: the CPU supports AVX-512 F, BW, DQ and VL (an entry of this
+    // module's tables, handed out only on such a CPU); the loads read
+    // lanes below `blk.len()` only, the store writes `words`' 16 u32.
+    unsafe { split_whole_impl(blk, w, words) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn split_whole_impl(blk: &[i64], w: u32, words: &mut [u32; 16]) -> Option<(u32, u64)> {
+    let n = blk.len();
+    let mut v = [_mm512_setzero_si512(); 4];
+    for (q, x) in v.iter_mut().enumerate() {
+        if q * 8 < n {
+            let m = if n - q * 8 >= 8 {
+                0xFF
+            } else {
+                (1u8 << (n - q * 8)) - 1
+            };
+            // SAFETY: the lanes `m` keeps lie within `blk` (q·8 < n).
+            *x = unsafe { _mm512_maskz_loadu_epi64(m, blk.as_ptr().add(q * 8)) };
+        }
+    }
+    let ors = _mm512_or_si512(_mm512_or_si512(v[0], v[1]), _mm512_or_si512(v[2], v[3]));
+    let abs = |x| _mm512_abs_epi64(x);
+    let most = _mm512_or_si512(
+        _mm512_or_si512(abs(v[0]), abs(v[1])),
+        _mm512_or_si512(abs(v[2]), abs(v[3])),
+    );
+    let (most, ors) = (
+        _mm512_reduce_or_epi64(most) as u64,
+        _mm512_reduce_or_epi64(ors),
+    );
+    let s = (64 - most.leading_zeros()).saturating_sub(w);
+    if ors & ((1i64 << s) - 1) != 0 {
+        return None;
+    }
+    let count = _mm_cvtsi32_si128(s as i32);
+    let h = v.map(|x| _mm512_cvtepi64_epi16(_mm512_sra_epi64(x, count)));
+    let lo = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(h[0]), h[1]);
+    let hi = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(h[2]), h[3]);
+    let all = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+    // SAFETY: `words` holds 16 u32, one zmm.
+    unsafe { _mm512_storeu_si512(words.as_mut_ptr().cast(), all) };
+    Some((s, _mm512_test_epi32_mask(all, all) as u64))
+}
