@@ -59,13 +59,15 @@ KERNELS = [
     # passes' conversion to f64 and the block terms are outside them.
     ("GEMM i16 tile, VNNI (MXFP8, FP8, MXFP6)", r"avx5123i16",
      [has(r"vpdpwssd")], ("vpdpwssd", 32)),
+    ("GEMM i16 tile, AVX-512 without VNNI (Skylake-SP)", r"avx5123i16",
+     [has(r"vpmaddwd\t.*zmm")], ("vpmaddwd", 32)),
     # The AVX2 table's tiles (CPUs without AVX-512). The i8 loops are the
     # quad loops alone: each K block's end (its f32 term) is outside them.
     ("AVX2 GEMM i8 tile, whole-block quads (NVFP4, MXFP4)", r"avx24gemm14i8_tile_blocks",
      [has(r"vpmaddubsw")], ("vpmaddubsw", 32)),
     ("AVX2 GEMM f64 tile (MXFP8, FP8)", r"avx24gemm\d+(f64_|fma_block)",
      [has(r"vfmadd...pd")], ("vfmadd...pd", 4)),
-    ("AVX2 GEMM i16 tile (MXFP8, FP8, MXFP6; AVX-512 without VNNI)", r"avx23i16",
+    ("AVX2 GEMM i16 tile (MXFP8, FP8, MXFP6)", r"avx23i16",
      [has(r"vpmaddwd")], ("vpmaddwd", 16)),
 ]
 

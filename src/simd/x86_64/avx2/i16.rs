@@ -33,10 +33,9 @@ pub(in crate::simd::x86_64) fn i16_tile(
     acc: &mut [f32; MR * NR],
 ) {
     planes::check(a, b, blocks, kb, cpb);
-    // SAFETY: an entry of the AVX2 table and the plain AVX-512 one,
-    // handed out only on a CPU with AVX2 and FMA (every AVX-512 level
-    // requires both: `simd::level_of`); the reads stay within the lengths
-    // `planes::check` asserts.
+    // SAFETY: an entry of the AVX2 table, handed out only on a CPU with
+    // AVX2 and FMA; the reads stay within the lengths `planes::check`
+    // asserts.
     unsafe {
         match terms {
             Terms::Odd => i16_tile_impl::<false, false>(a, b, blocks, kb, cpb, acc),

@@ -14,11 +14,6 @@ mod gemm;
 mod i16;
 mod rng;
 
-/// The i16 GEMM tile, which the plain AVX-512 table shares (the VNNI one
-/// has its own): on Zen 4 its 256-bit `vpmaddwd` sums beat the AVX-512 f64
-/// tile for these operands (README, Performance, "The i16 kernel").
-pub(in crate::simd::x86_64) use i16::i16_tile;
-
 use crate::simd::table::ElementMap;
 use crate::simd::table::{PORTABLE, amax_of_bits};
 use crate::simd::{Codec, Decoder, Kernels, Packing};

@@ -1,11 +1,11 @@
-//! The AVX-512 VNNI i16 GEMM tile: the arithmetic of
+//! The AVX-512 i16 GEMM tiles, with VNNI and without: the arithmetic of
 //! `gemm::kernels::i16_tile_portable` (the planner, `gemm::plan`, says why
 //! it is exact) on 512-bit registers. One zmm holds a row's 16 i32 sums,
 //! so a register block is the whole MR×NR tile: 8 rows of i32 sums and 16
 //! zmm of f64 sums fit the 32 registers, where the 256-bit tile spills
 //! its f64 sums. `vpdpwssd` multiplies a row's broadcast pair by B's 16
-//! pairs and adds into the sums in one instruction (`vpmaddwd` and
-//! `vpaddd` on AVX2).
+//! pairs and adds into the sums in one instruction; without VNNI
+//! (Skylake-SP) `vpmaddwd` and `vpaddd` do it in two, as on AVX2.
 
 use super::gemm::term;
 use crate::simd::x86_64::planes;
@@ -37,116 +37,160 @@ pub(super) fn i16_tile(
     // `planes::check` asserts.
     unsafe {
         match terms {
-            Terms::Odd => i16_tile_impl::<false, false>(a, b, blocks, kb, cpb, acc),
-            Terms::Pow2 => i16_tile_impl::<true, false>(a, b, blocks, kb, cpb, acc),
-            Terms::Pow2F32 => i16_tile_impl::<true, true>(a, b, blocks, kb, cpb, acc),
+            Terms::Odd => i16_tile_vnni::<false, false>(a, b, blocks, kb, cpb, acc),
+            Terms::Pow2 => i16_tile_vnni::<true, false>(a, b, blocks, kb, cpb, acc),
+            Terms::Pow2F32 => i16_tile_vnni::<true, true>(a, b, blocks, kb, cpb, acc),
         }
     }
 }
 
-/// # Safety
-/// As [`i16_tile`] asserts.
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni")]
-unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
+/// [`i16_tile`] without VNNI (Skylake-SP): `vpmaddwd` then `vpaddd` in
+/// place of each `vpdpwssd`, the same sums (the window keeps every pair's
+/// products and their sums in i32).
+///
+/// Panics as [`i16_tile`] does.
+pub(super) fn i16_tile_no_vnni(
     a: &PlaneTile,
     b: &PlaneTile,
     blocks: usize,
     kb: usize,
     cpb: usize,
+    terms: Terms,
     acc: &mut [f32; MR * NR],
 ) {
-    let kp = blocks * kb;
-    let load2 = |v: &[f64]| -> [__m512d; 2] {
-        let v = &v[..NR];
-        // SAFETY: v holds 16 f64.
-        unsafe {
-            [
-                _mm512_loadu_pd(v.as_ptr()),
-                _mm512_loadu_pd(v.as_ptr().add(8)),
-            ]
-        }
-    };
-    let wide = |lo: __m256, hi: __m256| _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi);
-    // The planes' data from chunk blk's first pair on.
-    let data = |p: usize, q: usize, blk: usize| {
-        let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
-        (&a.data[at(p, MR)..], &b.data[at(q, NR)..])
-    };
-    let out = acc.as_mut_ptr();
-    for first in (0..blocks).step_by(cpb) {
-        let sbv = load2(&b.scales[first * NR..]);
-        let one = if F32 && cpb == 1 {
-            planes::single_pass(a, b, blocks, first)
-        } else {
-            None
-        };
-        if let Some((p, q, pairs)) = one {
-            // B's factors s·2^(e0 + shift) in f32 (exact: `Terms::Pow2F32`).
-            let fb = load2(&b.shifts[(q * blocks + first) * NR..]);
-            let fb = wide(
-                _mm512_cvtpd_ps(_mm512_mul_pd(sbv[0], fb[0])),
-                _mm512_cvtpd_ps(_mm512_mul_pd(sbv[1], fb[1])),
-            );
-            let (ap, bp) = data(p, q, first);
-            // SAFETY: the chunk's pairs of both planes are in bounds
-            // (asserted by `i16_tile`).
-            let s = unsafe { madd_tile(ap, bp, pairs) };
-            let fa = &a.shifts[(p * blocks + first) * MR..][..MR];
-            let sa = &a.scales[first * MR..][..MR];
-            for (r, (sr, (&far, &sar))) in s.iter().zip(fa.iter().zip(sa)).enumerate() {
-                let pv = _mm512_mul_ps(_mm512_set1_ps((sar * far) as f32), fb);
-                // SAFETY: acc holds MR·NR f32; row r's NR start at r·NR.
-                unsafe {
-                    let o = out.add(r * NR);
-                    let t = _mm512_fmadd_ps(_mm512_cvtepi32_ps(*sr), pv, _mm512_loadu_ps(o));
-                    _mm512_storeu_ps(o, t);
-                }
-            }
-            continue;
-        }
-        let mut sd = [[_mm512_setzero_pd(); 2]; MR];
-        for blk in first..first + cpb {
-            planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
-                let (ap, bp) = data(p, q, blk);
-                // SAFETY: the chunk's pairs of both planes are in bounds
-                // (asserted by `i16_tile`).
-                let s = unsafe { madd_tile(ap, bp, pairs) };
-                let fb = load2(&b.shifts[(q * blocks + blk) * NR..]);
-                let fa = &a.shifts[(p * blocks + blk) * MR..][..MR];
-                for ((sr, dr), &far) in s.iter().zip(&mut sd).zip(fa) {
-                    let far = _mm512_set1_pd(far);
-                    let halves = [
-                        _mm512_castsi512_si256(*sr),
-                        _mm512_extracti64x4_epi64::<1>(*sr),
-                    ];
-                    for ((dv, half), &fbv) in dr.iter_mut().zip(halves).zip(&fb) {
-                        // Exact: S_pq·2^(s_p + s_q), and the sum (a sum of
-                        // the block's products, which the planner bounds).
-                        let f = _mm512_mul_pd(far, fbv);
-                        *dv = _mm512_fmadd_pd(_mm512_cvtepi32_pd(half), f, *dv);
-                    }
-                }
-            });
-        }
-        let sa = &a.scales[first * MR..][..MR];
-        for (r, (sr, &sar)) in sd.iter().zip(sa).enumerate() {
-            let sar = _mm512_set1_pd(sar);
-            let t: [__m256; 2] = core::array::from_fn(|h| {
-                let p = _mm512_mul_pd(sar, sbv[h]);
-                if POW2 {
-                    _mm512_cvtpd_ps(_mm512_mul_pd(sr[h], p))
-                } else {
-                    term(sr[h], p)
-                }
-            });
-            // SAFETY: acc holds MR·NR f32; row r's NR start at r·NR.
-            unsafe {
-                let o = out.add(r * NR);
-                _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), wide(t[0], t[1])));
-            }
+    planes::check(a, b, blocks, kb, cpb);
+    // SAFETY: an entry of `KERNELS`, handed out only on a CPU with
+    // AVX-512 F, BW, DQ and VL; the reads stay within the lengths
+    // `planes::check` asserts.
+    unsafe {
+        match terms {
+            Terms::Odd => i16_tile_bw::<false, false>(a, b, blocks, kb, cpb, acc),
+            Terms::Pow2 => i16_tile_bw::<true, false>(a, b, blocks, kb, cpb, acc),
+            Terms::Pow2F32 => i16_tile_bw::<true, true>(a, b, blocks, kb, cpb, acc),
         }
     }
 }
+
+/// The tile's body, once per instruction set: the two differ only in
+/// the pair step `madd_tile` (`vpdpwssd`, or `vpmaddwd` and `vpaddd`).
+/// A macro, not a generic: a function with fewer target features than
+/// the intrinsics it calls would not inline them.
+macro_rules! tile_impl {
+    ($name:ident, $features:literal, $madd:ident) => {
+        /// # Safety
+        /// As [`i16_tile`] asserts, on a CPU with the features below.
+        #[target_feature(enable = $features)]
+        unsafe fn $name<const POW2: bool, const F32: bool>(
+            a: &PlaneTile,
+            b: &PlaneTile,
+            blocks: usize,
+            kb: usize,
+            cpb: usize,
+            acc: &mut [f32; MR * NR],
+        ) {
+            let kp = blocks * kb;
+            let load2 = |v: &[f64]| -> [__m512d; 2] {
+                let v = &v[..NR];
+                // SAFETY: v holds 16 f64.
+                unsafe {
+                    [
+                        _mm512_loadu_pd(v.as_ptr()),
+                        _mm512_loadu_pd(v.as_ptr().add(8)),
+                    ]
+                }
+            };
+            let wide =
+                |lo: __m256, hi: __m256| _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi);
+            // The planes' data from chunk blk's first pair on.
+            let data = |p: usize, q: usize, blk: usize| {
+                let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
+                (&a.data[at(p, MR)..], &b.data[at(q, NR)..])
+            };
+            let out = acc.as_mut_ptr();
+            for first in (0..blocks).step_by(cpb) {
+                let sbv = load2(&b.scales[first * NR..]);
+                let one = if F32 && cpb == 1 {
+                    planes::single_pass(a, b, blocks, first)
+                } else {
+                    None
+                };
+                if let Some((p, q, pairs)) = one {
+                    // B's factors s·2^(e0 + shift) in f32 (exact: `Terms::Pow2F32`).
+                    let fb = load2(&b.shifts[(q * blocks + first) * NR..]);
+                    let fb = wide(
+                        _mm512_cvtpd_ps(_mm512_mul_pd(sbv[0], fb[0])),
+                        _mm512_cvtpd_ps(_mm512_mul_pd(sbv[1], fb[1])),
+                    );
+                    let (ap, bp) = data(p, q, first);
+                    // SAFETY: the chunk's pairs of both planes are in bounds
+                    // (asserted by `i16_tile`).
+                    let s = unsafe { $madd(ap, bp, pairs) };
+                    let fa = &a.shifts[(p * blocks + first) * MR..][..MR];
+                    let sa = &a.scales[first * MR..][..MR];
+                    for (r, (sr, (&far, &sar))) in s.iter().zip(fa.iter().zip(sa)).enumerate() {
+                        let pv = _mm512_mul_ps(_mm512_set1_ps((sar * far) as f32), fb);
+                        // SAFETY: acc holds MR·NR f32; row r's NR start at r·NR.
+                        unsafe {
+                            let o = out.add(r * NR);
+                            let t =
+                                _mm512_fmadd_ps(_mm512_cvtepi32_ps(*sr), pv, _mm512_loadu_ps(o));
+                            _mm512_storeu_ps(o, t);
+                        }
+                    }
+                    continue;
+                }
+                let mut sd = [[_mm512_setzero_pd(); 2]; MR];
+                for blk in first..first + cpb {
+                    planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
+                        let (ap, bp) = data(p, q, blk);
+                        // SAFETY: the chunk's pairs of both planes are in bounds
+                        // (asserted by `i16_tile`).
+                        let s = unsafe { $madd(ap, bp, pairs) };
+                        let fb = load2(&b.shifts[(q * blocks + blk) * NR..]);
+                        let fa = &a.shifts[(p * blocks + blk) * MR..][..MR];
+                        for ((sr, dr), &far) in s.iter().zip(&mut sd).zip(fa) {
+                            let far = _mm512_set1_pd(far);
+                            let halves = [
+                                _mm512_castsi512_si256(*sr),
+                                _mm512_extracti64x4_epi64::<1>(*sr),
+                            ];
+                            for ((dv, half), &fbv) in dr.iter_mut().zip(halves).zip(&fb) {
+                                // Exact: S_pq·2^(s_p + s_q), and the sum (a sum of
+                                // the block's products, which the planner bounds).
+                                let f = _mm512_mul_pd(far, fbv);
+                                *dv = _mm512_fmadd_pd(_mm512_cvtepi32_pd(half), f, *dv);
+                            }
+                        }
+                    });
+                }
+                let sa = &a.scales[first * MR..][..MR];
+                for (r, (sr, &sar)) in sd.iter().zip(sa).enumerate() {
+                    let sar = _mm512_set1_pd(sar);
+                    let t: [__m256; 2] = core::array::from_fn(|h| {
+                        let p = _mm512_mul_pd(sar, sbv[h]);
+                        if POW2 {
+                            _mm512_cvtpd_ps(_mm512_mul_pd(sr[h], p))
+                        } else {
+                            term(sr[h], p)
+                        }
+                    });
+                    // SAFETY: acc holds MR·NR f32; row r's NR start at r·NR.
+                    unsafe {
+                        let o = out.add(r * NR);
+                        _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), wide(t[0], t[1])));
+                    }
+                }
+            }
+        }
+    };
+}
+
+tile_impl!(
+    i16_tile_vnni,
+    "avx512f,avx512bw,avx512dq,avx512vnni",
+    madd_tile_vnni
+);
+tile_impl!(i16_tile_bw, "avx512f,avx512bw,avx512dq", madd_tile_bw);
 
 /// The i32 sums `Σ a[k][r]·b[k][j]` over pairs i of the packed i16 tiles
 /// (`[pair][MR][2]`, `[pair][NR][2]`) for each bit i of `pairs`: row r's
@@ -156,7 +200,7 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
 /// Pair i of both tiles must be in bounds for each bit i.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn madd_tile(a: &[i16], b: &[i16], pairs: u64) -> [__m512i; MR] {
+unsafe fn madd_tile_vnni(a: &[i16], b: &[i16], pairs: u64) -> [__m512i; MR] {
     let mut s = [_mm512_setzero_si512(); MR];
     let step = |p: usize| {
         // SAFETY: pair p of both tiles is in bounds (the caller's).
@@ -167,6 +211,30 @@ unsafe fn madd_tile(a: &[i16], b: &[i16], pairs: u64) -> [__m512i; MR] {
                 // Row r's pair (a[2p], a[2p + 1]) in every 32-bit lane.
                 let av = _mm512_set1_epi32(ap.add(r).read_unaligned());
                 *sr = _mm512_dpwssd_epi32(*sr, av, bv);
+            }
+        }
+    };
+    planes::each_pair(pairs, step);
+    s
+}
+
+/// [`madd_tile_vnni`] without VNNI: `vpmaddwd` sums a pair's two products
+/// into each i32 lane, `vpaddd` adds that to the row's sums.
+///
+/// # Safety
+/// Pair i of both tiles must be in bounds for each bit i.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn madd_tile_bw(a: &[i16], b: &[i16], pairs: u64) -> [__m512i; MR] {
+    let mut s = [_mm512_setzero_si512(); MR];
+    let step = |p: usize| {
+        // SAFETY: pair p of both tiles is in bounds (the caller's).
+        unsafe {
+            let bv = _mm512_loadu_si512(b.as_ptr().add(p * NR * 2).cast());
+            let ap = a.as_ptr().add(p * MR * 2).cast::<i32>();
+            for (r, sr) in s.iter_mut().enumerate() {
+                let av = _mm512_set1_epi32(ap.add(r).read_unaligned());
+                *sr = _mm512_add_epi32(*sr, _mm512_madd_epi16(av, bv));
             }
         }
     };

@@ -1,6 +1,6 @@
 //! AVX-512 (F, BW, DQ, VL) kernels, one file per job, and their tables:
 //! [`KERNELS`] for [`Level::Avx512`](crate::simd::Level::Avx512), [`KERNELS_VNNI`] for
-//! [`Level::Avx512Vnni`](crate::simd::Level::Avx512Vnni) (the same plus the i8 GEMM tile kernel).
+//! [`Level::Avx512Vnni`](crate::simd::Level::Avx512Vnni) (the same, with VNNI's i8 GEMM tile and i16 tile).
 //!
 //! Each entry below is a safe function around a `#[target_feature]` one.
 //! Its safety argument is the table's: `simd::kernels` hands these tables
@@ -30,9 +30,7 @@ const AVX512: Kernels = Kernels {
     sr_draws: Some(sr_draws),
     i8_tile: None,
     f64_tile: Some(gemm::f64_tile),
-    // The AVX2 one (this level implies AVX2 and FMA): faster on Zen 4 than
-    // the f64 tile for these operands. The 512-bit one needs VNNI.
-    i16_tile: Some(super::avx2::i16_tile),
+    i16_tile: Some(i16::i16_tile_no_vnni),
     i64_block: Some(gemm::i64_block),
     i64_tile: Some(gemm::i64_tile),
     split_whole: Some(split::split_whole),
