@@ -8,7 +8,9 @@
 //! Arguments: the format (`fp8-tensor`: FP8-E4M3 per tensor; `fp8-1x128`:
 //! E4M3 1×128 activations × 128×128 weights; `mxfp8`: MXFP8-E4M3;
 //! `mxfp6`: MXFP6-E3M2; `nvfp4`: NVFP4 × NVFP4-2D; `mxfp4`), the square
-//! size (1024) and the number of calls (40). The data are `gemm_bench`'s
+//! size (1024), the number of calls (40) and, optionally, B's row count N
+//! (the output's columns; default the size). A small N (`gemm_one mxfp8
+//! 4096 10 16`) leaves mostly A's packing to time. The data are `gemm_bench`'s
 //! (uniform in [−2, 2), the same seed); the GEMMs run on one thread, and the
 //! example prints the machine and the mean time per call.
 
@@ -28,13 +30,13 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
     fb: FB,
     x: &[f32],
     y: &[f32],
-    s: usize,
+    (s, n): (usize, usize),
     calls: u32,
 ) {
     let o = QuantizeOptions::default();
     let a = QuantizedTensor::quantize(fa, x, s, s, &o).expect("quantize A");
-    let b = QuantizedTensor::quantize(fb, y, s, s, &o).expect("quantize B");
-    let mut c = vec![0f32; s * s];
+    let b = QuantizedTensor::quantize(fb, y, n, s, &o).expect("quantize B");
+    let mut c = vec![0f32; s * n];
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -44,9 +46,9 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
         pool.install(|| gemm(&a, &b, 1.0, 0.0, &mut c).expect("gemm"));
     }
     let per = t.elapsed().as_secs_f64() / f64::from(calls);
-    let gflops = 2.0 * (s as f64).powi(3) / per / 1e9;
+    let gflops = 2.0 * (s * s * n) as f64 / per / 1e9;
     println!(
-        "{} x {}, {s}^3, 1 thread: {:.2} ms per call, {gflops:.0} GFLOP/s",
+        "{} x {}, M = K = {s}, N = {n}, 1 thread: {:.2} ms per call, {gflops:.0} GFLOP/s",
         a.format().name(),
         b.format().name(),
         per * 1e3
@@ -62,6 +64,9 @@ fn main() {
     let calls: u32 = args
         .get(3)
         .map_or(40, |v| v.parse().expect("calls: a positive integer"));
+    let n: usize = args
+        .get(4)
+        .map_or(s, |v| v.parse().expect("N: a positive integer"));
     // Not `Machine::read`: its TSC calibration would spin inside the profile.
     let level = blockscale::simd::active();
     println!(
@@ -70,24 +75,30 @@ fn main() {
         level.name()
     );
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
-    let (x, y) = (gemm_data(&mut rng, s * s), gemm_data(&mut rng, s * s));
+    let (x, y) = (gemm_data(&mut rng, s * s), gemm_data(&mut rng, n * s));
     match format {
         "fp8-tensor" => {
             let f = Fp8Tensorwise::<E4M3>::current();
-            run(f, f, &x, &y, s, calls)
+            run(f, f, &x, &y, (s, n), calls)
         }
         "fp8-1x128" => run(
             Fp8Blockwise::<E4M3>::ACTIVATIONS,
             Fp8Blockwise::<E4M3>::WEIGHTS,
             &x,
             &y,
-            s,
+            (s, n),
             calls,
         ),
-        "mxfp8" => run(MxFp8E4M3::default(), MxFp8E4M3::default(), &x, &y, s, calls),
-        "mxfp6" => run(MxFp6E3M2::default(), MxFp6E3M2::default(), &x, &y, s, calls),
-        "nvfp4" => run(Nvfp4::default(), Nvfp4::WEIGHTS_2D, &x, &y, s, calls),
-        "mxfp4" => run(MxFp4::default(), MxFp4::default(), &x, &y, s, calls),
+        "mxfp8" => {
+            let f = MxFp8E4M3::default();
+            run(f, f, &x, &y, (s, n), calls)
+        }
+        "mxfp6" => {
+            let f = MxFp6E3M2::default();
+            run(f, f, &x, &y, (s, n), calls)
+        }
+        "nvfp4" => run(Nvfp4::default(), Nvfp4::WEIGHTS_2D, &x, &y, (s, n), calls),
+        "mxfp4" => run(MxFp4::default(), MxFp4::default(), &x, &y, (s, n), calls),
         other => {
             eprintln!(
                 "unknown format {other:?}: fp8-tensor, fp8-1x128, mxfp8, mxfp6, nvfp4 or mxfp4"
