@@ -12,75 +12,49 @@ use crate::simd::x86_64::planes;
 use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, PlaneTile, Terms};
 use core::arch::x86_64::*;
 
-/// The i16 tile kernel: per block term, the exact f64 sum `Σ_{p,q} S_pq ·
-/// 2^(s_p + s_q)` over its `cpb` chunks and the pairs of planes with a
-/// nonzero product, each `S_pq` in i32 by `vpdpwssd` (exact:
-/// `pack::window_bits`), then the f64 kernel's terms. With
-/// `Terms::Pow2F32`, a block of one chunk summed in one pass of planes
-/// takes its term in f32 instead: `acc + f32(S_pq)·P`, by FMA. Both as
-/// the AVX2 tile computes them, operation for operation.
-///
-/// Panics if a slice is shorter than the geometry, `kb` is odd or `cpb`
-/// does not divide `blocks`.
-pub(super) fn i16_tile(
-    a: &PlaneTile,
-    b: &PlaneTile,
-    blocks: usize,
-    kb: usize,
-    cpb: usize,
-    terms: Terms,
-    acc: &mut [f32; MR * NR],
-) {
-    planes::check(a, b, blocks, kb, cpb);
-    // SAFETY: an entry of `KERNELS_VNNI`, handed out only on a CPU with
-    // AVX-512 F, BW, DQ, VL and VNNI; the reads stay within the lengths
-    // `planes::check` asserts.
-    unsafe {
-        match terms {
-            Terms::Odd => i16_tile_vnni::<false, false>(a, b, blocks, kb, cpb, acc),
-            Terms::Pow2 => i16_tile_vnni::<true, false>(a, b, blocks, kb, cpb, acc),
-            Terms::Pow2F32 => i16_tile_vnni::<true, true>(a, b, blocks, kb, cpb, acc),
+/// One i16 tile kernel per instruction set: the safe entry `$entry`
+/// (which checks the geometry and dispatches on `Terms`), its body
+/// `$body` and its pair step `$madd`, in which `$dot(sums, a, b)` adds
+/// row pairs `a` times B's pairs `b` into the i32 sums. The sets differ
+/// only in `$dot` (`vpdpwssd`, or `vpmaddwd` and `vpaddd`). A macro, not
+/// a generic: a function with fewer target features than the intrinsics
+/// it calls would not inline them.
+macro_rules! i16_kernel {
+    (
+        $(#[$doc:meta])*
+        $entry:ident, $body:ident, $madd:ident, $features:literal, $dot:expr
+    ) => {
+        $(#[$doc])*
+        ///
+        /// Panics if a slice is shorter than the geometry, `kb` is odd or
+        /// `cpb` does not divide `blocks`.
+        pub(super) fn $entry(
+            a: &PlaneTile,
+            b: &PlaneTile,
+            blocks: usize,
+            kb: usize,
+            cpb: usize,
+            terms: Terms,
+            acc: &mut [f32; MR * NR],
+        ) {
+            planes::check(a, b, blocks, kb, cpb);
+            // SAFETY: an entry of one of this module's tables, the one
+            // `simd::kernels` hands out only on a CPU with `$features`
+            // (`KERNELS_VNNI` for VNNI); the reads stay within the lengths
+            // `planes::check` asserts.
+            unsafe {
+                match terms {
+                    Terms::Odd => $body::<false, false>(a, b, blocks, kb, cpb, acc),
+                    Terms::Pow2 => $body::<true, false>(a, b, blocks, kb, cpb, acc),
+                    Terms::Pow2F32 => $body::<true, true>(a, b, blocks, kb, cpb, acc),
+                }
+            }
         }
-    }
-}
 
-/// [`i16_tile`] without VNNI (Skylake-SP): `vpmaddwd` then `vpaddd` in
-/// place of each `vpdpwssd`, the same sums (the window keeps every pair's
-/// products and their sums in i32).
-///
-/// Panics as [`i16_tile`] does.
-pub(super) fn i16_tile_no_vnni(
-    a: &PlaneTile,
-    b: &PlaneTile,
-    blocks: usize,
-    kb: usize,
-    cpb: usize,
-    terms: Terms,
-    acc: &mut [f32; MR * NR],
-) {
-    planes::check(a, b, blocks, kb, cpb);
-    // SAFETY: an entry of `KERNELS`, handed out only on a CPU with
-    // AVX-512 F, BW, DQ and VL; the reads stay within the lengths
-    // `planes::check` asserts.
-    unsafe {
-        match terms {
-            Terms::Odd => i16_tile_bw::<false, false>(a, b, blocks, kb, cpb, acc),
-            Terms::Pow2 => i16_tile_bw::<true, false>(a, b, blocks, kb, cpb, acc),
-            Terms::Pow2F32 => i16_tile_bw::<true, true>(a, b, blocks, kb, cpb, acc),
-        }
-    }
-}
-
-/// The tile's body, once per instruction set: the two differ only in
-/// the pair step `madd_tile` (`vpdpwssd`, or `vpmaddwd` and `vpaddd`).
-/// A macro, not a generic: a function with fewer target features than
-/// the intrinsics it calls would not inline them.
-macro_rules! tile_impl {
-    ($name:ident, $features:literal, $madd:ident) => {
         /// # Safety
-        /// As [`i16_tile`] asserts, on a CPU with the features below.
+        /// As the entry above asserts, on a CPU with these features.
         #[target_feature(enable = $features)]
-        unsafe fn $name<const POW2: bool, const F32: bool>(
+        unsafe fn $body<const POW2: bool, const F32: bool>(
             a: &PlaneTile,
             b: &PlaneTile,
             blocks: usize,
@@ -182,62 +156,58 @@ macro_rules! tile_impl {
                 }
             }
         }
+
+        /// The i32 sums `Σ a[k][r]·b[k][j]` over pairs i of the packed i16
+        /// tiles (`[pair][MR][2]`, `[pair][NR][2]`) for each bit i of
+        /// `pairs`: row r's 16 columns in `[r]`.
+        ///
+        /// # Safety
+        /// Pair i of both tiles must be in bounds for each bit i.
+        #[inline]
+        #[target_feature(enable = $features)]
+        unsafe fn $madd(a: &[i16], b: &[i16], pairs: u64) -> [__m512i; MR] {
+            let mut s = [_mm512_setzero_si512(); MR];
+            let step = |p: usize| {
+                // SAFETY: pair p of both tiles is in bounds (the caller's).
+                unsafe {
+                    let bv = _mm512_loadu_si512(b.as_ptr().add(p * NR * 2).cast());
+                    let ap = a.as_ptr().add(p * MR * 2).cast::<i32>();
+                    for (r, sr) in s.iter_mut().enumerate() {
+                        // Row r's pair (a[2p], a[2p + 1]) in every 32-bit lane.
+                        let av = _mm512_set1_epi32(ap.add(r).read_unaligned());
+                        *sr = $dot(*sr, av, bv);
+                    }
+                }
+            };
+            planes::each_pair(pairs, step);
+            s
+        }
     };
 }
 
-tile_impl!(
+i16_kernel!(
+    /// The i16 tile kernel: per block term, the exact f64 sum `Σ_{p,q} S_pq
+    /// · 2^(s_p + s_q)` over its `cpb` chunks and the pairs of planes with
+    /// a nonzero product, each `S_pq` in i32 by `vpdpwssd` (exact:
+    /// `pack::window_bits`), then the f64 kernel's terms. With
+    /// `Terms::Pow2F32`, a block of one chunk summed in one pass of planes
+    /// takes its term in f32 instead: `acc + f32(S_pq)·P`, by FMA. Both as
+    /// the AVX2 tile computes them, operation for operation.
+    i16_tile,
     i16_tile_vnni,
+    madd_tile_vnni,
     "avx512f,avx512bw,avx512dq,avx512vnni",
-    madd_tile_vnni
+    |s, a, b| _mm512_dpwssd_epi32(s, a, b)
 );
-tile_impl!(i16_tile_bw, "avx512f,avx512bw,avx512dq", madd_tile_bw);
 
-/// The i32 sums `Σ a[k][r]·b[k][j]` over pairs i of the packed i16 tiles
-/// (`[pair][MR][2]`, `[pair][NR][2]`) for each bit i of `pairs`: row r's
-/// 16 columns in `[r]`.
-///
-/// # Safety
-/// Pair i of both tiles must be in bounds for each bit i.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn madd_tile_vnni(a: &[i16], b: &[i16], pairs: u64) -> [__m512i; MR] {
-    let mut s = [_mm512_setzero_si512(); MR];
-    let step = |p: usize| {
-        // SAFETY: pair p of both tiles is in bounds (the caller's).
-        unsafe {
-            let bv = _mm512_loadu_si512(b.as_ptr().add(p * NR * 2).cast());
-            let ap = a.as_ptr().add(p * MR * 2).cast::<i32>();
-            for (r, sr) in s.iter_mut().enumerate() {
-                // Row r's pair (a[2p], a[2p + 1]) in every 32-bit lane.
-                let av = _mm512_set1_epi32(ap.add(r).read_unaligned());
-                *sr = _mm512_dpwssd_epi32(*sr, av, bv);
-            }
-        }
-    };
-    planes::each_pair(pairs, step);
-    s
-}
-
-/// [`madd_tile_vnni`] without VNNI: `vpmaddwd` sums a pair's two products
-/// into each i32 lane, `vpaddd` adds that to the row's sums.
-///
-/// # Safety
-/// Pair i of both tiles must be in bounds for each bit i.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn madd_tile_bw(a: &[i16], b: &[i16], pairs: u64) -> [__m512i; MR] {
-    let mut s = [_mm512_setzero_si512(); MR];
-    let step = |p: usize| {
-        // SAFETY: pair p of both tiles is in bounds (the caller's).
-        unsafe {
-            let bv = _mm512_loadu_si512(b.as_ptr().add(p * NR * 2).cast());
-            let ap = a.as_ptr().add(p * MR * 2).cast::<i32>();
-            for (r, sr) in s.iter_mut().enumerate() {
-                let av = _mm512_set1_epi32(ap.add(r).read_unaligned());
-                *sr = _mm512_add_epi32(*sr, _mm512_madd_epi16(av, bv));
-            }
-        }
-    };
-    planes::each_pair(pairs, step);
-    s
-}
+i16_kernel!(
+    /// [`i16_tile`] without VNNI (Skylake-SP): `vpmaddwd` sums a pair's two
+    /// products into each i32 lane and `vpaddd` adds that to the row's
+    /// sums, in place of each `vpdpwssd`: the same sums (the window keeps
+    /// every pair's products and their sums in i32).
+    i16_tile_no_vnni,
+    i16_tile_bw,
+    madd_tile_bw,
+    "avx512f,avx512bw,avx512dq",
+    |s, a, b| _mm512_add_epi32(s, _mm512_madd_epi16(a, b))
+);
