@@ -90,8 +90,9 @@ pub(crate) fn int_widths<T: Element>() -> (u32, u32) {
 /// `s` the bit length of the largest `|v|` less `w` (at least 0), writes
 /// pair i's word `v_2i >> s | (v_2i+1 >> s) << 16` (as i16 halves) to
 /// `words[i]` (zero past the chunk's pairs) and returns `(s, bits)`, bit i
-/// set if that word is nonzero. Else `None`, and `words` is untouched. The table's kernel (AVX-512) if
-/// it has one, else [`split_whole_portable`].
+/// set if that word is nonzero. Else `None`, and `words` is untouched.
+/// The table's kernel (AVX-512) if it has one, else
+/// [`split_whole_portable`].
 pub(crate) fn split_whole(
     kernels: &Kernels,
     blk: &[i64],

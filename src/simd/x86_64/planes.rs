@@ -1,4 +1,4 @@
-//! What the x86 i16 GEMM tiles (`avx2::i16_tile`, `avx512::i16_tile`)
+//! What the x86 i16 GEMM tiles (`avx2::i16_tile` and `avx512`'s two)
 //! share: the checks their raw reads rely on, the walk over a chunk's
 //! pairs of planes, and the walk over a pass's pairs of K.
 
