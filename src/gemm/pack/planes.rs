@@ -174,8 +174,9 @@ pub(crate) fn pack_planes<F: BlockFormat>(
                         scales[c * width + j] = v;
                     }
                 }
+                // `split_whole` writes all of it whenever it returns Some.
+                let mut words = [0u32; CHUNK / 2];
                 for (kb, blk) in buf.chunks_exact_mut(g.kbp).enumerate() {
-                    let mut words = [0u32; CHUNK / 2];
                     if let Some((s, bits)) = split_whole(kernels, blk, w, &mut words) {
                         // Plane 0 takes the whole chunk (the common case),
                         // as the first round of the loop below would.

@@ -23,7 +23,7 @@ const _: () = assert!(MR.is_multiple_of(IR16) && NR == 16);
 ///
 /// Panics if a slice is shorter than the geometry, `kb` is odd or `cpb`
 /// does not divide `blocks`.
-pub(in crate::simd::x86_64) fn i16_tile(
+pub(super) fn i16_tile(
     a: &PlaneTile,
     b: &PlaneTile,
     blocks: usize,

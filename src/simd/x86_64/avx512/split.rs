@@ -1,5 +1,5 @@
 //! The i16 GEMM's packing of a chunk that plane 0 takes whole
-//! (`gemm::pack::planes::split_whole` is the specification): the 32
+//! (`gemm::pack::planes::split_whole_portable` is the specification): the 32
 //! integers in four zmm, their OR and the OR of their magnitudes reduced
 //! for the shift and the check, then an arithmetic shift and a truncating
 //! narrow (`vpmovqw`) give the pairs' i16 halves in order, which are the
