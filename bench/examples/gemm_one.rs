@@ -30,12 +30,12 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
     fb: FB,
     x: &[f32],
     y: &[f32],
-    (s, n): (usize, usize),
+    (s, n, k): (usize, usize, usize),
     calls: u32,
 ) {
     let o = QuantizeOptions::default();
-    let a = QuantizedTensor::quantize(fa, x, s, s, &o).expect("quantize A");
-    let b = QuantizedTensor::quantize(fb, y, n, s, &o).expect("quantize B");
+    let a = QuantizedTensor::quantize(fa, x, s, k, &o).expect("quantize A");
+    let b = QuantizedTensor::quantize(fb, y, n, k, &o).expect("quantize B");
     let mut c = vec![0f32; s * n];
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -46,9 +46,9 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
         pool.install(|| gemm(&a, &b, 1.0, 0.0, &mut c).expect("gemm"));
     }
     let per = t.elapsed().as_secs_f64() / f64::from(calls);
-    let gflops = 2.0 * (s * s * n) as f64 / per / 1e9;
+    let gflops = 2.0 * (s * k * n) as f64 / per / 1e9;
     println!(
-        "{} x {}, M = K = {s}, N = {n}, 1 thread: {:.2} ms per call, {gflops:.0} GFLOP/s",
+        "{} x {}, M = {s}, K = {k}, N = {n}, 1 thread: {:.2} ms per call, {gflops:.0} GFLOP/s",
         a.format().name(),
         b.format().name(),
         per * 1e3
@@ -67,6 +67,9 @@ fn main() {
     let n: usize = args
         .get(4)
         .map_or(s, |v| v.parse().expect("N: a positive integer"));
+    let k: usize = args
+        .get(5)
+        .map_or(s, |v| v.parse().expect("K: a positive integer"));
     // Not `Machine::read`: its TSC calibration would spin inside the profile.
     let level = blockscale::simd::active();
     println!(
@@ -75,30 +78,37 @@ fn main() {
         level.name()
     );
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
-    let (x, y) = (gemm_data(&mut rng, s * s), gemm_data(&mut rng, n * s));
+    let (x, y) = (gemm_data(&mut rng, s * k), gemm_data(&mut rng, n * k));
     match format {
         "fp8-tensor" => {
             let f = Fp8Tensorwise::<E4M3>::current();
-            run(f, f, &x, &y, (s, n), calls)
+            run(f, f, &x, &y, (s, n, k), calls)
         }
         "fp8-1x128" => run(
             Fp8Blockwise::<E4M3>::ACTIVATIONS,
             Fp8Blockwise::<E4M3>::WEIGHTS,
             &x,
             &y,
-            (s, n),
+            (s, n, k),
             calls,
         ),
         "mxfp8" => {
             let f = MxFp8E4M3::default();
-            run(f, f, &x, &y, (s, n), calls)
+            run(f, f, &x, &y, (s, n, k), calls)
         }
         "mxfp6" => {
             let f = MxFp6E3M2::default();
-            run(f, f, &x, &y, (s, n), calls)
+            run(f, f, &x, &y, (s, n, k), calls)
         }
-        "nvfp4" => run(Nvfp4::default(), Nvfp4::WEIGHTS_2D, &x, &y, (s, n), calls),
-        "mxfp4" => run(MxFp4::default(), MxFp4::default(), &x, &y, (s, n), calls),
+        "nvfp4" => run(
+            Nvfp4::default(),
+            Nvfp4::WEIGHTS_2D,
+            &x,
+            &y,
+            (s, n, k),
+            calls,
+        ),
+        "mxfp4" => run(MxFp4::default(), MxFp4::default(), &x, &y, (s, n, k), calls),
         other => {
             eprintln!(
                 "unknown format {other:?}: fp8-tensor, fp8-1x128, mxfp8, mxfp6, nvfp4 or mxfp4"
