@@ -151,8 +151,8 @@ fn i8_tile_kernels_agree() {
     ]
     .into_iter()
     // Under Miri (the portable kernel's memory accesses) every third
-    // shape, each K chunk length and extreme still among them; all took
-    // a minute.
+    // shape: chunk lengths 16, 32 and 40, with and without i16 runs,
+    // extremes 0, 1 and 3. All fourteen took a minute.
     .step_by(if cfg!(miri) { 3 } else { 1 })
     {
         let g = KGeom {
