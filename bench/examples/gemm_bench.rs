@@ -27,20 +27,9 @@ use blockscale::format::{
 use blockscale::gemm::gemm;
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
 use blockscale::{E4M3, E5M2};
-use blockscale_bench::{Blas, Machine, best, gemm_data as data};
+use blockscale_bench::{Blas, Machine, best, gemm_data as data, wide_data as wide};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use rand_xoshiro::rand_core::{Rng, SeedableRng};
-
-/// Heavy-tailed data: uniform mantissas over 30 binades, so that some
-/// elements land on E4M3's and E5M2's subnormals.
-fn wide(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            let m = rng.next_u32() as f32 / u32::MAX as f32 * 2.0 - 1.0;
-            m * 2f32.powi(-((rng.next_u32() % 30) as i32))
-        })
-        .collect()
-}
+use rand_xoshiro::rand_core::SeedableRng;
 
 /// C = A·Bᵀ for s×s row-major matrices with the `gemm` crate (f32 or f64).
 fn ref_gemm<T: 'static + Copy + Default>(

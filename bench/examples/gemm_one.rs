@@ -7,20 +7,22 @@
 //!
 //! Arguments: the format (`fp8-tensor`: FP8-E4M3 per tensor; `fp8-1x128`:
 //! E4M3 1×128 activations × 128×128 weights; `mxfp8`: MXFP8-E4M3;
-//! `mxfp6`: MXFP6-E3M2; `nvfp4`: NVFP4 × NVFP4-2D; `mxfp4`), the square
-//! size (1024), the number of calls (40) and, optionally, B's row count N
-//! (the output's columns; default the size). A small N (`gemm_one mxfp8
-//! 4096 10 16`) leaves mostly A's packing to time. The data are `gemm_bench`'s
-//! (uniform in [−2, 2), the same seed); the GEMMs run on one thread, and the
-//! example prints the machine and the mean time per call.
+//! `mxfp6`: MXFP6-E3M2; `nvfp4`: NVFP4 × NVFP4-2D; `mxfp4`; `hybrid-wide`:
+//! MXFP8-E4M3 × MXFP8-E5M2 on data over 30 binades, as `gemm_bench`'s row
+//! of that name), the square size (1024), the number of calls (40) and,
+//! optionally, B's row count N (the output's columns; default the size)
+//! and K. A small N (`gemm_one mxfp8 4096 10 16`) leaves mostly A's
+//! packing to time. The data are `gemm_bench`'s (`gemm_data`, uniform in
+//! [−2, 2), or `wide_data`; the same seed); the GEMMs run on one thread,
+//! and the example prints the machine and the mean time per call.
 
 use blockscale::E4M3;
 use blockscale::format::{
-    BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, Nvfp4,
+    BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, Nvfp4,
 };
 use blockscale::gemm::gemm;
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
-use blockscale_bench::gemm_data;
+use blockscale_bench::{gemm_data, wide_data};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
 use std::time::Instant;
@@ -109,9 +111,15 @@ fn main() {
             calls,
         ),
         "mxfp4" => run(MxFp4::default(), MxFp4::default(), &x, &y, (s, n, k), calls),
+        "hybrid-wide" => {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
+            let (x, y) = (wide_data(&mut rng, s * k), wide_data(&mut rng, n * k));
+            let (fa, fb) = (MxFp8E4M3::default(), MxFp8E5M2::default());
+            run(fa, fb, &x, &y, (s, n, k), calls)
+        }
         other => {
             eprintln!(
-                "unknown format {other:?}: fp8-tensor, fp8-1x128, mxfp8, mxfp6, nvfp4 or mxfp4"
+                "unknown format {other:?}: fp8-tensor, fp8-1x128, mxfp8, mxfp6, nvfp4, mxfp4 or hybrid-wide"
             );
             std::process::exit(2);
         }

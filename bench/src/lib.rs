@@ -59,6 +59,19 @@ pub fn gemm_data(rng: &mut rand_xoshiro::Xoshiro256PlusPlus, n: usize) -> Vec<f3
         .collect()
 }
 
+/// Heavy-tailed data: uniform mantissas in (−1, 1) over 30 binades, so
+/// that some elements land on E4M3's and E5M2's subnormals (`gemm_bench`'s
+/// "30 binades" row, `gemm_one hybrid-wide`).
+pub fn wide_data(rng: &mut rand_xoshiro::Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
+    use rand_xoshiro::rand_core::Rng;
+    (0..n)
+        .map(|_| {
+            let m = rng.next_u32() as f32 / u32::MAX as f32 * 2.0 - 1.0;
+            m * 2f32.powi(-((rng.next_u32() % 30) as i32))
+        })
+        .collect()
+}
+
 /// The time-stamp counter now (0 off x86-64).
 pub fn tsc() -> u64 {
     #[cfg(target_arch = "x86_64")]
