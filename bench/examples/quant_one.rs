@@ -1,0 +1,85 @@
+//! One format's `requantize`, repeated: a steady workload to profile.
+//!
+//! ```text
+//! cargo build --release -p blockscale-bench --example quant_one
+//! perf record -e cpu-clock target/release/examples/quant_one nvfp4 stochastic 16 4096 20000
+//! ```
+//!
+//! Arguments: the format (`mxfp8`: MXFP8-E4M3; `mxfp4`; `nvfp4`;
+//! `fp8-1x128`: FP8-E4M3 1×128; `fp8-tensor`: FP8-E4M3 per tensor,
+//! current scaling), the rounding (`nearest` or `stochastic`, seed 1), the
+//! shape (rows, columns: 16 × 4096 fits in L2, as `quant_split`'s first
+//! column) and the number of calls. The data are `quant_split`'s (smooth,
+//! no zero blocks); the calls run on one thread, and the example prints
+//! the machine and the time per element.
+
+use blockscale::E4M3;
+use blockscale::format::{BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, Nvfp4};
+use blockscale::tensor::{QuantizeOptions, QuantizedTensor, TensorRounding};
+use std::time::Instant;
+
+fn run<F: BlockFormat>(f: F, rounding: TensorRounding, rows: usize, cols: usize, calls: u32) {
+    let n = rows * cols;
+    let x: Vec<f32> = (0..n)
+        .map(|i| (i as f32 * 0.37).sin() * 3.0 + 0.01)
+        .collect();
+    let o = QuantizeOptions {
+        rounding,
+        ..Default::default()
+    };
+    let mut q = QuantizedTensor::quantize(f, &x, rows, cols, &o).expect("quantize");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a thread pool");
+    let t = Instant::now();
+    pool.install(|| {
+        for _ in 0..calls {
+            q.requantize(&x, rows, cols, &o).expect("requantize");
+        }
+    });
+    let per = t.elapsed().as_secs_f64() / f64::from(calls);
+    println!(
+        "{}, {rows} x {cols}, 1 thread: {:.1} us per call, {:.2} Gelem/s",
+        q.format().name(),
+        per * 1e6,
+        n as f64 / per / 1e9
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or(default.into());
+    let num = |i: usize, default: usize| -> usize {
+        arg(i, &default.to_string())
+            .parse()
+            .expect("rows, columns and calls: positive integers")
+    };
+    let rounding = match arg(2, "stochastic").as_str() {
+        "nearest" => TensorRounding::NearestEven,
+        "stochastic" => TensorRounding::Stochastic { seed: 1 },
+        other => panic!("rounding {other:?}: nearest or stochastic"),
+    };
+    let (rows, cols) = (num(3, 16), num(4, 4096));
+    let calls = u32::try_from(num(5, 20000)).expect("calls: fewer than 2^32");
+    // Not `Machine::read`: its TSC calibration would spin inside the profile.
+    println!(
+        "CPU: {}; SIMD level {}",
+        blockscale::simd::cpu(),
+        blockscale::simd::active().name()
+    );
+    match arg(1, "nvfp4").as_str() {
+        "mxfp8" => run(MxFp8E4M3::default(), rounding, rows, cols, calls),
+        "mxfp4" => run(MxFp4::default(), rounding, rows, cols, calls),
+        "nvfp4" => run(Nvfp4::default(), rounding, rows, cols, calls),
+        "fp8-1x128" => run(Fp8Blockwise::<E4M3>::default(), rounding, rows, cols, calls),
+        "fp8-tensor" => run(
+            Fp8Tensorwise::<E4M3>::current(),
+            rounding,
+            rows,
+            cols,
+            calls,
+        ),
+        other => panic!("format {other:?}: mxfp8, mxfp4, nvfp4, fp8-1x128 or fp8-tensor"),
+    }
+}
