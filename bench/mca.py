@@ -37,7 +37,7 @@ def lacks(pat):
     return lambda body: re.search(pat, body) is None
 
 
-NEAREST = [lacks(r"vpsllvd"), lacks(r"vdivps"), has(r"vmulps\t\(")]
+NEAREST = [has(r"vaddps"), lacks(r"vdivps"), has(r"vmulps\t\(")]
 # (label, function-name pattern, conditions on the loop text, work per
 # iteration: a number of elements, or (instruction, products each) for GEMMs)
 KERNELS = [
@@ -46,8 +46,16 @@ KERNELS = [
     ("encode E2M1 nibbles, nearest (NVFP4, MXFP4)", r"avx5126encode10encode_row",
      [has(r"vaddps"), has(r"vpmaddubsw"), lacks(r"vcvtps2dq")] + NEAREST, 16),
     ("encode bytes, stochastic", r"avx5126encode10encode_row",
-     [has(r"vpsllvd"), has(r"vpmovdb\t%zmm\d+, \("), lacks(r"vdivps"), lacks(r"vcvtps2dq"),
-      has(r"vmulps\t\(")], 16),
+     [has(r"vpminud"), has(r"vpsrlvd"), lacks(r"vaddps"), has(r"vpmovdb\t%zmm\d+, \("),
+      lacks(r"vdivps"), lacks(r"vcvtps2dq"), has(r"vmulps\t\(")], 16),
+    ("encode E2M1 nibbles, stochastic", r"avx5126encode10encode_row",
+     [has(r"vpminud"), has(r"vpsrlvd"), lacks(r"vaddps"), has(r"vpmaddubsw"), lacks(r"vdivps"),
+      lacks(r"vcvtps2dq"), has(r"vmulps\t\(")], 16),
+    # Stochastic rounding's draws: one Xoshiro256++ step of two groups of 8
+    # tiles' streams and the high halves of its 16 outputs (the transpose
+    # to the tiles' rows comes after the loop).
+    ("Xoshiro256++ draws, 16 streams (stochastic rounding)", r"avx5123rng8sr_draws",
+     [has(r"vprolq"), has(r"vpermt2d|vpermi2d"), lacks(r"vpcmpnleuq|vpcmpltuq|vpcmpuq")], 16),
     ("block amax (16 vectors per step)", r"avx5124amax12block_amaxes", [has(r"vpmaxud")], 256),
     ("GEMM i8 tile (NVFP4, MXFP4, MXINT8)", r"avx5124gemm12i8_tile_impl",
      [has(r"vpdpbusd")], ("vpdpbusd", 64)),
