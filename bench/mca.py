@@ -38,6 +38,9 @@ def lacks(pat):
 
 
 NEAREST = [has(r"vaddps"), lacks(r"vdivps"), has(r"vmulps\t\(")]
+# The stochastic encoders count steps with variable shifts (`fixed_sr`).
+STOCHASTIC = [has(r"vpminud"), has(r"vpsrlvd"), lacks(r"vaddps"), lacks(r"vdivps"),
+              lacks(r"vcvtps2dq"), has(r"vmulps\t\(")]
 # (label, function-name pattern, conditions on the loop text, work per
 # iteration: a number of elements, or (instruction, products each) for GEMMs)
 KERNELS = [
@@ -46,11 +49,9 @@ KERNELS = [
     ("encode E2M1 nibbles, nearest (NVFP4, MXFP4)", r"avx5126encode10encode_row",
      [has(r"vaddps"), has(r"vpmaddubsw"), lacks(r"vcvtps2dq")] + NEAREST, 16),
     ("encode bytes, stochastic", r"avx5126encode10encode_row",
-     [has(r"vpminud"), has(r"vpsrlvd"), lacks(r"vaddps"), has(r"vpmovdb\t%zmm\d+, \("),
-      lacks(r"vdivps"), lacks(r"vcvtps2dq"), has(r"vmulps\t\(")], 16),
+     [has(r"vpmovdb\t%zmm\d+, \(")] + STOCHASTIC, 16),
     ("encode E2M1 nibbles, stochastic", r"avx5126encode10encode_row",
-     [has(r"vpminud"), has(r"vpsrlvd"), lacks(r"vaddps"), has(r"vpmaddubsw"), lacks(r"vdivps"),
-      lacks(r"vcvtps2dq"), has(r"vmulps\t\(")], 16),
+     [has(r"vpmaddubsw")] + STOCHASTIC, 16),
     # Stochastic rounding's draws: one Xoshiro256++ step of two groups of 8
     # tiles' streams and the high halves of its 16 outputs (the transpose
     # to the tiles' rows comes after the loop).
