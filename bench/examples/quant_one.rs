@@ -9,20 +9,19 @@
 //! `fp8-1x128`: FP8-E4M3 1×128; `fp8-tensor`: FP8-E4M3 per tensor,
 //! current scaling), the rounding (`nearest` or `stochastic`, seed 1), the
 //! shape (rows, columns: 16 × 4096 fits in L2, as `quant_split`'s first
-//! column) and the number of calls. The data are `quant_split`'s (smooth,
-//! no zero blocks); the calls run on one thread, and the example prints
-//! the machine and the time per element.
+//! column) and the number of calls. The data are `smooth_data`, as in
+//! `quant_split`; the calls run on one thread, and the example prints
+//! the machine, the time per call and the elements per second.
 
 use blockscale::E4M3;
 use blockscale::format::{BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, Nvfp4};
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor, TensorRounding};
+use blockscale_bench::smooth_data;
 use std::time::Instant;
 
 fn run<F: BlockFormat>(f: F, rounding: TensorRounding, rows: usize, cols: usize, calls: u32) {
     let n = rows * cols;
-    let x: Vec<f32> = (0..n)
-        .map(|i| (i as f32 * 0.37).sin() * 3.0 + 0.01)
-        .collect();
+    let x = smooth_data(n);
     let o = QuantizeOptions {
         rounding,
         ..Default::default()
@@ -62,6 +61,10 @@ fn main() {
     };
     let (rows, cols) = (num(3, 16), num(4, 4096));
     let calls = u32::try_from(num(5, 20000)).expect("calls: fewer than 2^32");
+    assert!(
+        rows > 0 && cols > 0 && calls > 0,
+        "rows, columns and calls: positive integers"
+    );
     // Not `Machine::read`: its TSC calibration would spin inside the profile.
     println!(
         "CPU: {}; SIMD level {}",

@@ -16,7 +16,7 @@
 use blockscale::E4M3;
 use blockscale::format::{BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp8E4M3, Nvfp4};
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor, TensorRounding};
-use blockscale_bench::{Machine, best};
+use blockscale_bench::{Machine, best, smooth_data};
 
 /// What a row of the table times.
 #[derive(Clone, Copy)]
@@ -30,10 +30,7 @@ enum Op {
 /// Cycles per element of `op` on a `rows × cols` tensor.
 fn cycles<F: BlockFormat>(m: &Machine, f: &F, rows: usize, cols: usize, op: Op) -> f64 {
     let n = rows * cols;
-    // Smooth data with no zero blocks: every block takes the encode path.
-    let x: Vec<f32> = (0..n)
-        .map(|i| (i as f32 * 0.37).sin() * 3.0 + 0.01)
-        .collect();
+    let x = smooth_data(n);
     let (ga, rounding) = match op {
         Op::Requantize(ga, r) => (ga, r),
         Op::Dequantize => (None, TensorRounding::NearestEven),

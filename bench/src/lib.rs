@@ -72,6 +72,15 @@ pub fn wide_data(rng: &mut rand_xoshiro::Xoshiro256PlusPlus, n: usize) -> Vec<f3
         .collect()
 }
 
+/// The quantization examples' input (`quant_split`, `quant_one`): `n`
+/// smooth values, a sine of amplitude 3 lifted by 0.01, so that no block
+/// is all zero and every block takes the encode path.
+pub fn smooth_data(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (i as f32 * 0.37).sin() * 3.0 + 0.01)
+        .collect()
+}
+
 /// The time-stamp counter now (0 off x86-64).
 pub fn tsc() -> u64 {
     #[cfg(target_arch = "x86_64")]
