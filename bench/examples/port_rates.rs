@@ -1,0 +1,440 @@
+//! Measured throughput of the instructions the kernels are built on, in
+//! core cycles: the bounds the GEMM ratios are explained by. The core
+//! clock is measured too (a chain of dependent `add`s, one core cycle
+//! each), since a turbo clock makes TSC cycles a poor unit here.
+//!
+//! ```text
+//! cargo build --release -p blockscale-bench --example port_rates
+//! target/release/examples/port_rates
+//! ```
+//!
+//! Each row runs 12 independent accumulators (more than any of these
+//! instructions' latency × throughput), so that the figure is the issue
+//! rate, and then one chain of 12, for the latency. The clock comes from a
+//! scalar chain; a core that slows its clock for 512-bit work shows it as
+//! figures a few percent off (the FMA's latency, 4 cycles on every recent
+//! x86 core, is the check). Multiply-add rows also give multiply-adds per
+//! core cycle and their ratio to f32 FMA's, which is what an exact
+//! integer or f64 GEMM kernel can reach against an f32 GEMM at best. AMX
+//! rows run where `cpuid` reports AMX and Linux grants the tile state
+//! (`arch_prctl(ARCH_REQ_XCOMP_PERM)`); they are a bound for a kernel the
+//! crate does not have.
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::asm;
+
+    /// Loop trips per timed run.
+    pub const TRIPS: u64 = 200_000;
+
+    /// 100 dependent register-register `add`s per trip: 100 core cycles
+    /// on every x86-64. (Not `add reg, imm`: Golden Cove and later fold
+    /// chains of those at rename, and the loop then runs faster than one
+    /// per cycle.)
+    pub fn add_chain() {
+        let (mut x, mut n, one) = (0u64, TRIPS, std::hint::black_box(1u64));
+        // SAFETY: integer arithmetic on the named registers only.
+        unsafe {
+            asm!(
+                "2:",
+                ".rept 100",
+                "add {x}, {one}",
+                ".endr",
+                "dec {n}",
+                "jnz 2b",
+                x = inout(reg) x,
+                n = inout(reg) n,
+                one = in(reg) one,
+                options(nomem, nostack),
+            );
+        }
+        std::hint::black_box((x, n));
+    }
+
+    /// 100 dependent `imul`s per trip: 300 core cycles (latency 3 on
+    /// every x86-64 since Sandy Bridge and Zen), a check on `add_chain`.
+    pub fn imul_chain() {
+        let (mut x, mut n) = (std::hint::black_box(3u64), TRIPS);
+        // SAFETY: integer arithmetic on the named registers only.
+        unsafe {
+            asm!(
+                "2:",
+                ".rept 100",
+                "imul {x}, {x}",
+                ".endr",
+                "dec {n}",
+                "jnz 2b",
+                x = inout(reg) x,
+                n = inout(reg) n,
+                options(nomem, nostack),
+            );
+        }
+        std::hint::black_box((x, n));
+    }
+
+    /// The 12 accumulators, `zmm0`–`zmm11`, sources `zmm30`, `zmm31`.
+    macro_rules! twelve {
+        ($ins:literal) => {
+            concat!(
+                $ins,
+                " zmm0, zmm30, zmm31\n",
+                $ins,
+                " zmm1, zmm30, zmm31\n",
+                $ins,
+                " zmm2, zmm30, zmm31\n",
+                $ins,
+                " zmm3, zmm30, zmm31\n",
+                $ins,
+                " zmm4, zmm30, zmm31\n",
+                $ins,
+                " zmm5, zmm30, zmm31\n",
+                $ins,
+                " zmm6, zmm30, zmm31\n",
+                $ins,
+                " zmm7, zmm30, zmm31\n",
+                $ins,
+                " zmm8, zmm30, zmm31\n",
+                $ins,
+                " zmm9, zmm30, zmm31\n",
+                $ins,
+                " zmm10, zmm30, zmm31\n",
+                $ins,
+                " zmm11, zmm30, zmm31\n",
+            )
+        };
+    }
+
+    /// 12 instructions each reading the one before's result, `zmm0`: a
+    /// dependency chain (through the accumulator or the first source).
+    macro_rules! chain {
+        ($ins:literal) => {
+            concat!(
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+                $ins,
+                " zmm0, zmm0, zmm31\n",
+            )
+        };
+    }
+
+    /// One timed loop of 12 × `TRIPS` instructions: `$name` with 12
+    /// independent accumulators (throughput), `$lat` with one (latency).
+    macro_rules! zmm_loop {
+        ($name:ident, $lat:ident, $ins:literal, $features:literal) => {
+            zmm_loop!(@one $name, twelve!($ins), $features);
+            zmm_loop!(@one $lat, chain!($ins), $features);
+        };
+        (@one $name:ident, $body:expr, $features:literal) => {
+            #[target_feature(enable = $features)]
+            unsafe fn $name() {
+                let mut n = TRIPS;
+                // SAFETY: register-only vector arithmetic; every register
+                // written is declared clobbered. Inputs are zeroed first,
+                // so no instruction sees a denormal or a NaN.
+                unsafe {
+                    asm!(
+                        "vpxord zmm30, zmm30, zmm30",
+                        "vpxord zmm31, zmm31, zmm31",
+                        "2:",
+                        $body,
+                        "dec {n}",
+                        "jnz 2b",
+                        n = inout(reg) n,
+                        out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _,
+                        out("zmm4") _, out("zmm5") _, out("zmm6") _, out("zmm7") _,
+                        out("zmm8") _, out("zmm9") _, out("zmm10") _, out("zmm11") _,
+                        out("zmm30") _, out("zmm31") _,
+                        options(nomem, nostack),
+                    );
+                }
+                std::hint::black_box(n);
+            }
+        };
+    }
+
+    zmm_loop!(fma_ps, fma_ps_lat, "vfmadd231ps", "avx512f");
+    zmm_loop!(fma_pd, fma_pd_lat, "vfmadd231pd", "avx512f");
+    zmm_loop!(dpbusd, dpbusd_lat, "vpdpbusd", "avx512f,avx512vnni");
+    zmm_loop!(dpwssd, dpwssd_lat, "vpdpwssd", "avx512f,avx512vnni");
+    zmm_loop!(madd52lo, madd52lo_lat, "vpmadd52luq", "avx512f,avx512ifma");
+    zmm_loop!(mullq, mullq_lat, "vpmullq", "avx512f,avx512dq");
+    zmm_loop!(mulld, mulld_lat, "vpmulld", "avx512f");
+    zmm_loop!(maddwd, maddwd_lat, "vpmaddwd", "avx512f,avx512bw");
+    zmm_loop!(permb, permb_lat, "vpermb", "avx512f,avx512vbmi");
+    zmm_loop!(permt2b, permt2b_lat, "vpermt2b", "avx512f,avx512vbmi");
+    zmm_loop!(pshufb, pshufb_lat, "vpshufb", "avx512f,avx512bw");
+    zmm_loop!(permd, permd_lat, "vpermd", "avx512f");
+    zmm_loop!(sllvd, sllvd_lat, "vpsllvd", "avx512f");
+    zmm_loop!(paddd, paddd_lat, "vpaddd", "avx512f");
+
+    /// One row: name, the loop, multiply-adds per instruction (0: not a
+    /// multiply-add), whether this CPU has it.
+    pub struct Row {
+        pub name: &'static str,
+        pub run: fn(),
+        pub lat: fn(),
+        pub macs: f64,
+        pub ok: bool,
+    }
+
+    macro_rules! row {
+        ($name:literal, $f:ident, $l:ident, $macs:expr, $($feat:tt),+) => {
+            Row {
+                name: $name,
+                // SAFETY (of the calls inside): run only where `ok` holds,
+                // i.e. the CPU has every feature the loops are compiled for.
+                run: || unsafe { $f() },
+                lat: || unsafe { $l() },
+                macs: $macs,
+                ok: true $(&& std::arch::is_x86_feature_detected!($feat))+,
+            }
+        };
+    }
+
+    pub fn rows() -> Vec<Row> {
+        vec![
+            row!(
+                "vfmadd231ps zmm (f32 FMA)",
+                fma_ps,
+                fma_ps_lat,
+                16.0,
+                "avx512f"
+            ),
+            row!(
+                "vfmadd231pd zmm (f64 FMA)",
+                fma_pd,
+                fma_pd_lat,
+                8.0,
+                "avx512f"
+            ),
+            row!(
+                "vpdpbusd zmm (u8 x i8 VNNI)",
+                dpbusd,
+                dpbusd_lat,
+                64.0,
+                "avx512f",
+                "avx512vnni"
+            ),
+            row!(
+                "vpdpwssd zmm (i16 VNNI)",
+                dpwssd,
+                dpwssd_lat,
+                32.0,
+                "avx512f",
+                "avx512vnni"
+            ),
+            row!(
+                "vpmaddwd zmm (i16 pairs)",
+                maddwd,
+                maddwd_lat,
+                32.0,
+                "avx512f",
+                "avx512bw"
+            ),
+            row!(
+                "vpmadd52luq zmm (IFMA)",
+                madd52lo,
+                madd52lo_lat,
+                8.0,
+                "avx512f",
+                "avx512ifma"
+            ),
+            row!("vpmullq zmm", mullq, mullq_lat, 0.0, "avx512f", "avx512dq"),
+            row!("vpmulld zmm", mulld, mulld_lat, 0.0, "avx512f"),
+            row!("vpermb zmm", permb, permb_lat, 0.0, "avx512f", "avx512vbmi"),
+            row!(
+                "vpermt2b zmm",
+                permt2b,
+                permt2b_lat,
+                0.0,
+                "avx512f",
+                "avx512vbmi"
+            ),
+            row!(
+                "vpshufb zmm",
+                pshufb,
+                pshufb_lat,
+                0.0,
+                "avx512f",
+                "avx512bw"
+            ),
+            row!("vpermd zmm", permd, permd_lat, 0.0, "avx512f"),
+            row!("vpsllvd zmm", sllvd, sllvd_lat, 0.0, "avx512f"),
+            row!("vpaddd zmm", paddd, paddd_lat, 0.0, "avx512f"),
+        ]
+    }
+
+    /// `cpuid` leaf 7: AMX-TILE (EDX bit 24), AMX-INT8 (25), AMX-BF16 (22).
+    fn amx_in_cpuid() -> bool {
+        let r = core::arch::x86_64::__cpuid_count(7, 0);
+        r.edx & (1 << 24 | 1 << 25 | 1 << 22) == (1 << 24 | 1 << 25 | 1 << 22)
+    }
+
+    /// Asks Linux for the AMX tile data state; true if granted.
+    fn amx_permitted() -> bool {
+        if !cfg!(target_os = "linux") || !amx_in_cpuid() {
+            return false;
+        }
+        // arch_prctl(ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18),
+        // syscall 158 (Linux x86-64 ABI).
+        let ret: i64;
+        // SAFETY: a system call that only changes this process's permitted
+        // extended state; `syscall` clobbers rcx and r11.
+        unsafe {
+            asm!(
+                "syscall",
+                inlateout("rax") 158i64 => ret,
+                in("rdi") 0x1023u64,
+                in("rsi") 18u64,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        ret == 0
+    }
+
+    /// Tiles 0–3: 16 rows × 64 bytes of accumulators; 4–5: A; 6: B.
+    fn tile_config() -> [u8; 64] {
+        let mut c = [0u8; 64];
+        c[0] = 1; // palette 1
+        for t in 0..7 {
+            c[16 + 2 * t] = 64; // bytes per row
+            c[48 + t] = 16; // rows
+        }
+        c
+    }
+
+    /// 4 × `TRIPS` tile products of the given instruction; the tiles are
+    /// zeroed first.
+    macro_rules! amx_loop {
+        ($name:ident, $ins:literal) => {
+            fn $name() {
+                let cfg = tile_config();
+                let mut n = TRIPS / 16;
+                // SAFETY: run only after `amx_permitted`; the configuration
+                // is a valid palette-1 layout for tiles 0–6, and the tiles
+                // are released before returning.
+                unsafe {
+                    asm!(
+                        "ldtilecfg [{cfg}]",
+                        "tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3",
+                        "tilezero tmm4", "tilezero tmm5", "tilezero tmm6",
+                        "2:",
+                        concat!($ins, " tmm0, tmm4, tmm6"),
+                        concat!($ins, " tmm1, tmm4, tmm6"),
+                        concat!($ins, " tmm2, tmm5, tmm6"),
+                        concat!($ins, " tmm3, tmm5, tmm6"),
+                        "dec {n}",
+                        "jnz 2b",
+                        "tilerelease",
+                        cfg = in(reg) cfg.as_ptr(),
+                        n = inout(reg) n,
+                        options(nostack),
+                    );
+                }
+                std::hint::black_box(n);
+            }
+        };
+    }
+
+    amx_loop!(tdpbssd, "tdpbssd");
+    amx_loop!(tdpbf16ps, "tdpbf16ps");
+
+    /// AMX rows, where available: 16 × 16 outputs × 64 int8 (32 bf16)
+    /// products each; a loop runs 4 × `TRIPS` / 16 of them.
+    pub fn amx_rows() -> Vec<(&'static str, fn(), f64)> {
+        if !amx_permitted() {
+            return Vec::new();
+        }
+        vec![
+            (
+                "tdpbssd (AMX int8 tile)",
+                tdpbssd as fn(),
+                16.0 * 16.0 * 64.0,
+            ),
+            (
+                "tdpbf16ps (AMX bf16 tile)",
+                tdpbf16ps as fn(),
+                16.0 * 16.0 * 32.0,
+            ),
+        ]
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn main() {
+    use blockscale_bench::{Machine, best};
+    let m = Machine::read();
+    println!("blockscale port_rates: instruction throughput in core cycles, one thread");
+    println!("{m}");
+    let hz = 100.0 * x86::TRIPS as f64 / best(x86::add_chain);
+    let imul_hz = 300.0 * x86::TRIPS as f64 / best(x86::imul_chain);
+    println!(
+        "core clock {:.2} GHz (a dependent add chain; {:.2} GHz by an imul chain), TSC {:.2} GHz",
+        hz / 1e9,
+        imul_hz / 1e9,
+        m.tsc_hz / 1e9
+    );
+    println!();
+    println!(
+        "| instruction | per core cycle | latency, core cycles | multiply-adds per core cycle | x f32 FMA |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    let mut fma = f64::NAN;
+    for r in x86::rows() {
+        if !r.ok {
+            println!("| {} | not on this CPU | | | |", r.name);
+            continue;
+        }
+        let per_cycle = 12.0 * x86::TRIPS as f64 / (best(r.run) * hz);
+        let lat = best(r.lat) * hz / (12.0 * x86::TRIPS as f64);
+        let macs = per_cycle * r.macs;
+        if fma.is_nan() {
+            fma = macs;
+        }
+        if r.macs > 0.0 {
+            println!(
+                "| {} | {per_cycle:.2} | {lat:.1} | {macs:.0} | {:.2}x |",
+                r.name,
+                macs / fma
+            );
+        } else {
+            println!("| {} | {per_cycle:.2} | {lat:.1} | | |", r.name);
+        }
+    }
+    let amx = x86::amx_rows();
+    if amx.is_empty() {
+        println!("| AMX | not on this CPU, or not granted by the OS | | | |");
+    }
+    for (name, run, macs) in amx {
+        let per_cycle = 4.0 * (x86::TRIPS / 16) as f64 / (best(run) * hz);
+        let m = per_cycle * macs;
+        println!("| {name} | {per_cycle:.3} | | {m:.0} | {:.1}x |", m / fma);
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn main() {
+    println!("port_rates measures x86-64 instructions; nothing to do here");
+}
