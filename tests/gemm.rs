@@ -72,8 +72,11 @@ fn check_pair_with<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64, 
 fn check_pair_at<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64, fill: Data) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     // Shapes that are not multiples of any tile (8x16 micro-tiles, 64-row
-    // tasks), K a few blocks long and K = 200 ending in a partial block.
+    // tasks), K a few blocks long, K = 200 ending in a partial block, and
+    // K = 30 and 66, not multiples of 4 (the i8 packers' general path).
     for &(m, n, k) in &[
+        (5, 17, 30),
+        (9, 3, 66),
         (1, 1, 128),
         (3, 5, 256),
         (17, 9, 384),

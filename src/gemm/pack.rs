@@ -195,19 +195,68 @@ fn row_quads<F: BlockFormat>(
     buf: &mut [u8],
     out: &mut [u32],
 ) {
-    let start = row * d.k;
-    if g.kbp == d.kb && F::Elem::BITS == 4 && start.is_multiple_of(2) && d.k.is_multiple_of(4) {
-        // Two bytes make a quad: one table lookup per byte.
-        let data = &t.data()[start / 2..][..d.k / 2];
-        for (o, two) in out.iter_mut().zip(data.chunks_exact(2)) {
-            *o = table.two[two[0] as usize] as u32 | (table.two[two[1] as usize] as u32) << 16;
+    buf.fill(pad);
+    decode_row(t, d, g.kbp, row, &table.one, buf);
+    for (o, q) in out.iter_mut().zip(buf.chunks_exact(4)) {
+        *o = u32::from_le_bytes([q[0], q[1], q[2], q[3]]);
+    }
+}
+
+/// The quads of `count` stored rows from `first` on, interleaved:
+/// `out[q·width + j]` is quad `q` of row `first + j` as [`row_quads`] lays
+/// it out. Where the K blocks need no padding (`kbp` = the block, K a
+/// multiple of 4), whole bytes of 4-bit or 8-bit codes become quads by
+/// table straight from storage, and the padding slots (past K, and rows
+/// past `count`) keep what `out` holds: the callers fill it with the pad
+/// word first.
+#[allow(clippy::too_many_arguments)]
+fn interleaved_quads<F: BlockFormat>(
+    t: &QuantizedTensor<F>,
+    d: &Dims,
+    g: KGeom,
+    first: usize,
+    count: usize,
+    width: usize,
+    table: &ByteTable,
+    pad: u8,
+    out: &mut [u32],
+) {
+    let whole = g.kbp == d.kb && d.k.is_multiple_of(4) && matches!(F::Elem::BITS, 4 | 8);
+    if !whole {
+        let quads = out.len() / width;
+        let (mut buf, mut words) = (vec![0u8; quads * 4], vec![0u32; quads]);
+        for j in 0..count {
+            row_quads(t, d, g, first + j, table, pad, &mut buf, &mut words);
+            for (slot, &w) in out[j..].iter_mut().step_by(width).zip(&words) {
+                *slot = w;
+            }
         }
-        out[d.k / 4..].fill(u32::from_le_bytes([pad; 4]));
-    } else {
-        buf.fill(pad);
-        decode_row(t, d, g.kbp, row, &table.one, buf);
-        for (o, q) in out.iter_mut().zip(buf.chunks_exact(4)) {
-            *o = u32::from_le_bytes([q[0], q[1], q[2], q[3]]);
+        return;
+    }
+    // Strips of quads, each filled row by row: a strip of the tile (at
+    // most 4 KiB) stays in L1 while its rows' strided writes land, where
+    // a whole tile of a long K would not.
+    const STRIP: usize = 64;
+    let (data, nq) = (t.data(), d.k / 4);
+    let bytes_per_quad = F::Elem::BITS as usize / 2;
+    for s0 in (0..nq).step_by(STRIP) {
+        let len = STRIP.min(nq - s0);
+        for j in 0..count {
+            let row = (first + j) * d.k * bytes_per_quad / 4;
+            let bytes = &data[row + s0 * bytes_per_quad..][..len * bytes_per_quad];
+            let slots = out[s0 * width + j..].iter_mut().step_by(width);
+            if bytes_per_quad == 2 {
+                // Two bytes of nibbles make a quad: one table lookup per byte.
+                for (slot, two) in slots.zip(bytes.chunks_exact(2)) {
+                    *slot = table.two[two[0] as usize] as u32
+                        | (table.two[two[1] as usize] as u32) << 16;
+                }
+            } else {
+                for (slot, q) in slots.zip(bytes.chunks_exact(4)) {
+                    let b = |i: usize| table.one[q[i] as usize];
+                    *slot = u32::from_le_bytes([b(0), b(1), b(2), b(3)]);
+                }
+            }
         }
     }
 }
@@ -236,14 +285,14 @@ pub(crate) fn pack_a8<F: BlockFormat>(
         data: vec![0x8080_8080; tiles * quads * MR],
         scales: vec![0.0; tiles * g.blocks * MR],
     };
-    let (mut buf, mut words) = (vec![0u8; quads * 4], vec![0u32; quads]);
-    for i in 0..rows.min(d.m.saturating_sub(r0)) {
+    let live = rows.min(d.m.saturating_sub(r0));
+    for (tile, dst) in p.data.chunks_exact_mut((quads * MR).max(1)).enumerate() {
+        let first = tile * MR;
+        let count = MR.min(live.saturating_sub(first));
+        interleaved_quads(t, d, g, r0 + first, count, MR, &table, 0x80, dst);
+    }
+    for i in 0..live {
         let (tile, ri) = (i / MR, i % MR);
-        row_quads(t, d, g, r0 + i, &table, 0x80, &mut buf, &mut words);
-        let dst = &mut p.data[tile * quads * MR..][..quads * MR];
-        for (slot, &w) in dst.iter_mut().skip(ri).step_by(MR).zip(&words) {
-            *slot = w;
-        }
         for (kb, &v) in all_scales.row(r0 + i).iter().enumerate() {
             p.scales[(tile * g.blocks + kb) * MR + ri] = v as f32;
         }
@@ -277,20 +326,31 @@ pub(crate) fn pack_b8<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, g: KGeom
         .zip(p.negcorr.par_chunks_mut(g.blocks * NR))
         .enumerate()
         .for_each(|(tile, ((dst, scales), negcorr))| {
-            let (mut buf, mut words) = (vec![0u8; quads * 4], vec![0u32; quads]);
-            for j in 0..NR.min(d.n - tile * NR) {
-                let n = tile * NR + j;
-                row_quads(t, d, g, n, &table, 0, &mut buf, &mut words);
-                for (slot, &w) in dst.iter_mut().skip(j).step_by(NR).zip(&words) {
-                    *slot = w;
-                }
-                let blocks = words.chunks_exact(qpb.max(1)).zip(all_scales.row(n));
-                for (kb, (blk, &v)) in blocks.enumerate() {
-                    // The block's bytes in any order (a sum), as one slice.
-                    let bytes: &[u8] = bytemuck::cast_slice(blk);
-                    let sum: i32 = bytes.iter().map(|&b| b as i8 as i32).sum();
+            let cols = NR.min(d.n - tile * NR);
+            interleaved_quads(t, d, g, tile * NR, cols, NR, &table, 0, dst);
+            for j in 0..cols {
+                for (kb, &v) in all_scales.row(tile * NR + j).iter().enumerate() {
                     scales[kb * NR + j] = v as f32;
-                    negcorr[kb * NR + j] = -128 * sum;
+                }
+            }
+            // Each column's block sum of its i8 bytes, 16 columns at once:
+            // an i8 b with its sign bit flipped reads b + 128 as a u8, so a
+            // quad's four flipped bytes sum to its i8 sum + 512 (padding
+            // quads, all zero, to 512: they add nothing). Bytes 0 and 2 and
+            // bytes 1 and 3 add in 16-bit halves of each lane first.
+            let blocks = dst.chunks_exact((qpb * NR).max(1));
+            for (blk, corr) in blocks.zip(negcorr.chunks_exact_mut(NR)) {
+                let mut sum = [0u32; NR];
+                for quad in blk.chunks_exact(NR) {
+                    let quad: &[u32; NR] = quad.try_into().expect("NR words");
+                    for (s, &w) in sum.iter_mut().zip(quad) {
+                        let u = w ^ 0x8080_8080;
+                        let halves = (u & 0x00FF_00FF) + (u >> 8 & 0x00FF_00FF);
+                        *s += (halves & 0xFFFF) + (halves >> 16);
+                    }
+                }
+                for (c, s) in corr.iter_mut().zip(sum) {
+                    *c = -128 * (s as i32 - 512 * qpb as i32);
                 }
             }
         });
