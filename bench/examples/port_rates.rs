@@ -72,34 +72,14 @@ mod x86 {
         std::hint::black_box((x, n));
     }
 
-    /// The 12 accumulators, `zmm0`–`zmm11`, sources `zmm30`, `zmm31`.
+    /// 12 instructions into the accumulators `zmm0`–`zmm11`, from the
+    /// sources `zmm30` and `zmm31`: independent.
     macro_rules! twelve {
         ($ins:literal) => {
             concat!(
+                ".irp r,0,1,2,3,4,5,6,7,8,9,10,11\n",
                 $ins,
-                " zmm0, zmm30, zmm31\n",
-                $ins,
-                " zmm1, zmm30, zmm31\n",
-                $ins,
-                " zmm2, zmm30, zmm31\n",
-                $ins,
-                " zmm3, zmm30, zmm31\n",
-                $ins,
-                " zmm4, zmm30, zmm31\n",
-                $ins,
-                " zmm5, zmm30, zmm31\n",
-                $ins,
-                " zmm6, zmm30, zmm31\n",
-                $ins,
-                " zmm7, zmm30, zmm31\n",
-                $ins,
-                " zmm8, zmm30, zmm31\n",
-                $ins,
-                " zmm9, zmm30, zmm31\n",
-                $ins,
-                " zmm10, zmm30, zmm31\n",
-                $ins,
-                " zmm11, zmm30, zmm31\n",
+                " zmm\\r, zmm30, zmm31\n.endr"
             )
         };
     }
@@ -108,32 +88,7 @@ mod x86 {
     /// dependency chain (through the accumulator or the first source).
     macro_rules! chain {
         ($ins:literal) => {
-            concat!(
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-                $ins,
-                " zmm0, zmm0, zmm31\n",
-            )
+            concat!(".rept 12\n", $ins, " zmm0, zmm0, zmm31\n.endr")
         };
     }
 
