@@ -18,7 +18,9 @@
 //! integer or f64 GEMM kernel can reach against an f32 GEMM at best. AMX
 //! rows run where `cpuid` reports AMX and Linux grants the tile state
 //! (`arch_prctl(ARCH_REQ_XCOMP_PERM)`); they are a bound for a kernel the
-//! crate does not have.
+//! crate does not have. A last table times the i8 GEMM tile's work for one
+//! NVFP4 block (16 elements of K): the VNNI kernel's instructions, and
+//! the same block through an AMX tile where granted.
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -316,6 +318,203 @@ mod x86 {
     amx_loop!(tdpbssd, "tdpbssd");
     amx_loop!(tdpbf16ps, "tdpbf16ps");
 
+    /// The i8 GEMM tile's work for one 16-element block (NVFP4's) of 8
+    /// rows × 16 columns, as `simd::x86_64::avx512::gemm` compiles it: each
+    /// row's sums start from B's correction (a register move), take 4
+    /// `vpdpbusd` of a broadcast quad of A, and end in a conversion, the
+    /// scale product and an FMA into the row's f32 accumulator. `TRIPS`
+    /// blocks of 2048 multiply-adds. B is zero, so nothing grows.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    unsafe fn i8_block_vnni() {
+        let mem = [1.0f32; 40]; // A's quads (4 × 8), then A's scales (8)
+        let mut n = TRIPS;
+        // SAFETY: reads 160 bytes of `mem`; every register written is
+        // declared clobbered.
+        unsafe {
+            asm!(
+                ".irp r,20,21,22,23,25,31",
+                "vpxord zmm\\r, zmm\\r, zmm\\r",
+                ".endr",
+                "2:",
+                ".irp r,0,1,2,3,4,5,6,7",
+                "vmovdqa64 zmm\\r, zmm31",
+                ".endr",
+                ".irp q,0,1,2,3",
+                ".irp r,0,1,2,3,4,5,6,7",
+                "vpdpbusd zmm\\r, zmm2\\q, [{p} + 32*\\q + 4*\\r]{{1to16}}",
+                ".endr",
+                ".endr",
+                ".irp r,0,1,2,3,4,5,6,7",
+                "vcvtdq2ps zmm\\r, zmm\\r",
+                "vmulps zmm24, zmm25, [{p} + 128 + 4*\\r]{{1to16}}",
+                "vfmadd231ps zmm1\\r, zmm\\r, zmm24",
+                ".endr",
+                "dec {n}",
+                "jnz 2b",
+                p = in(reg) mem.as_ptr(),
+                n = inout(reg) n,
+                out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _,
+                out("zmm4") _, out("zmm5") _, out("zmm6") _, out("zmm7") _,
+                out("zmm10") _, out("zmm11") _, out("zmm12") _, out("zmm13") _,
+                out("zmm14") _, out("zmm15") _, out("zmm16") _, out("zmm17") _,
+                out("zmm20") _, out("zmm21") _, out("zmm22") _, out("zmm23") _,
+                out("zmm24") _, out("zmm25") _, out("zmm31") _,
+                options(nostack, readonly),
+            );
+        }
+        std::hint::black_box(n);
+    }
+
+    /// The same block through AMX, 16 rows × 16 columns: a tile zeroed,
+    /// A's 16 bytes of 16 rows and B's 4 quad rows loaded, one `tdpbusd`,
+    /// the sums stored (`TILES`); then each row's sums plus B's correction
+    /// converted, scaled and added as in the VNNI tile (`EPILOGUE`); or two
+    /// blocks a trip in two sets of tiles, each block's epilogue run after
+    /// the other's tile work (`PIPELINED`). 4096 multiply-adds a block.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn i8_block_amx<const MODE: u8>() {
+        let mut cfg = [0u8; 64];
+        cfg[0] = 1; // palette 1
+        for set in [0, 3] {
+            for (t, rows, bytes) in [(set, 16, 64u16), (set + 1, 16, 16), (set + 2, 4, 64)] {
+                cfg[16 + 2 * t..18 + 2 * t].copy_from_slice(&bytes.to_le_bytes());
+                cfg[48 + t] = rows;
+            }
+        }
+        let (a, b, scales) = ([0u8; 16 * 64], [0u8; 4 * 64], [1.0f32; 16]);
+        let mut sums = [0i32; 2 * 16 * 16];
+        let mut n = TRIPS;
+        macro_rules! block {
+            ($($epilogue:literal),*) => {
+                // SAFETY: run only after `amx_permitted`; the configuration
+                // is a valid palette-1 layout for tiles 0–2, every tile
+                // read or written stays in `a`, `b` and `sums` (rows of
+                // stride 64), and the tiles are released before returning.
+                unsafe {
+                    asm!(
+                        "ldtilecfg [{cfg}] /* scales at {s} */",
+                        ".irp r,17,19",
+                        "vpxord zmm\\r, zmm\\r, zmm\\r",
+                        ".endr",
+                        "2:",
+                        "tilezero tmm0",
+                        "tileloadd tmm1, [{a} + {stride}*1]",
+                        "tileloadd tmm2, [{b} + {stride}*1]",
+                        "tdpbusd tmm0, tmm1, tmm2",
+                        "tilestored [{c} + {stride}*1], tmm0",
+                        $($epilogue,)*
+                        "dec {n}",
+                        "jnz 2b",
+                        "tilerelease",
+                        cfg = in(reg) cfg.as_ptr(),
+                        a = in(reg) a.as_ptr(),
+                        b = in(reg) b.as_ptr(),
+                        c = in(reg) sums.as_mut_ptr(),
+                        s = in(reg) scales.as_ptr(),
+                        stride = in(reg) 64usize,
+                        n = inout(reg) n,
+                        out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _,
+                        out("zmm4") _, out("zmm5") _, out("zmm6") _, out("zmm7") _,
+                        out("zmm8") _, out("zmm9") _, out("zmm10") _, out("zmm11") _,
+                        out("zmm12") _, out("zmm13") _, out("zmm14") _, out("zmm15") _,
+                        out("zmm16") _, out("zmm17") _, out("zmm18") _, out("zmm19") _,
+                        options(nostack),
+                    );
+                }
+            };
+        }
+        match MODE {
+            TILES => block!(),
+            EPILOGUE => block!(
+                ".irp r,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15",
+                "vpaddd zmm16, zmm17, [{c} + 64*\\r]",
+                "vcvtdq2ps zmm16, zmm16",
+                "vmulps zmm18, zmm19, [{s} + 4*\\r]{{1to16}}",
+                "vfmadd231ps zmm\\r, zmm16, zmm18",
+                ".endr"
+            ),
+            _ => block!(
+                ".irp r,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15",
+                "vpaddd zmm16, zmm17, [{c} + 1024 + 64*\\r]",
+                "vcvtdq2ps zmm16, zmm16",
+                "vmulps zmm18, zmm19, [{s} + 4*\\r]{{1to16}}",
+                "vfmadd231ps zmm\\r, zmm16, zmm18",
+                ".endr",
+                "tilezero tmm3",
+                "tileloadd tmm4, [{a} + {stride}*1]",
+                "tileloadd tmm5, [{b} + {stride}*1]",
+                "tdpbusd tmm3, tmm4, tmm5",
+                "tilestored [{c} + {stride}*1 + 1024], tmm3",
+                ".irp r,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15",
+                "vpaddd zmm16, zmm17, [{c} + 64*\\r]",
+                "vcvtdq2ps zmm16, zmm16",
+                "vmulps zmm18, zmm19, [{s} + 4*\\r]{{1to16}}",
+                "vfmadd231ps zmm\\r, zmm16, zmm18",
+                ".endr"
+            ),
+        }
+        std::hint::black_box((n, sums));
+    }
+
+    const TILES: u8 = 0;
+    const EPILOGUE: u8 = 1;
+    const PIPELINED: u8 = 2;
+
+    /// A block loop: its name, the loop, and blocks and multiply-adds per
+    /// trip.
+    pub struct BlockRow {
+        pub name: &'static str,
+        pub run: fn(),
+        pub blocks: f64,
+        pub macs: f64,
+    }
+
+    /// The block loops this CPU runs.
+    pub fn block_rows() -> Vec<BlockRow> {
+        let row = |name, run, blocks, macs| BlockRow {
+            name,
+            run,
+            blocks,
+            macs,
+        };
+        let mut rows = Vec::new();
+        if std::arch::is_x86_feature_detected!("avx512vnni") {
+            // SAFETY (of the call inside): the CPU has AVX-512 VNNI.
+            let f: fn() = || unsafe { i8_block_vnni() };
+            rows.push(row(
+                "VNNI, 8 rows x 16 columns, with the f32 epilogue",
+                f,
+                1.0,
+                2048.0,
+            ));
+        }
+        if amx_permitted() && std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY (of the calls inside): AMX granted, AVX-512F present.
+            let tiles: fn() = || unsafe { i8_block_amx::<TILES>() };
+            let with: fn() = || unsafe { i8_block_amx::<EPILOGUE>() };
+            let piped: fn() = || unsafe { i8_block_amx::<PIPELINED>() };
+            rows.push(row(
+                "AMX tdpbusd, 16 x 16, tile instructions only",
+                tiles,
+                1.0,
+                4096.0,
+            ));
+            rows.push(row(
+                "AMX tdpbusd, 16 x 16, with the same epilogue",
+                with,
+                1.0,
+                4096.0,
+            ));
+            rows.push(row(
+                "AMX, two blocks a trip, each epilogue after the other's tiles",
+                piped,
+                2.0,
+                8192.0,
+            ));
+        }
+        rows
+    }
+
     /// AMX rows, where available: 16 × 16 outputs × 64 int8 (32 bf16)
     /// products each; a loop runs 4 × `TRIPS` / 16 of them.
     pub fn amx_rows() -> Vec<(&'static str, fn(), f64)> {
@@ -386,6 +585,16 @@ fn main() {
         let per_cycle = 4.0 * (x86::TRIPS / 16) as f64 / (best(run) * hz);
         let m = per_cycle * macs;
         println!("| {name} | {per_cycle:.3} | | {m:.0} | {:.1}x |", m / fma);
+    }
+    println!();
+    println!(
+        "| i8 GEMM tile, one 16-element block (NVFP4's) | core cycles a block | multiply-adds per core cycle | x f32 FMA |"
+    );
+    println!("|---|---:|---:|---:|");
+    for r in x86::block_rows() {
+        let trip = best(r.run) * hz / x86::TRIPS as f64;
+        let (cycles, m, name) = (trip / r.blocks, r.macs / trip, r.name);
+        println!("| {name} | {cycles:.1} | {m:.0} | {:.2}x |", m / fma);
     }
 }
 
