@@ -29,50 +29,46 @@ mod x86 {
     /// Loop trips per timed run.
     pub const TRIPS: u64 = 200_000;
 
-    /// 100 dependent register-register `add`s per trip: 100 core cycles
-    /// on every x86-64. (Not `add reg, imm`: Golden Cove and later fold
-    /// chains of those at rename, and the loop then runs faster than one
-    /// per cycle.)
-    pub fn add_chain() {
-        let (mut x, mut n, one) = (0u64, TRIPS, std::hint::black_box(1u64));
-        // SAFETY: integer arithmetic on the named registers only.
-        unsafe {
-            asm!(
-                "2:",
-                ".rept 100",
-                "add {x}, {one}",
-                ".endr",
-                "dec {n}",
-                "jnz 2b",
-                x = inout(reg) x,
-                n = inout(reg) n,
-                one = in(reg) one,
-                options(nomem, nostack),
-            );
-        }
-        std::hint::black_box((x, n));
+    /// `$name`: 100 dependent `$ins {x}, {x}` per trip, each waiting for
+    /// the one before.
+    macro_rules! scalar_chain {
+        ($(#[$doc:meta])* $name:ident, $ins:literal) => {
+            $(#[$doc])*
+            pub fn $name() {
+                let (mut x, mut n) = (std::hint::black_box(3u64), TRIPS);
+                // SAFETY: integer arithmetic on the named registers only.
+                unsafe {
+                    asm!(
+                        "2:",
+                        ".rept 100",
+                        concat!($ins, " {x}, {x}"),
+                        ".endr",
+                        "dec {n}",
+                        "jnz 2b",
+                        x = inout(reg) x,
+                        n = inout(reg) n,
+                        options(nomem, nostack),
+                    );
+                }
+                std::hint::black_box((x, n));
+            }
+        };
     }
 
-    /// 100 dependent `imul`s per trip: 300 core cycles (latency 3 on
-    /// every x86-64 since Sandy Bridge and Zen), a check on `add_chain`.
-    pub fn imul_chain() {
-        let (mut x, mut n) = (std::hint::black_box(3u64), TRIPS);
-        // SAFETY: integer arithmetic on the named registers only.
-        unsafe {
-            asm!(
-                "2:",
-                ".rept 100",
-                "imul {x}, {x}",
-                ".endr",
-                "dec {n}",
-                "jnz 2b",
-                x = inout(reg) x,
-                n = inout(reg) n,
-                options(nomem, nostack),
-            );
-        }
-        std::hint::black_box((x, n));
-    }
+    scalar_chain!(
+        /// 100 core cycles a trip on every x86-64: `add` of two registers
+        /// has latency 1. (Not `add reg, imm`: Golden Cove and later fold
+        /// chains of those at rename, and such a loop runs faster than one
+        /// per cycle.)
+        add_chain,
+        "add"
+    );
+    scalar_chain!(
+        /// 300 core cycles a trip (`imul` latency 3 on every x86-64 since
+        /// Sandy Bridge and Zen): a check on `add_chain`.
+        imul_chain,
+        "imul"
+    );
 
     /// 12 instructions into the accumulators `zmm0`–`zmm11`, from the
     /// sources `zmm30` and `zmm31`: independent.
@@ -384,8 +380,23 @@ mod x86 {
         let (a, b, scales) = ([0u8; 16 * 64], [0u8; 4 * 64], [1.0f32; 16]);
         let mut sums = [0i32; 2 * 16 * 16];
         let mut n = TRIPS;
+        // The f32 epilogue of a block's 16 rows of sums at `{c} + $at`.
+        macro_rules! epilogue {
+            ($at:literal) => {
+                concat!(
+                    ".irp r,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n",
+                    "vpaddd zmm16, zmm17, [{c} + ",
+                    $at,
+                    " + 64*\\r]\n",
+                    "vcvtdq2ps zmm16, zmm16\n",
+                    "vmulps zmm18, zmm19, [{s} + 4*\\r]{{1to16}}\n",
+                    "vfmadd231ps zmm\\r, zmm16, zmm18\n",
+                    ".endr"
+                )
+            };
+        }
         macro_rules! block {
-            ($($epilogue:literal),*) => {
+            ($($epilogue:expr),*) => {
                 // SAFETY: run only after `amx_permitted`; the configuration
                 // is a valid palette-1 layout for tiles 0–2, every tile
                 // read or written stays in `a`, `b` and `sums` (rows of
@@ -425,32 +436,15 @@ mod x86 {
         }
         match MODE {
             TILES => block!(),
-            EPILOGUE => block!(
-                ".irp r,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15",
-                "vpaddd zmm16, zmm17, [{c} + 64*\\r]",
-                "vcvtdq2ps zmm16, zmm16",
-                "vmulps zmm18, zmm19, [{s} + 4*\\r]{{1to16}}",
-                "vfmadd231ps zmm\\r, zmm16, zmm18",
-                ".endr"
-            ),
+            EPILOGUE => block!(epilogue!("0")),
             _ => block!(
-                ".irp r,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15",
-                "vpaddd zmm16, zmm17, [{c} + 1024 + 64*\\r]",
-                "vcvtdq2ps zmm16, zmm16",
-                "vmulps zmm18, zmm19, [{s} + 4*\\r]{{1to16}}",
-                "vfmadd231ps zmm\\r, zmm16, zmm18",
-                ".endr",
+                epilogue!("1024"),
                 "tilezero tmm3",
                 "tileloadd tmm4, [{a} + {stride}*1]",
                 "tileloadd tmm5, [{b} + {stride}*1]",
                 "tdpbusd tmm3, tmm4, tmm5",
                 "tilestored [{c} + {stride}*1 + 1024], tmm3",
-                ".irp r,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15",
-                "vpaddd zmm16, zmm17, [{c} + 64*\\r]",
-                "vcvtdq2ps zmm16, zmm16",
-                "vmulps zmm18, zmm19, [{s} + 4*\\r]{{1to16}}",
-                "vfmadd231ps zmm\\r, zmm16, zmm18",
-                ".endr"
+                epilogue!("0")
             ),
         }
         std::hint::black_box((n, sums));
