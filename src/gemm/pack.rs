@@ -180,35 +180,14 @@ impl ByteTable {
     }
 }
 
-/// Stored row `row` as quads: `out[q]` holds the 4 bytes `table[code]` of
-/// elements `4q..4q+4` of the padded row (whole K blocks of `kbp` slots),
-/// little-endian; padding slots hold `pad`. `buf` is scratch of 4 bytes
-/// per quad.
-#[allow(clippy::too_many_arguments)]
-fn row_quads<F: BlockFormat>(
-    t: &QuantizedTensor<F>,
-    d: &Dims,
-    g: KGeom,
-    row: usize,
-    table: &ByteTable,
-    pad: u8,
-    buf: &mut [u8],
-    out: &mut [u32],
-) {
-    buf.fill(pad);
-    decode_row(t, d, g.kbp, row, &table.one, buf);
-    for (o, q) in out.iter_mut().zip(buf.chunks_exact(4)) {
-        *o = u32::from_le_bytes([q[0], q[1], q[2], q[3]]);
-    }
-}
-
 /// The quads of `count` stored rows from `first` on, interleaved:
-/// `out[q·width + j]` is quad `q` of row `first + j` as [`row_quads`] lays
-/// it out. Where the K blocks need no padding (`kbp` = the block, K a
-/// multiple of 4), whole bytes of 4-bit or 8-bit codes become quads by
-/// table straight from storage, and the padding slots (past K, and rows
-/// past `count`) keep what `out` holds: the callers fill it with the pad
-/// word first.
+/// `out[q·width + j]` holds the 4 bytes `table[code]` of elements
+/// `4q..4q+4` of row `first + j`, padded to whole K blocks of `kbp` slots,
+/// little-endian; padding slots hold `pad`. Where the K blocks need no
+/// padding (`kbp` = the block, K a multiple of 4), whole bytes of 4-bit or
+/// 8-bit codes become quads by table straight from storage, and the
+/// padding slots (past K, and rows past `count`) keep what `out` holds:
+/// the callers fill it with the pad word first.
 #[allow(clippy::too_many_arguments)]
 fn interleaved_quads<F: BlockFormat>(
     t: &QuantizedTensor<F>,
@@ -222,13 +201,19 @@ fn interleaved_quads<F: BlockFormat>(
     out: &mut [u32],
 ) {
     let whole = g.kbp == d.kb && d.k.is_multiple_of(4) && matches!(F::Elem::BITS, 4 | 8);
+    if count == 0 {
+        return;
+    }
     if !whole {
-        let quads = out.len() / width;
-        let (mut buf, mut words) = (vec![0u8; quads * 4], vec![0u32; quads]);
+        // Each row decoded into whole blocks of `kbp` byte slots, then
+        // scattered as quads.
+        let mut buf = vec![0u8; out.len() / width * 4];
         for j in 0..count {
-            row_quads(t, d, g, first + j, table, pad, &mut buf, &mut words);
-            for (slot, &w) in out[j..].iter_mut().step_by(width).zip(&words) {
-                *slot = w;
+            buf.fill(pad);
+            decode_row(t, d, g.kbp, first + j, &table.one, &mut buf);
+            let quads = buf.as_chunks::<4>().0;
+            for (slot, &q) in out[j..].iter_mut().step_by(width).zip(quads) {
+                *slot = u32::from_le_bytes(q);
             }
         }
         return;
@@ -341,8 +326,7 @@ pub(crate) fn pack_b8<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, g: KGeom
             let blocks = dst.chunks_exact((qpb * NR).max(1));
             for (blk, corr) in blocks.zip(negcorr.chunks_exact_mut(NR)) {
                 let mut sum = [0u32; NR];
-                for quad in blk.chunks_exact(NR) {
-                    let quad: &[u32; NR] = quad.try_into().expect("NR words");
+                for quad in blk.as_chunks::<NR>().0 {
                     for (s, &w) in sum.iter_mut().zip(quad) {
                         let u = w ^ 0x8080_8080;
                         let halves = (u & 0x00FF_00FF) + (u >> 8 & 0x00FF_00FF);
