@@ -234,7 +234,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
 ) -> Result<(), Error> {
     let alpha = folded_alpha(a, b, alpha);
     let g = KGeom::i8(d);
-    let pb = pack::pack_b8(b, d, g);
+    let pb = pack::pack_b8(kernels, b, d, g);
     let a_scales = pack::Scales::new(a, d);
     let (a_len, b_len) = (g.blocks * g.kbp / 4 * MR, g.blocks * g.kbp / 4 * NR);
     let (sa_len, sb_len) = (g.blocks * MR, g.blocks * NR);
@@ -248,7 +248,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
         c,
         d,
         (alpha, beta),
-        |r0, rows| pack::pack_a8(a, d, g, r0, rows, &a_scales),
+        |r0, rows| pack::pack_a8(kernels, a, d, g, r0, rows, &a_scales),
         |pa, mt, nt, acc| {
             let (at, sat) = (
                 &pa.data[mt * a_len..][..a_len],

@@ -4,7 +4,7 @@
 
 use super::{Dims, element_int, unit_exponent};
 use crate::format::{BlockFormat, ScaleCodec};
-use crate::simd::{GEMM_MR as MR, GEMM_NR as NR};
+use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels};
 use crate::tensor::QuantizedTensor;
 use crate::{Element, Error};
 use rayon::prelude::*;
@@ -101,17 +101,37 @@ pub(crate) struct Scales {
 
 impl Scales {
     pub(crate) fn new<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims) -> Scales {
-        let blocks = d.k.div_ceil(d.kb.max(1));
+        let (tile_rows, blocks) = Self::layout(t, d);
         let f = crate::element::pow2_f64(unit_exponent::<F::Elem>());
+        Scales {
+            vals: t.scales().iter().map(|s| s.value() as f64 * f).collect(),
+            tile_rows,
+            blocks,
+        }
+    }
+
+    /// Stored rows per scale row (a 2D tile's rows share one) and scales
+    /// per row (K blocks).
+    fn layout<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims) -> (usize, usize) {
+        let blocks = d.k.div_ceil(d.kb.max(1));
         let (sr, sc) = t.stored_shape();
         let (tr, tc) = t.format().block().tile(sr, sc);
         // `check` took the K block from the same tile shape.
         debug_assert!(blocks == 0 || sc.div_ceil(tc) == blocks);
-        Scales {
-            vals: t.scales().iter().map(|s| s.value() as f64 * f).collect(),
-            tile_rows: tr.max(1),
-            blocks,
-        }
+        (tr.max(1), blocks)
+    }
+
+    /// Where the scale codec is a byte (E4M3, E8M0): every code's value
+    /// times 2^e0 as `new` computes it, rounded to f32, for the i8
+    /// kernel's f32 scales straight from the codes, with no f64 copy of
+    /// them all.
+    fn byte_table_f32<F: BlockFormat>() -> Option<[f32; 256]> {
+        let f = crate::element::pow2_f64(unit_exponent::<F::Elem>());
+        (<F::Scale as ScaleCodec>::BITS == 8).then(|| {
+            core::array::from_fn(|c| {
+                (<F::Scale as ScaleCodec>::from_bits(c as u32).value() as f64 * f) as f32
+            })
+        })
     }
 
     /// Stored row `row`'s scales, one per K block.
@@ -190,6 +210,7 @@ impl ByteTable {
 /// the callers fill it with the pad word first.
 #[allow(clippy::too_many_arguments)]
 fn interleaved_quads<F: BlockFormat>(
+    kernels: &Kernels,
     t: &QuantizedTensor<F>,
     d: &Dims,
     g: KGeom,
@@ -199,6 +220,7 @@ fn interleaved_quads<F: BlockFormat>(
     table: &ByteTable,
     pad: u8,
     out: &mut [u32],
+    sums: Option<&mut [i32]>,
 ) {
     let whole = g.kbp == d.kb && d.k.is_multiple_of(4) && matches!(F::Elem::BITS, 4 | 8);
     if count == 0 {
@@ -216,14 +238,27 @@ fn interleaved_quads<F: BlockFormat>(
                 *slot = u32::from_le_bytes(q);
             }
         }
+        if let Some(sums) = sums {
+            block_sums(out, g.kbp / 4, width, sums);
+        }
+        return;
+    }
+    let (data, nq) = (t.data(), d.k / 4);
+    let bytes_per_quad = F::Elem::BITS as usize / 2;
+    if let Some(quads) = kernels.nibble_quads
+        && bytes_per_quad == 2
+        && (width == 8 || width == 16)
+    {
+        let lut: [u8; 16] = core::array::from_fn(|c| table.one[c]);
+        let row0 = first * d.k / 2;
+        let sums = sums.map(|s| (g.kbp / 4, s));
+        quads(&lut, &data[row0..], d.k / 2, count, nq, out, width, sums);
         return;
     }
     // Strips of quads, each filled row by row: a strip of the tile (at
     // most 4 KiB) stays in L1 while its rows' strided writes land, where
     // a whole tile of a long K would not.
     const STRIP: usize = 64;
-    let (data, nq) = (t.data(), d.k / 4);
-    let bytes_per_quad = F::Elem::BITS as usize / 2;
     for s0 in (0..nq).step_by(STRIP) {
         let len = STRIP.min(nq - s0);
         for j in 0..count {
@@ -244,6 +279,33 @@ fn interleaved_quads<F: BlockFormat>(
             }
         }
     }
+    if let Some(sums) = sums {
+        block_sums(out, g.kbp / 4, width, sums);
+    }
+}
+
+/// Each column's sum of its i8 bytes per K block of `qpb` quads:
+/// `sums[block·width + j]`, from interleaved quads as
+/// [`interleaved_quads`] writes them. An i8 b with its sign bit flipped
+/// reads b + 128 as a u8, so a quad's four flipped bytes sum to its i8 sum
+/// plus 512 (padding quads, all zero, to 512: they add nothing). Bytes 0
+/// and 2 and bytes 1 and 3 add in 16-bit halves of each lane first.
+fn block_sums(out: &[u32], qpb: usize, width: usize, sums: &mut [i32]) {
+    debug_assert!(width <= NR);
+    let blocks = out.chunks_exact((qpb * width).max(1));
+    for (blk, sum) in blocks.zip(sums.chunks_exact_mut(width)) {
+        let mut acc = [0u32; NR];
+        for quad in blk.chunks_exact(width) {
+            for (s, &w) in acc.iter_mut().zip(quad) {
+                let u = w ^ 0x8080_8080;
+                let halves = (u & 0x00FF_00FF) + (u >> 8 & 0x00FF_00FF);
+                *s += (halves & 0xFFFF) + (halves >> 16);
+            }
+        }
+        for (c, s) in sum.iter_mut().zip(acc) {
+            *c = s as i32 - 512 * qpb as i32;
+        }
+    }
 }
 
 /// A operand for the i8 kernel, rows `r0..r0+rows` (rows past M padded):
@@ -254,7 +316,9 @@ pub(crate) struct PackedA8 {
     pub scales: Vec<f32>,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn pack_a8<F: BlockFormat>(
+    kernels: &Kernels,
     t: &QuantizedTensor<F>,
     d: &Dims,
     g: KGeom,
@@ -274,7 +338,19 @@ pub(crate) fn pack_a8<F: BlockFormat>(
     for (tile, dst) in p.data.chunks_exact_mut((quads * MR).max(1)).enumerate() {
         let first = tile * MR;
         let count = MR.min(live.saturating_sub(first));
-        interleaved_quads(t, d, g, r0 + first, count, MR, &table, 0x80, dst);
+        interleaved_quads(
+            kernels,
+            t,
+            d,
+            g,
+            r0 + first,
+            count,
+            MR,
+            &table,
+            0x80,
+            dst,
+            None,
+        );
     }
     for i in 0..live {
         let (tile, ri) = (i / MR, i % MR);
@@ -294,11 +370,24 @@ pub(crate) struct PackedB8 {
 }
 
 /// Packs B, one column tile per rayon task.
-pub(crate) fn pack_b8<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, g: KGeom) -> PackedB8 {
+pub(crate) fn pack_b8<F: BlockFormat>(
+    kernels: &Kernels,
+    t: &QuantizedTensor<F>,
+    d: &Dims,
+    g: KGeom,
+) -> PackedB8 {
     let table = ByteTable::new::<F::Elem>(|i| i as i8 as u8);
-    let all_scales = Scales::new(t, d);
+    // B's f32 scales by a table of the codes where the codec is a byte.
+    enum Source {
+        Codes(Box<[f32; 256]>),
+        Values(Scales),
+    }
+    let source = match Scales::byte_table_f32::<F>() {
+        Some(lut) => Source::Codes(Box::new(lut)),
+        None => Source::Values(Scales::new(t, d)),
+    };
+    let (tile_rows, blocks) = Scales::layout(t, d);
     let quads = g.blocks * g.kbp / 4;
-    let qpb = g.kbp / 4;
     let tiles = d.n.div_ceil(NR);
     let mut p = PackedB8 {
         data: vec![0; tiles * quads * NR],
@@ -312,29 +401,41 @@ pub(crate) fn pack_b8<F: BlockFormat>(t: &QuantizedTensor<F>, d: &Dims, g: KGeom
         .enumerate()
         .for_each(|(tile, ((dst, scales), negcorr))| {
             let cols = NR.min(d.n - tile * NR);
-            interleaved_quads(t, d, g, tile * NR, cols, NR, &table, 0, dst);
-            for j in 0..cols {
-                for (kb, &v) in all_scales.row(tile * NR + j).iter().enumerate() {
-                    scales[kb * NR + j] = v as f32;
-                }
+            interleaved_quads(
+                kernels,
+                t,
+                d,
+                g,
+                tile * NR,
+                cols,
+                NR,
+                &table,
+                0,
+                dst,
+                Some(&mut *negcorr),
+            );
+            for c in negcorr.iter_mut() {
+                *c *= -128;
             }
-            // Each column's block sum of its i8 bytes, 16 columns at once:
-            // an i8 b with its sign bit flipped reads b + 128 as a u8, so a
-            // quad's four flipped bytes sum to its i8 sum + 512 (padding
-            // quads, all zero, to 512: they add nothing). Bytes 0 and 2 and
-            // bytes 1 and 3 add in 16-bit halves of each lane first.
-            let blocks = dst.chunks_exact((qpb * NR).max(1));
-            for (blk, corr) in blocks.zip(negcorr.chunks_exact_mut(NR)) {
-                let mut sum = [0u32; NR];
-                for quad in blk.as_chunks::<NR>().0 {
-                    for (s, &w) in sum.iter_mut().zip(quad) {
-                        let u = w ^ 0x8080_8080;
-                        let halves = (u & 0x00FF_00FF) + (u >> 8 & 0x00FF_00FF);
-                        *s += (halves & 0xFFFF) + (halves >> 16);
+            match &source {
+                Source::Codes(lut) => {
+                    // Block by block, so that the writes run in order.
+                    let codes: [&[F::Scale]; NR] = core::array::from_fn(|j| {
+                        let row = (tile * NR + j).min(d.n - 1);
+                        &t.scales()[row / tile_rows * blocks..][..blocks]
+                    });
+                    for (kb, out) in scales.chunks_exact_mut(NR).enumerate() {
+                        for (o, row) in out.iter_mut().zip(&codes).take(cols) {
+                            *o = lut[row[kb].to_bits() as usize & 0xFF];
+                        }
                     }
                 }
-                for (c, s) in corr.iter_mut().zip(sum) {
-                    *c = -128 * (s as i32 - 512 * qpb as i32);
+                Source::Values(all) => {
+                    for j in 0..cols {
+                        for (kb, &v) in all.row(tile * NR + j).iter().enumerate() {
+                            scales[kb * NR + j] = v as f32;
+                        }
+                    }
                 }
             }
         });

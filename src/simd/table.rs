@@ -156,6 +156,9 @@ pub(crate) type I64Tile =
     fn(&[f64], &[f64], &[f64], &[f64], usize, usize, usize, &mut [f32; MR * NR]);
 /// [`Kernels::split_whole`].
 pub(crate) type SplitWhole = fn(&[i64], u32, &mut [u32; 16]) -> Option<(u32, u64)>;
+/// [`Kernels::nibble_quads`].
+pub(crate) type NibbleQuads =
+    fn(&[u8; 16], &[u8], usize, usize, usize, &mut [u32], usize, Option<(usize, &mut [i32])>);
 /// [`Kernels::i64_block`].
 pub(crate) type I64Block = fn(&[f64], &[f64], usize, usize, usize, &mut [i64; MR * NR]);
 
@@ -232,6 +235,18 @@ pub(crate) struct Kernels {
     /// words.
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub split_whole: Option<SplitWhole>,
+    /// The i8 GEMM's packing of 4-bit codes (see `gemm::pack`'s
+    /// `interleaved_quads`): for quads `q < nq` and rows `j < rows`,
+    /// `out[q·width + j]` = the bytes `lut[c]` of codes `4q..4q+4` of row
+    /// j (little-endian), where row j's codes are the nibbles of
+    /// `src[j·stride..]`, low nibble first. Slots of rows past `rows` are
+    /// left as they are. `width` is 8 or 16, `rows ≤ width`. With
+    /// `Some((qpb, sums))`, also each row's sum of its bytes as i8 over
+    /// each run of `qpb` quads: `sums[block·width + j]` for `j < rows`
+    /// (B's bias correction; `sums` holds `⌈nq/qpb⌉·width`). Arguments:
+    /// lut, src, stride, rows, nq, out, width, sums.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
+    pub nibble_quads: Option<NibbleQuads>,
 }
 
 /// No kernels: every job runs the portable code.
@@ -249,6 +264,7 @@ pub(in crate::simd) const PORTABLE: Kernels = Kernels {
     i64_block: None,
     i64_tile: None,
     split_whole: None,
+    nibble_quads: None,
 };
 
 /// The kernels of `level`, lowered to what this CPU supports ([`detected`]):

@@ -11,13 +11,14 @@ mod decode;
 mod encode;
 mod gemm;
 mod i16;
+mod quads;
 mod rng;
 mod split;
 
 use crate::simd::table::ElementMap;
 use crate::simd::table::amax_of_bits;
 use crate::simd::{Codec, Decoder, Kernels, Packing};
-use core::arch::x86_64::__mmask16;
+use core::arch::x86_64::*;
 
 /// The AVX-512 kernels.
 const AVX512: Kernels = Kernels {
@@ -34,6 +35,7 @@ const AVX512: Kernels = Kernels {
     i64_block: Some(gemm::i64_block),
     i64_tile: Some(gemm::i64_tile),
     split_whole: Some(split::split_whole),
+    nibble_quads: Some(quads::nibble_quads),
 };
 
 /// The table of [`Level::Avx512`](crate::simd::Level::Avx512).
@@ -103,4 +105,43 @@ fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut [u32]) 
     // SAFETY: reached only through this module's tables, so the CPU
     // supports AVX-512 F, BW, DQ and VL.
     unsafe { rng::sr_draws(states, counts, stride, out) }
+}
+
+/// Transposes a 16 × 16 matrix of u32 held as 16 rows: `b[l][k] = a[k][l]`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn transpose16(a: [__m512i; 16]) -> [__m512i; 16] {
+    // 32-bit, then 64-bit interleaves inside 128-bit lanes: u[4i + j], lane
+    // L, holds column 4L + j of rows 4i..4i+4.
+    let t: [__m512i; 16] = core::array::from_fn(|x| {
+        let (p, q) = (a[x & !1], a[x | 1]);
+        if x % 2 == 0 {
+            _mm512_unpacklo_epi32(p, q)
+        } else {
+            _mm512_unpackhi_epi32(p, q)
+        }
+    });
+    let u: [__m512i; 16] = core::array::from_fn(|x| {
+        let (i, j) = (x / 4, x % 4);
+        let (p, q) = (t[4 * i + j / 2], t[4 * i + 2 + j / 2]);
+        if j % 2 == 0 {
+            _mm512_unpacklo_epi64(p, q)
+        } else {
+            _mm512_unpackhi_epi64(p, q)
+        }
+    });
+    // A 4 × 4 transpose of 128-bit lanes for each j.
+    let mut b = [_mm512_setzero_si512(); 16];
+    for j in 0..4 {
+        let v = [u[j], u[4 + j], u[8 + j], u[12 + j]];
+        let s0 = _mm512_shuffle_i32x4::<0x44>(v[0], v[1]);
+        let s1 = _mm512_shuffle_i32x4::<0xEE>(v[0], v[1]);
+        let s2 = _mm512_shuffle_i32x4::<0x44>(v[2], v[3]);
+        let s3 = _mm512_shuffle_i32x4::<0xEE>(v[2], v[3]);
+        b[j] = _mm512_shuffle_i32x4::<0x88>(s0, s2);
+        b[4 + j] = _mm512_shuffle_i32x4::<0xDD>(s0, s2);
+        b[8 + j] = _mm512_shuffle_i32x4::<0x88>(s1, s3);
+        b[12 + j] = _mm512_shuffle_i32x4::<0xDD>(s1, s3);
+    }
+    b
 }
