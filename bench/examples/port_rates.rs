@@ -18,9 +18,11 @@
 //! integer or f64 GEMM kernel can reach against an f32 GEMM at best. AMX
 //! rows run where `cpuid` reports AMX and Linux grants the tile state
 //! (`arch_prctl(ARCH_REQ_XCOMP_PERM)`); they are a bound for a kernel the
-//! crate does not have. A last table times the i8 GEMM tile's work for one
-//! NVFP4 block (16 elements of K): the VNNI kernel's instructions, and
-//! the same block through an AMX tile where granted.
+//! crate does not have: the tile product alone, and a GEMM's step of 2 × 2
+//! accumulator tiles with the four tile loads it needs. A last table
+//! times the i8 GEMM tile's work for one NVFP4 block (16 elements of K):
+//! the VNNI kernel's instructions, and the same block through an AMX tile
+//! where granted.
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -267,11 +269,11 @@ mod x86 {
         ret == 0
     }
 
-    /// Tiles 0–3: 16 rows × 64 bytes of accumulators; 4–5: A; 6: B.
+    /// Tiles 0–3: 16 rows × 64 bytes of accumulators; 4–5: A; 6–7: B.
     fn tile_config() -> [u8; 64] {
         let mut c = [0u8; 64];
         c[0] = 1; // palette 1
-        for t in 0..7 {
+        for t in 0..8 {
             c[16 + 2 * t] = 64; // bytes per row
             c[48 + t] = 16; // rows
         }
@@ -313,6 +315,44 @@ mod x86 {
 
     amx_loop!(tdpbssd, "tdpbssd");
     amx_loop!(tdpbf16ps, "tdpbf16ps");
+
+    /// A GEMM's inner step as AMX runs it: a 2 × 2 block of accumulator
+    /// tiles, each step loading two A tiles and two B tiles (1 KiB each,
+    /// from L1) and taking their four `tdpbssd`. Tiles are not renamed, so
+    /// a step's loads wait for the last step's products that read them.
+    fn tdpbssd_2x2_loads() {
+        let cfg = tile_config();
+        let tiles = [0u8; 4 * 1024];
+        let mut n = TRIPS / 16;
+        // SAFETY: run only after `amx_permitted`; the configuration is a
+        // valid palette-1 layout for tiles 0–7, the loads read the four
+        // KiB of `tiles` (rows of stride 64), and the tiles are released
+        // before returning.
+        unsafe {
+            asm!(
+                "ldtilecfg [{cfg}]",
+                "tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3",
+                "2:",
+                "tileloadd tmm4, [{t} + {stride}*1]",
+                "tileloadd tmm6, [{t} + {stride}*1 + 1024]",
+                "tdpbssd tmm0, tmm4, tmm6",
+                "tileloadd tmm5, [{t} + {stride}*1 + 2048]",
+                "tdpbssd tmm2, tmm5, tmm6",
+                "tileloadd tmm7, [{t} + {stride}*1 + 3072]",
+                "tdpbssd tmm1, tmm4, tmm7",
+                "tdpbssd tmm3, tmm5, tmm7",
+                "dec {n}",
+                "jnz 2b",
+                "tilerelease",
+                cfg = in(reg) cfg.as_ptr(),
+                t = in(reg) tiles.as_ptr(),
+                stride = in(reg) 64usize,
+                n = inout(reg) n,
+                options(nostack),
+            );
+        }
+        std::hint::black_box(n);
+    }
 
     /// The i8 GEMM tile's work for one 16-element block (NVFP4's) of 8
     /// rows × 16 columns, as `simd::x86_64::avx512::gemm` compiles it: each
@@ -525,6 +565,11 @@ mod x86 {
                 "tdpbf16ps (AMX bf16 tile)",
                 tdpbf16ps as fn(),
                 16.0 * 16.0 * 32.0,
+            ),
+            (
+                "tdpbssd, 2 x 2 tiles with their 4 tile loads a step (L1)",
+                tdpbssd_2x2_loads as fn(),
+                16.0 * 16.0 * 64.0,
             ),
         ]
     }
