@@ -64,9 +64,11 @@ fn check_pair<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64) {
 }
 
 fn check_pair_with<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64, fill: Data) {
-    // Every kernel on this CPU, then the portable ones forced.
-    check_pair_at(fa.clone(), fb.clone(), seed, fill);
-    with_level(Level::Portable, || check_pair_at(fa, fb, seed, fill));
+    // Every level's kernels this CPU has (AVX2's and AVX-512's tables
+    // differ), from the highest, then the portable ones.
+    for level in blockscale::testing::levels().into_iter().rev() {
+        with_level(level, || check_pair_at(fa.clone(), fb.clone(), seed, fill));
+    }
 }
 
 fn check_pair_at<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64, fill: Data) {

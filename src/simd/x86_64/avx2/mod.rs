@@ -12,11 +12,13 @@ mod decode;
 mod encode;
 mod gemm;
 mod i16;
+mod quads;
 mod rng;
 
 use crate::simd::table::ElementMap;
 use crate::simd::table::{PORTABLE, amax_of_bits};
 use crate::simd::{Codec, Decoder, Kernels, Packing};
+use core::arch::x86_64::*;
 
 /// The table of [`Level::Avx2`](crate::simd::Level::Avx2).
 pub(in crate::simd) static KERNELS: Kernels = Kernels {
@@ -31,6 +33,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     f64_tile: Some(gemm::f64_tile),
     i16_tile: Some(i16::i16_tile),
     i64_block: Some(gemm::i64_block),
+    nibble_quads: Some(quads::nibble_quads),
     ..PORTABLE
 };
 
@@ -84,4 +87,36 @@ fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut [u32]) 
     // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
     // and FMA.
     unsafe { rng::sr_draws(states, counts, stride, out) }
+}
+
+/// Transposes an 8 × 8 matrix of u32 held as 8 rows: `b[l][k] = a[k][l]`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(super) fn transpose8(a: [__m256i; 8]) -> [__m256i; 8] {
+    // 32-bit, then 64-bit interleaves inside 128-bit lanes: u[4h + j]
+    // holds columns j and 4 + j of rows 4h..4h+4.
+    let t: [__m256i; 8] = core::array::from_fn(|x| {
+        let (p, q) = (a[x & !1], a[x | 1]);
+        if x % 2 == 0 {
+            _mm256_unpacklo_epi32(p, q)
+        } else {
+            _mm256_unpackhi_epi32(p, q)
+        }
+    });
+    let u: [__m256i; 8] = core::array::from_fn(|x| {
+        let (h, j) = (x / 4, x % 4);
+        let (p, q) = (t[4 * h + j / 2], t[4 * h + 2 + j / 2]);
+        if j % 2 == 0 {
+            _mm256_unpacklo_epi64(p, q)
+        } else {
+            _mm256_unpackhi_epi64(p, q)
+        }
+    });
+    core::array::from_fn(|l| {
+        if l < 4 {
+            _mm256_permute2x128_si256::<0x20>(u[l], u[4 + l])
+        } else {
+            _mm256_permute2x128_si256::<0x31>(u[l - 4], u[l])
+        }
+    })
 }

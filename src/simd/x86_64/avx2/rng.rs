@@ -1,6 +1,7 @@
 //! AVX2 random streams for stochastic rounding: SplitMix64 seeding and
 //! Xoshiro256++ draws of many tiles' streams at once.
 
+use super::transpose8;
 use crate::simd::table::{DrawGroup, PHI};
 use core::arch::x86_64::*;
 
@@ -98,38 +99,6 @@ fn xoshiro_step(s: &mut [__m256i; 4], live: Option<__m256i>) -> __m256i {
         Some(m) => core::array::from_fn(|w| _mm256_blendv_epi8(s[w], next[w], m)),
     };
     r
-}
-
-/// Transposes an 8 × 8 matrix of u32 held as 8 rows: `b[l][k] = a[k][l]`.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn transpose8(a: [__m256i; 8]) -> [__m256i; 8] {
-    // 32-bit, then 64-bit interleaves inside 128-bit lanes: u[4h + j]
-    // holds columns j and 4 + j of rows 4h..4h+4.
-    let t: [__m256i; 8] = core::array::from_fn(|x| {
-        let (p, q) = (a[x & !1], a[x | 1]);
-        if x % 2 == 0 {
-            _mm256_unpacklo_epi32(p, q)
-        } else {
-            _mm256_unpackhi_epi32(p, q)
-        }
-    });
-    let u: [__m256i; 8] = core::array::from_fn(|x| {
-        let (h, j) = (x / 4, x % 4);
-        let (p, q) = (t[4 * h + j / 2], t[4 * h + 2 + j / 2]);
-        if j % 2 == 0 {
-            _mm256_unpacklo_epi64(p, q)
-        } else {
-            _mm256_unpackhi_epi64(p, q)
-        }
-    });
-    core::array::from_fn(|l| {
-        if l < 4 {
-            _mm256_permute2x128_si256::<0x20>(u[l], u[4 + l])
-        } else {
-            _mm256_permute2x128_si256::<0x31>(u[l - 4], u[l])
-        }
-    })
 }
 
 /// Xoshiro256++ on 8 tiles at a time (two interleaved groups of 4 for
