@@ -4,6 +4,7 @@
 //! each quad's 16 rows are one store.
 
 use super::transpose16;
+use crate::simd::x86_64::quads;
 use core::arch::x86_64::*;
 
 /// See [`Kernels::nibble_quads`](crate::simd::Kernels::nibble_quads).
@@ -21,23 +22,18 @@ pub(super) fn nibble_quads(
     width: usize,
     sums: Option<(usize, &mut [i32])>,
 ) {
-    assert!((width == 8 || width == 16) && rows <= width);
-    if rows == 0 || nq == 0 {
+    let lens = sums.as_ref().map(|(qpb, s)| (*qpb, &s[..]));
+    if !quads::check(src, stride, rows, nq, out, width, lens) {
         return;
-    }
-    assert!((rows - 1) * stride + 2 * nq <= src.len());
-    assert!((nq - 1) * width + rows <= out.len());
-    if let Some((qpb, sums)) = &sums {
-        assert!(*qpb > 0 && sums.len() >= nq.div_ceil(*qpb) * width);
     }
     // SAFETY: reached only through this module's tables, so the CPU
     // supports AVX-512 F, BW, DQ and VL; the reads and writes stay within
-    // the lengths asserted above (`quads_impl` masks them to those).
+    // the lengths `quads::check` asserts (`quads_impl` masks them to those).
     unsafe { quads_impl(lut, src, stride, rows, nq, out, width, sums) }
 }
 
 /// # Safety
-/// As [`nibble_quads`] asserts, on a CPU with AVX-512 F, BW, DQ and VL.
+/// As `quads::check` asserts, on a CPU with AVX-512 F, BW, DQ and VL.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn quads_impl(
