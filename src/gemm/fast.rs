@@ -201,6 +201,14 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
 /// reuses them against every packed column tile of B.
 const MC: usize = 64;
 
+/// A tile's accumulators, aligned to 64 bytes like the SIMD kernels' row
+/// vectors. At the array's own 4-byte alignment the kernels' first loads
+/// of a freshly zeroed tile stalled behind the zeroing `memset`'s stores
+/// (a profile shows it; forwarding a store to a load needs the load to lie
+/// within one store, which an unaligned row need not).
+#[repr(C, align(64))]
+struct Acc([f32; MR * NR]);
+
 /// Writes a finished MR×NR tile of accumulators into C's rows
 /// `row0..` of `chunk` (which starts at C's row `r0`), clipped to M and N.
 fn store_tile(
@@ -282,12 +290,13 @@ fn drive<PA>(
         .for_each(|(ci, chunk)| {
             let rows = chunk.len() / d.n;
             let pa = pack_a(ci * MC, rows);
-            let mut acc = [0f32; MR * NR];
+            let mut acc = Acc([0f32; MR * NR]);
+            let acc = &mut acc.0;
             for nt in 0..ntiles {
                 for mt in 0..rows.div_ceil(MR) {
                     acc.fill(0.0);
-                    tile(&pa, mt, nt, &mut acc);
-                    store_tile(&acc, chunk, d.n, mt * MR, nt * NR, alpha, beta);
+                    tile(&pa, mt, nt, acc);
+                    store_tile(acc, chunk, d.n, mt * MR, nt * NR, alpha, beta);
                 }
             }
         });
