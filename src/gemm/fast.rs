@@ -251,6 +251,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
         (pb.data.len(), ntiles * b_len),
         (pb.scales.len(), ntiles * sb_len),
         (pb.negcorr.len(), ntiles * sb_len),
+        (pb.uniform.len(), ntiles),
     ])?;
     drive(
         c,
@@ -267,7 +268,18 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
                 &pb.scales[nt * sb_len..][..sb_len],
                 &pb.negcorr[nt * sb_len..][..sb_len],
             );
-            i8_tile(kernels, at, sat, bt, sbt, nct, g, i16_runs, acc);
+            i8_tile(
+                kernels,
+                at,
+                sat,
+                bt,
+                sbt,
+                nct,
+                g,
+                i16_runs,
+                pb.uniform[nt],
+                acc,
+            );
         },
     );
     Ok(())

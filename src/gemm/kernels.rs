@@ -11,6 +11,10 @@ use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels, PlaneTile, Terms};
 /// (`Plan::I8`), which a kernel may use to sum in i16. `nc` must be
 /// `-128·Σb` per block and column, as `pack::pack_b8` writes it: a kernel
 /// that starts its i16 sums there relies on it for their bound.
+/// `b_uniform` says that each block's NR scales in `sb` are one value (bit
+/// for bit), as `pack::PackedB8::uniform` finds them: a kernel may then
+/// read the first and form a row's `s_a·s_b` once for all NR columns. The
+/// portable kernel, reading them all, ignores it.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn i8_tile(
     kernels: &Kernels,
@@ -21,10 +25,22 @@ pub(crate) fn i8_tile(
     nc: &[i32],
     g: KGeom,
     i16_runs: usize,
+    b_uniform: bool,
     acc: &mut [f32; MR * NR],
 ) {
     match kernels.i8_tile {
-        Some(tile) => tile(a, sa, b, sb, nc, g.blocks, g.kbp / 4, i16_runs, acc),
+        Some(tile) => tile(
+            a,
+            sa,
+            b,
+            sb,
+            nc,
+            g.blocks,
+            g.kbp / 4,
+            i16_runs,
+            b_uniform,
+            acc,
+        ),
         None => i8_tile_portable(a, sa, b, sb, nc, g, acc),
     }
 }

@@ -362,11 +362,15 @@ pub(crate) fn pack_a8<F: BlockFormat>(
 }
 
 /// B operand for the i8 kernel: quads `[ntile][quad][NR]` of i8 bytes,
-/// scales `[ntile][block][NR]`, and `-128 · Σ_block b` per column.
+/// scales `[ntile][block][NR]`, `-128 · Σ_block b` per column, and per
+/// tile whether each block's NR scales are one value (bit for bit), as
+/// when B's scale blocks span the tile's columns (NVFP4's 16 × 16 weight
+/// blocks): the kernels then form `s_a·s_b` once per row, not per column.
 pub(crate) struct PackedB8 {
     pub data: Vec<u32>,
     pub scales: Vec<f32>,
     pub negcorr: Vec<i32>,
+    pub uniform: Vec<bool>,
 }
 
 /// Packs B, one column tile per rayon task.
@@ -393,13 +397,15 @@ pub(crate) fn pack_b8<F: BlockFormat>(
         data: vec![0; tiles * quads * NR],
         scales: vec![0.0; tiles * g.blocks * NR],
         negcorr: vec![0; tiles * g.blocks * NR],
+        uniform: vec![false; tiles],
     };
     p.data
         .par_chunks_mut(quads * NR)
         .zip(p.scales.par_chunks_mut(g.blocks * NR))
         .zip(p.negcorr.par_chunks_mut(g.blocks * NR))
+        .zip(p.uniform.par_iter_mut())
         .enumerate()
-        .for_each(|(tile, ((dst, scales), negcorr))| {
+        .for_each(|(tile, (((dst, scales), negcorr), uniform))| {
             let cols = NR.min(d.n - tile * NR);
             interleaved_quads(
                 kernels,
@@ -438,6 +444,9 @@ pub(crate) fn pack_b8<F: BlockFormat>(
                     }
                 }
             }
+            *uniform = scales
+                .chunks_exact(NR)
+                .all(|s| s.iter().all(|v| v.to_bits() == s[0].to_bits()));
         });
     p
 }

@@ -106,7 +106,7 @@ pub(crate) type SrSeed = fn(u64, u64, &mut [u64]);
 pub(crate) type SrDraws = fn(&mut [u64], &[u32], usize, &mut [u32]);
 /// [`Kernels::i8_tile`].
 pub(crate) type I8Tile =
-    fn(&[u32], &[f32], &[u32], &[f32], &[i32], usize, usize, usize, &mut [f32; MR * NR]);
+    fn(&[u32], &[f32], &[u32], &[f32], &[i32], usize, usize, usize, bool, &mut [f32; MR * NR]);
 /// [`Kernels::f64_tile`].
 pub(crate) type F64Tile =
     fn(&[f64], &[f64], &[f64], &[f64], usize, usize, bool, &mut [f32; MR * NR]);
@@ -206,7 +206,8 @@ pub(crate) struct Kernels {
     /// The GEMM's i8 tile kernel (see `gemm::kernels::i8_tile`).
     /// Arguments: a, s_a, b, s_b, the `-128·Σb` corrections, K blocks,
     /// quads per block, the quads an i16 may sum (the plan's `i16_runs`),
-    /// accumulators.
+    /// whether each block's NR scales of B are one value (bit for bit; a
+    /// kernel may then read the first), accumulators.
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub i8_tile: Option<I8Tile>,
     /// The GEMM's f64 tile kernel (see `gemm::kernels::f64_tile`).

@@ -202,16 +202,27 @@ fn i8_tile_kernels_agree() {
                 -128 * sum
             })
             .collect();
+        // B's scales one value per block (B's scale blocks spanning the
+        // tile's columns), which a kernel told so may read once.
+        let sb_uniform: Vec<f32> = (0..g.blocks * NR).map(|i| sb[i / NR * NR]).collect();
         // The kernels add to the accumulators they are given.
         let start: [f32; MR * NR] = core::array::from_fn(|i| i as f32 - 40.5);
-        let mut want = start;
-        i8_tile_portable(&a, &sa, &b, &sb, &nc, g, &mut want);
-        each_table(|level, k| {
-            let mut got = start;
-            i8_tile(k, &a, &sa, &b, &sb, &nc, g, i16_runs, &mut got);
-            let bits = |v: [f32; MR * NR]| v.map(f32::to_bits);
-            assert_eq!(bits(want), bits(got), "{level:?} kbp {kbp} {i16_runs}");
-        });
+        // (Miri runs only the portable kernel, which ignores the flag.)
+        let cases = [(&sb, false), (&sb_uniform, false), (&sb_uniform, true)];
+        for (sb, uniform) in cases.into_iter().take(if cfg!(miri) { 1 } else { 3 }) {
+            let mut want = start;
+            i8_tile_portable(&a, &sa, &b, sb, &nc, g, &mut want);
+            each_table(|level, k| {
+                let mut got = start;
+                i8_tile(k, &a, &sa, &b, sb, &nc, g, i16_runs, uniform, &mut got);
+                let bits = |v: [f32; MR * NR]| v.map(f32::to_bits);
+                assert_eq!(
+                    bits(want),
+                    bits(got),
+                    "{level:?} kbp {kbp} {i16_runs} uniform {uniform}"
+                );
+            });
+        }
     }
 }
 

@@ -295,6 +295,7 @@ pub(super) fn i8_tile(
     blocks: usize,
     quads: usize,
     i16_runs: usize,
+    _b_uniform: bool,
     acc: &mut [f32; MR * NR],
 ) {
     assert!(a.len() >= blocks * quads * MR && b.len() >= blocks * quads * NR);

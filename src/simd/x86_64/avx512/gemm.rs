@@ -14,7 +14,11 @@ use core::arch::x86_64::*;
 /// `vpdpbusd` (u8 `a + 128` times i8 `b`, started at
 /// `-128·Σb`), then `acc = fma(f32(S), s_a·s_b, acc)`; `S·P` is exact in f32
 /// (checked by the planner), so the fma rounds once, like the reference's
-/// `acc + t`.
+/// `acc + t`. With `b_uniform` (each block's 16 scales of B one value),
+/// the block's 8 products `s_a·s_b` take one 8-lane multiplication and
+/// reach the FMAs as broadcast memory operands, where otherwise each row
+/// takes a 16-lane one: the epilogue shares ports 0 and 5 with
+/// `vpdpbusd`, and NVFP4's 4 quads a block leave it little room.
 ///
 /// Panics if a slice is shorter than the `blocks` × `quads` geometry needs
 /// (the callers size them exactly).
@@ -28,6 +32,7 @@ pub(super) fn i8_tile(
     blocks: usize,
     quads: usize,
     _i16_runs: usize,
+    b_uniform: bool,
     acc: &mut [f32; MR * NR],
 ) {
     assert!(a.len() >= blocks * quads * MR && b.len() >= blocks * quads * NR);
@@ -37,17 +42,20 @@ pub(super) fn i8_tile(
     // is within the lengths asserted above. The quad
     // counts of NVFP4 (16 = 4 quads) and MX (32 = 8) get unrolled copies.
     unsafe {
-        match quads {
-            4 => i8_tile_impl::<4>(a, sa, b, sb, nc, blocks, quads, acc),
-            8 => i8_tile_impl::<8>(a, sa, b, sb, nc, blocks, quads, acc),
-            _ => i8_tile_impl::<0>(a, sa, b, sb, nc, blocks, quads, acc),
+        match (quads, b_uniform) {
+            (4, true) => i8_tile_impl::<4, true>(a, sa, b, sb, nc, blocks, quads, acc),
+            (4, false) => i8_tile_impl::<4, false>(a, sa, b, sb, nc, blocks, quads, acc),
+            (8, true) => i8_tile_impl::<8, true>(a, sa, b, sb, nc, blocks, quads, acc),
+            (8, false) => i8_tile_impl::<8, false>(a, sa, b, sb, nc, blocks, quads, acc),
+            (_, true) => i8_tile_impl::<0, true>(a, sa, b, sb, nc, blocks, quads, acc),
+            (_, false) => i8_tile_impl::<0, false>(a, sa, b, sb, nc, blocks, quads, acc),
         }
     }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn i8_tile_impl<const Q: usize>(
+unsafe fn i8_tile_impl<const Q: usize, const UNIFORM: bool>(
     a: &[u32],
     sa: &[f32],
     b: &[u32],
@@ -78,10 +86,25 @@ unsafe fn i8_tile_impl<const Q: usize>(
                     *sr = _mm512_dpbusd_epi32(*sr, av, bv);
                 }
             }
-            let sbv = _mm512_loadu_ps(sb.as_ptr().add(blk * NR));
-            for (r, cr) in c.iter_mut().enumerate() {
-                let p = _mm512_mul_ps(_mm512_set1_ps(*sa.get_unchecked(blk * MR + r)), sbv);
-                *cr = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[r]), p, *cr);
+            if UNIFORM {
+                const { assert!(MR == 8) };
+                let sbs = _mm256_set1_ps(*sb.get_unchecked(blk * NR));
+                let p = _mm256_mul_ps(_mm256_loadu_ps(sa.as_ptr().add(blk * MR)), sbs);
+                // Through memory, so that each row's broadcast is a load
+                // (`{1to16}`), not a shuffle on port 5.
+                let mut ps = [0f32; MR];
+                _mm256_storeu_ps(ps.as_mut_ptr(), p);
+                let ps = core::hint::black_box(&ps);
+                for (r, cr) in c.iter_mut().enumerate() {
+                    let p = _mm512_set1_ps(ps[r]);
+                    *cr = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[r]), p, *cr);
+                }
+            } else {
+                let sbv = _mm512_loadu_ps(sb.as_ptr().add(blk * NR));
+                for (r, cr) in c.iter_mut().enumerate() {
+                    let p = _mm512_mul_ps(_mm512_set1_ps(*sa.get_unchecked(blk * MR + r)), sbv);
+                    *cr = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[r]), p, *cr);
+                }
             }
         }
     }
