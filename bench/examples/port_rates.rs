@@ -358,48 +358,79 @@ mod x86 {
     /// rows × 16 columns, as `simd::x86_64::avx512::gemm` compiles it: each
     /// row's sums start from B's correction (a register move), take 4
     /// `vpdpbusd` of a broadcast quad of A, and end in a conversion, the
-    /// scale product and an FMA into the row's f32 accumulator. `TRIPS`
-    /// blocks of 2048 multiply-adds. B is zero, so nothing grows.
+    /// scale product and an FMA into the row's f32 accumulator
+    /// (`PER_ROW`); with B's scales one value across the tile (NVFP4's
+    /// 16 × 16 weight blocks), the 8 rows' scale products take one 8-lane
+    /// multiplication, stored, and reach the FMAs as broadcast loads
+    /// (`UNIFORM`); or the sums alone, with no epilogue (`SUMS`), their
+    /// bound. `TRIPS` blocks of 2048 multiply-adds. B is zero, so nothing
+    /// grows.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    unsafe fn i8_block_vnni() {
+    unsafe fn i8_block_vnni<const MODE: u8>() {
         let mem = [1.0f32; 40]; // A's quads (4 × 8), then A's scales (8)
+        let mut products = [0f32; 8];
         let mut n = TRIPS;
-        // SAFETY: reads 160 bytes of `mem`; every register written is
-        // declared clobbered.
-        unsafe {
-            asm!(
-                ".irp r,20,21,22,23,25,31",
-                "vpxord zmm\\r, zmm\\r, zmm\\r",
-                ".endr",
-                "2:",
-                ".irp r,0,1,2,3,4,5,6,7",
-                "vmovdqa64 zmm\\r, zmm31",
-                ".endr",
-                ".irp q,0,1,2,3",
-                ".irp r,0,1,2,3,4,5,6,7",
-                "vpdpbusd zmm\\r, zmm2\\q, [{p} + 32*\\q + 4*\\r]{{1to16}}",
-                ".endr",
-                ".endr",
+        // The loop's start and its sums: every variant's.
+        macro_rules! block {
+            ($($epilogue:literal),*) => {
+                // SAFETY: reads 160 bytes of `mem` and writes the 32 of
+                // `products`; every register written is declared clobbered.
+                unsafe {
+                    asm!(
+                        ".irp r,20,21,22,23,25,31",
+                        "vpxord zmm\\r, zmm\\r, zmm\\r",
+                        ".endr",
+                        "2:",
+                        ".irp r,0,1,2,3,4,5,6,7",
+                        "vmovdqa64 zmm\\r, zmm31",
+                        ".endr",
+                        ".irp q,0,1,2,3",
+                        ".irp r,0,1,2,3,4,5,6,7",
+                        "vpdpbusd zmm\\r, zmm2\\q, [{p} + 32*\\q + 4*\\r]{{1to16}}",
+                        ".endr",
+                        ".endr",
+                        $($epilogue,)*
+                        "dec {n}",
+                        "jnz 2b",
+                        p = in(reg) mem.as_ptr(),
+                        s = in(reg) products.as_mut_ptr(),
+                        n = inout(reg) n,
+                        out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _,
+                        out("zmm4") _, out("zmm5") _, out("zmm6") _, out("zmm7") _,
+                        out("zmm10") _, out("zmm11") _, out("zmm12") _, out("zmm13") _,
+                        out("zmm14") _, out("zmm15") _, out("zmm16") _, out("zmm17") _,
+                        out("zmm20") _, out("zmm21") _, out("zmm22") _, out("zmm23") _,
+                        out("zmm24") _, out("zmm25") _, out("zmm31") _,
+                        options(nostack),
+                    );
+                }
+            };
+        }
+        match MODE {
+            PER_ROW => block!(
                 ".irp r,0,1,2,3,4,5,6,7",
                 "vcvtdq2ps zmm\\r, zmm\\r",
                 "vmulps zmm24, zmm25, [{p} + 128 + 4*\\r]{{1to16}}",
                 "vfmadd231ps zmm1\\r, zmm\\r, zmm24",
                 ".endr",
-                "dec {n}",
-                "jnz 2b",
-                p = in(reg) mem.as_ptr(),
-                n = inout(reg) n,
-                out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _,
-                out("zmm4") _, out("zmm5") _, out("zmm6") _, out("zmm7") _,
-                out("zmm10") _, out("zmm11") _, out("zmm12") _, out("zmm13") _,
-                out("zmm14") _, out("zmm15") _, out("zmm16") _, out("zmm17") _,
-                out("zmm20") _, out("zmm21") _, out("zmm22") _, out("zmm23") _,
-                out("zmm24") _, out("zmm25") _, out("zmm31") _,
-                options(nostack, readonly),
-            );
+                "/* {s} */"
+            ),
+            UNIFORM => block!(
+                "vmulps ymm24, ymm25, [{p} + 128]",
+                "vmovups [{s}], ymm24",
+                ".irp r,0,1,2,3,4,5,6,7",
+                "vcvtdq2ps zmm\\r, zmm\\r",
+                "vfmadd231ps zmm1\\r, zmm\\r, [{s} + 4*\\r]{{1to16}}",
+                ".endr"
+            ),
+            _ => block!("/* {s} */"),
         }
-        std::hint::black_box(n);
+        std::hint::black_box((n, products));
     }
+
+    const PER_ROW: u8 = 0;
+    const UNIFORM: u8 = 1;
+    const SUMS: u8 = 2;
 
     /// The same block through AMX, 16 rows × 16 columns: a tile zeroed,
     /// A's 16 bytes of 16 rows and B's 4 quad rows loaded, one `tdpbusd`,
@@ -513,11 +544,25 @@ mod x86 {
         };
         let mut rows = Vec::new();
         if std::arch::is_x86_feature_detected!("avx512vnni") {
-            // SAFETY (of the call inside): the CPU has AVX-512 VNNI.
-            let f: fn() = || unsafe { i8_block_vnni() };
+            // SAFETY (of the calls inside): the CPU has AVX-512 VNNI.
+            let f: fn() = || unsafe { i8_block_vnni::<PER_ROW>() };
+            let u: fn() = || unsafe { i8_block_vnni::<UNIFORM>() };
+            let sums: fn() = || unsafe { i8_block_vnni::<SUMS>() };
             rows.push(row(
                 "VNNI, 8 rows x 16 columns, with the f32 epilogue",
                 f,
+                1.0,
+                2048.0,
+            ));
+            rows.push(row(
+                "VNNI, the same, B's scales one value across the tile",
+                u,
+                1.0,
+                2048.0,
+            ));
+            rows.push(row(
+                "VNNI, the same sums alone (no epilogue)",
+                sums,
                 1.0,
                 2048.0,
             ));
