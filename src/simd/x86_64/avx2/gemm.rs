@@ -295,7 +295,7 @@ pub(super) fn i8_tile(
     blocks: usize,
     quads: usize,
     i16_runs: usize,
-    _b_uniform: bool,
+    b_uniform: bool,
     acc: &mut [f32; MR * NR],
 ) {
     assert!(a.len() >= blocks * quads * MR && b.len() >= blocks * quads * NR);
@@ -304,8 +304,10 @@ pub(super) fn i8_tile(
     // AVX2 and FMA; every read is within the lengths asserted above.
     unsafe {
         // A whole K block in one i16 run: NVFP4's (4 quads) and MX's (8).
-        if i16_runs >= quads {
-            i8_tile_blocks(a, sa, b, sb, nc, blocks, quads, acc)
+        if i16_runs >= quads && b_uniform {
+            i8_tile_blocks::<true>(a, sa, b, sb, nc, blocks, quads, acc)
+        } else if i16_runs >= quads {
+            i8_tile_blocks::<false>(a, sa, b, sb, nc, blocks, quads, acc)
         } else if i16_runs > 0 {
             i8_tile_i16(a, sa, b, sb, nc, blocks, quads, i16_runs, acc)
         } else {
@@ -425,9 +427,13 @@ const RB: usize = 4;
 /// at `Σ₀ a·b − 128·Σ₁ b` and lane 1 at `Σ₁ (a+128)·b`. Both are bounded
 /// by `(kb/2)·(128 + max|a|)·max|b|`, which `i16_runs >= quads` keeps
 /// within 32767.
+///
+/// With `UNIFORM` (each block's 16 scales of B one value) the block's 4
+/// rows' products `s_a·s_b` take one 4-lane multiplication and reach the
+/// FMAs as broadcast loads, in place of two 8-lane multiplications a row.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn i8_tile_blocks(
+unsafe fn i8_tile_blocks<const UNIFORM: bool>(
     a: &[u32],
     sa: &[f32],
     b: &[u32],
@@ -467,12 +473,29 @@ unsafe fn i8_tile_blocks(
                     ap = ap.add(MR);
                     bp = bp.add(NR);
                 }
-                let sbv = [_mm256_loadu_ps(sbp), _mm256_loadu_ps(sbp.add(8))];
-                for (r, (sr, cr)) in s16.iter().zip(c.iter_mut()).enumerate() {
-                    let sar = _mm256_set1_ps(*sap.add(r));
-                    for h in 0..2 {
-                        let sv = _mm256_madd_epi16(sr[h], ones);
-                        cr[h] = add_term(cr[h], sv, sar, sbv[h]);
+                if UNIFORM {
+                    const { assert!(RB == 4) };
+                    let p = _mm_mul_ps(_mm_loadu_ps(sap), _mm_set1_ps(*sbp));
+                    // Through memory, so that each row's broadcast is a
+                    // load, not a shuffle.
+                    let mut ps = [0f32; RB];
+                    _mm_storeu_ps(ps.as_mut_ptr(), p);
+                    let ps = core::hint::black_box(&ps);
+                    for ((sr, cr), &pr) in s16.iter().zip(c.iter_mut()).zip(ps) {
+                        let pr = _mm256_set1_ps(pr);
+                        for h in 0..2 {
+                            let sv = _mm256_madd_epi16(sr[h], ones);
+                            cr[h] = add_product(cr[h], sv, pr);
+                        }
+                    }
+                } else {
+                    let sbv = [_mm256_loadu_ps(sbp), _mm256_loadu_ps(sbp.add(8))];
+                    for (r, (sr, cr)) in s16.iter().zip(c.iter_mut()).enumerate() {
+                        let sar = _mm256_set1_ps(*sap.add(r));
+                        for h in 0..2 {
+                            let sv = _mm256_madd_epi16(sr[h], ones);
+                            cr[h] = add_term(cr[h], sv, sar, sbv[h]);
+                        }
                     }
                 }
                 sap = sap.add(MR);
@@ -495,7 +518,14 @@ unsafe fn i8_tile_blocks(
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 fn add_term(acc: __m256, s: __m256i, sa: __m256, sb: __m256) -> __m256 {
-    _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(sa, sb), acc)
+    add_product(acc, s, _mm256_mul_ps(sa, sb))
+}
+
+/// [`add_term`] with the product `s_a·s_b` already formed.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn add_product(acc: __m256, s: __m256i, p: __m256) -> __m256 {
+    _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), p, acc)
 }
 
 /// `out[j] = add_term(out[j], start[j] + sums[j], s_a, sb[j])` for 8
