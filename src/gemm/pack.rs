@@ -365,8 +365,8 @@ pub(crate) fn pack_a8<F: BlockFormat>(
 /// scales `[ntile][block][NR]`, `-128 · Σ_block b` per column, and per
 /// tile whether each block's NR scales are one value (bit for bit), as
 /// when B's scale blocks span the tile's columns (NVFP4's 16 × 16 weight
-/// blocks): the AVX-512 VNNI kernel then forms `s_a·s_b` once per row,
-/// not per column.
+/// blocks): the AVX-512 VNNI and AVX2 whole-block kernels then form
+/// `s_a·s_b` once per row, not per column.
 pub(crate) struct PackedB8 {
     pub data: Vec<u32>,
     pub scales: Vec<f32>,
