@@ -74,8 +74,11 @@ fn check_pair_with<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64, 
 fn check_pair_at<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64, fill: Data) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     // Shapes that are not multiples of any tile (8x16 micro-tiles, 64-row
-    // tasks), K a few blocks long, K = 200 ending in a partial block, and
-    // K = 30 and 66, not multiples of 4 (the i8 packers' general path).
+    // tasks), K a few blocks long, K = 200 ending in a partial block,
+    // K = 30 and 66, not multiples of 4 (the i8 packers' general path), and
+    // K = 384 and 1100, which the driver cuts into ranges of K (the i16
+    // kernel's of 256 elements, the i8 kernel's of 1024), the last one
+    // short.
     for &(m, n, k) in &[
         (5, 17, 30),
         (9, 3, 66),
@@ -85,6 +88,7 @@ fn check_pair_at<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, seed: u64, fi
         (33, 40, 128),
         (70, 19, 200),
         (130, 33, 64),
+        (9, 17, 1100),
     ] {
         let a = q(fa.clone(), &fill(&mut rng, m * k), m, k);
         let b = q(fb.clone(), &fill(&mut rng, n * k), n, k);

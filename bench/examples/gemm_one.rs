@@ -7,9 +7,10 @@
 //!
 //! Arguments: the format (`fp8-tensor`: FP8-E4M3 per tensor; `fp8-1x128`:
 //! E4M3 1×128 activations × 128×128 weights; `mxfp8`: MXFP8-E4M3;
-//! `mxfp6`: MXFP6-E3M2; `nvfp4`: NVFP4 × NVFP4-2D; `mxfp4`; `hybrid-wide`:
-//! MXFP8-E4M3 × MXFP8-E5M2 on data over 30 binades, as `gemm_bench`'s row
-//! of that name), the square size (1024), the number of calls (40) and,
+//! `mxfp6`: MXFP6-E3M2; `nvfp4`: NVFP4 × NVFP4-2D; `nvfp4-1d`: NVFP4 with
+//! 1 × 16 blocks on both sides; `mxfp4`; `hybrid`: MXFP8-E4M3 ×
+//! MXFP8-E5M2; `hybrid-wide`: the same on data over 30 binades, as
+//! `gemm_bench`'s row of that name), the square size (1024), the number of calls (40) and,
 //! optionally, B's row count N (the output's columns; default the size)
 //! and K. A small N (`gemm_one mxfp8 4096 10 16`) leaves mostly A's
 //! packing to time. The data are `gemm_bench`'s (`gemm_data`, uniform in
@@ -111,6 +112,15 @@ fn main() {
             calls,
         ),
         "mxfp4" => run(MxFp4::default(), MxFp4::default(), &x, &y, (s, n, k), calls),
+        "hybrid" => run(
+            MxFp8E4M3::default(),
+            MxFp8E5M2::default(),
+            &x,
+            &y,
+            (s, n, k),
+            calls,
+        ),
+        "nvfp4-1d" => run(Nvfp4::default(), Nvfp4::default(), &x, &y, (s, n, k), calls),
         "hybrid-wide" => {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
             let (x, y) = (wide_data(&mut rng, s * k), wide_data(&mut rng, n * k));
@@ -119,7 +129,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "unknown format {other:?}: fp8-tensor, fp8-1x128, mxfp8, mxfp6, nvfp4, mxfp4 or hybrid-wide"
+                "unknown format {other:?}: fp8-tensor, fp8-1x128, mxfp8, mxfp6, nvfp4, nvfp4-1d, mxfp4, hybrid or hybrid-wide"
             );
             std::process::exit(2);
         }

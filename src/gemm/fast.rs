@@ -27,6 +27,7 @@ use crate::format::{BlockFormat, ScaleCodec};
 use crate::simd::{self, GEMM_MR as MR, GEMM_NR as NR, Kernels, Terms};
 use crate::tensor::QuantizedTensor;
 use crate::{Element, Error};
+use core::ops::Range;
 use rayon::prelude::*;
 
 /// One operand unpacked: element integers (row-major, rows × K), each
@@ -206,6 +207,7 @@ const MC: usize = 64;
 /// of a freshly zeroed tile stalled behind the zeroing `memset`'s stores
 /// (a profile shows it; forwarding a store to a load needs the load to lie
 /// within one store, which an unaligned row need not).
+#[derive(Clone)]
 #[repr(C, align(64))]
 struct Acc([f32; MR * NR]);
 
@@ -253,21 +255,29 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
         (pb.negcorr.len(), ntiles * sb_len),
         (pb.uniform.len(), ntiles),
     ])?;
+    // A tile's blocks lie one after another in each of its slices, so a
+    // range of K blocks is a sub-slice of each and a shorter `KGeom`.
+    let (qa, qb) = (g.kbp / 4 * MR, g.kbp / 4 * NR);
     drive(
         c,
         d,
         (alpha, beta),
+        &k_ranges(g, KC_I8),
         |r0, rows| pack::pack_a8(kernels, a, d, g, r0, rows, &a_scales),
-        |pa, mt, nt, acc| {
+        |pa, mt, nt, kr, acc| {
             let (at, sat) = (
-                &pa.data[mt * a_len..][..a_len],
-                &pa.scales[mt * sa_len..][..sa_len],
+                &pa.data[mt * a_len..][..a_len][kr.start * qa..kr.end * qa],
+                &pa.scales[mt * sa_len..][..sa_len][kr.start * MR..kr.end * MR],
             );
-            let bt = &pb.data[nt * b_len..][..b_len];
+            let bt = &pb.data[nt * b_len..][..b_len][kr.start * qb..kr.end * qb];
             let (sbt, nct) = (
-                &pb.scales[nt * sb_len..][..sb_len],
-                &pb.negcorr[nt * sb_len..][..sb_len],
+                &pb.scales[nt * sb_len..][..sb_len][kr.start * NR..kr.end * NR],
+                &pb.negcorr[nt * sb_len..][..sb_len][kr.start * NR..kr.end * NR],
             );
+            let gr = KGeom {
+                blocks: kr.len(),
+                ..g
+            };
             i8_tile(
                 kernels,
                 at,
@@ -275,7 +285,7 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
                 bt,
                 sbt,
                 nct,
-                g,
+                gr,
                 i16_runs,
                 pb.uniform[nt],
                 acc,
@@ -286,15 +296,21 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
 }
 
 /// The loop nest every packed kernel shares: 64-row tasks of C run in
-/// parallel; each packs its rows of A once (`pack_a(first row, rows)`), then
-/// runs `tile(packed A, row tile, column tile, accumulators)` for every
-/// column tile of B and row tile of A, and stores the finished tile.
+/// parallel; each packs its rows of A once (`pack_a(first row, rows)`),
+/// then, for every column tile of B, runs `tile(packed A, row tile, column
+/// tile, K range, accumulators)` for each range of `kranges` (in order)
+/// and, inside it, each row tile of A, and stores the finished tiles.
+/// Cutting K into ranges keeps a column tile's range of B in L1 while the
+/// task's row tiles pass over it; a kernel that adds its range's terms in
+/// order to the accumulators gives the same sums as one call over all of
+/// K.
 fn drive<PA>(
     c: &mut [f32],
     d: &Dims,
     (alpha, beta): (f32, f32),
+    kranges: &[Range<usize>],
     pack_a: impl Fn(usize, usize) -> PA + Sync,
-    tile: impl Fn(&PA, usize, usize, &mut [f32; MR * NR]) + Sync,
+    tile: impl Fn(&PA, usize, usize, Range<usize>, &mut [f32; MR * NR]) + Sync,
 ) {
     let ntiles = d.n.div_ceil(NR);
     c.par_chunks_mut(MC * d.n)
@@ -302,17 +318,41 @@ fn drive<PA>(
         .for_each(|(ci, chunk)| {
             let rows = chunk.len() / d.n;
             let pa = pack_a(ci * MC, rows);
-            let mut acc = Acc([0f32; MR * NR]);
-            let acc = &mut acc.0;
+            let mut accs = vec![Acc([0f32; MR * NR]); rows.div_ceil(MR)];
             for nt in 0..ntiles {
-                for mt in 0..rows.div_ceil(MR) {
-                    acc.fill(0.0);
-                    tile(&pa, mt, nt, acc);
-                    store_tile(acc, chunk, d.n, mt * MR, nt * NR, alpha, beta);
+                accs.iter_mut().for_each(|acc| acc.0.fill(0.0));
+                for kr in kranges {
+                    for (mt, acc) in accs.iter_mut().enumerate() {
+                        tile(&pa, mt, nt, kr.clone(), &mut acc.0);
+                    }
+                }
+                for (mt, acc) in accs.iter().enumerate() {
+                    store_tile(&acc.0, chunk, d.n, mt * MR, nt * NR, alpha, beta);
                 }
             }
         });
 }
+
+/// The K ranges (of `g`'s packed blocks) that [`drive`] cuts a kernel's
+/// work into: whole block terms of about `kc` elements (one range when a
+/// block term is longer, as FP8 per tensor's is).
+fn k_ranges(g: KGeom, kc: usize) -> Vec<Range<usize>> {
+    let cpb = g.cpb.max(1);
+    let step = cpb * (kc / (cpb * g.kbp.max(1))).max(1);
+    (0..g.blocks)
+        .step_by(step)
+        .map(|c0| c0..(c0 + step).min(g.blocks))
+        .collect()
+}
+
+/// Elements of K per range of the i16 kernel's work: a column tile's
+/// planes of B over 256 elements (8 KiB a plane) stay in L1 beside the
+/// row tiles' planes of A passing through.
+const KC_I16: usize = 256;
+
+/// Elements of K per range of the i8 kernel's work: a column tile of B
+/// over 1024 elements is 16 KiB.
+const KC_I8: usize = 1024;
 
 #[allow(clippy::too_many_arguments)]
 fn packed_f64<FA: BlockFormat, FB: BlockFormat>(
@@ -359,8 +399,9 @@ fn drive_wide<FA: BlockFormat, FB: BlockFormat, V: pack::Wide>(
         c,
         d,
         (alpha, beta),
+        core::slice::from_ref(&(0..g.blocks)),
         |r0, rows| pack::pack_wide::<FA, V>(a, d, g, d.m, r0, rows, MR, &a_scales),
-        |pa, mt, nt, acc| {
+        |pa, mt, nt, _, acc| {
             let (at, sat) = (
                 &pa.data[mt * a_len..][..a_len],
                 &pa.scales[mt * sa_len..][..sa_len],
@@ -406,13 +447,15 @@ fn packed_i16<FA: BlockFormat, FB: BlockFormat>(
         c,
         d,
         (alpha, beta),
+        &k_ranges(g, KC_I16),
         |r0, rows| pack::pack_planes(kernels, a, d, g, planes_a, d.m, r0, rows, MR, &a_scales),
-        |pa, mt, nt, acc| {
+        |pa, mt, nt, chunks, acc| {
             i16_tile(
                 kernels,
                 &pa.tile(mt, MR, g),
                 &pb.tile(nt, NR, g),
                 g,
+                chunks,
                 terms,
                 acc,
             );

@@ -5,6 +5,7 @@
 
 use super::pack::KGeom;
 use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels, PlaneTile, Terms};
+use core::ops::Range;
 
 /// The i8 tile kernel: the table's (AVX2, AVX-512 VNNI) if it has one, else
 /// [`i8_tile_portable`]. `i16_runs` is the plan's bound on i16 sums
@@ -64,21 +65,23 @@ pub(crate) fn f64_tile(
     }
 }
 
-/// The i16 tile kernel: the table's (AVX2's, which the AVX-512 tables
-/// share) if it has one, else
+/// The i16 tile kernel: the table's (AVX2, AVX-512) if it has one, else
 /// [`i16_tile_portable`] (which gives every `Terms` choice's bits by its
-/// f64 rounding).
+/// f64 rounding). It adds the terms of `chunks` (whole block terms, in
+/// increasing order) to `acc`, so that a caller may cut K into ranges and
+/// call it once per range: the same terms in the same order.
 pub(crate) fn i16_tile(
     kernels: &Kernels,
     a: &PlaneTile,
     b: &PlaneTile,
     g: KGeom,
+    chunks: Range<usize>,
     terms: Terms,
     acc: &mut [f32; MR * NR],
 ) {
     match kernels.i16_tile {
-        Some(tile) => tile(a, b, g.blocks, g.kbp, g.cpb, terms, acc),
-        None => i16_tile_portable(a, b, g, terms != Terms::Odd, acc),
+        Some(tile) => tile(a, b, g.blocks, g.kbp, g.cpb, chunks, terms, acc),
+        None => i16_tile_portable(a, b, g, chunks, terms != Terms::Odd, acc),
     }
 }
 
@@ -269,8 +272,9 @@ fn add_terms_f64(
     }
 }
 
-/// Portable i16 tile kernel: per block term, the exact sum `S = Σ_{p,q}
-/// S_pq · 2^(s_p + s_q)` over its `g.cpb` chunks and the planes present
+/// Portable i16 tile kernel: per block term of `chunks` (which starts and
+/// ends on one), the exact sum `S = Σ_{p,q} S_pq · 2^(s_p + s_q)` over
+/// its `g.cpb` chunks and the planes present
 /// (`pack::planes::PackedPlanes`), each `S_pq` of i16 pairs, here in i64 (the SIMD
 /// kernels sum in i32, which `pack::window_bits` makes exact), then the
 /// f64 kernel's terms.
@@ -278,11 +282,12 @@ pub(crate) fn i16_tile_portable(
     a: &PlaneTile,
     b: &PlaneTile,
     g: KGeom,
+    chunks: Range<usize>,
     pow2: bool,
     acc: &mut [f32; MR * NR],
 ) {
     let kp = g.blocks * g.kbp;
-    for first in (0..g.blocks).step_by(g.cpb.max(1)) {
+    for first in chunks.step_by(g.cpb.max(1)) {
         let mut s = [[0f64; NR]; MR];
         for blk in first..(first + g.cpb).min(g.blocks) {
             for p in 0..a.planes {

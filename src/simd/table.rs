@@ -112,9 +112,17 @@ pub(crate) type F64Tile =
     fn(&[f64], &[f64], &[f64], &[f64], usize, usize, bool, &mut [f32; MR * NR]);
 /// [`Kernels::i16_tile`].
 /// Arguments after the tiles: blocks (chunks), their length, chunks per
-/// block term.
-pub(crate) type I16Tile =
-    fn(&PlaneTile, &PlaneTile, usize, usize, usize, Terms, &mut [f32; MR * NR]);
+/// block term, the chunks to sum (whole block terms).
+pub(crate) type I16Tile = fn(
+    &PlaneTile,
+    &PlaneTile,
+    usize,
+    usize,
+    usize,
+    core::ops::Range<usize>,
+    Terms,
+    &mut [f32; MR * NR],
+);
 
 /// How the i16 kernel rounds a block's term `S·P` to f32 (the planner's
 /// choice; every way gives the same bits where the planner allows it).
@@ -216,8 +224,9 @@ pub(crate) struct Kernels {
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub f64_tile: Option<F64Tile>,
     /// The GEMM's i16 tile kernel (see `gemm::kernels::i16_tile`).
-    /// Arguments: a, b, K blocks, K block length (even), terms,
-    /// accumulators.
+    /// Arguments: a, b, K chunks, chunk length (even), chunks per block
+    /// term, the range of chunks to add the terms of (starting and ending
+    /// on a block term), terms, accumulators.
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub i16_tile: Option<I16Tile>,
     /// The GEMM's exact i64 block sums of integers held in f64 (see

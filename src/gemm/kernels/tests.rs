@@ -342,12 +342,29 @@ fn i16_tile_kernels_agree() {
         let start: [f32; MR * NR] =
             core::array::from_fn(|i| if i % 5 == 0 { -0.0 } else { i as f32 - 40.5 });
         let mut want = start;
-        i16_tile_portable(&a, &b, g, terms != Terms::Odd, &mut want);
+        i16_tile_portable(&a, &b, g, 0..blocks, terms != Terms::Odd, &mut want);
+        // The GEMM's driver cuts K into ranges of whole block terms and
+        // calls the kernel once per range: the same terms in the same
+        // order, so the same bits as one call over all of K.
+        let cuts: &[usize] = if cpb == 1 {
+            &[0, 2, 5, blocks]
+        } else {
+            &[0, 3, blocks]
+        };
         each_table(|level, k| {
             let mut got = start;
-            i16_tile(k, &a, &b, g, terms, &mut got);
+            i16_tile(k, &a, &b, g, 0..blocks, terms, &mut got);
             let bits = |v: [f32; MR * NR]| v.map(f32::to_bits);
             assert_eq!(bits(want), bits(got), "{level:?} case {case} cpb {cpb}");
+            let mut got = start;
+            for r in cuts.windows(2) {
+                i16_tile(k, &a, &b, g, r[0]..r[1], terms, &mut got);
+            }
+            assert_eq!(
+                bits(want),
+                bits(got),
+                "{level:?} case {case} cpb {cpb} in ranges"
+            );
         });
     }
     // All-zero operands: each block's term is +0 (S = 0), and
@@ -377,11 +394,11 @@ fn i16_tile_kernels_agree() {
     };
     for terms in [Terms::Odd, Terms::Pow2, Terms::Pow2F32] {
         let mut want = [-0f32; MR * NR];
-        i16_tile_portable(&a, &b, g, terms != Terms::Odd, &mut want);
+        i16_tile_portable(&a, &b, g, 0..blocks, terms != Terms::Odd, &mut want);
         assert!(want.iter().all(|v| v.to_bits() == 0));
         each_table(|level, k| {
             let mut got = [-0f32; MR * NR];
-            i16_tile(k, &a, &b, g, terms, &mut got);
+            i16_tile(k, &a, &b, g, 0..blocks, terms, &mut got);
             assert!(got.iter().all(|v| v.to_bits() == 0), "{level:?} {terms:?}");
         });
     }

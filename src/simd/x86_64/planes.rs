@@ -6,19 +6,38 @@ use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, PlaneTile};
 
 /// Asserts the geometry an i16 tile kernel reads: `blocks` chunks of `kb`
 /// (even) elements in at most 8 planes of each operand, `cpb` chunks per
-/// block term, and no pair bit past a chunk's end.
-pub(super) fn check(a: &PlaneTile, b: &PlaneTile, blocks: usize, kb: usize, cpb: usize) {
+/// block term, a range of `chunks` that starts and ends on a block term,
+/// and no pair bit past a chunk's end.
+pub(super) fn check(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    blocks: usize,
+    kb: usize,
+    cpb: usize,
+    chunks: &core::ops::Range<usize>,
+) {
     let kp = blocks * kb;
     assert!(kb.is_multiple_of(2) && a.planes <= 8 && b.planes <= 8);
     assert!(cpb > 0 && blocks.is_multiple_of(cpb));
+    assert!(chunks.start <= chunks.end && chunks.end <= blocks);
+    assert!(chunks.start.is_multiple_of(cpb) && chunks.end.is_multiple_of(cpb));
     assert!(a.data.len() >= a.planes * kp * MR && b.data.len() >= b.planes * kp * NR);
     assert!(a.shifts.len() >= a.planes * blocks * MR && b.shifts.len() >= b.planes * blocks * NR);
     assert!(a.scales.len() >= blocks * MR && b.scales.len() >= blocks * NR);
     assert!(a.pairs.len() >= a.planes * blocks && b.pairs.len() >= b.planes * blocks);
-    // One OR over all masks, with no branch per mask: this runs once per
-    // tile.
-    let all = a.pairs.iter().chain(b.pairs).fold(0, |m, &x| m | x);
-    assert!(all.checked_shr(kb as u32 / 2).unwrap_or(0) == 0);
+    // One OR over the range's masks (the only ones the kernel reads), with
+    // no branch per mask: this runs once per tile call.
+    let masks = |t: &PlaneTile| -> u64 {
+        (0..t.planes)
+            .flat_map(|p| &t.pairs[p * blocks..][chunks.clone()])
+            .fold(0, |m, &x| m | x)
+    };
+    assert!(
+        (masks(a) | masks(b))
+            .checked_shr(kb as u32 / 2)
+            .unwrap_or(0)
+            == 0
+    );
 }
 
 /// Calls `pass(p, q, pair mask)` for each pair of planes of chunk `blk`

@@ -21,26 +21,29 @@ const _: () = assert!(MR.is_multiple_of(IR16) && NR == 16);
 /// of one chunk summed in one pass of planes takes its term in f32
 /// instead: `acc + f32(S_pq)·P`, by FMA.
 ///
-/// Panics if a slice is shorter than the geometry, `kb` is odd or `cpb`
-/// does not divide `blocks`.
+/// Panics if a slice is shorter than the geometry, `kb` is odd, `cpb`
+/// does not divide `blocks` or `chunks` does not start and end on a block
+/// term within them.
+#[allow(clippy::too_many_arguments)] // the table's `I16Tile`
 pub(super) fn i16_tile(
     a: &PlaneTile,
     b: &PlaneTile,
     blocks: usize,
     kb: usize,
     cpb: usize,
+    chunks: core::ops::Range<usize>,
     terms: Terms,
     acc: &mut [f32; MR * NR],
 ) {
-    planes::check(a, b, blocks, kb, cpb);
+    planes::check(a, b, blocks, kb, cpb, &chunks);
     // SAFETY: an entry of the AVX2 table, handed out only on a CPU with
     // AVX2 and FMA; the reads stay within the lengths `planes::check`
     // asserts.
     unsafe {
         match terms {
-            Terms::Odd => i16_tile_impl::<false, false>(a, b, blocks, kb, cpb, acc),
-            Terms::Pow2 => i16_tile_impl::<true, false>(a, b, blocks, kb, cpb, acc),
-            Terms::Pow2F32 => i16_tile_impl::<true, true>(a, b, blocks, kb, cpb, acc),
+            Terms::Odd => i16_tile_impl::<false, false>(a, b, blocks, kb, cpb, chunks, acc),
+            Terms::Pow2 => i16_tile_impl::<true, false>(a, b, blocks, kb, cpb, chunks, acc),
+            Terms::Pow2F32 => i16_tile_impl::<true, true>(a, b, blocks, kb, cpb, chunks, acc),
         }
     }
 }
@@ -54,6 +57,7 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
     blocks: usize,
     kb: usize,
     cpb: usize,
+    chunks: core::ops::Range<usize>,
     acc: &mut [f32; MR * NR],
 ) {
     let kp = blocks * kb;
@@ -66,7 +70,7 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
         let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
         (&a.data[at(p, MR)..], &b.data[at(q, NR)..])
     };
-    for first in (0..blocks).step_by(cpb) {
+    for first in chunks.step_by(cpb) {
         let sbv = load4(&b.scales[first * NR..][..NR]);
         let one = if F32 && cpb == 1 {
             planes::single_pass(a, b, blocks, first)

@@ -26,27 +26,30 @@ macro_rules! i16_kernel {
     ) => {
         $(#[$doc])*
         ///
-        /// Panics if a slice is shorter than the geometry, `kb` is odd or
-        /// `cpb` does not divide `blocks`.
+        /// Panics if a slice is shorter than the geometry, `kb` is odd,
+        /// `cpb` does not divide `blocks` or `chunks` does not start and
+        /// end on a block term within them.
+        #[allow(clippy::too_many_arguments)] // the table's `I16Tile`
         pub(super) fn $entry(
             a: &PlaneTile,
             b: &PlaneTile,
             blocks: usize,
             kb: usize,
             cpb: usize,
+            chunks: core::ops::Range<usize>,
             terms: Terms,
             acc: &mut [f32; MR * NR],
         ) {
-            planes::check(a, b, blocks, kb, cpb);
+            planes::check(a, b, blocks, kb, cpb, &chunks);
             // SAFETY: an entry of one of this module's tables, the one
             // `simd::kernels` hands out only on a CPU with `$features`
             // (`KERNELS_VNNI` for VNNI); the reads stay within the lengths
             // `planes::check` asserts.
             unsafe {
                 match terms {
-                    Terms::Odd => $body::<false, false>(a, b, blocks, kb, cpb, acc),
-                    Terms::Pow2 => $body::<true, false>(a, b, blocks, kb, cpb, acc),
-                    Terms::Pow2F32 => $body::<true, true>(a, b, blocks, kb, cpb, acc),
+                    Terms::Odd => $body::<false, false>(a, b, blocks, kb, cpb, chunks, acc),
+                    Terms::Pow2 => $body::<true, false>(a, b, blocks, kb, cpb, chunks, acc),
+                    Terms::Pow2F32 => $body::<true, true>(a, b, blocks, kb, cpb, chunks, acc),
                 }
             }
         }
@@ -60,6 +63,7 @@ macro_rules! i16_kernel {
             blocks: usize,
             kb: usize,
             cpb: usize,
+            chunks: core::ops::Range<usize>,
             acc: &mut [f32; MR * NR],
         ) {
             let kp = blocks * kb;
@@ -81,7 +85,7 @@ macro_rules! i16_kernel {
                 (&a.data[at(p, MR)..], &b.data[at(q, NR)..])
             };
             let out = acc.as_mut_ptr();
-            for first in (0..blocks).step_by(cpb) {
+            for first in chunks.step_by(cpb) {
                 let sbv = load2(&b.scales[first * NR..]);
                 let one = if F32 && cpb == 1 {
                     planes::single_pass(a, b, blocks, first)
