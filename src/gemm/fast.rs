@@ -319,20 +319,29 @@ fn drive<PA>(
             let rows = chunk.len() / d.n;
             let pa = pack_a(ci * MC, rows);
             let mut accs = vec![Acc([0f32; MR * NR]); rows.div_ceil(MR)];
-            let last = kranges.len().saturating_sub(1);
+            let store = |mt: usize, nt: usize, acc: &Acc, chunk: &mut [f32]| {
+                store_tile(&acc.0, chunk, d.n, mt * MR, nt * NR, alpha, beta)
+            };
             for nt in 0..ntiles {
-                for (i, kr) in kranges.iter().enumerate() {
+                if let [kr] = kranges {
+                    // One range: each tile zeroed, summed and stored in turn.
                     for (mt, acc) in accs.iter_mut().enumerate() {
-                        // Each tile is zeroed just before its first range
-                        // and stored just after its last, while in L1.
-                        if i == 0 {
-                            acc.0.fill(0.0);
-                        }
+                        acc.0.fill(0.0);
                         tile(&pa, mt, nt, kr.clone(), &mut acc.0);
-                        if i == last {
-                            store_tile(&acc.0, chunk, d.n, mt * MR, nt * NR, alpha, beta);
-                        }
+                        store(mt, nt, acc, chunk);
                     }
+                    continue;
+                }
+                // Several: the stores wait for the last range, so that
+                // the writes to C do not share L1 with a range of B.
+                accs.iter_mut().for_each(|acc| acc.0.fill(0.0));
+                for kr in kranges {
+                    for (mt, acc) in accs.iter_mut().enumerate() {
+                        tile(&pa, mt, nt, kr.clone(), &mut acc.0);
+                    }
+                }
+                for (mt, acc) in accs.iter().enumerate() {
+                    store(mt, nt, acc, chunk);
                 }
             }
         });
