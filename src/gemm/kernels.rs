@@ -276,7 +276,7 @@ fn add_terms_f64(
 /// ends on one), the exact sum `S = Σ_{p,q} S_pq · 2^(s_p + s_q)` over
 /// its `g.cpb` chunks and the planes present
 /// (`pack::planes::PackedPlanes`), each `S_pq` of i16 pairs, here in i64 (the SIMD
-/// kernels sum in i32, which `pack::window_bits` makes exact), then the
+/// kernels sum in i32, which `pack::planes::plane_shift` makes exact), then the
 /// f64 kernel's terms.
 pub(crate) fn i16_tile_portable(
     a: &PlaneTile,

@@ -22,12 +22,15 @@
 //! - **i16**: the f64 kernel's sums and terms, with each block's exact sum
 //!   assembled from i16 products. Each (row, block) of an operand is split
 //!   into planes: plane 0 holds the elements that are multiples of `2^s`,
-//!   with `s` chosen so that every value divided by `2^s` fits a window of
-//!   w bits, where `(2^w − 1)²·kb ≤ 2^31 − 1` (13 bits for 32-long blocks);
-//!   plane 1 the rest by the same rule, and so on. An element has at most
-//!   4 significant bits (E4M3), so each plane after the first starts below
-//!   the last one's `s`: E3M2 needs one plane, E4M3 two, E5M2 three. The
-//!   sum of any pair of planes is then exact in i32 (`vpmaddwd` pairs), and
+//!   with `s` the smallest at which the values it takes, divided by `2^s`,
+//!   fit i16 and their squares sum to at most `2^31 − 1`; at the latest
+//!   where every value fits a window of w bits, `(2^w − 1)²·kb ≤ 2^31 − 1`
+//!   (13 bits for 32-long blocks). Plane 1 takes the rest by the same rule,
+//!   and so on. An element has at most 4 significant bits (E4M3), so each
+//!   plane after the first starts below the last one's `s`: E3M2 needs one
+//!   plane, E4M3 two, E5M2 three. The sum of any pair of planes is then
+//!   exact in i32 (`vpmaddwd` pairs; by Cauchy–Schwarz, `|Σ a·b| ≤
+//!   ‖a‖·‖b‖`), and
 //!   `S = Σ S_pq · 2^(s_p + s_q)` is exact in f64 by the f64 bound. Small
 //!   elements are rare, so later planes are sparse, and a kernel skips the
 //!   pairs of K that hold none. A block longer than 32 (FP8 per tensor,

@@ -229,7 +229,8 @@ fn i8_tile_kernels_agree() {
 /// The i16 tile kernels against the portable one: planes dense and
 /// sparse (a block with no nonzero pair at all, too), values at the
 /// window's edge (32 products of ±8191 sum to ±2146959392, 536 below
-/// i32's end), and each way of rounding the terms; blocks of one chunk and
+/// i32's end) and at the packer's sum-of-squares bound (two products of
+/// ±32767 sum to ±2147352578), and each way of rounding the terms; blocks of one chunk and
 /// of three (a long block's chunks summed before its one term).
 /// Accumulators start at −0 in places: an all-zero block still adds its +0
 /// term.
@@ -269,11 +270,17 @@ fn i16_tile_kernels_agree() {
                         let v = match (live, edge) {
                             (false, _) => 0,
                             (true, true) if p == 0 => {
-                                if next().is_multiple_of(2) {
-                                    max
-                                } else {
-                                    -max
-                                }
+                                // Chunk 1 holds ±(2^15 − 1) in its first
+                                // pair and nothing else: a sum of squares
+                                // of 2147352578 (`plane_shift`'s bound),
+                                // which one instruction's two products
+                                // reach where the signs agree.
+                                let v = match (blk, k % kbp) {
+                                    (1, 0 | 1) => i16::MAX as i64,
+                                    (1, _) => 0,
+                                    _ => max,
+                                };
+                                if next().is_multiple_of(2) { v } else { -v }
                             }
                             _ => (next() % (2 * max as u64 + 1)) as i64 - max,
                         };

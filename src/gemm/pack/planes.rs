@@ -10,14 +10,16 @@ use crate::simd::{Kernels, PlaneTile};
 use crate::tensor::QuantizedTensor;
 use rayon::prelude::*;
 
-/// An operand for the i16 kernel, split into planes so that every value
-/// fits a window of [`window_bits`] bits: in each (row, K chunk; see
-/// [`KGeom::planes`]), plane 0 holds the elements that are multiples of
-/// `2^s0`, with `s0` chosen so that the chunk's largest integer, divided by
-/// `2^s0`, fits the window; plane 1 takes the rest by the same rule, and so
-/// on ([`plane_count`] planes cover a format). Each plane's sums with
-/// another's then fit i32, and the chunk's exact sum is `Σ_{p,q} S_pq ·
-/// 2^(s_p + s_q)`. Below, "block" is the geometry's packed block, a chunk.
+/// An operand for the i16 kernel, split into planes whose sums of products
+/// are exact in i32: in each (row, K chunk; see [`KGeom::planes`]), plane 0
+/// holds the elements that are multiples of `2^s0`, `s0` the chunk's
+/// [`plane_shift`] (each value divided by `2^s0` fits i16 and their squares
+/// sum to at most `2^31 − 1`; at the latest where the chunk's largest
+/// integer fits a window of [`window_bits`] bits); plane 1 takes the rest by
+/// the same rule, and so on ([`plane_count`] planes cover a format). Each
+/// plane's sums with another's then fit i32, and the chunk's exact sum is
+/// `Σ_{p,q} S_pq · 2^(s_p + s_q)`. Below, "block" is the geometry's packed
+/// block, a chunk.
 ///
 /// - `data`: the divided integers, `[tile][plane][pair][W][2]` (pairs run
 ///   over whole chunks of `kbp` slots; W = MR for A, NR for B);
@@ -51,7 +53,9 @@ impl PackedPlanes {
 
 /// The widest window `w` whose sums of `kbp` products of two values below
 /// `2^w` stay within i32: `(2^w − 1)² · kbp ≤ 2^31 − 1` (13 bits for 32-long
-/// blocks), at most 15 (i16).
+/// blocks), at most 15 (i16). [`plane_shift`] starts its search below it,
+/// and [`plane_count`] counts planes by it (a bound that the search's lower
+/// shifts only improve on).
 pub(crate) fn window_bits(kbp: usize) -> u32 {
     (1..=15)
         .rev()
@@ -62,7 +66,9 @@ pub(crate) fn window_bits(kbp: usize) -> u32 {
 /// How many planes of `w` bits cover element integers below `2^top` with
 /// at most `sig` significant bits each: past plane p's shift `s`, the rest
 /// have fewer than `s` trailing zeros, so fewer than `s + sig` bits. None if
-/// a window is too narrow to make progress (`w < sig`).
+/// a window is too narrow to make progress (`w < sig`). [`plane_shift`]
+/// takes a shift no larger than the window's, so the rest it leaves are no
+/// wider, and this count bounds the planes [`pack_planes`] fills.
 pub(crate) fn plane_count(top: u32, sig: u32, w: u32) -> Option<usize> {
     let (mut top, mut n) = (top, 1);
     while top > w {
@@ -85,9 +91,37 @@ pub(crate) fn int_widths<T: Element>() -> (u32, u32) {
     })
 }
 
+/// The shift `s` of the plane that takes the multiples of `2^s` among
+/// `vals` (a chunk's values not yet taken by an earlier plane, zeros in
+/// place of those; `most` the OR of their magnitudes): the smallest `s`
+/// at which every value taken, divided by `2^s`, fits i16 (below `2^15`)
+/// and their squares sum to at most `2^31 − 1`.
+///
+/// Two such planes' sums of products stay within i32, and so does every
+/// partial sum (of any subset of pairs, in any order): by Cauchy–Schwarz
+/// `|Σ a·b| ≤ ‖a‖·‖b‖ ≤ 2^31 − 1`. The window's shift, the bit length of
+/// `most` less `w`, always qualifies (its values are below `2^w`, and
+/// `(2^w − 1)²·kbp ≤ 2^31 − 1` for `vals.len() ≤ kbp`), so at most
+/// `15 − w` smaller shifts are tried. A chunk whose values are not all
+/// near its largest passes at a lower shift, and fewer of its small values
+/// are left to a later plane, which the kernels run as a pass of its own.
+pub(crate) fn plane_shift(vals: &[i64], most: u64, w: u32) -> u32 {
+    let top = 64 - most.leading_zeros();
+    let (lo, hi) = (top.saturating_sub(15), top.saturating_sub(w));
+    (lo..hi)
+        .find(|&s| {
+            let low = (1i64 << s) - 1;
+            let taken = vals.iter().filter(|&&v| v & low == 0);
+            // Each square is below 2^30 (the value's bits past `lo`), and a
+            // chunk holds at most 32.
+            taken.map(|&v| (v >> s) * (v >> s)).sum::<i64>() <= i32::MAX as i64
+        })
+        .unwrap_or(hi)
+}
+
 /// Splits a chunk (an even count, at most [`CHUNK`], of element integers)
 /// when plane 0 takes it whole: when every element is a multiple of `2^s`,
-/// `s` the bit length of the largest `|v|` less `w` (at least 0), writes
+/// `s` the chunk's [`plane_shift`], writes
 /// pair i's word `v_2i >> s | (v_2i+1 >> s) << 16` (as i16 halves) to
 /// `words[i]` (zero past the chunk's pairs) and returns `(s, bits)`, bit i
 /// set if that word is nonzero. Else `None`, and `words` is untouched.
@@ -114,7 +148,7 @@ pub(crate) fn split_whole_portable(
     let (most, ors) = blk
         .iter()
         .fold((0, 0), |(m, o), &v| (m | v.unsigned_abs(), o | v));
-    let s = (64 - most.leading_zeros()).saturating_sub(w);
+    let s = plane_shift(blk, most, w);
     if ors & ((1i64 << s) - 1) != 0 {
         return None;
     }
@@ -197,7 +231,8 @@ pub(crate) fn pack_planes<F: BlockFormat>(
                             break;
                         }
                         // Every value left, divided by 2^s, fits w bits.
-                        let s = (64 - most.leading_zeros()).saturating_sub(w);
+                        // The values left are `blk`'s nonzero ones.
+                        let s = plane_shift(blk, most, w);
                         shifts[(plane * g.blocks + kb) * width + j] =
                             crate::element::pow2_f64(s as i32);
                         let (mut rest, mut bits) = (0, 0u64);
@@ -289,8 +324,9 @@ mod tests {
     }
 
     /// Every element is the sum over planes of its packed value times the
-    /// plane's power of two (each value within the 13-bit window) at its
-    /// slot (block `k / kb` starts at slot `block · cpb · kbp`; the slots
+    /// plane's power of two at its slot (each value above −2^15, and each
+    /// (row, chunk, plane)'s squares summing to at most 2^31 − 1, the
+    /// bound the kernels' i32 sums rely on) (block `k / kb` starts at slot `block · cpb · kbp`; the slots
     /// past a block's end hold 0), each chunk carries its block's scale,
     /// and a pair's bit is set exactly where some row holds a nonzero value.
     fn planes_rebuild<F: BlockFormat>(f: F, planes: usize, cols: usize) {
@@ -329,6 +365,7 @@ mod tests {
         for r in 0..rows {
             let (tile, j) = (r / MR, r % MR);
             let pt = p.tile(tile, MR, g);
+            let mut squares = vec![0i64; planes * g.blocks];
             let mut slots = vec![None; g.blocks * g.kbp];
             for k in 0..cols {
                 slots[slot_of(k)] = Some(k);
@@ -342,7 +379,8 @@ mod tests {
                 for plane in 0..planes {
                     let v =
                         pt.data[((plane * g.blocks * g.kbp + slot) / 2 * MR + j) * 2 + slot % 2];
-                    assert!((v as i32).abs() < 1 << 13);
+                    assert!(v != i16::MIN);
+                    squares[plane * g.blocks + chunk] += i64::from(v).pow(2);
                     got += v as f64 * pt.shifts[(plane * g.blocks + chunk) * MR + j];
                 }
                 assert_eq!(got, want, "row {r} slot {slot} (k {k:?})");
@@ -353,6 +391,7 @@ mod tests {
                     scale * crate::element::pow2_f64(e0)
                 );
             }
+            assert!(squares.iter().all(|&q| q <= i32::MAX as i64), "row {r}");
         }
         assert!(odd > 0, "no element uses the smallest unit");
         for tile in 0..rows.div_ceil(MR) {
@@ -388,27 +427,59 @@ mod tests {
         planes_rebuild(Fp8Blockwise::<E4M3>::ACTIVATIONS, 2, 300);
     }
 
-    /// Hand-worked: 7·2^15 has 18 bits, so with a 13-bit window s = 5 and
-    /// every element below is a multiple of 2^5: 7·2^10 = 0x1C00, −1 as
-    /// 0xFFFF, 192 >> 5 = 6; pair 2 is zero, pair 3 holds a 1 in its high
-    /// half. Adding 16, which 2^5 does not divide, leaves plane 0 short.
+    /// Hand-worked: 7·2^15 has 18 bits, so the search runs from s = 3 (15
+    /// bits) to the 13-bit window's s = 5. At s = 3, (7·2^12)² + 4² + 24² +
+    /// 4² = 822084192 ≤ 2^31 − 1 = 2147483647: 7·2^12 = 0x7000, −32 >> 3 =
+    /// −4 as 0xFFFC, 192 >> 3 = 24; pair 2 is zero, pair 3 holds a 4 in its
+    /// high half. Adding 4, which 2^3 does not divide, leaves plane 0 short.
     #[test]
     fn split_whole_by_hand() {
         let mut words = [7u32; CHUNK / 2];
         let blk = [7 << 15, -32, 0, 192, 0, 0, 0, 32];
         assert_eq!(
             split_whole_portable(&blk, 13, &mut words),
-            Some((5, 0b1011))
+            Some((3, 0b1011))
         );
-        assert_eq!(words[..4], [0xFFFF_1C00, 0x0006_0000, 0, 0x0001_0000]);
+        assert_eq!(words[..4], [0xFFFC_7000, 0x0018_0000, 0, 0x0004_0000]);
         assert!(words[4..].iter().all(|&x| x == 0));
         let mut words = [7u32; CHUNK / 2];
-        assert_eq!(split_whole_portable(&[7 << 15, 16], 13, &mut words), None);
+        assert_eq!(split_whole_portable(&[7 << 15, 4], 13, &mut words), None);
         assert_eq!(words, [7; CHUNK / 2]);
+        // 16 is a multiple of 2^3: 7·2^12 and 2.
+        assert_eq!(
+            split_whole_portable(&[7 << 15, 16], 13, &mut words),
+            Some((3, 1))
+        );
+        assert_eq!(words[0], 0x0002_7000);
         // Small values: s = 0, every element is its own word half.
         assert_eq!(split_whole_portable(&[3, -3], 13, &mut words), Some((0, 1)));
         assert_eq!(words[0], 0xFFFD_0003);
         assert_eq!(split_whole_portable(&[0; 32], 13, &mut words), Some((0, 0)));
+    }
+
+    /// Hand-worked: the sum of squares picks the shift. Eight of 7·2^15: at
+    /// s = 3, 8·(7·2^12)² = 6576668672 > 2^31 − 1; at s = 4, 8·(7·2^11)² =
+    /// 1644167168 fits. Eleven: 11·(7·2^11)² = 2260729856 does not, so the
+    /// window's s = 5. A 4 among them is left for a later plane (only
+    /// multiples of 2^s count), and with a 15-bit window (two-element
+    /// blocks) no lower shift is tried.
+    #[test]
+    fn plane_shift_by_hand() {
+        let most = 7 << 15;
+        assert_eq!(plane_shift(&[7 << 15; 8], most, 13), 4);
+        assert_eq!(plane_shift(&[7 << 15; 11], most, 13), 5);
+        let mut eight = [7 << 15; 9];
+        eight[3] = 4;
+        assert_eq!(plane_shift(&eight, most | 4, 13), 4);
+        assert_eq!(plane_shift(&[7 << 15, 7 << 15], most, 15), 3);
+        assert_eq!(plane_shift(&[3, -3], 3, 13), 0);
+        assert_eq!(plane_shift(&[0; 32], 0, 13), 0);
+        let mut words = [0u32; CHUNK / 2];
+        assert_eq!(
+            split_whole_portable(&[7 << 15; 8], 13, &mut words),
+            Some((4, 0b1111))
+        );
+        assert_eq!(words[0], 0x3800_3800);
     }
 
     /// Each table's `split_whole` on this CPU equals the portable one:
@@ -433,7 +504,9 @@ mod tests {
                 let n = [2, 4, 16, 30, 32][round % 5];
                 // Significands of up to 4 bits, exponents up to 15 (E4M3)
                 // or 29 (E5M2); a narrow spread keeps most chunks whole.
-                let (top, spread) = [(15, 3), (15, 12), (29, 4), (29, 30)][round / 5 % 4];
+                // A spread of 1 keeps most values near the largest, where
+                // the sum of squares rather than the window sets the shift.
+                let (top, spread) = [(15, 3), (15, 12), (29, 4), (29, 30), (15, 1)][round / 5 % 5];
                 let e_max = next() % (top + 1);
                 let blk: Vec<i64> = (0..n)
                     .map(|_| {

@@ -16,7 +16,7 @@ const _: () = assert!(MR.is_multiple_of(IR16) && NR == 16);
 /// The i16 tile kernel: per block term, the exact f64 sum `Σ_{p,q} S_pq ·
 /// 2^(s_p + s_q)` over its `cpb` chunks and the pairs of planes with a
 /// nonzero product, each `S_pq` in i32 by `vpmaddwd` (exact:
-/// `pack::window_bits`), then the f64 kernel's terms, as
+/// `pack::planes::plane_shift`), then the f64 kernel's terms, as
 /// `gemm::kernels::i16_tile_portable` does. With `Terms::Pow2F32`, a block
 /// of one chunk summed in one pass of planes takes its term in f32
 /// instead: `acc + f32(S_pq)·P`, by FMA.

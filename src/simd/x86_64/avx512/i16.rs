@@ -193,7 +193,7 @@ i16_kernel!(
     /// The i16 tile kernel: per block term, the exact f64 sum `Σ_{p,q} S_pq
     /// · 2^(s_p + s_q)` over its `cpb` chunks and the pairs of planes with
     /// a nonzero product, each `S_pq` in i32 by `vpdpwssd` (exact:
-    /// `pack::window_bits`), then the f64 kernel's terms. With
+    /// `pack::planes::plane_shift`), then the f64 kernel's terms. With
     /// `Terms::Pow2F32`, a block of one chunk summed in one pass of planes
     /// takes its term in f32 instead: `acc + f32(S_pq)·P`, by FMA. Both as
     /// the AVX2 tile computes them, operation for operation.
@@ -207,7 +207,7 @@ i16_kernel!(
 i16_kernel!(
     /// [`i16_tile`] without VNNI (Skylake-SP): `vpmaddwd` sums a pair's two
     /// products into each i32 lane and `vpaddd` adds that to the row's
-    /// sums, in place of each `vpdpwssd`: the same sums (the window keeps
+    /// sums, in place of each `vpdpwssd`: the same sums (the planes' bound keeps
     /// every pair's products and their sums in i32).
     i16_tile_no_vnni,
     i16_tile_bw,
