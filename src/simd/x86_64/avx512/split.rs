@@ -76,7 +76,10 @@ unsafe fn split_whole_impl(blk: &[i64], w: u32, words: &mut [u32; 16]) -> Option
     // 7·2^29), where 32 squares stay below 2^63 and p ≤ lo (so the
     // branch is the same for every chunk of a format's usual data);
     // past any element integer, lo (v >> lo < 2^15: exact for any i64).
+    // With no shift below the window's to try (every value within `w`
+    // bits, as E3M2's always are), no sum.
     let bits = match top {
+        _ if hi == lo => 0,
         ..=29 => bits(0),
         30..=32 => bits(3),
         _ => bits(lo),
