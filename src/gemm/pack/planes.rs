@@ -230,8 +230,9 @@ pub(crate) fn pack_planes<F: BlockFormat>(
                         if most == 0 {
                             break;
                         }
-                        // Every value left, divided by 2^s, fits w bits.
-                        // The values left are `blk`'s nonzero ones.
+                        // The values left are `blk`'s nonzero ones; those
+                        // the plane takes, divided by 2^s, fit i16 and
+                        // their squares i32.
                         let s = plane_shift(blk, most, w);
                         shifts[(plane * g.blocks + kb) * width + j] =
                             crate::element::pow2_f64(s as i32);
@@ -324,11 +325,12 @@ mod tests {
     }
 
     /// Every element is the sum over planes of its packed value times the
-    /// plane's power of two at its slot (each value above −2^15, and each
-    /// (row, chunk, plane)'s squares summing to at most 2^31 − 1, the
-    /// bound the kernels' i32 sums rely on) (block `k / kb` starts at slot `block · cpb · kbp`; the slots
-    /// past a block's end hold 0), each chunk carries its block's scale,
-    /// and a pair's bit is set exactly where some row holds a nonzero value.
+    /// plane's power of two at its slot (block `k / kb` starts at slot
+    /// `block · cpb · kbp`; the slots past a block's end hold 0), each value
+    /// is above −2^15 and each (row, chunk, plane)'s squares sum to at most
+    /// 2^31 − 1 (the bound the kernels' i32 sums rely on), each chunk
+    /// carries its block's scale, and a pair's bit is set exactly where
+    /// some row holds a nonzero value.
     fn planes_rebuild<F: BlockFormat>(f: F, planes: usize, cols: usize) {
         let rows = 11;
         let t = QuantizedTensor::quantize(
