@@ -282,7 +282,12 @@ mod any_input {
             let opts = QuantizeOptions {
                 direction: if col { Direction::Columnwise } else { Direction::Rowwise },
                 partial_blocks: if pad { PartialBlocks::ZeroPad } else { PartialBlocks::Reject },
-                rounding: if sr { TensorRounding::Stochastic { seed } } else { TensorRounding::NearestEven },
+                // Both stochastic roundings, by the seed's low bit.
+                rounding: match (sr, seed % 2) {
+                    (false, _) => TensorRounding::NearestEven,
+                    (true, 0) => TensorRounding::Stochastic { seed },
+                    _ => TensorRounding::Stochastic8 { seed },
+                },
                 global_amax: None,
             };
             for &profile in Nvfp4Profile::ALL {

@@ -10,7 +10,7 @@ use blockscale::format::{
 };
 use blockscale::io::{DType, Tensor, npy, st};
 use blockscale::scale::nvfp4::Nvfp4Profile;
-use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+use blockscale::tensor::{QuantizeOptions, QuantizedTensor, TensorRounding};
 use blockscale::{E4M3, E5M2};
 use std::path::Path;
 
@@ -23,6 +23,16 @@ fn bits(x: &[f32]) -> Vec<u32> {
 }
 
 fn check_format<F: BlockFormat>(d: &Path, cli: &str, extra: &[&str], f: F) {
+    check_format_with(d, cli, extra, f, &QuantizeOptions::default());
+}
+
+fn check_format_with<F: BlockFormat>(
+    d: &Path,
+    cli: &str,
+    extra: &[&str],
+    f: F,
+    opts: &QuantizeOptions,
+) {
     let x = values(64 * 256, 7);
     let input = d.join("x.npy");
     npy::write(
@@ -40,7 +50,7 @@ fn check_format<F: BlockFormat>(d: &Path, cli: &str, extra: &[&str], f: F) {
     assert!(ok, "{cli}: {err}");
     let got = npy::read(&back).unwrap();
     assert_eq!(got.shape, vec![64, 256]);
-    let want = QuantizedTensor::quantize(f, &x, 64, 256, &QuantizeOptions::default())
+    let want = QuantizedTensor::quantize(f, &x, 64, 256, opts)
         .unwrap()
         .dequantize();
     assert_eq!(bits(&got.to_f32().unwrap()), bits(&want), "{cli}");
@@ -76,6 +86,24 @@ fn every_format_round_trips_through_the_command_line() {
     check_format(&d, "fp8", &["--profile", "modelopt"], mo);
     let dg = Fp8Blockwise::<E4M3>::ACTIVATIONS.with_profile(Fp8Profile::DeepGemm);
     check_format(&d, "fp8-block", &["--profile", "deepgemm"], dg);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn stochastic_rounding_through_the_command_line() {
+    let d = dir("stochastic");
+    for (name, rounding) in [
+        ("stochastic", TensorRounding::Stochastic { seed: 5 }),
+        ("stochastic8", TensorRounding::Stochastic8 { seed: 5 }),
+    ] {
+        let opts = QuantizeOptions {
+            rounding,
+            ..Default::default()
+        };
+        let extra = ["--rounding", name, "--seed", "5"];
+        check_format_with(&d, "nvfp4", &extra, Nvfp4::default(), &opts);
+        check_format_with(&d, "mxfp8", &extra, MxFp8E4M3::default(), &opts);
+    }
     std::fs::remove_dir_all(&d).unwrap();
 }
 

@@ -382,6 +382,7 @@ fn check_format<F: BlockFormat>(f: F) {
                 for rounding in [
                     TensorRounding::NearestEven,
                     TensorRounding::Stochastic { seed: 11 },
+                    TensorRounding::Stochastic8 { seed: 11 },
                 ] {
                     for partial_blocks in [PartialBlocks::Reject, PartialBlocks::ZeroPad] {
                         let opts = QuantizeOptions {
@@ -432,6 +433,7 @@ fn check_parallel_at<F: BlockFormat>(f: F, level: Level) {
         for rounding in [
             TensorRounding::NearestEven,
             TensorRounding::Stochastic { seed: 3 },
+            TensorRounding::Stochastic8 { seed: 3 },
         ] {
             let opts = QuantizeOptions {
                 direction,
@@ -535,6 +537,7 @@ fn check_requantize<F: BlockFormat>(f: F) {
         for rounding in [
             TensorRounding::NearestEven,
             TensorRounding::Stochastic { seed: 8 },
+            TensorRounding::Stochastic8 { seed: 8 },
         ] {
             let o = QuantizeOptions { rounding, ..opts };
             let fresh = QuantizedTensor::quantize(f.clone(), &x, rows, cols, &o).unwrap();

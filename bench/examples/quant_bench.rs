@@ -125,6 +125,7 @@ fn quant<F: BlockFormat>(
     };
     let suffix = match (rounding, global_amax) {
         (TensorRounding::Stochastic { .. }, _) => " (stochastic)",
+        (TensorRounding::Stochastic8 { .. }, _) => " (stochastic8)",
         (_, Some(_)) => " (tensor amax given: one pass)",
         _ => "",
     };
@@ -271,6 +272,10 @@ fn main() {
     quant(Nvfp4::default(), sr, None, &x, &mut rows);
     quant(MxFp4::default(), sr, None, &x, &mut rows);
     quant(MxFp8E4M3::default(), sr, None, &x, &mut rows);
+    let sr8 = TensorRounding::Stochastic8 { seed: 1 };
+    quant(Nvfp4::default(), sr8, None, &x, &mut rows);
+    quant(MxFp4::default(), sr8, None, &x, &mut rows);
+    quant(MxFp8E4M3::default(), sr8, None, &x, &mut rows);
     dequant(Nvfp4::default(), &x, &mut dst, &mut rows);
     dequant(MxFp4::default(), &x, &mut dst, &mut rows);
     dequant(MxFp8E4M3::default(), &x, &mut dst, &mut rows);

@@ -7,7 +7,7 @@
 //!
 //! Arguments: the format (`mxfp8`: MXFP8-E4M3; `mxfp4`; `nvfp4`;
 //! `fp8-1x128`: FP8-E4M3 1×128; `fp8-tensor`: FP8-E4M3 per tensor,
-//! current scaling), the rounding (`nearest` or `stochastic`, seed 1), the
+//! current scaling), the rounding (`nearest`, `stochastic` or `stochastic8`, seed 1), the
 //! shape (rows, columns: 16 × 4096 fits in L2, as `quant_split`'s first
 //! column) and the number of calls. The data are `smooth_data`, as in
 //! `quant_split`; the calls run on one thread, and the example prints
@@ -57,7 +57,8 @@ fn main() {
     let rounding = match arg(2, "stochastic").as_str() {
         "nearest" => TensorRounding::NearestEven,
         "stochastic" => TensorRounding::Stochastic { seed: 1 },
-        other => panic!("rounding {other:?}: nearest or stochastic"),
+        "stochastic8" => TensorRounding::Stochastic8 { seed: 1 },
+        other => panic!("rounding {other:?}: nearest, stochastic or stochastic8"),
     };
     let (rows, cols) = (num(3, 16), num(4, 4096));
     let calls = u32::try_from(num(5, 20000)).expect("calls: fewer than 2^32");

@@ -1,5 +1,5 @@
 //! Where quantization's time goes, one thread: TSC cycles per element of
-//! `requantize` (nearest, and stochastic for three formats) and of
+//! `requantize` (nearest, and both stochastic roundings for three formats) and of
 //! `dequantize_into` on a tensor that fits in L2 (16 × 4096, 256 KiB: the
 //! kernels' compute) and on one that does not (8192 × 8192, 256 MiB: the
 //! compute plus what DRAM adds), with the difference in a third column.
@@ -129,6 +129,7 @@ fn main() {
         let near = Op::Requantize(None, TensorRounding::NearestEven);
         let given = Op::Requantize(Some(3.01), TensorRounding::NearestEven);
         let sr = Op::Requantize(None, TensorRounding::Stochastic { seed: 1 });
+        let sr8 = Op::Requantize(None, TensorRounding::Stochastic8 { seed: 1 });
         let deq = Op::Dequantize;
         let (mx8, mx4, nv) = (MxFp8E4M3::default(), MxFp4::default(), Nvfp4::default());
         let (b128, tw) = (
@@ -147,6 +148,9 @@ fn main() {
             format!("{} (stochastic)", mx8.name()),
             format!("{} (stochastic)", mx4.name()),
             format!("{} (stochastic)", nv.name()),
+            format!("{} (stochastic8)", mx8.name()),
+            format!("{} (stochastic8)", mx4.name()),
+            format!("{} (stochastic8)", nv.name()),
             format!("dequantize {}", mx8.name()),
             format!("dequantize {}", mx4.name()),
             format!("dequantize {}", nv.name()),
@@ -168,11 +172,14 @@ fn main() {
             measure(&m, &mx8, sr, &mut rows[8]);
             measure(&m, &mx4, sr, &mut rows[9]);
             measure(&m, &nv, sr, &mut rows[10]);
-            measure(&m, &mx8, deq, &mut rows[11]);
-            measure(&m, &mx4, deq, &mut rows[12]);
-            measure(&m, &nv, deq, &mut rows[13]);
-            measure(&m, &b128, deq, &mut rows[14]);
-            measure(&m, &tw, deq, &mut rows[15]);
+            measure(&m, &mx8, sr8, &mut rows[11]);
+            measure(&m, &mx4, sr8, &mut rows[12]);
+            measure(&m, &nv, sr8, &mut rows[13]);
+            measure(&m, &mx8, deq, &mut rows[14]);
+            measure(&m, &mx4, deq, &mut rows[15]);
+            measure(&m, &nv, deq, &mut rows[16]);
+            measure(&m, &b128, deq, &mut rows[17]);
+            measure(&m, &tw, deq, &mut rows[18]);
         }
         for r in &rows {
             r.print();

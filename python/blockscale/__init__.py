@@ -449,7 +449,9 @@ def quantize(
     :func:`formats`); ``profile``, ``scale_rule`` and ``two_d`` add its
     options (``profile="modelopt"``, ``scale_rule="floor"``, 16×16 / 32×32
     tiles). ``direction="columnwise"`` runs the blocks down the columns.
-    ``rounding`` is ``"nearest"`` or ``"stochastic"`` (seeded).
+    ``rounding`` is ``"nearest"``, ``"stochastic"`` (32 random bits per
+    element from a seeded stream per tile) or ``"stochastic8"`` (8 bits
+    per element, the GPUs' resolution, from a seeded counter; faster).
     ``global_amax`` replaces the tensor's amax (NVFP4). ``pad`` zero-pads a
     last partial block instead of refusing it.
 
@@ -458,13 +460,11 @@ def quantize(
     >>> q.scales.shape, q.data.size, q.global_amax
     ((2, 2), 32, 1.0)
     """
-    if rounding not in ("nearest", "stochastic"):
-        raise ValueError(f"unknown rounding {rounding!r}; expected nearest or stochastic")
     flat, tag, shape = _source(x)
     rows, cols = _matrix(shape)
     fid = _format_id(format, profile, scale_rule, two_d)
     q = _native.quantize(
-        flat, tag, rows, cols, fid, direction, rounding == "stochastic", seed, global_amax, pad
+        flat, tag, rows, cols, fid, direction, rounding, seed, global_amax, pad
     )
     return QuantizedTensor(q)
 

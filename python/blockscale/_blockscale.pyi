@@ -68,7 +68,7 @@ def quantize(
     cols: int,
     format: str,
     direction: str = ...,
-    stochastic: bool = ...,
+    rounding: str = ...,
     seed: int = ...,
     global_amax: Optional[float] = ...,
     pad: bool = ...,

@@ -390,7 +390,7 @@ impl Quantized {
 /// global_amax, pad)`.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (x, src, rows, cols, format, direction="rowwise", stochastic=false, seed=0, global_amax=None, pad=false))]
+#[pyo3(signature = (x, src, rows, cols, format, direction="rowwise", rounding="nearest", seed=0, global_amax=None, pad=false))]
 fn quantize(
     py: Python<'_>,
     x: &Bound<'_, PyAny>,
@@ -399,7 +399,7 @@ fn quantize(
     cols: usize,
     format: &str,
     direction: &str,
-    stochastic: bool,
+    rounding: &str,
     seed: u64,
     global_amax: Option<f32>,
     pad: bool,
@@ -408,10 +408,15 @@ fn quantize(
     let opts = QuantizeOptions {
         direction: direction_of(direction)?,
         partial_blocks: partial_of(pad),
-        rounding: if stochastic {
-            TensorRounding::Stochastic { seed }
-        } else {
-            TensorRounding::NearestEven
+        rounding: match rounding {
+            "nearest" => TensorRounding::NearestEven,
+            "stochastic" => TensorRounding::Stochastic { seed },
+            "stochastic8" => TensorRounding::Stochastic8 { seed },
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown rounding {other:?}; expected nearest, stochastic or stochastic8"
+                )));
+            }
         },
         global_amax,
     };
@@ -725,18 +730,12 @@ fn recipe_spec<'py>(
             _ => "columnwise",
         },
     )?;
-    let seed = match s.rounding {
-        TensorRounding::Stochastic { seed } => Some(seed),
-        _ => None,
+    let (rounding, seed) = match s.rounding {
+        TensorRounding::Stochastic { seed } => ("stochastic", Some(seed)),
+        TensorRounding::Stochastic8 { seed } => ("stochastic8", Some(seed)),
+        _ => ("nearest", None),
     };
-    d.set_item(
-        "rounding",
-        if seed.is_some() {
-            "stochastic"
-        } else {
-            "nearest"
-        },
-    )?;
+    d.set_item("rounding", rounding)?;
     d.set_item("seed", seed)?;
     let rht = match &s.rht {
         Some(h) => {

@@ -104,6 +104,44 @@ def test_quantize_options_reach_the_format():
     assert blockscale.quantize(x.reshape(2, 16, 64), "mxfp8").shape == (32, 64)
 
 
+def _splitmix64(seed: int, n: int) -> list:
+    """SplitMix64's first n outputs (Steele, Lea and Flood 2014), by hand."""
+    m = (1 << 64) - 1
+    out, z = [], seed
+    for _ in range(n):
+        z = (z + 0x9E3779B97F4A7C15) & m
+        v = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+        v = ((v ^ (v >> 27)) * 0x94D049BB133111EB) & m
+        out.append(v ^ (v >> 31))
+    return out
+
+
+def test_stochastic8_rounds_with_the_counters_bytes():
+    # Blocks of 16 led by 6.0 keep a scale of 1: each element is rounded
+    # alone. Between E2M1 neighbours lo < hi, a fraction f of the gap rounds
+    # up exactly when floor(256 f) + b >= 256, for its byte b: byte i % 8 of
+    # SplitMix64 word i // 8 (one 1x16 tile per row, two words per tile).
+    rows, seed = 8, 11
+    mids = np.array([0.75, 1.25, 2.5, 5.0, 0.6875, 3.25, 0.25, 1.125] * 2, dtype=np.float32)
+    x = np.tile(mids, (rows, 1))
+    x[:, 0] = 6.0
+    q = blockscale.quantize(x, "nvfp4", rounding="stochastic8", seed=seed)
+    y = q.dequantize()
+    grid = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
+    words = _splitmix64(seed, 2 * rows)
+    for r in range(rows):
+        for i in range(1, 16):
+            v = float(x[r, i])
+            hi = min(g for g in grid if g >= v)
+            lo = max(g for g in grid if g <= v)
+            b = (words[2 * r + i // 8] >> (8 * (i % 8))) & 0xFF
+            up = int(256 * (v - lo) / (hi - lo)) + b >= 256
+            assert y[r, i] == (hi if up else lo), (r, i, v, b)
+    assert blockscale.quantize(x, "nvfp4", rounding="stochastic", seed=seed).data.tobytes() != q.data.tobytes()
+    with pytest.raises(ValueError, match="stochastic8"):
+        blockscale.quantize(x, "nvfp4", rounding="stochastic9")
+
+
 def test_parts_round_trip_and_layouts():
     x = np.random.default_rng(2).standard_normal((130, 64)).astype(np.float32)
     q = blockscale.quantize(x, "nvfp4")

@@ -104,6 +104,8 @@ pub(crate) type BlockAmaxes = fn(&[f32], usize, &mut [f32]);
 pub(crate) type SrSeed = fn(u64, u64, &mut [u64]);
 /// [`Kernels::sr_draws`].
 pub(crate) type SrDraws = fn(&mut [u64], &[u32], usize, &mut [u32]);
+/// [`Kernels::sr_counter`].
+pub(crate) type SrCounter = fn(u64, (u64, u64, usize, usize), &mut [u32]) -> bool;
 /// [`Kernels::i8_tile`].
 pub(crate) type I8Tile =
     fn(&[u32], &[f32], &[u32], &[f32], &[i32], usize, usize, usize, bool, &mut [f32; MR * NR]);
@@ -211,6 +213,12 @@ pub(crate) struct Kernels {
     /// them out) into `out[i·stride ..]`, advancing the states. Present
     /// only where `sr_seed` is. Arguments: states, counts, stride, out.
     pub sr_draws: Option<SrDraws>,
+    /// `rng::counter_row`'s random bits of one stored row (the counter
+    /// of `TensorRounding::Stochastic8`), where the kernel's geometry
+    /// applies: `tc` and `i0` multiples of 8, and a tile's `tc / 8` words
+    /// a divisor or a multiple of 8. Returns false, writing nothing,
+    /// elsewhere. Arguments: seed, (t0, words, tc, i0), out.
+    pub sr_counter: Option<SrCounter>,
     /// The GEMM's i8 tile kernel (see `gemm::kernels::i8_tile`).
     /// Arguments: a, s_a, b, s_b, the `-128·Σb` corrections, K blocks,
     /// quads per block, the quads an i16 may sum (the plan's `i16_runs`),
@@ -268,6 +276,7 @@ pub(in crate::simd) const PORTABLE: Kernels = Kernels {
     block_amaxes: None,
     sr_seed: None,
     sr_draws: None,
+    sr_counter: None,
     i8_tile: None,
     f64_tile: None,
     i16_tile: None,

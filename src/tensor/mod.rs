@@ -56,6 +56,56 @@ pub enum TensorRounding {
         /// The seed.
         seed: u64,
     },
+    /// Stochastic rounding with 8 random bits per element, the resolution
+    /// of the GPUs' `cvt.rs` and of Transformer Engine's software fallback
+    /// (docs/SEMANTICS.md): an element a fraction f of the way up its gap
+    /// rounds up with probability ⌊256·f⌋/256. The bits come from a
+    /// counter, not a stream: the words of SplitMix64 seeded with `seed`
+    /// (`rand_xoshiro::SplitMix64::seed_from_u64(seed)`), in order, give
+    /// their bytes, least significant first, to the tensor's elements in
+    /// tile order: tiles numbered row-major in the stored orientation,
+    /// each taking ⌈tr·tc/8⌉ words for its tr × tc positions (the block,
+    /// or the matrix where that is smaller), row-major inside it, a
+    /// ragged edge tile leaving its missing positions' bytes unused. Each
+    /// element's bits depend only on seed, shape and its place, so the
+    /// bytes never depend on threads or chunking, and the bits cost a
+    /// fraction of [`TensorRounding::Stochastic`]'s.
+    ///
+    /// ```
+    /// use blockscale::format::Nvfp4;
+    /// use blockscale::tensor::{QuantizeOptions, QuantizedTensor, TensorRounding};
+    /// # fn main() -> Result<(), blockscale::Error> {
+    /// // Blocks of 16 whose largest is 6.0 keep a scale of 1, so 0.75
+    /// // lies halfway between E2M1's 0.5 and 1.0.
+    /// let x: Vec<f32> = (0..4096).map(|i| if i % 16 == 0 { 6.0 } else { 0.75 }).collect();
+    /// let rounding = TensorRounding::Stochastic8 { seed: 1 };
+    /// let opts = QuantizeOptions { rounding, ..Default::default() };
+    /// let q = QuantizedTensor::quantize(Nvfp4::default(), &x, 1, 4096, &opts)?;
+    /// let y = q.dequantize();
+    /// let mid: Vec<f32> = y.into_iter().filter(|&v| v != 6.0).collect();
+    /// assert!(mid.iter().all(|&v| v == 0.5 || v == 1.0));
+    /// let up = mid.iter().filter(|&&v| v == 1.0).count() as f64 / mid.len() as f64;
+    /// assert!((up - 0.5).abs() < 0.05, "{up}");
+    /// # Ok(())
+    /// # }
+    /// ```
+    Stochastic8 {
+        /// The seed.
+        seed: u64,
+    },
+}
+
+impl TensorRounding {
+    /// Whether elements are rounded stochastically (either kind).
+    ///
+    /// ```
+    /// use blockscale::tensor::TensorRounding;
+    /// assert!(TensorRounding::Stochastic8 { seed: 3 }.is_stochastic());
+    /// assert!(!TensorRounding::NearestEven.is_stochastic());
+    /// ```
+    pub const fn is_stochastic(&self) -> bool {
+        !matches!(self, TensorRounding::NearestEven)
+    }
 }
 
 /// What to do when a blocked axis is not a multiple of the block size.

@@ -12,7 +12,7 @@ use crate::error::check_len;
 use crate::format::{BlockFormat, BlockShape, ScaleCodec};
 use crate::par::*;
 use crate::prelude::*;
-use crate::rng::{splitmix64, tile_stream};
+use crate::rng::{counter_row, splitmix64, tile_stream};
 use crate::scale::{ElementMap, fold_amax};
 use crate::simd::{Codec, Kernels, Packing};
 use crate::{Element, Error};
@@ -71,6 +71,8 @@ struct State {
     /// Draws per tile in the current row.
     counts: Vec<u32>,
     rand: Vec<u32>,
+    /// The words of `TensorRounding::Stochastic8`'s counter for one row.
+    words: Vec<u64>,
     /// A band's stored rows and one tile of it, for formats that choose
     /// scales by values (empty otherwise).
     band: Vec<f32>,
@@ -90,6 +92,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
             xs: vec![0; 4 * g.tiles_c],
             counts: vec![0; g.tiles_c],
             rand: Vec::new(),
+            words: Vec::new(),
             band: Vec::new(),
             tile: Vec::new(),
         }
@@ -248,15 +251,32 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         };
         let mut buf = core::mem::take(&mut st.row);
         let mut rand = core::mem::take(&mut st.rand);
-        let sr = matches!(self.rounding, TensorRounding::Stochastic { .. });
+        let sr = self.rounding.is_stochastic();
+        let counter = match self.rounding {
+            TensorRounding::Stochastic8 { seed } => Some(seed),
+            _ => None,
+        };
         // With an encode kernel, each row's random bits are drawn up front
         // (by a kernel when it can), in the order the portable path draws
-        // them: per tile, row-major, none for constant (zero) tiles.
-        let staged = sr && self.kernels.encode_row.is_some();
+        // them: per tile, row-major, none for constant (zero) tiles. The
+        // counter's bits are staged always: each is a function of its place.
+        let staged = sr && (self.kernels.encode_row.is_some() || counter.is_some());
+        let words = (g.tr * g.tc).div_ceil(8) as u64;
         for r in r0..r1 {
             let row = self.row(r, &mut buf);
             let e = r * g.scols - e0;
-            if staged {
+            if let Some(seed) = counter {
+                rand.resize(row.len(), 0);
+                let ti = r / g.tr;
+                let at = ((ti * g.tiles_c) as u64, words, g.tc, (r - ti * g.tr) * g.tc);
+                if !self
+                    .kernels
+                    .sr_counter
+                    .is_some_and(|k| k(seed, at, &mut rand))
+                {
+                    counter_row(seed, at, &mut st.words, &mut rand);
+                }
+            } else if staged {
                 rand.resize(row.len(), 0);
                 for (tj, c) in st.counts.iter_mut().enumerate() {
                     *c = match st.maps[tj] {
@@ -528,8 +548,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                 rows_per
             };
             let bytes_per = packed_len::<F::Elem>(rows_per * grid.scols);
-            let sr = matches!(opts.rounding, TensorRounding::Stochastic { .. });
-            if sr {
+            if let TensorRounding::Stochastic { .. } = opts.rounding {
                 // One random stream per tile, drawn in row-major order.
                 job.rows(0, grid.srows, 0, &mut st, data);
             } else {
@@ -563,5 +582,47 @@ impl<F: BlockFormat> QuantizedTensor<F> {
                 });
         }
         Ok(global)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_xoshiro::SplitMix64;
+    use rand_xoshiro::rand_core::{Rng, SeedableRng};
+
+    /// The quantizer takes `Kernels::sr_counter`'s bits where it applies,
+    /// `rng::counter_row`'s elsewhere: the two agree on every geometry the
+    /// kernels accept (the rng layer cannot see the kernels, so the check
+    /// lives here).
+    #[test]
+    fn counter_row_kernels_agree() {
+        use crate::simd::Level;
+        let mut g = SplitMix64::seed_from_u64(3);
+        let rounds = if cfg!(miri) { 10 } else { 2000 };
+        for level in [Level::Avx2, Level::Avx512, Level::Avx512Vnni] {
+            let Some(kernel) = crate::simd::kernels(level).sr_counter else {
+                continue;
+            };
+            let mut used = 0;
+            for round in 0..rounds {
+                let tc = [8, 16, 32, 64, 128, 256, 24, 12, 40][round % 9];
+                let tr = [1, 2, 16][round / 9 % 3];
+                let len = [1, 15, 16, 63, 64, 65, 200, 1024][round / 27 % 8];
+                let i0 = (g.next_u64() as usize % tr) * tc;
+                let words = (tr * tc).div_ceil(8) as u64;
+                let (seed, t0) = (g.next_u64(), g.next_u64() >> (round % 64));
+                let mut want = vec![0u32; len];
+                crate::rng::counter_row(seed, (t0, words, tc, i0), &mut Vec::new(), &mut want);
+                let mut got = vec![7u32; len];
+                if kernel(seed, (t0, words, tc, i0), &mut got) {
+                    assert_eq!(got, want, "{level:?} tc {tc} tr {tr} len {len} i0 {i0}");
+                    used += 1;
+                } else {
+                    assert!(got.iter().all(|&v| v == 7), "wrote, then declined");
+                    assert!(matches!(tc, 24 | 12 | 40), "declined tc {tc}");
+                }
+            }
+            assert!(used > rounds / 2);
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! activations (TE #2931, `common/cast/nvfp4/quantize_transpose_nvfp4.cuh`
 //! `compute_rowwise_amax_kernel` and the `ROW_SCALED_NVFP4` kernels).
 
-use super::{Direction, QuantizeOptions, QuantizedTensor, TensorRounding};
+use super::{Direction, QuantizeOptions, QuantizedTensor};
 use crate::element::slice::Real;
 use crate::error::check_len;
 use crate::format::{BlockFormat, BlockShape};
@@ -81,7 +81,7 @@ impl<F: BlockFormat> RowScaled<F> {
                 "rows are scaled rowwise only; quantize the transpose for a columnwise copy",
             );
         }
-        if matches!(opts.rounding, TensorRounding::Stochastic { .. }) {
+        if opts.rounding.is_stochastic() {
             return refuse("nearest rounding only, as TE's row_scaled_activation");
         }
         if opts.global_amax.is_some() {

@@ -74,8 +74,13 @@ enum Cmd {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Rounding {
+    /// Round to nearest, ties to even
     Nearest,
+    /// 32 random bits per element from a Xoshiro256++ stream per tile
     Stochastic,
+    /// 8 random bits per element (the GPUs' resolution) from a counter;
+    /// faster
+    Stochastic8,
 }
 
 #[derive(clap::Args)]
@@ -161,6 +166,7 @@ fn quantize(a: QuantizeArgs) -> Result<(), Error> {
         rounding: match a.rounding {
             Rounding::Nearest => TensorRounding::NearestEven,
             Rounding::Stochastic => TensorRounding::Stochastic { seed: a.seed },
+            Rounding::Stochastic8 => TensorRounding::Stochastic8 { seed: a.seed },
         },
         ..Default::default()
     };

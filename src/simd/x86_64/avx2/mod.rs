@@ -29,6 +29,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     block_amaxes: Some(block_amaxes),
     sr_seed: Some(sr_seed),
     sr_draws: Some(sr_draws),
+    sr_counter: None,
     i8_tile: Some(gemm::i8_tile),
     f64_tile: Some(gemm::f64_tile),
     i16_tile: Some(i16::i16_tile),

@@ -29,6 +29,7 @@ const AVX512: Kernels = Kernels {
     block_amaxes: Some(block_amaxes),
     sr_seed: Some(sr_seed),
     sr_draws: Some(sr_draws),
+    sr_counter: Some(sr_counter),
     i8_tile: None,
     f64_tile: Some(gemm::f64_tile),
     i16_tile: Some(i16::i16_tile_no_vnni),
@@ -105,6 +106,12 @@ fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut [u32]) 
     // SAFETY: reached only through this module's tables, so the CPU
     // supports AVX-512 F, BW, DQ and VL.
     unsafe { rng::sr_draws(states, counts, stride, out) }
+}
+
+fn sr_counter(seed: u64, at: (u64, u64, usize, usize), out: &mut [u32]) -> bool {
+    // SAFETY: reached only through this module's tables, so the CPU
+    // supports AVX-512 F, BW, DQ and VL.
+    unsafe { rng::sr_counter(seed, at, out) }
 }
 
 /// Transposes a 16 × 16 matrix of u32 held as 16 rows: `b[l][k] = a[k][l]`.

@@ -168,3 +168,100 @@ pub(super) unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize,
         }
     }
 }
+
+/// The counter's bits of one stored row, 8 words (64 elements) a step;
+/// see [`Kernels::sr_counter`](crate::simd::Kernels::sr_counter).
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW, DQ and VL.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn sr_counter(
+    seed: u64,
+    (t0, words, tc, i0): (u64, u64, usize, usize),
+    out: &mut [u32],
+) -> bool {
+    let wpt = tc / 8;
+    if tc % 8 != 0 || i0 % 8 != 0 || wpt == 0 || (8 % wpt != 0 && wpt % 8 != 0) {
+        return false;
+    }
+    let c0 = t0.wrapping_mul(words).wrapping_add((i0 / 8) as u64);
+    // Lane l holds the row's word q0 + l: word (q0 + l) mod wpt of tile
+    // (q0 + l) / wpt, as SplitMix64's state `seed + (c + 1)·φ`, so a step
+    // adds Δ·φ for a change Δ of the counter, the same in every lane.
+    let state = |c: u64| seed.wrapping_add(c.wrapping_add(1).wrapping_mul(PHI)) as i64;
+    // wpt < 8 divides 8, so it is 1, 2 or 4: a shift and a mask.
+    let (sh, lo) = if wpt < 8 {
+        (wpt.trailing_zeros(), wpt - 1)
+    } else {
+        (usize::BITS - 1, usize::MAX >> 1)
+    };
+    let lane = |l: usize| {
+        c0.wrapping_add(((l >> sh) as u64).wrapping_mul(words))
+            .wrapping_add((l & lo) as u64)
+    };
+    let mut z = _mm512_set_epi64(
+        state(lane(7)),
+        state(lane(6)),
+        state(lane(5)),
+        state(lane(4)),
+        state(lane(3)),
+        state(lane(2)),
+        state(lane(1)),
+        state(lane(0)),
+    );
+    let by = |d: u64| _mm512_set1_epi64(d.wrapping_mul(PHI) as i64);
+    // wpt divides 8: each step moves every lane 8 / wpt tiles on. Else a
+    // step of 8 words stays in one tile, or starts the next.
+    let across = by(((8 / wpt.min(8)) as u64).wrapping_mul(words));
+    let within = by(8);
+    let next_tile = by(words.wrapping_sub(wpt as u64).wrapping_add(8));
+    // Elements 16k.. of a step are bytes 16k.. of its 8 words (lane order,
+    // least significant byte first), each to the top of a u32.
+    let quarter = |w: __m512i, k: usize| {
+        let bytes = match k {
+            0 => _mm512_extracti32x4_epi32::<0>(w),
+            1 => _mm512_extracti32x4_epi32::<1>(w),
+            2 => _mm512_extracti32x4_epi32::<2>(w),
+            _ => _mm512_extracti32x4_epi32::<3>(w),
+        };
+        _mm512_slli_epi32::<24>(_mm512_cvtepu8_epi32(bytes))
+    };
+    let n = out.len();
+    // Steps left in the current tile, where a tile takes several.
+    let (mut left, mut e) = (wpt / 8, 0usize);
+    while e < n {
+        let w = splitmix_mix(z);
+        if e + 64 <= n {
+            for k in 0..4 {
+                // SAFETY: e + 64 <= n, so out[e + 16k..][..16] is in bounds.
+                unsafe {
+                    _mm512_storeu_si512(out.as_mut_ptr().add(e + 16 * k).cast(), quarter(w, k))
+                };
+            }
+        } else {
+            for k in 0..(n - e).div_ceil(16) {
+                let at = e + 16 * k;
+                let m = (n - at).min(16);
+                let mask: __mmask16 = if m == 16 { 0xFFFF } else { (1u16 << m) - 1 };
+                // SAFETY: lanes at..at + m of out are in bounds (m ≤ n − at).
+                unsafe {
+                    _mm512_mask_storeu_epi32(out.as_mut_ptr().add(at).cast(), mask, quarter(w, k))
+                };
+            }
+        }
+        e += 64;
+        let step = if wpt <= 8 {
+            across
+        } else {
+            left -= 1;
+            if left == 0 {
+                left = wpt / 8;
+                next_tile
+            } else {
+                within
+            }
+        };
+        z = _mm512_add_epi64(z, step);
+    }
+    true
+}
