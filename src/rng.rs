@@ -3,6 +3,7 @@
 //! the crate (the portable quantizer, the recipes, and the SIMD kernels,
 //! which are tested against [`tile_stream`]) draws the same numbers.
 
+use crate::prelude::*;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
 

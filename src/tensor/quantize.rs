@@ -587,6 +587,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
 
 #[cfg(test)]
 mod tests {
+    use crate::prelude::*;
     use rand_xoshiro::SplitMix64;
     use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
