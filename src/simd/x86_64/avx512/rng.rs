@@ -185,9 +185,10 @@ pub(super) unsafe fn sr_counter(
         return false;
     }
     let c0 = t0.wrapping_mul(words).wrapping_add((i0 / 8) as u64);
-    // Lane l holds the row's word q0 + l: word (q0 + l) mod wpt of tile
-    // (q0 + l) / wpt, as SplitMix64's state `seed + (c + 1)·φ`, so a step
-    // adds Δ·φ for a change Δ of the counter, the same in every lane.
+    // In the step whose first word of the row is q (0, 8, 16, …), lane l
+    // holds word q + l: word (q + l) mod wpt of tile (q + l) / wpt, as
+    // SplitMix64's state `seed + (c + 1)·φ` for its counter c. A step adds
+    // Δ·φ for the counter's change Δ, which is the same in every lane.
     let state = |c: u64| seed.wrapping_add(c.wrapping_add(1).wrapping_mul(PHI)) as i64;
     // wpt < 8 divides 8, so it is 1, 2 or 4: a shift and a mask.
     let (sh, lo) = if wpt < 8 {
