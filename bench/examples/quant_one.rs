@@ -9,7 +9,9 @@
 //! `fp8-1x128`: FP8-E4M3 1×128; `fp8-tensor`: FP8-E4M3 per tensor,
 //! current scaling), the rounding (`nearest`, `stochastic` or `stochastic8`, seed 1), the
 //! shape (rows, columns: 16 × 4096 fits in L2, as `quant_split`'s first
-//! column) and the number of calls. The data are `smooth_data`, as in
+//! column), the number of calls, and `reuse` (the default: `requantize`
+//! into the same buffers) or `fresh` (`quantize`, which allocates the
+//! output each call, as `quant_bench`'s "quantize" rows). The data are `smooth_data`, as in
 //! `quant_split`; the calls run on one thread, and the example prints
 //! the machine, the time per call and the elements per second.
 
@@ -19,14 +21,20 @@ use blockscale::tensor::{QuantizeOptions, QuantizedTensor, TensorRounding};
 use blockscale_bench::smooth_data;
 use std::time::Instant;
 
-fn run<F: BlockFormat>(f: F, rounding: TensorRounding, rows: usize, cols: usize, calls: u32) {
+fn run<F: BlockFormat>(
+    f: F,
+    rounding: TensorRounding,
+    (rows, cols): (usize, usize),
+    calls: u32,
+    fresh: bool,
+) {
     let n = rows * cols;
     let x = smooth_data(n);
     let o = QuantizeOptions {
         rounding,
         ..Default::default()
     };
-    let mut q = QuantizedTensor::quantize(f, &x, rows, cols, &o).expect("quantize");
+    let mut q = QuantizedTensor::quantize(f.clone(), &x, rows, cols, &o).expect("quantize");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -34,7 +42,11 @@ fn run<F: BlockFormat>(f: F, rounding: TensorRounding, rows: usize, cols: usize,
     let t = Instant::now();
     pool.install(|| {
         for _ in 0..calls {
-            q.requantize(&x, rows, cols, &o).expect("requantize");
+            if fresh {
+                q = QuantizedTensor::quantize(f.clone(), &x, rows, cols, &o).expect("quantize");
+            } else {
+                q.requantize(&x, rows, cols, &o).expect("requantize");
+            }
         }
     });
     let per = t.elapsed().as_secs_f64() / f64::from(calls);
@@ -62,6 +74,12 @@ fn main() {
     };
     let (rows, cols) = (num(3, 16), num(4, 4096));
     let calls = u32::try_from(num(5, 20000)).expect("calls: fewer than 2^32");
+    let fresh = match arg(6, "reuse").as_str() {
+        "reuse" => false,
+        "fresh" => true,
+        other => panic!("buffers {other:?}: reuse or fresh"),
+    };
+    let shape = (rows, cols);
     assert!(
         rows > 0 && cols > 0 && calls > 0,
         "rows, columns and calls: positive integers"
@@ -73,16 +91,22 @@ fn main() {
         blockscale::simd::active().name()
     );
     match arg(1, "nvfp4").as_str() {
-        "mxfp8" => run(MxFp8E4M3::default(), rounding, rows, cols, calls),
-        "mxfp4" => run(MxFp4::default(), rounding, rows, cols, calls),
-        "nvfp4" => run(Nvfp4::default(), rounding, rows, cols, calls),
-        "fp8-1x128" => run(Fp8Blockwise::<E4M3>::default(), rounding, rows, cols, calls),
+        "mxfp8" => run(MxFp8E4M3::default(), rounding, shape, calls, fresh),
+        "mxfp4" => run(MxFp4::default(), rounding, shape, calls, fresh),
+        "nvfp4" => run(Nvfp4::default(), rounding, shape, calls, fresh),
+        "fp8-1x128" => run(
+            Fp8Blockwise::<E4M3>::default(),
+            rounding,
+            shape,
+            calls,
+            fresh,
+        ),
         "fp8-tensor" => run(
             Fp8Tensorwise::<E4M3>::current(),
             rounding,
-            rows,
-            cols,
+            shape,
             calls,
+            fresh,
         ),
         other => panic!("format {other:?}: mxfp8, mxfp4, nvfp4, fp8-1x128 or fp8-tensor"),
     }

@@ -27,7 +27,7 @@
 //! | element decode to f32 (every format; by table look-up, or, at AVX2, computed from an FP6 or FP8 minifloat's fields) | yes | yes |
 //! | block and tensor amax | yes | yes |
 //! | quantize: amax, scale (NVFP4 Transformer Engine profile, MX RCEIL), element map, encode, FP4 packing | yes | yes |
-//! | stochastic rounding: SplitMix64 seeding and Xoshiro256++ streams per tile | yes | yes |
+//! | stochastic rounding: SplitMix64 seeding and Xoshiro256++ streams per tile; the SplitMix64 counter (`Stochastic8`) | yes | yes |
 //! | dequantize: unpack, decode, scale | yes | yes |
 //! | GEMM micro-tiles: i8 (`vpdpbusd` with VNNI; at AVX2 `vpmaddubsw` for FP4, `vpmaddwd` otherwise), f64 and i64 block sums | yes (i8 only with VNNI) | yes |
 //!

@@ -216,7 +216,8 @@ pub(crate) struct Kernels {
     /// `rng::counter_row`'s random bits of one stored row (the counter
     /// of `TensorRounding::Stochastic8`), where the kernel's geometry
     /// applies: `tc` and `i0` multiples of 8, and a tile's `tc / 8` words
-    /// a divisor or a multiple of 8. Returns false, writing nothing,
+    /// a divisor or a multiple of the vector's words (8 with AVX-512, 4
+    /// with AVX2; [`CounterWalk`]). Returns false, writing nothing,
     /// elsewhere. Arguments: seed, (t0, words, tc, i0), out.
     pub sr_counter: Option<SrCounter>,
     /// The GEMM's i8 tile kernel (see `gemm::kernels::i8_tile`).
@@ -379,6 +380,86 @@ impl<const L: usize> DrawGroup<L> {
             for (o, t) in out[base..base + c].iter_mut().zip(tmp) {
                 *o = (t[l] >> 32) as u32;
             }
+        }
+    }
+}
+
+/// The walk every level's [`Kernels::sr_counter`] shares: which counter
+/// word each of `L` vector lanes holds as the row's bytes go by, `L`
+/// words (`8·L` elements) a step.
+///
+/// The row's segment of a tile is that tile's `wpt = tc / 8` words from
+/// word `i0 / 8`; tile `t` starts at word `t·words`. In the step whose
+/// first word of the row is q (0, L, 2L, …), lane l holds the row's word
+/// q + l: word (q + l) mod wpt of the segment of tile (q + l) / wpt. It
+/// holds it as SplitMix64's state for that word c, `seed + (c + 1)·φ`,
+/// so a step adds the counter's change times φ, the same in every lane
+/// when `wpt` divides `L` (each step moves `L / wpt` tiles on) or `L`
+/// divides `wpt` (a step stays in one tile, or starts the next).
+#[allow(dead_code)] // used only by the architecture-specific kernels
+pub(in crate::simd) struct CounterWalk<const L: usize> {
+    /// Each lane's state at the first step.
+    pub start: [u64; L],
+    /// What a step adds to every lane's state: `deltas[0]` within a
+    /// tile's segment, `deltas[1]` into the next tile's ([`Self::next`]).
+    pub deltas: [u64; 2],
+    /// Steps per tile's segment (`wpt / L`, at least 1).
+    per_tile: usize,
+    /// Steps left in the current tile's segment.
+    left: usize,
+}
+
+#[allow(dead_code)] // used only by the architecture-specific kernels
+impl<const L: usize> CounterWalk<L> {
+    /// The walk of a row at `(t0, words, tc, i0)` with `seed`, or `None`
+    /// where the geometry is not one the kernels take: `tc` or `i0` not
+    /// a multiple of 8, or `wpt` neither a divisor nor a multiple of `L`.
+    pub fn new(seed: u64, (t0, words, tc, i0): (u64, u64, usize, usize)) -> Option<Self> {
+        let wpt = tc / 8;
+        if !tc.is_multiple_of(8)
+            || !i0.is_multiple_of(8)
+            || wpt == 0
+            || !(L.is_multiple_of(wpt) || wpt.is_multiple_of(L))
+        {
+            return None;
+        }
+        let c0 = t0.wrapping_mul(words).wrapping_add((i0 / 8) as u64);
+        let start = core::array::from_fn(|l| {
+            let (tile, word) = (l / wpt, l % wpt);
+            let c = c0
+                .wrapping_add((tile as u64).wrapping_mul(words))
+                .wrapping_add(word as u64);
+            seed.wrapping_add(c.wrapping_add(1).wrapping_mul(PHI))
+        });
+        let by = |d: u64| d.wrapping_mul(PHI);
+        let deltas = if wpt <= L {
+            [by(((L / wpt) as u64).wrapping_mul(words)); 2]
+        } else {
+            [
+                by(L as u64),
+                by(words.wrapping_sub(wpt as u64).wrapping_add(L as u64)),
+            ]
+        };
+        let per_tile = (wpt / L).max(1);
+        Some(CounterWalk {
+            start,
+            deltas,
+            per_tile,
+            left: per_tile,
+        })
+    }
+
+    /// Which of [`Self::deltas`] takes the lanes from this step to the
+    /// next: 1 where the step ends a tile's segment (always, when a step
+    /// spans whole segments; then both deltas are the same).
+    #[inline(always)]
+    pub fn next(&mut self) -> usize {
+        self.left -= 1;
+        if self.left == 0 {
+            self.left = self.per_tile;
+            1
+        } else {
+            0
         }
     }
 }

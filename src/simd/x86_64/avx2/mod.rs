@@ -29,7 +29,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     block_amaxes: Some(block_amaxes),
     sr_seed: Some(sr_seed),
     sr_draws: Some(sr_draws),
-    sr_counter: None,
+    sr_counter: Some(sr_counter),
     i8_tile: Some(gemm::i8_tile),
     f64_tile: Some(gemm::f64_tile),
     i16_tile: Some(i16::i16_tile),
@@ -88,6 +88,12 @@ fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize, out: &mut [u32]) 
     // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
     // and FMA.
     unsafe { rng::sr_draws(states, counts, stride, out) }
+}
+
+fn sr_counter(seed: u64, at: (u64, u64, usize, usize), out: &mut [u32]) -> bool {
+    // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
+    // and FMA.
+    unsafe { rng::sr_counter(seed, at, out) }
 }
 
 /// Transposes an 8 × 8 matrix of u32 held as 8 rows: `b[l][k] = a[k][l]`.

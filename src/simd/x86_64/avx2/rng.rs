@@ -2,7 +2,7 @@
 //! Xoshiro256++ draws of many tiles' streams at once.
 
 use super::transpose8;
-use crate::simd::table::{DrawGroup, PHI};
+use crate::simd::table::{CounterWalk, DrawGroup, PHI};
 use core::arch::x86_64::*;
 
 /// `a · c` modulo 2⁶⁴ in each lane. AVX2 multiplies only 32 × 32 → 64 bits
@@ -212,4 +212,53 @@ fn store_states(st: &[[__m256i; 4]; 2], states: &mut [u64], n: usize, i: usize, 
             states[w * n + i..w * n + i + m].copy_from_slice(&row[..m]);
         }
     }
+}
+
+/// The counter's bits of one stored row, 4 words (32 elements) a step;
+/// see [`Kernels::sr_counter`](crate::simd::Kernels::sr_counter).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn sr_counter(seed: u64, at: (u64, u64, usize, usize), out: &mut [u32]) -> bool {
+    let Some(mut walk) = CounterWalk::<4>::new(seed, at) else {
+        return false;
+    };
+    // SAFETY: `start` holds 4 u64.
+    let mut z = unsafe { _mm256_loadu_si256(walk.start.as_ptr().cast()) };
+    let deltas = walk.deltas.map(|d| _mm256_set1_epi64x(d as i64));
+    // Elements 8k.. of a step are the bytes of its word k (least
+    // significant first), each to the top of a u32.
+    let words = |w: __m256i| {
+        let lo = _mm256_castsi256_si128(w);
+        let hi = _mm256_extracti128_si256::<1>(w);
+        [
+            lo,
+            _mm_unpackhi_epi64(lo, lo),
+            hi,
+            _mm_unpackhi_epi64(hi, hi),
+        ]
+        .map(|b| _mm256_slli_epi32::<24>(_mm256_cvtepu8_epi32(b)))
+    };
+    let n = out.len();
+    let mut e = 0;
+    while e < n {
+        let v = words(splitmix_mix(z));
+        if e + 32 <= n {
+            for (k, v) in v.iter().enumerate() {
+                // SAFETY: e + 32 <= n, so out[e + 8k..][..8] is in bounds.
+                unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(e + 8 * k).cast(), *v) };
+            }
+        } else {
+            let mut tmp = [0u32; 32];
+            for (k, v) in v.iter().enumerate() {
+                // SAFETY: tmp holds 32 u32.
+                unsafe { _mm256_storeu_si256(tmp.as_mut_ptr().add(8 * k).cast(), *v) };
+            }
+            out[e..].copy_from_slice(&tmp[..n - e]);
+        }
+        e += 32;
+        z = _mm256_add_epi64(z, deltas[walk.next()]);
+    }
+    true
 }

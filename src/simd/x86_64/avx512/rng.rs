@@ -4,7 +4,7 @@
 use core::arch::x86_64::*;
 
 use super::transpose16;
-use crate::simd::table::{DrawGroup, PHI};
+use crate::simd::table::{CounterWalk, DrawGroup, PHI};
 
 /// SplitMix64's output function of 8 states (Steele, Lea and Flood 2014;
 /// the finaliser constants of Stafford's "Mix13").
@@ -175,47 +175,13 @@ pub(super) unsafe fn sr_draws(states: &mut [u64], counts: &[u32], stride: usize,
 /// # Safety
 /// The CPU must support AVX-512 F, BW, DQ and VL.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-pub(super) unsafe fn sr_counter(
-    seed: u64,
-    (t0, words, tc, i0): (u64, u64, usize, usize),
-    out: &mut [u32],
-) -> bool {
-    let wpt = tc / 8;
-    if tc % 8 != 0 || i0 % 8 != 0 || wpt == 0 || (8 % wpt != 0 && wpt % 8 != 0) {
+pub(super) unsafe fn sr_counter(seed: u64, at: (u64, u64, usize, usize), out: &mut [u32]) -> bool {
+    let Some(mut walk) = CounterWalk::<8>::new(seed, at) else {
         return false;
-    }
-    let c0 = t0.wrapping_mul(words).wrapping_add((i0 / 8) as u64);
-    // In the step whose first word of the row is q (0, 8, 16, …), lane l
-    // holds word q + l: word (q + l) mod wpt of tile (q + l) / wpt, as
-    // SplitMix64's state `seed + (c + 1)·φ` for its counter c. A step adds
-    // Δ·φ for the counter's change Δ, which is the same in every lane.
-    let state = |c: u64| seed.wrapping_add(c.wrapping_add(1).wrapping_mul(PHI)) as i64;
-    // wpt < 8 divides 8, so it is 1, 2 or 4: a shift and a mask.
-    let (sh, lo) = if wpt < 8 {
-        (wpt.trailing_zeros(), wpt - 1)
-    } else {
-        (usize::BITS - 1, usize::MAX >> 1)
     };
-    let lane = |l: usize| {
-        c0.wrapping_add(((l >> sh) as u64).wrapping_mul(words))
-            .wrapping_add((l & lo) as u64)
-    };
-    let mut z = _mm512_set_epi64(
-        state(lane(7)),
-        state(lane(6)),
-        state(lane(5)),
-        state(lane(4)),
-        state(lane(3)),
-        state(lane(2)),
-        state(lane(1)),
-        state(lane(0)),
-    );
-    let by = |d: u64| _mm512_set1_epi64(d.wrapping_mul(PHI) as i64);
-    // wpt divides 8: each step moves every lane 8 / wpt tiles on. Else a
-    // step of 8 words stays in one tile, or starts the next.
-    let across = by(((8 / wpt.min(8)) as u64).wrapping_mul(words));
-    let within = by(8);
-    let next_tile = by(words.wrapping_sub(wpt as u64).wrapping_add(8));
+    // SAFETY: `start` holds 8 u64.
+    let mut z = unsafe { _mm512_loadu_si512(walk.start.as_ptr().cast()) };
+    let deltas = walk.deltas.map(|d| _mm512_set1_epi64(d as i64));
     // Elements 16k.. of a step are bytes 16k.. of its 8 words (lane order,
     // least significant byte first), each to the top of a u32.
     let quarter = |w: __m512i, k: usize| {
@@ -228,8 +194,7 @@ pub(super) unsafe fn sr_counter(
         _mm512_slli_epi32::<24>(_mm512_cvtepu8_epi32(bytes))
     };
     let n = out.len();
-    // Steps left in the current tile, where a tile takes several.
-    let (mut left, mut e) = (wpt / 8, 0usize);
+    let mut e = 0;
     while e < n {
         let w = splitmix_mix(z);
         if e + 64 <= n {
@@ -251,18 +216,7 @@ pub(super) unsafe fn sr_counter(
             }
         }
         e += 64;
-        let step = if wpt <= 8 {
-            across
-        } else {
-            left -= 1;
-            if left == 0 {
-                left = wpt / 8;
-                next_tile
-            } else {
-                within
-            }
-        };
-        z = _mm512_add_epi64(z, step);
+        z = _mm512_add_epi64(z, deltas[walk.next()]);
     }
     true
 }
