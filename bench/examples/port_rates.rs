@@ -22,7 +22,8 @@
 //! accumulator tiles with the four tile loads it needs. A last table
 //! times the i8 GEMM tile's work for one NVFP4 block (16 elements of K):
 //! the VNNI kernel's instructions, and the same block through an AMX tile
-//! where granted.
+//! where granted; and one more, the i16 tile's (exact FP8's) for one
+//! 32-element chunk, its dense pass with each of its epilogues.
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -534,6 +535,250 @@ mod x86 {
         pub macs: f64,
     }
 
+    /// The i16 GEMM tile's work for one 32-element chunk (FP8's and MX's
+    /// block) of 8 rows × 16 columns, as `simd::x86_64::avx512::i16`
+    /// compiles it: a pass of planes zeroes the row's i32 sums and takes
+    /// 16 pair steps (B's 32 pairs loaded, 8 `vpdpwssd` of a broadcast A
+    /// pair, one chain of 16 per row). After it, the sums alone
+    /// (`I16_SUMS`, their bound); the single-pass f32 epilogue
+    /// (`I16_F32`: B's factor made once in f32, then per row A's factor
+    /// broadcast, a conversion and an FMA into the f32 accumulator in
+    /// memory); or the f64 path (`I16_F64_ONE`, `I16_F64_TWO`: one or two
+    /// passes, each converting its sums to f64 and adding them times the
+    /// planes' factors into 16 f64 sums, then the block term: the scales'
+    /// product, a conversion to f32 and an add into the accumulator).
+    /// Two bounds of the pass: its pair steps in two sets of sums a row
+    /// (`I16_SPLIT`: 16 chains of 8, added at the end), and with A's pairs
+    /// already in registers, so no broadcast loads (`I16_REG`; not a
+    /// kernel, since each step needs 8 new pairs). `TRIPS` chunks of 4096
+    /// multiply-adds (the chunk's, counted once however many passes). The
+    /// data are zero, so nothing grows.
+    #[target_feature(enable = "avx512f,avx512dq,avx512vnni")]
+    unsafe fn i16_chunk_vnni<const MODE: u8>() {
+        // B's pairs (16 × 64 bytes), A's pairs (16 × 32), then 8 f64 of A's
+        // factors and 8 of A's scales, 16 f64 of B's factors and 16 of its
+        // scales: 1536 + 512 bytes of i16, 48 f64.
+        let data = [0u64; 256 + 48];
+        let mut acc = [0f32; 128];
+        let mut n = TRIPS;
+        macro_rules! chunk {
+            ($($body:tt)*) => {
+                // SAFETY: reads `data` (2432 bytes) and reads and writes
+                // `acc` (512 bytes); every register written is declared
+                // clobbered.
+                unsafe {
+                    asm!(
+                        "2:",
+                        $($body)*,
+                        "/* {a} */",
+                        "dec {n}",
+                        "jnz 2b",
+                        b = in(reg) data.as_ptr(),
+                        a = in(reg) data.as_ptr().add(128),
+                        o = in(reg) acc.as_mut_ptr(),
+                        n = inout(reg) n,
+                        out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _,
+                        out("zmm4") _, out("zmm5") _, out("zmm6") _, out("zmm7") _,
+                        out("zmm8") _, out("zmm9") _, out("zmm10") _, out("zmm11") _,
+                        out("zmm12") _, out("zmm13") _, out("zmm14") _, out("zmm15") _,
+                        out("zmm16") _, out("zmm17") _, out("zmm18") _, out("zmm19") _,
+                        out("zmm20") _, out("zmm21") _, out("zmm22") _, out("zmm23") _,
+                        out("zmm24") _, out("zmm25") _, out("zmm26") _, out("zmm27") _,
+                        out("zmm28") _, out("zmm29") _, out("zmm30") _, out("zmm31") _,
+                        options(nostack),
+                    );
+                }
+            };
+        }
+        // One pass of planes: the sums in zmm0–7.
+        macro_rules! pass {
+            () => {
+                concat!(
+                    ".irp r,0,1,2,3,4,5,6,7\n",
+                    "vpxord zmm\\r, zmm\\r, zmm\\r\n",
+                    ".endr\n",
+                    ".irp q,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n",
+                    "vmovdqu64 zmm8, [{b} + 64*\\q]\n",
+                    ".irp r,0,1,2,3,4,5,6,7\n",
+                    "vpdpwssd zmm\\r, zmm8, [{a} + 32*\\q + 4*\\r]{{1to16}}\n",
+                    ".endr\n",
+                    ".endr"
+                )
+            };
+        }
+        // The same pass with two sets of sums a row (even and odd pair
+        // steps: 16 chains of 8), added at the end: zmm0–7 again.
+        macro_rules! pass_split {
+            () => {
+                concat!(
+                    ".irp r,0,1,2,3,4,5,6,7\n",
+                    "vpxord zmm\\r, zmm\\r, zmm\\r\n",
+                    "vpxord zmm1\\r, zmm1\\r, zmm1\\r\n",
+                    ".endr\n",
+                    ".irp q,0,2,4,6,8,10,12,14\n",
+                    "vmovdqu64 zmm8, [{b} + 64*\\q]\n",
+                    "vmovdqu64 zmm9, [{b} + 64*\\q + 64]\n",
+                    ".irp r,0,1,2,3,4,5,6,7\n",
+                    "vpdpwssd zmm\\r, zmm8, [{a} + 32*\\q + 4*\\r]{{1to16}}\n",
+                    "vpdpwssd zmm1\\r, zmm9, [{a} + 32 + 32*\\q + 4*\\r]{{1to16}}\n",
+                    ".endr\n",
+                    ".endr\n",
+                    ".irp r,0,1,2,3,4,5,6,7\n",
+                    "vpaddd zmm\\r, zmm\\r, zmm1\\r\n",
+                    ".endr"
+                )
+            };
+        }
+        // A pass's sums into the f64 sums (row r: zmm1r, zmm2r), times
+        // A's factor (broadcast) and B's (zmm28, zmm29).
+        macro_rules! f64_sums {
+            () => {
+                concat!(
+                    ".irp r,0,1,2,3,4,5,6,7\n",
+                    "vbroadcastsd zmm30, [{b} + 1536 + 8*\\r]\n",
+                    "vextracti64x4 ymm31, zmm\\r, 1\n",
+                    "vcvtdq2pd zmm9, ymm\\r\n",
+                    "vcvtdq2pd zmm31, ymm31\n",
+                    "vmulpd zmm18, zmm30, zmm28\n",
+                    "vmulpd zmm30, zmm30, zmm29\n",
+                    "vfmadd231pd zmm1\\r, zmm9, zmm18\n",
+                    "vfmadd231pd zmm2\\r, zmm31, zmm30\n",
+                    ".endr"
+                )
+            };
+        }
+        // B's factors for the pass (from the data; the kernel loads them
+        // per pass too).
+        macro_rules! f64_factors {
+            () => {
+                "vmovupd zmm28, [{b} + 1664]\nvmovupd zmm29, [{b} + 1728]"
+            };
+        }
+        // The block term: A's scale times B's scales times the f64 sums,
+        // to f32, added to the accumulator; the f64 sums start again at
+        // zero for the next chunk.
+        macro_rules! term {
+            () => {
+                concat!(
+                    "vmovupd zmm18, [{b} + 1792]\n",
+                    "vmovupd zmm19, [{b} + 1856]\n",
+                    ".irp r,0,1,2,3,4,5,6,7\n",
+                    "vbroadcastsd zmm30, [{b} + 1600 + 8*\\r]\n",
+                    "vmulpd zmm31, zmm30, zmm18\n",
+                    "vmulpd zmm30, zmm30, zmm19\n",
+                    "vmulpd zmm31, zmm31, zmm1\\r\n",
+                    "vmulpd zmm30, zmm30, zmm2\\r\n",
+                    "vcvtpd2ps ymm31, zmm31\n",
+                    "vcvtpd2ps ymm30, zmm30\n",
+                    "vinsertf32x8 zmm31, zmm31, ymm30, 1\n",
+                    "vaddps zmm31, zmm31, [{o} + 64*\\r]\n",
+                    "vmovups [{o} + 64*\\r], zmm31\n",
+                    "vpxord zmm1\\r, zmm1\\r, zmm1\\r\n",
+                    "vpxord zmm2\\r, zmm2\\r, zmm2\\r\n",
+                    ".endr"
+                )
+            };
+        }
+        // The single-pass epilogue: B's factor s·2^(e0 + shift) in f32,
+        // made once a chunk, then each row's.
+        macro_rules! f32_epilogue {
+            () => {
+                concat!(
+                    "vmovupd zmm28, [{b} + 1792]\n",
+                    "vmovupd zmm29, [{b} + 1856]\n",
+                    "vmulpd zmm28, zmm28, [{b} + 1664]\n",
+                    "vmulpd zmm29, zmm29, [{b} + 1728]\n",
+                    "vcvtpd2ps ymm28, zmm28\n",
+                    "vcvtpd2ps ymm29, zmm29\n",
+                    "vinsertf32x8 zmm28, zmm28, ymm29, 1\n",
+                    ".irp r,0,1,2,3,4,5,6,7\n",
+                    "vmovsd xmm30, [{b} + 1536 + 8*\\r]\n",
+                    "vmulsd xmm30, xmm30, [{b} + 1600 + 8*\\r]\n",
+                    "vcvtsd2ss xmm30, xmm30, xmm30\n",
+                    "vbroadcastss zmm30, xmm30\n",
+                    "vmulps zmm30, zmm30, zmm28\n",
+                    "vcvtdq2ps zmm\\r, zmm\\r\n",
+                    "vfmadd213ps zmm\\r, zmm30, [{o} + 64*\\r]\n",
+                    "vmovups [{o} + 64*\\r], zmm\\r\n",
+                    ".endr"
+                )
+            };
+        }
+        match MODE {
+            I16_SUMS => chunk!(pass!(), "/* {o} */"),
+            I16_F32 => chunk!(pass!(), f32_epilogue!()),
+            I16_SPLIT => chunk!(pass_split!(), "/* {o} */"),
+            I16_REG => chunk!(
+                // The pass with A's pairs already in registers (zmm10–17):
+                // B's 16 loads and no broadcast loads.
+                ".irp r,0,1,2,3,4,5,6,7",
+                "vpxord zmm\\r, zmm\\r, zmm\\r",
+                ".endr",
+                ".irp q,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15",
+                "vmovdqu64 zmm8, [{b} + 64*\\q]",
+                ".irp r,0,1,2,3,4,5,6,7",
+                "vpdpwssd zmm\\r, zmm8, zmm1\\r",
+                ".endr",
+                ".endr",
+                "/* {o} */"
+            ),
+            I16_F64_ONE => chunk!(pass!(), f64_factors!(), f64_sums!(), term!()),
+            _ => chunk!(
+                pass!(),
+                f64_factors!(),
+                f64_sums!(),
+                pass!(),
+                f64_factors!(),
+                f64_sums!(),
+                term!()
+            ),
+        }
+        std::hint::black_box((n, acc));
+    }
+
+    const I16_SUMS: u8 = 0;
+    const I16_F32: u8 = 1;
+    const I16_F64_ONE: u8 = 2;
+    const I16_F64_TWO: u8 = 3;
+    const I16_SPLIT: u8 = 4;
+    const I16_REG: u8 = 5;
+
+    /// The i16 chunk loops this CPU runs (AVX-512 VNNI).
+    pub fn chunk_rows() -> Vec<BlockRow> {
+        if !std::arch::is_x86_feature_detected!("avx512vnni")
+            || !std::arch::is_x86_feature_detected!("avx512dq")
+        {
+            return Vec::new();
+        }
+        let row = |name, run| BlockRow {
+            name,
+            run,
+            blocks: 1.0,
+            macs: 4096.0,
+        };
+        // SAFETY (of the calls inside): the CPU has AVX-512 F, DQ and VNNI.
+        let sums: fn() = || unsafe { i16_chunk_vnni::<I16_SUMS>() };
+        let f32: fn() = || unsafe { i16_chunk_vnni::<I16_F32>() };
+        let one: fn() = || unsafe { i16_chunk_vnni::<I16_F64_ONE>() };
+        let two: fn() = || unsafe { i16_chunk_vnni::<I16_F64_TWO>() };
+        let split: fn() = || unsafe { i16_chunk_vnni::<I16_SPLIT>() };
+        let reg: fn() = || unsafe { i16_chunk_vnni::<I16_REG>() };
+        vec![
+            row("VNNI, 8 rows x 16 columns, one pass, the sums alone", sums),
+            row("VNNI, one pass, the f32 epilogue (one pass a chunk)", f32),
+            row("VNNI, one pass, the f64 epilogue and the block term", one),
+            row("VNNI, two passes, the f64 epilogue and the block term", two),
+            row(
+                "VNNI, one pass in two sets of sums (16 chains), alone",
+                split,
+            ),
+            row(
+                "VNNI, one pass, A's pairs in registers (no broadcast loads), alone",
+                reg,
+            ),
+        ]
+    }
+
     /// The block loops this CPU runs.
     pub fn block_rows() -> Vec<BlockRow> {
         let row = |name, run, blocks, macs| BlockRow {
@@ -676,6 +921,19 @@ fn main() {
     );
     println!("|---|---:|---:|---:|");
     for r in x86::block_rows() {
+        let trip = best(r.run) * hz / x86::TRIPS as f64;
+        let (cycles, m, name) = (trip / r.blocks, r.macs / trip, r.name);
+        println!("| {name} | {cycles:.1} | {m:.0} | {:.2}x |", m / fma);
+    }
+    let chunks = x86::chunk_rows();
+    if !chunks.is_empty() {
+        println!();
+        println!(
+            "| i16 GEMM tile, one 32-element chunk (FP8's) | core cycles a chunk | multiply-adds per core cycle | x f32 FMA |"
+        );
+        println!("|---|---:|---:|---:|");
+    }
+    for r in chunks {
         let trip = best(r.run) * hz / x86::TRIPS as f64;
         let (cycles, m, name) = (trip / r.blocks, r.macs / trip, r.name);
         println!("| {name} | {cycles:.1} | {m:.0} | {:.2}x |", m / fma);
