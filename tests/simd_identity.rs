@@ -471,6 +471,50 @@ fn nvfp4_quantize_and_dequantize() {
     });
 }
 
+/// NVFP4 rows whose 16-element blocks mix mapped blocks with all-zero ones
+/// (their own code, no multiplier) at every position, a NaN block and a
+/// short last block: the encode kernels run one-vector blocks in a loop of
+/// their own that hands over to the general one at the first block it
+/// does not take.
+#[test]
+fn nvfp4_blocks_of_every_kind_mid_row() {
+    let (rows, cols) = (12, 16 * 11 + 5);
+    let mut x = tensor_input(rows, cols, 21, false);
+    for r in 0..rows {
+        let row = &mut x[r * cols..(r + 1) * cols];
+        // Row r: block r zero (the short last one in row 11), and from
+        // row 6 on block r - 6 holds a NaN.
+        row[16 * r..(16 * r + 16).min(cols)].fill(0.0);
+        if r >= 6 {
+            row[16 * (r - 6) + 3] = f32::NAN;
+        }
+    }
+    each_level(|| {
+        for profile in [
+            Nvfp4Profile::TransformerEngine,
+            Nvfp4Profile::ModelOptimizer,
+        ] {
+            for rounding in [
+                TensorRounding::NearestEven,
+                TensorRounding::Stochastic8 { seed: 5 },
+            ] {
+                let opts = QuantizeOptions {
+                    rounding,
+                    partial_blocks: PartialBlocks::ZeroPad,
+                    ..Default::default()
+                };
+                let f = Nvfp4 {
+                    profile,
+                    two_d: false,
+                };
+                if let Err(v) = check_quantize(f, &x, rows, cols, &opts) {
+                    panic!("{v} ({opts:?})");
+                }
+            }
+        }
+    });
+}
+
 #[test]
 fn mx_quantize_and_dequantize() {
     each_level(|| {

@@ -61,5 +61,42 @@ pub(crate) fn decoder<T: Element>() -> Decoder {
         table: T::DECODE,
         bits: T::BITS,
         mini,
+        // Evaluated once per element type at compile time: callers build a
+        // decoder for every few hundred scales, and the scan is 128 entries.
+        sign_symmetric: const { sign_symmetric(T::DECODE) },
+    }
+}
+
+/// Whether every code with its top bit set decodes to the value of the
+/// code without it, sign flipped, bit for bit (NaN payloads included).
+const fn sign_symmetric(table: &[f32; 256]) -> bool {
+    let mut i = 0;
+    while i < 128 {
+        if table[i | 128].to_bits() != table[i].to_bits() ^ 0x8000_0000 {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::element::{E2M1, E4M3, E4M3Fnuz, E5M2, E8M0, Int8};
+
+    /// Sign symmetry by the formats' definitions: IEEE-style sign–magnitude
+    /// FP8 has it (0x80 is −0, 0xFF is the NaN 0x7F negated); fnuz puts its
+    /// NaN at 0x80, E8M0 has no sign bit and MXINT8 is two's complement.
+    #[test]
+    fn sign_symmetry_by_definition() {
+        assert!(decoder::<E4M3>().sign_symmetric);
+        assert!(decoder::<E5M2>().sign_symmetric);
+        assert!(!decoder::<E4M3Fnuz>().sign_symmetric);
+        assert!(!decoder::<E8M0>().sign_symmetric);
+        assert!(!decoder::<Int8>().sign_symmetric);
+        // A 4-bit table repeats its 16 codes: code 0x88 is −0, like 0x08,
+        // but 0x80 is +0, not −(0x00): not symmetric, and not looked up so.
+        assert!(!decoder::<E2M1>().sign_symmetric);
     }
 }

@@ -92,6 +92,10 @@ pub(crate) struct Decoder {
     /// other code's value is given by `man_bits` and `bias` (not fnuz).
     #[allow(dead_code)] // read only by the AVX2 kernel
     pub mini: Option<Codec>,
+    /// Each code `c | 128` decodes to code `c`'s value with the f32 sign
+    /// bit flipped, for all 128 `c` (8-bit sign–magnitude tables).
+    #[allow(dead_code)] // read only by the AVX-512 kernel
+    pub sign_symmetric: bool,
 }
 
 /// [`Kernels::decode_row`].

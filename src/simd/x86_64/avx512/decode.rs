@@ -21,12 +21,12 @@ enum Lookup {
     Gather,
 }
 
-fn lookup_of(table: &[f32; 256], bits: u32) -> Lookup {
-    if bits <= 4 {
+fn lookup_of(dec: &Decoder) -> Lookup {
+    if dec.bits <= 4 {
         Lookup::Perm16
-    } else if bits <= 6 {
+    } else if dec.bits <= 6 {
         Lookup::Perm64
-    } else if (0..128).all(|i| table[i | 128].to_bits() == table[i].to_bits() ^ 0x8000_0000) {
+    } else if dec.sign_symmetric {
         Lookup::Perm128Sign
     } else {
         Lookup::Gather
@@ -56,7 +56,7 @@ pub(super) unsafe fn decode_row(
         assert!(fs.len() >= n.div_ceil(bl));
     }
     let (table, bits) = (dec.table, dec.bits);
-    let lookup = lookup_of(table, bits);
+    let lookup = lookup_of(dec);
     // One loop per (packing, lookup): no per-vector dispatch.
     let nib = packing == Packing::Nibbles;
     // SAFETY: the CPU features are this function's contract, the lengths

@@ -357,47 +357,61 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     } else {
         n <= dst.len()
     });
-    for b in 0..nblocks {
+    // The hot case (every format but Model-Optimizer's and JAX's NVFP4):
+    // a `Mul` map over whole vectors, no masks. `i + 16 <= n` is the
+    // caller's to check; src, rand and dst cover n (checked above).
+    let vector = |dst: &mut [u8], i: usize, mul: __m512| {
+        // SAFETY: i + 16 <= n = src.len() (and rand's).
+        let x = unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) };
+        if i < ahead.len() {
+            // SAFETY: a prefetch does not access memory; i < ahead.len().
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
+        }
+        let rnd = SR.then(|| {
+            // SAFETY: i + 16 <= n = rand.len().
+            unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) }
+        });
+        let x = _mm512_mul_ps(x, mul);
+        let c = if INT8 {
+            int8_codes(k, x, rnd)
+        } else {
+            mini_codes(k, x, rnd)
+        };
+        let c8 = _mm512_cvtepi32_epi8(c);
+        // SAFETY: the 16 codes' bytes end at i + 16 <= n (or half that
+        // packed), within dst.
+        unsafe {
+            if NIB {
+                let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
+                let b8 = _mm_packus_epi16(pairs, pairs);
+                _mm_storel_epi64(dst.as_mut_ptr().add(i / 2).cast(), b8);
+            } else {
+                _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), c8);
+            }
+        }
+    };
+    // Blocks of one vector (NVFP4's 16): their own loop, so that a block
+    // costs a map load and a test, not the general loop's bookkeeping.
+    let mut b0 = 0;
+    if block_len == 16 && !maps.is_empty() {
+        while let Some(&ElementMap::Mul(mul)) = maps.get(b0)
+            && 16 * b0 + 16 <= n
+        {
+            vector(dst, 16 * b0, _mm512_set1_ps(mul));
+            b0 += 1;
+        }
+    }
+    for b in b0..nblocks {
         let map = maps.get(b).copied();
         let s = b * block_len;
         let e = (s + block_len).min(n);
         if let Some(ElementMap::Mul(mul)) = map
             && (e - s).is_multiple_of(16)
         {
-            // The hot case (every format but Model-Optimizer's and JAX's
-            // NVFP4): whole vectors, no masks.
             let mul = _mm512_set1_ps(mul);
             let mut i = s;
             while i < e {
-                // SAFETY: i + 16 <= e <= n = src.len() (and rand's, checked
-                // at the top).
-                let x = unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) };
-                if i < ahead.len() {
-                    // SAFETY: a prefetch does not access memory; i < ahead.len().
-                    unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
-                }
-                let rnd = SR.then(|| {
-                    // SAFETY: i + 16 <= e <= n = rand.len() (checked at the top).
-                    unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) }
-                });
-                let x = _mm512_mul_ps(x, mul);
-                let c = if INT8 {
-                    int8_codes(k, x, rnd)
-                } else {
-                    mini_codes(k, x, rnd)
-                };
-                let c8 = _mm512_cvtepi32_epi8(c);
-                // SAFETY: the 16 codes' bytes end at e (or e/2 packed),
-                // within dst (checked at the top).
-                unsafe {
-                    if NIB {
-                        let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
-                        let b8 = _mm_packus_epi16(pairs, pairs);
-                        _mm_storel_epi64(dst.as_mut_ptr().add(i / 2).cast(), b8);
-                    } else {
-                        _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), c8);
-                    }
-                }
+                vector(dst, i, mul);
                 i += 16;
             }
             continue;
