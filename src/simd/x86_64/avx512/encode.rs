@@ -357,10 +357,11 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     } else {
         n <= dst.len()
     });
-    // The hot case (every format but Model-Optimizer's and JAX's NVFP4):
-    // a `Mul` map over whole vectors, no masks. `i + 16 <= n` is the
-    // caller's to check; src, rand and dst cover n (checked above).
+    // The hot case: a `Mul` map over whole vectors, no masks. `i + 16 <= n`
+    // is the caller's to keep (both loops below do); src, rand and dst
+    // cover n (checked above).
     let vector = |dst: &mut [u8], i: usize, mul: __m512| {
+        debug_assert!(i + 16 <= n);
         // SAFETY: i + 16 <= n = src.len() (and rand's).
         let x = unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) };
         if i < ahead.len() {
