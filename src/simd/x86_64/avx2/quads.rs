@@ -61,10 +61,10 @@ unsafe fn quads_impl(
         let (mut block, mut sum) = (0, _mm256_setzero_si256());
         for q0 in (0..nq).step_by(8) {
             let len = (nq - q0).min(8);
-            let a: [__m256i; 8] = core::array::from_fn(|j| {
-                if j >= live {
-                    return _mm256_setzero_si256();
-                }
+            // A loop, not `array::from_fn`: rustc compiled that closure out
+            // of line here (a call per row of the strip).
+            let mut a = [_mm256_setzero_si256(); 8];
+            for (j, aj) in a.iter_mut().enumerate().take(live) {
                 // 2 bytes of codes per quad.
                 let at = (j0 + j) * stride + 2 * q0;
                 let bytes = if len == 8 {
@@ -82,8 +82,8 @@ unsafe fn quads_impl(
                 // nibble in the high byte.
                 let w = _mm256_cvtepu8_epi16(bytes);
                 let codes = _mm256_and_si256(_mm256_or_si256(w, _mm256_slli_epi16::<4>(w)), low);
-                _mm256_shuffle_epi8(table, codes)
-            });
+                *aj = _mm256_shuffle_epi8(table, codes);
+            }
             let b = transpose8(a);
             for (q, v) in b.iter().enumerate().take(len) {
                 // SAFETY: slots (q0 + q)·width + j0 + j for j < live, which

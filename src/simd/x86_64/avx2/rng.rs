@@ -178,17 +178,21 @@ fn load_states(states: &[u64], n: usize, i: usize, m: usize) -> [[__m256i; 4]; 2
             row[..m].copy_from_slice(&states[w * n + i..w * n + i + m]);
         }
     }
-    core::array::from_fn(|g| {
-        core::array::from_fn(|w| {
+    // Loops, not `array::from_fn`: rustc compiled that closure out of
+    // line here (a call and a `vzeroupper` per group of 4 tiles).
+    let mut st = [[_mm256_setzero_si256(); 4]; 2];
+    for (g, sg) in st.iter_mut().enumerate() {
+        for (w, v) in sg.iter_mut().enumerate() {
             let src = if m < 8 {
                 &pad[w][4 * g..4 * g + 4]
             } else {
                 &states[w * n + i + 4 * g..w * n + i + 4 * g + 4]
             };
             // SAFETY: src holds 4 u64.
-            unsafe { _mm256_loadu_si256(src.as_ptr().cast()) }
-        })
-    })
+            *v = unsafe { _mm256_loadu_si256(src.as_ptr().cast()) };
+        }
+    }
+    st
 }
 
 /// Writes back what [`load_states`] read, lanes `..m` only.
