@@ -77,6 +77,18 @@ pub(crate) enum Packing {
 /// [`Kernels::encode_row`].
 pub(crate) type EncodeRow =
     fn(&Codec, &[ElementMap], usize, &[f32], Option<&[u32]>, &mut [u8], Packing, &[f32]);
+/// [`Kernels::encode_row_counter`].
+pub(crate) type EncodeRowCounter = fn(
+    &Codec,
+    &[ElementMap],
+    usize,
+    &[f32],
+    u64,
+    (u64, u64, usize, usize),
+    &mut [u8],
+    Packing,
+    &[f32],
+) -> bool;
 /// What a decode kernel knows of an element format (built by the element
 /// layer): its table, which is the specification, its code width and,
 /// for a sign–exponent–mantissa minifloat, its layout, which lets a
@@ -194,6 +206,15 @@ pub(crate) struct Kernels {
     /// there instead of in DRAM (a hint; nothing is read). Arguments:
     /// codec, maps, block_len, src, rand, dst, packing, ahead.
     pub encode_row: Option<EncodeRow>,
+    /// [`Self::encode_row`] with `TensorRounding::Stochastic8`'s bits,
+    /// which the kernel makes as it goes instead of reading them from a
+    /// buffer that [`Self::sr_counter`] filled: the same bytes as
+    /// `rng::counter_row`'s bits through `encode_row`. It takes rows of
+    /// tiles one row tall (`i0` 0, `words` = `tc / 8`) whose width `tc`,
+    /// the block length, is a multiple of 16, with `maps` given; it returns
+    /// false, writing nothing, elsewhere. Arguments: codec, maps,
+    /// block_len, src, seed, (t0, words, tc, i0), dst, packing, ahead.
+    pub encode_row_counter: Option<EncodeRowCounter>,
     /// Decodes one row: `dst[i] = table[code_i & (2^bits − 1)]`, times
     /// `factors.0[i / factors.1]` if given (one f32 multiplication). With
     /// nibbles, `src` holds `⌈dst.len()/2⌉` bytes and the block length must
@@ -276,6 +297,7 @@ pub(crate) struct Kernels {
 pub(in crate::simd) const PORTABLE: Kernels = Kernels {
     _sealed: (),
     encode_row: None,
+    encode_row_counter: None,
     decode_row: None,
     amax: None,
     block_amaxes: None,

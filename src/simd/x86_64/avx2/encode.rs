@@ -4,7 +4,8 @@
 //! signed compares on sign-cleared bits, and partial vectors staged
 //! through a zero-padded stack buffer.
 
-use crate::simd::table::ElementMap;
+use super::rng::splitmix_mix;
+use crate::simd::table::{ElementMap, PHI};
 use crate::simd::{Codec, Packing};
 use core::arch::x86_64::*;
 
@@ -190,6 +191,19 @@ enum P {
 }
 
 impl P {
+    /// The arithmetic of `map` (a `Zero` map, whose block its caller
+    /// fills, maps nothing).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn of(map: ElementMap) -> P {
+        match map {
+            ElementMap::Mul(m) => P::Mul(_mm256_set1_ps(m)),
+            ElementMap::Div(d) => P::Div(_mm256_set1_ps(d)),
+            ElementMap::DivDiv(a, b) => P::DivDiv(_mm256_set1_ps(a), _mm256_set1_ps(b)),
+            ElementMap::Zero(_) => P::None,
+        }
+    }
+
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn apply(self, x: __m256) -> __m256 {
@@ -223,6 +237,31 @@ fn bytes16(c0: __m256i, c1: __m256i) -> __m128i {
     _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w))
 }
 
+/// The checks every row entry makes, and what it needs from them: the
+/// block length in force (no maps: all of `src` is one block, mapped by
+/// nothing) and whether codes pack as nibbles.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn setup(
+    maps: &[ElementMap],
+    block_len: usize,
+    n: usize,
+    dst: &[u8],
+    packing: Packing,
+) -> (usize, bool) {
+    let block_len = if maps.is_empty() { n } else { block_len }.max(1);
+    let nblocks = n.div_ceil(block_len);
+    assert!(maps.is_empty() || maps.len() >= nblocks);
+    let nib = packing == Packing::Nibbles;
+    if nib {
+        assert_eq!(dst.len(), n.div_ceil(2));
+        assert!(block_len.is_multiple_of(2) || nblocks <= 1);
+    } else {
+        assert_eq!(dst.len(), n);
+    }
+    (block_len, nib)
+}
+
 /// Encodes one row of blocks; see [`Kernels::encode_row`](crate::simd::Kernels::encode_row).
 ///
 /// # Safety
@@ -240,21 +279,11 @@ pub(super) unsafe fn encode_row(
     ahead: &[f32],
 ) {
     let n = src.len();
-    // No maps: all of src is one block, mapped by nothing.
-    let block_len = if maps.is_empty() { n } else { block_len }.max(1);
-    let nblocks = n.div_ceil(block_len);
-    assert!(maps.is_empty() || maps.len() >= nblocks);
-    let nib = packing == Packing::Nibbles;
-    if nib {
-        assert_eq!(dst.len(), n.div_ceil(2));
-        assert!(block_len.is_multiple_of(2) || nblocks <= 1);
-    } else {
-        assert_eq!(dst.len(), n);
-    }
+    let (block_len, nib) = setup(maps, block_len, n, dst, packing);
+    let k = K::new(codec);
     if let Some(r) = rand {
         assert_eq!(r.len(), n);
     }
-    let k = K::new(codec);
     // One loop per (element kind, packing, rounding): no per-vector branches.
     let r = rand.unwrap_or(&[]);
     match (k.int8, nib, rand.is_some()) {
@@ -281,6 +310,297 @@ pub(super) unsafe fn encode_row(
         }
         (true, true, true) => {
             encode_blocks::<true, true, true>(&k, maps, block_len, src, r, dst, ahead)
+        }
+    }
+}
+
+/// Encodes one row with `TensorRounding::Stochastic8`'s bits made here;
+/// see [`Kernels::encode_row_counter`](crate::simd::Kernels::encode_row_counter).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)] // the table's `EncodeRowCounter`
+pub(super) unsafe fn encode_row_counter(
+    codec: &Codec,
+    maps: &[ElementMap],
+    block_len: usize,
+    src: &[f32],
+    seed: u64,
+    (t0, words, tc, i0): (u64, u64, usize, usize),
+    dst: &mut [u8],
+    packing: Packing,
+    ahead: &[f32],
+) -> bool {
+    // Tiles one row tall, whose words (tc / 8 each) follow one another
+    // along the row, and blocks of whole halves of a 32-element step.
+    if maps.is_empty()
+        || i0 != 0
+        || tc != block_len
+        || !tc.is_multiple_of(16)
+        || words != (tc / 8) as u64
+    {
+        return false;
+    }
+    let n = src.len();
+    let (block_len, nib) = setup(maps, block_len, n, dst, packing);
+    let k = K::new(codec);
+    // Lane l: SplitMix64's state for the row's word l, counter word
+    // t0·words + l: seed + (t0·words + l + 1)·φ.
+    let c1 = t0.wrapping_mul(words).wrapping_add(1);
+    let base = _mm256_add_epi64(
+        _mm256_set1_epi64x(seed.wrapping_add(c1.wrapping_mul(PHI)) as i64),
+        _mm256_setr_epi64x(
+            0,
+            PHI as i64,
+            PHI.wrapping_mul(2) as i64,
+            PHI.wrapping_mul(3) as i64,
+        ),
+    );
+    match (k.int8, nib) {
+        (false, false) => {
+            encode_counter::<false, false>(&k, maps, block_len, src, base, dst, ahead)
+        }
+        (false, true) => encode_counter::<false, true>(&k, maps, block_len, src, base, dst, ahead),
+        (true, false) => encode_counter::<true, false>(&k, maps, block_len, src, base, dst, ahead),
+        (true, true) => encode_counter::<true, true>(&k, maps, block_len, src, base, dst, ahead),
+    }
+    true
+}
+
+/// SplitMix64's outputs for the row's words `i/8 .. i/8 + 4` (i a
+/// multiple of 32, the elements `i .. i + 32`); `base` holds the states of
+/// words 0..4 (see [`encode_row_counter`]).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn counter_words(base: __m256i, i: usize) -> __m256i {
+    let step = ((i / 8) as u64).wrapping_mul(PHI);
+    splitmix_mix(_mm256_add_epi64(base, _mm256_set1_epi64x(step as i64)))
+}
+
+/// The bits of 16 elements from two of the words `w` ([`counter_words`]):
+/// words 0 and 1 for the step's first half, 2 and 3 for its second.
+/// Element j takes byte j mod 8 of its word, in the top 8 bits of its lane
+/// (`rng::counter_row`).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn half_bits(w: __m256i, first: bool) -> [__m256i; 2] {
+    // The half's two words in both 128-bit lanes; a byte shuffle takes a
+    // word's bytes 0..4 to the low lane's tops, 4..8 to the high lane's.
+    let pair = if first {
+        _mm256_permute4x64_epi64::<0b01_00_01_00>(w)
+    } else {
+        _mm256_permute4x64_epi64::<0b11_10_11_10>(w)
+    };
+    let z = -1;
+    #[rustfmt::skip]
+    let word0 = _mm256_setr_epi8(
+        z, z, z, 0, z, z, z, 1, z, z, z, 2, z, z, z, 3,
+        z, z, z, 4, z, z, z, 5, z, z, z, 6, z, z, z, 7,
+    );
+    #[rustfmt::skip]
+    let word1 = _mm256_setr_epi8(
+        z, z, z, 8, z, z, z, 9, z, z, z, 10, z, z, z, 11,
+        z, z, z, 12, z, z, z, 13, z, z, z, 14, z, z, z, 15,
+    );
+    [
+        _mm256_shuffle_epi8(pair, word0),
+        _mm256_shuffle_epi8(pair, word1),
+    ]
+}
+
+/// The loop of [`encode_row_counter`] for one element kind and packing:
+/// halves of 16 elements, each inside one block, the bits of two halves
+/// (a step) made at once.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn encode_counter<const INT8: bool, const NIB: bool>(
+    k: &K,
+    maps: &[ElementMap],
+    block_len: usize,
+    src: &[f32],
+    base: __m256i,
+    dst: &mut [u8],
+    ahead: &[f32],
+) {
+    let n = src.len();
+    // The block of half j, and j's offset in it.
+    let (mut b, mut off) = (0, 0);
+    // The words of the step after the current one are made a step
+    // ahead, so that their latency is off the path to this step's codes.
+    let (mut w, mut next_w) = (_mm256_setzero_si256(), counter_words(base, 0));
+    let mut j = 0;
+    while j < n {
+        let first = j.is_multiple_of(32);
+        if first {
+            w = next_w;
+            next_w = counter_words(base, j + 32);
+        }
+        let [r0, r1] = half_bits(w, first);
+        let e = (j + 16).min(n);
+        match maps[b] {
+            ElementMap::Mul(mul) if e - j == 16 => {
+                vector16::<INT8, NIB>(k, src, ahead, dst, j, _mm256_set1_ps(mul), [r0, r1]);
+            }
+            ElementMap::Zero(code) => fill_code::<NIB>(dst, j, e, code),
+            map => {
+                let p = P::of(map);
+                for (i, rnd) in [(j, r0), (j + 8, r1)] {
+                    if i < e {
+                        step8::<INT8, NIB>(k, src, ahead, dst, i, (e - i).min(8), p, rnd);
+                    }
+                }
+            }
+        }
+        off += 16;
+        if off == block_len {
+            (b, off) = (b + 1, 0);
+        }
+        j += 16;
+    }
+}
+
+/// The 16 elements at `i` under the multiplier `mul`, as two vectors whose
+/// codes are stored together, rounded with the bits `r`: the hot case,
+/// as in the AVX-512 kernel, with no staging.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn vector16<const INT8: bool, const NIB: bool>(
+    k: &K,
+    src: &[f32],
+    ahead: &[f32],
+    dst: &mut [u8],
+    i: usize,
+    mul: __m256,
+    [r0, r1]: [__m256i; 2],
+) {
+    let (r0, r1) = (Some(r0), Some(r1));
+    let xs: &[f32; 16] = src[i..i + 16].try_into().unwrap();
+    if i < ahead.len() {
+        // SAFETY: a prefetch does not access memory; i < ahead.len().
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
+    }
+    // SAFETY: xs holds 16 f32.
+    let (x0, x1) = unsafe {
+        (
+            _mm256_loadu_ps(xs.as_ptr()),
+            _mm256_loadu_ps(xs.as_ptr().add(8)),
+        )
+    };
+    let (x0, x1) = (_mm256_mul_ps(x0, mul), _mm256_mul_ps(x1, mul));
+    let (c0, c1) = if INT8 {
+        (int8_codes(k, x0, r0), int8_codes(k, x1, r1))
+    } else {
+        (mini_codes(k, x0, r0), mini_codes(k, x1, r1))
+    };
+    if NIB {
+        let pairs = _mm_maddubs_epi16(bytes16(c0, c1), _mm_set1_epi16(0x1001));
+        let b8 = _mm_packus_epi16(pairs, pairs);
+        let o: &mut [u8; 8] = (&mut dst[i / 2..i / 2 + 8]).try_into().unwrap();
+        // SAFETY: o holds 8 bytes.
+        unsafe { _mm_storel_epi64(o.as_mut_ptr().cast(), b8) };
+    } else {
+        let o: &mut [u8; 16] = (&mut dst[i..i + 16]).try_into().unwrap();
+        // SAFETY: o holds 16 bytes.
+        unsafe { _mm_storeu_si128(o.as_mut_ptr().cast(), bytes16(c0, c1)) };
+    }
+}
+
+/// The `m` (1..=8) elements at `i` under `p`, rounded with the bits
+/// `rnd`: a whole vector in place, a short tail through [`tail8`].
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn step8<const INT8: bool, const NIB: bool>(
+    k: &K,
+    src: &[f32],
+    ahead: &[f32],
+    dst: &mut [u8],
+    i: usize,
+    m: usize,
+    p: P,
+    rnd: __m256i,
+) {
+    if m < 8 {
+        return tail8::<INT8, NIB>(k, src, dst, i, m, p, rnd);
+    }
+    if i.is_multiple_of(16) && i < ahead.len() {
+        // SAFETY: a prefetch does not access memory; i < ahead.len().
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
+    }
+    let xs: &[f32; 8] = src[i..i + 8].try_into().unwrap();
+    // SAFETY: xs holds 8 f32.
+    let bytes = codes8::<INT8>(k, unsafe { _mm256_loadu_ps(xs.as_ptr()) }, p, rnd);
+    if NIB {
+        assert!(i.is_multiple_of(2));
+        dst[i / 2..i / 2 + 4].copy_from_slice(&nibbles(bytes).to_le_bytes());
+    } else {
+        dst[i..i + 8].copy_from_slice(&bytes.to_le_bytes());
+    }
+}
+
+/// [`step8`] for a short tail (m < 8), once a row at most: staged through
+/// zeroed arrays (a staged whole vector would be stored in two halves and
+/// reloaded at once, stalling store forwarding, so whole vectors do not
+/// come here), and out of line.
+#[cold]
+#[inline(never)]
+#[target_feature(enable = "avx2,fma")]
+fn tail8<const INT8: bool, const NIB: bool>(
+    k: &K,
+    src: &[f32],
+    dst: &mut [u8],
+    i: usize,
+    m: usize,
+    p: P,
+    rnd: __m256i,
+) {
+    let mut xs = [0f32; 8];
+    xs[..m].copy_from_slice(&src[i..i + m]);
+    // SAFETY: xs holds 8 f32.
+    let x = unsafe { _mm256_loadu_ps(xs.as_ptr()) };
+    let bytes = codes8::<INT8>(k, x, p, rnd) & ((1u64 << (8 * m)) - 1);
+    if NIB {
+        let nb = m.div_ceil(2);
+        assert!(i.is_multiple_of(2));
+        dst[i / 2..i / 2 + nb].copy_from_slice(&nibbles(bytes).to_le_bytes()[..nb]);
+    } else {
+        dst[i..i + m].copy_from_slice(&bytes.to_le_bytes()[..m]);
+    }
+}
+
+/// The codes of the 8 lanes of `x` under `p`, rounded with `rnd`, lane j
+/// in byte j.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn codes8<const INT8: bool>(k: &K, x: __m256, p: P, rnd: __m256i) -> u64 {
+    let (x, rnd) = (p.apply(x), Some(rnd));
+    bytes_of(if INT8 {
+        int8_codes(k, x, rnd)
+    } else {
+        mini_codes(k, x, rnd)
+    })
+}
+
+/// 8 codes (byte j) as 8 nibbles: byte 2j + 1 into the high nibble of
+/// byte 2j, then the even bytes kept.
+#[inline]
+fn nibbles(bytes: u64) -> u32 {
+    let t = (bytes | (bytes >> 4)) & 0x00FF_00FF_00FF_00FF;
+    let t = (t | (t >> 8)) & 0x0000_FFFF_0000_FFFF;
+    ((t | (t >> 16)) & 0xFFFF_FFFF) as u32
+}
+
+/// Elements `s..e` all get `code` (a zero block's).
+#[inline]
+fn fill_code<const NIB: bool>(dst: &mut [u8], s: usize, e: usize, code: u8) {
+    for j in s..e {
+        if NIB {
+            let sh = 4 * (j % 2);
+            dst[j / 2] = (dst[j / 2] & !(0xF << sh)) | ((code & 0xF) << sh);
+        } else {
+            dst[j] = code;
         }
     }
 }
@@ -376,20 +696,11 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
         }
         let p = match map {
             Some(ElementMap::Zero(code)) => {
-                for j in s..e {
-                    if NIB {
-                        let sh = 4 * (j % 2);
-                        dst[j / 2] = (dst[j / 2] & !(0xF << sh)) | ((code & 0xF) << sh);
-                    } else {
-                        dst[j] = code;
-                    }
-                }
+                fill_code::<NIB>(dst, s, e, code);
                 continue;
             }
             None => P::None,
-            Some(ElementMap::Mul(m)) => P::Mul(_mm256_set1_ps(m)),
-            Some(ElementMap::Div(d)) => P::Div(_mm256_set1_ps(d)),
-            Some(ElementMap::DivDiv(a, b)) => P::DivDiv(_mm256_set1_ps(a), _mm256_set1_ps(b)),
+            Some(map) => P::of(map),
         };
         let mut i = s;
         while i < e {

@@ -24,6 +24,7 @@ use core::arch::x86_64::*;
 pub(in crate::simd) static KERNELS: Kernels = Kernels {
     _sealed: (),
     encode_row: Some(encode_row),
+    encode_row_counter: Some(encode_row_counter),
     decode_row: Some(decode_row),
     amax: Some(amax),
     block_amaxes: Some(block_amaxes),
@@ -52,6 +53,25 @@ fn encode_row(
     // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
     // and FMA.
     unsafe { encode::encode_row(codec, maps, block_len, src, rand, dst, packing, ahead) }
+}
+
+#[allow(clippy::too_many_arguments)] // the table's `EncodeRowCounter`
+fn encode_row_counter(
+    codec: &Codec,
+    maps: &[ElementMap],
+    block_len: usize,
+    src: &[f32],
+    seed: u64,
+    at: (u64, u64, usize, usize),
+    dst: &mut [u8],
+    packing: Packing,
+    ahead: &[f32],
+) -> bool {
+    // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
+    // and FMA.
+    unsafe {
+        encode::encode_row_counter(codec, maps, block_len, src, seed, at, dst, packing, ahead)
+    }
 }
 
 fn decode_row(

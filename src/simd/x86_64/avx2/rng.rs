@@ -23,7 +23,7 @@ fn mul_const(a: __m256i, c: u64) -> __m256i {
 /// the finaliser constants of Stafford's "Mix13").
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn splitmix_mix(z: __m256i) -> __m256i {
+pub(super) fn splitmix_mix(z: __m256i) -> __m256i {
     let z = mul_const(xor_shr::<30>(z), 0xBF58_476D_1CE4_E5B9);
     let z = mul_const(xor_shr::<27>(z), 0x94D0_49BB_1331_11EB);
     xor_shr::<31>(z)

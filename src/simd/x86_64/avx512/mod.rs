@@ -24,6 +24,7 @@ use core::arch::x86_64::*;
 const AVX512: Kernels = Kernels {
     _sealed: (),
     encode_row: Some(encode_row),
+    encode_row_counter: None,
     decode_row: Some(decode_row),
     amax: Some(amax),
     block_amaxes: Some(block_amaxes),
