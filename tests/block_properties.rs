@@ -372,7 +372,10 @@ mod any_input {
 /// NVFP4 with no tensor amax given finds it itself: the bytes, scales and
 /// global must equal those of the same call given the amax, on the
 /// sequential and the parallel paths, rowwise and columnwise, with 1×16
-/// and 16×16 tiles, and with zero-padded partial tiles.
+/// and 16×16 tiles, and with zero-padded partial tiles. Rowwise 1×16 tiles
+/// that divide the rows have their amaxes kept by the tensor amax pass up
+/// to 4 Mi elements (1024 × 512 and 4096 × 80 here); 1024 × 4112 is past
+/// that, and the given amax never keeps them.
 #[test]
 fn a_tensor_amax_found_equals_the_given_one() {
     use blockscale::tensor::PartialBlocks;
@@ -383,6 +386,7 @@ fn a_tensor_amax_found_equals_the_given_one() {
         (17, 17),
         (1024, 512),
         (4096, 80),
+        (1024, 4112),
     ];
     for (rows, cols) in shapes {
         let x: Vec<f32> = (0..rows * cols)

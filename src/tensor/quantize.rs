@@ -38,6 +38,64 @@ fn amax_par<S: Real>(kernels: &Kernels, src: &[S], parallel: bool) -> f32 {
     one(src)
 }
 
+/// The largest input whose tiles' amaxes the tensor amax pass keeps
+/// ([`tile_amaxes_par`]): 4 Mi elements, 16 MiB of f32, whose kept amaxes
+/// take 1 MiB at NVFP4's 16. In cache, keeping them spares the encode pass
+/// a block amax pass over each row; from DRAM, writing and reading them
+/// back cost more than that (README, "Block amaxes kept by the tensor
+/// amax pass").
+const KEEP_TILE_AMAXES_MAX: usize = 1 << 22;
+
+/// Each tile's amax of a matrix of f32 rows whose tiles are one row tall
+/// and divide the rows (`tc` divides `cols`), written to `out` in tile
+/// order (tile k covers elements `k·tc..(k+1)·tc`), and the tensor amax:
+/// their amax, which is the elements' (max is exact and order-free, and a
+/// NaN block's amax is NaN).
+fn tile_amaxes_par(
+    kernels: &Kernels,
+    src: &[f32],
+    tc: usize,
+    out: &mut [f32],
+    parallel: bool,
+) -> f32 {
+    let tiles = (CHUNK_ELEMENTS / tc).max(1);
+    let one = |(c, o): (&[f32], &mut [f32])| {
+        block_amaxes(kernels, c, tc, o);
+        match kernels.amax {
+            Some(amax) => amax(o),
+            None => crate::scale::amax(o),
+        }
+    };
+    #[cfg(feature = "std")]
+    if parallel {
+        return src
+            .par_chunks(tiles * tc)
+            .zip(out.par_chunks_mut(tiles))
+            .map(one)
+            .reduce(|| 0.0, fold_amax);
+    }
+    #[cfg(not(feature = "std"))]
+    let _ = parallel;
+    src.chunks(tiles * tc)
+        .zip(out.chunks_mut(tiles))
+        .map(one)
+        .fold(0.0, fold_amax)
+}
+
+/// The amax of each `tc`-element segment of `row`, into `out`.
+fn block_amaxes(kernels: &Kernels, row: &[f32], tc: usize, out: &mut [f32]) {
+    if let Some(block_amaxes) = kernels.block_amaxes {
+        block_amaxes(row, tc, out);
+        return;
+    }
+    for (o, seg) in out.iter_mut().zip(row.chunks(tc)) {
+        *o = match kernels.amax {
+            Some(amax) => amax(seg),
+            None => crate::scale::amax(seg),
+        };
+    }
+}
+
 /// Everything one quantization needs, shared by its threads.
 struct Job<'a, F: BlockFormat, S: Real> {
     format: &'a F,
@@ -55,6 +113,9 @@ struct Job<'a, F: BlockFormat, S: Real> {
     direction: Direction,
     /// The amax of the one tile that covers the matrix, when known.
     whole_amax: Option<f32>,
+    /// Every tile's amax in tile order, when the tensor amax pass kept
+    /// them ([`tile_amaxes_par`]).
+    tile_amaxes: Option<&'a [f32]>,
 }
 
 /// Per-thread buffers, sized by a band (never by the tensor).
@@ -142,15 +203,18 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         let g = self.grid;
         let r0 = ti * g.tr;
         let r1 = (r0 + g.tr).min(g.srows);
-        match self.whole_amax {
-            Some(a) => st.amax.fill(a),
-            None if r1 - r0 == 1 => {
+        match (self.whole_amax, self.tile_amaxes) {
+            (Some(a), _) => st.amax.fill(a),
+            (None, Some(t)) => st
+                .amax
+                .copy_from_slice(&t[ti * g.tiles_c..(ti + 1) * g.tiles_c]),
+            (None, None) if r1 - r0 == 1 => {
                 let mut buf = core::mem::take(&mut st.row);
                 let row = self.row(r0, &mut buf);
                 self.block_amaxes(row, &mut st.amax);
                 st.row = buf;
             }
-            None => {
+            (None, None) => {
                 st.amax.fill(0.0);
                 let mut buf = core::mem::take(&mut st.row);
                 for r in r0..r1 {
@@ -226,17 +290,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
 
     /// The amax of each tile's segment of one stored row.
     fn block_amaxes(&self, row: &[f32], out: &mut [f32]) {
-        let tc = self.grid.tc;
-        if let Some(block_amaxes) = self.kernels.block_amaxes {
-            block_amaxes(row, tc, out);
-            return;
-        }
-        for (o, seg) in out.iter_mut().zip(row.chunks(tc)) {
-            *o = match self.kernels.amax {
-                Some(amax) => amax(seg),
-                None => crate::scale::amax(seg),
-            };
-        }
+        block_amaxes(self.kernels, row, self.grid.tc, out);
     }
 
     /// Encodes stored rows `r0..r1` with the current band's maps into
@@ -520,10 +574,32 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         let parallel = n >= PARALLEL_MIN_ELEMENTS && current_num_threads() > 1;
         let whole = matches!(format.block(), BlockShape::Tensor);
         let tensor_amax = || amax_par(kernels, src, parallel);
-        let amax = match opts.global_amax {
-            Some(a) => check_global_amax(a)?,
-            None if format.has_global_scale() || whole => tensor_amax(),
-            None => 0.0,
+        // A tensor amax pass over f32 rows of whole tiles one row tall
+        // keeps each tile's amax for the bands below (up to a size, see
+        // `KEEP_TILE_AMAXES_MAX`); elsewhere, and where the buffer cannot
+        // be had, each band computes its tiles' amaxes itself.
+        let mut kept = Vec::new();
+        let keep = match S::as_f32s(src) {
+            Some(x)
+                if format.has_global_scale()
+                    && opts.global_amax.is_none()
+                    && !whole
+                    && opts.direction == Direction::Rowwise
+                    && grid.tr == 1
+                    && (1..=KEEP_TILE_AMAXES_MAX).contains(&n)
+                    && cols.is_multiple_of(grid.tc)
+                    && kept.try_reserve_exact(n / grid.tc).is_ok() =>
+            {
+                kept.resize(n / grid.tc, 0.0);
+                Some(x)
+            }
+            _ => None,
+        };
+        let amax = match (opts.global_amax, keep) {
+            (Some(a), _) => check_global_amax(a)?,
+            (None, Some(x)) => tile_amaxes_par(kernels, x, grid.tc, &mut kept, parallel),
+            (None, None) if format.has_global_scale() || whole => tensor_amax(),
+            (None, None) => 0.0,
         };
         // One tile covering the whole matrix has the tensor's amax.
         let whole_amax = match (whole, opts.global_amax) {
@@ -551,6 +627,7 @@ impl<F: BlockFormat> QuantizedTensor<F> {
             cols,
             direction: opts.direction,
             whole_amax,
+            tile_amaxes: keep.map(|_| &kept[..]),
         };
         let len = packed_len::<F::Elem>(n);
         if data.capacity() < len {
