@@ -5,6 +5,7 @@
 //! is in `quantize.rs`, the dequantizer in `dequantize.rs`, and the layout
 //! and reshaping views in `relayout.rs`.
 
+mod amax;
 mod any;
 mod dequantize;
 mod fnuz;

@@ -1,7 +1,9 @@
-//! The quantizer: tile amaxes, scales and element maps from the format,
-//! then element encoding, in SIMD kernels and on rayon's pool where they
-//! apply, the portable loop otherwise; the bytes are the same either way.
+//! The quantizer: tile amaxes (the passes are in [`super::amax`]), scales
+//! and element maps from the format, then element encoding, in SIMD
+//! kernels and on rayon's pool where they apply, the portable loop
+//! otherwise; the bytes are the same either way.
 
+use super::amax::{KEEP_TILE_AMAXES_MAX, amax_par, block_amaxes, tile_amaxes_par};
 use super::{
     CHUNK_ELEMENTS, Direction, Grid, PARALLEL_MIN_ELEMENTS, QuantizeOptions, QuantizedTensor,
     TensorRounding, check_global_amax, packed_len,
@@ -18,83 +20,6 @@ use crate::simd::{Codec, Kernels, Packing};
 use crate::{Element, Error};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::Rng;
-
-/// [`crate::scale::amax`] over a whole input, in SIMD and in parallel where allowed;
-/// max is exact and order-free, so the result is the same.
-fn amax_par<S: Real>(kernels: &Kernels, src: &[S], parallel: bool) -> f32 {
-    let one = |c: &[S]| match (S::as_f32s(c), kernels.amax) {
-        (Some(x), Some(amax)) => amax(x),
-        _ => c.iter().fold(0.0, |m, v| fold_amax(m, v.to_f32().abs())),
-    };
-    #[cfg(feature = "std")]
-    if parallel {
-        return src
-            .par_chunks(CHUNK_ELEMENTS)
-            .map(one)
-            .reduce(|| 0.0, fold_amax);
-    }
-    #[cfg(not(feature = "std"))]
-    let _ = parallel;
-    one(src)
-}
-
-/// The largest input whose tiles' amaxes the tensor amax pass keeps
-/// ([`tile_amaxes_par`]): 4 Mi elements, 16 MiB of f32, whose kept amaxes
-/// take 1 MiB at NVFP4's 16. In cache, keeping them spares the encode pass
-/// a block amax pass over each row; from DRAM, writing and reading them
-/// back cost more than that (README, "Block amaxes kept by the tensor
-/// amax pass").
-const KEEP_TILE_AMAXES_MAX: usize = 1 << 22;
-
-/// Each tile's amax of a matrix of f32 rows whose tiles are one row tall
-/// and divide the rows (`tc` divides `cols`), written to `out` in tile
-/// order (tile k covers elements `k·tc..(k+1)·tc`), and the tensor amax:
-/// their amax, which is the elements' (max is exact and order-free, and a
-/// NaN block's amax is NaN).
-fn tile_amaxes_par(
-    kernels: &Kernels,
-    src: &[f32],
-    tc: usize,
-    out: &mut [f32],
-    parallel: bool,
-) -> f32 {
-    let tiles = (CHUNK_ELEMENTS / tc).max(1);
-    let one = |(c, o): (&[f32], &mut [f32])| {
-        block_amaxes(kernels, c, tc, o);
-        match kernels.amax {
-            Some(amax) => amax(o),
-            None => crate::scale::amax(o),
-        }
-    };
-    #[cfg(feature = "std")]
-    if parallel {
-        return src
-            .par_chunks(tiles * tc)
-            .zip(out.par_chunks_mut(tiles))
-            .map(one)
-            .reduce(|| 0.0, fold_amax);
-    }
-    #[cfg(not(feature = "std"))]
-    let _ = parallel;
-    src.chunks(tiles * tc)
-        .zip(out.chunks_mut(tiles))
-        .map(one)
-        .fold(0.0, fold_amax)
-}
-
-/// The amax of each `tc`-element segment of `row`, into `out`.
-fn block_amaxes(kernels: &Kernels, row: &[f32], tc: usize, out: &mut [f32]) {
-    if let Some(block_amaxes) = kernels.block_amaxes {
-        block_amaxes(row, tc, out);
-        return;
-    }
-    for (o, seg) in out.iter_mut().zip(row.chunks(tc)) {
-        *o = match kernels.amax {
-            Some(amax) => amax(seg),
-            None => crate::scale::amax(seg),
-        };
-    }
-}
 
 /// Everything one quantization needs, shared by its threads.
 struct Job<'a, F: BlockFormat, S: Real> {
@@ -211,7 +136,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
             (None, None) if r1 - r0 == 1 => {
                 let mut buf = core::mem::take(&mut st.row);
                 let row = self.row(r0, &mut buf);
-                self.block_amaxes(row, &mut st.amax);
+                block_amaxes(self.kernels, row, g.tc, &mut st.amax);
                 st.row = buf;
             }
             (None, None) => {
@@ -219,7 +144,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                 let mut buf = core::mem::take(&mut st.row);
                 for r in r0..r1 {
                     let row = self.row(r, &mut buf);
-                    self.block_amaxes(row, &mut st.block_amax);
+                    block_amaxes(self.kernels, row, g.tc, &mut st.block_amax);
                     for (a, &b) in st.amax.iter_mut().zip(&st.block_amax) {
                         *a = fold_amax(*a, b);
                     }
@@ -286,11 +211,6 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
             }
             _ => &[],
         }
-    }
-
-    /// The amax of each tile's segment of one stored row.
-    fn block_amaxes(&self, row: &[f32], out: &mut [f32]) {
-        block_amaxes(self.kernels, row, self.grid.tc, out);
     }
 
     /// Encodes stored rows `r0..r1` with the current band's maps into
