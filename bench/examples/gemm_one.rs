@@ -8,7 +8,7 @@
 //! Arguments: the format (`fp8-tensor`: FP8-E4M3 per tensor; `fp8-1x128`:
 //! E4M3 1×128 activations × 128×128 weights; `mxfp8`: MXFP8-E4M3;
 //! `mxfp6`: MXFP6-E3M2; `nvfp4`: NVFP4 × NVFP4-2D; `nvfp4-1d`: NVFP4 with
-//! 1 × 16 blocks on both sides; `mxfp4`; `hybrid`: MXFP8-E4M3 ×
+//! 1 × 16 blocks on both sides; `mxfp4`; `mxint8`; `hybrid`: MXFP8-E4M3 ×
 //! MXFP8-E5M2; `hybrid-wide`: the same on data over 30 binades, as
 //! `gemm_bench`'s row of that name), the square size (1024), the number of calls (40) and,
 //! optionally, B's row count N (the output's columns; default the size)
@@ -19,7 +19,7 @@
 
 use blockscale::E4M3;
 use blockscale::format::{
-    BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, Nvfp4,
+    BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8, Nvfp4,
 };
 use blockscale::gemm::gemm;
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
@@ -112,6 +112,14 @@ fn main() {
             calls,
         ),
         "mxfp4" => run(MxFp4::default(), MxFp4::default(), &x, &y, (s, n, k), calls),
+        "mxint8" => run(
+            MxInt8::default(),
+            MxInt8::default(),
+            &x,
+            &y,
+            (s, n, k),
+            calls,
+        ),
         "hybrid" => run(
             MxFp8E4M3::default(),
             MxFp8E5M2::default(),
@@ -129,7 +137,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "unknown format {other:?}: fp8-tensor, fp8-1x128, mxfp8, mxfp6, nvfp4, nvfp4-1d, mxfp4, hybrid or hybrid-wide"
+                "unknown format {other:?}: fp8-tensor, fp8-1x128, mxfp8, mxfp6, nvfp4, nvfp4-1d, mxfp4, mxint8, hybrid or hybrid-wide"
             );
             std::process::exit(2);
         }
