@@ -70,6 +70,18 @@ KERNELS = [
      [has(r"vpdpwssd")], ("vpdpwssd", 32)),
     ("GEMM i16 tile, AVX-512 without VNNI (Skylake-SP)", r"avx5123i16",
      [has(r"vpmaddwd\t.*zmm")], ("vpmaddwd", 32)),
+    # The AVX2 encoders' nearest loops (16 elements an iteration): NVFP4's
+    # 16-element blocks take their own loop, one map broadcast a block;
+    # MX's 32-element blocks the general one, their map hoisted.
+    ("AVX2 encode E2M1 nibbles, nearest, 16-element blocks (NVFP4)", r"avx26encode10encode_row",
+     [has(r"vpmaddubsw"), has(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpminud"),
+      lacks(r"vdivps"), lacks(r"vcvtps2dq")], 16),
+    ("AVX2 encode E2M1 nibbles, nearest (MXFP4)", r"avx26encode10encode_row",
+     [has(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpminud"),
+      lacks(r"vdivps"), lacks(r"vcvtps2dq")], 16),
+    ("AVX2 encode E4M3 bytes, nearest (MXFP8, FP8)", r"avx26encode10encode_row",
+     [lacks(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpminud"),
+      lacks(r"vdivps"), lacks(r"vcvtps2dq")], 16),
     # The AVX2 table's tiles (CPUs without AVX-512). The i8 loops are the
     # quad loops alone: each K block's end (its f32 term) is outside them.
     ("AVX2 GEMM i8 tile, whole-block quads (NVFP4, MXFP4)", r"avx24gemm14i8_tile_blocks",
