@@ -82,6 +82,13 @@ KERNELS = [
     ("AVX2 encode E4M3 bytes, nearest (MXFP8, FP8)", r"avx26encode10encode_row",
      [lacks(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpminud"),
       lacks(r"vdivps"), lacks(r"vcvtps2dq")], 16),
+    ("AVX2 encode E2M1 nibbles, stochastic (MXFP4)", r"avx26encode10encode_row",
+     [has(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vpminud"), lacks(r"vdivps"),
+      lacks(r"vcvtps2dq")], 16),
+    # One Xoshiro256++ step of two groups of 4 tiles' streams and the high
+    # halves of its 8 outputs (the streams' path; the transpose comes after).
+    ("AVX2 Xoshiro256++ draws, 8 streams (stochastic rounding)", r"avx23rng8sr_draws",
+     [has(r"vpsllq"), has(r"vpsrlq"), has(r"vshufps"), has(r"vpaddq")], 8),
     # The AVX2 table's tiles (CPUs without AVX-512). The i8 loops are the
     # quad loops alone: each K block's end (its f32 term) is outside them.
     ("AVX2 GEMM i8 tile, whole-block quads (NVFP4, MXFP4)", r"avx24gemm14i8_tile_blocks",
