@@ -2,8 +2,8 @@
 //! quantized with any [`BlockFormat`], and back.
 //!
 //! This file holds the container, its options and accessors; the quantizer
-//! is in `quantize.rs`, the dequantizer in `dequantize.rs`, and the layout
-//! and reshaping views in `relayout.rs`.
+//! is in `quantize.rs` (its amax passes in `amax.rs`), the dequantizer in
+//! `dequantize.rs`, and the layout and reshaping views in `relayout.rs`.
 
 mod amax;
 mod any;
