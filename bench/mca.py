@@ -38,9 +38,10 @@ def lacks(pat):
 
 
 NEAREST = [has(r"vaddps"), lacks(r"vdivps"), has(r"vmulps\t\(")]
-# The stochastic encoders count steps with variable shifts (`fixed_sr`).
+# The stochastic encoders count steps with variable shifts (`fixed_sr`);
+# the minifloats' loops, not MXINT8's, test for NaNs (`kortest`).
 STOCHASTIC = [has(r"vpminud"), has(r"vpsrlvd"), lacks(r"vaddps"), lacks(r"vdivps"),
-              lacks(r"vcvtps2dq"), has(r"vmulps\t\(")]
+              lacks(r"vcvtps2dq"), has(r"vmulps\t\("), has(r"kortest")]
 # (label, function-name pattern, conditions on the loop text, work per
 # iteration: a number of elements, or (instruction, products each) for GEMMs)
 KERNELS = [
@@ -82,9 +83,11 @@ KERNELS = [
     ("AVX2 encode E4M3 bytes, nearest (MXFP8, FP8)", r"avx26encode10encode_row",
      [lacks(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpminud"),
       lacks(r"vdivps"), lacks(r"vcvtps2dq")], 16),
+    # The minifloat loop, not MXINT8's (whose nibble packing never runs):
+    # only the minifloat's has the NaN test.
     ("AVX2 encode E2M1 nibbles, stochastic (MXFP4)", r"avx26encode10encode_row",
      [has(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vpminud"), lacks(r"vdivps"),
-      lacks(r"vcvtps2dq")], 16),
+      lacks(r"vcvtps2dq"), has(r"v(p)?test")], 16),
     # One Xoshiro256++ step of two groups of 4 tiles' streams and the high
     # halves of its 8 outputs (the streams' path; the transpose comes after).
     ("AVX2 Xoshiro256++ draws, 8 streams (stochastic rounding)", r"avx23rng8sr_draws",
