@@ -25,7 +25,7 @@ use crate::{E4M3, E8M0, Error};
 /// saturating (torch 2.15 on CPU, measured: ±Inf and finite values past
 /// 448 give ±448). A finite block never reaches 448 (the scale covers the
 /// amax); NaN elements stay NaN. The arithmetic is
-/// [`deepgemm_factor`](crate::scale::fp8::deepgemm_factor), which the FP32-scaled
+/// [`deepgemm_factor`], which the FP32-scaled
 /// `fp8-block,profile=deepgemm` shares. A NaN amax gives byte 254 (NaN's exponent field plus one, clamped),
 /// as DeepGEMM's bit arithmetic does. Zero and tiny blocks take the 1e-4
 /// floor: their scale is 2^-22.

@@ -105,8 +105,8 @@ pub(crate) fn i64_block(
 
 /// The i64 kernel's tile when every scale product is a power of two in
 /// f32's normal range (the plan's `pow2`): the table's (AVX-512) if it has
-/// one and `group` is positive, else [`i64_tile_pow2_portable`]'s loop
-/// around the table's block sums ([`i64_block`]).
+/// one and `group` is positive, else [`pow2_terms`] around the table's
+/// block sums ([`i64_block`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn i64_tile_pow2(
     kernels: &Kernels,
@@ -145,7 +145,7 @@ pub(crate) fn i64_tile_pow2_portable(
     });
 }
 
-/// The loop of [`i64_tile_pow2_portable`] around `block_sums(k0, k1, out)`.
+/// The loop of `i64_tile_pow2_portable` (a test oracle) around `block_sums(k0, k1, out)`.
 fn pow2_terms(
     sa: &[f64],
     sb: &[f64],

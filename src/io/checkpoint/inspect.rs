@@ -43,7 +43,7 @@ pub struct TensorSummary {
     /// The shape, outermost first.
     pub shape: Vec<usize>,
     /// Its part in a quantized weight, as
-    /// [`detect::describe`](crate::io::detect::describe) names it
+    /// [`detect::describe`] names it
     /// (`"unquantized"` for none); `None` for `.npy` and GGUF.
     pub role: Option<String>,
     /// Statistics of the scale values, for a tensor that holds scales.

@@ -1,6 +1,6 @@
 //! Whole checkpoints: [`convert`] a BF16/F16/F32 checkpoint to any format,
 //! in a loader's layout or this crate's own; [`dequantize`] a quantized one
-//! back; [`inspect`] a tensor file. The command line's `convert`,
+//! back; [`inspect`](fn@inspect) a tensor file. The command line's `convert`,
 //! `dequantize` and `inspect` and the Python package's functions of the
 //! same names call these.
 //!

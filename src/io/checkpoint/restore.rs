@@ -1,5 +1,5 @@
 //! [`dequantize`]: a quantized file or checkpoint (any layout
-//! [`detect`](crate::io::detect) reads, or a GGUF file or GGUF parts) back
+//! [`detect`] reads, or a GGUF file or GGUF parts) back
 //! to floating point.
 
 use super::{create_dir, read_json, shards, write_index, write_json};

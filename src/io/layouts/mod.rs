@@ -20,7 +20,7 @@
 //!   `{m}.weight_scale` and `{m}.weight_global_scale` for NVFP4 (the global
 //!   scale is `448·6/amax`), `weight_packed`/`weight_scale` (E8M0 bytes) for
 //!   MXFP4, `weight` F8_E4M3 and `weight_scale` F32 per 128×128 block for
-//!   FP8; [`compressed`].
+//!   FP8; [`compressed`](fn@compressed).
 //! - **blockscale** (any format): `{w}.qdata` U8 (this crate's element
 //!   bytes, [`QuantizedTensor::data`](crate::tensor::QuantizedTensor::data)), `{w}.qscales` (F8_E4M3, F8_E8M0 or
 //!   F32, `[tile rows, tile cols]`), and a `__metadata__` entry
