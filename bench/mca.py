@@ -75,13 +75,13 @@ KERNELS = [
     # 16-element blocks take their own loop, one map broadcast a block;
     # MX's 32-element blocks the general one, their map hoisted.
     ("AVX2 encode E2M1 nibbles, nearest, 16-element blocks (NVFP4)", r"avx26encode10encode_row",
-     [has(r"vpmaddubsw"), has(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpminud"),
+     [has(r"vpmaddubsw"), has(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpmaxud"),
       lacks(r"vdivps"), lacks(r"vcvtps2dq")], 16),
     ("AVX2 encode E2M1 nibbles, nearest (MXFP4)", r"avx26encode10encode_row",
-     [has(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpminud"),
+     [has(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpmaxud"),
       lacks(r"vdivps"), lacks(r"vcvtps2dq")], 16),
     ("AVX2 encode E4M3 bytes, nearest (MXFP8, FP8)", r"avx26encode10encode_row",
-     [lacks(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpminud"),
+     [lacks(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpmaxud"),
       lacks(r"vdivps"), lacks(r"vcvtps2dq")], 16),
     # The minifloat loop, not MXINT8's (whose nibble packing never runs):
     # only the minifloat's has the NaN test.

@@ -31,6 +31,8 @@ pub(crate) fn kernel_codec<T: Element>(opts: ConvertOptions) -> Option<Codec> {
         _ => None,
     }
     .map_or(max_code, |c| c as u32);
+    // Inf's code and E4M3's NaN follow max_code (the field's contract).
+    debug_assert!(over_code == max_code || over_code == max_code + 1);
     let (nan_pos, nan_neg) = match spec.nan_code() {
         Some(n) => (n as u32, sign | n as u32),
         None => match opts.nan {
@@ -98,5 +100,40 @@ mod tests {
         // A 4-bit table repeats its 16 codes: code 0x88 is −0, like 0x08,
         // but 0x80 is +0, not −(0x00): not symmetric, and not looked up so.
         assert!(!decoder::<E2M1>().sign_symmetric);
+    }
+
+    /// `Codec::Mini`'s `over_code` is `max_code` or the next code, by each
+    /// format's definition: E5M2's Inf is 0x7C after 0x7B (57344), E4M3's
+    /// NaN 0x7F after 0x7E (448); saturation, and the formats with neither
+    /// (FP4, FP6), give max itself.
+    #[test]
+    fn overflow_code_is_max_or_next() {
+        use crate::element::{E2M3, E3M2, NanToFinite, Overflow};
+        let over = |c: Option<Codec>| match c {
+            Some(Codec::Mini {
+                max_code,
+                over_code,
+                ..
+            }) => (max_code, over_code),
+            c => panic!("not a minifloat codec: {c:?}"),
+        };
+        let sat = ConvertOptions {
+            overflow: Overflow::Saturate,
+            nan: NanToFinite::MlDtypes,
+            ..Default::default()
+        };
+        let non = ConvertOptions {
+            overflow: Overflow::NonSaturating,
+            ..sat
+        };
+        assert_eq!(over(kernel_codec::<E5M2>(non)), (0x7B, 0x7C));
+        assert_eq!(over(kernel_codec::<E4M3>(non)), (0x7E, 0x7F));
+        for opts in [sat, non] {
+            assert_eq!(over(kernel_codec::<E2M1>(opts)), (0x7, 0x7));
+            assert_eq!(over(kernel_codec::<E2M3>(opts)), (0x1F, 0x1F));
+            assert_eq!(over(kernel_codec::<E3M2>(opts)), (0x1F, 0x1F));
+        }
+        assert_eq!(over(kernel_codec::<E5M2>(sat)), (0x7B, 0x7B));
+        assert_eq!(over(kernel_codec::<E4M3>(sat)), (0x7E, 0x7E));
     }
 }

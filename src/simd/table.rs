@@ -31,7 +31,9 @@ pub(crate) enum Codec {
         bias: i32,
         /// Largest finite magnitude code.
         max_code: u32,
-        /// Magnitude code of an overflowing or infinite input.
+        /// Magnitude code of an overflowing or infinite input: `max_code`
+        /// or the code after it (Inf's, or E4M3's NaN), which the AVX2
+        /// encoder's one-instruction clamp relies on.
         over_code: u32,
         /// Full code of a NaN input with the sign bit clear, and set.
         nan_pos: u32,

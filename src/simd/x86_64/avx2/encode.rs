@@ -161,8 +161,9 @@ fn mini_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
         }
         Some(rnd) => fixed_sr(k, a, rnd),
     };
-    let over = _mm256_cmpgt_epi32(mag, k.max_code);
-    let code = sel(over, mag, k.over_code);
+    // `mag > max_code ? over_code : mag` in one instruction: over_code is
+    // max_code or the code after it (`Codec::Mini`).
+    let code = _mm256_min_epu32(mag, k.over_code);
     let code = _mm256_or_si256(code, _mm256_and_si256(neg, k.sign_bit));
     let nan = _mm256_cmpgt_epi32(a, k.inf_bits);
     // NaNs are rare: a predictable branch instead of two blends per vector.
