@@ -42,6 +42,12 @@ NEAREST = [has(r"vaddps"), lacks(r"vdivps"), has(r"vmulps\t\(")]
 # the minifloats' loops, not MXINT8's, test for NaNs (`kortest`).
 STOCHASTIC = [has(r"vpminud"), has(r"vpsrlvd"), lacks(r"vaddps"), lacks(r"vdivps"),
               lacks(r"vcvtps2dq"), has(r"vmulps\t\("), has(r"kortest")]
+# The AVX2 encoders: the minifloat loops round to nearest with a magic
+# add (MXINT8's with `vcvtps2dq`); only the stochastic ones clamp the
+# exponent (`vpmaxud`), and only the minifloat's test for NaNs, not
+# MXINT8's, whose nibble packing is compiled but never runs.
+AVX2_NEAREST = [has(r"vaddps"), lacks(r"vpmaxud"), lacks(r"vdivps"), lacks(r"vcvtps2dq")]
+AVX2_STOCHASTIC = [has(r"vpminud"), lacks(r"vdivps"), lacks(r"vcvtps2dq"), has(r"v(p)?test")]
 # (label, function-name pattern, conditions on the loop text, work per
 # iteration: a number of elements, or (instruction, products each) for GEMMs)
 KERNELS = [
@@ -75,19 +81,13 @@ KERNELS = [
     # 16-element blocks take their own loop, one map broadcast a block;
     # MX's 32-element blocks the general one, their map hoisted.
     ("AVX2 encode E2M1 nibbles, nearest, 16-element blocks (NVFP4)", r"avx26encode10encode_row",
-     [has(r"vpmaddubsw"), has(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpmaxud"),
-      lacks(r"vdivps"), lacks(r"vcvtps2dq")], 16),
+     [has(r"vpmaddubsw"), has(r"vbroadcastss")] + AVX2_NEAREST, 16),
     ("AVX2 encode E2M1 nibbles, nearest (MXFP4)", r"avx26encode10encode_row",
-     [has(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpmaxud"),
-      lacks(r"vdivps"), lacks(r"vcvtps2dq")], 16),
+     [has(r"vpmaddubsw"), lacks(r"vbroadcastss")] + AVX2_NEAREST, 16),
     ("AVX2 encode E4M3 bytes, nearest (MXFP8, FP8)", r"avx26encode10encode_row",
-     [lacks(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vaddps"), lacks(r"vpmaxud"),
-      lacks(r"vdivps"), lacks(r"vcvtps2dq")], 16),
-    # The minifloat loop, not MXINT8's (whose nibble packing never runs):
-    # only the minifloat's has the NaN test.
+     [lacks(r"vpmaddubsw"), lacks(r"vbroadcastss")] + AVX2_NEAREST, 16),
     ("AVX2 encode E2M1 nibbles, stochastic (MXFP4)", r"avx26encode10encode_row",
-     [has(r"vpmaddubsw"), lacks(r"vbroadcastss"), has(r"vpminud"), lacks(r"vdivps"),
-      lacks(r"vcvtps2dq"), has(r"v(p)?test")], 16),
+     [has(r"vpmaddubsw"), lacks(r"vbroadcastss")] + AVX2_STOCHASTIC, 16),
     # One Xoshiro256++ step of two groups of 4 tiles' streams and the high
     # halves of its 8 outputs (the streams' path; the transpose comes after).
     ("AVX2 Xoshiro256++ draws, 8 streams (stochastic rounding)", r"avx23rng8sr_draws",
