@@ -145,7 +145,8 @@ pub(crate) fn i64_tile_pow2_portable(
     });
 }
 
-/// The loop of `i64_tile_pow2_portable` (a test oracle) around `block_sums(k0, k1, out)`.
+/// The loop of `i64_tile_pow2_portable` (a test oracle) around
+/// `block_sums(k0, k1, out)`.
 fn pow2_terms(
     sa: &[f64],
     sb: &[f64],
