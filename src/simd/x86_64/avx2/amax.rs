@@ -43,31 +43,14 @@ pub(super) unsafe fn amax_bits(src: &[f32]) -> u32 {
 pub(super) unsafe fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]) {
     let block_len = block_len.max(1);
     let out = &mut out[..src.len().div_ceil(block_len)];
-    let mut done = 0;
-    if block_len.is_multiple_of(8) {
-        // Eight whole blocks at a time: one accumulator each, then one
-        // transposing reduction for all eight instead of eight horizontal ones.
-        let abs = _mm256_set1_epi32(0x7FFF_FFFF);
-        let nan = _mm256_set1_epi32(f32::NAN.to_bits() as i32);
-        let inf = _mm256_set1_epi32(0x7F80_0000);
-        for (blocks, o) in src.chunks_exact(8 * block_len).zip(out.chunks_exact_mut(8)) {
-            let acc: [__m256i; 8] = core::array::from_fn(|k| {
-                let mut a = _mm256_setzero_si256();
-                for v in blocks[k * block_len..(k + 1) * block_len].chunks_exact(8) {
-                    // SAFETY: v has 8 elements.
-                    let x = unsafe { _mm256_loadu_si256(v.as_ptr().cast()) };
-                    a = _mm256_max_epu32(a, _mm256_and_si256(x, abs));
-                }
-                a
-            });
-            let m = transposed_maxes(acc);
-            // Bits above infinity's are NaN patterns: store the one NaN.
-            let m = _mm256_blendv_epi8(m, nan, _mm256_cmpgt_epi32(m, inf));
-            // SAFETY: o holds 8 f32.
-            unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), m) };
-            done += 8;
-        }
-    }
+    // NVFP4's 16 and MX's 32 as constants, so that each block's loads
+    // unroll instead of running a two-step loop per block.
+    let done = match block_len {
+        16 => eight_blocks::<16>(src, block_len, out),
+        32 => eight_blocks::<32>(src, block_len, out),
+        l if l.is_multiple_of(8) => eight_blocks::<0>(src, l, out),
+        _ => 0,
+    };
     for (o, b) in out[done..]
         .iter_mut()
         .zip(src[done * block_len..].chunks(block_len))
@@ -75,6 +58,39 @@ pub(super) unsafe fn block_amaxes(src: &[f32], block_len: usize, out: &mut [f32]
         // SAFETY: the CPU supports AVX2 and FMA (this function's contract).
         *o = amax_of_bits(unsafe { amax_bits(b) });
     }
+}
+
+/// The amaxes of the row's whole groups of eight blocks (`block_len` a
+/// multiple of 8; `L` is it, or 0 for a length known only at run time),
+/// written to `out`; returns how many blocks it did.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn eight_blocks<const L: usize>(src: &[f32], block_len: usize, out: &mut [f32]) -> usize {
+    let block_len = if L > 0 { L } else { block_len };
+    // One accumulator a block, then one transposing reduction for all
+    // eight instead of eight horizontal ones.
+    let abs = _mm256_set1_epi32(0x7FFF_FFFF);
+    let nan = _mm256_set1_epi32(f32::NAN.to_bits() as i32);
+    let inf = _mm256_set1_epi32(0x7F80_0000);
+    let mut done = 0;
+    for (blocks, o) in src.chunks_exact(8 * block_len).zip(out.chunks_exact_mut(8)) {
+        let acc: [__m256i; 8] = core::array::from_fn(|k| {
+            let mut a = _mm256_setzero_si256();
+            for v in blocks[k * block_len..(k + 1) * block_len].chunks_exact(8) {
+                // SAFETY: v has 8 elements.
+                let x = unsafe { _mm256_loadu_si256(v.as_ptr().cast()) };
+                a = _mm256_max_epu32(a, _mm256_and_si256(x, abs));
+            }
+            a
+        });
+        let m = transposed_maxes(acc);
+        // Bits above infinity's are NaN patterns: store the one NaN.
+        let m = _mm256_blendv_epi8(m, nan, _mm256_cmpgt_epi32(m, inf));
+        // SAFETY: o holds 8 f32.
+        unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), m) };
+        done += 8;
+    }
+    done
 }
 
 /// Lane k: the largest u32 lane of `v[k]`.
