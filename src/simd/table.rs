@@ -69,7 +69,9 @@ pub enum ElementMap {
 }
 
 /// Where the codes go: one per byte, or FP4 packed two per byte (element 2j
-/// low nibble; an odd count leaves the last high nibble zero).
+/// low nibble; an odd count leaves the last high nibble zero). Nibbles are
+/// for 4-bit minifloats only: the encode kernels have no loop that packs
+/// MXINT8's 8-bit codes as nibbles, and assert that none is asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Packing {
     Bytes,

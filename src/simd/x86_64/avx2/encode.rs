@@ -305,7 +305,9 @@ pub(super) unsafe fn encode_row(
     if let Some(r) = rand {
         assert_eq!(r.len(), n);
     }
-    // One loop per (element kind, packing, rounding): no per-vector branches.
+    // One loop per (element kind, packing, rounding): no per-vector
+    // branches. MXINT8's codes are bytes (`Packing`'s contract).
+    assert!(!(k.int8 && nib), "MXINT8 codes do not pack as nibbles");
     let r = rand.unwrap_or(&[]);
     match (k.int8, nib, rand.is_some()) {
         (false, false, false) => {
@@ -314,11 +316,8 @@ pub(super) unsafe fn encode_row(
         (false, true, false) => {
             encode_blocks::<false, true, false>(&k, maps, block_len, src, r, dst, ahead)
         }
-        (true, false, false) => {
+        (true, _, false) => {
             encode_blocks::<true, false, false>(&k, maps, block_len, src, r, dst, ahead)
-        }
-        (true, true, false) => {
-            encode_blocks::<true, true, false>(&k, maps, block_len, src, r, dst, ahead)
         }
         (false, false, true) => {
             encode_blocks::<false, false, true>(&k, maps, block_len, src, r, dst, ahead)
@@ -326,11 +325,8 @@ pub(super) unsafe fn encode_row(
         (false, true, true) => {
             encode_blocks::<false, true, true>(&k, maps, block_len, src, r, dst, ahead)
         }
-        (true, false, true) => {
+        (true, _, true) => {
             encode_blocks::<true, false, true>(&k, maps, block_len, src, r, dst, ahead)
-        }
-        (true, true, true) => {
-            encode_blocks::<true, true, true>(&k, maps, block_len, src, r, dst, ahead)
         }
     }
 }
@@ -378,13 +374,13 @@ pub(super) unsafe fn encode_row_counter(
             PHI.wrapping_mul(3) as i64,
         ),
     );
+    assert!(!(k.int8 && nib), "MXINT8 codes do not pack as nibbles");
     match (k.int8, nib) {
         (false, false) => {
             encode_counter::<false, false>(&k, maps, block_len, src, base, dst, ahead)
         }
         (false, true) => encode_counter::<false, true>(&k, maps, block_len, src, base, dst, ahead),
-        (true, false) => encode_counter::<true, false>(&k, maps, block_len, src, base, dst, ahead),
-        (true, true) => encode_counter::<true, true>(&k, maps, block_len, src, base, dst, ahead),
+        (true, _) => encode_counter::<true, false>(&k, maps, block_len, src, base, dst, ahead),
     }
     true
 }

@@ -298,19 +298,19 @@ pub(super) unsafe fn encode_row(
         assert_eq!(r.len(), n);
     }
     let k = K::new(codec);
-    // One loop per (element kind, packing, rounding): no per-vector branches.
-    match (k.int8, packing == Packing::Nibbles, rand) {
+    // One loop per (element kind, packing, rounding): no per-vector
+    // branches. MXINT8's codes are bytes (`Packing`'s contract).
+    let nib = packing == Packing::Nibbles;
+    assert!(!(k.int8 && nib), "MXINT8 codes do not pack as nibbles");
+    match (k.int8, nib, rand) {
         (false, false, None) => {
             encode_blocks::<false, false, false>(&k, maps, block_len, src, &[], dst, ahead)
         }
         (false, true, None) => {
             encode_blocks::<false, true, false>(&k, maps, block_len, src, &[], dst, ahead)
         }
-        (true, false, None) => {
+        (true, _, None) => {
             encode_blocks::<true, false, false>(&k, maps, block_len, src, &[], dst, ahead)
-        }
-        (true, true, None) => {
-            encode_blocks::<true, true, false>(&k, maps, block_len, src, &[], dst, ahead)
         }
         (false, false, Some(r)) => {
             encode_blocks::<false, false, true>(&k, maps, block_len, src, r, dst, ahead)
@@ -318,11 +318,8 @@ pub(super) unsafe fn encode_row(
         (false, true, Some(r)) => {
             encode_blocks::<false, true, true>(&k, maps, block_len, src, r, dst, ahead)
         }
-        (true, false, Some(r)) => {
+        (true, _, Some(r)) => {
             encode_blocks::<true, false, true>(&k, maps, block_len, src, r, dst, ahead)
-        }
-        (true, true, Some(r)) => {
-            encode_blocks::<true, true, true>(&k, maps, block_len, src, r, dst, ahead)
         }
     }
 }
