@@ -513,6 +513,54 @@ fn nvfp4_blocks_of_every_kind_mid_row() {
     });
 }
 
+/// NVFP4 rows that Transformer Engine's profile scales and encodes in one
+/// pass on AVX2 (`BlockFormat::encode_row_fused`): whole blocks, 75 a row
+/// (the kernel's chunk of 64, then a whole group of 8 and a short one of
+/// 3), with a zero, a NaN, an infinite, a subnormal and a tie block at a
+/// place that moves from row to row; tensor amaxes found, given larger
+/// and given so small that block scales saturate; and one row long
+/// enough for the threads to share.
+#[test]
+fn nvfp4_fused_rows() {
+    let (rows, cols) = (9, 16 * 75);
+    let mut x = tensor_input(rows, cols, 31, true);
+    for r in 0..rows {
+        let row = &mut x[r * cols..(r + 1) * cols];
+        let b = |k: usize| 16 * ((7 * r + k) % 75);
+        row[b(0)..b(0) + 16].fill(0.0);
+        row[b(1) + 5] = f32::NAN;
+        row[b(2) + 9] = f32::NEG_INFINITY;
+        for (j, v) in row[b(3)..b(3) + 16].iter_mut().enumerate() {
+            *v = f32::from_bits(j as u32 * 4099 + 1);
+        }
+        for (j, v) in row[b(4)..b(4) + 16].iter_mut().enumerate() {
+            *v = 0.25 * j as f32 + 0.125;
+        }
+    }
+    each_level(|| {
+        for global_amax in [None, Some(3.0e4), Some(1.0e-3)] {
+            let opts = QuantizeOptions {
+                global_amax,
+                ..Default::default()
+            };
+            if let Err(v) = check_quantize(Nvfp4::default(), &x, rows, cols, &opts) {
+                panic!("{v} ({opts:?})");
+            }
+        }
+    });
+    let n = (blockscale::tensor::PARALLEL_MIN_ELEMENTS / 16 + 3) * 16;
+    let x = tensor_input(1, n, 32, true);
+    let opts = QuantizeOptions::default();
+    let f = Nvfp4::default();
+    let spec = in_pool(1, || portable(|| quantize_bits(&f, &x, 1, n, &opts)));
+    for level in levels() {
+        let fast = in_pool(2, || {
+            with_level(level, || quantize_bits(&f, &x, 1, n, &opts))
+        });
+        assert!(fast == spec, "one row of {n}, {level:?}");
+    }
+}
+
 #[test]
 fn mx_quantize_and_dequantize() {
     each_level(|| {

@@ -265,6 +265,43 @@ pub trait BlockFormat: Clone + core::fmt::Debug + Send + Sync {
             *m = map;
         }
     }
+    /// Scales and encodes one row of blocks one element tall in one pass,
+    /// where the format has a kernel for it (at the level
+    /// [`crate::simd::active`] gives on the calling thread) and returns
+    /// `true`; else returns `false` having written nothing, and the
+    /// quantizer takes its two steps ([`Self::block_scales`], then the
+    /// element encode). `amaxes` are the row's block amaxes, `scales` gets
+    /// their scales and `codes` the row's elements rounded to nearest even
+    /// as the quantizer stores them (two FP4 codes a byte, low nibble
+    /// first): the same bytes the two steps give. `ahead` (often empty)
+    /// is the row the caller reads next, a prefetch hint. The default has
+    /// no kernel; NVFP4 with Transformer Engine's formulas has one on AVX2.
+    ///
+    /// ```
+    /// use blockscale::format::{BlockFormat, MxFp4, Nvfp4};
+    /// use blockscale::E4M3;
+    /// let x = [1.5f32; 16];
+    /// let (mut scales, mut codes) = ([E4M3::from_bits(0); 1], [0u8; 8]);
+    /// assert!(!MxFp4::default().encode_row_fused(&[1.5], &(), &x, &mut [blockscale::E8M0::ONE], &mut codes, &[]));
+    /// let f = Nvfp4::default();
+    /// let g = f.global(6.0);
+    /// if f.encode_row_fused(&[1.5], &g, &x, &mut scales, &mut codes, &[]) {
+    ///     // Scale 1.5/6 · 448 = 112; 1.5 maps to 6, E2M1 code 7.
+    ///     assert_eq!((scales[0].to_f32(), codes[0]), (112.0, 0x77));
+    /// }
+    /// ```
+    fn encode_row_fused(
+        &self,
+        amaxes: &[f32],
+        g: &Self::Global,
+        src: &[f32],
+        scales: &mut [Self::Scale],
+        codes: &mut [u8],
+        ahead: &[f32],
+    ) -> bool {
+        let _ = (amaxes, g, src, scales, codes, ahead);
+        false
+    }
     /// Whether the format chooses a block's scale by the block's values,
     /// not its amax alone ([`Self::choose_by_values`]); the quantizer
     /// gathers each tile's elements only for such formats.

@@ -168,6 +168,48 @@ impl BlockFormat for Nvfp4 {
             }
         }
     }
+    fn encode_row_fused(
+        &self,
+        amaxes: &[f32],
+        g: &Nvfp4Global,
+        src: &[f32],
+        scales: &mut [E4M3],
+        codes: &mut [u8],
+        ahead: &[f32],
+    ) -> bool {
+        // `block_scales`' Transformer Engine path and the element encode,
+        // in one kernel.
+        let kernels = simd::kernels(simd::active());
+        let n = amaxes.len();
+        if self.profile != Nvfp4Profile::TransformerEngine
+            || self.two_d
+            || scales.len() < n
+            || self.element_cast() != CastRule::IEEE
+        {
+            return false;
+        }
+        let (Some(scaled_row), Some(elem), Some(scale)) = (
+            kernels.scaled_row,
+            crate::element::kernel_codec::<E2M1>(self.element_options()),
+            crate::element::kernel_codec::<E4M3>(ConvertOptions::SATFINITE),
+        ) else {
+            return false;
+        };
+        let k = g.s_enc * (1.0 / 6.0);
+        let out = bytemuck::cast_slice_mut(&mut scales[..n]);
+        let dec = decoder::<E4M3>();
+        scaled_row(
+            &elem,
+            &scale,
+            &dec,
+            amaxes,
+            (k, g.s_dec),
+            src,
+            out,
+            codes,
+            ahead,
+        )
+    }
     fn dequant_factor(&self, s: E4M3, g: &Nvfp4Global) -> f32 {
         match self.profile {
             Nvfp4Profile::TransformerEngine => (s.to_f32() * g.amax) * (1.0 / NVFP4_RANGE),

@@ -93,6 +93,9 @@ pub(crate) type EncodeRowCounter = fn(
     Packing,
     &[f32],
 ) -> bool;
+/// [`Kernels::scaled_row`].
+pub(crate) type ScaledRow =
+    fn(&Codec, &Codec, &Decoder, &[f32], (f32, f32), &[f32], &mut [u8], &mut [u8], &[f32]) -> bool;
 /// What a decode kernel knows of an element format (built by the element
 /// layer): its table, which is the specification, its code width and,
 /// for a sign–exponent–mantissa minifloat, its layout, which lets a
@@ -219,6 +222,21 @@ pub(crate) struct Kernels {
     /// false, writing nothing, elsewhere. Arguments: codec, maps,
     /// block_len, src, seed, (t0, words, tc, i0), dst, packing, ahead.
     pub encode_row_counter: Option<EncodeRowCounter>,
+    /// One row of 16-element blocks of 4-bit codes with block scales
+    /// from their amaxes and reciprocal maps, in one pass (NVFP4 with
+    /// Transformer Engine's formulas): block b's scale code is
+    /// `s_b = scale(amaxes[b] · k)`, its map `m_b = min(1 / (v_b · s_dec),
+    /// f32::MAX)` with `v_b` the code's value by the scale's decoder (a NaN
+    /// quotient gives `f32::MAX`, as `f32::min` does), and its elements
+    /// `elem(x · m_b)`, packed as nibbles; both
+    /// codecs round to nearest even. The bytes are those of
+    /// [`Self::encode_row`] for the scales (map `Mul(k)`), then for the
+    /// elements (maps `Mul(m_b)`). It takes `src` of 16 · `amaxes.len()`
+    /// elements, `scales` of `amaxes.len()` bytes and `dst` of
+    /// `src.len() / 2`; it returns false, writing nothing, elsewhere.
+    /// `ahead` is [`Self::encode_row`]'s. Arguments: elem, scale, the
+    /// scale's [`Decoder`], amaxes, (k, s_dec), src, scales, dst, ahead.
+    pub scaled_row: Option<ScaledRow>,
     /// Decodes one row: `dst[i] = table[code_i & (2^bits − 1)]`, times
     /// `factors.0[i / factors.1]` if given (one f32 multiplication). With
     /// nibbles, `src` holds `⌈dst.len()/2⌉` bytes and the block length must
@@ -302,6 +320,7 @@ pub(in crate::simd) const PORTABLE: Kernels = Kernels {
     _sealed: (),
     encode_row: None,
     encode_row_counter: None,
+    scaled_row: None,
     decode_row: None,
     amax: None,
     block_amaxes: None,

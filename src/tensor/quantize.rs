@@ -116,15 +116,27 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         let e0 = t0 * g.tr * g.scols;
         for ti in t0..t1 {
             let tc = g.tiles_c;
-            self.band_maps(ti, &mut st, &mut scales[(ti - t0) * tc..(ti - t0 + 1) * tc]);
+            let sc = &mut scales[(ti - t0) * tc..(ti - t0 + 1) * tc];
+            if self.band_maps(ti, &mut st, sc, e0, data) {
+                continue;
+            }
             let r0 = ti * g.tr;
             let r1 = (r0 + g.tr).min(g.srows);
             self.rows(r0, r1, e0, &mut st, data);
         }
     }
 
-    /// The amaxes, scales and maps of tile row `ti` (and its random streams).
-    fn band_maps(&self, ti: usize, st: &mut State, scales: &mut [F::Scale]) {
+    /// The amaxes, scales and maps of tile row `ti` (and its random
+    /// streams); or, where the format scales and encodes such a row in one
+    /// pass ([`Self::fused`]), the row's scales and codes, and then `true`.
+    fn band_maps(
+        &self,
+        ti: usize,
+        st: &mut State,
+        scales: &mut [F::Scale],
+        e0: usize,
+        data: &mut [u8],
+    ) -> bool {
         let g = self.grid;
         let r0 = ti * g.tr;
         let r1 = (r0 + g.tr).min(g.srows);
@@ -154,6 +166,9 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         }
         // The format reads the level on this thread: `with_level` in the
         // parallel loops below makes a pool thread use the caller's.
+        if self.fused(ti, st, scales, e0, data) {
+            return true;
+        }
         self.format
             .block_scales(&st.amax, &self.global, scales, &mut st.maps);
         if self.format.chooses_by_values() {
@@ -174,6 +189,41 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                     .extend((0..g.tiles_c).map(|tj| tile_stream(seed, t0 + tj as u64)));
             }
         }
+        false
+    }
+
+    /// Tile row `ti`, one stored f32 row, scaled and encoded in one pass
+    /// by the format where it can ([`BlockFormat::encode_row_fused`]):
+    /// rounded to nearest, scales chosen by amax, and for FP4 a row that
+    /// starts a byte. `data` starts at element `e0`.
+    fn fused(
+        &self,
+        ti: usize,
+        st: &State,
+        scales: &mut [F::Scale],
+        e0: usize,
+        data: &mut [u8],
+    ) -> bool {
+        let g = self.grid;
+        let e = ti * g.scols - e0;
+        let (Some(x), true, Direction::Rowwise, TensorRounding::NearestEven, false) = (
+            S::as_f32s(self.src),
+            g.tr == 1 && (!F::Elem::PACKED || e.is_multiple_of(2)),
+            self.direction,
+            self.rounding,
+            self.format.chooses_by_values(),
+        ) else {
+            return false;
+        };
+        let row = &x[ti * self.cols..(ti + 1) * self.cols];
+        let out = if F::Elem::PACKED {
+            e / 2..(e + row.len()).div_ceil(2)
+        } else {
+            e..e + row.len()
+        };
+        let ahead = self.ahead(ti);
+        self.format
+            .encode_row_fused(&st.amax, &self.global, row, scales, &mut data[out], ahead)
     }
 
     /// The scales and maps of a band (stored rows `r0..r1`) chosen by
@@ -575,28 +625,30 @@ impl<F: BlockFormat> QuantizedTensor<F> {
         } else if grid.tiles_r == 1 {
             // One band (a whole-tensor scale): its maps first, then its rows in parallel.
             let mut st = job.state();
-            job.band_maps(0, &mut st, scales);
-            let rows_per = (CHUNK_ELEMENTS / grid.scols.max(1)).max(1);
-            let rows_per = if fp4 && !grid.scols.is_multiple_of(2) {
-                rows_per.next_multiple_of(2)
-            } else {
-                rows_per
-            };
-            let bytes_per = packed_len::<F::Elem>(rows_per * grid.scols);
-            if let TensorRounding::Stochastic { .. } = opts.rounding {
-                // One random stream per tile, drawn in row-major order.
-                job.rows(0, grid.srows, 0, &mut st, data);
-            } else {
-                let st = &st;
-                data.par_chunks_mut(bytes_per)
-                    .enumerate()
-                    .for_each(|(k, chunk)| {
-                        let r0 = k * rows_per;
-                        let r1 = (r0 + rows_per).min(grid.srows);
-                        let mut own = job.state();
-                        own.maps.clone_from(&st.maps);
-                        job.rows(r0, r1, r0 * grid.scols, &mut own, chunk);
-                    });
+            // A format that scales and encodes the row itself has done so.
+            if !job.band_maps(0, &mut st, scales, 0, data) {
+                let rows_per = (CHUNK_ELEMENTS / grid.scols.max(1)).max(1);
+                let rows_per = if fp4 && !grid.scols.is_multiple_of(2) {
+                    rows_per.next_multiple_of(2)
+                } else {
+                    rows_per
+                };
+                let bytes_per = packed_len::<F::Elem>(rows_per * grid.scols);
+                if let TensorRounding::Stochastic { .. } = opts.rounding {
+                    // One random stream per tile, drawn in row-major order.
+                    job.rows(0, grid.srows, 0, &mut st, data);
+                } else {
+                    let st = &st;
+                    data.par_chunks_mut(bytes_per)
+                        .enumerate()
+                        .for_each(|(k, chunk)| {
+                            let r0 = k * rows_per;
+                            let r1 = (r0 + rows_per).min(grid.srows);
+                            let mut own = job.state();
+                            own.maps.clone_from(&st.maps);
+                            job.rows(r0, r1, r0 * grid.scols, &mut own, chunk);
+                        });
+                }
             }
         } else {
             let per = (CHUNK_ELEMENTS / band).max(1);

@@ -13,7 +13,7 @@ use core::arch::x86_64::*;
 /// How [`decode_body`] finds a code's value (its const parameter `L`).
 const PERM16: u8 = 0;
 /// See [`PERM16`].
-const MINI: u8 = 1;
+pub(super) const MINI: u8 = 1;
 /// See [`PERM16`].
 const GATHER: u8 = 2;
 
@@ -63,7 +63,7 @@ pub(super) unsafe fn decode_row(
 
 /// The constants of one decoder, in registers.
 #[derive(Clone, Copy)]
-struct Consts {
+pub(super) struct Consts {
     /// The table's first 16 entries.
     t: [__m256; 2],
     /// 2^bits − 1.
@@ -85,13 +85,54 @@ struct Consts {
     sub_unit: __m256,
 }
 
+impl Consts {
+    /// The constants of `dec`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn new(dec: &Decoder) -> Consts {
+        let table = dec.table;
+        let bits = dec.bits;
+        // Any minifloat's numbers serve where [`lookup8`] is not `MINI`:
+        // they go unread.
+        let (man_bits, bias, max_code) = match dec.mini {
+            Some(Codec::Mini {
+                man_bits,
+                bias,
+                max_code,
+                ..
+            }) => (man_bits, bias, max_code),
+            _ => (3, 7, 0x7E),
+        };
+        Consts {
+            // SAFETY: the table has 256 entries.
+            t: unsafe {
+                [
+                    _mm256_loadu_ps(table.as_ptr()),
+                    _mm256_loadu_ps(table.as_ptr().add(8)),
+                ]
+            },
+            code_mask: _mm256_set1_epi32(((1u32 << bits) - 1) as i32),
+            sign: _mm256_set1_epi32(1 << (bits - 1)),
+            sign_shift: _mm_cvtsi32_si128(32 - bits as i32),
+            mag_mask: _mm256_set1_epi32((1 << (bits - 1)) - 1),
+            max_code: _mm256_set1_epi32(max_code as i32),
+            man_shift: _mm_cvtsi32_si128(23 - man_bits as i32),
+            exp_adj: _mm256_set1_epi32((127 - bias) << 23),
+            sub_limit: _mm256_set1_epi32(1 << man_bits),
+            sub_unit: _mm256_set1_ps(f32::from_bits(
+                ((128 - bias - man_bits as i32) as u32) << 23,
+            )),
+        }
+    }
+}
+
 /// 8 codes (in the low 8 bytes of `b`) decoded as `L` says.
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn lookup8<const L: u8>(table: &[f32; 256], k: &Consts, b: __m128i) -> __m256 {
+pub(super) unsafe fn lookup8<const L: u8>(table: &[f32; 256], k: &Consts, b: __m128i) -> __m256 {
     let idx = _mm256_cvtepu8_epi32(b);
     let gather = |idx: __m256i| {
         let idx = _mm256_and_si256(idx, k.code_mask);
@@ -145,37 +186,7 @@ unsafe fn decode_body<const NIB: bool, const L: u8>(
     let (fs, bl) = factors.unwrap_or((&[], usize::MAX));
     let bl = bl.max(1);
     let table = dec.table;
-    let bits = dec.bits;
-    // Any minifloat's numbers serve when `L` is not MINI: they go unread.
-    let (man_bits, bias, max_code) = match dec.mini {
-        Some(Codec::Mini {
-            man_bits,
-            bias,
-            max_code,
-            ..
-        }) => (man_bits, bias, max_code),
-        _ => (3, 7, 0x7E),
-    };
-    let k = Consts {
-        // SAFETY: the table has 256 entries.
-        t: unsafe {
-            [
-                _mm256_loadu_ps(table.as_ptr()),
-                _mm256_loadu_ps(table.as_ptr().add(8)),
-            ]
-        },
-        code_mask: _mm256_set1_epi32(((1u32 << bits) - 1) as i32),
-        sign: _mm256_set1_epi32(1 << (bits - 1)),
-        sign_shift: _mm_cvtsi32_si128(32 - bits as i32),
-        mag_mask: _mm256_set1_epi32((1 << (bits - 1)) - 1),
-        max_code: _mm256_set1_epi32(max_code as i32),
-        man_shift: _mm_cvtsi32_si128(23 - man_bits as i32),
-        exp_adj: _mm256_set1_epi32((127 - bias) << 23),
-        sub_limit: _mm256_set1_epi32(1 << man_bits),
-        sub_unit: _mm256_set1_ps(f32::from_bits(
-            ((128 - bias - man_bits as i32) as u32) << 23,
-        )),
-    };
+    let k = Consts::new(dec);
     let nibble = _mm_set1_epi8(0xF);
     // x̂ = v·f, where a NaN v keeps its own NaN (`element::dequant_mul`):
     // only a NaN factor can meet a NaN v, so only its runs blend.

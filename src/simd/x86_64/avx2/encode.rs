@@ -10,7 +10,7 @@ use crate::simd::{Codec, Packing};
 use core::arch::x86_64::*;
 
 /// Broadcast constants of one element format (see `avx512/encode.rs`).
-struct K {
+pub(super) struct K {
     int8: bool,
     abs: __m256i,
     sign_bit: __m256i,
@@ -50,7 +50,7 @@ fn opaque(v: __m256i) -> __m256i {
 impl K {
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn new(codec: &Codec) -> K {
+    pub(super) fn new(codec: &Codec) -> K {
         let s = _mm256_set1_epi32;
         match *codec {
             Codec::Mini {
@@ -142,7 +142,7 @@ fn fixed_sr(k: &K, a: __m256i, rnd: __m256i) -> __m256i {
 
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn mini_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
+pub(super) fn mini_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
     let b = _mm256_castps_si256(x);
     let a = _mm256_and_si256(b, k.abs);
     let neg = _mm256_srai_epi32::<31>(b);
@@ -240,7 +240,7 @@ impl P {
 /// The low byte of each of 8 lanes (all below 256), as 8 bytes.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn bytes_of(c: __m256i) -> u64 {
+pub(super) fn bytes_of(c: __m256i) -> u64 {
     let w = _mm256_packus_epi32(c, c);
     let b = _mm256_packus_epi16(w, w);
     let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4));
@@ -250,7 +250,7 @@ fn bytes_of(c: __m256i) -> u64 {
 /// The codes of `c0` then `c1` (each below 256), as 16 bytes in order.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn bytes16(c0: __m256i, c1: __m256i) -> __m128i {
+pub(super) fn bytes16(c0: __m256i, c1: __m256i) -> __m128i {
     // Per 128-bit lane: c0's four words, then c1's; then c0's two quads
     // before c1's.
     let w = _mm256_packus_epi32(c0, c1);

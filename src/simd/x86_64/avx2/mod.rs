@@ -14,6 +14,7 @@ mod gemm;
 mod i16;
 mod quads;
 mod rng;
+mod scaled;
 
 use crate::simd::table::ElementMap;
 use crate::simd::table::{PORTABLE, amax_of_bits};
@@ -25,6 +26,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     _sealed: (),
     encode_row: Some(encode_row),
     encode_row_counter: Some(encode_row_counter),
+    scaled_row: Some(scaled_row),
     decode_row: Some(decode_row),
     amax: Some(amax),
     block_amaxes: Some(block_amaxes),
@@ -53,6 +55,23 @@ fn encode_row(
     // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
     // and FMA.
     unsafe { encode::encode_row(codec, maps, block_len, src, rand, dst, packing, ahead) }
+}
+
+#[allow(clippy::too_many_arguments)] // the table's `ScaledRow`
+fn scaled_row(
+    elem: &Codec,
+    scale: &Codec,
+    dec: &Decoder,
+    amaxes: &[f32],
+    ks: (f32, f32),
+    src: &[f32],
+    scales: &mut [u8],
+    dst: &mut [u8],
+    ahead: &[f32],
+) -> bool {
+    // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
+    // and FMA.
+    unsafe { scaled::scaled_row(elem, scale, dec, amaxes, ks, src, scales, dst, ahead) }
 }
 
 #[allow(clippy::too_many_arguments)] // the table's `EncodeRowCounter`

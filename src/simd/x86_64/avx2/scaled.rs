@@ -1,0 +1,136 @@
+//! AVX2 NVFP4 rows scaled and encoded in one pass: eight blocks' scales
+//! and reciprocal maps in one vector, then their elements, with the
+//! element encoder's own code (`encode.rs`), so the bytes are its.
+
+use super::decode::{Consts, MINI, lookup8};
+use super::encode::{K, bytes_of, bytes16, mini_codes};
+use crate::simd::{Codec, Decoder};
+use core::arch::x86_64::*;
+
+/// See [`Kernels::scaled_row`](crate::simd::Kernels::scaled_row).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)] // the table's `ScaledRow`
+pub(super) unsafe fn scaled_row(
+    elem: &Codec,
+    scale: &Codec,
+    dec: &Decoder,
+    amaxes: &[f32],
+    (k, s_dec): (f32, f32),
+    src: &[f32],
+    scales: &mut [u8],
+    dst: &mut [u8],
+    ahead: &[f32],
+) -> bool {
+    let nb = amaxes.len();
+    // 4-bit elements; scales of a minifloat whose values the decode
+    // kernel computes from their fields.
+    let minis = matches!(elem, Codec::Mini { bits: 4, .. })
+        && matches!(scale, Codec::Mini { .. })
+        && matches!(dec.mini, Some(Codec::Mini { bits, .. }) if bits == dec.bits);
+    if !minis || src.len() != 16 * nb || scales.len() != nb || dst.len() != 8 * nb {
+        return false;
+    }
+    let (ke, ks, kd) = (K::new(elem), K::new(scale), Consts::new(dec));
+    // Blocks a chunk at a time: first the chunk's scales and maps, eight
+    // blocks a vector, then its elements. Each step is a function of its
+    // own: inlined into one loop, the element encoder's constants spilled
+    // to the stack and the row ran slower than the two steps it replaces.
+    const CHUNK: usize = 64;
+    let mut maps = [0f32; CHUNK];
+    for c0 in (0..nb).step_by(CHUNK) {
+        let c1 = (c0 + CHUNK).min(nb);
+        let maps = &mut maps[..c1 - c0];
+        let ks = (&ks, &kd, dec.table);
+        block_maps(ks, &amaxes[c0..c1], (k, s_dec), &mut scales[c0..c1], maps);
+        let ahead = ahead.get(16 * c0..).unwrap_or(&[]);
+        elements(
+            &ke,
+            maps,
+            &src[16 * c0..16 * c1],
+            &mut dst[8 * c0..8 * c1],
+            ahead,
+        );
+    }
+    true
+}
+
+/// The scale codes of blocks with these amaxes, and their maps
+/// ([`scaled_row`]), eight blocks a vector.
+#[inline(never)]
+#[target_feature(enable = "avx2,fma")]
+fn block_maps(
+    (ks, kd, table): (&K, &Consts, &[f32; 256]),
+    amaxes: &[f32],
+    (k, s_dec): (f32, f32),
+    scales: &mut [u8],
+    maps: &mut [f32],
+) {
+    let (k, s_dec) = (_mm256_set1_ps(k), _mm256_set1_ps(s_dec));
+    let (one, max) = (_mm256_set1_ps(1.0), _mm256_set1_ps(f32::MAX));
+    // Lane j: block j's map, from its amax; the scale codes in bytes.
+    let group = |a: __m256| {
+        let codes = bytes_of(mini_codes(ks, _mm256_mul_ps(a, k), None));
+        // SAFETY: the CPU supports AVX2 (this function's contract).
+        let d = unsafe { lookup8::<MINI>(table, kd, _mm_cvtsi64_si128(codes as i64)) };
+        // `_mm256_min_ps` gives its second operand for a NaN first one,
+        // as `f32::min` gives the number.
+        let e = _mm256_min_ps(_mm256_div_ps(one, _mm256_mul_ps(d, s_dec)), max);
+        (codes.to_le_bytes(), e)
+    };
+    let mut whole = amaxes.chunks_exact(8);
+    let mut done = 0;
+    for ((a, s), m) in (&mut whole)
+        .zip(scales.chunks_exact_mut(8))
+        .zip(maps.chunks_exact_mut(8))
+    {
+        // SAFETY: a holds 8 f32.
+        let (codes, e) = group(unsafe { _mm256_loadu_ps(a.as_ptr()) });
+        s.copy_from_slice(&codes);
+        // SAFETY: m holds 8 f32.
+        unsafe { _mm256_storeu_ps(m.as_mut_ptr(), e) };
+        done += 8;
+    }
+    // The last few blocks, through arrays padded with zeros.
+    let rest = whole.remainder();
+    if !rest.is_empty() {
+        let (mut a, mut e8) = ([0f32; 8], [0f32; 8]);
+        a[..rest.len()].copy_from_slice(rest);
+        // SAFETY: a holds 8 f32.
+        let (codes, e) = group(unsafe { _mm256_loadu_ps(a.as_ptr()) });
+        // SAFETY: e8 holds 8 f32.
+        unsafe { _mm256_storeu_ps(e8.as_mut_ptr(), e) };
+        scales[done..].copy_from_slice(&codes[..rest.len()]);
+        maps[done..].copy_from_slice(&e8[..rest.len()]);
+    }
+}
+
+/// The elements of blocks of 16 under their maps, to nearest, packed as
+/// nibbles (the element encoder's hot case).
+#[inline(never)]
+#[target_feature(enable = "avx2,fma")]
+fn elements(ke: &K, maps: &[f32], src: &[f32], dst: &mut [u8], ahead: &[f32]) {
+    for (j, &mul) in maps.iter().enumerate() {
+        let i = 16 * j;
+        if i < ahead.len() {
+            // SAFETY: a prefetch does not access memory; i < ahead.len().
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
+        }
+        let xs: &[f32; 16] = src[i..i + 16].try_into().unwrap();
+        let mul = _mm256_set1_ps(mul);
+        // SAFETY: xs holds 16 f32.
+        let (x0, x1) = unsafe {
+            (
+                _mm256_mul_ps(_mm256_loadu_ps(xs.as_ptr()), mul),
+                _mm256_mul_ps(_mm256_loadu_ps(xs.as_ptr().add(8)), mul),
+            )
+        };
+        let b = bytes16(mini_codes(ke, x0, None), mini_codes(ke, x1, None));
+        let pairs = _mm_maddubs_epi16(b, _mm_set1_epi16(0x1001));
+        let o: &mut [u8; 8] = (&mut dst[i / 2..i / 2 + 8]).try_into().unwrap();
+        // SAFETY: o holds 8 bytes.
+        unsafe { _mm_storel_epi64(o.as_mut_ptr().cast(), _mm_packus_epi16(pairs, pairs)) };
+    }
+}
