@@ -457,7 +457,8 @@ fn encode_counter<const INT8: bool, const NIB: bool>(
         let e = (j + 16).min(n);
         match maps[b] {
             ElementMap::Mul(mul) if e - j == 16 => {
-                vector16::<INT8, NIB>(k, src, ahead, dst, j, _mm256_set1_ps(mul), [r0, r1]);
+                let mul = _mm256_set1_ps(mul);
+                vector16::<INT8, NIB, true>(k, src, ahead, dst, j, mul, [r0, r1]);
             }
             ElementMap::Zero(code) => fill_code::<NIB>(dst, j, e, code),
             map => {
@@ -478,12 +479,13 @@ fn encode_counter<const INT8: bool, const NIB: bool>(
 }
 
 /// The 16 elements at `i` under the multiplier `mul`, as two vectors whose
-/// codes are stored together, rounded with the bits `r`: the hot case,
-/// as in the AVX-512 kernel, with no staging.
+/// codes are stored together, rounded with the bits `r` if `SR` (else to
+/// nearest, and `r` is not read): the hot case, as in the AVX-512
+/// kernel, with no staging.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-fn vector16<const INT8: bool, const NIB: bool>(
+pub(super) fn vector16<const INT8: bool, const NIB: bool, const SR: bool>(
     k: &K,
     src: &[f32],
     ahead: &[f32],
@@ -492,7 +494,7 @@ fn vector16<const INT8: bool, const NIB: bool>(
     mul: __m256,
     [r0, r1]: [__m256i; 2],
 ) {
-    let (r0, r1) = (Some(r0), Some(r1));
+    let (r0, r1) = (SR.then_some(r0), SR.then_some(r1));
     let xs: &[f32; 16] = src[i..i + 16].try_into().unwrap();
     if i < ahead.len() {
         // SAFETY: a prefetch does not access memory; i < ahead.len().

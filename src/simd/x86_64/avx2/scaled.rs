@@ -3,7 +3,7 @@
 //! element encoder's own code (`encode.rs`), so the bytes are its.
 
 use super::decode::{Consts, MINI, lookup8};
-use super::encode::{K, bytes_of, bytes16, mini_codes};
+use super::encode::{K, bytes_of, mini_codes, vector16};
 use crate::simd::{Codec, Decoder};
 use core::arch::x86_64::*;
 
@@ -112,25 +112,9 @@ fn block_maps(
 #[inline(never)]
 #[target_feature(enable = "avx2,fma")]
 fn elements(ke: &K, maps: &[f32], src: &[f32], dst: &mut [u8], ahead: &[f32]) {
+    let unused = [_mm256_setzero_si256(); 2];
     for (j, &mul) in maps.iter().enumerate() {
-        let i = 16 * j;
-        if i < ahead.len() {
-            // SAFETY: a prefetch does not access memory; i < ahead.len().
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
-        }
-        let xs: &[f32; 16] = src[i..i + 16].try_into().unwrap();
         let mul = _mm256_set1_ps(mul);
-        // SAFETY: xs holds 16 f32.
-        let (x0, x1) = unsafe {
-            (
-                _mm256_mul_ps(_mm256_loadu_ps(xs.as_ptr()), mul),
-                _mm256_mul_ps(_mm256_loadu_ps(xs.as_ptr().add(8)), mul),
-            )
-        };
-        let b = bytes16(mini_codes(ke, x0, None), mini_codes(ke, x1, None));
-        let pairs = _mm_maddubs_epi16(b, _mm_set1_epi16(0x1001));
-        let o: &mut [u8; 8] = (&mut dst[i / 2..i / 2 + 8]).try_into().unwrap();
-        // SAFETY: o holds 8 bytes.
-        unsafe { _mm_storel_epi64(o.as_mut_ptr().cast(), _mm_packus_epi16(pairs, pairs)) };
+        vector16::<false, true, false>(ke, src, ahead, dst, 16 * j, mul, unused);
     }
 }
