@@ -7,6 +7,7 @@
 
 mod amax;
 mod any;
+mod bands;
 mod dequantize;
 mod fnuz;
 mod quantize;
