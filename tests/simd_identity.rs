@@ -536,6 +536,15 @@ fn nvfp4_fused_rows() {
         for (j, v) in row[b(4)..b(4) + 16].iter_mut().enumerate() {
             *v = 0.25 * j as f32 + 0.125;
         }
+        // Adjacent NaN blocks, and in row 0 the last block of the kernel's
+        // first chunk of 64 and the first of the next: the one-pass
+        // kernel tests for NaNs only in the blocks whose amax says so.
+        row[b(5) + 15] = f32::NAN;
+        row[b(6)] = -f32::NAN;
+        if r == 0 {
+            row[16 * 63 + 3] = f32::NAN;
+            row[16 * 64] = f32::NAN;
+        }
     }
     each_level(|| {
         for global_amax in [None, Some(3.0e4), Some(1.0e-3)] {

@@ -143,6 +143,22 @@ fn fixed_sr(k: &K, a: __m256i, rnd: __m256i) -> __m256i {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn mini_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
+    let code = number_codes(k, x, rand);
+    let b = _mm256_castps_si256(x);
+    let nan = _mm256_cmpgt_epi32(_mm256_and_si256(b, k.abs), k.inf_bits);
+    // NaNs are rare: a predictable branch instead of two blends per vector.
+    if _mm256_testz_si256(nan, nan) != 0 {
+        return code;
+    }
+    let neg = _mm256_srai_epi32::<31>(b);
+    sel(nan, code, sel(neg, k.nan_pos, k.nan_neg))
+}
+
+/// [`mini_codes`] of lanes that are not NaN (a NaN lane's code is
+/// unspecified): for callers that know their lanes' amax.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn number_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
     let b = _mm256_castps_si256(x);
     let a = _mm256_and_si256(b, k.abs);
     let neg = _mm256_srai_epi32::<31>(b);
@@ -164,13 +180,7 @@ pub(super) fn mini_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
     // `mag > max_code ? over_code : mag` in one instruction: over_code is
     // max_code or the code after it (`Codec::Mini`).
     let code = _mm256_min_epu32(mag, k.over_code);
-    let code = _mm256_or_si256(code, _mm256_and_si256(neg, k.sign_bit));
-    let nan = _mm256_cmpgt_epi32(a, k.inf_bits);
-    // NaNs are rare: a predictable branch instead of two blends per vector.
-    if _mm256_testz_si256(nan, nan) != 0 {
-        return code;
-    }
-    sel(nan, code, sel(neg, k.nan_pos, k.nan_neg))
+    _mm256_or_si256(code, _mm256_and_si256(neg, k.sign_bit))
 }
 
 #[inline]
@@ -256,6 +266,25 @@ pub(super) fn bytes16(c0: __m256i, c1: __m256i) -> __m128i {
     let w = _mm256_packus_epi32(c0, c1);
     let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(w);
     _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w))
+}
+
+/// The codes of `c0` then `c1` (each below 16) as 8 bytes of nibbles,
+/// element 2j in the low nibble of byte j. Three shuffles and a
+/// multiply-add, where narrowing to bytes first took five shuffles and
+/// two extracts.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(super) fn nibbles16(c0: __m256i, c1: __m256i) -> __m128i {
+    // Per 128-bit lane: c0's four words, then c1's.
+    let w = _mm256_packus_epi32(c0, c1);
+    // Each pair of words as one byte value, the first in the low nibble.
+    let p = _mm256_madd_epi16(w, _mm256_set1_epi32(0x0010_0001));
+    // Per lane, the low bytes of its four pairs: word 0 holds c0's two,
+    // word 1 c1's.
+    let low = _mm_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    let b = _mm256_shuffle_epi8(p, _mm256_broadcastsi128_si256(low));
+    // Lane 0's word, lane 1's, lane 0's, lane 1's: elements 0..16 in order.
+    _mm_unpacklo_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b))
 }
 
 /// The checks every row entry makes, and what it needs from them: the
@@ -458,7 +487,7 @@ fn encode_counter<const INT8: bool, const NIB: bool>(
         match maps[b] {
             ElementMap::Mul(mul) if e - j == 16 => {
                 let mul = _mm256_set1_ps(mul);
-                vector16::<INT8, NIB, true>(k, src, ahead, dst, j, mul, [r0, r1]);
+                vector16::<INT8, NIB, true, false>(k, src, ahead, dst, j, mul, [r0, r1]);
             }
             ElementMap::Zero(code) => fill_code::<NIB>(dst, j, e, code),
             map => {
@@ -481,11 +510,12 @@ fn encode_counter<const INT8: bool, const NIB: bool>(
 /// The 16 elements at `i` under the multiplier `mul`, as two vectors whose
 /// codes are stored together, rounded with the bits `r` if `SR` (else to
 /// nearest, and `r` is not read): the hot case, as in the AVX-512
-/// kernel, with no staging.
+/// kernel, with no staging. `NUM`: the caller knows that no product is
+/// NaN (minifloats; MXINT8 always tests), and the NaN test is left out.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-pub(super) fn vector16<const INT8: bool, const NIB: bool, const SR: bool>(
+pub(super) fn vector16<const INT8: bool, const NIB: bool, const SR: bool, const NUM: bool>(
     k: &K,
     src: &[f32],
     ahead: &[f32],
@@ -510,15 +540,15 @@ pub(super) fn vector16<const INT8: bool, const NIB: bool, const SR: bool>(
     let (x0, x1) = (_mm256_mul_ps(x0, mul), _mm256_mul_ps(x1, mul));
     let (c0, c1) = if INT8 {
         (int8_codes(k, x0, r0), int8_codes(k, x1, r1))
+    } else if NUM {
+        (number_codes(k, x0, r0), number_codes(k, x1, r1))
     } else {
         (mini_codes(k, x0, r0), mini_codes(k, x1, r1))
     };
     if NIB {
-        let pairs = _mm_maddubs_epi16(bytes16(c0, c1), _mm_set1_epi16(0x1001));
-        let b8 = _mm_packus_epi16(pairs, pairs);
         let o: &mut [u8; 8] = (&mut dst[i / 2..i / 2 + 8]).try_into().unwrap();
         // SAFETY: o holds 8 bytes.
-        unsafe { _mm_storel_epi64(o.as_mut_ptr().cast(), b8) };
+        unsafe { _mm_storel_epi64(o.as_mut_ptr().cast(), nibbles16(c0, c1)) };
     } else {
         let o: &mut [u8; 16] = (&mut dst[i..i + 16]).try_into().unwrap();
         // SAFETY: o holds 16 bytes.
@@ -676,11 +706,9 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             (mini_codes(k, x0, r0), mini_codes(k, x1, r1))
         };
         if NIB {
-            let pairs = _mm_maddubs_epi16(bytes16(c0, c1), _mm_set1_epi16(0x1001));
-            let b8 = _mm_packus_epi16(pairs, pairs);
             let o: &mut [u8; 8] = (&mut dst[i / 2..i / 2 + 8]).try_into().unwrap();
             // SAFETY: o holds 8 bytes.
-            unsafe { _mm_storel_epi64(o.as_mut_ptr().cast(), b8) };
+            unsafe { _mm_storel_epi64(o.as_mut_ptr().cast(), nibbles16(c0, c1)) };
         } else {
             let o: &mut [u8; 16] = (&mut dst[i..i + 16]).try_into().unwrap();
             // SAFETY: o holds 16 bytes.

@@ -44,11 +44,11 @@ pub(super) unsafe fn scaled_row(
         let c1 = (c0 + CHUNK).min(nb);
         let maps = &mut maps[..c1 - c0];
         let ks = (&ks, &kd, dec.table);
-        block_maps(ks, &amaxes[c0..c1], (k, s_dec), &mut scales[c0..c1], maps);
+        let nans = block_maps(ks, &amaxes[c0..c1], (k, s_dec), &mut scales[c0..c1], maps);
         let ahead = ahead.get(16 * c0..).unwrap_or(&[]);
         elements(
             &ke,
-            maps,
+            (maps, nans),
             &src[16 * c0..16 * c1],
             &mut dst[8 * c0..8 * c1],
             ahead,
@@ -58,7 +58,8 @@ pub(super) unsafe fn scaled_row(
 }
 
 /// The scale codes of blocks with these amaxes, and their maps
-/// ([`scaled_row`]), eight blocks a vector.
+/// ([`scaled_row`]), eight blocks a vector; and the blocks (bit j for
+/// block j, at most 64) where an element times the map may be NaN.
 #[inline(never)]
 #[target_feature(enable = "avx2,fma")]
 fn block_maps(
@@ -67,7 +68,7 @@ fn block_maps(
     (k, s_dec): (f32, f32),
     scales: &mut [u8],
     maps: &mut [f32],
-) {
+) -> u64 {
     let (k, s_dec) = (_mm256_set1_ps(k), _mm256_set1_ps(s_dec));
     let (one, max) = (_mm256_set1_ps(1.0), _mm256_set1_ps(f32::MAX));
     // Lane j: block j's map, from its amax; the scale codes in bytes.
@@ -78,16 +79,23 @@ fn block_maps(
         // `_mm256_min_ps` gives its second operand for a NaN first one,
         // as `f32::min` gives the number.
         let e = _mm256_min_ps(_mm256_div_ps(one, _mm256_mul_ps(d, s_dec)), max);
-        (codes.to_le_bytes(), e)
+        // An element x of the block has |x| ≤ a, and x·e is NaN only for
+        // a NaN x (then a is NaN) or ±Inf times a map of 0 (then a·e is
+        // Inf·0): so where a·e is a number, so is every x·e, e being
+        // finite.
+        let p = _mm256_mul_ps(a, e);
+        let nans = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(p, p)) as u64;
+        (codes.to_le_bytes(), e, nans)
     };
     let mut whole = amaxes.chunks_exact(8);
-    let mut done = 0;
+    let (mut done, mut nans) = (0, 0);
     for ((a, s), m) in (&mut whole)
         .zip(scales.chunks_exact_mut(8))
         .zip(maps.chunks_exact_mut(8))
     {
         // SAFETY: a holds 8 f32.
-        let (codes, e) = group(unsafe { _mm256_loadu_ps(a.as_ptr()) });
+        let (codes, e, n) = group(unsafe { _mm256_loadu_ps(a.as_ptr()) });
+        nans |= n << done;
         s.copy_from_slice(&codes);
         // SAFETY: m holds 8 f32.
         unsafe { _mm256_storeu_ps(m.as_mut_ptr(), e) };
@@ -99,22 +107,41 @@ fn block_maps(
         let (mut a, mut e8) = ([0f32; 8], [0f32; 8]);
         a[..rest.len()].copy_from_slice(rest);
         // SAFETY: a holds 8 f32.
-        let (codes, e) = group(unsafe { _mm256_loadu_ps(a.as_ptr()) });
+        let (codes, e, n) = group(unsafe { _mm256_loadu_ps(a.as_ptr()) });
+        nans |= n << done;
         // SAFETY: e8 holds 8 f32.
         unsafe { _mm256_storeu_ps(e8.as_mut_ptr(), e) };
         scales[done..].copy_from_slice(&codes[..rest.len()]);
         maps[done..].copy_from_slice(&e8[..rest.len()]);
     }
+    nans
 }
 
 /// The elements of blocks of 16 under their maps, to nearest, packed as
-/// nibbles (the element encoder's hot case).
+/// nibbles (the element encoder's hot case); the NaN test only in the
+/// blocks `nans` names (bit j for block j).
 #[inline(never)]
 #[target_feature(enable = "avx2,fma")]
-fn elements(ke: &K, maps: &[f32], src: &[f32], dst: &mut [u8], ahead: &[f32]) {
+fn elements(ke: &K, (maps, nans): (&[f32], u64), src: &[f32], dst: &mut [u8], ahead: &[f32]) {
     let unused = [_mm256_setzero_si256(); 2];
-    for (j, &mul) in maps.iter().enumerate() {
-        let mul = _mm256_set1_ps(mul);
-        vector16::<false, true, false>(ke, src, ahead, dst, 16 * j, mul, unused);
+    let n = maps.len();
+    let mut j = 0;
+    while j < n {
+        // The run of blocks up to the next one that `nans` names, in a
+        // loop of their own; then that block.
+        let run = match nans >> j {
+            0 => n - j,
+            rest => rest.trailing_zeros() as usize,
+        };
+        for (b, &mul) in maps.iter().enumerate().skip(j).take(run) {
+            let mul = _mm256_set1_ps(mul);
+            vector16::<false, true, false, true>(ke, src, ahead, dst, 16 * b, mul, unused);
+        }
+        j += run;
+        if let Some(&mul) = maps.get(j) {
+            let mul = _mm256_set1_ps(mul);
+            vector16::<false, true, false, false>(ke, src, ahead, dst, 16 * j, mul, unused);
+            j += 1;
+        }
     }
 }
