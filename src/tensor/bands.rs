@@ -36,7 +36,7 @@ pub(super) struct Job<'a, F: BlockFormat, S: Real> {
     /// The amax of the one tile that covers the matrix, when known.
     pub(super) whole_amax: Option<f32>,
     /// Every tile's amax in tile order, when the tensor amax pass kept
-    /// them ([`tile_amaxes_par`]).
+    /// them ([`super::amax::tile_amaxes_par`]).
     pub(super) tile_amaxes: Option<&'a [f32]>,
 }
 
@@ -518,9 +518,9 @@ mod tests {
     /// `Kernels::encode_row_counter` against the definition it fuses: each
     /// element mapped by its block's map and encoded with `from_f32_with`,
     /// stochastically with `rng::counter_row`'s bits (a `Zero` block's code
-    /// as it is), over every kind of map, short rows and tails, odd block
-    /// counts, specials, and each kernel codec; geometries it declines
-    /// leave `dst` untouched.
+    /// as it is), over every kind of map (multipliers of 0 and Inf among
+    /// them), short rows and tails, odd block counts, specials, and each
+    /// kernel codec; geometries it declines leave `dst` untouched.
     #[test]
     fn encode_row_counter_matches_definition() {
         use crate::element::{
@@ -545,10 +545,11 @@ mod tests {
                 let maps: Vec<ElementMap> = (0..nblocks)
                     .map(|_| {
                         let v = f32::from_bits(0x3C00_0000 + (g.next_u32() >> 6));
-                        match g.next_u32() % 6 {
+                        match g.next_u32() % 8 {
                             0 => ElementMap::Zero(g.next_u32() as u8 & ((1 << T::BITS) - 1) as u8),
                             1 => ElementMap::Div(v),
                             2 => ElementMap::DivDiv(v, 1.5),
+                            3 => ElementMap::Mul([0.0, f32::INFINITY][round % 2]),
                             _ => ElementMap::Mul(v),
                         }
                     })
