@@ -79,15 +79,20 @@ KERNELS = [
      [has(r"vpmaddwd\t.*zmm")], ("vpmaddwd", 32)),
     # The AVX2 encoders' nearest loops (16 elements an iteration): NVFP4's
     # 16-element blocks take their own loop, one map broadcast a block;
-    # MX's 32-element blocks the general one, their map hoisted.
+    # MX's 32-element blocks the general one, their map hoisted. Nibbles
+    # pack by a `vpmaddwd`, bytes without one.
     ("AVX2 encode E2M1 nibbles, nearest, 16-element blocks (NVFP4)", r"avx26encode10encode_row",
-     [has(r"vpmaddubsw"), has(r"vbroadcastss")] + AVX2_NEAREST, 16),
+     [has(r"vpmaddwd"), has(r"vbroadcastss")] + AVX2_NEAREST, 16),
     ("AVX2 encode E2M1 nibbles, nearest (MXFP4)", r"avx26encode10encode_row",
-     [has(r"vpmaddubsw"), lacks(r"vbroadcastss")] + AVX2_NEAREST, 16),
+     [has(r"vpmaddwd"), lacks(r"vbroadcastss")] + AVX2_NEAREST, 16),
     ("AVX2 encode E4M3 bytes, nearest (MXFP8, FP8)", r"avx26encode10encode_row",
-     [lacks(r"vpmaddubsw"), lacks(r"vbroadcastss")] + AVX2_NEAREST, 16),
+     [lacks(r"vpmaddwd"), lacks(r"vbroadcastss")] + AVX2_NEAREST, 16),
     ("AVX2 encode E2M1 nibbles, stochastic (MXFP4)", r"avx26encode10encode_row",
-     [has(r"vpmaddubsw"), lacks(r"vbroadcastss")] + AVX2_STOCHASTIC, 16),
+     [has(r"vpmaddwd"), lacks(r"vbroadcastss")] + AVX2_STOCHASTIC, 16),
+    # The one-pass NVFP4 kernel's element loop over blocks whose amax rules
+    # out NaN products: no NaN test (`vtestps`/`vptest`).
+    ("AVX2 one-pass NVFP4 elements, blocks without NaNs", r"avx26scaled8elements",
+     [has(r"vpmaddwd"), has(r"vbroadcastss"), lacks(r"vtestps|vptest")] + AVX2_NEAREST, 16),
     # One Xoshiro256++ step of two groups of 4 tiles' streams and the high
     # halves of its 8 outputs (the streams' path; the transpose comes after).
     ("AVX2 Xoshiro256++ draws, 8 streams (stochastic rounding)", r"avx23rng8sr_draws",
