@@ -133,16 +133,16 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         data: &mut [u8],
         scales: &mut [F::Scale],
     ) {
-        let (job, grid) = (self, self.grid);
+        let grid = self.grid;
         let fp4 = F::Elem::PACKED;
         let band = grid.tr * grid.scols;
         if !parallel || band == 0 {
-            job.bands(0, grid.tiles_r, data, scales);
+            self.bands(0, grid.tiles_r, data, scales);
         } else if grid.tiles_r == 1 {
             // One band (a whole-tensor scale): its maps first, then its rows in parallel.
-            let mut st = job.state();
+            let mut st = self.state();
             // A format that scales and encodes the row itself has done so.
-            if !job.band_maps(0, &mut st, scales, 0, data) {
+            if !self.band_maps(0, &mut st, scales, 0, data) {
                 let rows_per = (CHUNK_ELEMENTS / grid.scols.max(1)).max(1);
                 let rows_per = if fp4 && !grid.scols.is_multiple_of(2) {
                     rows_per.next_multiple_of(2)
@@ -152,7 +152,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                 let bytes_per = packed_len::<F::Elem>(rows_per * grid.scols);
                 if let TensorRounding::Stochastic { .. } = self.rounding {
                     // One random stream per tile, drawn in row-major order.
-                    job.rows(0, grid.srows, 0, &mut st, data);
+                    self.rows(0, grid.srows, 0, &mut st, data);
                 } else {
                     let st = &st;
                     data.par_chunks_mut(bytes_per)
@@ -160,9 +160,9 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                         .for_each(|(k, chunk)| {
                             let r0 = k * rows_per;
                             let r1 = (r0 + rows_per).min(grid.srows);
-                            let mut own = job.state();
+                            let mut own = self.state();
                             own.maps.clone_from(&st.maps);
-                            job.rows(r0, r1, r0 * grid.scols, &mut own, chunk);
+                            self.rows(r0, r1, r0 * grid.scols, &mut own, chunk);
                         });
                 }
             }
@@ -180,7 +180,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                 .for_each(|(k, (d, s))| {
                     let t0 = k * per;
                     crate::simd::in_level(level, || {
-                        job.bands(t0, (t0 + per).min(grid.tiles_r), d, s)
+                        self.bands(t0, (t0 + per).min(grid.tiles_r), d, s)
                     });
                 });
         }

@@ -269,12 +269,12 @@ pub(super) fn bytes16(c0: __m256i, c1: __m256i) -> __m128i {
 }
 
 /// The codes of `c0` then `c1` (each below 16) as 8 bytes of nibbles,
-/// element 2j in the low nibble of byte j. Three shuffles and a
-/// multiply-add, where narrowing to bytes first took five shuffles and
-/// two extracts.
+/// element 2j in the low nibble of byte j: three shuffles, an extract and
+/// a multiply-add, where narrowing to bytes first compiled to four packs,
+/// two extracts and a multiply-add.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn nibbles16(c0: __m256i, c1: __m256i) -> __m128i {
+fn nibbles16(c0: __m256i, c1: __m256i) -> __m128i {
     // Per 128-bit lane: c0's four words, then c1's.
     let w = _mm256_packus_epi32(c0, c1);
     // Each pair of words as one byte value, the first in the low nibble.
