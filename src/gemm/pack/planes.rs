@@ -594,10 +594,10 @@ mod tests {
     }
 
     /// Each table's `split_whole` on this CPU equals the portable one:
-    /// chunk lengths 2 to 32, E4M3- and E5M2-sized integers of both signs
-    /// with zeros, chunks plane 0 takes whole and ones it does not, zero
-    /// chunks; the words start as a pattern, so what each leaves untouched
-    /// is checked too.
+    /// chunk lengths 2 to 32, E4M3- and E5M2-sized integers (and wider)
+    /// of both signs with zeros, chunks plane 0 takes whole and ones it
+    /// does not, zero chunks; the words start as a pattern, so what each
+    /// leaves untouched is checked too.
     #[test]
     fn split_whole_kernels_agree() {
         use crate::simd::Level;
@@ -617,7 +617,16 @@ mod tests {
                 // or 29 (E5M2); a narrow spread keeps most chunks whole.
                 // A spread of 1 keeps most values near the largest, where
                 // the sum of squares rather than the window sets the shift.
-                let (top, spread) = [(15, 3), (15, 12), (29, 4), (29, 30), (15, 1)][round / 5 % 5];
+                // Exponents up to 58 reach the kernels' widest shifts.
+                let (top, spread) = [
+                    (15, 3),
+                    (15, 12),
+                    (29, 4),
+                    (29, 30),
+                    (15, 1),
+                    (58, 8),
+                    (58, 20),
+                ][round / 5 % 7];
                 let e_max = next() % (top + 1);
                 let blk: Vec<i64> = (0..n)
                     .map(|_| {

@@ -1,7 +1,7 @@
 //! AVX2 (with FMA) kernels, one file per job, and their table
 //! [`KERNELS`]: element encode and decode, the amaxes, the random
-//! streams and the GEMM tiles (the i64 tile is the portable loop around
-//! this table's i64 block sums).
+//! streams, the GEMM tiles (the i64 tile is the portable loop around
+//! this table's i64 block sums) and two of the GEMM's packers.
 //!
 //! Each entry below is a safe function around a `#[target_feature]` one.
 //! Its safety argument is the table's: `simd::kernels` hands it out only
@@ -15,6 +15,7 @@ mod i16;
 mod quads;
 mod rng;
 mod scaled;
+mod split;
 
 use crate::simd::table::ElementMap;
 use crate::simd::table::{PORTABLE, amax_of_bits};
@@ -38,6 +39,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     i16_tile: Some(i16::i16_tile),
     i64_block: Some(gemm::i64_block),
     nibble_quads: Some(quads::nibble_quads),
+    split_whole: Some(split::split_whole),
     ..PORTABLE
 };
 
