@@ -1,6 +1,7 @@
 //! What the x86 i16 GEMM tiles (`avx2::i16_tile` and `avx512`'s two)
 //! share: the checks their raw reads rely on, the walk over a chunk's
-//! pairs of planes, and the walk over a pass's pairs of K.
+//! pairs of planes, and the walk over a pass's pairs of K; and the shift
+//! that their packers' `split_whole` kernels choose.
 
 use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, PlaneTile};
 
@@ -95,4 +96,49 @@ pub(super) fn each_pair(mut pairs: u64, mut step: impl FnMut(usize)) {
             pairs &= pairs - 1;
         }
     }
+}
+
+/// The shift `s` at which plane 0 takes a chunk whole, or `None` if some
+/// element is not a multiple of `2^s`
+/// (`gemm::pack::planes::split_whole_portable`), from the OR of the
+/// chunk's magnitudes (`most`), the OR of its integers (`ors`), the
+/// window's bits `w` and `sum(p)`, the chunk's `Σ (v >> p)²`. `sum` is
+/// asked at one `p` at most, and must be exact when every element is a
+/// multiple of `2^p`.
+///
+/// The shift comes from the bit length of that one sum. When the chunk is
+/// all multiples of `2^s`, `plane_shift`'s bound `Σ (v >> s)² ≤ 2^31 − 1`
+/// reads `q >> 2s < 2^31` exactly, q = `Σ v²`: a test of q's bit length.
+/// When some element is not a multiple of the shift found here, neither
+/// this nor `plane_shift` takes the chunk whole (every smaller shift
+/// failed on the same sums).
+#[inline]
+pub(super) fn whole_shift(
+    most: u64,
+    ors: i64,
+    w: u32,
+    sum: impl FnOnce(u32) -> u64,
+) -> Option<u32> {
+    let top = 64 - most.leading_zeros();
+    let (lo, hi) = (top.saturating_sub(15), top.saturating_sub(w));
+    // A shift p of 0 below 2^29 (E4M3's 7·2^15), 3 below 2^32 (E5M2's
+    // 7·2^29), where 32 squares stay below 2^63 and p ≤ lo (so the
+    // branch is the same for every chunk of a format's usual data); past
+    // any element integer, lo (v >> lo < 2^15: exact for any i64). With
+    // no shift below the window's to try (every value within `w` bits, as
+    // E3M2's always are), no sum.
+    let p = match top {
+        _ if hi == lo => None,
+        ..=29 => Some(0),
+        30..=32 => Some(3),
+        _ => Some(lo),
+    };
+    let bits = p.map_or(0, |p| match sum(p) {
+        0 => 0,
+        q => 64 - q.leading_zeros() + 2 * p,
+    });
+    // The smallest s with q >> 2s < 2^31, from q's bit length:
+    // ⌈(bits − 31)/2⌉, within [lo, hi]. No branch per shift.
+    let s = (bits.saturating_sub(30) / 2).max(lo).min(hi);
+    (ors & ((1i64 << s) - 1) == 0).then_some(s)
 }

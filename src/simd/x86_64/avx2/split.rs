@@ -1,10 +1,10 @@
 //! The i16 GEMM's packing of a chunk that plane 0 takes whole, on AVX2
 //! (`gemm::pack::planes::split_whole_portable` is the specification; the
-//! AVX-512 kernel, `avx512/split.rs`, says why one sum of squares gives
-//! the shift). The 32 integers in eight ymm; AVX2 has no 64-bit `abs`,
-//! arithmetic shift or narrowing, so each is built from 32-bit-lane
-//! instructions below.
+//! shift is `planes::whole_shift`'s, from one sum of squares). The 32
+//! integers in eight ymm; AVX2 has no 64-bit `abs`, arithmetic shift or
+//! narrowing, so each is built from other instructions below.
 
+use crate::simd::x86_64::planes::whole_shift;
 use core::arch::x86_64::*;
 
 /// Panics if `blk` is longer than 32 or of odd length.
@@ -67,11 +67,10 @@ unsafe fn split_whole_impl(blk: &[i64], w: u32, words: &mut [u32; 16]) -> Option
         or4(_mm256_or_si256(a, b))
     };
     let (most, ors) = (fold(abs), fold(v) as i64);
-    // Σ (|v| >> p)², each |v| >> p below 2^29 (the shifts chosen below), so
-    // that `vpmuldq` squares it exactly; the same sum as the AVX-512
-    // kernel's Σ (v >> p)² whenever every v is a multiple of 2^p, the case
-    // that decides (its module's comment).
-    let bits = |p: u32| {
+    // Σ (|v| >> p)², each |v| >> p below 2^29 (the shifts `whole_shift`
+    // asks at), so that `vpmuldq` squares it exactly; Σ (v >> p)² whenever
+    // every v is a multiple of 2^p, the case that decides.
+    let sum = |p: u32| {
         let count = _mm_cvtsi32_si128(p as i32);
         let sq = abs.map(|x| {
             let y = _mm256_srl_epi64(x, count);
@@ -85,30 +84,14 @@ unsafe fn split_whole_impl(blk: &[i64], w: u32, words: &mut [u32; 16]) -> Option
             _mm256_add_epi64(sq[4], sq[5]),
             _mm256_add_epi64(sq[6], sq[7]),
         );
-        let q = sum4(_mm256_add_epi64(a, b));
-        if q == 0 {
-            0
-        } else {
-            64 - q.leading_zeros() + 2 * p
-        }
+        sum4(_mm256_add_epi64(a, b))
     };
-    let top = 64 - most.leading_zeros();
-    let (lo, hi) = (top.saturating_sub(15), top.saturating_sub(w));
-    // The AVX-512 kernel's choice of p: 32 squares below 2^63 in each case.
-    let bits = match top {
-        _ if hi == lo => 0,
-        ..=29 => bits(0),
-        30..=32 => bits(3),
-        _ => bits(lo),
-    };
-    let s = (bits.saturating_sub(30) / 2).max(lo).min(hi);
-    if ors & ((1i64 << s) - 1) != 0 {
-        return None;
-    }
+    let s = whole_shift(most, ors, w, sum)?;
     let count = _mm_cvtsi32_si128(s as i32);
     let m = _mm256_set1_epi64x(((1u64 << 63) >> s) as i64);
     let y = v.map(|x| sra64(x, count, m));
-    // A whole chunk's v >> s lie within i16 (s ≥ top − 15), so the
+    // A whole chunk's v >> s lie within i16 (s is at least the largest
+    // magnitude's bit length less 15), so the
     // saturating pack keeps them as the truncation does. Per 16 values:
     // the low dwords of 4 qwords a lane (`vshufps`), two vectors packed to
     // words (`vpackssdw`), and the pairs put in order (`vpermd`).

@@ -5,13 +5,9 @@
 //! narrow (`vpmovqw`) give the pairs' i16 halves in order, which are the
 //! pair words.
 //!
-//! The shift (`plane_shift`'s) comes from the bit length of one sum of
-//! squares, `q = Σ v²`. A chunk that plane 0 takes whole is all multiples
-//! of `2^s`, where the bound `Σ (v >> s)² ≤ 2^31 − 1` reads
-//! `q >> 2s < 2^31` exactly, a test of `q`'s bit length. When some value is
-//! not a multiple of the shift this finds, neither this nor `plane_shift`
-//! takes the chunk whole (every smaller shift failed on the same sums).
+//! The shift is `planes::whole_shift`'s, from one sum of squares.
 
+use crate::simd::x86_64::planes::whole_shift;
 use core::arch::x86_64::*;
 
 /// Panics if `blk` is longer than 32 or of odd length.
@@ -51,46 +47,20 @@ unsafe fn split_whole_impl(blk: &[i64], w: u32, words: &mut [u32; 16]) -> Option
         _mm512_reduce_or_epi64(most) as u64,
         _mm512_reduce_or_epi64(ors),
     );
-    // Σ (v >> p)², each lane's v >> p a signed dword (which `vpmuldq`
-    // squares exactly), as the bit length of Σ v² when plane 0 takes the
-    // chunk whole (then every v is a multiple of 2^lo, and p ≤ lo).
-    let bits = |p: u32| {
+    // Σ (v >> p)², each lane's v >> p a signed dword (below 2^29 for
+    // the shifts `whole_shift` asks at), which `vpmuldq` squares exactly.
+    let sum = |p: u32| {
         let count = _mm_cvtsi32_si128(p as i32);
         let sq = v.map(|x| {
             let y = _mm512_sra_epi64(x, count);
             _mm512_mul_epi32(y, y)
         });
-        let q = _mm512_reduce_add_epi64(_mm512_add_epi64(
+        _mm512_reduce_add_epi64(_mm512_add_epi64(
             _mm512_add_epi64(sq[0], sq[1]),
             _mm512_add_epi64(sq[2], sq[3]),
-        )) as u64;
-        if q == 0 {
-            0
-        } else {
-            64 - q.leading_zeros() + 2 * p
-        }
+        )) as u64
     };
-    let top = 64 - most.leading_zeros();
-    let (lo, hi) = (top.saturating_sub(15), top.saturating_sub(w));
-    // A shift of 0 below 2^29 (E4M3's 7·2^15), 3 below 2^32 (E5M2's
-    // 7·2^29), where 32 squares stay below 2^63 and p ≤ lo (so the
-    // branch is the same for every chunk of a format's usual data);
-    // past any element integer, lo (v >> lo < 2^15: exact for any i64).
-    // With no shift below the window's to try (every value within `w`
-    // bits, as E3M2's always are), no sum.
-    let bits = match top {
-        _ if hi == lo => 0,
-        ..=29 => bits(0),
-        30..=32 => bits(3),
-        _ => bits(lo),
-    };
-    // The smallest s with Σ (v >> s)² ≤ 2^31 − 1, that is q >> 2s < 2^31
-    // (q = Σ v², a multiple of 4^s when the chunk is whole), from its bit
-    // length: ⌈(bits − 31)/2⌉, within [lo, hi]. No branch per shift.
-    let s = (bits.saturating_sub(30) / 2).max(lo).min(hi);
-    if ors & ((1i64 << s) - 1) != 0 {
-        return None;
-    }
+    let s = whole_shift(most, ors, w, sum)?;
     let count = _mm_cvtsi32_si128(s as i32);
     let h = v.map(|x| _mm512_cvtepi64_epi16(_mm512_sra_epi64(x, count)));
     let lo = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(h[0]), h[1]);
