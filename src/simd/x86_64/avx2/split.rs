@@ -91,10 +91,10 @@ unsafe fn split_whole_impl(blk: &[i64], w: u32, words: &mut [u32; 16]) -> Option
     let m = _mm256_set1_epi64x(((1u64 << 63) >> s) as i64);
     let y = v.map(|x| sra64(x, count, m));
     // A whole chunk's v >> s lie within i16 (s is at least the largest
-    // magnitude's bit length less 15), so the
-    // saturating pack keeps them as the truncation does. Per 16 values:
-    // the low dwords of 4 qwords a lane (`vshufps`), two vectors packed to
-    // words (`vpackssdw`), and the pairs put in order (`vpermd`).
+    // magnitude's bit length less 15), so the saturating pack keeps them
+    // as the truncation does. Per 16 values: the low dwords of 4 qwords a
+    // lane (`vshufps`), two vectors packed to words (`vpackssdw`), and the
+    // pairs put in order (`vpermd`).
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     let mut bits = 0u64;
     for h in 0..2 {
