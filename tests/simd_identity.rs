@@ -514,9 +514,9 @@ fn nvfp4_blocks_of_every_kind_mid_row() {
 }
 
 /// NVFP4 rows that Transformer Engine's profile scales and encodes in one
-/// pass on AVX2 (`BlockFormat::encode_row_fused`): whole blocks, 75 a row
-/// (the kernel's chunk of 64, then a whole group of 8 and a short one of
-/// 3), with a zero, a NaN, an infinite, a subnormal and a tie block at a
+/// pass on AVX2 and AVX-512 (`BlockFormat::encode_row_fused`): whole
+/// blocks, 75 a row (the kernels' chunk of 64, then at AVX2 a whole group
+/// of 8 and a short one of 3, at AVX-512 one masked vector of 11), with a zero, a NaN, an infinite, a subnormal and a tie block at a
 /// place that moves from row to row; tensor amaxes found, given larger
 /// and given so small that block scales saturate; and one row long
 /// enough for the threads to share.

@@ -10,7 +10,7 @@ use core::arch::x86_64::*;
 
 /// How a decode table is looked up.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Lookup {
+pub(super) enum Lookup {
     /// 16 entries (FP4): one `vpermps`.
     Perm16,
     /// 64 entries (FP6): two `vpermt2ps` and a blend.
@@ -21,7 +21,7 @@ enum Lookup {
     Gather,
 }
 
-fn lookup_of(dec: &Decoder) -> Lookup {
+pub(super) fn lookup_of(dec: &Decoder) -> Lookup {
     if dec.bits <= 4 {
         Lookup::Perm16
     } else if dec.bits <= 6 {
@@ -106,11 +106,7 @@ unsafe fn decode_body<const NIB: bool, const L: u8>(
     } else {
         Packing::Bytes
     };
-    let mut t = [_mm512_setzero_ps(); 8];
-    for (j, r) in t.iter_mut().enumerate() {
-        // SAFETY: table has 256 entries; 16j + 16 <= 128.
-        *r = unsafe { _mm512_loadu_ps(table.as_ptr().add(16 * j)) };
-    }
+    let t = table_regs(table);
     let code_mask = _mm512_set1_epi32(((1u32 << bits) - 1) as i32);
     // Block boundaries split the row into runs of one factor each.
     let mut s = 0;
@@ -162,20 +158,7 @@ unsafe fn decode_body<const NIB: bool, const L: u8>(
                     let hi = _mm512_permutex2var_ps(t[2], idx, t[3]);
                     _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, _mm512_set1_epi32(32)), lo, hi)
                 }
-                Lookup::Perm128Sign => {
-                    let r0 = _mm512_permutex2var_ps(t[0], idx, t[1]);
-                    let r1 = _mm512_permutex2var_ps(t[2], idx, t[3]);
-                    let r2 = _mm512_permutex2var_ps(t[4], idx, t[5]);
-                    let r3 = _mm512_permutex2var_ps(t[6], idx, t[7]);
-                    let b5 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(32));
-                    let b6 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(64));
-                    let lo = _mm512_mask_blend_ps(b5, r0, r1);
-                    let hi = _mm512_mask_blend_ps(b5, r2, r3);
-                    let v = _mm512_mask_blend_ps(b6, lo, hi);
-                    let sign =
-                        _mm512_slli_epi32::<24>(_mm512_and_si512(idx, _mm512_set1_epi32(0x80)));
-                    _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), sign))
-                }
+                Lookup::Perm128Sign => perm128_sign(&t, idx),
                 // SAFETY: every index is below 256 (masked to `bits` ≤ 8 bits)
                 // and the table has 256 entries.
                 Lookup::Gather => unsafe { _mm512_i32gather_ps::<4>(idx, table.as_ptr()) },
@@ -205,4 +188,33 @@ unsafe fn decode_body<const NIB: bool, const L: u8>(
         }
         s = e;
     }
+}
+
+/// The first 128 entries of a decode table, in eight vectors.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn table_regs(table: &[f32; 256]) -> [__m512; 8] {
+    core::array::from_fn(|j| {
+        // SAFETY: table has 256 entries; 16j + 16 <= 128.
+        unsafe { _mm512_loadu_ps(table.as_ptr().add(16 * j)) }
+    })
+}
+
+/// The values of 16 byte codes (`idx`, each below 256) by a
+/// [`Lookup::Perm128Sign`] table held as [`table_regs`]: the entry of the
+/// low 7 bits, negated where bit 7 is set.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn perm128_sign(t: &[__m512; 8], idx: __m512i) -> __m512 {
+    let r0 = _mm512_permutex2var_ps(t[0], idx, t[1]);
+    let r1 = _mm512_permutex2var_ps(t[2], idx, t[3]);
+    let r2 = _mm512_permutex2var_ps(t[4], idx, t[5]);
+    let r3 = _mm512_permutex2var_ps(t[6], idx, t[7]);
+    let b5 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(32));
+    let b6 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(64));
+    let lo = _mm512_mask_blend_ps(b5, r0, r1);
+    let hi = _mm512_mask_blend_ps(b5, r2, r3);
+    let v = _mm512_mask_blend_ps(b6, lo, hi);
+    let sign = _mm512_slli_epi32::<24>(_mm512_and_si512(idx, _mm512_set1_epi32(0x80)));
+    _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), sign))
 }

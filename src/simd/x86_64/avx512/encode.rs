@@ -19,7 +19,7 @@ use crate::simd::{Codec, Packing};
 use core::arch::x86_64::*;
 
 /// Broadcast constants of one element format.
-struct K {
+pub(super) struct K {
     int8: bool,
     abs: __m512i,
     sign_bit: __m512i,
@@ -41,7 +41,7 @@ struct K {
 impl K {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    fn new(codec: &Codec) -> K {
+    pub(super) fn new(codec: &Codec) -> K {
         let s = _mm512_set1_epi32;
         match *codec {
             Codec::Mini {
@@ -142,7 +142,7 @@ fn fixed_sr(k: &K, a: __m512i, rnd: __m512i) -> __m512i {
 /// Codes of 16 minifloats.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn mini_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
+pub(super) fn mini_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
     let b = _mm512_castps_si512(x);
     let a = _mm512_and_si512(b, k.abs);
     let neg = _mm512_movepi32_mask(b);
@@ -354,40 +354,6 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     } else {
         n <= dst.len()
     });
-    // The hot case: a `Mul` map over whole vectors, no masks. `i + 16 <= n`
-    // is the caller's to keep (both loops below do); src, rand and dst
-    // cover n (checked above).
-    let vector = |dst: &mut [u8], i: usize, mul: __m512| {
-        debug_assert!(i + 16 <= n);
-        // SAFETY: i + 16 <= n = src.len() (and rand's).
-        let x = unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) };
-        if i < ahead.len() {
-            // SAFETY: a prefetch does not access memory; i < ahead.len().
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
-        }
-        let rnd = SR.then(|| {
-            // SAFETY: i + 16 <= n = rand.len().
-            unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) }
-        });
-        let x = _mm512_mul_ps(x, mul);
-        let c = if INT8 {
-            int8_codes(k, x, rnd)
-        } else {
-            mini_codes(k, x, rnd)
-        };
-        let c8 = _mm512_cvtepi32_epi8(c);
-        // SAFETY: the 16 codes' bytes end at i + 16 <= n (or half that
-        // packed), within dst.
-        unsafe {
-            if NIB {
-                let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
-                let b8 = _mm_packus_epi16(pairs, pairs);
-                _mm_storel_epi64(dst.as_mut_ptr().add(i / 2).cast(), b8);
-            } else {
-                _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), c8);
-            }
-        }
-    };
     // Blocks of one vector (NVFP4's 16): their own loop, so that a block
     // costs a map load and a test, not the general loop's bookkeeping.
     let mut b0 = 0;
@@ -395,7 +361,11 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
         while let Some(&ElementMap::Mul(mul)) = maps.get(b0)
             && 16 * b0 + 16 <= n
         {
-            vector(dst, 16 * b0, _mm512_set1_ps(mul));
+            // SAFETY: the block's elements end at 16·b0 + 16 ≤ n, which
+            // src, rand and dst cover (checked above).
+            unsafe {
+                vector16::<INT8, NIB, SR>(k, src, rand, ahead, dst, 16 * b0, _mm512_set1_ps(mul))
+            };
             b0 += 1;
         }
     }
@@ -409,7 +379,9 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             let mul = _mm512_set1_ps(mul);
             let mut i = s;
             while i < e {
-                vector(dst, i, mul);
+                // SAFETY: i + 16 ≤ e ≤ n, which src, rand and dst cover
+                // (checked above).
+                unsafe { vector16::<INT8, NIB, SR>(k, src, rand, ahead, dst, i, mul) };
                 i += 16;
             }
             continue;
@@ -455,6 +427,56 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             };
             store_codes(dst, i, m, c, packing);
             i += m;
+        }
+    }
+}
+
+/// The encoder's hot case, a `Mul` map over a whole vector with no masks
+/// (also the one-pass NVFP4 kernel's, `scaled.rs`): the 16 elements at
+/// `i` times `mul`, rounded to nearest or, if `SR`, with the bits at
+/// `rand[i..]`, their codes stored at `dst[i..]` (`dst[i / 2..]` as
+/// nibbles, `i` even).
+///
+/// # Safety
+/// `i + 16 ≤ src.len()`, and `≤ rand.len()` if `SR`; `dst` holds the
+/// codes' bytes; the CPU supports AVX-512 F, BW, DQ and VL.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn vector16<const INT8: bool, const NIB: bool, const SR: bool>(
+    k: &K,
+    src: &[f32],
+    rand: &[u32],
+    ahead: &[f32],
+    dst: &mut [u8],
+    i: usize,
+    mul: __m512,
+) {
+    debug_assert!(i + 16 <= src.len() && (!SR || i + 16 <= rand.len()));
+    // SAFETY: i + 16 ≤ src.len() (this function's contract).
+    let x = unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) };
+    if i < ahead.len() {
+        // SAFETY: a prefetch does not access memory; i < ahead.len().
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(ahead.as_ptr().add(i).cast()) };
+    }
+    let rnd = SR.then(|| {
+        // SAFETY: i + 16 ≤ rand.len() when SR (this function's contract).
+        unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) }
+    });
+    let x = _mm512_mul_ps(x, mul);
+    let c = if INT8 {
+        int8_codes(k, x, rnd)
+    } else {
+        mini_codes(k, x, rnd)
+    };
+    let c8 = _mm512_cvtepi32_epi8(c);
+    // SAFETY: dst holds the 16 codes' bytes (this function's contract).
+    unsafe {
+        if NIB {
+            let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
+            let b8 = _mm_packus_epi16(pairs, pairs);
+            _mm_storel_epi64(dst.as_mut_ptr().add(i / 2).cast(), b8);
+        } else {
+            _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), c8);
         }
     }
 }

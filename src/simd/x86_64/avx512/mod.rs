@@ -13,6 +13,7 @@ mod gemm;
 mod i16;
 mod quads;
 mod rng;
+mod scaled;
 mod split;
 
 use crate::simd::table::ElementMap;
@@ -25,8 +26,7 @@ const AVX512: Kernels = Kernels {
     _sealed: (),
     encode_row: Some(encode_row),
     encode_row_counter: None,
-    // The AVX2 kernel is unmeasured on AVX-512 machines: the two steps.
-    scaled_row: None,
+    scaled_row: Some(scaled_row),
     decode_row: Some(decode_row),
     amax: Some(amax),
     block_amaxes: Some(block_amaxes),
@@ -73,6 +73,23 @@ fn encode_row(
     // SAFETY: reached only through this module's tables, so the CPU
     // supports AVX-512 F, BW, DQ and VL.
     unsafe { encode::encode_row(codec, maps, block_len, src, rand, dst, packing, ahead) }
+}
+
+#[allow(clippy::too_many_arguments)] // the table's `ScaledRow`
+fn scaled_row(
+    elem: &Codec,
+    scale: &Codec,
+    dec: &Decoder,
+    amaxes: &[f32],
+    ks: (f32, f32),
+    src: &[f32],
+    scales: &mut [u8],
+    dst: &mut [u8],
+    ahead: &[f32],
+) -> bool {
+    // SAFETY: reached only through this module's tables, so the CPU
+    // supports AVX-512 F, BW, DQ and VL.
+    unsafe { scaled::scaled_row(elem, scale, dec, amaxes, ks, src, scales, dst, ahead) }
 }
 
 fn decode_row(

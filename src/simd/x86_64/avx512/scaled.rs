@@ -1,0 +1,122 @@
+//! AVX-512 NVFP4 rows scaled and encoded in one pass, as the AVX2 kernel
+//! does it: sixteen blocks' scales and reciprocal maps in one vector,
+//! then their elements. The element encoder's code (`encode.rs`) makes
+//! the codes and the decode kernel's lookup (`decode.rs`) the scales'
+//! values, so the bytes are theirs.
+
+use super::decode::{Lookup, lookup_of, perm128_sign, table_regs};
+use super::encode::{K, mini_codes, vector16};
+use super::lanes;
+use crate::simd::{Codec, Decoder};
+use core::arch::x86_64::*;
+
+/// See [`Kernels::scaled_row`](crate::simd::Kernels::scaled_row).
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW, DQ and VL.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+#[allow(clippy::too_many_arguments)] // the table's `ScaledRow`
+pub(super) unsafe fn scaled_row(
+    elem: &Codec,
+    scale: &Codec,
+    dec: &Decoder,
+    amaxes: &[f32],
+    (k, s_dec): (f32, f32),
+    src: &[f32],
+    scales: &mut [u8],
+    dst: &mut [u8],
+    ahead: &[f32],
+) -> bool {
+    let nb = amaxes.len();
+    // 4-bit elements; 8-bit minifloat scales whose table is symmetric in
+    // the sign (E4M3).
+    let fits = matches!(elem, Codec::Mini { bits: 4, .. })
+        && matches!(scale, Codec::Mini { bits: 8, .. })
+        && lookup_of(dec) == Lookup::Perm128Sign;
+    if !fits || src.len() != 16 * nb || scales.len() != nb || dst.len() != 8 * nb {
+        return false;
+    }
+    let (ke, ks, t) = (K::new(elem), K::new(scale), table_regs(dec.table));
+    // Blocks a chunk at a time, so that the maps stay in L1: first the
+    // chunk's scales and maps, then its elements.
+    const CHUNK: usize = 64;
+    let mut maps = [0f32; CHUNK];
+    for c0 in (0..nb).step_by(CHUNK) {
+        let c1 = (c0 + CHUNK).min(nb);
+        let maps = &mut maps[..c1 - c0];
+        block_maps(
+            (&ks, &t),
+            &amaxes[c0..c1],
+            (k, s_dec),
+            &mut scales[c0..c1],
+            maps,
+        );
+        let ahead = ahead.get(16 * c0..).unwrap_or(&[]);
+        elements(
+            &ke,
+            maps,
+            &src[16 * c0..16 * c1],
+            &mut dst[8 * c0..8 * c1],
+            ahead,
+        );
+    }
+    true
+}
+
+/// The scale codes of blocks with these amaxes, and their maps
+/// ([`scaled_row`]), sixteen blocks a vector.
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn block_maps(
+    (ks, t): (&K, &[__m512; 8]),
+    amaxes: &[f32],
+    (k, s_dec): (f32, f32),
+    scales: &mut [u8],
+    maps: &mut [f32],
+) {
+    let n = amaxes.len();
+    assert!(scales.len() == n && maps.len() == n);
+    let (k, s_dec) = (_mm512_set1_ps(k), _mm512_set1_ps(s_dec));
+    let (one, max) = (_mm512_set1_ps(1.0), _mm512_set1_ps(f32::MAX));
+    for j in (0..n).step_by(16) {
+        let m = (n - j).min(16);
+        let mask = lanes(m);
+        // SAFETY: lanes j..j + m of amaxes are in bounds; the mask reads
+        // only those.
+        let a = unsafe { _mm512_maskz_loadu_ps(mask, amaxes.as_ptr().add(j)) };
+        let codes = mini_codes(ks, _mm512_mul_ps(a, k), None);
+        // `_mm512_min_ps` gives its second operand for a NaN first one,
+        // as `f32::min` gives the number.
+        let e = _mm512_min_ps(
+            _mm512_div_ps(one, _mm512_mul_ps(perm128_sign(t, codes), s_dec)),
+            max,
+        );
+        let c8 = _mm512_cvtepi32_epi8(codes);
+        // SAFETY: scales and maps hold n entries (asserted above); the
+        // masks store only lanes j..j + m.
+        unsafe {
+            let (s, p) = (scales.as_mut_ptr().add(j), maps.as_mut_ptr().add(j));
+            if m == 16 {
+                _mm_storeu_si128(s.cast(), c8);
+                _mm512_storeu_ps(p, e);
+            } else {
+                _mm_mask_storeu_epi8(s.cast(), mask, c8);
+                _mm512_mask_storeu_ps(p, mask, e);
+            }
+        }
+    }
+}
+
+/// The elements of blocks of 16 under their maps, to nearest, packed as
+/// nibbles (the element encoder's hot case).
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn elements(ke: &K, maps: &[f32], src: &[f32], dst: &mut [u8], ahead: &[f32]) {
+    assert!(src.len() == 16 * maps.len() && dst.len() == 8 * maps.len());
+    for (b, &mul) in maps.iter().enumerate() {
+        let mul = _mm512_set1_ps(mul);
+        // SAFETY: block b's 16 elements and 8 bytes are in src and dst
+        // (asserted above); the CPU's features are this function's.
+        unsafe { vector16::<false, true, false>(ke, src, &[], ahead, dst, 16 * b, mul) };
+    }
+}
