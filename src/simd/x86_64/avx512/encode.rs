@@ -143,6 +143,25 @@ fn fixed_sr(k: &K, a: __m512i, rnd: __m512i) -> __m512i {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(super) fn mini_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
+    let code = number_codes(k, x, rand);
+    let b = _mm512_castps_si512(x);
+    let nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(b, k.abs), k.inf_bits);
+    // NaNs are rare: one test and a predictable branch instead of two
+    // masked moves on every vector.
+    if nan == 0 {
+        return code;
+    }
+    let neg = _mm512_movepi32_mask(b);
+    let code = _mm512_mask_mov_epi32(code, nan & !neg, k.nan_pos);
+    _mm512_mask_mov_epi32(code, nan & neg, k.nan_neg)
+}
+
+/// [`mini_codes`] of lanes that are not NaN (a NaN lane's code is
+/// unspecified), as the AVX2 encoder has it: for callers that know
+/// their lanes' amax.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn number_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
     let b = _mm512_castps_si512(x);
     let a = _mm512_and_si512(b, k.abs);
     let neg = _mm512_movepi32_mask(b);
@@ -161,17 +180,10 @@ pub(super) fn mini_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
         }
         Some(rnd) => fixed_sr(k, a, rnd),
     };
-    let over = _mm512_cmpgt_epu32_mask(mag, k.max_code);
-    let code = _mm512_mask_blend_epi32(over, mag, k.over_code);
-    let code = _mm512_mask_or_epi32(code, neg, code, k.sign_bit);
-    let nan = _mm512_cmpgt_epu32_mask(a, k.inf_bits);
-    // NaNs are rare: one test and a predictable branch instead of two
-    // masked moves on every vector.
-    if nan == 0 {
-        return code;
-    }
-    let code = _mm512_mask_mov_epi32(code, nan & !neg, k.nan_pos);
-    _mm512_mask_mov_epi32(code, nan & neg, k.nan_neg)
+    // `mag > max_code ? over_code : mag` in one instruction: over_code is
+    // max_code or the code after it (`Codec::Mini`).
+    let code = _mm512_min_epu32(mag, k.over_code);
+    _mm512_mask_or_epi32(code, neg, code, k.sign_bit)
 }
 
 /// Codes of 16 MXINT8 elements.
@@ -364,7 +376,15 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             // SAFETY: the block's elements end at 16·b0 + 16 ≤ n, which
             // src, rand and dst cover (checked above).
             unsafe {
-                vector16::<INT8, NIB, SR>(k, src, rand, ahead, dst, 16 * b0, _mm512_set1_ps(mul))
+                vector16::<INT8, NIB, SR, false>(
+                    k,
+                    src,
+                    rand,
+                    ahead,
+                    dst,
+                    16 * b0,
+                    _mm512_set1_ps(mul),
+                )
             };
             b0 += 1;
         }
@@ -381,7 +401,7 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             while i < e {
                 // SAFETY: i + 16 ≤ e ≤ n, which src, rand and dst cover
                 // (checked above).
-                unsafe { vector16::<INT8, NIB, SR>(k, src, rand, ahead, dst, i, mul) };
+                unsafe { vector16::<INT8, NIB, SR, false>(k, src, rand, ahead, dst, i, mul) };
                 i += 16;
             }
             continue;
@@ -435,14 +455,20 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
 /// (also the one-pass NVFP4 kernel's, `scaled.rs`): the 16 elements at
 /// `i` times `mul`, rounded to nearest or, if `SR`, with the bits at
 /// `rand[i..]`, their codes stored at `dst[i..]` (`dst[i / 2..]` as
-/// nibbles, `i` even).
+/// nibbles, `i` even). `NUM`: the caller knows that no product is NaN
+/// (minifloats; MXINT8 always tests), and the NaN test is left out.
 ///
 /// # Safety
 /// `i + 16 ≤ src.len()`, and `≤ rand.len()` if `SR`; `dst` holds the
 /// codes' bytes; the CPU supports AVX-512 F, BW, DQ and VL.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-pub(super) unsafe fn vector16<const INT8: bool, const NIB: bool, const SR: bool>(
+pub(super) unsafe fn vector16<
+    const INT8: bool,
+    const NIB: bool,
+    const SR: bool,
+    const NUM: bool,
+>(
     k: &K,
     src: &[f32],
     rand: &[u32],
@@ -465,6 +491,8 @@ pub(super) unsafe fn vector16<const INT8: bool, const NIB: bool, const SR: bool>
     let x = _mm512_mul_ps(x, mul);
     let c = if INT8 {
         int8_codes(k, x, rnd)
+    } else if NUM {
+        number_codes(k, x, rnd)
     } else {
         mini_codes(k, x, rnd)
     };

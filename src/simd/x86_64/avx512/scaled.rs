@@ -44,7 +44,7 @@ pub(super) unsafe fn scaled_row(
     for c0 in (0..nb).step_by(CHUNK) {
         let c1 = (c0 + CHUNK).min(nb);
         let maps = &mut maps[..c1 - c0];
-        block_maps(
+        let nans = block_maps(
             (&ks, &t),
             &amaxes[c0..c1],
             (k, s_dec),
@@ -54,7 +54,7 @@ pub(super) unsafe fn scaled_row(
         let ahead = ahead.get(16 * c0..).unwrap_or(&[]);
         elements(
             &ke,
-            maps,
+            (maps, nans),
             &src[16 * c0..16 * c1],
             &mut dst[8 * c0..8 * c1],
             ahead,
@@ -64,7 +64,8 @@ pub(super) unsafe fn scaled_row(
 }
 
 /// The scale codes of blocks with these amaxes, and their maps
-/// ([`scaled_row`]), sixteen blocks a vector.
+/// ([`scaled_row`]), sixteen blocks a vector; and the blocks (bit j for
+/// block j, at most 64) where an element times the map may be NaN.
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn block_maps(
@@ -73,9 +74,10 @@ fn block_maps(
     (k, s_dec): (f32, f32),
     scales: &mut [u8],
     maps: &mut [f32],
-) {
+) -> u64 {
     let n = amaxes.len();
-    assert!(scales.len() == n && maps.len() == n);
+    assert!(n <= 64 && scales.len() == n && maps.len() == n);
+    let mut nans = 0;
     let (k, s_dec) = (_mm512_set1_ps(k), _mm512_set1_ps(s_dec));
     let (one, max) = (_mm512_set1_ps(1.0), _mm512_set1_ps(f32::MAX));
     for j in (0..n).step_by(16) {
@@ -91,6 +93,12 @@ fn block_maps(
             _mm512_div_ps(one, _mm512_mul_ps(perm128_sign(t, codes), s_dec)),
             max,
         );
+        // An element x of the block has |x| ≤ a, and x·e is NaN only for
+        // a NaN x (then a is NaN) or ±Inf times a map of 0 (then a·e is
+        // Inf·0): so where a·e is a number, so is every x·e, e being
+        // finite.
+        let ae = _mm512_mul_ps(a, e);
+        nans |= u64::from(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(ae, ae) & mask) << j;
         let c8 = _mm512_cvtepi32_epi8(codes);
         // SAFETY: scales and maps hold n entries (asserted above); the
         // masks store only lanes j..j + m.
@@ -105,18 +113,40 @@ fn block_maps(
             }
         }
     }
+    nans
 }
 
 /// The elements of blocks of 16 under their maps, to nearest, packed as
-/// nibbles (the element encoder's hot case).
+/// nibbles (the element encoder's hot case); the NaN test only in the
+/// blocks `nans` names (bit j for block j).
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn elements(ke: &K, maps: &[f32], src: &[f32], dst: &mut [u8], ahead: &[f32]) {
-    assert!(src.len() == 16 * maps.len() && dst.len() == 8 * maps.len());
-    for (b, &mul) in maps.iter().enumerate() {
-        let mul = _mm512_set1_ps(mul);
-        // SAFETY: block b's 16 elements and 8 bytes are in src and dst
-        // (asserted above); the CPU's features are this function's.
-        unsafe { vector16::<false, true, false>(ke, src, &[], ahead, dst, 16 * b, mul) };
+fn elements(ke: &K, (maps, nans): (&[f32], u64), src: &[f32], dst: &mut [u8], ahead: &[f32]) {
+    let n = maps.len();
+    assert!(n <= 64 && src.len() == 16 * n && dst.len() == 8 * n);
+    let mut b = 0;
+    while b < n {
+        // The run of blocks up to the next one that `nans` names, in a
+        // loop of their own; then that block.
+        let run = match nans >> b {
+            0 => n - b,
+            rest => rest.trailing_zeros() as usize,
+        };
+        for (i, &mul) in maps[b..b + run].iter().enumerate() {
+            let mul = _mm512_set1_ps(mul);
+            // SAFETY: block b + i's 16 elements and 8 bytes are in src
+            // and dst (asserted above); the CPU's features are this
+            // function's.
+            unsafe {
+                vector16::<false, true, false, true>(ke, src, &[], ahead, dst, 16 * (b + i), mul)
+            };
+        }
+        b += run;
+        if let Some(&mul) = maps.get(b) {
+            let mul = _mm512_set1_ps(mul);
+            // SAFETY: as above, for block b.
+            unsafe { vector16::<false, true, false, false>(ke, src, &[], ahead, dst, 16 * b, mul) };
+            b += 1;
+        }
     }
 }
