@@ -7,3 +7,4 @@ pub(super) mod avx2;
 pub(super) mod avx512;
 mod planes;
 mod quads;
+mod scaled;

@@ -2,6 +2,7 @@
 //! and reciprocal maps in one vector, then their elements, with the
 //! element encoder's own code (`encode.rs`), so the bytes are its.
 
+use super::super::scaled::{CHUNK, each_block};
 use super::decode::{Consts, MINI, lookup8};
 use super::encode::{K, bytes_of, mini_codes, vector16};
 use crate::simd::{Codec, Decoder};
@@ -38,7 +39,6 @@ pub(super) unsafe fn scaled_row(
     // blocks a vector, then its elements. Each step is a function of its
     // own: inlined into one loop, the element encoder's constants spilled
     // to the stack and the row ran slower than the two steps it replaces.
-    const CHUNK: usize = 64;
     let mut maps = [0f32; CHUNK];
     for c0 in (0..nb).step_by(CHUNK) {
         let c1 = (c0 + CHUNK).min(nb);
@@ -124,24 +124,12 @@ fn block_maps(
 #[target_feature(enable = "avx2,fma")]
 fn elements(ke: &K, (maps, nans): (&[f32], u64), src: &[f32], dst: &mut [u8], ahead: &[f32]) {
     let unused = [_mm256_setzero_si256(); 2];
-    let n = maps.len();
-    let mut j = 0;
-    while j < n {
-        // The run of blocks up to the next one that `nans` names, in a
-        // loop of their own; then that block.
-        let run = match nans >> j {
-            0 => n - j,
-            rest => rest.trailing_zeros() as usize,
-        };
-        for (b, &mul) in maps.iter().enumerate().skip(j).take(run) {
-            let mul = _mm256_set1_ps(mul);
+    each_block(maps, nans, |b, mul, num| {
+        let mul = _mm256_set1_ps(mul);
+        if num {
             vector16::<false, true, false, true>(ke, src, ahead, dst, 16 * b, mul, unused);
+        } else {
+            vector16::<false, true, false, false>(ke, src, ahead, dst, 16 * b, mul, unused);
         }
-        j += run;
-        if let Some(&mul) = maps.get(j) {
-            let mul = _mm256_set1_ps(mul);
-            vector16::<false, true, false, false>(ke, src, ahead, dst, 16 * j, mul, unused);
-            j += 1;
-        }
-    }
+    });
 }

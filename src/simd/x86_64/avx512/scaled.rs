@@ -4,6 +4,7 @@
 //! the codes and the decode kernel's lookup (`decode.rs`) the scales'
 //! values, so the bytes are theirs.
 
+use super::super::scaled::{CHUNK, each_block};
 use super::decode::{Lookup, lookup_of, perm128_sign, table_regs};
 use super::encode::{K, mini_codes, vector16};
 use super::lanes;
@@ -39,7 +40,6 @@ pub(super) unsafe fn scaled_row(
     let (ke, ks, t) = (K::new(elem), K::new(scale), table_regs(dec.table));
     // Blocks a chunk at a time, so that the maps stay in L1: first the
     // chunk's scales and maps, then its elements.
-    const CHUNK: usize = 64;
     let mut maps = [0f32; CHUNK];
     for c0 in (0..nb).step_by(CHUNK) {
         let c1 = (c0 + CHUNK).min(nb);
@@ -76,7 +76,7 @@ fn block_maps(
     maps: &mut [f32],
 ) -> u64 {
     let n = amaxes.len();
-    assert!(n <= 64 && scales.len() == n && maps.len() == n);
+    assert!(n <= CHUNK && scales.len() == n && maps.len() == n);
     let mut nans = 0;
     let (k, s_dec) = (_mm512_set1_ps(k), _mm512_set1_ps(s_dec));
     let (one, max) = (_mm512_set1_ps(1.0), _mm512_set1_ps(f32::MAX));
@@ -123,30 +123,17 @@ fn block_maps(
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn elements(ke: &K, (maps, nans): (&[f32], u64), src: &[f32], dst: &mut [u8], ahead: &[f32]) {
     let n = maps.len();
-    assert!(n <= 64 && src.len() == 16 * n && dst.len() == 8 * n);
-    let mut b = 0;
-    while b < n {
-        // The run of blocks up to the next one that `nans` names, in a
-        // loop of their own; then that block.
-        let run = match nans >> b {
-            0 => n - b,
-            rest => rest.trailing_zeros() as usize,
-        };
-        for (i, &mul) in maps[b..b + run].iter().enumerate() {
-            let mul = _mm512_set1_ps(mul);
-            // SAFETY: block b + i's 16 elements and 8 bytes are in src
-            // and dst (asserted above); the CPU's features are this
-            // function's.
-            unsafe {
-                vector16::<false, true, false, true>(ke, src, &[], ahead, dst, 16 * (b + i), mul)
-            };
+    assert!(src.len() == 16 * n && dst.len() == 8 * n);
+    each_block(maps, nans, |b, mul, num| {
+        let mul = _mm512_set1_ps(mul);
+        // SAFETY: block b's 16 elements and 8 bytes are in src and dst
+        // (asserted above); the CPU's features are this function's.
+        unsafe {
+            if num {
+                vector16::<false, true, false, true>(ke, src, &[], ahead, dst, 16 * b, mul)
+            } else {
+                vector16::<false, true, false, false>(ke, src, &[], ahead, dst, 16 * b, mul)
+            }
         }
-        b += run;
-        if let Some(&mul) = maps.get(b) {
-            let mul = _mm512_set1_ps(mul);
-            // SAFETY: as above, for block b.
-            unsafe { vector16::<false, true, false, false>(ke, src, &[], ahead, dst, 16 * b, mul) };
-            b += 1;
-        }
-    }
+    });
 }
