@@ -1,11 +1,39 @@
 //! What the AVX2 and AVX-512 one-pass NVFP4 kernels (`avx2/scaled.rs`,
-//! `avx512/scaled.rs`) share: the order in which a chunk's blocks are
-//! encoded.
+//! `avx512/scaled.rs`) share: the order of their work, a chunk of blocks
+//! at a time and, in a chunk, the blocks that need no NaN test in runs.
 
 /// Blocks a chunk: the kernels take a row's scales and maps a chunk at a
 /// time, then its elements, and a chunk's NaN blocks are the bits of one
 /// u64.
 pub(super) const CHUNK: usize = 64;
+
+/// A row of `amaxes.len()` blocks of 16 in chunks of [`CHUNK`]: first
+/// `maps_of(amaxes, scales, maps)` writes the chunk's scale codes and
+/// maps and returns its NaN blocks (bit j for block j), then
+/// `elements((maps, nans), src, dst, ahead)` encodes its elements, each
+/// call given the chunk's part of the row. Each step is a function of its
+/// own in the kernels: inlined into one loop, the AVX2 element encoder's
+/// constants spilled to the stack and the row ran slower than the two
+/// steps it replaces. The lengths are the caller's to check: `src` holds
+/// 16 elements a block, `scales` one byte and `dst` eight.
+#[inline(always)]
+pub(super) fn by_chunks(
+    (amaxes, src, ahead): (&[f32], &[f32], &[f32]),
+    (scales, dst): (&mut [u8], &mut [u8]),
+    mut maps_of: impl FnMut(&[f32], &mut [u8], &mut [f32]) -> u64,
+    mut elements: impl FnMut((&[f32], u64), &[f32], &mut [u8], &[f32]),
+) {
+    let nb = amaxes.len();
+    let mut maps = [0f32; CHUNK];
+    for c0 in (0..nb).step_by(CHUNK) {
+        let c1 = (c0 + CHUNK).min(nb);
+        let maps = &mut maps[..c1 - c0];
+        let nans = maps_of(&amaxes[c0..c1], &mut scales[c0..c1], maps);
+        let ahead = ahead.get(16 * c0..).unwrap_or(&[]);
+        let (src, dst) = (&src[16 * c0..16 * c1], &mut dst[8 * c0..8 * c1]);
+        elements((maps, nans), src, dst, ahead);
+    }
+}
 
 /// Calls `encode(b, maps[b], num)` for every block `b` of a chunk, in
 /// order, with `num` true where bit b of `nans` is clear (no element

@@ -2,7 +2,7 @@
 //! and reciprocal maps in one vector, then their elements, with the
 //! element encoder's own code (`encode.rs`), so the bytes are its.
 
-use super::super::scaled::{CHUNK, each_block};
+use super::super::scaled::{by_chunks, each_block};
 use super::decode::{Consts, MINI, lookup8};
 use super::encode::{K, bytes_of, mini_codes, vector16};
 use crate::simd::{Codec, Decoder};
@@ -36,24 +36,13 @@ pub(super) unsafe fn scaled_row(
     }
     let (ke, ks, kd) = (K::new(elem), K::new(scale), Consts::new(dec));
     // Blocks a chunk at a time: first the chunk's scales and maps, eight
-    // blocks a vector, then its elements. Each step is a function of its
-    // own: inlined into one loop, the element encoder's constants spilled
-    // to the stack and the row ran slower than the two steps it replaces.
-    let mut maps = [0f32; CHUNK];
-    for c0 in (0..nb).step_by(CHUNK) {
-        let c1 = (c0 + CHUNK).min(nb);
-        let maps = &mut maps[..c1 - c0];
-        let ks = (&ks, &kd, dec.table);
-        let nans = block_maps(ks, &amaxes[c0..c1], (k, s_dec), &mut scales[c0..c1], maps);
-        let ahead = ahead.get(16 * c0..).unwrap_or(&[]);
-        elements(
-            &ke,
-            (maps, nans),
-            &src[16 * c0..16 * c1],
-            &mut dst[8 * c0..8 * c1],
-            ahead,
-        );
-    }
+    // blocks a vector, then its elements.
+    by_chunks(
+        (amaxes, src, ahead),
+        (scales, dst),
+        |a, s, m| block_maps((&ks, &kd, dec.table), a, (k, s_dec), s, m),
+        |mn, x, d, ah| elements(&ke, mn, x, d, ah),
+    );
     true
 }
 

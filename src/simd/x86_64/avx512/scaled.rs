@@ -4,7 +4,7 @@
 //! the codes and the decode kernel's lookup (`decode.rs`) the scales'
 //! values, so the bytes are theirs.
 
-use super::super::scaled::{CHUNK, each_block};
+use super::super::scaled::{CHUNK, by_chunks, each_block};
 use super::decode::{Lookup, lookup_of, perm128_sign, table_regs};
 use super::encode::{K, mini_codes, vector16};
 use super::lanes;
@@ -38,28 +38,12 @@ pub(super) unsafe fn scaled_row(
         return false;
     }
     let (ke, ks, t) = (K::new(elem), K::new(scale), table_regs(dec.table));
-    // Blocks a chunk at a time, so that the maps stay in L1: first the
-    // chunk's scales and maps, then its elements.
-    let mut maps = [0f32; CHUNK];
-    for c0 in (0..nb).step_by(CHUNK) {
-        let c1 = (c0 + CHUNK).min(nb);
-        let maps = &mut maps[..c1 - c0];
-        let nans = block_maps(
-            (&ks, &t),
-            &amaxes[c0..c1],
-            (k, s_dec),
-            &mut scales[c0..c1],
-            maps,
-        );
-        let ahead = ahead.get(16 * c0..).unwrap_or(&[]);
-        elements(
-            &ke,
-            (maps, nans),
-            &src[16 * c0..16 * c1],
-            &mut dst[8 * c0..8 * c1],
-            ahead,
-        );
-    }
+    by_chunks(
+        (amaxes, src, ahead),
+        (scales, dst),
+        |a, s, m| block_maps((&ks, &t), a, (k, s_dec), s, m),
+        |mn, x, d, ah| elements(&ke, mn, x, d, ah),
+    );
     true
 }
 
