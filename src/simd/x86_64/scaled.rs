@@ -40,6 +40,11 @@ pub(super) fn by_chunks(
 /// times its map can be NaN, so the encode may leave out the NaN test).
 /// The blocks up to the next one that `nans` names run in a loop of their
 /// own, with `num` a constant there once this is inlined.
+///
+/// The kernels set a block's bit where its amax a times its map e is
+/// NaN. An element x of the block has |x| ≤ a, and x·e is NaN only for a
+/// NaN x (then a is NaN) or ±Inf times a map of 0 (then a·e is Inf·0): so
+/// where a·e is a number, so is every x·e, e being finite.
 #[inline(always)]
 pub(super) fn each_block(maps: &[f32], nans: u64, mut encode: impl FnMut(usize, f32, bool)) {
     let n = maps.len();

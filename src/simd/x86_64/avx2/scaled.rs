@@ -68,10 +68,8 @@ fn block_maps(
         // `_mm256_min_ps` gives its second operand for a NaN first one,
         // as `f32::min` gives the number.
         let e = _mm256_min_ps(_mm256_div_ps(one, _mm256_mul_ps(d, s_dec)), max);
-        // An element x of the block has |x| ≤ a, and x·e is NaN only for
-        // a NaN x (then a is NaN) or ±Inf times a map of 0 (then a·e is
-        // Inf·0): so where a·e is a number, so is every x·e, e being
-        // finite.
+        // Where a·e is a number, so is every x·e of the block
+        // (`each_block`).
         let p = _mm256_mul_ps(a, e);
         let nans = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(p, p)) as u64;
         (codes.to_le_bytes(), e, nans)

@@ -77,10 +77,8 @@ fn block_maps(
             _mm512_div_ps(one, _mm512_mul_ps(perm128_sign(t, codes), s_dec)),
             max,
         );
-        // An element x of the block has |x| ≤ a, and x·e is NaN only for
-        // a NaN x (then a is NaN) or ±Inf times a map of 0 (then a·e is
-        // Inf·0): so where a·e is a number, so is every x·e, e being
-        // finite.
+        // Where a·e is a number, so is every x·e of the block
+        // (`each_block`).
         let ae = _mm512_mul_ps(a, e);
         nans |= u64::from(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(ae, ae) & mask) << j;
         let c8 = _mm512_cvtepi32_epi8(codes);
