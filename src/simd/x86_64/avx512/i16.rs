@@ -3,7 +3,9 @@
 //! it is exact) on 512-bit registers. One zmm holds a row's 16 i32 sums,
 //! so a register block is the whole MR×NR tile: 8 rows of i32 sums and 16
 //! zmm of f64 sums fit the 32 registers, where the 256-bit tile spills
-//! its f64 sums. `vpdpwssd` multiplies a row's broadcast pair by B's 16
+//! its f64 sums, and the tile's 8 rows of f32 sums stay in registers
+//! across its K blocks (the compiler spills a few of them around a block
+//! that takes f64 sums). `vpdpwssd` multiplies a row's broadcast pair by B's 16
 //! pairs and adds into the sums in one instruction; without VNNI
 //! (Skylake-SP) `vpmaddwd` and `vpaddd` do it in two, as on AVX2.
 
@@ -84,7 +86,13 @@ macro_rules! i16_kernel {
                 let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
                 (&a.data[at(p, MR)..], &b.data[at(q, NR)..])
             };
+            // The tile's sums stay in registers from its first chunk to its
+            // last: a load and a store per row and block otherwise.
             let out = acc.as_mut_ptr();
+            let mut c: [__m512; MR] = core::array::from_fn(|r| {
+                // SAFETY: acc holds MR·NR f32; row r's NR start at r·NR.
+                unsafe { _mm512_loadu_ps(out.add(r * NR)) }
+            });
             for first in chunks.step_by(cpb) {
                 let sbv = load2(&b.scales[first * NR..]);
                 let one = if F32 && cpb == 1 {
@@ -103,17 +111,20 @@ macro_rules! i16_kernel {
                     // SAFETY: the chunk's pairs of both planes are in bounds
                     // (asserted by `i16_tile`).
                     let s = unsafe { $madd(ap, bp, pairs) };
+                    // A's factors s·2^(e0 + shift) in f32, the 8 rows at once
+                    // (exact, as B's).
                     let fa = &a.shifts[(p * blocks + first) * MR..][..MR];
                     let sa = &a.scales[first * MR..][..MR];
-                    for (r, (sr, (&far, &sar))) in s.iter().zip(fa.iter().zip(sa)).enumerate() {
-                        let pv = _mm512_mul_ps(_mm512_set1_ps((sar * far) as f32), fb);
-                        // SAFETY: acc holds MR·NR f32; row r's NR start at r·NR.
-                        unsafe {
-                            let o = out.add(r * NR);
-                            let t =
-                                _mm512_fmadd_ps(_mm512_cvtepi32_ps(*sr), pv, _mm512_loadu_ps(o));
-                            _mm512_storeu_ps(o, t);
-                        }
+                    // SAFETY: fa and sa hold MR = 8 f64 each.
+                    let fa: [f32; MR] = unsafe {
+                        core::mem::transmute(_mm512_cvtpd_ps(_mm512_mul_pd(
+                            _mm512_loadu_pd(sa.as_ptr()),
+                            _mm512_loadu_pd(fa.as_ptr()),
+                        )))
+                    };
+                    for ((cr, sr), &far) in c.iter_mut().zip(&s).zip(&fa) {
+                        let pv = _mm512_mul_ps(_mm512_set1_ps(far), fb);
+                        *cr = _mm512_fmadd_ps(_mm512_cvtepi32_ps(*sr), pv, *cr);
                     }
                     continue;
                 }
@@ -142,7 +153,7 @@ macro_rules! i16_kernel {
                     });
                 }
                 let sa = &a.scales[first * MR..][..MR];
-                for (r, (sr, &sar)) in sd.iter().zip(sa).enumerate() {
+                for ((cr, sr), &sar) in c.iter_mut().zip(&sd).zip(sa) {
                     let sar = _mm512_set1_pd(sar);
                     let t: [__m256; 2] = core::array::from_fn(|h| {
                         let p = _mm512_mul_pd(sar, sbv[h]);
@@ -152,12 +163,12 @@ macro_rules! i16_kernel {
                             term(sr[h], p)
                         }
                     });
-                    // SAFETY: acc holds MR·NR f32; row r's NR start at r·NR.
-                    unsafe {
-                        let o = out.add(r * NR);
-                        _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), wide(t[0], t[1])));
-                    }
+                    *cr = _mm512_add_ps(*cr, wide(t[0], t[1]));
                 }
+            }
+            for (r, cr) in c.iter().enumerate() {
+                // SAFETY: as the loads above.
+                unsafe { _mm512_storeu_ps(out.add(r * NR), *cr) };
             }
         }
 
