@@ -3,10 +3,10 @@
 //! it is exact) on 512-bit registers. One zmm holds a row's 16 i32 sums,
 //! so a register block is the whole MR×NR tile: 8 rows of i32 sums and 16
 //! zmm of f64 sums fit the 32 registers, where the 256-bit tile spills
-//! its f64 sums, and the tile's 8 rows of f32 sums stay in registers
-//! across its K blocks (the compiler spills a few of them around a block
-//! that takes f64 sums). `vpdpwssd` multiplies a row's broadcast pair by B's 16
-//! pairs and adds into the sums in one instruction; without VNNI
+//! its f64 sums; the tile's 8 rows of f32 sums stay in registers across
+//! its K blocks too (the compiler spills some registers around a block
+//! that takes f64 sums). `vpdpwssd` multiplies a row's broadcast pair by
+//! B's 16 pairs and adds into the sums in one instruction; without VNNI
 //! (Skylake-SP) `vpmaddwd` and `vpaddd` do it in two, as on AVX2.
 
 use super::gemm::term;
@@ -116,14 +116,14 @@ macro_rules! i16_kernel {
                     let fa = &a.shifts[(p * blocks + first) * MR..][..MR];
                     let sa = &a.scales[first * MR..][..MR];
                     // SAFETY: fa and sa hold MR = 8 f64 each.
-                    let fa: [f32; MR] = unsafe {
+                    let rows: [f32; MR] = unsafe {
                         core::mem::transmute(_mm512_cvtpd_ps(_mm512_mul_pd(
                             _mm512_loadu_pd(sa.as_ptr()),
                             _mm512_loadu_pd(fa.as_ptr()),
                         )))
                     };
-                    for ((cr, sr), &far) in c.iter_mut().zip(&s).zip(&fa) {
-                        let pv = _mm512_mul_ps(_mm512_set1_ps(far), fb);
+                    for ((cr, sr), &row) in c.iter_mut().zip(&s).zip(&rows) {
+                        let pv = _mm512_mul_ps(_mm512_set1_ps(row), fb);
                         *cr = _mm512_fmadd_ps(_mm512_cvtepi32_ps(*sr), pv, *cr);
                     }
                     continue;
