@@ -1,6 +1,7 @@
 //! What the AVX2 and AVX-512 one-pass NVFP4 kernels (`avx2/scaled.rs`,
 //! `avx512/scaled.rs`) share: the order of their work, a chunk of blocks
-//! at a time and, in a chunk, the blocks that need no NaN test in runs.
+//! at a time and, in a chunk, the blocks that need no NaN test in runs
+//! (AVX2; AVX-512 takes such blocks four at a time).
 
 /// Blocks a chunk: the kernels take a row's scales and maps a chunk at a
 /// time, then its elements, and a chunk's NaN blocks are the bits of one

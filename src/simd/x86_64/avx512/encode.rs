@@ -2,13 +2,10 @@
 //!
 //! Encoding reproduces the portable engine (`element/engine.rs`) on f32
 //! bits, for nearest-even and 32-bit stochastic rounding:
-//! - nearest-even where the element is normal: the f32 bits rebiased to
-//!   the element's exponent are shifted right by `23 − M`, rounding on the
-//!   discarded bits (a carry into the exponent is the right next value, as
-//!   in the engine);
-//! - nearest-even where it is subnormal: add the magic constant
-//!   2^(24 − bias − M), whose ulp is the element's subnormal step, so the
-//!   hardware's one f32 rounding is the engine's one rounding;
+//! - nearest-even, normal and subnormal alike: one f32 add of a magic
+//!   constant per binade, looked up by the exponent, whose ulp is the
+//!   element's step there, so the hardware's one rounding is the engine's
+//!   and the sum's low bits are the code (`nearest_magnitudes`);
 //! - stochastic rounding, normal and subnormal alike, counts the element's
 //!   steps with integer shifts of the significand (`fixed_sr`);
 //! - overflow, ±Inf and NaN then take the codes the engine gives them.
@@ -23,14 +20,18 @@ pub(super) struct K {
     int8: bool,
     abs: __m512i,
     sign_bit: __m512i,
-    rebias: __m512i,
-    half_m1: __m512i,
     one: __m512i,
-    shift: __m512i,
     e_top: __m512i,
     normal_min: __m512i,
     magic: __m512,
     kbase: __m512i,
+    /// Nearest rounding (`nearest_magnitudes`, with `normal_min`): the
+    /// clamp, the magic constants by binade, the shift that brings an
+    /// f32's sign to the code's sign bit, and the magnitude's bits.
+    top: __m512,
+    magics: [__m512; 2],
+    sign_shift: __m512i,
+    mag_bits: __m512i,
     max_code: __m512i,
     over_code: __m512i,
     nan_pos: __m512i,
@@ -53,23 +54,29 @@ impl K {
                 nan_pos,
                 nan_neg,
             } => {
-                let sh = 23 - man_bits;
+                let n = Nearest::new(man_bits, bias, over_code);
                 K {
                     int8: false,
                     abs: s(0x7FFF_FFFF),
                     sign_bit: s(1 << (bits - 1)),
-                    rebias: s((127 - bias) << 23),
-                    half_m1: s((1 << (sh - 1)) - 1),
                     one: s(1),
-                    shift: s(sh as i32),
                     // The f32 exponent of the smallest normal, 2^(1 − bias).
                     e_top: s(128 - bias),
                     normal_min: s((128 - bias) << 23),
-                    // 2^(24 − bias − M): its ulp is the subnormal step 2^(1 − bias − M).
-                    magic: _mm512_castsi512_ps(s((127 + 24 - bias - man_bits as i32) << 23)),
+                    magic: _mm512_setzero_ps(),
                     // Subnormal steps: x = m24 · 2^(E − 150) = m24 / 2^k · 2^(1 − bias − M)
                     // with k = kbase − E; at E = e_top, k = 23 − M, a normal's shift.
                     kbase: s(151 - bias - man_bits as i32),
+                    top: _mm512_castsi512_ps(s(n.top as i32)),
+                    // SAFETY: the arrays hold 16 f32 each.
+                    magics: unsafe {
+                        [
+                            _mm512_loadu_ps(n.magics[..16].as_ptr()),
+                            _mm512_loadu_ps(n.magics[16..].as_ptr()),
+                        ]
+                    },
+                    sign_shift: s(32 - bits as i32),
+                    mag_bits: s((1 << (bits - 1)) - 1),
                     max_code: s(max_code as i32),
                     over_code: s(over_code as i32),
                     nan_pos: s(nan_pos as i32),
@@ -81,10 +88,7 @@ impl K {
                 int8: true,
                 abs: s(0x7FFF_FFFF),
                 sign_bit: s(0),
-                rebias: s(0),
-                half_m1: s(0),
                 one: s(1),
-                shift: s(0),
                 // No normals: every value counts steps of 2^-6.
                 e_top: s(255),
                 // 2.0: everything from here on is 127.
@@ -97,8 +101,46 @@ impl K {
                 nan_pos: s(nan_code as i32),
                 nan_neg: s(nan_code as i32),
                 inf_bits: s(0x7F80_0000),
+                // `int8_codes` rounds with a conversion, not these.
+                top: _mm512_setzero_ps(),
+                magics: [_mm512_setzero_ps(); 2],
+                sign_shift: s(0),
+                mag_bits: s(0),
             },
         }
+    }
+}
+
+/// The constants of nearest rounding to a minifloat with `man` mantissa
+/// bits and this bias, whose overflowing magnitudes take `over_code`
+/// ([`nearest_magnitudes`]).
+pub(super) struct Nearest {
+    /// The f32 bits of `over_code`'s value read with an unbounded
+    /// exponent: the least magnitude that rounds to `over_code`.
+    pub(super) top: u32,
+    /// Magic constants by binade, at the binade's f32 exponent mod 32.
+    pub(super) magics: [f32; 32],
+}
+
+impl Nearest {
+    pub(super) fn new(man: u32, bias: i32, over_code: u32) -> Nearest {
+        let emin = 1 - bias;
+        let (field, m) = (over_code >> man, over_code & ((1 << man) - 1));
+        // over_code is max_code or the code after it, a normal's in every
+        // minifloat; its exponent field may be one past the format's.
+        let top_exp = field as i32 - bias;
+        let top = (((top_exp + 127) as u32) << 23) | (m << (23 - man));
+        let mut magics = [0f32; 32];
+        // The binades from the smallest normal's (which holds the
+        // subnormals too) to `top`'s: 30 at most (E5M2, 2^-14 to 2^15).
+        debug_assert!(top_exp - emin < 32);
+        for e in emin..=top_exp {
+            // 2^(e + 23 − M), whose ulp 2^(e − M) is the element's step in
+            // binade e, with the codes below binade e in its mantissa.
+            let bits = (((e + 23 - man as i32 + 127) as u32) << 23) | (((e - emin) as u32) << man);
+            magics[((e + 127) & 31) as usize] = f32::from_bits(bits);
+        }
+        Nearest { top, magics }
     }
 }
 
@@ -163,27 +205,45 @@ pub(super) fn mini_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn number_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
     let b = _mm512_castps_si512(x);
+    let Some(rnd) = rand else {
+        let mag = nearest_magnitudes(k, x);
+        // The code's magnitude bits from the sum, its sign bit from x's
+        // sign shifted down to it (the bits below the sign are masked off).
+        let sign = _mm512_srlv_epi32(b, k.sign_shift);
+        return _mm512_ternarylogic_epi32::<0xCA>(k.mag_bits, mag, sign);
+    };
     let a = _mm512_and_si512(b, k.abs);
     let neg = _mm512_movepi32_mask(b);
-    let mag = match rand {
-        None => {
-            let normal = _mm512_cmpge_epu32_mask(a, k.normal_min);
-            let r = _mm512_sub_epi32(a, k.rebias);
-            let odd = _mm512_and_si512(_mm512_srlv_epi32(r, k.shift), k.one);
-            let qn = _mm512_srlv_epi32(
-                _mm512_add_epi32(_mm512_add_epi32(r, k.half_m1), odd),
-                k.shift,
-            );
-            let t = _mm512_add_ps(_mm512_castsi512_ps(a), k.magic);
-            let qs = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(k.magic));
-            _mm512_mask_blend_epi32(normal, qs, qn)
-        }
-        Some(rnd) => fixed_sr(k, a, rnd),
-    };
     // `mag > max_code ? over_code : mag` in one instruction: over_code is
     // max_code or the code after it (`Codec::Mini`).
-    let code = _mm512_min_epu32(mag, k.over_code);
+    let code = _mm512_min_epu32(fixed_sr(k, a, rnd), k.over_code);
     _mm512_mask_or_epi32(code, neg, code, k.sign_bit)
+}
+
+/// Nearest-even magnitude codes of `x` (not NaN) in the low bits of the
+/// result, the bits above them not zero.
+///
+/// `|x|` is first clamped to `top`, the least magnitude that rounds to
+/// `over_code`; as rounding is monotone, every larger one then takes
+/// `over_code` too and no code is above it. With `e` the binade of `a`
+/// (the smallest normal's for a subnormal), the magic constant `2^(e + 23
+/// − M)` has ulp `2^(e − M)`, the element's step in binade e, and
+/// `a + magic` stays in magic's binade, so the add rounds `a` to a whole
+/// number `q` of steps, to nearest-even as the engine does (magic's
+/// mantissa is even). The mantissa bits of the sum are then `q` plus
+/// magic's own, which are `(e − emin)·2^M`, the codes of the binades
+/// below: together the element's code, `q` carrying into the next binade
+/// as a code does.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn nearest_magnitudes(k: &K, x: __m512) -> __m512i {
+    // `vrangeps` 0b1010: the operand of smaller magnitude, sign cleared:
+    // min(|x|, top), exactly (no rounding, subnormals kept).
+    let a = _mm512_castps_si512(_mm512_range_ps::<0b1010>(x, k.top));
+    // The low 5 bits of the f32 exponent pick the binade's constant.
+    let e = _mm512_srli_epi32::<23>(_mm512_max_epu32(a, k.normal_min));
+    let magic = _mm512_permutex2var_ps(k.magics[0], e, k.magics[1]);
+    _mm512_castps_si512(_mm512_add_ps(_mm512_castsi512_ps(a), magic))
 }
 
 /// Codes of 16 MXINT8 elements.
@@ -369,6 +429,26 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     // Blocks of one vector (NVFP4's 16): their own loop, so that a block
     // costs a map load and a test, not the general loop's bookkeeping.
     let mut b0 = 0;
+    if matches!(block_len, 16 | 32 | 64) && !maps.is_empty() {
+        // 64 elements at a time (NVFP4's 16, MX's 32) while their blocks
+        // are whole and have `Mul` maps: vector j of 4 is in block j / (4 / per).
+        let per = 64 / block_len;
+        let mut muls = [_mm512_setzero_ps(); 4];
+        'run: while block_len * b0 + 64 <= n {
+            for (j, m) in muls.iter_mut().enumerate() {
+                let Some(&ElementMap::Mul(mul)) = maps.get(b0 + j * per / 4) else {
+                    break 'run;
+                };
+                *m = _mm512_set1_ps(mul);
+            }
+            // SAFETY: the blocks' elements end at block_len·b0 + 64 ≤ n,
+            // which src, rand and dst cover (checked above).
+            unsafe {
+                vector64::<INT8, NIB, SR, false>(k, src, rand, ahead, dst, block_len * b0, muls)
+            };
+            b0 += per;
+        }
+    }
     if block_len == 16 && !maps.is_empty() {
         while let Some(&ElementMap::Mul(mul)) = maps.get(b0)
             && 16 * b0 + 16 <= n
@@ -398,6 +478,12 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
         {
             let mul = _mm512_set1_ps(mul);
             let mut i = s;
+            while i + 64 <= e {
+                // SAFETY: i + 64 ≤ e ≤ n, which src, rand and dst cover
+                // (checked above).
+                unsafe { vector64::<INT8, NIB, SR, false>(k, src, rand, ahead, dst, i, [mul; 4]) };
+                i += 64;
+            }
             while i < e {
                 // SAFETY: i + 16 ≤ e ≤ n, which src, rand and dst cover
                 // (checked above).
@@ -477,6 +563,93 @@ pub(super) unsafe fn vector16<
     i: usize,
     mul: __m512,
 ) {
+    // SAFETY: this function's contract is `codes16`'s.
+    let c = unsafe { codes16::<INT8, SR, NUM>(k, src, rand, ahead, i, mul) };
+    let c8 = _mm512_cvtepi32_epi8(c);
+    // SAFETY: dst holds the 16 codes' bytes (this function's contract).
+    unsafe {
+        if NIB {
+            let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
+            let b8 = _mm_packus_epi16(pairs, pairs);
+            _mm_storel_epi64(dst.as_mut_ptr().add(i / 2).cast(), b8);
+        } else {
+            _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), c8);
+        }
+    }
+}
+
+/// [`vector16`] over the 64 elements at `i`, the four vectors of 16 each
+/// times its own map in `muls` (blocks of 16 each with its own map, or
+/// longer blocks with one), their codes narrowed to bytes together: two
+/// packs and a permute for 64 codes, where [`vector16`] narrows each 16
+/// with a `vpmovdb` (two µops on Zen 4 and on Intel) and, for nibbles,
+/// two shuffles more.
+///
+/// # Safety
+/// `i + 64 ≤ src.len()`, and `≤ rand.len()` if `SR`; `dst` holds the
+/// codes' bytes; the CPU supports AVX-512 F, BW, DQ and VL.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn vector64<
+    const INT8: bool,
+    const NIB: bool,
+    const SR: bool,
+    const NUM: bool,
+>(
+    k: &K,
+    src: &[f32],
+    rand: &[u32],
+    ahead: &[f32],
+    dst: &mut [u8],
+    i: usize,
+    muls: [__m512; 4],
+) {
+    // SAFETY: i + 16·j + 16 ≤ i + 64, within src and rand (this
+    // function's contract).
+    let c = unsafe {
+        [
+            codes16::<INT8, SR, NUM>(k, src, rand, ahead, i, muls[0]),
+            codes16::<INT8, SR, NUM>(k, src, rand, ahead, i + 16, muls[1]),
+            codes16::<INT8, SR, NUM>(k, src, rand, ahead, i + 32, muls[2]),
+            codes16::<INT8, SR, NUM>(k, src, rand, ahead, i + 48, muls[3]),
+        ]
+    };
+    // Codes are below 256, so the saturating packs keep them. In-lane
+    // packs leave dword 4L + j (bytes) with c[j]'s elements 4L..4L + 4;
+    // the permute puts them in order.
+    let w01 = _mm512_packus_epi32(c[0], c[1]);
+    let w23 = _mm512_packus_epi32(c[2], c[3]);
+    let order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    let b = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(w01, w23));
+    // SAFETY: dst holds the 64 codes' bytes (this function's contract).
+    unsafe {
+        if NIB {
+            // Bytes 2j and 2j + 1 become one: lo + 16·hi.
+            let pairs = _mm512_maddubs_epi16(b, _mm512_set1_epi16(0x1001));
+            let b32 = _mm512_cvtepi16_epi8(pairs);
+            _mm256_storeu_si256(dst.as_mut_ptr().add(i / 2).cast(), b32);
+        } else {
+            _mm512_storeu_si512(dst.as_mut_ptr().add(i).cast(), b);
+        }
+    }
+}
+
+/// The codes of the 16 elements at `i` times `mul` ([`vector16`]), one a
+/// lane, below 256.
+///
+/// # Safety
+/// `i + 16 ≤ src.len()`, and `≤ rand.len()` if `SR`; the CPU supports
+/// AVX-512 F, BW, DQ and VL.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn codes16<const INT8: bool, const SR: bool, const NUM: bool>(
+    k: &K,
+    src: &[f32],
+    rand: &[u32],
+    ahead: &[f32],
+    i: usize,
+    mul: __m512,
+) -> __m512i {
     debug_assert!(i + 16 <= src.len() && (!SR || i + 16 <= rand.len()));
     // SAFETY: i + 16 ≤ src.len() (this function's contract).
     let x = unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) };
@@ -489,22 +662,66 @@ pub(super) unsafe fn vector16<
         unsafe { _mm512_loadu_si512(rand.as_ptr().add(i).cast()) }
     });
     let x = _mm512_mul_ps(x, mul);
-    let c = if INT8 {
+    if INT8 {
         int8_codes(k, x, rnd)
     } else if NUM {
         number_codes(k, x, rnd)
     } else {
         mini_codes(k, x, rnd)
-    };
-    let c8 = _mm512_cvtepi32_epi8(c);
-    // SAFETY: dst holds the 16 codes' bytes (this function's contract).
-    unsafe {
-        if NIB {
-            let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
-            let b8 = _mm_packus_epi16(pairs, pairs);
-            _mm_storel_epi64(dst.as_mut_ptr().add(i / 2).cast(), b8);
-        } else {
-            _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), c8);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Nearest;
+
+    // (mantissa bits, bias, overflow code) of each minifloat, from the OCP
+    // MX and FP8 specifications: E2M1, E2M3 and E3M2 saturate; E4M3 and
+    // E5M2 saturate (satfinite) or overflow to NaN (0x7F) and Inf (0x7C).
+    const E2M1: (u32, i32, u32) = (1, 1, 0x7);
+    const E2M3: (u32, i32, u32) = (3, 1, 0x1F);
+    const E3M2: (u32, i32, u32) = (2, 3, 0x1F);
+    const E4M3_SAT: (u32, i32, u32) = (3, 7, 0x7E);
+    const E4M3_NAN: (u32, i32, u32) = (3, 7, 0x7F);
+    const E5M2_SAT: (u32, i32, u32) = (2, 15, 0x7B);
+    const E5M2_INF: (u32, i32, u32) = (2, 15, 0x7C);
+
+    fn nearest((man, bias, over): (u32, i32, u32)) -> Nearest {
+        Nearest::new(man, bias, over)
+    }
+
+    /// The clamp is the least magnitude that rounds to the overflow code:
+    /// the largest finite value where overflow saturates, else the value
+    /// the next code would have (E4M3: 480, NaN's; E5M2: 2^16, Inf's).
+    #[test]
+    fn nearest_tops() {
+        for (n, want) in [
+            (E2M1, 6.0),
+            (E2M3, 7.5),
+            (E3M2, 28.0),
+            (E4M3_SAT, 448.0),
+            (E4M3_NAN, 480.0),
+            (E5M2_SAT, 57344.0),
+            (E5M2_INF, 65536.0),
+        ] {
+            assert_eq!(f32::from_bits(nearest(n).top), want, "{n:?}");
         }
+    }
+
+    /// One constant a binade, each in its own slot: E5M2 to Inf has 31
+    /// (2^-14 to 2^16); E2M1's, worked by hand, are 2^22 (steps of 1/2),
+    /// 2^23 + 2 (steps of 1/2 above codes 0 and 1) and 2^24 + 8 (steps of 1
+    /// above codes 0 to 3: 2^24's ulp is 2).
+    #[test]
+    fn nearest_magics() {
+        let slots = |n: Nearest| n.magics.iter().filter(|m| **m != 0.0).count();
+        assert_eq!(slots(nearest(E5M2_INF)), 31);
+        assert_eq!(slots(nearest(E4M3_NAN)), 15);
+        let m = nearest(E2M1).magics;
+        // Binades 0, 1 and 2 at f32 exponents 127, 128 and 129 (mod 32).
+        assert_eq!(m[31], 4194304.0);
+        assert_eq!(m[0], 8388610.0);
+        assert_eq!(m[1], 16777224.0);
+        assert_eq!(slots(nearest(E2M1)), 3);
     }
 }

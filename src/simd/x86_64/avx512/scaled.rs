@@ -4,9 +4,9 @@
 //! the codes and the decode kernel's lookup (`decode.rs`) the scales'
 //! values, so the bytes are theirs.
 
-use super::super::scaled::{CHUNK, by_chunks, each_block};
+use super::super::scaled::{CHUNK, by_chunks};
 use super::decode::{Lookup, lookup_of, perm128_sign, table_regs};
-use super::encode::{K, mini_codes, vector16};
+use super::encode::{K, mini_codes, vector16, vector64};
 use super::lanes;
 use crate::simd::{Codec, Decoder};
 use core::arch::x86_64::*;
@@ -106,16 +106,31 @@ fn block_maps(
 fn elements(ke: &K, (maps, nans): (&[f32], u64), src: &[f32], dst: &mut [u8], ahead: &[f32]) {
     let n = maps.len();
     assert!(src.len() == 16 * n && dst.len() == 8 * n);
-    each_block(maps, nans, |b, mul, num| {
-        let mul = _mm512_set1_ps(mul);
+    // Four blocks at a time where none of them needs the NaN test, as
+    // `each_block` tells them apart; one at a time otherwise.
+    let mut b = 0;
+    while b < n {
+        if let Some(&[m0, m1, m2, m3]) = maps.get(b..b + 4)
+            && (nans >> b) & 0xF == 0
+        {
+            let muls = [m0, m1, m2, m3].map(|m| _mm512_set1_ps(m));
+            // SAFETY: blocks b..b + 4's 64 elements and 32 bytes are in src
+            // and dst (asserted above); the CPU's features are this
+            // function's.
+            unsafe { vector64::<false, true, false, true>(ke, src, &[], ahead, dst, 16 * b, muls) };
+            b += 4;
+            continue;
+        }
+        let mul = _mm512_set1_ps(maps[b]);
         // SAFETY: block b's 16 elements and 8 bytes are in src and dst
         // (asserted above); the CPU's features are this function's.
         unsafe {
-            if num {
+            if (nans >> b) & 1 == 0 {
                 vector16::<false, true, false, true>(ke, src, &[], ahead, dst, 16 * b, mul)
             } else {
                 vector16::<false, true, false, false>(ke, src, &[], ahead, dst, 16 * b, mul)
             }
         }
-    });
+        b += 1;
+    }
 }
