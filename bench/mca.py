@@ -51,14 +51,18 @@ AVX2_STOCHASTIC = [has(r"vpminud"), lacks(r"vdivps"), lacks(r"vcvtps2dq"), has(r
 # (label, function-name pattern, conditions on the loop text, work per
 # iteration: a number of elements, or (instruction, products each) for GEMMs)
 KERNELS = [
-    ("encode E4M3 bytes, nearest (MXFP8, FP8)", r"avx5126encode10encode_row",
-     [has(r"vaddps"), has(r"vpmovdb\t%zmm\d+, \("), lacks(r"vpmaddubsw")] + NEAREST, 16),
-    ("encode E2M1 nibbles, nearest (NVFP4, MXFP4)", r"avx5126encode10encode_row",
-     [has(r"vaddps"), has(r"vpmaddubsw"), lacks(r"vcvtps2dq")] + NEAREST, 16),
-    ("encode bytes, stochastic", r"avx5126encode10encode_row",
-     [has(r"vpmovdb\t%zmm\d+, \(")] + STOCHASTIC, 16),
-    ("encode E2M1 nibbles, stochastic", r"avx5126encode10encode_row",
-     [has(r"vpmaddubsw")] + STOCHASTIC, 16),
+    # The nearest loops take 64 elements a step (NVFP4's blocks four at a
+    # time, MX's two) and narrow them by packs (`vpackusdw`).
+    ("encode E4M3 bytes, nearest, 64 a step (MXFP8, FP8)", r"avx5126encode10encode_row",
+     [has(r"vaddps"), has(r"vpackusdw"), lacks(r"vpmaddubsw"), lacks(r"vcvtps2dq")] + NEAREST, 64),
+    ("encode E2M1 nibbles, nearest, 64 a step (NVFP4, MXFP4)", r"avx5126encode10encode_row",
+     [has(r"vaddps"), has(r"vpackusdw"), has(r"vpmaddubsw"), lacks(r"vcvtps2dq")] + NEAREST, 64),
+    ("one-pass NVFP4 elements, four blocks without NaNs a step", r"avx5126scaled8elements",
+     [has(r"vaddps"), has(r"vpackusdw"), has(r"vpmaddubsw")], 64),
+    ("encode bytes, stochastic, 64 a step", r"avx5126encode10encode_row",
+     [has(r"vpackusdw"), lacks(r"vpmaddubsw")] + STOCHASTIC, 64),
+    ("encode E2M1 nibbles, stochastic, 64 a step", r"avx5126encode10encode_row",
+     [has(r"vpackusdw"), has(r"vpmaddubsw")] + STOCHASTIC, 64),
     # Stochastic rounding's draws: one Xoshiro256++ step of two groups of 8
     # tiles' streams and the high halves of its 16 outputs (the transpose
     # to the tiles' rows comes after the loop).

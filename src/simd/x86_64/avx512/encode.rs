@@ -63,6 +63,7 @@ impl K {
                     // The f32 exponent of the smallest normal, 2^(1 − bias).
                     e_top: s(128 - bias),
                     normal_min: s((128 - bias) << 23),
+                    // MXINT8's; a minifloat rounds by `magics`.
                     magic: _mm512_setzero_ps(),
                     // Subnormal steps: x = m24 · 2^(E − 150) = m24 / 2^k · 2^(1 − bias − M)
                     // with k = kbase − E; at E = e_top, k = 23 − M, a normal's shift.
@@ -224,8 +225,8 @@ fn number_codes(k: &K, x: __m512, rand: Option<__m512i>) -> __m512i {
 /// result, the bits above them not zero.
 ///
 /// `|x|` is first clamped to `top`, the least magnitude that rounds to
-/// `over_code`; as rounding is monotone, every larger one then takes
-/// `over_code` too and no code is above it. With `e` the binade of `a`
+/// `over_code` (giving `a`); as rounding is monotone, every larger one
+/// then takes `over_code` too and no code is above it. With `e` the binade of `a`
 /// (the smallest normal's for a subnormal), the magic constant `2^(e + 23
 /// − M)` has ulp `2^(e − M)`, the element's step in binade e, and
 /// `a + magic` stays in magic's binade, so the add rounds `a` to a whole
