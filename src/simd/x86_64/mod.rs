@@ -5,6 +5,7 @@
 //! tables, which `simd::kernels` hands out after checking the CPU.
 pub(super) mod avx2;
 pub(super) mod avx512;
+mod nearest;
 mod planes;
 mod quads;
 mod scaled;
