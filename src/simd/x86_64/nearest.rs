@@ -1,6 +1,7 @@
 //! The constants of nearest rounding by one add per binade, which the
-//! AVX-512 encoder (`avx512/encode.rs`, `nearest_magnitudes`) reads: they
-//! depend on the element format alone, not on the SIMD level.
+//! encoders read (`avx512/encode.rs`, `nearest_magnitudes`, by a table;
+//! `avx2/encode.rs`, by arithmetic on the exponent): they depend on the
+//! element format alone, not on the SIMD level.
 
 /// The constants of nearest rounding to a minifloat with `man` mantissa
 /// bits and this bias, whose overflowing magnitudes take `over_code`
@@ -11,6 +12,11 @@ pub(super) struct Nearest {
     pub(super) top: u32,
     /// Magic constants by binade, at the binade's f32 exponent mod 32.
     pub(super) magics: [f32; 32],
+    /// The same constants without a table: binade e's is `b + (b >> (23 −
+    /// M)) + base` (wrapping), `b` the bits of `2^e` (an f32 exponent field
+    /// alone), since its exponent field is e's plus `23 − M` and its
+    /// mantissa `e − emin` times `2^M`.
+    pub(super) base: u32,
 }
 
 impl Nearest {
@@ -32,7 +38,10 @@ impl Nearest {
             let bits = (((e + 23 - man as i32 + 127) as u32) << 23) | (((e - emin) as u32) << man);
             magics[((e + 127) & 31) as usize] = f32::from_bits(bits);
         }
-        Nearest { top, magics }
+        // (23 − M)·2^23 − emin's field·2^M; with b's field e + 127 the sum
+        // is (e + 127 + 23 − M)·2^23 + (e − emin)·2^M.
+        let base = ((23 - man) << 23).wrapping_sub(((emin + 127) as u32) << man);
+        Nearest { top, magics, base }
     }
 }
 
@@ -88,5 +97,30 @@ mod tests {
         assert_eq!(m[0], 8388610.0);
         assert_eq!(m[1], 16777224.0);
         assert_eq!(slots(nearest(E2M1)), 3);
+    }
+
+    /// The arithmetic form gives each binade's constant: E2M1's three
+    /// worked above, and the table's in every format.
+    #[test]
+    fn nearest_base() {
+        let by_exp = |f: (u32, i32, u32), e: i32| {
+            let b = ((e + 127) as u32) << 23;
+            f32::from_bits(
+                b.wrapping_add(b >> (23 - f.0))
+                    .wrapping_add(nearest(f).base),
+            )
+        };
+        assert_eq!(
+            [0, 1, 2].map(|e| by_exp(E2M1, e)),
+            [4194304.0, 8388610.0, 16777224.0]
+        );
+        for f in [E2M1, E2M3, E3M2, E4M3_SAT, E4M3_NAN, E5M2_SAT, E5M2_INF] {
+            let n = nearest(f);
+            // From the smallest normal's binade to the clamp's.
+            for e in 1 - f.1..=(n.top >> 23) as i32 - 127 {
+                let m = n.magics[((e + 127) & 31) as usize];
+                assert_eq!(by_exp(f, e).to_bits(), m.to_bits(), "{f:?} binade {e}");
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 use super::rng::splitmix_mix;
 use crate::simd::table::{ElementMap, PHI};
+use crate::simd::x86_64::nearest::Nearest;
 use crate::simd::{Codec, Packing};
 use core::arch::x86_64::*;
 
@@ -14,13 +15,20 @@ pub(super) struct K {
     int8: bool,
     abs: __m256i,
     sign_bit: __m256i,
-    rebias: __m256i,
-    half_m1: __m256i,
     one: __m256i,
-    shift: __m256i,
     e_top: __m256i,
     normal_min_m1: __m256i,
+    /// MXINT8's scale to steps; a minifloat rounds by `nearest`.
     magic: __m256,
+    /// Nearest rounding ([`nearest_magnitudes`]): the clamp, the smallest
+    /// normal, the exponent field's bits, `Nearest::base`, `23 − M` and
+    /// the code's magnitude bits.
+    top: __m256i,
+    normal_min: __m256i,
+    exp_bits: __m256i,
+    base: __m256i,
+    man_shift: __m256i,
+    mag_bits: __m256i,
     kbase: __m256i,
     max_code: __m256i,
     over_code: __m256i,
@@ -62,18 +70,21 @@ impl K {
                 nan_pos,
                 nan_neg,
             } => {
-                let sh = 23 - man_bits;
+                let n = Nearest::new(man_bits, bias, over_code);
                 K {
                     int8: false,
                     abs: opaque(s(0x7FFF_FFFF)),
                     sign_bit: s(1 << (bits - 1)),
-                    rebias: s((127 - bias) << 23),
-                    half_m1: s((1 << (sh - 1)) - 1),
                     one: s(1),
-                    shift: s(sh as i32),
                     e_top: s(128 - bias),
                     normal_min_m1: s(((128 - bias) << 23) - 1),
-                    magic: _mm256_castsi256_ps(s((127 + 24 - bias - man_bits as i32) << 23)),
+                    magic: _mm256_setzero_ps(),
+                    top: s(n.top as i32),
+                    normal_min: s((128 - bias) << 23),
+                    exp_bits: s(0x7F80_0000),
+                    base: s(n.base as i32),
+                    man_shift: s(23 - man_bits as i32),
+                    mag_bits: s((1 << (bits - 1)) - 1),
                     kbase: s(151 - bias - man_bits as i32),
                     max_code: s(max_code as i32),
                     over_code: s(over_code as i32),
@@ -87,13 +98,17 @@ impl K {
                 int8: true,
                 abs: opaque(s(0x7FFF_FFFF)),
                 sign_bit: s(0),
-                rebias: s(0),
-                half_m1: s(0),
                 one: s(1),
-                shift: s(0),
                 e_top: s(255),
                 normal_min_m1: s(0x4000_0000 - 1),
                 magic: _mm256_set1_ps(64.0),
+                // `int8_codes` rounds with a conversion, not these.
+                top: s(0),
+                normal_min: s(0),
+                exp_bits: s(0),
+                base: s(0),
+                man_shift: s(0),
+                mag_bits: s(0),
                 kbase: s(144),
                 max_code: s(127),
                 over_code: s(127),
@@ -162,25 +177,34 @@ fn number_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
     let b = _mm256_castps_si256(x);
     let a = _mm256_and_si256(b, k.abs);
     let neg = _mm256_srai_epi32::<31>(b);
-    let mag = match rand {
-        None => {
-            let normal = _mm256_cmpgt_epi32(a, k.normal_min_m1);
-            let r = _mm256_sub_epi32(a, k.rebias);
-            let odd = _mm256_and_si256(_mm256_srlv_epi32(r, k.shift), k.one);
-            let qn = _mm256_srlv_epi32(
-                _mm256_add_epi32(_mm256_add_epi32(r, k.half_m1), odd),
-                k.shift,
-            );
-            let t = _mm256_add_ps(_mm256_castsi256_ps(a), k.magic);
-            let qs = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(k.magic));
-            sel(normal, qs, qn)
-        }
-        Some(rnd) => fixed_sr(k, a, rnd),
+    let code = match rand {
+        None => _mm256_and_si256(nearest_magnitudes(k, a), k.mag_bits),
+        // `mag > max_code ? over_code : mag` in one instruction: over_code
+        // is max_code or the code after it (`Codec::Mini`).
+        Some(rnd) => _mm256_min_epu32(fixed_sr(k, a, rnd), k.over_code),
     };
-    // `mag > max_code ? over_code : mag` in one instruction: over_code is
-    // max_code or the code after it (`Codec::Mini`).
-    let code = _mm256_min_epu32(mag, k.over_code);
     _mm256_or_si256(code, _mm256_and_si256(neg, k.sign_bit))
+}
+
+/// Nearest-even magnitude codes of `a` (the bits of `|x|`, x not NaN) in
+/// the low bits of the result, the bits above them not zero: the AVX-512
+/// kernel's `nearest_magnitudes`, whose comment derives it, with the
+/// binade's constant formed from the exponent (`Nearest::base`) instead
+/// of read from a table (AVX2's `vpermps` reaches 8 entries of the 31).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn nearest_magnitudes(k: &K, a: __m256i) -> __m256i {
+    // A signed compare orders `a` as magnitudes: its sign bit is clear.
+    let a = _mm256_min_epi32(a, k.top);
+    let b = _mm256_and_si256(_mm256_max_epi32(a, k.normal_min), k.exp_bits);
+    let magic = _mm256_add_epi32(
+        _mm256_add_epi32(b, k.base),
+        _mm256_srlv_epi32(b, k.man_shift),
+    );
+    _mm256_castps_si256(_mm256_add_ps(
+        _mm256_castsi256_ps(a),
+        _mm256_castsi256_ps(magic),
+    ))
 }
 
 #[inline]
