@@ -21,7 +21,7 @@ pub(super) struct K {
     /// MXINT8's scale to steps; a minifloat rounds by `nearest`.
     magic: __m256,
     /// Nearest rounding ([`nearest_magnitudes`]): the clamp, the smallest
-    /// normal, the exponent field's bits, `Nearest::base`, `23 − M` and
+    /// normal, the exponent field's bits, `Nearest::base` and `shift`, and
     /// the code's magnitude bits.
     top: __m256i,
     normal_min: __m256i,
@@ -80,10 +80,10 @@ impl K {
                     normal_min_m1: s(((128 - bias) << 23) - 1),
                     magic: _mm256_setzero_ps(),
                     top: s(n.top as i32),
-                    normal_min: s((128 - bias) << 23),
+                    normal_min: s((n.normal << 23) as i32),
                     exp_bits: s(0x7F80_0000),
                     base: s(n.base as i32),
-                    man_shift: s(23 - man_bits as i32),
+                    man_shift: s(n.shift as i32),
                     mag_bits: s((1 << (bits - 1)) - 1),
                     kbase: s(151 - bias - man_bits as i32),
                     max_code: s(max_code as i32),
@@ -189,7 +189,7 @@ fn number_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
 /// Nearest-even magnitude codes of `a` (the bits of `|x|`, x not NaN) in
 /// the low bits of the result, the bits above them not zero: the AVX-512
 /// kernel's `nearest_magnitudes`, whose comment derives it, with the
-/// binade's constant formed from the exponent (`Nearest::base`) instead
+/// binade's constant formed from the exponent (`Nearest::magic`) instead
 /// of read from a table (AVX2's `vpermps` reaches 8 entries of the 31).
 #[inline]
 #[target_feature(enable = "avx2,fma")]

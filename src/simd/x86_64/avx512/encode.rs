@@ -70,13 +70,7 @@ impl K {
                     // with k = kbase − E; at E = e_top, k = 23 − M, a normal's shift.
                     kbase: s(151 - bias - man_bits as i32),
                     top: _mm512_castsi512_ps(s(n.top as i32)),
-                    // SAFETY: the arrays hold 16 f32 each.
-                    magics: unsafe {
-                        [
-                            _mm512_loadu_ps(n.magics[..16].as_ptr()),
-                            _mm512_loadu_ps(n.magics[16..].as_ptr()),
-                        ]
-                    },
+                    magics: magics(&n),
                     sign_shift: s(32 - bits as i32),
                     mag_bits: s((1 << (bits - 1)) - 1),
                     max_code: s(max_code as i32),
@@ -111,6 +105,32 @@ impl K {
             },
         }
     }
+}
+
+/// The magic constants of `n` by slot, the binade's f32 exponent field
+/// mod 32 (`nearest_magnitudes`' table), each lane's binade the one from
+/// `n.normal` on in its slot: computed in registers, as a load of an
+/// array just written lane by lane stalls on store forwarding once per
+/// row.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn magics(n: &Nearest) -> [__m512; 2] {
+    let s = |v: u32| _mm512_set1_epi32(v as i32);
+    let slots = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    core::array::from_fn(|h| {
+        let slot = _mm512_add_epi32(slots, s(16 * h as u32));
+        let field = _mm512_add_epi32(
+            s(n.normal),
+            _mm512_and_si512(_mm512_sub_epi32(slot, s(n.normal)), s(31)),
+        );
+        // `Nearest::magic`.
+        let b = _mm512_slli_epi32::<23>(field);
+        let m = _mm512_add_epi32(
+            _mm512_add_epi32(b, s(n.base)),
+            _mm512_srlv_epi32(b, s(n.shift)),
+        );
+        _mm512_castsi512_ps(m)
+    })
 }
 
 /// Stochastic rounding of `a` (f32 bits, sign clear) to a count of the
