@@ -515,18 +515,20 @@ fn nvfp4_blocks_of_every_kind_mid_row() {
 
 /// NVFP4 rows that Transformer Engine's profile scales and encodes in one
 /// pass on AVX2 and AVX-512 (`BlockFormat::encode_row_fused`): whole
-/// blocks, 75 a row (the kernels' chunk of 64, then at AVX2 a whole group
-/// of 8 and a short one of 3, at AVX-512 one masked vector of 11), with a zero, a NaN, an infinite, a subnormal and a tie block at a
-/// place that moves from row to row; tensor amaxes found, given larger
+/// blocks, 331 a row (the kernels' group of four chunks of 64 whose maps
+/// they form together, then a group of a whole chunk and one of 11: at
+/// AVX2 a vector of 8 and a short one of 3, at AVX-512 one masked vector
+/// of 11), with a zero, a NaN, an infinite, a subnormal and a tie block at
+/// a place that moves over the chunks from row to row; tensor amaxes found, given larger
 /// and given so small that block scales saturate; and one row long
 /// enough for the threads to share.
 #[test]
 fn nvfp4_fused_rows() {
-    let (rows, cols) = (9, 16 * 75);
+    let (rows, cols) = (9, 16 * 331);
     let mut x = tensor_input(rows, cols, 31, true);
     for r in 0..rows {
         let row = &mut x[r * cols..(r + 1) * cols];
-        let b = |k: usize| 16 * ((7 * r + k) % 75);
+        let b = |k: usize| 16 * ((37 * r + 7 * k) % 331);
         row[b(0)..b(0) + 16].fill(0.0);
         row[b(1) + 5] = f32::NAN;
         row[b(2) + 9] = f32::NEG_INFINITY;
@@ -536,14 +538,16 @@ fn nvfp4_fused_rows() {
         for (j, v) in row[b(4)..b(4) + 16].iter_mut().enumerate() {
             *v = 0.25 * j as f32 + 0.125;
         }
-        // Adjacent NaN blocks, and in row 0 the last block of the kernel's
-        // first chunk of 64 and the first of the next: the one-pass
-        // kernel tests for NaNs only in the blocks whose amax says so.
+        // Adjacent NaN blocks, and in row 0 the blocks either side of each
+        // boundary between chunks, within a group and between groups: the
+        // one-pass kernel tests for NaNs only in the blocks whose amax
+        // says so.
         row[b(5) + 15] = f32::NAN;
-        row[b(6)] = -f32::NAN;
+        row[16 * ((37 * r + 36) % 331)] = -f32::NAN;
         if r == 0 {
-            row[16 * 63 + 3] = f32::NAN;
-            row[16 * 64] = f32::NAN;
+            for blk in [63, 64, 191, 192, 255, 256, 319, 320] {
+                row[16 * blk + 3] = f32::NAN;
+            }
         }
     }
     each_level(|| {

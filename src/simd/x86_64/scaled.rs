@@ -3,36 +3,46 @@
 //! at a time and, in a chunk, the blocks that need no NaN test in runs
 //! (AVX2; AVX-512 takes such blocks four at a time).
 
-/// Blocks a chunk: the kernels take a row's scales and maps a chunk at a
-/// time, then its elements, and a chunk's NaN blocks are the bits of one
-/// u64.
+/// Blocks a chunk: the kernels encode a row's elements a chunk at a time,
+/// and a chunk's NaN blocks are the bits of one u64.
 pub(super) const CHUNK: usize = 64;
 
-/// A row of `amaxes.len()` blocks of 16 in chunks of [`CHUNK`]: first
-/// `maps_of(amaxes, scales, maps)` writes the chunk's scale codes and
-/// maps and returns its NaN blocks (bit j for block j), then
-/// `elements((maps, nans), src, dst, ahead)` encodes its elements, each
-/// call given the chunk's part of the row. Each step is a function of its
-/// own in the kernels: inlined into one loop, the AVX2 element encoder's
-/// constants spilled to the stack and the row ran slower than the two
-/// steps it replaces. The lengths are the caller's to check: `src` holds
-/// 16 elements a block, `scales` one byte and `dst` eight.
+/// Chunks whose scales and maps the kernels form in one call, before
+/// their elements: the maps' steps (encode, decode, divide) are a long
+/// chain of latencies, and the elements of one chunk take longer than the
+/// core looks ahead, so a single chunk's four AVX-512 vectors of maps
+/// could not overlap (`perf`: a sixth of an NVFP4 row in L2 on a Zen 4).
+pub(super) const GROUP: usize = 4;
+
+/// A row of `amaxes.len()` blocks of 16, [`GROUP`] chunks of [`CHUNK`] at
+/// a time: first `maps_of(amaxes, scales, maps)` writes their scale codes
+/// and maps and returns each chunk's NaN blocks (bit j for the chunk's
+/// block j), then `elements((maps, nans), src, dst, ahead)` encodes a
+/// chunk's elements, each call given the chunk's part of the row. Each step
+/// is a function of its own in the kernels: inlined into one loop, the
+/// AVX2 element encoder's constants spilled to the stack and the row ran
+/// slower than the two steps it replaces. The lengths are the caller's to
+/// check: `src` holds 16 elements a block, `scales` one byte and `dst`
+/// eight.
 #[inline(always)]
 pub(super) fn by_chunks(
     (amaxes, src, ahead): (&[f32], &[f32], &[f32]),
     (scales, dst): (&mut [u8], &mut [u8]),
-    mut maps_of: impl FnMut(&[f32], &mut [u8], &mut [f32]) -> u64,
+    mut maps_of: impl FnMut(&[f32], &mut [u8], &mut [f32]) -> [u64; GROUP],
     mut elements: impl FnMut((&[f32], u64), &[f32], &mut [u8], &[f32]),
 ) {
     let nb = amaxes.len();
-    let mut maps = [0f32; CHUNK];
-    for c0 in (0..nb).step_by(CHUNK) {
-        let c1 = (c0 + CHUNK).min(nb);
-        let maps = &mut maps[..c1 - c0];
-        let nans = maps_of(&amaxes[c0..c1], &mut scales[c0..c1], maps);
-        let ahead = ahead.get(16 * c0..).unwrap_or(&[]);
-        let (src, dst) = (&src[16 * c0..16 * c1], &mut dst[8 * c0..8 * c1]);
-        elements((maps, nans), src, dst, ahead);
+    let mut maps = [0f32; GROUP * CHUNK];
+    for g0 in (0..nb).step_by(GROUP * CHUNK) {
+        let g1 = (g0 + GROUP * CHUNK).min(nb);
+        let maps = &mut maps[..g1 - g0];
+        let nans = maps_of(&amaxes[g0..g1], &mut scales[g0..g1], maps);
+        for (c, maps) in maps.chunks(CHUNK).enumerate() {
+            let (c0, c1) = (g0 + c * CHUNK, g0 + c * CHUNK + maps.len());
+            let ahead = ahead.get(16 * c0..).unwrap_or(&[]);
+            let (src, dst) = (&src[16 * c0..16 * c1], &mut dst[8 * c0..8 * c1]);
+            elements((maps, nans[c]), src, dst, ahead);
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! and reciprocal maps in one vector, then their elements, with the
 //! element encoder's own code (`encode.rs`), so the bytes are its.
 
-use super::super::scaled::{by_chunks, each_block};
+use super::super::scaled::{CHUNK, GROUP, by_chunks, each_block};
 use super::decode::{Consts, MINI, lookup8};
 use super::encode::{K, bytes_of, mini_codes, vector16};
 use crate::simd::{Codec, Decoder};
@@ -47,8 +47,9 @@ pub(super) unsafe fn scaled_row(
 }
 
 /// The scale codes of blocks with these amaxes, and their maps
-/// ([`scaled_row`]), eight blocks a vector; and the blocks (bit j for
-/// block j, at most 64) where an element times the map may be NaN.
+/// ([`scaled_row`]), eight blocks a vector; and, per chunk of 64 blocks,
+/// those (bit j for its block j) where an element times the map may be
+/// NaN.
 #[inline(never)]
 #[target_feature(enable = "avx2,fma")]
 fn block_maps(
@@ -57,7 +58,7 @@ fn block_maps(
     (k, s_dec): (f32, f32),
     scales: &mut [u8],
     maps: &mut [f32],
-) -> u64 {
+) -> [u64; GROUP] {
     let (k, s_dec) = (_mm256_set1_ps(k), _mm256_set1_ps(s_dec));
     let (one, max) = (_mm256_set1_ps(1.0), _mm256_set1_ps(f32::MAX));
     // Lane j: block j's map, from its amax; the scale codes in bytes.
@@ -75,14 +76,14 @@ fn block_maps(
         (codes.to_le_bytes(), e, nans)
     };
     let mut whole = amaxes.chunks_exact(8);
-    let (mut done, mut nans) = (0, 0);
+    let (mut done, mut nans) = (0, [0; GROUP]);
     for ((a, s), m) in (&mut whole)
         .zip(scales.chunks_exact_mut(8))
         .zip(maps.chunks_exact_mut(8))
     {
         // SAFETY: a holds 8 f32.
         let (codes, e, n) = group(unsafe { _mm256_loadu_ps(a.as_ptr()) });
-        nans |= n << done;
+        nans[done / CHUNK] |= n << (done % CHUNK);
         s.copy_from_slice(&codes);
         // SAFETY: m holds 8 f32.
         unsafe { _mm256_storeu_ps(m.as_mut_ptr(), e) };
@@ -95,7 +96,7 @@ fn block_maps(
         a[..rest.len()].copy_from_slice(rest);
         // SAFETY: a holds 8 f32.
         let (codes, e, n) = group(unsafe { _mm256_loadu_ps(a.as_ptr()) });
-        nans |= n << done;
+        nans[done / CHUNK] |= n << (done % CHUNK);
         // SAFETY: e8 holds 8 f32.
         unsafe { _mm256_storeu_ps(e8.as_mut_ptr(), e) };
         scales[done..].copy_from_slice(&codes[..rest.len()]);

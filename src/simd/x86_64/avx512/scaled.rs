@@ -4,7 +4,7 @@
 //! the codes and the decode kernel's lookup (`decode.rs`) the scales'
 //! values, so the bytes are theirs.
 
-use super::super::scaled::{CHUNK, by_chunks};
+use super::super::scaled::{CHUNK, GROUP, by_chunks};
 use super::decode::{Lookup, lookup_of, perm128_sign, table_regs};
 use super::encode::{K, mini_codes, vector16, vector64};
 use super::lanes;
@@ -48,8 +48,9 @@ pub(super) unsafe fn scaled_row(
 }
 
 /// The scale codes of blocks with these amaxes, and their maps
-/// ([`scaled_row`]), sixteen blocks a vector; and the blocks (bit j for
-/// block j, at most 64) where an element times the map may be NaN.
+/// ([`scaled_row`]), sixteen blocks a vector; and, per chunk of 64 blocks,
+/// those (bit j for its block j) where an element times the map may be
+/// NaN.
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn block_maps(
@@ -58,10 +59,10 @@ fn block_maps(
     (k, s_dec): (f32, f32),
     scales: &mut [u8],
     maps: &mut [f32],
-) -> u64 {
+) -> [u64; GROUP] {
     let n = amaxes.len();
-    assert!(n <= CHUNK && scales.len() == n && maps.len() == n);
-    let mut nans = 0;
+    assert!(n <= GROUP * CHUNK && scales.len() == n && maps.len() == n);
+    let mut nans = [0; GROUP];
     let (k, s_dec) = (_mm512_set1_ps(k), _mm512_set1_ps(s_dec));
     let (one, max) = (_mm512_set1_ps(1.0), _mm512_set1_ps(f32::MAX));
     for j in (0..n).step_by(16) {
@@ -80,7 +81,8 @@ fn block_maps(
         // Where a·e is a number, so is every x·e of the block
         // (`each_block`).
         let ae = _mm512_mul_ps(a, e);
-        nans |= u64::from(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(ae, ae) & mask) << j;
+        let nan = u64::from(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(ae, ae) & mask);
+        nans[j / CHUNK] |= nan << (j % CHUNK);
         let c8 = _mm512_cvtepi32_epi8(codes);
         // SAFETY: scales and maps hold n entries (asserted above); the
         // masks store only lanes j..j + m.
