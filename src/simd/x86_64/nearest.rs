@@ -9,7 +9,7 @@
 /// Binade e (from the smallest normal's, which holds the subnormals too,
 /// to `top`'s) rounds by adding its magic constant `2^(e + 23 − M)`,
 /// whose ulp `2^(e − M)` is the element's step in binade e, with the codes
-/// below binade e, `(e − emin)·2^M`, in its mantissa ([`Nearest::magic`]).
+/// below binade e, `(e − emin)·2^M`, in its mantissa ([`Nearest::base`]).
 pub(super) struct Nearest {
     /// The f32 bits of `over_code`'s value read with an unbounded
     /// exponent: the least magnitude that rounds to `over_code`.

@@ -189,7 +189,7 @@ fn number_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
 /// Nearest-even magnitude codes of `a` (the bits of `|x|`, x not NaN) in
 /// the low bits of the result, the bits above them not zero: the AVX-512
 /// kernel's `nearest_magnitudes`, whose comment derives it, with the
-/// binade's constant formed from the exponent (`Nearest::magic`) instead
+/// binade's constant formed from the exponent (`Nearest::base`) instead
 /// of read from a table (AVX2's `vpermps` reaches 8 entries of the 31).
 #[inline]
 #[target_feature(enable = "avx2,fma")]

@@ -123,7 +123,7 @@ fn magics(n: &Nearest) -> [__m512; 2] {
             s(n.normal),
             _mm512_and_si512(_mm512_sub_epi32(slot, s(n.normal)), s(31)),
         );
-        // `Nearest::magic`.
+        // `Nearest::base`'s arithmetic.
         let b = _mm512_slli_epi32::<23>(field);
         let m = _mm512_add_epi32(
             _mm512_add_epi32(b, s(n.base)),
