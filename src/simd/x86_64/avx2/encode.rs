@@ -18,14 +18,14 @@ pub(super) struct K {
     one: __m256i,
     e_top: __m256i,
     normal_min_m1: __m256i,
-    /// MXINT8's scale to steps; a minifloat rounds by `nearest`.
+    /// MXINT8's scale to steps; a minifloat rounds by
+    /// [`nearest_magnitudes`].
     magic: __m256,
-    /// Nearest rounding ([`nearest_magnitudes`]): the clamp, the smallest
-    /// normal, the exponent field's bits, `Nearest::base` and `shift`, and
-    /// the code's magnitude bits.
+    /// Nearest rounding ([`nearest_magnitudes`], with `inf_bits` as the
+    /// exponent field's mask): the clamp, the smallest normal,
+    /// `Nearest::base` and `shift`, and the code's magnitude bits.
     top: __m256i,
     normal_min: __m256i,
-    exp_bits: __m256i,
     base: __m256i,
     man_shift: __m256i,
     mag_bits: __m256i,
@@ -81,7 +81,6 @@ impl K {
                     magic: _mm256_setzero_ps(),
                     top: s(n.top as i32),
                     normal_min: s((n.normal << 23) as i32),
-                    exp_bits: s(0x7F80_0000),
                     base: s(n.base as i32),
                     man_shift: s(n.shift as i32),
                     mag_bits: s((1 << (bits - 1)) - 1),
@@ -105,7 +104,6 @@ impl K {
                 // `int8_codes` rounds with a conversion, not these.
                 top: s(0),
                 normal_min: s(0),
-                exp_bits: s(0),
                 base: s(0),
                 man_shift: s(0),
                 mag_bits: s(0),
@@ -196,7 +194,7 @@ fn number_codes(k: &K, x: __m256, rand: Option<__m256i>) -> __m256i {
 fn nearest_magnitudes(k: &K, a: __m256i) -> __m256i {
     // A signed compare orders `a` as magnitudes: its sign bit is clear.
     let a = _mm256_min_epi32(a, k.top);
-    let b = _mm256_and_si256(_mm256_max_epi32(a, k.normal_min), k.exp_bits);
+    let b = _mm256_and_si256(_mm256_max_epi32(a, k.normal_min), k.inf_bits);
     let magic = _mm256_add_epi32(
         _mm256_add_epi32(b, k.base),
         _mm256_srlv_epi32(b, k.man_shift),
