@@ -8,10 +8,12 @@
 //! on a CPU that [`crate::simd::detected`] finds AVX2, FMA and F16C on.
 
 mod amax;
+mod counter;
 mod decode;
 mod encode;
 mod gemm;
 mod i16;
+mod i8;
 mod quads;
 mod rng;
 mod scaled;
@@ -34,7 +36,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     sr_seed: Some(sr_seed),
     sr_draws: Some(sr_draws),
     sr_counter: Some(sr_counter),
-    i8_tile: Some(gemm::i8_tile),
+    i8_tile: Some(i8::i8_tile),
     f64_tile: Some(gemm::f64_tile),
     i16_tile: Some(i16::i16_tile),
     i64_block: Some(gemm::i64_block),
@@ -91,7 +93,7 @@ fn encode_row_counter(
     // SAFETY: reached only through `KERNELS`, so the CPU supports AVX2
     // and FMA.
     unsafe {
-        encode::encode_row_counter(codec, maps, block_len, src, seed, at, dst, packing, ahead)
+        counter::encode_row_counter(codec, maps, block_len, src, seed, at, dst, packing, ahead)
     }
 }
 

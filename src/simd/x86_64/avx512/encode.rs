@@ -433,7 +433,7 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             // SAFETY: the blocks' elements end at block_len·b0 + 64 ≤ n,
             // which src, rand and dst cover (checked above).
             unsafe {
-                vector64::<INT8, NIB, SR, false>(k, src, rand, ahead, dst, block_len * b0, muls)
+                vectors::<INT8, NIB, SR, false, 4>(k, src, rand, ahead, dst, block_len * b0, muls)
             };
             b0 += per;
         }
@@ -445,15 +445,8 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             // SAFETY: the block's elements end at 16·b0 + 16 ≤ n, which
             // src, rand and dst cover (checked above).
             unsafe {
-                vector16::<INT8, NIB, SR, false>(
-                    k,
-                    src,
-                    rand,
-                    ahead,
-                    dst,
-                    16 * b0,
-                    _mm512_set1_ps(mul),
-                )
+                let muls = [_mm512_set1_ps(mul)];
+                vectors::<INT8, NIB, SR, false, 1>(k, src, rand, ahead, dst, 16 * b0, muls)
             };
             b0 += 1;
         }
@@ -470,13 +463,15 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
             while i + 64 <= e {
                 // SAFETY: i + 64 ≤ e ≤ n, which src, rand and dst cover
                 // (checked above).
-                unsafe { vector64::<INT8, NIB, SR, false>(k, src, rand, ahead, dst, i, [mul; 4]) };
+                unsafe {
+                    vectors::<INT8, NIB, SR, false, 4>(k, src, rand, ahead, dst, i, [mul; 4])
+                };
                 i += 64;
             }
             while i < e {
                 // SAFETY: i + 16 ≤ e ≤ n, which src, rand and dst cover
                 // (checked above).
-                unsafe { vector16::<INT8, NIB, SR, false>(k, src, rand, ahead, dst, i, mul) };
+                unsafe { vectors::<INT8, NIB, SR, false, 1>(k, src, rand, ahead, dst, i, [mul]) };
                 i += 16;
             }
             continue;
@@ -526,23 +521,30 @@ fn encode_blocks<const INT8: bool, const NIB: bool, const SR: bool>(
     }
 }
 
-/// The encoder's hot case, a `Mul` map over a whole vector with no masks
-/// (also the one-pass NVFP4 kernel's, `scaled.rs`): the 16 elements at
-/// `i` times `mul`, rounded to nearest or, if `SR`, with the bits at
-/// `rand[i..]`, their codes stored at `dst[i..]` (`dst[i / 2..]` as
-/// nibbles, `i` even). `NUM`: the caller knows that no product is NaN
-/// (minifloats; MXINT8 always tests), and the NaN test is left out.
+/// The encoder's hot case, `Mul` maps over whole vectors with no masks
+/// (also the one-pass NVFP4 kernel's, `scaled.rs`): the `16·N` elements
+/// at `i` (`N` is 1 or 4), vector `j` of 16 times `muls[j]` (blocks of 16
+/// each with its own map, or longer blocks with one), rounded to nearest
+/// or, if `SR`, with the bits at `rand[i..]`, their codes stored at
+/// `dst[i..]` (`dst[i / 2..]` as nibbles, `i` even). `NUM`: the caller
+/// knows that no product is NaN (minifloats; MXINT8 always tests), and
+/// the NaN test is left out.
+///
+/// One vector's codes narrow to bytes by a `vpmovdb` (and two shuffles
+/// more for nibbles); four vectors' narrow together, by two packs and a
+/// permute for 64 codes.
 ///
 /// # Safety
-/// `i + 16 ≤ src.len()`, and `≤ rand.len()` if `SR`; `dst` holds the
+/// `i + 16·N ≤ src.len()`, and `≤ rand.len()` if `SR`; `dst` holds the
 /// codes' bytes; the CPU supports AVX-512 F, BW, DQ and VL.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-pub(super) unsafe fn vector16<
+pub(super) unsafe fn vectors<
     const INT8: bool,
     const NIB: bool,
     const SR: bool,
     const NUM: bool,
+    const N: usize,
 >(
     k: &K,
     src: &[f32],
@@ -550,67 +552,35 @@ pub(super) unsafe fn vector16<
     ahead: &[f32],
     dst: &mut [u8],
     i: usize,
-    mul: __m512,
+    muls: [__m512; N],
 ) {
-    // SAFETY: this function's contract is `codes16`'s.
-    let c = unsafe { codes16::<INT8, SR, NUM>(k, src, rand, ahead, i, mul) };
-    let c8 = _mm512_cvtepi32_epi8(c);
-    // SAFETY: dst holds the 16 codes' bytes (this function's contract).
-    unsafe {
-        if NIB {
-            let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
-            let b8 = _mm_packus_epi16(pairs, pairs);
-            _mm_storel_epi64(dst.as_mut_ptr().add(i / 2).cast(), b8);
-        } else {
-            _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), c8);
-        }
+    const { assert!(N == 1 || N == 4) };
+    let mut c = [_mm512_setzero_si512(); N];
+    for (j, (c, &mul)) in c.iter_mut().zip(&muls).enumerate() {
+        // SAFETY: i + 16·j + 16 ≤ i + 16·N, within src and rand (this
+        // function's contract).
+        *c = unsafe { codes16::<INT8, SR, NUM>(k, src, rand, ahead, i + 16 * j, mul) };
     }
-}
-
-/// [`vector16`] over the 64 elements at `i`, the four vectors of 16 each
-/// times its own map in `muls` (blocks of 16 each with its own map, or
-/// longer blocks with one), their codes narrowed to bytes together: two
-/// packs and a permute for 64 codes, where [`vector16`] narrows each 16
-/// with a `vpmovdb` and, for nibbles, two shuffles more.
-///
-/// # Safety
-/// `i + 64 ≤ src.len()`, and `≤ rand.len()` if `SR`; `dst` holds the
-/// codes' bytes; the CPU supports AVX-512 F, BW, DQ and VL.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-pub(super) unsafe fn vector64<
-    const INT8: bool,
-    const NIB: bool,
-    const SR: bool,
-    const NUM: bool,
->(
-    k: &K,
-    src: &[f32],
-    rand: &[u32],
-    ahead: &[f32],
-    dst: &mut [u8],
-    i: usize,
-    muls: [__m512; 4],
-) {
-    // SAFETY: i + 16·j + 16 ≤ i + 64, within src and rand (this
-    // function's contract).
-    let c = unsafe {
-        [
-            codes16::<INT8, SR, NUM>(k, src, rand, ahead, i, muls[0]),
-            codes16::<INT8, SR, NUM>(k, src, rand, ahead, i + 16, muls[1]),
-            codes16::<INT8, SR, NUM>(k, src, rand, ahead, i + 32, muls[2]),
-            codes16::<INT8, SR, NUM>(k, src, rand, ahead, i + 48, muls[3]),
-        ]
-    };
-    // Codes are below 256, so the saturating packs keep them. In-lane
-    // packs leave dword 4L + j (bytes) with c[j]'s elements 4L..4L + 4;
-    // the permute puts them in order.
-    let w01 = _mm512_packus_epi32(c[0], c[1]);
-    let w23 = _mm512_packus_epi32(c[2], c[3]);
-    let order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
-    let b = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(w01, w23));
-    // SAFETY: dst holds the 64 codes' bytes (this function's contract).
+    // SAFETY: dst holds the 16·N codes' bytes (this function's contract).
     unsafe {
+        if N == 1 {
+            let c8 = _mm512_cvtepi32_epi8(c[0]);
+            if NIB {
+                let pairs = _mm_maddubs_epi16(c8, _mm_set1_epi16(0x1001));
+                let b8 = _mm_packus_epi16(pairs, pairs);
+                _mm_storel_epi64(dst.as_mut_ptr().add(i / 2).cast(), b8);
+            } else {
+                _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), c8);
+            }
+            return;
+        }
+        // Codes are below 256, so the saturating packs keep them. In-lane
+        // packs leave dword 4L + j (bytes) with c[j]'s elements 4L..4L + 4;
+        // the permute puts them in order.
+        let w01 = _mm512_packus_epi32(c[0], c[1]);
+        let w23 = _mm512_packus_epi32(c[2], c[3]);
+        let order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+        let b = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(w01, w23));
         if NIB {
             // Bytes 2j and 2j + 1 become one: lo + 16·hi.
             let pairs = _mm512_maddubs_epi16(b, _mm512_set1_epi16(0x1001));
@@ -622,7 +592,7 @@ pub(super) unsafe fn vector64<
     }
 }
 
-/// The codes of the 16 elements at `i` times `mul` ([`vector16`]), one a
+/// The codes of the 16 elements at `i` times `mul` ([`vectors`]), one a
 /// lane, below 256.
 ///
 /// # Safety

@@ -6,7 +6,7 @@
 
 use super::super::scaled::{CHUNK, GROUP, by_chunks};
 use super::decode::{Lookup, lookup_of, perm128_sign, table_regs};
-use super::encode::{K, mini_codes, vector16, vector64};
+use super::encode::{K, mini_codes, vectors};
 use super::lanes;
 use crate::simd::{Codec, Decoder};
 use core::arch::x86_64::*;
@@ -119,18 +119,20 @@ fn elements(ke: &K, (maps, nans): (&[f32], u64), src: &[f32], dst: &mut [u8], ah
             // SAFETY: blocks b..b + 4's 64 elements and 32 bytes are in src
             // and dst (asserted above); the CPU's features are this
             // function's.
-            unsafe { vector64::<false, true, false, true>(ke, src, &[], ahead, dst, 16 * b, muls) };
+            unsafe {
+                vectors::<false, true, false, true, 4>(ke, src, &[], ahead, dst, 16 * b, muls)
+            };
             b += 4;
             continue;
         }
-        let mul = _mm512_set1_ps(maps[b]);
+        let mul = [_mm512_set1_ps(maps[b])];
         // SAFETY: block b's 16 elements and 8 bytes are in src and dst
         // (asserted above); the CPU's features are this function's.
         unsafe {
             if (nans >> b) & 1 == 0 {
-                vector16::<false, true, false, true>(ke, src, &[], ahead, dst, 16 * b, mul)
+                vectors::<false, true, false, true, 1>(ke, src, &[], ahead, dst, 16 * b, mul)
             } else {
-                vector16::<false, true, false, false>(ke, src, &[], ahead, dst, 16 * b, mul)
+                vectors::<false, true, false, false, 1>(ke, src, &[], ahead, dst, 16 * b, mul)
             }
         }
         b += 1;
