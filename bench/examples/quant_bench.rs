@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release -p blockscale-bench --example quant_bench            # the table
-//! cargo run --release -p blockscale-bench --example quant_bench -- --casts # element casts only (Gelem/s)
+//! cargo run --release -p blockscale-bench --example quant_bench -- --casts # element casts only, against a one-thread copy
 //! ```
 //!
 //! Each figure is the best of several runs. "copy" copies the f32 input
@@ -219,11 +219,27 @@ fn main() {
         cast::<E4M3>(&x[..n], &mut rows);
         cast::<E5M2>(&x[..n], &mut rows);
         cast::<E2M1>(&x[..n], &mut rows);
+        // The same-size f32 copy on one thread, in the chunks the table's
+        // copy uses, as the baseline of this run.
+        let mut d = vec![0f32; n];
+        let copy = pool(1).install(|| {
+            best(REPS, || {
+                for (d, s) in d.chunks_mut(1 << 16).zip(x[..n].chunks(1 << 16)) {
+                    d.copy_from_slice(s);
+                }
+            })
+        });
+        black_box(&d);
+        println!(
+            "copy f32 -> f32 (baseline): {:.3} Gelem/s",
+            n as f64 / copy / 1e9
+        );
         for r in &rows {
             println!(
-                "{}: {:.3} Gelem/s, {:.2} cycles/element",
+                "{}: {:.3} Gelem/s, {:.0}% of copy, {:.2} cycles/element",
                 r.name,
                 n as f64 / r.secs[0] / 1e9,
+                100.0 * copy / r.secs[0],
                 machine.cycles_per(r.secs[0], n as f64)
             );
         }
