@@ -24,7 +24,7 @@ use super::{
     Dims, block_term, check, element_int, finish, folded_alpha, nonfinite_term, unit_exponent,
 };
 use crate::format::{BlockFormat, ScaleCodec};
-use crate::simd::{self, GEMM_MR as MR, GEMM_NR as NR, Kernels, Terms};
+use crate::simd::{self, GEMM_MR as MR, GEMM_NR as NR, Kernels, QuadTile, Terms};
 use crate::tensor::QuantizedTensor;
 use crate::{Element, Error};
 use core::ops::Range;
@@ -274,22 +274,8 @@ fn packed_i8<FA: BlockFormat, FB: BlockFormat>(
                 &pb.scales[nt * sb_len..][..sb_len][kr.start * NR..kr.end * NR],
                 &pb.negcorr[nt * sb_len..][..sb_len][kr.start * NR..kr.end * NR],
             );
-            let gr = KGeom {
-                blocks: kr.len(),
-                ..g
-            };
-            i8_tile(
-                kernels,
-                at,
-                sat,
-                bt,
-                sbt,
-                nct,
-                gr,
-                i16_runs,
-                pb.uniform[nt],
-                acc,
-            );
+            let t = QuadTile::new(at, sat, bt, sbt, nct, kr.len(), g.kbp / 4);
+            i8_tile(kernels, &t, i16_runs, pb.uniform[nt], acc);
         },
     );
     Ok(())

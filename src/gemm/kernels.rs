@@ -4,45 +4,28 @@
 //! (`plan`) says why each kernel's arithmetic is exact.
 
 use super::pack::KGeom;
-use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels, PlaneTile, Terms};
+use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels, PlaneTile, QuadBlock, QuadTile, Terms};
 use core::ops::Range;
 
 /// The i8 tile kernel: the table's (AVX2, AVX-512 VNNI) if it has one, else
 /// [`i8_tile_portable`]. `i16_runs` is the plan's bound on i16 sums
-/// (`Plan::I8`), which a kernel may use to sum in i16. `nc` must be
-/// `-128·Σb` per block and column, as `pack::pack_b8` writes it: a kernel
-/// that starts its i16 sums there relies on it for their bound.
-/// `b_uniform` says that each block's NR scales in `sb` are one value (bit
+/// (`Plan::I8`), which a kernel may use to sum in i16. The tile's `nc` must
+/// be `-128·Σb` per block and column, as `pack::pack_b8` writes it: a
+/// kernel that starts its i16 sums there relies on it for their bound.
+/// `b_uniform` says that each block's NR scales of B are one value (bit
 /// for bit), as `pack::PackedB8::uniform` finds them: a kernel may then
 /// read the first and form a row's `s_a·s_b` once for all NR columns. The
 /// portable kernel, reading them all, ignores it.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn i8_tile(
     kernels: &Kernels,
-    a: &[u32],
-    sa: &[f32],
-    b: &[u32],
-    sb: &[f32],
-    nc: &[i32],
-    g: KGeom,
+    t: &QuadTile,
     i16_runs: usize,
     b_uniform: bool,
     acc: &mut [f32; MR * NR],
 ) {
     match kernels.i8_tile {
-        Some(tile) => tile(
-            a,
-            sa,
-            b,
-            sb,
-            nc,
-            g.blocks,
-            g.kbp / 4,
-            i16_runs,
-            b_uniform,
-            acc,
-        ),
-        None => i8_tile_portable(a, sa, b, sb, nc, g, acc),
+        Some(tile) => tile(t, i16_runs, b_uniform, acc),
+        None => i8_tile_portable(t, acc),
     }
 }
 
@@ -189,29 +172,18 @@ pub(crate) fn term_f64(s: f64, p: f64) -> f32 {
 
 /// Portable i8 tile kernel: `acc[r][j] += S·P` per block, S exact in i32
 /// (`Σ (a+128)·b` started at `-128·Σb`, as the SIMD kernel computes it).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn i8_tile_portable(
-    a: &[u32],
-    sa: &[f32],
-    b: &[u32],
-    sb: &[f32],
-    nc: &[i32],
-    g: KGeom,
-    acc: &mut [f32; MR * NR],
-) {
-    let q = g.kbp / 4;
-    for blk in 0..g.blocks {
+pub(crate) fn i8_tile_portable(t: &QuadTile, acc: &mut [f32; MR * NR]) {
+    for blk in 0..t.blocks() {
+        let QuadBlock { a, sa, b, sb, nc } = t.block(blk);
         let mut s = [[0i32; NR]; MR];
         for row in s.iter_mut() {
-            row.copy_from_slice(&nc[blk * NR..][..NR]);
+            row.copy_from_slice(nc);
         }
-        let ab = &a[blk * q * MR..][..q * MR];
-        let bb = &b[blk * q * NR..][..q * NR];
-        for qi in 0..q {
+        for qi in 0..t.quads() {
             for (r, srow) in s.iter_mut().enumerate() {
-                let av = ab[qi * MR + r].to_le_bytes(); // u8: a + 128
+                let av = a[qi * MR + r].to_le_bytes(); // u8: a + 128
                 for (j, sv) in srow.iter_mut().enumerate() {
-                    let bv = bb[qi * NR + j].to_le_bytes(); // i8
+                    let bv = b[qi * NR + j].to_le_bytes(); // i8
                     *sv += (0..4)
                         .map(|t| av[t] as i32 * bv[t] as i8 as i32)
                         .sum::<i32>();
@@ -220,7 +192,7 @@ pub(crate) fn i8_tile_portable(
         }
         for (r, srow) in s.iter().enumerate() {
             for (j, &sv) in srow.iter().enumerate() {
-                let p = sa[blk * MR + r] * sb[blk * NR + j];
+                let p = sa[r] * sb[j];
                 acc[r * NR + j] += sv as f32 * p; // S·P is exact
             }
         }

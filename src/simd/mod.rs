@@ -230,4 +230,6 @@ pub use cpu::{Cpu, Microarch, cpu};
 #[allow(unsafe_code)]
 mod x86_64;
 
-pub(crate) use table::{Codec, Decoder, Kernels, Packing, PlaneTile, Terms, kernels};
+pub(crate) use table::{
+    Codec, Decoder, Kernels, Packing, PlaneTile, QuadBlock, QuadTile, Terms, kernels,
+};

@@ -130,8 +130,7 @@ pub(crate) type SrDraws = fn(&mut [u64], &[u32], usize, &mut [u32]);
 /// [`Kernels::sr_counter`].
 pub(crate) type SrCounter = fn(u64, (u64, u64, usize, usize), &mut [u32]) -> bool;
 /// [`Kernels::i8_tile`].
-pub(crate) type I8Tile =
-    fn(&[u32], &[f32], &[u32], &[f32], &[i32], usize, usize, usize, bool, &mut [f32; MR * NR]);
+pub(crate) type I8Tile = fn(&QuadTile, usize, bool, &mut [f32; MR * NR]);
 /// [`Kernels::f64_tile`].
 pub(crate) type F64Tile =
     fn(&[f64], &[f64], &[f64], &[f64], usize, usize, bool, &mut [f32; MR * NR]);
@@ -182,6 +181,89 @@ pub(crate) struct PlaneTile<'a> {
     /// `[plane][block]`: bit i set if pair i of the block holds a nonzero
     /// value in the plane (blocks of at most 128 elements).
     pub pairs: &'a [u64],
+}
+
+/// One MR×NR tile's operands for [`Kernels::i8_tile`]: `blocks` K blocks
+/// of `quads` quads (4 bytes of 4 consecutive K elements, as u32), A's
+/// u8 `a + 128` and B's i8, each `[block][quad][W]` for W = MR (A) or NR
+/// (B); their scales, `[block][W]`; and `nc`, `-128·Σb` per block and
+/// column, `[block][NR]`. The fields are private to `simd` and
+/// [`Self::new`] checks their lengths, so a kernel's reads within that
+/// geometry need no check of their own.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
+pub(crate) struct QuadTile<'a> {
+    pub(in crate::simd) a: &'a [u32],
+    pub(in crate::simd) sa: &'a [f32],
+    pub(in crate::simd) b: &'a [u32],
+    pub(in crate::simd) sb: &'a [f32],
+    pub(in crate::simd) nc: &'a [i32],
+    pub(in crate::simd) blocks: usize,
+    pub(in crate::simd) quads: usize,
+}
+
+/// One K block of a [`QuadTile`] ([`QuadTile::block`]): A's `quads·MR`
+/// quads and MR scales, B's `quads·NR` quads and NR scales, and B's NR
+/// `-128·Σb`.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
+pub(crate) struct QuadBlock<'a> {
+    pub a: &'a [u32],
+    pub sa: &'a [f32],
+    pub b: &'a [u32],
+    pub sb: &'a [f32],
+    pub nc: &'a [i32],
+}
+
+#[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
+impl<'a> QuadTile<'a> {
+    /// The tile of `blocks` K blocks of `quads` quads in these slices.
+    ///
+    /// Panics if a slice is shorter than that geometry needs (the GEMM
+    /// sizes them exactly).
+    pub(crate) fn new(
+        a: &'a [u32],
+        sa: &'a [f32],
+        b: &'a [u32],
+        sb: &'a [f32],
+        nc: &'a [i32],
+        blocks: usize,
+        quads: usize,
+    ) -> Self {
+        assert!(a.len() >= blocks * quads * MR && b.len() >= blocks * quads * NR);
+        assert!(sa.len() >= blocks * MR && sb.len() >= blocks * NR && nc.len() >= blocks * NR);
+        QuadTile {
+            a,
+            sa,
+            b,
+            sb,
+            nc,
+            blocks,
+            quads,
+        }
+    }
+
+    /// The number of K blocks.
+    pub(crate) fn blocks(&self) -> usize {
+        self.blocks
+    }
+
+    /// Quads per K block.
+    pub(crate) fn quads(&self) -> usize {
+        self.quads
+    }
+
+    /// K block `blk`'s operands. Panics unless `blk < self.blocks()`.
+    pub(crate) fn block(&self, blk: usize) -> QuadBlock<'a> {
+        let q = self.quads;
+        QuadBlock {
+            a: &self.a[blk * q * MR..][..q * MR],
+            sa: &self.sa[blk * MR..][..MR],
+            b: &self.b[blk * q * NR..][..q * NR],
+            sb: &self.sb[blk * NR..][..NR],
+            nc: &self.nc[blk * NR..][..NR],
+        }
+    }
 }
 
 /// [`Kernels::i64_tile`].
@@ -268,10 +350,9 @@ pub(crate) struct Kernels {
     /// elsewhere. Arguments: seed, (t0, words, tc, i0), out.
     pub sr_counter: Option<SrCounter>,
     /// The GEMM's i8 tile kernel (see `gemm::kernels::i8_tile`).
-    /// Arguments: a, s_a, b, s_b, the `-128·Σb` corrections, K blocks,
-    /// quads per block, the quads an i16 may sum (the plan's `i16_runs`),
-    /// whether each block's NR scales of B are one value (bit for bit; a
-    /// kernel may then read the first), accumulators.
+    /// Arguments: the operands, the quads an i16 may sum (the plan's
+    /// `i16_runs`), whether each block's NR scales of B are one value (bit
+    /// for bit; a kernel may then read the first), accumulators.
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub i8_tile: Option<I8Tile>,
     /// The GEMM's f64 tile kernel (see `gemm::kernels::f64_tile`).

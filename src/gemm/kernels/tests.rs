@@ -211,10 +211,11 @@ fn i8_tile_kernels_agree() {
         let cases = [(&sb, false), (&sb_uniform, false), (&sb_uniform, true)];
         for (sb, uniform) in cases.into_iter().take(if cfg!(miri) { 1 } else { 3 }) {
             let mut want = start;
-            i8_tile_portable(&a, &sa, &b, sb, &nc, g, &mut want);
+            let t = QuadTile::new(&a, &sa, &b, sb, &nc, g.blocks, kbp / 4);
+            i8_tile_portable(&t, &mut want);
             each_table(|level, k| {
                 let mut got = start;
-                i8_tile(k, &a, &sa, &b, sb, &nc, g, i16_runs, uniform, &mut got);
+                i8_tile(k, &t, i16_runs, uniform, &mut got);
                 let bits = |v: [f32; MR * NR]| v.map(f32::to_bits);
                 assert_eq!(
                     bits(want),

@@ -5,7 +5,7 @@
 //! `gemm::kernels::i8_tile_portable`'s, its specification (the planner,
 //! `plan`, says why it is exact).
 
-use crate::simd::{GEMM_MR as MR, GEMM_NR as NR};
+use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, QuadBlock, QuadTile};
 use core::arch::x86_64::*;
 
 /// Rows of a register block of the i8 kernel: 2 rows × 16 columns of i32
@@ -22,35 +22,20 @@ const IR: usize = 2;
 /// `c0 + j`'s sum over its quads' half `h`; per block the halves are added
 /// (`vphaddd`), started at `-128·Σb`, and `acc += f32(S) · (s_a·s_b)` as
 /// the portable kernel does.
-///
-/// Panics if a slice is shorter than the `blocks` × `quads` geometry needs.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn i8_tile(
-    a: &[u32],
-    sa: &[f32],
-    b: &[u32],
-    sb: &[f32],
-    nc: &[i32],
-    blocks: usize,
-    quads: usize,
-    i16_runs: usize,
-    b_uniform: bool,
-    acc: &mut [f32; MR * NR],
-) {
-    assert!(a.len() >= blocks * quads * MR && b.len() >= blocks * quads * NR);
-    assert!(sa.len() >= blocks * MR && sb.len() >= blocks * NR && nc.len() >= blocks * NR);
+pub(super) fn i8_tile(t: &QuadTile, i16_runs: usize, b_uniform: bool, acc: &mut [f32; MR * NR]) {
     // SAFETY: an entry of the AVX2 table, handed out only on a CPU with
-    // AVX2 and FMA; every read is within the lengths asserted above.
+    // AVX2 and FMA; every read is within the lengths `QuadTile::new`
+    // checked.
     unsafe {
         // A whole K block in one i16 run: NVFP4's (4 quads) and MX's (8).
-        if i16_runs >= quads && b_uniform {
-            i8_tile_blocks::<true>(a, sa, b, sb, nc, blocks, quads, acc)
-        } else if i16_runs >= quads {
-            i8_tile_blocks::<false>(a, sa, b, sb, nc, blocks, quads, acc)
+        if i16_runs >= t.quads && b_uniform {
+            i8_tile_blocks::<true>(t, acc)
+        } else if i16_runs >= t.quads {
+            i8_tile_blocks::<false>(t, acc)
         } else if i16_runs > 0 {
-            i8_tile_i16(a, sa, b, sb, nc, blocks, quads, i16_runs, acc)
+            i8_tile_i16(t, i16_runs, acc)
         } else {
-            i8_tile_impl(a, sa, b, sb, nc, blocks, quads, acc)
+            i8_tile_impl(t, acc)
         }
     }
 }
@@ -66,18 +51,8 @@ const R16: usize = 2;
 /// ones then adds a column's two lanes into i32, in column order. The f32
 /// accumulators stay in registers across the K blocks.
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn i8_tile_i16(
-    a: &[u32],
-    sa: &[f32],
-    b: &[u32],
-    sb: &[f32],
-    nc: &[i32],
-    blocks: usize,
-    quads: usize,
-    runs: usize,
-    acc: &mut [f32; MR * NR],
-) {
+unsafe fn i8_tile_i16(t: &QuadTile, runs: usize, acc: &mut [f32; MR * NR]) {
+    let quads = t.quads;
     let ones = _mm256_set1_epi16(1);
     for r0 in (0..MR).step_by(R16) {
         let mut c: [[__m256; 2]; R16] = core::array::from_fn(|r| {
@@ -86,10 +61,14 @@ unsafe fn i8_tile_i16(
                 _mm256_loadu_ps(acc.as_ptr().add((r0 + r) * NR + 8 * h))
             })
         });
-        for blk in 0..blocks {
-            let ab = &a[blk * quads * MR..][..quads * MR];
-            let bb = &b[blk * quads * NR..][..quads * NR];
-            let (ncs, sbs) = (&nc[blk * NR..][..NR], &sb[blk * NR..][..NR]);
+        for blk in 0..t.blocks {
+            let QuadBlock {
+                a: ab,
+                sa,
+                b: bb,
+                sb: sbs,
+                nc: ncs,
+            } = t.block(blk);
             // Each sum starts at the block's `-128·Σb`.
             // SAFETY: ncs holds 16 i32.
             let start: [__m256i; 2] = core::array::from_fn(|h| unsafe {
@@ -126,7 +105,7 @@ unsafe fn i8_tile_i16(
             let sbv: [__m256; 2] =
                 core::array::from_fn(|h| unsafe { _mm256_loadu_ps(sbs.as_ptr().add(8 * h)) });
             for (r, (cr, sr)) in c.iter_mut().zip(&s32).enumerate() {
-                let sar = _mm256_set1_ps(sa[blk * MR + r0 + r]);
+                let sar = _mm256_set1_ps(sa[r0 + r]);
                 for h in 0..2 {
                     cr[h] = add_term(cr[h], sr[h], sar, sbv[h]);
                 }
@@ -171,20 +150,12 @@ const RB: usize = 4;
 /// rows' products `s_a·s_b` take one 4-lane multiplication and reach the
 /// FMAs as broadcast loads, in place of two 8-lane multiplications a row.
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn i8_tile_blocks<const UNIFORM: bool>(
-    a: &[u32],
-    sa: &[f32],
-    b: &[u32],
-    sb: &[f32],
-    nc: &[i32],
-    blocks: usize,
-    quads: usize,
-    acc: &mut [f32; MR * NR],
-) {
+unsafe fn i8_tile_blocks<const UNIFORM: bool>(t: &QuadTile, acc: &mut [f32; MR * NR]) {
+    let (a, sa, b, sb, nc) = (t.a, t.sa, t.b, t.sb, t.nc);
+    let (blocks, quads) = (t.blocks, t.quads);
     let (ones, zero) = (_mm256_set1_epi16(1), _mm256_setzero_si256());
     for r0 in (0..MR).step_by(RB) {
-        // SAFETY: the caller's lengths (`i8_tile`'s asserts): `blocks ·
+        // SAFETY: the lengths `QuadTile::new` checked: `blocks ·
         // quads` quads of A (MR u32 each) and B (NR), `blocks` of scales
         // and corrections; row r0 + r < MR of the tile.
         unsafe {
@@ -327,23 +298,18 @@ fn widen(
 const QC: usize = 8;
 
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn i8_tile_impl(
-    a: &[u32],
-    sa: &[f32],
-    b: &[u32],
-    sb: &[f32],
-    nc: &[i32],
-    blocks: usize,
-    quads: usize,
-    acc: &mut [f32; MR * NR],
-) {
+unsafe fn i8_tile_impl(t: &QuadTile, acc: &mut [f32; MR * NR]) {
+    let (a, sa, b, sb, nc) = (t.a, t.sa, t.b, t.sb, t.nc);
+    let (blocks, quads) = (t.blocks, t.quads);
     // `vphaddd` of registers holding columns 0–3 and 4–7 gives them in
     // the order 0, 1, 4, 5, 2, 3, 6, 7; `vpermq` restores it.
     const ORDER: i32 = 0b11_01_10_00;
     let whole = quads <= QC;
     let mut bw = [[_mm256_setzero_si256(); 4]; QC];
     let mut aw = [[0u64; MR]; QC];
+    // Sliced here by `blk`, not by `QuadTile::block`: with that, the
+    // compiler kept the block's pointers on the stack and MXINT8's
+    // `gemm_one` at `BLOCKSCALE_SIMD=avx2` ran 5% slower.
     for blk in 0..blocks {
         let ab = &a[blk * quads * MR..][..quads * MR];
         let bb = &b[blk * quads * NR..][..quads * NR];

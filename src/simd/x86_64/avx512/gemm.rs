@@ -6,7 +6,7 @@
 //! features they enable, so each checks only the slice lengths its raw
 //! reads rely on.
 
-use crate::simd::{GEMM_MR as MR, GEMM_NR as NR};
+use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, QuadTile};
 use core::arch::x86_64::*;
 
 /// The i8 tile kernel (AVX-512 VNNI) on quads (4 bytes of 4 consecutive
@@ -19,52 +19,30 @@ use core::arch::x86_64::*;
 /// reach the FMAs as broadcast memory operands, where otherwise each row
 /// takes a 16-lane one: the epilogue shares ports 0 and 5 with
 /// `vpdpbusd`, and NVFP4's 4 quads a block leave it little room.
-///
-/// Panics if a slice is shorter than the `blocks` × `quads` geometry needs
-/// (the callers size them exactly).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn i8_tile(
-    a: &[u32],
-    sa: &[f32],
-    b: &[u32],
-    sb: &[f32],
-    nc: &[i32],
-    blocks: usize,
-    quads: usize,
-    _i16_runs: usize,
-    b_uniform: bool,
-    acc: &mut [f32; MR * NR],
-) {
-    assert!(a.len() >= blocks * quads * MR && b.len() >= blocks * quads * NR);
-    assert!(sa.len() >= blocks * MR && sb.len() >= blocks * NR && nc.len() >= blocks * NR);
+pub(super) fn i8_tile(t: &QuadTile, _i16_runs: usize, b_uniform: bool, acc: &mut [f32; MR * NR]) {
     // SAFETY: the CPU supports the enabled features (this is an entry of
-    // `KERNELS_VNNI`, handed out only on such a CPU), and every read below
-    // is within the lengths asserted above. The quad
-    // counts of NVFP4 (16 = 4 quads) and MX (32 = 8) get unrolled copies.
+    // `KERNELS_VNNI`, handed out only on such a CPU), and every read is
+    // within the lengths `QuadTile::new` checked. The quad counts of
+    // NVFP4 (16 = 4 quads) and MX (32 = 8) get unrolled copies.
     unsafe {
-        match (quads, b_uniform) {
-            (4, true) => i8_tile_impl::<4, true>(a, sa, b, sb, nc, blocks, quads, acc),
-            (4, false) => i8_tile_impl::<4, false>(a, sa, b, sb, nc, blocks, quads, acc),
-            (8, true) => i8_tile_impl::<8, true>(a, sa, b, sb, nc, blocks, quads, acc),
-            (8, false) => i8_tile_impl::<8, false>(a, sa, b, sb, nc, blocks, quads, acc),
-            (_, true) => i8_tile_impl::<0, true>(a, sa, b, sb, nc, blocks, quads, acc),
-            (_, false) => i8_tile_impl::<0, false>(a, sa, b, sb, nc, blocks, quads, acc),
+        match (t.quads, b_uniform) {
+            (4, true) => i8_tile_impl::<4, true>(t, acc),
+            (4, false) => i8_tile_impl::<4, false>(t, acc),
+            (8, true) => i8_tile_impl::<8, true>(t, acc),
+            (8, false) => i8_tile_impl::<8, false>(t, acc),
+            (_, true) => i8_tile_impl::<0, true>(t, acc),
+            (_, false) => i8_tile_impl::<0, false>(t, acc),
         }
     }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn i8_tile_impl<const Q: usize, const UNIFORM: bool>(
-    a: &[u32],
-    sa: &[f32],
-    b: &[u32],
-    sb: &[f32],
-    nc: &[i32],
-    blocks: usize,
-    quads: usize,
+    t: &QuadTile,
     acc: &mut [f32; MR * NR],
 ) {
+    let (a, sa, b, sb, nc) = (t.a, t.sa, t.b, t.sb, t.nc);
+    let (blocks, quads) = (t.blocks, t.quads);
     let quads = if Q == 0 { quads } else { Q };
     // The kernels add to the accumulators they are given.
     // SAFETY: acc holds MR·NR floats; row r's NR start at r·NR.
@@ -72,7 +50,7 @@ unsafe fn i8_tile_impl<const Q: usize, const UNIFORM: bool>(
         core::array::from_fn(|r| unsafe { _mm512_loadu_ps(acc.as_ptr().add(r * NR)) });
     for blk in 0..blocks {
         // SAFETY: (all reads in this loop) blk < blocks and q < quads, so
-        // every offset is below the lengths `i8_tile` asserted.
+        // every offset is below the lengths `QuadTile::new` checked.
         unsafe {
             let start = _mm512_loadu_si512(nc.as_ptr().add(blk * NR).cast());
             let mut s = [start; MR];
