@@ -16,7 +16,7 @@ found=0
 for example in quant_split quant_bench quant_one gemm_bench gemm_one; do
     bin=target/release/examples/$example
     [ -x "$bin" ] || { echo "$bin missing: run the release build first" >&2; exit 1; }
-    if nm -C "$bin" | grep -E 'blockscale::simd::x86_64::.*\{\{closure\}\}|x86_64::avx2::(encode::(vector16|step8|codes8|nibbles16|number_codes|mini_codes|nearest_magnitudes)|counter::(half_bits|counter_words))$|x86_64::avx512::(encode::(vectors|codes16|number_codes|mini_codes|nearest_magnitudes)|decode::perm128_sign)$'; then
+    if nm -C "$bin" | grep -E 'blockscale::simd::x86_64::.*\{\{closure\}\}|x86_64::avx2::(encode::(vector16|step8|codes8|nibbles16)|codes::(number_codes|mini_codes|nearest_magnitudes)|counter::(half_bits|counter_words))$|x86_64::avx512::(encode::(vectors|codes16|number_codes|mini_codes|nearest_magnitudes)|decode::perm128_sign)$'; then
         echo "$example: a kernel closure or encode helper above is a function of its own" >&2
         found=1
     fi

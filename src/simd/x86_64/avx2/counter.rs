@@ -4,7 +4,8 @@
 //! the stream filled first: the loop over a row's 16-element halves and
 //! the bits each half takes. The rounding itself is `encode.rs`'s.
 
-use super::encode::{K, P, fill_code, setup, step8, vector16};
+use super::codes::K;
+use super::encode::{P, fill_code, setup, step8, vector16};
 use super::rng::splitmix_mix;
 use crate::simd::table::{ElementMap, PHI};
 use crate::simd::{Codec, Packing};

@@ -8,6 +8,7 @@
 //! on a CPU that [`crate::simd::detected`] finds AVX2, FMA and F16C on.
 
 mod amax;
+mod codes;
 mod counter;
 mod decode;
 mod encode;

@@ -3,8 +3,9 @@
 //! element encoder's own code (`encode.rs`), so the bytes are its.
 
 use super::super::scaled::{CHUNK, GROUP, by_chunks, each_block};
+use super::codes::{K, mini_codes};
 use super::decode::{Consts, MINI, lookup8};
-use super::encode::{K, bytes_of, mini_codes, vector16};
+use super::encode::{bytes_of, vector16};
 use crate::simd::{Codec, Decoder};
 use core::arch::x86_64::*;
 
