@@ -318,4 +318,4 @@ pub(crate) fn i64_block_portable(
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -527,3 +527,6 @@ pub(crate) fn check_tile_lens(lens: &[(usize, usize)]) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
