@@ -299,9 +299,9 @@ impl LinearLayer {
             &mut dw,
         )?;
         if !bf16 && let Some(d) = self.state.delayed.as_mut() {
-            d.input.update(crate::scale::amax(x));
-            d.weight.update(crate::scale::amax(w));
-            d.grad_output.update(crate::scale::amax(dy));
+            d.input.update(crate::tensor::tensor_amax(x));
+            d.weight.update(crate::tensor::tensor_amax(w));
+            d.grad_output.update(crate::tensor::tensor_amax(dy));
         }
         Ok((dx, dw))
     }

@@ -10,6 +10,17 @@ use crate::par::*;
 use crate::scale::fold_amax;
 use crate::simd::Kernels;
 
+/// [`crate::scale::amax`] of `src` as the quantizer's tensor amax pass
+/// takes it: by the active level's kernel, on rayon's pool from
+/// [`super::PARALLEL_MIN_ELEMENTS`] elements on. For callers above the tensors
+/// (the delayed-scaling recipe's amax histories), which would otherwise
+/// fold the values one by one.
+#[cfg(feature = "std")] // the recipes need std
+pub(crate) fn tensor_amax(src: &[f32]) -> f32 {
+    let parallel = src.len() >= super::PARALLEL_MIN_ELEMENTS && current_num_threads() > 1;
+    amax_par(crate::simd::kernels(crate::simd::active()), src, parallel)
+}
+
 /// [`crate::scale::amax`] over a whole input, in SIMD and in parallel where allowed;
 /// max is exact and order-free, so the result is the same.
 pub(super) fn amax_par<S: Real>(kernels: &Kernels, src: &[S], parallel: bool) -> f32 {
@@ -84,5 +95,51 @@ pub(super) fn block_amaxes(kernels: &Kernels, row: &[f32], tc: usize, out: &mut 
             Some(amax) => amax(seg),
             None => crate::scale::amax(seg),
         };
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+
+    /// The recipes' tensor amax is `scale::amax`'s fold, bit for bit: on
+    /// no values, a few (below every kernel's vector), and past the
+    /// parallel threshold; with a NaN, an infinity, signed zeros and
+    /// subnormals, each placed in the tail, the middle and the start.
+    #[test]
+    fn tensor_amax_is_the_fold() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let big = super::super::PARALLEL_MIN_ELEMENTS + 37;
+        for n in [0, 1, 7, 1000, big] {
+            // Magnitudes from subnormal to 2^40, either sign.
+            let base: Vec<f32> = (0..n)
+                .map(|_| {
+                    let v = next();
+                    let e = (v % 168) as u32;
+                    f32::from_bits(((v >> 32) as u32 & 0x8000_0000) | (e << 23) | (v as u32 >> 9))
+                })
+                .collect();
+            let specials = [f32::NAN, -f32::INFINITY, -0.0, f32::from_bits(1), -f32::MAX];
+            for special in [None].into_iter().chain(specials.map(Some)) {
+                for at in [0, n / 2, n.saturating_sub(1)] {
+                    let mut v = base.clone();
+                    if let (Some(s), true) = (special, n > 0) {
+                        v[at] = s;
+                    }
+                    let want = crate::scale::amax(&v);
+                    assert_eq!(
+                        tensor_amax(&v).to_bits(),
+                        want.to_bits(),
+                        "n {n} {special:?} at {at}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -14,6 +14,8 @@ mod quantize;
 mod relayout;
 mod row_scaled;
 
+#[cfg(feature = "std")]
+pub(crate) use amax::tensor_amax;
 pub use any::{AnyQuantized, QuantizedView, TensorVisitor};
 pub use row_scaled::RowScaled;
 
