@@ -27,52 +27,9 @@ use blockscale::format::{
 use blockscale::gemm::gemm;
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
 use blockscale::{E4M3, E5M2};
-use blockscale_bench::{Blas, Machine, best, gemm_data as data, wide_data as wide};
+use blockscale_bench::{Blas, Machine, best, gemm_data as data, ref_gemm, wide_data as wide};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
-
-/// C = A·Bᵀ for s×s row-major matrices with the `gemm` crate (f32 or f64).
-fn ref_gemm<T: 'static + Copy + Default>(
-    a: &[T],
-    b: &[T],
-    c: &mut [T],
-    s: usize,
-    threads: usize,
-    one: T,
-) {
-    let par = if threads == 1 {
-        sgemm::Parallelism::None
-    } else {
-        sgemm::Parallelism::Rayon(threads)
-    };
-    let si = s as isize;
-    assert!(a.len() == s * s && b.len() == s * s && c.len() == s * s);
-    // SAFETY: a, b and c are s×s row-major matrices (asserted); B is read as Bᵀ
-    // (column stride s, row stride 1); nothing aliases c.
-    unsafe {
-        sgemm::gemm(
-            s,
-            s,
-            s,
-            c.as_mut_ptr(),
-            1,
-            si,
-            false,
-            a.as_ptr(),
-            1,
-            si,
-            b.as_ptr(),
-            si,
-            1,
-            T::default(),
-            one,
-            false,
-            false,
-            false,
-            par,
-        );
-    }
-}
 
 struct Row {
     name: String,

@@ -104,6 +104,50 @@ fn tsc_hz() -> f64 {
     (tsc() - c0) as f64 / t0.elapsed().as_secs_f64()
 }
 
+/// C = A·Bᵀ for s×s row-major matrices with the `gemm` crate (f32 or f64):
+/// the benchmarks' f32 baseline, on `threads` of rayon's threads.
+pub fn ref_gemm<T: 'static + Copy + Default>(
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    s: usize,
+    threads: usize,
+    one: T,
+) {
+    let par = if threads == 1 {
+        sgemm::Parallelism::None
+    } else {
+        sgemm::Parallelism::Rayon(threads)
+    };
+    let si = s as isize;
+    assert!(a.len() == s * s && b.len() == s * s && c.len() == s * s);
+    // SAFETY: a, b and c are s×s row-major matrices (asserted); B is read as Bᵀ
+    // (column stride s, row stride 1); nothing aliases c.
+    unsafe {
+        sgemm::gemm(
+            s,
+            s,
+            s,
+            c.as_mut_ptr(),
+            1,
+            si,
+            false,
+            a.as_ptr(),
+            1,
+            si,
+            b.as_ptr(),
+            si,
+            1,
+            T::default(),
+            one,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
 /// Best wall time of `f` over at least 3 runs and about 0.5 s, after one
 /// warm-up run (page faults, thread-pool start).
 pub fn best(mut f: impl FnMut()) -> f64 {
