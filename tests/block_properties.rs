@@ -107,6 +107,63 @@ proptest! {
     }
 }
 
+/// Columnwise quantization of an R × C matrix is the rowwise quantization
+/// of its transpose, written out here element by element: the same data
+/// and scale bytes, for 1-D blocks and per-tensor scales, with nearest and
+/// stochastic rounding, from f32 and from bf16. The shapes cross the
+/// quantizer's staging of source columns: column counts that leave a
+/// partial strip of 16, a tall matrix whose strip holds fewer columns, and
+/// one past the parallel threshold (2^18 elements).
+#[test]
+fn one_d_columnwise_is_rowwise_of_the_transpose() {
+    fn check<F: BlockFormat, S: blockscale::element::slice::Real>(
+        f: F,
+        x: &[S],
+        (rows, cols): (usize, usize),
+        rounding: TensorRounding,
+    ) where
+        F::Scale: PartialEq + core::fmt::Debug,
+    {
+        let t: Vec<S> = (0..cols * rows)
+            .map(|i| x[(i % rows) * cols + i / rows])
+            .collect();
+        let col_opts = QuantizeOptions {
+            direction: Direction::Columnwise,
+            rounding,
+            ..Default::default()
+        };
+        let row_opts = QuantizeOptions {
+            rounding,
+            ..Default::default()
+        };
+        let col = QuantizedTensor::quantize(f.clone(), x, rows, cols, &col_opts).unwrap();
+        let want = QuantizedTensor::quantize(f, &t, cols, rows, &row_opts).unwrap();
+        assert_eq!(col.stored_shape(), (cols, rows));
+        assert_eq!(col.data(), want.data(), "{rows}x{cols} {rounding:?}");
+        assert_eq!(col.scales(), want.scales(), "{rows}x{cols} {rounding:?}");
+    }
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        // Uniform in [-4, 4), a random binade lower.
+        let m = (state >> 40) as f32 / (1u64 << 24) as f32 * 8.0 - 4.0;
+        m * 2f32.powi(-((state % 8) as i32))
+    };
+    let sr = TensorRounding::Stochastic { seed: 7 };
+    let near = TensorRounding::NearestEven;
+    for (rows, cols) in [(64, 50), (96, 17), (20000, 20), (512, 520)] {
+        let x: Vec<f32> = (0..rows * cols).map(|_| next()).collect();
+        check(MxFp8E4M3::default(), &x, (rows, cols), near);
+        check(MxFp4::default(), &x, (rows, cols), sr);
+        check(Nvfp4::default(), &x, (rows, cols), near);
+        check(Fp8Tensorwise::<E4M3>::current(), &x, (rows, cols), near);
+        let bf: Vec<half::bf16> = x.iter().map(|&v| half::bf16::from_f32(v)).collect();
+        check(MxFp8E4M3::default(), &bf, (rows, cols), sr);
+    }
+}
+
 /// 1-D blocks are not transposable: the columnwise copy is re-quantized from
 /// the high-precision input with its own block amaxes.
 #[test]

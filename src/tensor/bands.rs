@@ -40,9 +40,29 @@ pub(super) struct Job<'a, F: BlockFormat, S: Real> {
     pub(super) tile_amaxes: Option<&'a [f32]>,
 }
 
+/// Stored rows staged as f32: one row of rowwise input that is not f32,
+/// or a strip of consecutive columnwise stored rows (source columns).
+#[derive(Default)]
+struct Staged {
+    /// `count` stored rows from `first` on, each of the stored row length.
+    data: Vec<f32>,
+    first: usize,
+    count: usize,
+}
+
+/// Source columns a columnwise strip stages at most: 16 read a 64-byte
+/// line of each f32 source row once, where gathering one column a time
+/// read each line once per column, for the amax pass and again for the
+/// encoding (README, "A recipe step").
+const STRIP_COLS: usize = 16;
+
+/// The most elements a strip holds (1 MiB of f32), so that a tall
+/// matrix's strip stays a band's size: its source rows times its columns.
+const STRIP_ELEMENTS: usize = 1 << 18;
+
 /// Per-thread buffers, sized by a band (never by the tensor).
 struct State {
-    row: Vec<f32>,
+    row: Staged,
     amax: Vec<f32>,
     block_amax: Vec<f32>,
     maps: Vec<ElementMap>,
@@ -66,7 +86,7 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
     fn state(&self) -> State {
         let g = &self.grid;
         State {
-            row: Vec::new(),
+            row: Staged::default(),
             amax: vec![0.0; g.tiles_c],
             block_amax: vec![0.0; g.tiles_c],
             maps: vec![ElementMap::Zero(0); g.tiles_c],
@@ -81,26 +101,41 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
         }
     }
 
-    /// Stored row `r` as f32: in place for rowwise f32 input, else staged.
-    fn row<'b>(&'b self, r: usize, buf: &'b mut Vec<f32>) -> &'b [f32] {
+    /// Stored row `r` as f32: in place for rowwise f32 input, else staged
+    /// in `buf`. Columnwise, `buf` keeps a strip of stored rows from `r`
+    /// on, which the calls for the rows after it (and for `r` again, by
+    /// the encoding after the amax pass) read without touching the source.
+    fn row<'b>(&'b self, r: usize, buf: &'b mut Staged) -> &'b [f32] {
         let (rows, cols) = (self.rows, self.cols);
         match self.direction {
             Direction::Rowwise => match S::as_f32s(self.src) {
                 Some(x) => &x[r * cols..(r + 1) * cols],
                 None => {
-                    buf.clear();
-                    buf.extend(
+                    buf.data.clear();
+                    buf.data.extend(
                         self.src[r * cols..(r + 1) * cols]
                             .iter()
                             .map(|v| v.to_f32()),
                     );
-                    buf
+                    (buf.first, buf.count) = (r, 1);
+                    &buf.data
                 }
             },
             Direction::Columnwise => {
-                buf.clear();
-                buf.extend((0..rows).map(|c| self.src[c * cols + r].to_f32()));
-                buf
+                if !(buf.first..buf.first + buf.count).contains(&r) {
+                    let n = (STRIP_ELEMENTS / rows.max(1)).clamp(1, STRIP_COLS);
+                    let n = n.min(cols - r);
+                    buf.data.resize(n * rows, 0.0);
+                    // Source row c's n values, one read, to element c of
+                    // each of the n stored rows.
+                    for (c, line) in self.src.chunks_exact(cols).take(rows).enumerate() {
+                        for (j, v) in line[r..r + n].iter().enumerate() {
+                            buf.data[j * rows + c] = v.to_f32();
+                        }
+                    }
+                    (buf.first, buf.count) = (r, n);
+                }
+                &buf.data[(r - buf.first) * rows..][..rows]
             }
         }
     }
