@@ -60,6 +60,9 @@ const STRIP_COLS: usize = 16;
 /// matrix's strip stays a band's size: its source rows times its columns.
 const STRIP_ELEMENTS: usize = 1 << 18;
 
+/// f32 slots between a strip's stored rows (one 64-byte line).
+const STRIP_PAD: usize = 16;
+
 /// Per-thread buffers, sized by a band (never by the tensor).
 struct State {
     row: Staged,
@@ -122,20 +125,24 @@ impl<F: BlockFormat, S: Real> Job<'_, F, S> {
                 }
             },
             Direction::Columnwise => {
+                // Stored rows `STRIP_PAD` apart beyond their length: a
+                // length of 1024 f32 would put the n rows' write streams
+                // 4 KiB apart, in one set of L1.
+                let stride = rows + STRIP_PAD;
                 if !(buf.first..buf.first + buf.count).contains(&r) {
                     let n = (STRIP_ELEMENTS / rows.max(1)).clamp(1, STRIP_COLS);
                     let n = n.min(cols - r);
-                    buf.data.resize(n * rows, 0.0);
+                    buf.data.resize(n * stride, 0.0);
                     // Source row c's n values, one read, to element c of
                     // each of the n stored rows.
                     for (c, line) in self.src.chunks_exact(cols).take(rows).enumerate() {
                         for (j, v) in line[r..r + n].iter().enumerate() {
-                            buf.data[j * rows + c] = v.to_f32();
+                            buf.data[j * stride + c] = v.to_f32();
                         }
                     }
                     (buf.first, buf.count) = (r, n);
                 }
-                &buf.data[(r - buf.first) * rows..][..rows]
+                &buf.data[(r - buf.first) * stride..][..rows]
             }
         }
     }
