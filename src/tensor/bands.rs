@@ -56,8 +56,9 @@ struct Staged {
 /// encoding (README, "A recipe step").
 const STRIP_COLS: usize = 16;
 
-/// The most elements a strip holds (1 MiB of f32), so that a tall
-/// matrix's strip stays a band's size: its source rows times its columns.
+/// The most elements a strip stages (1 MiB of f32): a tall matrix's strip
+/// takes fewer source columns, down to the one the column gather staged
+/// before.
 const STRIP_ELEMENTS: usize = 1 << 18;
 
 /// f32 slots between a strip's stored rows (one 64-byte line).
