@@ -17,7 +17,7 @@
 //! whichever kernel runs. Without the SIMD level (or with
 //! `BLOCKSCALE_SIMD=portable`) the packed kernels run portable Rust.
 
-use super::kernels::{f64_tile, i8_tile, i16_tile, i64_block, i64_tile_pow2};
+use super::kernels::{f64_tile, i8_tile, i16_tile, i64_block, i64_tile_pow2, term_i64};
 use super::pack::{self, KGeom};
 use super::plan::{self, Plan};
 use super::{
@@ -491,9 +491,16 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
         for blk in 0..g.blocks {
             let (k0, k1) = (blk * g.kbp, (blk + 1) * g.kbp);
             i64_block(kernels, at, bt, k0, k1, group, &mut sums);
-            for (i, (&s, out)) in sums.iter().zip(acc.iter_mut()).enumerate() {
-                let (sa, sb) = (sat[blk * MR + i / NR], sbt[blk * NR + i % NR]);
-                *out += block_term(s as i128, e0a + e0b, (sa * ua) as f32, (sb * ub) as f32);
+            // Each row's and column's scale as m · 2^e once, not per term.
+            let rows: [(i64, i32); MR] =
+                core::array::from_fn(|r| super::split((sat[blk * MR + r] * ua) as f32));
+            let cols: [(i64, i32); NR] =
+                core::array::from_fn(|j| super::split((sbt[blk * NR + j] * ub) as f32));
+            let tiles = sums.chunks_exact(NR).zip(acc.chunks_exact_mut(NR));
+            for ((srow, arow), &(ma, ea)) in tiles.zip(&rows) {
+                for ((&s, out), &(mb, eb)) in srow.iter().zip(arow).zip(&cols) {
+                    *out += term_i64(s, ma * mb, e0a + e0b + ea + eb);
+                }
             }
         }
     })

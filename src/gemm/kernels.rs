@@ -170,6 +170,33 @@ pub(crate) fn term_f64(s: f64, p: f64) -> f32 {
     f64::from_bits(odd) as f32
 }
 
+/// The i64 kernel's exact block term `round_f32(s · p · 2^e)` (`p` the
+/// scales' integer significands' product, as `super::split` gives them),
+/// one round-to-nearest-even as [`super::round_scaled`] takes it, without
+/// its 128-bit shifts where the result is a normal f32 or overflows.
+#[inline]
+pub(crate) fn term_i64(s: i64, p: i64, e: i32) -> f32 {
+    let mag = s.unsigned_abs() as u128 * p.unsigned_abs() as u128;
+    if mag == 0 {
+        return 0.0;
+    }
+    // The top 64 bits, the bits below them folded into a sticky bit 0:
+    // converting those rounds as converting `mag` would (24 kept bits and
+    // a rounding bit lie well above bit 0).
+    let sh = 64u32.saturating_sub(mag.leading_zeros());
+    let top = (mag >> sh) as u64 | u64::from(mag & ((1u128 << sh) - 1) != 0);
+    // `top as f32` is the one rounding; the power of two then only shifts
+    // it, exactly while the result is a normal f32 (or past f32::MAX,
+    // to Inf as rounding overflows). Below that, rounding to a subnormal
+    // would be a second rounding: take the exact path.
+    let f = (top as f32) as f64 * crate::element::pow2_f64(e + sh as i32);
+    if f < f32::MIN_POSITIVE as f64 {
+        return super::round_scaled(s as i128 * p as i128, e);
+    }
+    let r = f as f32;
+    if (s < 0) != (p < 0) { -r } else { r }
+}
+
 /// Portable i8 tile kernel: `acc[r][j] += S·P` per block, S exact in i32
 /// (`Σ (a+128)·b` started at `-128·Σb`, as the SIMD kernel computes it).
 pub(crate) fn i8_tile_portable(t: &QuadTile, acc: &mut [f32; MR * NR]) {

@@ -163,10 +163,10 @@ pub(crate) fn ldexp(mut x: f32, mut e: i32) -> f32 {
 
 /// A finite f32 as `m · 2^e` with integer m (sign included).
 #[inline]
-fn split(x: f32) -> (i128, i32) {
+pub(crate) fn split(x: f32) -> (i64, i32) {
     let b = x.to_bits();
     let exp = ((b >> 23) & 0xFF) as i32;
-    let frac = (b & 0x7F_FFFF) as i128;
+    let frac = (b & 0x7F_FFFF) as i64;
     let (m, e) = if exp == 0 {
         (frac, -149)
     } else {
@@ -186,7 +186,7 @@ pub(crate) fn block_term(s: i128, e0: i32, sa: f32, sb: f32) -> f32 {
     let (ma, ea) = split(sa);
     let (mb, eb) = split(sb);
     // |S| < 2^72 and |ma|, |mb| < 2^24: the product fits i128.
-    round_scaled(s * ma * mb, e0 + ea + eb)
+    round_scaled(s * ma as i128 * mb as i128, e0 + ea + eb)
 }
 
 /// `round_f32(p · 2^e)`, exactly one round-to-nearest-even of the exact value.

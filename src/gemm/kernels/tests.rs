@@ -4,6 +4,53 @@
 use super::*;
 use crate::simd;
 
+/// The i64 kernel's term is the exact integer rounding of the reference
+/// (`round_scaled`), bit for bit: on hand-worked cases where only the bits
+/// below the top 64 decide a tie, at f32's subnormal and overflow edges,
+/// and on products of every width.
+#[test]
+fn term_i64_rounds_once() {
+    use super::super::round_scaled;
+    // s·p = (2^24 + 1)·2^85 + r with 0 < r < 2^46: the 25 leading bits are
+    // an exact tie (kept bits even), and only r, below the top 64 bits,
+    // says round up: (2^23 + 1)·2^86, which 2^-100 takes to
+    // (2^23 + 1)·2^-14. Without r the tie would go to even, 512.
+    let (s, p) = (0x7070_e51d_a55a_d5f9_i64, 0x48db_2265_b1f5_i64);
+    let r = s as i128 * p as i128 - (((1i128 << 24) + 1) << 85);
+    assert!(r > 0 && r < 1 << 46);
+    assert_eq!(term_i64(s, p, -100), 512.0 + 2f32.powi(-14));
+    assert_eq!(term_i64(-s, p, -100), -(512.0 + 2f32.powi(-14)));
+    // Ties to even without low bits: 2^24 + 1 rounds down, 2^24 + 3 up.
+    assert_eq!(term_i64((1 << 24) + 1, 1, 0), 16777216.0);
+    assert_eq!(term_i64((1 << 24) + 3, -1, 0), -16777220.0);
+    // The edges: the smallest normal, a subnormal (the exact path), half
+    // the smallest subnormal (a tie, to zero), f32::MAX and past it.
+    assert_eq!(term_i64(1, 1, -126), f32::MIN_POSITIVE);
+    assert_eq!(term_i64(3, 1, -150), f32::from_bits(2));
+    assert_eq!(term_i64(1, 1, -150), 0.0);
+    assert_eq!(term_i64((1 << 24) - 1, 1, 104), f32::MAX);
+    assert_eq!(term_i64((1 << 25) - 1, 1, 103), f32::INFINITY);
+    assert_eq!(term_i64(0, 5, 3000), 0.0);
+    // Random products: s of 1 to 63 bits, p of 1 to 48, exponents from
+    // deep in the subnormals to past f32::MAX.
+    let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next = || {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let n = if cfg!(miri) { 200 } else { 200_000 };
+    for _ in 0..n {
+        let s = (next() >> (1 + next() % 63)) as i64 * if next() & 1 == 0 { 1 } else { -1 };
+        let p = (next() >> (16 + next() % 48)) as i64;
+        let e = (next() % 500) as i32 - 300;
+        let want = round_scaled(s as i128 * p as i128, e);
+        assert_eq!(term_i64(s, p, e).to_bits(), want.to_bits(), "{s} {p} {e}");
+    }
+}
+
 /// The f64 kernel's term is one correct rounding (checked against the
 /// exact integer rounding of the reference) where the f64 product
 /// itself rounds, including results in f32's subnormal range.
