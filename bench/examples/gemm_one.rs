@@ -9,23 +9,22 @@
 //! E4M3 1×128 activations × 128×128 weights; `mxfp8`: MXFP8-E4M3;
 //! `mxfp6`: MXFP6-E3M2; `nvfp4`: NVFP4 × NVFP4-2D; `nvfp4-1d`: NVFP4 with
 //! 1 × 16 blocks on both sides; `mxfp4`; `mxint8`; `hybrid`: MXFP8-E4M3 ×
-//! MXFP8-E5M2; `hybrid-tensor`: FP8-E4M3 × FP8-E5M2 per tensor (the
-//! delayed and tensorwise recipes' backward GEMMs) on data over 30
-//! binades; `hybrid-wide`:
-//! MXFP8-E4M3 × MXFP8-E5M2 on data over 30 binades, as `gemm_bench`'s row
-//! of that name), the square size (1024), the number of calls (40) and,
+//! MXFP8-E5M2; `hybrid-wide`: the same on data over 30 binades;
+//! `hybrid-tensor`: FP8-E4M3 × FP8-E5M2 per tensor on that data, as the
+//! delayed and tensorwise recipes' backward GEMMs meet it; both as
+//! `gemm_bench`'s "30 binades" rows), the square size (1024), the number of calls (40) and,
 //! optionally, B's row count N (the output's columns; default the size)
 //! and K. A small N (`gemm_one mxfp8 4096 10 16`) leaves mostly A's
 //! packing to time. The data are `gemm_bench`'s (`gemm_data`, uniform in
 //! [−2, 2), or `wide_data`; the same seed); the GEMMs run on one thread,
 //! and the example prints the machine and the mean time per call.
 
-use blockscale::{E4M3, E5M2};
 use blockscale::format::{
     BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8, Nvfp4,
 };
 use blockscale::gemm::gemm;
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
+use blockscale::{E4M3, E5M2};
 use blockscale_bench::{gemm_data, wide_data};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
