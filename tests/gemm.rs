@@ -198,6 +198,36 @@ fn data_without_subnormals_is_bit_identical() {
     }
 }
 
+/// Values in [0.5, 1) of both signs with one element in 200 at E4M3's
+/// smallest subnormal (after per-tensor scaling) and one at an E5M2
+/// subnormal: no common low zero bits.
+fn few_subnormals(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            let sign = if rng.next_u32() & 1 == 0 { 1.0 } else { -1.0 };
+            sign * match i % 200 {
+                7 => 2f32.powf(-17.6),
+                8 => 2f32.powf(-30.2),
+                _ => 0.5 + rng.next_u32() as f32 / u32::MAX as f32 / 2.0,
+            }
+        })
+        .collect()
+}
+
+/// Per tensor, E4M3 x E5M2 sums on such data need up to 59.6 bits:
+/// blocks of 256 and more (K = 256, 384, 1100 here) take the i16 planes
+/// with i64 sums (`Plan::I16Wide`), shorter ones the i64 kernel, both bit
+/// for bit the reference, in either order of the operands.
+#[test]
+fn per_tensor_sums_past_f64_are_bit_identical() {
+    let (t4, t5) = (
+        Fp8Tensorwise::<E4M3>::current(),
+        Fp8Tensorwise::<E5M2>::current(),
+    );
+    check_pair_with(t4, t5, 40, few_subnormals);
+    check_pair_with(t5, t4, 41, few_subnormals);
+}
+
 /// MX scales far from 1 push block terms into f32's subnormal range and
 /// past its maximum, where the fast path leaves its f32 kernel: every path
 /// still rounds each term once, like the reference.

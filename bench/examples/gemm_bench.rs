@@ -20,7 +20,8 @@
 //! the i16 planes too when the data leaves enough low zero bits in every
 //! integer (this uniform data does), and otherwise f64 runs flushed into
 //! i64 lanes (the "30 binades" rows, MX and per tensor) or the generic
-//! kernel.
+//! kernel. Per tensor, where only a few elements reach the subnormals
+//! (the "few subnormals" row), the planes stay sparse and sum in i64.
 
 use blockscale::format::{
     BlockFormat, Fp8Blockwise, Fp8Tensorwise, MxFp4, MxFp6E3M2, MxFp8E4M3, MxFp8E5M2, MxInt8, Nvfp4,
@@ -28,7 +29,9 @@ use blockscale::format::{
 use blockscale::gemm::gemm;
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
 use blockscale::{E4M3, E5M2};
-use blockscale_bench::{Blas, Machine, best, gemm_data as data, ref_gemm, wide_data as wide};
+use blockscale_bench::{
+    Blas, Machine, best, gemm_data as data, ref_gemm, tiny_data as tiny, wide_data as wide,
+};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
 
@@ -182,6 +185,12 @@ fn main() {
             for row in &mut rows[before..] {
                 row.name += " (30 binades)";
             }
+            // A few elements at the subnormals: sums past f64 again, on
+            // data whose planes after the first stay sparse.
+            let (xt, yt) = (tiny(&mut rng, s * s), tiny(&mut rng, s * s));
+            measure(t8, t5, &xt, &yt, s, threads, &pool, &mut rows);
+            let last = rows.len() - 1;
+            rows[last].name += " (few subnormals)";
         }
     }
     // One row per format, one column per (size, threads): GFLOP/s and the

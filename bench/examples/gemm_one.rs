@@ -12,7 +12,8 @@
 //! MXFP8-E5M2; `hybrid-wide`: the same on data over 30 binades;
 //! `hybrid-tensor`: FP8-E4M3 × FP8-E5M2 per tensor on that data, as the
 //! delayed and tensorwise recipes' backward GEMMs meet it; both as
-//! `gemm_bench`'s "30 binades" rows), the square size (1024), the number of calls (40) and,
+//! `gemm_bench`'s "30 binades" rows; `hybrid-tensor-tiny`: the per-tensor
+//! pair on `tiny_data`, as its "few subnormals" row), the square size (1024), the number of calls (40) and,
 //! optionally, B's row count N (the output's columns; default the size)
 //! and K. A small N (`gemm_one mxfp8 4096 10 16`) leaves mostly A's
 //! packing to time. The data are `gemm_bench`'s (`gemm_data`, uniform in
@@ -25,7 +26,7 @@ use blockscale::format::{
 use blockscale::gemm::gemm;
 use blockscale::tensor::{QuantizeOptions, QuantizedTensor};
 use blockscale::{E4M3, E5M2};
-use blockscale_bench::{gemm_data, wide_data};
+use blockscale_bench::{gemm_data, tiny_data, wide_data};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
 use std::time::Instant;
@@ -141,6 +142,15 @@ fn main() {
             );
             run(fa, fb, &x, &y, (s, n, k), calls)
         }
+        "hybrid-tensor-tiny" => {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
+            let (x, y) = (tiny_data(&mut rng, s * k), tiny_data(&mut rng, n * k));
+            let (fa, fb) = (
+                Fp8Tensorwise::<E4M3>::current(),
+                Fp8Tensorwise::<E5M2>::current(),
+            );
+            run(fa, fb, &x, &y, (s, n, k), calls)
+        }
         "nvfp4-1d" => run(Nvfp4::default(), Nvfp4::default(), &x, &y, (s, n, k), calls),
         "hybrid-wide" => {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
@@ -150,7 +160,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "unknown format {other:?}: fp8-tensor, fp8-1x128, mxfp8, mxfp6, nvfp4, nvfp4-1d, mxfp4, mxint8, hybrid, hybrid-tensor or hybrid-wide"
+                "unknown format {other:?}: fp8-tensor, fp8-1x128, mxfp8, mxfp6, nvfp4, nvfp4-1d, mxfp4, mxint8, hybrid, hybrid-tensor, hybrid-tensor-tiny or hybrid-wide"
             );
             std::process::exit(2);
         }

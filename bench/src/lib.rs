@@ -59,6 +59,23 @@ pub fn gemm_data(rng: &mut rand_xoshiro::Xoshiro256PlusPlus, n: usize) -> Vec<f3
         .collect()
 }
 
+/// [`gemm_data`] with one element in 100 000 at 2^-16.6 and one at
+/// 2^-29.2 (at per-tensor scale, the smallest E4M3 subnormal and an E5M2
+/// one), as a few of a real tensor's smallest values land there: E4M3 x
+/// E5M2 per tensor then needs sums past f64's 53 bits (`gemm_bench`'s
+/// "few subnormals" row, `gemm_one hybrid-tensor-tiny`).
+pub fn tiny_data(rng: &mut rand_xoshiro::Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
+    let mut x = gemm_data(rng, n);
+    for (i, v) in x.iter_mut().enumerate() {
+        match i % 100_000 {
+            7 => *v = v.signum() * 2f32.powf(-16.6),
+            8 => *v = v.signum() * 2f32.powf(-29.2),
+            _ => {}
+        }
+    }
+    x
+}
+
 /// Heavy-tailed data: uniform mantissas in (−1, 1) over 30 binades, so
 /// that some elements land on E4M3's and E5M2's subnormals (`gemm_bench`'s
 /// "30 binades" row, `gemm_one hybrid-wide`).

@@ -17,7 +17,9 @@
 //! whichever kernel runs. Without the SIMD level (or with
 //! `BLOCKSCALE_SIMD=portable`) the packed kernels run portable Rust.
 
-use super::kernels::{f64_tile, i8_tile, i16_tile, i64_block, i64_tile_pow2, term_i64};
+use super::kernels::{
+    f64_tile, i8_tile, i16_tile, i16_wide_tile, i64_block, i64_tile_pow2, term_i64,
+};
 use super::pack::{self, KGeom};
 use super::plan::{self, Plan};
 use super::{
@@ -191,7 +193,10 @@ fn run<FA: BlockFormat, FB: BlockFormat>(
     }
     match plan::plan(a, b, &d) {
         Plan::I8 { i16_runs } => packed_i8(a, b, &d, alpha, beta, c, kernels, i16_runs),
-        Plan::I16 { terms, planes } => packed_i16(a, b, &d, alpha, beta, c, kernels, terms, planes),
+        Plan::I16 { terms, planes } => {
+            packed_i16(a, b, &d, alpha, beta, c, kernels, Some(terms), planes)
+        }
+        Plan::I16Wide { planes } => packed_i16(a, b, &d, alpha, beta, c, kernels, None, planes),
         Plan::F64 { pow2 } => packed_f64(a, b, &d, alpha, beta, c, kernels, pow2),
         Plan::I64 { pow2, group } => packed_i64(a, b, &d, alpha, beta, c, kernels, pow2, group),
         Plan::Generic => generic(a, b, &d, alpha, beta, c),
@@ -417,7 +422,8 @@ fn drive_wide<FA: BlockFormat, FB: BlockFormat, V: pack::Wide>(
 }
 
 /// The i16 kernel: both operands packed as i16 planes (`pack::planes::PackedPlanes`,
-/// `planes` of A and of B), A per task.
+/// `planes` of A and of B), A per task; its terms as `terms` says, or from
+/// i64 sums where it is `None` (`Plan::I16Wide`).
 #[allow(clippy::too_many_arguments)]
 fn packed_i16<FA: BlockFormat, FB: BlockFormat>(
     a: &QuantizedTensor<FA>,
@@ -427,7 +433,7 @@ fn packed_i16<FA: BlockFormat, FB: BlockFormat>(
     beta: f32,
     c: &mut [f32],
     kernels: &Kernels,
-    terms: Terms,
+    terms: Option<Terms>,
     (planes_a, planes_b): (usize, usize),
 ) -> Result<(), Error> {
     let alpha = folded_alpha(a, b, alpha);
@@ -450,15 +456,11 @@ fn packed_i16<FA: BlockFormat, FB: BlockFormat>(
         &k_ranges(g, KC_I16),
         |r0, rows| pack::pack_planes(kernels, a, d, g, planes_a, d.m, r0, rows, MR, &a_scales),
         |pa, mt, nt, chunks, acc| {
-            i16_tile(
-                kernels,
-                &pa.tile(mt, MR, g),
-                &pb.tile(nt, NR, g),
-                g,
-                chunks,
-                terms,
-                acc,
-            );
+            let (at, bt) = (pa.tile(mt, MR, g), pb.tile(nt, NR, g));
+            match terms {
+                Some(terms) => i16_tile(kernels, &at, &bt, g, chunks, terms, acc),
+                None => i16_wide_tile(kernels, &at, &bt, g, chunks, acc),
+            }
         },
     );
     Ok(())

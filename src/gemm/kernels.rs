@@ -68,6 +68,105 @@ pub(crate) fn i16_tile(
     }
 }
 
+/// The i16 kernel for block terms whose sums f64 does not hold
+/// (`Plan::I16Wide`): per block term of `chunks` (whole terms, in
+/// increasing order), the exact i64 sum of its chunks' planes
+/// ([`i16_sums`]), then `acc += round_f32(S · s_a · s_b)` ([`wide_term`]).
+pub(crate) fn i16_wide_tile(
+    kernels: &Kernels,
+    a: &PlaneTile,
+    b: &PlaneTile,
+    g: KGeom,
+    chunks: Range<usize>,
+    acc: &mut [f32; MR * NR],
+) {
+    let mut sums = [0i64; MR * NR];
+    let cpb = g.cpb.max(1);
+    for first in chunks.step_by(cpb) {
+        i16_sums(kernels, a, b, g, first..first + cpb, &mut sums);
+        let (sa, sb) = (&a.scales[first * MR..][..MR], &b.scales[first * NR..][..NR]);
+        let rows = sums.chunks_exact(NR).zip(acc.chunks_exact_mut(NR));
+        for ((srow, arow), &sa) in rows.zip(sa) {
+            for ((&s, out), &sb) in srow.iter().zip(arow).zip(sb) {
+                *out += wide_term(s, sa * sb);
+            }
+        }
+    }
+}
+
+/// The exact i64 sums of a tile's planes over `chunks`: the table's
+/// (AVX2, AVX-512) if it has one, else [`i16_sums_portable`].
+pub(crate) fn i16_sums(
+    kernels: &Kernels,
+    a: &PlaneTile,
+    b: &PlaneTile,
+    g: KGeom,
+    chunks: Range<usize>,
+    out: &mut [i64; MR * NR],
+) {
+    match kernels.i16_sums {
+        Some(sums) => sums(a, b, g.blocks, g.kbp, chunks, out),
+        None => i16_sums_portable(a, b, g, chunks, out),
+    }
+}
+
+/// Portable [`i16_sums`]: `out[r][j] = Σ_chunks Σ_{p,q} S_pq · 2^(s_p +
+/// s_q)` in i64, each `S_pq` the chunk's sum of plane p's row r times
+/// plane q's row j. Exact: every partial sum is a sum of the block's
+/// products, which the planner bounds below 2^63.
+pub(crate) fn i16_sums_portable(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    g: KGeom,
+    chunks: Range<usize>,
+    out: &mut [i64; MR * NR],
+) {
+    out.fill(0);
+    for blk in chunks {
+        // The factor is 2^(s_p + s_q), an integer below 2^63.
+        pass_sums(a, b, g, blk, |r, j, spq, f| {
+            out[r * NR + j] += spq * f as i64
+        });
+    }
+}
+
+/// For chunk `blk` and each pair of planes with a nonzero product (p of
+/// A, q of B), `add(r, j, S_pq, 2^(s_p + s_q))` per row r and column j,
+/// `S_pq` the chunk's exact sum of plane p's row r times plane q's row j:
+/// the portable i16 kernels' passes.
+fn pass_sums(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    g: KGeom,
+    blk: usize,
+    mut add: impl FnMut(usize, usize, i64, f64),
+) {
+    let kp = g.blocks * g.kbp;
+    for p in 0..a.planes {
+        for q in 0..b.planes {
+            if a.pairs[p * g.blocks + blk] & b.pairs[q * g.blocks + blk] == 0 {
+                continue; // no product of this pair of planes is nonzero
+            }
+            let (ap, bp) = (&a.data[p * kp * MR..], &b.data[q * kp * NR..]);
+            let (fa, fb) = (
+                &a.shifts[(p * g.blocks + blk) * MR..][..MR],
+                &b.shifts[(q * g.blocks + blk) * NR..][..NR],
+            );
+            for r in 0..MR {
+                for j in 0..NR {
+                    let spq: i64 = (blk * g.kbp..(blk + 1) * g.kbp)
+                        .map(|k| {
+                            let at = |w: usize, i: usize| ((k / 2) * w + i) * 2 + k % 2;
+                            ap[at(MR, r)] as i64 * bp[at(NR, j)] as i64
+                        })
+                        .sum();
+                    add(r, j, spq, fa[r] * fb[j]);
+                }
+            }
+        }
+    }
+}
+
 /// The i64 block sums of integers held in f64: the table's (AVX2, AVX-512) if
 /// it has one and `group` (the plan's) is positive, else
 /// [`i64_block_portable`].
@@ -197,6 +296,30 @@ pub(crate) fn term_i64(s: i64, p: i64, e: i32) -> f32 {
     if (s < 0) != (p < 0) { -r } else { r }
 }
 
+/// The wide i16 kernel's block term `round_f32(S · P)` for an exact i64 S
+/// and `P = s_a·s_b` (scales times `2^e0`, each an f32 significand times a
+/// power of two, so P is exact in f64 with at most 48 significant bits):
+/// the f64 kernel's term where f64 holds S (at most 53 significant bits,
+/// as sums of products with common low zero bits often have), else
+/// [`term_i64`] on P's integer significand.
+#[inline]
+pub(crate) fn wide_term(s: i64, p: f64) -> f32 {
+    // Below 2^63 the conversion back is exact whenever the first one was
+    // (and 2^63, a rounding up, saturates to i64::MAX, which no S equals).
+    let sf = s as f64;
+    if sf as i64 == s || p == 0.0 {
+        return term_f64(sf, p);
+    }
+    // P is a normal f64 (at least 2^-330 in magnitude): its significand
+    // with the trailing zeros taken off fits 48 bits.
+    let bits = p.to_bits();
+    let m = (bits & ((1 << 52) - 1)) | 1 << 52;
+    let tz = m.trailing_zeros();
+    let e = ((bits >> 52) & 0x7FF) as i32 - 1075 + tz as i32;
+    let m = (m >> tz) as i64;
+    term_i64(s, if p < 0.0 { -m } else { m }, e)
+}
+
 /// Portable i8 tile kernel: `acc[r][j] += S·P` per block, S exact in i32
 /// (`Σ (a+128)·b` started at `-128·Σb`, as the SIMD kernel computes it).
 pub(crate) fn i8_tile_portable(t: &QuadTile, acc: &mut [f32; MR * NR]) {
@@ -286,37 +409,13 @@ pub(crate) fn i16_tile_portable(
     pow2: bool,
     acc: &mut [f32; MR * NR],
 ) {
-    let kp = g.blocks * g.kbp;
     for first in chunks.step_by(g.cpb.max(1)) {
         let mut s = [[0f64; NR]; MR];
         for blk in first..(first + g.cpb).min(g.blocks) {
-            for p in 0..a.planes {
-                for q in 0..b.planes {
-                    if a.pairs[p * g.blocks + blk] & b.pairs[q * g.blocks + blk] == 0 {
-                        continue; // no product of this pair of planes is nonzero
-                    }
-                    let (ap, bp) = (&a.data[p * kp * MR..], &b.data[q * kp * NR..]);
-                    let (fa, fb) = (
-                        &a.shifts[(p * g.blocks + blk) * MR..][..MR],
-                        &b.shifts[(q * g.blocks + blk) * NR..][..NR],
-                    );
-                    for (r, srow) in s.iter_mut().enumerate() {
-                        for (j, sv) in srow.iter_mut().enumerate() {
-                            let spq: i64 = (blk * g.kbp..(blk + 1) * g.kbp)
-                                .map(|k| {
-                                    let at = |w: usize, i: usize| ((k / 2) * w + i) * 2 + k % 2;
-                                    ap[at(MR, r)] as i64 * bp[at(NR, j)] as i64
-                                })
-                                .sum();
-                            // Exact: S_pq fits 31 bits, the factor is a
-                            // power of two, and every partial sum is a
-                            // sum of the block's products, which the
-                            // planner bounds.
-                            *sv += spq as f64 * (fa[r] * fb[j]);
-                        }
-                    }
-                }
-            }
+            // Exact: S_pq fits 31 bits, the factor is a power of two, and
+            // every partial sum is a sum of the block's products, which
+            // the planner bounds.
+            pass_sums(a, b, g, blk, |r, j, spq, f| s[r][j] += spq as f64 * f);
         }
         let (sa, sb) = (&a.scales[first * MR..][..MR], &b.scales[first * NR..][..NR]);
         add_terms_f64(&s, sa, sb, pow2, acc);

@@ -1,7 +1,7 @@
 //! The planner: from the operands' formats and data, the fastest kernel
 //! whose arithmetic is exact for the data at hand.
 //!
-//! Four packed kernels exist (their portable code is in `kernels`), each
+//! Five packed kernels exist (their portable code is in `kernels`), each
 //! exact up to one rounding per block term (so each equals
 //! [`super::gemm_reference`] bit for bit):
 //!
@@ -42,6 +42,14 @@
 //!   in one pair of planes takes its term as `f32(S_pq)` times the
 //!   factors' f32 product: one rounding, then an exact scaling, as the i8
 //!   kernel.
+//! - **i16 with i64 sums**: the i16 kernel's planes where the block sums
+//!   fit 63 bits but not f64 (E4M3 x E5M2 per tensor on data reaching the
+//!   subnormals): each block's pair sums, shifted, add exactly in i64
+//!   (every partial sum is a sum of the block's products, so within the
+//!   bound), and the term is the exact rounding of `S · s_a · s_b`. Only
+//!   for long blocks (a scalar rounding per term) whose data leaves few
+//!   elements to a second plane, judged from the codes present (passes over
+//!   dense planes take longer than the i64 kernel).
 //! - **i64**: the block sums fit 63 bits (E4M3 x E5M2, whose 32-term sums
 //!   need 55), summed in f64 over runs short enough to stay exact. With
 //!   power-of-two scale products in f32's normal range the term is
@@ -165,6 +173,46 @@ fn stats<F: BlockFormat>(t: &QuantizedTensor<F>) -> Stats {
     s
 }
 
+/// The fewest chunks of 32 to a block term for `Plan::I16Wide`, whose
+/// terms take a scalar rounding each.
+const WIDE_MIN_CHUNKS: usize = 8;
+
+/// The largest share of an operand's nonzero elements that may lie too far
+/// below its largest to be sure of plane 0 for `Plan::I16Wide`.
+const WIDE_LOW_SHARE: f64 = 1.0 / 64.0;
+
+/// The share of `t`'s nonzero elements that plane 0 may not take: below
+/// `2^(top − w + sig)`, with `top` the bit length of the largest integer
+/// present and `sig` the format's widest significand. A chunk's plane 0
+/// takes every multiple of `2^s` with `s` at most its largest's bit length
+/// less `w` (`pack::planes::plane_shift`), and an element at or above that
+/// bound has at least `s` trailing zeros. `None` for formats not stored a
+/// code per byte.
+fn low_share<F: BlockFormat>(t: &QuantizedTensor<F>, st: &Stats, w: u32, sig: u32) -> Option<f64> {
+    if F::Elem::BITS != 8 {
+        return None;
+    }
+    let top = 64 - st.max_int.leading_zeros();
+    let bound = (top + sig).saturating_sub(w).min(63);
+    let codes = Codes::new::<F::Elem>();
+    let class = |c: usize| match codes.ints[c] {
+        Some(i) if i != 0 => 1 + u32::from(i.unsigned_abs() < 1 << bound),
+        _ => 0,
+    };
+    let classes: [u32; 256] = core::array::from_fn(class);
+    let (mut nonzero, mut low) = (0u64, 0u64);
+    for &byte in t.data() {
+        let c = classes[byte as usize];
+        nonzero += u64::from(c != 0);
+        low += u64::from(c == 2);
+    }
+    Some(if nonzero == 0 {
+        0.0
+    } else {
+        low as f64 / nonzero as f64
+    })
+}
+
 /// The kernel a GEMM runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Plan {
@@ -184,6 +232,13 @@ pub(crate) enum Plan {
     /// whose pairwise sums are exact in i32.
     I16 {
         terms: Terms,
+        planes: (usize, usize),
+    },
+    /// The i16 planes with i64 sums, for long blocks whose sums f64 does
+    /// not hold (E4M3 x E5M2 per tensor on data that reaches the
+    /// subnormals): each block term's exact sum in i64, then its exact
+    /// rounding (`kernels::wide_term`).
+    I16Wide {
         planes: (usize, usize),
     },
     /// Exact i64 block sums (E4M3 x E5M2, up to 55 bits). `pow2`: the
@@ -267,6 +322,29 @@ pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
             _ => Plan::F64 { pow2 },
         }
     } else if smax < 1 << 63 {
+        let chunks = pack::KGeom::planes(d);
+        let w = pack::window_bits(chunks.kbp);
+        let (wa, wb) = (
+            pack::int_widths::<FA::Elem>(),
+            pack::int_widths::<FB::Elem>(),
+        );
+        let planes = (
+            pack::plane_count(wa.0, wa.1, w),
+            pack::plane_count(wb.0, wb.1, w),
+        );
+        // Long blocks only (a term per 256 products at least), and only
+        // when few elements can need a plane after the first: each such
+        // element adds a pass over its pair for a whole tile, and with many
+        // (data over 30 binades) the dense passes take longer than the i64
+        // kernel's f64 runs (README, "A recipe step").
+        let sparse = |t_low: Option<f64>| t_low.is_some_and(|l| l <= WIDE_LOW_SHARE);
+        if let (Some(pa), Some(pb)) = planes
+            && chunks.cpb >= WIDE_MIN_CHUNKS
+            && sparse(low_share(a, &sa, w, wa.1))
+            && sparse(low_share(b, &sb, w, wb.1))
+        {
+            return Plan::I16Wide { planes: (pa, pb) };
+        }
         let prod = (sa.max_int as u128 * sb.max_int as u128).max(1);
         Plan::I64 {
             group: ((1u128 << (53 + tz)) / prod).min(usize::MAX as u128) as usize,
@@ -362,6 +440,58 @@ mod tests {
         let mut y = x.clone();
         y[5] = f32::NAN;
         assert_eq!(plan_of(MxFp4::default(), &y), Plan::Generic);
+    }
+
+    /// Per tensor, E4M3 x E5M2 sums past f64's 53 bits take the i16
+    /// planes with i64 sums when the blocks are long and few elements lie
+    /// far below the largest, and the i64 kernel otherwise.
+    #[test]
+    fn long_sums_past_f64_take_i16_planes_in_i64() {
+        let (t4, t5) = (
+            Fp8Tensorwise::<E4M3>::current(),
+            Fp8Tensorwise::<E5M2>::current(),
+        );
+        // Values in [0.5, 1) of both signs, and one element in 200 at
+        // 2^-17.6 (E4M3's smallest subnormal at this scale: the integer 1)
+        // and one at 2^-30.2 (an E5M2 subnormal, the integer 3): no common
+        // low zero bits, so 1024-long sums may need 59.6 bits.
+        let data = |k: usize, tiny_every: usize| -> Vec<f32> {
+            (0..2 * k)
+                .map(|i| match i % tiny_every {
+                    7 => 2f32.powf(-17.6),
+                    8 => -(2f32.powf(-30.2)),
+                    _ => {
+                        let v = 0.5 + (i * 37 % 101) as f32 / 202.0;
+                        if i % 3 == 0 { -v } else { v }
+                    }
+                })
+                .collect()
+        };
+        let pair = |k: usize, x: &[f32]| {
+            let o = QuantizeOptions::default();
+            let a = QuantizedTensor::quantize(t4, x, 2, k, &o).unwrap();
+            let b = QuantizedTensor::quantize(t5, x, 2, k, &o).unwrap();
+            assert!(a.data().contains(&1), "E4M3's integer 1 (2^-9)");
+            plan(&a, &b, &check(&a, &b, 4).unwrap())
+        };
+        // (K = 1024 only off Miri, where the CI runs this crate's tests
+        // slowly.)
+        if !cfg!(miri) {
+            assert_eq!(
+                pair(1024, &data(1024, 200)),
+                Plan::I16Wide { planes: (2, 3) }
+            );
+        }
+        assert_eq!(pair(256, &data(256, 200)), Plan::I16Wide { planes: (2, 3) });
+        // Blocks of 128 (4 chunks) keep the i64 kernel: a scalar term per
+        // 128 products would cost more than the planes save.
+        assert!(matches!(
+            pair(128, &data(128, 100)),
+            Plan::I64 { pow2: false, .. }
+        ));
+        // With one element in 20 that far down (more than 1/64 of them),
+        // planes after the first would be dense: the i64 kernel.
+        assert!(matches!(pair(256, &data(256, 20)), Plan::I64 { .. }));
     }
 
     /// The f64 bound at its edges, worked by hand. With scales of 1, E4M3's

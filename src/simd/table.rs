@@ -274,6 +274,11 @@ pub(crate) type SplitWhole = fn(&[i64], u32, &mut [u32; 16]) -> Option<(u32, u64
 /// [`Kernels::nibble_quads`].
 pub(crate) type NibbleQuads =
     fn(&[u8; 16], &[u8], usize, usize, usize, &mut [u32], usize, Option<(usize, &mut [i32])>);
+/// [`Kernels::i16_sums`].
+/// Arguments after the tiles: blocks (chunks), their length, the chunks to
+/// sum, the sums.
+pub(crate) type I16Sums =
+    fn(&PlaneTile, &PlaneTile, usize, usize, core::ops::Range<usize>, &mut [i64; MR * NR]);
 /// [`Kernels::i64_block`].
 pub(crate) type I64Block = fn(&[f64], &[f64], usize, usize, usize, &mut [i64; MR * NR]);
 
@@ -366,6 +371,12 @@ pub(crate) struct Kernels {
     /// on a block term), terms, accumulators.
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub i16_tile: Option<I16Tile>,
+    /// The GEMM's exact i64 sums of i16 planes over a range of chunks
+    /// (see `gemm::kernels::i16_sums`), for block terms whose sums f64
+    /// does not hold. Arguments: a, b, K chunks, chunk length (even), the
+    /// chunks to sum, out.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
+    pub i16_sums: Option<I16Sums>,
     /// The GEMM's exact i64 block sums of integers held in f64 (see
     /// `gemm::kernels::i64_block`), summed exactly in f64 over runs of
     /// `group` k. Arguments: a, b, k0, k1, group (> 0), out.
@@ -411,6 +422,7 @@ pub(in crate::simd) const PORTABLE: Kernels = Kernels {
     i8_tile: None,
     f64_tile: None,
     i16_tile: None,
+    i16_sums: None,
     i64_block: None,
     i64_tile: None,
     split_whole: None,

@@ -33,14 +33,7 @@ fn term_i64_rounds_once() {
     assert_eq!(term_i64(0, 5, 3000), 0.0);
     // Random products: s of 1 to 63 bits, p of 1 to 48, exponents from
     // deep in the subnormals to past f32::MAX.
-    let mut x = 0x9E37_79B9_7F4A_7C15_u64;
-    let mut next = || {
-        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut next = stream(0x9E37_79B9_7F4A_7C15);
     let n = if cfg!(miri) { 200 } else { 200_000 };
     for _ in 0..n {
         let s = (next() >> (1 + next() % 63)) as i64 * if next() & 1 == 0 { 1 } else { -1 };
@@ -49,6 +42,150 @@ fn term_i64_rounds_once() {
         let want = round_scaled(s as i128 * p as i128, e);
         assert_eq!(term_i64(s, p, e).to_bits(), want.to_bits(), "{s} {p} {e}");
     }
+}
+
+/// The wide i16 kernel's term is the reference's exact rounding
+/// (`block_term`) for sums of every width, f32 scales of both signs,
+/// subnormal and zero among them, and each format's `2^e0` folded in as
+/// the packing folds it. Compared after adding to +0, as every term is
+/// added to an accumulator that starts at +0 (a zero term's sign is lost
+/// there, and `term_f64` gives P's sign to S = 0).
+#[test]
+fn wide_term_rounds_once() {
+    use super::super::block_term;
+    let mut next = stream(0x3C6E_F372_FE94_F82B);
+    let scale = |x: u64| -> f32 {
+        let bits = (x >> 8) as u32;
+        let v = match x % 8 {
+            0 => 0.0,
+            1 => f32::from_bits(bits & 0x7F_FFFF),
+            _ => f32::from_bits((bits & 0x7FFF_FFFF) % 0x7F80_0000),
+        };
+        if x & 0x10 == 0 { v } else { -v }
+    };
+    let n = if cfg!(miri) { 200 } else { 200_000 };
+    for _ in 0..n {
+        let s = (next() >> (1 + next() % 63)) as i64 * if next() & 1 == 0 { 1 } else { -1 };
+        let (sa, sb) = (scale(next()), scale(next()));
+        let (e0a, e0b) = (-9, -16);
+        let p = (sa as f64 * crate::element::pow2_f64(e0a))
+            * (sb as f64 * crate::element::pow2_f64(e0b));
+        let want = 0.0 + block_term(s as i128, e0a + e0b, sa, sb);
+        let got = 0.0 + wide_term(s, p);
+        assert_eq!(got.to_bits(), want.to_bits(), "{s} {sa:e} {sb:e}");
+    }
+}
+
+/// The exact i64 sums of i16 planes (`Plan::I16Wide`) at E4M3 × E5M2
+/// sizes: plane values up to the window (2^13 − 1), shifts up to 2^8 (A)
+/// and 2^16 (B), eight chunks of 32 to a sum, so that sums pass 2^53 with
+/// low bits set. The portable sums against each element's integer
+/// rebuilt from its planes and summed in i128, then every table's.
+#[test]
+fn i16_sums_are_exact() {
+    let mut next = stream(0xBB67_AE85_84CA_A73B);
+    let blocks = if cfg!(miri) { 2 } else { 8 };
+    let g = KGeom {
+        blocks,
+        kbp: 32,
+        cpb: blocks,
+    };
+    let kp = blocks * g.kbp;
+    let max = (1i64 << 13) - 1;
+    // [plane][k/2][W][2]: plane 0 dense, later planes in one pair of k in
+    // four. Row (column) 0 all at the top; row 1 odd values near it, and
+    // odd values unshifted in plane 1, so that its sum with column 1 passes
+    // 2^53 with its lowest bit set.
+    let make = |planes: usize, width: usize, top_shift: u64, next: &mut dyn FnMut() -> u64| {
+        let mut data = vec![0i16; planes * kp * width];
+        let mut shifts = vec![0f64; planes * blocks * width];
+        let mut pairs = vec![0u64; planes * blocks];
+        for p in 0..planes {
+            for k in 0..kp {
+                let live = p == 0 || (k / 2).is_multiple_of(4);
+                for r in 0..width {
+                    let v = match (live, p, r) {
+                        (false, ..) => 0,
+                        (true, 0, 0) => max,
+                        (true, 0, 1) => max - 2 * (k % 5) as i64,
+                        (true, 1, 1) => ((next() % max as u64) | 1) as i64,
+                        _ => (next() % (2 * max as u64 + 1)) as i64 - max,
+                    };
+                    data[((p * kp + k) / 2 * width + r) * 2 + k % 2] = v as i16;
+                    if v != 0 {
+                        pairs[p * blocks + k / g.kbp] |= 1 << (k % g.kbp / 2);
+                    }
+                }
+            }
+            for blk in 0..blocks {
+                for r in 0..width {
+                    let s = match (p, r) {
+                        (0, 0 | 1) => top_shift,
+                        (1, 1) => 0,
+                        _ => next() % (top_shift + 1),
+                    };
+                    shifts[(p * blocks + blk) * width + r] = crate::element::pow2_f64(s as i32);
+                }
+            }
+        }
+        (data, shifts, pairs)
+    };
+    let (ad, af, ap) = make(2, MR, 8, &mut next);
+    let (bd, bf, bp) = make(3, NR, 16, &mut next);
+    let ones = |n| vec![1.0; n];
+    let (sa, sb) = (ones(blocks * MR), ones(blocks * NR));
+    let a = PlaneTile {
+        planes: 2,
+        data: &ad,
+        shifts: &af,
+        scales: &sa,
+        pairs: &ap,
+    };
+    let b = PlaneTile {
+        planes: 3,
+        data: &bd,
+        shifts: &bf,
+        scales: &sb,
+        pairs: &bp,
+    };
+    // Element (row r, k) of a tile: Σ_p plane p's value times 2^s_p.
+    let value = |t: &PlaneTile, width: usize, r: usize, k: usize| -> i128 {
+        (0..t.planes)
+            .map(|p| {
+                let v = t.data[((p * kp + k) / 2 * width + r) * 2 + k % 2] as i128;
+                v * t.shifts[(p * blocks + k / g.kbp) * width + r] as i128
+            })
+            .sum()
+    };
+    let want = |chunks: Range<usize>| -> [i64; MR * NR] {
+        core::array::from_fn(|i| {
+            let (r, j) = (i / NR, i % NR);
+            let s: i128 = (chunks.start * g.kbp..chunks.end * g.kbp)
+                .map(|k| value(&a, MR, r, k) * value(&b, NR, j, k))
+                .sum();
+            i64::try_from(s).unwrap()
+        })
+    };
+    let all = want(0..blocks);
+    if !cfg!(miri) {
+        assert!(all[0] > 1 << 57, "the largest sum passes f64's bound");
+        assert!(
+            (all[NR + 1] as f64) as i64 != all[NR + 1],
+            "the test needs a sum f64 rounds"
+        );
+    }
+    let mut got = [0i64; MR * NR];
+    i16_sums_portable(&a, &b, g, 0..blocks, &mut got);
+    assert_eq!(got, all);
+    let part = 1..blocks;
+    let want_part = want(part.clone());
+    each_table(|level, k| {
+        let mut got = [7i64; MR * NR];
+        i16_sums(k, &a, &b, g, 0..blocks, &mut got);
+        assert_eq!(got, all, "{level:?}");
+        i16_sums(k, &a, &b, g, part.clone(), &mut got);
+        assert_eq!(got, want_part, "{level:?} chunks {part:?}");
+    });
 }
 
 /// The f64 kernel's term is one correct rounding (checked against the

@@ -144,6 +144,86 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
     }
 }
 
+/// The exact i64 sums `Σ_{p,q} S_pq · 2^(s_p + s_q)` of the tile over the
+/// chunks `chunks` (`gemm::kernels::i16_sums_portable`), each `S_pq` in
+/// i32 as [`i16_tile`] takes it.
+///
+/// Panics if a slice is shorter than the geometry, `kb` is odd or `chunks`
+/// is not within them.
+pub(super) fn i16_sums(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    blocks: usize,
+    kb: usize,
+    chunks: core::ops::Range<usize>,
+    out: &mut [i64; MR * NR],
+) {
+    planes::check(a, b, blocks, kb, 1, &chunks);
+    // SAFETY: as in `i16_tile`.
+    unsafe { i16_sums_impl(a, b, blocks, kb, chunks, out) }
+}
+
+/// # Safety
+/// As [`i16_sums`] asserts.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn i16_sums_impl(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    blocks: usize,
+    kb: usize,
+    chunks: core::ops::Range<usize>,
+    out: &mut [i64; MR * NR],
+) {
+    let kp = blocks * kb;
+    let bias = _mm256_set1_epi64x(1023);
+    for r0 in (0..MR).step_by(IR16) {
+        let mut si = [[_mm256_setzero_si256(); 4]; IR16];
+        for blk in chunks.clone() {
+            planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
+                let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
+                let (ap, bp) = (&a.data[at(p, MR)..], &b.data[at(q, NR)..]);
+                // SAFETY: the chunk's pairs of both planes are in bounds
+                // (asserted by `i16_sums`).
+                let s = unsafe { madd_block(ap, bp, r0, pairs) };
+                let fb = &b.shifts[(q * blocks + blk) * NR..][..NR];
+                // SAFETY: fb holds 16 f64.
+                let fb: [__m256d; 4] =
+                    core::array::from_fn(|h| unsafe { _mm256_loadu_pd(fb.as_ptr().add(4 * h)) });
+                let fa = &a.shifts[(p * blocks + blk) * MR + r0..][..IR16];
+                for ((sr, ir), &far) in s.iter().zip(&mut si).zip(fa) {
+                    let far = _mm256_set1_pd(far);
+                    let quarters = [
+                        _mm256_castsi256_si128(sr[0]),
+                        _mm256_extracti128_si256::<1>(sr[0]),
+                        _mm256_castsi256_si128(sr[1]),
+                        _mm256_extracti128_si256::<1>(sr[1]),
+                    ];
+                    for ((iv, quarter), &fbv) in ir.iter_mut().zip(quarters).zip(&fb) {
+                        // The factor is 2^(s_p + s_q) (s ≥ 0): its exponent
+                        // field less the bias is the shift. Shifted left,
+                        // S_pq is exact in i64 (the result is a sum of the
+                        // block's products, below 2^63 by the planner).
+                        let f = _mm256_castpd_si256(_mm256_mul_pd(far, fbv));
+                        let shift = _mm256_sub_epi64(_mm256_srli_epi64::<52>(f), bias);
+                        let x = _mm256_sllv_epi64(_mm256_cvtepi32_epi64(quarter), shift);
+                        *iv = _mm256_add_epi64(*iv, x);
+                    }
+                }
+            });
+        }
+        for (r, ir) in si.iter().enumerate() {
+            for (h, iv) in ir.iter().enumerate() {
+                // SAFETY: out holds MR·NR i64; row r0 + r's quarter h starts
+                // at (r0 + r)·NR + 4h.
+                unsafe {
+                    let o = out.as_mut_ptr().add((r0 + r) * NR + 4 * h);
+                    _mm256_storeu_si256(o.cast(), *iv);
+                }
+            }
+        }
+    }
+}
+
 /// The i32 sums `Σ a[k][r0 + r]·b[k][j]` over pairs i of the packed i16
 /// tiles (`[pair][MR][2]`, `[pair][NR][2]`) for each bit i of `pairs`,
 /// rows `r0..r0 + 4`, all 16 columns (columns 0–7 in `[r][0]`).

@@ -40,6 +40,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     i8_tile: Some(i8::i8_tile),
     f64_tile: Some(gemm::f64_tile),
     i16_tile: Some(i16::i16_tile),
+    i16_sums: Some(i16::i16_sums),
     i64_block: Some(gemm::i64_block),
     nibble_quads: Some(quads::nibble_quads),
     split_whole: Some(split::split_whole),

@@ -24,7 +24,8 @@ use core::arch::x86_64::*;
 macro_rules! i16_kernel {
     (
         $(#[$doc:meta])*
-        $entry:ident, $body:ident, $madd:ident, $features:literal, $dot:expr
+        $entry:ident, $body:ident, $sums:ident, $sums_body:ident, $madd:ident,
+        $features:literal, $dot:expr
     ) => {
         $(#[$doc])*
         ///
@@ -172,6 +173,82 @@ macro_rules! i16_kernel {
             }
         }
 
+        /// The exact i64 sums `Σ_{p,q} S_pq · 2^(s_p + s_q)` of the tile
+        /// over the chunks `chunks` (`gemm::kernels::i16_sums_portable`),
+        /// each `S_pq` in i32 as the tile kernel above takes it.
+        ///
+        /// Panics if a slice is shorter than the geometry, `kb` is odd or
+        /// `chunks` is not within them.
+        pub(super) fn $sums(
+            a: &PlaneTile,
+            b: &PlaneTile,
+            blocks: usize,
+            kb: usize,
+            chunks: core::ops::Range<usize>,
+            out: &mut [i64; MR * NR],
+        ) {
+            planes::check(a, b, blocks, kb, 1, &chunks);
+            // SAFETY: as the tile kernel's entry above.
+            unsafe { $sums_body(a, b, blocks, kb, chunks, out) }
+        }
+
+        /// # Safety
+        /// As the entry above asserts, on a CPU with these features.
+        #[target_feature(enable = $features)]
+        unsafe fn $sums_body(
+            a: &PlaneTile,
+            b: &PlaneTile,
+            blocks: usize,
+            kb: usize,
+            chunks: core::ops::Range<usize>,
+            out: &mut [i64; MR * NR],
+        ) {
+            let kp = blocks * kb;
+            let mut si = [[_mm512_setzero_si512(); 2]; MR];
+            for blk in chunks {
+                planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
+                    let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
+                    let (ap, bp) = (&a.data[at(p, MR)..], &b.data[at(q, NR)..]);
+                    // SAFETY: the chunk's pairs of both planes are in bounds
+                    // (asserted by the entry).
+                    let s = unsafe { $madd(ap, bp, pairs) };
+                    // The shifts s_q of B's 16 columns from the exponents of
+                    // their factors 2^s (s ≥ 0), A's row by row below.
+                    let fb = &b.shifts[(q * blocks + blk) * NR..][..NR];
+                    let bias = _mm512_set1_epi64(1023);
+                    let shift = |v: &[f64]| {
+                        // SAFETY: v holds 8 f64.
+                        let bits = unsafe { _mm512_loadu_si512(v.as_ptr().cast()) };
+                        _mm512_sub_epi64(_mm512_srli_epi64::<52>(bits), bias)
+                    };
+                    let sb = [shift(&fb[..8]), shift(&fb[8..])];
+                    let fa = &a.shifts[(p * blocks + blk) * MR..][..MR];
+                    for ((sr, ir), &far) in s.iter().zip(&mut si).zip(fa) {
+                        let sa = _mm512_set1_epi64((far.to_bits() >> 52) as i64 - 1023);
+                        let halves = [
+                            _mm512_castsi512_si256(*sr),
+                            _mm512_extracti64x4_epi64::<1>(*sr),
+                        ];
+                        for ((iv, half), &sbv) in ir.iter_mut().zip(halves).zip(&sb) {
+                            // S_pq · 2^(s_p + s_q), exact in i64: an integer
+                            // below 2^63 (a sum of the block's products,
+                            // which the planner bounds).
+                            let n = _mm512_add_epi64(sa, sbv);
+                            let x = _mm512_sllv_epi64(_mm512_cvtepi32_epi64(half), n);
+                            *iv = _mm512_add_epi64(*iv, x);
+                        }
+                    }
+                });
+            }
+            for (r, ir) in si.iter().enumerate() {
+                for (h, iv) in ir.iter().enumerate() {
+                    // SAFETY: out holds MR·NR i64; row r's half h starts at
+                    // r·NR + 8h.
+                    unsafe { _mm512_storeu_si512(out.as_mut_ptr().add(r * NR + 8 * h).cast(), *iv) };
+                }
+            }
+        }
+
         /// The i32 sums `Σ a[k][r]·b[k][j]` over pairs i of the packed i16
         /// tiles (`[pair][MR][2]`, `[pair][NR][2]`) for each bit i of
         /// `pairs`: row r's 16 columns in `[r]`.
@@ -210,6 +287,8 @@ i16_kernel!(
     /// the AVX2 tile computes them, operation for operation.
     i16_tile,
     i16_tile_vnni,
+    i16_sums,
+    i16_sums_vnni,
     madd_tile_vnni,
     "avx512f,avx512bw,avx512dq,avx512vnni",
     |s, a, b| _mm512_dpwssd_epi32(s, a, b)
@@ -222,6 +301,8 @@ i16_kernel!(
     /// every pair's products and their sums in i32).
     i16_tile_no_vnni,
     i16_tile_bw,
+    i16_sums_no_vnni,
+    i16_sums_bw,
     madd_tile_bw,
     "avx512f,avx512bw,avx512dq",
     |s, a, b| _mm512_add_epi32(s, _mm512_madd_epi16(a, b))

@@ -36,6 +36,7 @@ const AVX512: Kernels = Kernels {
     i8_tile: None,
     f64_tile: Some(gemm::f64_tile),
     i16_tile: Some(i16::i16_tile_no_vnni),
+    i16_sums: Some(i16::i16_sums_no_vnni),
     i64_block: Some(gemm::i64_block),
     i64_tile: Some(gemm::i64_tile),
     split_whole: Some(split::split_whole),
@@ -50,6 +51,7 @@ pub(in crate::simd) static KERNELS: Kernels = AVX512;
 pub(in crate::simd) static KERNELS_VNNI: Kernels = Kernels {
     i8_tile: Some(gemm::i8_tile),
     i16_tile: Some(i16::i16_tile),
+    i16_sums: Some(i16::i16_sums),
     ..AVX512
 };
 
