@@ -111,30 +111,14 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
         for r0 in (0..MR).step_by(IR16) {
             let mut sd = [[_mm256_setzero_pd(); 4]; IR16];
             for blk in first..first + cpb {
-                planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
-                    let (ap, bp) = data(p, q, blk);
-                    // SAFETY: the chunk's pairs of both planes are in
-                    // bounds (asserted by `i16_tile`).
-                    let s = unsafe { madd_block(ap, bp, r0, pairs) };
-                    let fb = load4(&b.shifts[(q * blocks + blk) * NR..][..NR]);
-                    let fa = &a.shifts[(p * blocks + blk) * MR + r0..][..IR16];
-                    for ((sr, dr), &far) in s.iter().zip(&mut sd).zip(fa) {
-                        let far = _mm256_set1_pd(far);
-                        let halves = [
-                            _mm256_castsi256_si128(sr[0]),
-                            _mm256_extracti128_si256::<1>(sr[0]),
-                            _mm256_castsi256_si128(sr[1]),
-                            _mm256_extracti128_si256::<1>(sr[1]),
-                        ];
-                        for ((dv, half), &fbv) in dr.iter_mut().zip(halves).zip(&fb) {
-                            // Exact: S_pq·2^(s_p + s_q), and the sum (a
-                            // sum of the block's products, which the
-                            // planner bounds).
-                            let f = _mm256_mul_pd(far, fbv);
-                            *dv = _mm256_fmadd_pd(_mm256_cvtepi32_pd(half), f, *dv);
-                        }
-                    }
-                });
+                // SAFETY: as `quarters` requires (asserted by `i16_tile`).
+                unsafe {
+                    quarters(a, b, blocks, kb, blk, r0, |r, c, quarter, f| {
+                        // Exact: S_pq·2^(s_p + s_q), and the sum (a sum of
+                        // the block's products, which the planner bounds).
+                        sd[r][c] = _mm256_fmadd_pd(_mm256_cvtepi32_pd(quarter), f, sd[r][c]);
+                    })
+                };
             }
             for (r, sr) in sd.iter().enumerate() {
                 let sar = _mm256_set1_pd(a.scales[first * MR + r0 + r]);
@@ -174,42 +158,23 @@ unsafe fn i16_sums_impl(
     chunks: core::ops::Range<usize>,
     out: &mut [i64; MR * NR],
 ) {
-    let kp = blocks * kb;
     let bias = _mm256_set1_epi64x(1023);
     for r0 in (0..MR).step_by(IR16) {
         let mut si = [[_mm256_setzero_si256(); 4]; IR16];
         for blk in chunks.clone() {
-            planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
-                let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
-                let (ap, bp) = (&a.data[at(p, MR)..], &b.data[at(q, NR)..]);
-                // SAFETY: the chunk's pairs of both planes are in bounds
-                // (asserted by `i16_sums`).
-                let s = unsafe { madd_block(ap, bp, r0, pairs) };
-                let fb = &b.shifts[(q * blocks + blk) * NR..][..NR];
-                // SAFETY: fb holds 16 f64.
-                let fb: [__m256d; 4] =
-                    core::array::from_fn(|h| unsafe { _mm256_loadu_pd(fb.as_ptr().add(4 * h)) });
-                let fa = &a.shifts[(p * blocks + blk) * MR + r0..][..IR16];
-                for ((sr, ir), &far) in s.iter().zip(&mut si).zip(fa) {
-                    let far = _mm256_set1_pd(far);
-                    let quarters = [
-                        _mm256_castsi256_si128(sr[0]),
-                        _mm256_extracti128_si256::<1>(sr[0]),
-                        _mm256_castsi256_si128(sr[1]),
-                        _mm256_extracti128_si256::<1>(sr[1]),
-                    ];
-                    for ((iv, quarter), &fbv) in ir.iter_mut().zip(quarters).zip(&fb) {
-                        // The factor is 2^(s_p + s_q) (s ≥ 0): its exponent
-                        // field less the bias is the shift. Shifted left,
-                        // S_pq is exact in i64 (the result is a sum of the
-                        // block's products, below 2^63 by the planner).
-                        let f = _mm256_castpd_si256(_mm256_mul_pd(far, fbv));
-                        let shift = _mm256_sub_epi64(_mm256_srli_epi64::<52>(f), bias);
-                        let x = _mm256_sllv_epi64(_mm256_cvtepi32_epi64(quarter), shift);
-                        *iv = _mm256_add_epi64(*iv, x);
-                    }
-                }
-            });
+            // SAFETY: as `quarters` requires (asserted by `i16_sums`).
+            unsafe {
+                quarters(a, b, blocks, kb, blk, r0, |r, c, quarter, f| {
+                    // The factor is 2^(s_p + s_q), s ≥ 0: its exponent
+                    // field less the bias is the shift. Shifted, S_pq is
+                    // exact in i64 (an integer below 2^63, a sum of the
+                    // block's products, which the planner bounds).
+                    let f = _mm256_castpd_si256(f);
+                    let shift = _mm256_sub_epi64(_mm256_srli_epi64::<52>(f), bias);
+                    let x = _mm256_sllv_epi64(_mm256_cvtepi32_epi64(quarter), shift);
+                    si[r][c] = _mm256_add_epi64(si[r][c], x);
+                })
+            };
         }
         for (r, ir) in si.iter().enumerate() {
             for (h, iv) in ir.iter().enumerate() {
@@ -222,6 +187,53 @@ unsafe fn i16_sums_impl(
             }
         }
     }
+}
+
+/// Each pass of planes over chunk `blk` (`planes::each_pass`) for rows
+/// `r0..r0 + 4`: its i32 pair sums by [`madd_block`], then `add(r, c,
+/// sums, factor)` for row `r0 + r` and each quarter c of the columns (4
+/// each), the quarter's sums and their factors `2^(s_p + s_q)`. The tile
+/// kernel and the i64 sums differ only in `add`.
+///
+/// # Safety
+/// The geometry must be as the entries assert (`planes::check`); `r0 + 4 ≤
+/// MR`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn quarters(
+    a: &PlaneTile,
+    b: &PlaneTile,
+    blocks: usize,
+    kb: usize,
+    blk: usize,
+    r0: usize,
+    mut add: impl FnMut(usize, usize, __m128i, __m256d),
+) {
+    let kp = blocks * kb;
+    planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
+        let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
+        let (ap, bp) = (&a.data[at(p, MR)..], &b.data[at(q, NR)..]);
+        // SAFETY: the chunk's pairs of both planes are in bounds (the
+        // caller's).
+        let s = unsafe { madd_block(ap, bp, r0, pairs) };
+        let fb = &b.shifts[(q * blocks + blk) * NR..][..NR];
+        // SAFETY: fb holds 16 f64.
+        let fb: [__m256d; 4] =
+            core::array::from_fn(|h| unsafe { _mm256_loadu_pd(fb.as_ptr().add(4 * h)) });
+        let fa = &a.shifts[(p * blocks + blk) * MR + r0..][..IR16];
+        for (r, (sr, &far)) in s.iter().zip(fa).enumerate() {
+            let far = _mm256_set1_pd(far);
+            let quarters = [
+                _mm256_castsi256_si128(sr[0]),
+                _mm256_extracti128_si256::<1>(sr[0]),
+                _mm256_castsi256_si128(sr[1]),
+                _mm256_extracti128_si256::<1>(sr[1]),
+            ];
+            for (c, (quarter, &fbv)) in quarters.into_iter().zip(&fb).enumerate() {
+                add(r, c, quarter, _mm256_mul_pd(far, fbv));
+            }
+        }
+    });
 }
 
 /// The i32 sums `Σ a[k][r0 + r]·b[k][j]` over pairs i of the packed i16

@@ -24,8 +24,8 @@ use core::arch::x86_64::*;
 macro_rules! i16_kernel {
     (
         $(#[$doc:meta])*
-        $entry:ident, $body:ident, $sums:ident, $sums_body:ident, $madd:ident,
-        $features:literal, $dot:expr
+        $entry:ident, $body:ident, $sums:ident, $sums_body:ident, $halves:ident,
+        $madd:ident, $features:literal, $dot:expr
     ) => {
         $(#[$doc])*
         ///
@@ -131,27 +131,14 @@ macro_rules! i16_kernel {
                 }
                 let mut sd = [[_mm512_setzero_pd(); 2]; MR];
                 for blk in first..first + cpb {
-                    planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
-                        let (ap, bp) = data(p, q, blk);
-                        // SAFETY: the chunk's pairs of both planes are in bounds
-                        // (asserted by `i16_tile`).
-                        let s = unsafe { $madd(ap, bp, pairs) };
-                        let fb = load2(&b.shifts[(q * blocks + blk) * NR..]);
-                        let fa = &a.shifts[(p * blocks + blk) * MR..][..MR];
-                        for ((sr, dr), &far) in s.iter().zip(&mut sd).zip(fa) {
-                            let far = _mm512_set1_pd(far);
-                            let halves = [
-                                _mm512_castsi512_si256(*sr),
-                                _mm512_extracti64x4_epi64::<1>(*sr),
-                            ];
-                            for ((dv, half), &fbv) in dr.iter_mut().zip(halves).zip(&fb) {
-                                // Exact: S_pq·2^(s_p + s_q), and the sum (a sum of
-                                // the block's products, which the planner bounds).
-                                let f = _mm512_mul_pd(far, fbv);
-                                *dv = _mm512_fmadd_pd(_mm512_cvtepi32_pd(half), f, *dv);
-                            }
-                        }
-                    });
+                    // SAFETY: as `$halves` requires (asserted by the entry).
+                    unsafe {
+                        $halves(a, b, blocks, kb, blk, |r, h, half, f| {
+                            // Exact: S_pq·2^(s_p + s_q), and the sum (a sum of
+                            // the block's products, which the planner bounds).
+                            sd[r][h] = _mm512_fmadd_pd(_mm512_cvtepi32_pd(half), f, sd[r][h]);
+                        })
+                    };
                 }
                 let sa = &a.scales[first * MR..][..MR];
                 for ((cr, sr), &sar) in c.iter_mut().zip(&sd).zip(sa) {
@@ -203,42 +190,22 @@ macro_rules! i16_kernel {
             chunks: core::ops::Range<usize>,
             out: &mut [i64; MR * NR],
         ) {
-            let kp = blocks * kb;
             let mut si = [[_mm512_setzero_si512(); 2]; MR];
+            let bias = _mm512_set1_epi64(1023);
             for blk in chunks {
-                planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
-                    let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
-                    let (ap, bp) = (&a.data[at(p, MR)..], &b.data[at(q, NR)..]);
-                    // SAFETY: the chunk's pairs of both planes are in bounds
-                    // (asserted by the entry).
-                    let s = unsafe { $madd(ap, bp, pairs) };
-                    // The shifts s_q of B's 16 columns from the exponents of
-                    // their factors 2^s (s ≥ 0), A's row by row below.
-                    let fb = &b.shifts[(q * blocks + blk) * NR..][..NR];
-                    let bias = _mm512_set1_epi64(1023);
-                    let shift = |v: &[f64]| {
-                        // SAFETY: v holds 8 f64.
-                        let bits = unsafe { _mm512_loadu_si512(v.as_ptr().cast()) };
-                        _mm512_sub_epi64(_mm512_srli_epi64::<52>(bits), bias)
-                    };
-                    let sb = [shift(&fb[..8]), shift(&fb[8..])];
-                    let fa = &a.shifts[(p * blocks + blk) * MR..][..MR];
-                    for ((sr, ir), &far) in s.iter().zip(&mut si).zip(fa) {
-                        let sa = _mm512_set1_epi64((far.to_bits() >> 52) as i64 - 1023);
-                        let halves = [
-                            _mm512_castsi512_si256(*sr),
-                            _mm512_extracti64x4_epi64::<1>(*sr),
-                        ];
-                        for ((iv, half), &sbv) in ir.iter_mut().zip(halves).zip(&sb) {
-                            // S_pq · 2^(s_p + s_q), exact in i64: an integer
-                            // below 2^63 (a sum of the block's products,
-                            // which the planner bounds).
-                            let n = _mm512_add_epi64(sa, sbv);
-                            let x = _mm512_sllv_epi64(_mm512_cvtepi32_epi64(half), n);
-                            *iv = _mm512_add_epi64(*iv, x);
-                        }
-                    }
-                });
+                // SAFETY: as `$halves` requires (asserted by the entry).
+                unsafe {
+                    $halves(a, b, blocks, kb, blk, |r, h, half, f| {
+                        // The factor is 2^(s_p + s_q), s ≥ 0: its exponent
+                        // field less the bias is the shift. Shifted,
+                        // S_pq is exact in i64 (an integer below 2^63, a
+                        // sum of the block's products, which the planner
+                        // bounds).
+                        let n = _mm512_sub_epi64(_mm512_srli_epi64::<52>(_mm512_castpd_si512(f)), bias);
+                        let x = _mm512_sllv_epi64(_mm512_cvtepi32_epi64(half), n);
+                        si[r][h] = _mm512_add_epi64(si[r][h], x);
+                    })
+                };
             }
             for (r, ir) in si.iter().enumerate() {
                 for (h, iv) in ir.iter().enumerate() {
@@ -247,6 +214,53 @@ macro_rules! i16_kernel {
                     unsafe { _mm512_storeu_si512(out.as_mut_ptr().add(r * NR + 8 * h).cast(), *iv) };
                 }
             }
+        }
+
+        /// Each pass of planes over chunk `blk` (`planes::each_pass`):
+        /// its i32 pair sums by `$madd`, then `add(r, h, sums, factor)`
+        /// for row r and each half h of the columns (8 each), the half's
+        /// sums and their factors `2^(s_p + s_q)`. The tile kernel and the
+        /// i64 sums differ only in `add`.
+        ///
+        /// # Safety
+        /// The geometry must be as the entries assert (`planes::check`).
+        #[inline]
+        #[target_feature(enable = $features)]
+        unsafe fn $halves(
+            a: &PlaneTile,
+            b: &PlaneTile,
+            blocks: usize,
+            kb: usize,
+            blk: usize,
+            mut add: impl FnMut(usize, usize, __m256i, __m512d),
+        ) {
+            let kp = blocks * kb;
+            planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
+                let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
+                let (ap, bp) = (&a.data[at(p, MR)..], &b.data[at(q, NR)..]);
+                // SAFETY: the chunk's pairs of both planes are in bounds
+                // (the caller's).
+                let s = unsafe { $madd(ap, bp, pairs) };
+                let fb = &b.shifts[(q * blocks + blk) * NR..][..NR];
+                // SAFETY: fb holds 16 f64.
+                let fb = unsafe {
+                    [
+                        _mm512_loadu_pd(fb.as_ptr()),
+                        _mm512_loadu_pd(fb.as_ptr().add(8)),
+                    ]
+                };
+                let fa = &a.shifts[(p * blocks + blk) * MR..][..MR];
+                for (r, (sr, &far)) in s.iter().zip(fa).enumerate() {
+                    let far = _mm512_set1_pd(far);
+                    let halves = [
+                        _mm512_castsi512_si256(*sr),
+                        _mm512_extracti64x4_epi64::<1>(*sr),
+                    ];
+                    for (h, (half, &fbv)) in halves.into_iter().zip(&fb).enumerate() {
+                        add(r, h, half, _mm512_mul_pd(far, fbv));
+                    }
+                }
+            });
         }
 
         /// The i32 sums `Σ a[k][r]·b[k][j]` over pairs i of the packed i16
@@ -289,6 +303,7 @@ i16_kernel!(
     i16_tile_vnni,
     i16_sums,
     i16_sums_vnni,
+    halves_vnni,
     madd_tile_vnni,
     "avx512f,avx512bw,avx512dq,avx512vnni",
     |s, a, b| _mm512_dpwssd_epi32(s, a, b)
@@ -303,6 +318,7 @@ i16_kernel!(
     i16_tile_bw,
     i16_sums_no_vnni,
     i16_sums_bw,
+    halves_bw,
     madd_tile_bw,
     "avx512f,avx512bw,avx512dq",
     |s, a, b| _mm512_add_epi32(s, _mm512_madd_epi16(a, b))
