@@ -108,22 +108,20 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
             }
             continue;
         }
-        for r0 in (0..MR).step_by(IR16) {
-            let mut sd = [[_mm256_setzero_pd(); 4]; IR16];
-            for blk in first..first + cpb {
-                // SAFETY: as `quarters` requires (asserted by `i16_tile`).
-                unsafe {
-                    quarters(a, b, blocks, kb, blk, r0, |r, c, quarter, f| {
-                        // Exact: S_pq·2^(s_p + s_q), and the sum (a sum of
-                        // the block's products, which the planner bounds).
-                        sd[r][c] = _mm256_fmadd_pd(_mm256_cvtepi32_pd(quarter), f, sd[r][c]);
-                    })
-                };
-            }
-            for (r, sr) in sd.iter().enumerate() {
-                let sar = _mm256_set1_pd(a.scales[first * MR + r0 + r]);
-                add_row_terms::<4, POW2>(sr, sar, &sbv, &mut acc[(r0 + r) * NR..][..NR]);
-            }
+        let mut sd = [[_mm256_setzero_pd(); 4]; MR];
+        for blk in first..first + cpb {
+            // SAFETY: as `quarters` requires (asserted by `i16_tile`).
+            unsafe {
+                quarters(a, b, blocks, kb, blk, |r, c, quarter, f| {
+                    // Exact: S_pq·2^(s_p + s_q), and the sum (a sum of
+                    // the block's products, which the planner bounds).
+                    sd[r][c] = _mm256_fmadd_pd(_mm256_cvtepi32_pd(quarter), f, sd[r][c]);
+                })
+            };
+        }
+        for (r, sr) in sd.iter().enumerate() {
+            let sar = _mm256_set1_pd(a.scales[first * MR + r]);
+            add_row_terms::<4, POW2>(sr, sar, &sbv, &mut acc[r * NR..][..NR]);
         }
     }
 }
@@ -159,45 +157,46 @@ unsafe fn i16_sums_impl(
     out: &mut [i64; MR * NR],
 ) {
     let bias = _mm256_set1_epi64x(1023);
-    for r0 in (0..MR).step_by(IR16) {
-        let mut si = [[_mm256_setzero_si256(); 4]; IR16];
-        for blk in chunks.clone() {
-            // SAFETY: as `quarters` requires (asserted by `i16_sums`).
+    let mut si = [[_mm256_setzero_si256(); 4]; MR];
+    for blk in chunks {
+        // SAFETY: as `quarters` requires (asserted by `i16_sums`).
+        unsafe {
+            quarters(a, b, blocks, kb, blk, |r, c, quarter, f| {
+                // The factor is 2^(s_p + s_q), s ≥ 0: its exponent
+                // field less the bias is the shift. Shifted, S_pq is
+                // exact in i64 (an integer below 2^63, a sum of the
+                // block's products, which the planner bounds).
+                let f = _mm256_castpd_si256(f);
+                let shift = _mm256_sub_epi64(_mm256_srli_epi64::<52>(f), bias);
+                let x = _mm256_sllv_epi64(_mm256_cvtepi32_epi64(quarter), shift);
+                si[r][c] = _mm256_add_epi64(si[r][c], x);
+            })
+        };
+    }
+    for (r, ir) in si.iter().enumerate() {
+        for (h, iv) in ir.iter().enumerate() {
+            // SAFETY: out holds MR·NR i64; row r's quarter h starts at
+            // r·NR + 4h.
             unsafe {
-                quarters(a, b, blocks, kb, blk, r0, |r, c, quarter, f| {
-                    // The factor is 2^(s_p + s_q), s ≥ 0: its exponent
-                    // field less the bias is the shift. Shifted, S_pq is
-                    // exact in i64 (an integer below 2^63, a sum of the
-                    // block's products, which the planner bounds).
-                    let f = _mm256_castpd_si256(f);
-                    let shift = _mm256_sub_epi64(_mm256_srli_epi64::<52>(f), bias);
-                    let x = _mm256_sllv_epi64(_mm256_cvtepi32_epi64(quarter), shift);
-                    si[r][c] = _mm256_add_epi64(si[r][c], x);
-                })
-            };
-        }
-        for (r, ir) in si.iter().enumerate() {
-            for (h, iv) in ir.iter().enumerate() {
-                // SAFETY: out holds MR·NR i64; row r0 + r's quarter h starts
-                // at (r0 + r)·NR + 4h.
-                unsafe {
-                    let o = out.as_mut_ptr().add((r0 + r) * NR + 4 * h);
-                    _mm256_storeu_si256(o.cast(), *iv);
-                }
+                let o = out.as_mut_ptr().add(r * NR + 4 * h);
+                _mm256_storeu_si256(o.cast(), *iv);
             }
         }
     }
 }
 
-/// Each pass of planes over chunk `blk` (`planes::each_pass`) for rows
-/// `r0..r0 + 4`: its i32 pair sums by [`madd_block`], then `add(r, c,
-/// sums, factor)` for row `r0 + r` and each quarter c of the columns (4
-/// each), the quarter's sums and their factors `2^(s_p + s_q)`. The tile
-/// kernel and the i64 sums differ only in `add`.
+/// Each pass of planes over chunk `blk` (`planes::each_pass`), for the
+/// whole tile: per 4 rows, its i32 pair sums by [`madd_block`], then
+/// `add(r, c, sums, factor)` for row r and each quarter c of the columns
+/// (4 each), the quarter's sums and their factors `2^(s_p + s_q)`. The
+/// tile kernel and the i64 sums differ only in `add`. The passes are the
+/// outer loop: which passes a chunk has is data (an E4M3 chunk with an
+/// element below plane 0's window has more), so each is decided once per
+/// chunk rather than once per 4 rows (README, "The AVX2 i16 tile's passes
+/// once per chunk").
 ///
 /// # Safety
-/// The geometry must be as the entries assert (`planes::check`); `r0 + 4 ≤
-/// MR`.
+/// The geometry must be as the entries assert (`planes::check`).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn quarters(
@@ -206,31 +205,32 @@ unsafe fn quarters(
     blocks: usize,
     kb: usize,
     blk: usize,
-    r0: usize,
     mut add: impl FnMut(usize, usize, __m128i, __m256d),
 ) {
     let kp = blocks * kb;
     planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
         let at = |plane: usize, w: usize| (plane * kp + blk * kb) * w;
         let (ap, bp) = (&a.data[at(p, MR)..], &b.data[at(q, NR)..]);
-        // SAFETY: the chunk's pairs of both planes are in bounds (the
-        // caller's).
-        let s = unsafe { madd_block(ap, bp, r0, pairs) };
         let fb = &b.shifts[(q * blocks + blk) * NR..][..NR];
         // SAFETY: fb holds 16 f64.
         let fb: [__m256d; 4] =
             core::array::from_fn(|h| unsafe { _mm256_loadu_pd(fb.as_ptr().add(4 * h)) });
-        let fa = &a.shifts[(p * blocks + blk) * MR + r0..][..IR16];
-        for (r, (sr, &far)) in s.iter().zip(fa).enumerate() {
-            let far = _mm256_set1_pd(far);
-            let quarters = [
-                _mm256_castsi256_si128(sr[0]),
-                _mm256_extracti128_si256::<1>(sr[0]),
-                _mm256_castsi256_si128(sr[1]),
-                _mm256_extracti128_si256::<1>(sr[1]),
-            ];
-            for (c, (quarter, &fbv)) in quarters.into_iter().zip(&fb).enumerate() {
-                add(r, c, quarter, _mm256_mul_pd(far, fbv));
+        for r0 in (0..MR).step_by(IR16) {
+            // SAFETY: the chunk's pairs of both planes are in bounds (the
+            // caller's).
+            let s = unsafe { madd_block(ap, bp, r0, pairs) };
+            let fa = &a.shifts[(p * blocks + blk) * MR + r0..][..IR16];
+            for (r, (sr, &far)) in s.iter().zip(fa).enumerate() {
+                let far = _mm256_set1_pd(far);
+                let quarters = [
+                    _mm256_castsi256_si128(sr[0]),
+                    _mm256_extracti128_si256::<1>(sr[0]),
+                    _mm256_castsi256_si128(sr[1]),
+                    _mm256_extracti128_si256::<1>(sr[1]),
+                ];
+                for (c, (quarter, &fbv)) in quarters.into_iter().zip(&fb).enumerate() {
+                    add(r0 + r, c, quarter, _mm256_mul_pd(far, fbv));
+                }
             }
         }
     });
