@@ -18,7 +18,7 @@
 //! `BLOCKSCALE_SIMD=portable`) the packed kernels run portable Rust.
 
 use super::kernels::{
-    f64_tile, i8_tile, i16_tile, i16_wide_tile, i64_block, i64_tile_pow2, term_i64,
+    add_terms_i64, f64_tile, i8_tile, i16_tile, i16_wide_tile, i64_block, i64_tile_pow2,
 };
 use super::pack::{self, KGeom};
 use super::plan::{self, Plan};
@@ -479,12 +479,6 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
     group: usize,
 ) -> Result<(), Error> {
     let g = KGeom::f64(d);
-    let (e0a, e0b) = (unit_exponent::<FA::Elem>(), unit_exponent::<FB::Elem>());
-    // The packed scales carry 2^e0; the exact scalar term wants them raw.
-    let (ua, ub) = (
-        crate::element::pow2_f64(-e0a),
-        crate::element::pow2_f64(-e0b),
-    );
     drive_wide::<FA, FB, f64>(a, b, d, (alpha, beta), c, |at, sat, bt, sbt, acc| {
         if pow2 {
             return i64_tile_pow2(kernels, at, sat, bt, sbt, g, group, acc);
@@ -493,17 +487,7 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
         for blk in 0..g.blocks {
             let (k0, k1) = (blk * g.kbp, (blk + 1) * g.kbp);
             i64_block(kernels, at, bt, k0, k1, group, &mut sums);
-            // Each row's and column's scale as m · 2^e once, not per term.
-            let rows: [(i64, i32); MR] =
-                core::array::from_fn(|r| super::split((sat[blk * MR + r] * ua) as f32));
-            let cols: [(i64, i32); NR] =
-                core::array::from_fn(|j| super::split((sbt[blk * NR + j] * ub) as f32));
-            let tiles = sums.chunks_exact(NR).zip(acc.chunks_exact_mut(NR));
-            for ((srow, arow), &(ma, ea)) in tiles.zip(&rows) {
-                for ((&s, out), &(mb, eb)) in srow.iter().zip(arow).zip(&cols) {
-                    *out += term_i64(s, ma * mb, e0a + e0b + ea + eb);
-                }
-            }
+            add_terms_i64(&sums, &sat[blk * MR..][..MR], &sbt[blk * NR..][..NR], acc);
         }
     })
 }

@@ -71,7 +71,7 @@ pub(crate) fn i16_tile(
 /// The i16 kernel for block terms whose sums f64 does not hold
 /// (`Plan::I16Wide`): per block term of `chunks` (whole terms, in
 /// increasing order), the exact i64 sum of its chunks' planes
-/// ([`i16_sums`]), then `acc += round_f32(S · s_a · s_b)` ([`wide_term`]).
+/// ([`i16_sums`]), then `acc += round_f32(S · s_a · s_b)` ([`add_terms_i64`]).
 pub(crate) fn i16_wide_tile(
     kernels: &Kernels,
     a: &PlaneTile,
@@ -85,11 +85,25 @@ pub(crate) fn i16_wide_tile(
     for first in chunks.step_by(cpb) {
         i16_sums(kernels, a, b, g, first..first + cpb, &mut sums);
         let (sa, sb) = (&a.scales[first * MR..][..MR], &b.scales[first * NR..][..NR]);
-        let rows = sums.chunks_exact(NR).zip(acc.chunks_exact_mut(NR));
-        for ((srow, arow), &sa) in rows.zip(sa) {
-            for ((&s, out), &sb) in srow.iter().zip(arow).zip(sb) {
-                *out += wide_term(s, sa * sb);
-            }
+        add_terms_i64(&sums, sa, sb, acc);
+    }
+}
+
+/// `acc[r][j] += round_f32(S · s_a[r] · s_b[j])` for one block term's
+/// exact i64 sums and packed scales (f32 values times `2^e0`): each scale
+/// split once ([`split_scale`]), then each term by [`term_i64`].
+pub(crate) fn add_terms_i64(
+    sums: &[i64; MR * NR],
+    sa: &[f64],
+    sb: &[f64],
+    acc: &mut [f32; MR * NR],
+) {
+    let rows: [(i64, i32); MR] = core::array::from_fn(|r| split_scale(sa[r]));
+    let cols: [(i64, i32); NR] = core::array::from_fn(|j| split_scale(sb[j]));
+    let tiles = sums.chunks_exact(NR).zip(acc.chunks_exact_mut(NR));
+    for ((srow, arow), &(ma, ea)) in tiles.zip(&rows) {
+        for ((&s, out), &(mb, eb)) in srow.iter().zip(arow).zip(&cols) {
+            *out += term_i64(s, ma * mb, ea + eb);
         }
     }
 }
@@ -270,7 +284,7 @@ pub(crate) fn term_f64(s: f64, p: f64) -> f32 {
 }
 
 /// The i64 kernel's exact block term `round_f32(s · p · 2^e)` (`p` the
-/// scales' integer significands' product, as `super::split` gives them),
+/// scales' integer significands' product, as [`split_scale`] gives them),
 /// one round-to-nearest-even as [`super::round_scaled`] takes it, without
 /// its 128-bit shifts where the result is a normal f32 or overflows.
 #[inline]
@@ -279,11 +293,13 @@ pub(crate) fn term_i64(s: i64, p: i64, e: i32) -> f32 {
     if mag == 0 {
         return 0.0;
     }
-    // The top 64 bits, the bits below them folded into a sticky bit 0:
+    // The top 63 bits, the bits below them folded into a sticky bit 0:
     // converting those rounds as converting `mag` would (24 kept bits and
-    // a rounding bit lie well above bit 0).
-    let sh = 64u32.saturating_sub(mag.leading_zeros());
-    let top = (mag >> sh) as u64 | u64::from(mag & ((1u128 << sh) - 1) != 0);
+    // a rounding bit lie well above bit 0). 63, not 64: a signed
+    // conversion is one instruction, an unsigned one a branch on x86-64
+    // before AVX-512.
+    let sh = 65u32.saturating_sub(mag.leading_zeros());
+    let top = (mag >> sh) as i64 | i64::from(mag & ((1u128 << sh) - 1) != 0);
     // `top as f32` is the one rounding; the power of two then only shifts
     // it, exactly while the result is a normal f32 (or past f32::MAX,
     // to Inf as rounding overflows). Below that, rounding to a subnormal
@@ -296,28 +312,21 @@ pub(crate) fn term_i64(s: i64, p: i64, e: i32) -> f32 {
     if (s < 0) != (p < 0) { -r } else { r }
 }
 
-/// The wide i16 kernel's block term `round_f32(S · P)` for an exact i64 S
-/// and `P = s_a·s_b` (scales times `2^e0`, each an f32 significand times a
-/// power of two, so P is exact in f64 with at most 48 significant bits):
-/// the f64 kernel's term where f64 holds S (at most 53 significant bits,
-/// as sums of products with common low zero bits often have), else
-/// [`term_i64`] on P's integer significand.
+/// A wide tile's packed scale as `m · 2^e` with integer m (sign
+/// included). The packed scales are f32 values times a power of two
+/// (`2^e0`), so zero or normal in f64, and m, its significand with the
+/// trailing zeros taken off, has at most 24 bits.
 #[inline]
-pub(crate) fn wide_term(s: i64, p: f64) -> f32 {
-    // Below 2^63 the conversion back is exact whenever the first one was
-    // (and 2^63, a rounding up, saturates to i64::MAX, which no S equals).
-    let sf = s as f64;
-    if sf as i64 == s || p == 0.0 {
-        return term_f64(sf, p);
+fn split_scale(x: f64) -> (i64, i32) {
+    if x == 0.0 {
+        return (0, 0);
     }
-    // P is a normal f64 (at least 2^-330 in magnitude): its significand
-    // with the trailing zeros taken off fits 48 bits.
-    let bits = p.to_bits();
+    let bits = x.to_bits();
     let m = (bits & ((1 << 52) - 1)) | 1 << 52;
     let tz = m.trailing_zeros();
     let e = ((bits >> 52) & 0x7FF) as i32 - 1075 + tz as i32;
     let m = (m >> tz) as i64;
-    term_i64(s, if p < 0.0 { -m } else { m }, e)
+    (if x < 0.0 { -m } else { m }, e)
 }
 
 /// Portable i8 tile kernel: `acc[r][j] += S·P` per block, S exact in i32

@@ -237,7 +237,7 @@ pub(crate) enum Plan {
     /// The i16 planes with i64 sums, for long blocks whose sums f64 does
     /// not hold (E4M3 x E5M2 per tensor on data that reaches the
     /// subnormals): each block term's exact sum in i64, then its exact
-    /// rounding (`kernels::wide_term`).
+    /// rounding (`kernels::add_terms_i64`).
     I16Wide {
         planes: (usize, usize),
     },

@@ -1,5 +1,5 @@
 //! The wide sums and their terms against integer arithmetic: the i64
-//! kernels' exact roundings (`term_i64`, `wide_term`) against the
+//! kernels' exact roundings (`term_i64`, `add_terms_i64`) against the
 //! reference's, and the i16 planes' i64 sums against sums rebuilt in i128.
 
 use super::super::*;
@@ -45,17 +45,18 @@ fn term_i64_rounds_once() {
     }
 }
 
-/// The wide i16 kernel's term is the reference's exact rounding
-/// (`block_term`) for sums of every width, f32 scales of both signs,
-/// subnormal and zero among them, and each format's `2^e0` folded in as
-/// the packing folds it. Compared after adding to +0, as every term is
-/// added to an accumulator that starts at +0 (a zero term's sign is lost
-/// there, and `term_f64` gives P's sign to S = 0).
+/// The wide kernels' terms (`add_terms_i64`: the scales split, then
+/// `term_i64`) are the reference's exact rounding (`block_term`) for sums
+/// of every width, f32 scales of both signs, subnormal and zero among them,
+/// and each format's `2^e0` folded in as the packing folds it. Compared
+/// after adding to +0, as every term is added to an accumulator that
+/// starts at +0 (a zero term's sign is lost there).
 #[test]
-fn wide_term_rounds_once() {
+fn wide_terms_round_once() {
     use crate::gemm::block_term;
     let mut next = stream(0x3C6E_F372_FE94_F82B);
-    let scale = |x: u64| -> f32 {
+    let mut scale = || -> f32 {
+        let x = next();
         let bits = (x >> 8) as u32;
         let v = match x % 8 {
             0 => 0.0,
@@ -64,16 +65,27 @@ fn wide_term_rounds_once() {
         };
         if x & 0x10 == 0 { v } else { -v }
     };
-    let n = if cfg!(miri) { 200 } else { 200_000 };
-    for _ in 0..n {
-        let s = (next() >> (1 + next() % 63)) as i64 * if next() & 1 == 0 { 1 } else { -1 };
-        let (sa, sb) = (scale(next()), scale(next()));
-        let (e0a, e0b) = (-9, -16);
-        let p = (sa as f64 * crate::element::pow2_f64(e0a))
-            * (sb as f64 * crate::element::pow2_f64(e0b));
-        let want = 0.0 + block_term(s as i128, e0a + e0b, sa, sb);
-        let got = 0.0 + wide_term(s, p);
-        assert_eq!(got.to_bits(), want.to_bits(), "{s} {sa:e} {sb:e}");
+    let (e0a, e0b) = (-9, -16);
+    let tiles = if cfg!(miri) { 2 } else { 2_000 };
+    for _ in 0..tiles {
+        let sa: [f32; MR] = core::array::from_fn(|_| scale());
+        let sb: [f32; NR] = core::array::from_fn(|_| scale());
+        let mut next = stream(sa[0].to_bits() as u64 ^ sb[1].to_bits() as u64);
+        let sums: [i64; MR * NR] = core::array::from_fn(|_| {
+            (next() >> (1 + next() % 63)) as i64 * if next() & 1 == 0 { 1 } else { -1 }
+        });
+        let packed = |s: &[f32], e0| -> Vec<f64> {
+            s.iter()
+                .map(|&v| v as f64 * crate::element::pow2_f64(e0))
+                .collect()
+        };
+        let mut acc = [0f32; MR * NR];
+        add_terms_i64(&sums, &packed(&sa, e0a), &packed(&sb, e0b), &mut acc);
+        for (i, (&got, &s)) in acc.iter().zip(&sums).enumerate() {
+            let (sa, sb) = (sa[i / NR], sb[i % NR]);
+            let want = 0.0 + block_term(s as i128, e0a + e0b, sa, sb);
+            assert_eq!(got.to_bits(), want.to_bits(), "{s} {sa:e} {sb:e}");
+        }
     }
 }
 
