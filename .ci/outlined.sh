@@ -3,7 +3,7 @@
 # a `#[target_feature]` kernel that rustc emits as a function of its own
 # costs a call and a `vzeroupper` in a hot loop, and whether it does can
 # flip when unrelated code joins the module: a8ec370 made the AVX2 streams'
-# stochastic rounding 3-9% slower that way (README, "Back on a Zen 3").
+# stochastic rounding 3-9% slower that way (bench/README.md, "Back on a Zen 3").
 # The AVX2 and AVX-512 encoders' per-vector helpers, and the AVX-512 FP8
 # lookup the one-pass NVFP4 kernel shares, are functions, not closures,
 # and must be compiled in too (a call per 8 or 16 elements otherwise).

@@ -336,7 +336,7 @@ pub(crate) fn plan<FA: BlockFormat, FB: BlockFormat>(
         // when few elements can need a plane after the first: each such
         // element adds a pass over its pair for a whole tile, and with many
         // (data over 30 binades) the dense passes take longer than the i64
-        // kernel's f64 runs (README, "A recipe step").
+        // kernel's f64 runs (bench/README.md, "A recipe step").
         let sparse = |t_low: Option<f64>| t_low.is_some_and(|l| l <= WIDE_LOW_SHARE);
         if let (Some(pa), Some(pb)) = planes
             && chunks.cpb >= WIDE_MIN_CHUNKS

@@ -44,7 +44,7 @@ pub(super) fn amax_par<S: Real>(kernels: &Kernels, src: &[S], parallel: bool) ->
 /// ([`tile_amaxes_par`]): 4 Mi elements, 16 MiB of f32, whose kept amaxes
 /// take 1 MiB at NVFP4's 16. In cache, keeping them spares the encode pass
 /// a block amax pass over each row; from DRAM, writing and reading them
-/// back cost more than that (README, "Block amaxes kept by the tensor
+/// back cost more than that (bench/README.md, "Block amaxes kept by the tensor
 /// amax pass").
 pub(super) const KEEP_TILE_AMAXES_MAX: usize = 1 << 22;
 

@@ -53,7 +53,7 @@ struct Staged {
 /// Source columns a columnwise strip stages at most: 16 read a 64-byte
 /// line of each f32 source row once, where gathering one column a time
 /// read each line once per column, for the amax pass and again for the
-/// encoding (README, "A recipe step").
+/// encoding (bench/README.md, "A recipe step").
 const STRIP_COLS: usize = 16;
 
 /// The most elements a strip stages (1 MiB of f32): a tall matrix's strip

@@ -1,5 +1,5 @@
 //! The i16 kernel's operands: each (row, K chunk) split into planes of
-//! i16 values whose pairwise sums are exact in i32 (README, Performance,
+//! i16 values whose pairwise sums are exact in i32 (bench/README.md,
 //! "The i16 kernel").
 
 use super::{CHUNK, Codes, KGeom, Scales, decode_row, lut};

@@ -167,7 +167,7 @@ fn planes_rebuild_every_element() {
 /// the i16 kernels count them (a pass per pair of planes whose pair
 /// masks meet), on data uniform in [−2, 2) (`gemm_bench`'s kind), 128
 /// × 1024 each side; and the share of those chunks with one pass, which
-/// MX blocks sum in f32. The README's "The i16 kernel" quotes these
+/// MX blocks sum in f32. bench/README.md's "The i16 kernel" quotes these
 /// (`-- --nocapture` prints them, and the pairs the passes sum over one
 /// dense pass's: 1.028 and 1.020 here, 1.049 and 1.035 at 974b8cbb). With the 13-bit window's shift
 /// (974b8cbb) this test read 1.65 passes (46% single) for MXFP8-E4M3

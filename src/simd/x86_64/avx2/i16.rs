@@ -192,7 +192,7 @@ unsafe fn i16_sums_impl(
 /// tile kernel and the i64 sums differ only in `add`. The passes are the
 /// outer loop: which passes a chunk has is data (an E4M3 chunk with an
 /// element below plane 0's window has more), so each is decided once per
-/// chunk rather than once per 4 rows (README, "The AVX2 i16 tile's passes
+/// chunk rather than once per 4 rows (bench/README.md, "The AVX2 i16 tile's passes
 /// once per chunk").
 ///
 /// # Safety

@@ -133,7 +133,7 @@ const RB: usize = 4;
 /// adds a column's two i16 lanes into i32, then `acc += f32(S)·P` as the
 /// portable kernel does. The quad loop is a plain runtime loop on
 /// pointers: unrolled by a const block length, the compiler reordered it
-/// and spilled the sums (the README's Performance section has the
+/// and spilled the sums (bench/README.md has the
 /// figures).
 ///
 /// The block's start `nc = -128·Σb` (as `pack_b8` writes it) enters the
@@ -265,7 +265,7 @@ unsafe fn add_terms(
 /// Quads `c0..c1` of one K block of [`i8_tile_impl`], widened to i16:
 /// B's into `bw[q − c0]`, A's rows as 4 u16 each in `aw[q − c0]`. Kept
 /// out of line: inlined, the compiler scheduled the caller's products
-/// worse (MXINT8's `gemm_bench` row; figures in the README).
+/// worse (MXINT8's `gemm_bench` row; figures in bench/README.md).
 #[inline(never)]
 #[target_feature(enable = "avx2,fma")]
 fn widen(
