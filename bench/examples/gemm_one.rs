@@ -83,8 +83,12 @@ fn main() {
         blockscale::simd::cpu(),
         level.name()
     );
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
-    let (x, y) = (gemm_data(&mut rng, s * k), gemm_data(&mut rng, n * k));
+    // A and B from one seed, by one of `blockscale_bench`'s generators.
+    let data = |make: fn(&mut Xoshiro256PlusPlus, usize) -> Vec<f32>| {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
+        (make(&mut rng, s * k), make(&mut rng, n * k))
+    };
+    let (x, y) = data(gemm_data);
     match format {
         "fp8-tensor" => {
             let f = Fp8Tensorwise::<E4M3>::current();
@@ -131,20 +135,16 @@ fn main() {
             (s, n, k),
             calls,
         ),
-        "hybrid-tensor" => {
-            // Over 30 binades, as gradients span: some elements are
-            // subnormal, and the 1024-long sums need the i64 kernel.
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
-            let (x, y) = (wide_data(&mut rng, s * k), wide_data(&mut rng, n * k));
-            let (fa, fb) = (
-                Fp8Tensorwise::<E4M3>::current(),
-                Fp8Tensorwise::<E5M2>::current(),
-            );
-            run(fa, fb, &x, &y, (s, n, k), calls)
-        }
-        "hybrid-tensor-tiny" => {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
-            let (x, y) = (tiny_data(&mut rng, s * k), tiny_data(&mut rng, n * k));
+        // Over 30 binades (`wide_data`), as gradients span: some elements
+        // are subnormal, and the 1024-long sums need the i64 kernel; or
+        // uniform with a few subnormals (`tiny_data`).
+        "hybrid-tensor" | "hybrid-tensor-tiny" => {
+            let make = if format == "hybrid-tensor" {
+                wide_data
+            } else {
+                tiny_data
+            };
+            let (x, y) = data(make);
             let (fa, fb) = (
                 Fp8Tensorwise::<E4M3>::current(),
                 Fp8Tensorwise::<E5M2>::current(),
@@ -153,8 +153,7 @@ fn main() {
         }
         "nvfp4-1d" => run(Nvfp4::default(), Nvfp4::default(), &x, &y, (s, n, k), calls),
         "hybrid-wide" => {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(2025);
-            let (x, y) = (wide_data(&mut rng, s * k), wide_data(&mut rng, n * k));
+            let (x, y) = data(wide_data);
             let (fa, fb) = (MxFp8E4M3::default(), MxFp8E5M2::default());
             run(fa, fb, &x, &y, (s, n, k), calls)
         }
