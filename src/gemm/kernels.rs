@@ -321,6 +321,7 @@ fn split_scale(x: f64) -> (i64, i32) {
     if x == 0.0 {
         return (0, 0);
     }
+    debug_assert!(x.is_normal(), "a packed scale: {x:e}");
     let bits = x.to_bits();
     let m = (bits & ((1 << 52) - 1)) | 1 << 52;
     let tz = m.trailing_zeros();

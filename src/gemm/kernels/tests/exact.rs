@@ -65,14 +65,15 @@ fn wide_terms_round_once() {
         };
         if x & 0x10 == 0 { v } else { -v }
     };
+    let mut next_sum = stream(0xA54F_F53A_5F1D_36F1);
     let (e0a, e0b) = (-9, -16);
     let tiles = if cfg!(miri) { 2 } else { 2_000 };
     for _ in 0..tiles {
         let sa: [f32; MR] = core::array::from_fn(|_| scale());
         let sb: [f32; NR] = core::array::from_fn(|_| scale());
-        let mut next = stream(sa[0].to_bits() as u64 ^ sb[1].to_bits() as u64);
         let sums: [i64; MR * NR] = core::array::from_fn(|_| {
-            (next() >> (1 + next() % 63)) as i64 * if next() & 1 == 0 { 1 } else { -1 }
+            let (x, width) = (next_sum(), 1 + next_sum() % 63);
+            (x >> width) as i64 * if next_sum() & 1 == 0 { 1 } else { -1 }
         });
         let packed = |s: &[f32], e0| -> Vec<f64> {
             s.iter()
