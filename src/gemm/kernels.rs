@@ -285,31 +285,41 @@ pub(crate) fn term_f64(s: f64, p: f64) -> f32 {
 
 /// The i64 kernel's exact block term `round_f32(s · p · 2^e)` (`p` the
 /// scales' integer significands' product, as [`split_scale`] gives them),
-/// one round-to-nearest-even as [`super::round_scaled`] takes it, without
-/// its 128-bit shifts where the result is a normal f32 or overflows.
+/// one round-to-nearest-even as [`super::round_scaled`] takes it, in
+/// integer arithmetic on the product's top bits where the result is a
+/// normal f32 or overflows.
 #[inline]
 pub(crate) fn term_i64(s: i64, p: i64, e: i32) -> f32 {
     let mag = s.unsigned_abs() as u128 * p.unsigned_abs() as u128;
     if mag == 0 {
         return 0.0;
     }
-    // The top 63 bits, the bits below them folded into a sticky bit 0:
-    // converting those rounds as converting `mag` would (24 kept bits and
-    // a rounding bit lie well above bit 0). 63, not 64: a signed
-    // conversion is one instruction, an unsigned one a branch on x86-64
-    // before AVX-512.
-    let sh = 65u32.saturating_sub(mag.leading_zeros());
-    let top = (mag >> sh) as i64 | i64::from(mag & ((1u128 << sh) - 1) != 0);
-    // `top as f32` is the one rounding; the power of two then only shifts
-    // it, exactly while the result is a normal f32 (or past f32::MAX,
-    // to Inf as rounding overflows). Below that, rounding to a subnormal
-    // would be a second rounding: take the exact path.
-    let f = (top as f32) as f64 * crate::element::pow2_f64(e + sh as i32);
-    if f < f32::MIN_POSITIVE as f64 {
+    let lz = mag.leading_zeros();
+    // The exponent of the leading bit: the result's, unless rounding
+    // carries into the next binade.
+    let lead = e + 127 - lz as i32;
+    if lead < -126 {
+        // Rounding to a subnormal keeps fewer than 24 bits.
         return super::round_scaled(s as i128 * p as i128, e);
     }
-    let r = f as f32;
-    if (s < 0) != (p < 0) { -r } else { r }
+    let sign = u32::from((s < 0) != (p < 0)) << 31;
+    if lead > 127 {
+        return f32::from_bits(sign | 0x7F80_0000);
+    }
+    // The leading bit moved to bit 127: the 24 kept bits q, then the rest
+    // with the rounding bit at its top and any bit of the low word as a
+    // sticky bit 0. Integer arithmetic, not a conversion: `cvtsi2ss`
+    // merges into its register's old value, and the compiled loop chained
+    // each term's conversion to the previous term's.
+    let top = mag << lz;
+    let hi = (top >> 64) as u64;
+    let q = (hi >> 40) as u32;
+    let rest = (hi << 24) | u64::from(top as u64 != 0);
+    // Nearest, ties to even: up past the half, or at it with q odd.
+    let up = u32::from(rest > (1 << 63) - u64::from(q & 1));
+    // Biased exponent lead + 127 above q's implicit 2^23; a carry out of q
+    // steps the exponent, to Inf past f32::MAX.
+    f32::from_bits(sign | ((((lead + 126) as u32) << 23) + q + up))
 }
 
 /// A wide tile's packed scale as `m · 2^e` with integer m (sign
