@@ -487,7 +487,8 @@ fn packed_i64<FA: BlockFormat, FB: BlockFormat>(
         for blk in 0..g.blocks {
             let (k0, k1) = (blk * g.kbp, (blk + 1) * g.kbp);
             i64_block(kernels, at, bt, k0, k1, group, &mut sums);
-            add_terms_i64(&sums, &sat[blk * MR..][..MR], &sbt[blk * NR..][..NR], acc);
+            let (sa, sb) = (&sat[blk * MR..][..MR], &sbt[blk * NR..][..NR]);
+            add_terms_i64(kernels, &sums, sa, sb, acc);
         }
     })
 }

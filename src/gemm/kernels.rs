@@ -4,7 +4,9 @@
 //! (`plan`) says why each kernel's arithmetic is exact.
 
 use super::pack::KGeom;
-use crate::simd::{GEMM_MR as MR, GEMM_NR as NR, Kernels, PlaneTile, QuadBlock, QuadTile, Terms};
+use crate::simd::{
+    GEMM_MR as MR, GEMM_NR as NR, Kernels, PlaneTile, QuadBlock, QuadTile, Terms, wide,
+};
 use core::ops::Range;
 
 /// The i8 tile kernel: the table's (AVX2, AVX-512 VNNI) if it has one, else
@@ -85,14 +87,17 @@ pub(crate) fn i16_wide_tile(
     for first in chunks.step_by(cpb) {
         i16_sums(kernels, a, b, g, first..first + cpb, &mut sums);
         let (sa, sb) = (&a.scales[first * MR..][..MR], &b.scales[first * NR..][..NR]);
-        add_terms_i64(&sums, sa, sb, acc);
+        add_terms_i64(kernels, &sums, sa, sb, acc);
     }
 }
 
 /// `acc[r][j] += round_f32(S · s_a[r] · s_b[j])` for one block term's
 /// exact i64 sums and packed scales (f32 values times `2^e0`): each scale
-/// split once ([`split_scale`]), then each term by [`term_i64`].
+/// split once ([`split_scale`]), then the rows whose terms are normal f32
+/// values or overflow by `simd::wide::add_rows` (the table's build of it
+/// where there is one), and the rest by [`term_i64`].
 pub(crate) fn add_terms_i64(
+    kernels: &Kernels,
     sums: &[i64; MR * NR],
     sa: &[f64],
     sb: &[f64],
@@ -100,10 +105,16 @@ pub(crate) fn add_terms_i64(
 ) {
     let rows: [(i64, i32); MR] = core::array::from_fn(|r| split_scale(sa[r]));
     let cols: [(i64, i32); NR] = core::array::from_fn(|j| split_scale(sb[j]));
+    let left = match kernels.wide_terms {
+        Some(terms) => terms(sums, &rows, &cols, acc),
+        None => wide::add_rows(sums, &rows, &cols, acc),
+    };
     let tiles = sums.chunks_exact(NR).zip(acc.chunks_exact_mut(NR));
-    for ((srow, arow), &(ma, ea)) in tiles.zip(&rows) {
-        for ((&s, out), &(mb, eb)) in srow.iter().zip(arow).zip(&cols) {
-            *out += term_i64(s, ma * mb, ea + eb);
+    for (r, ((srow, arow), &(ma, ea))) in tiles.zip(&rows).enumerate() {
+        if left >> r & 1 == 1 {
+            for ((&s, out), &(mb, eb)) in srow.iter().zip(arow).zip(&cols) {
+                *out += term_i64(s, ma * mb, ea + eb);
+            }
         }
     }
 }
@@ -285,41 +296,12 @@ pub(crate) fn term_f64(s: f64, p: f64) -> f32 {
 
 /// The i64 kernel's exact block term `round_f32(s · p · 2^e)` (`p` the
 /// scales' integer significands' product, as [`split_scale`] gives them),
-/// one round-to-nearest-even as [`super::round_scaled`] takes it, in
-/// integer arithmetic on the product's top bits where the result is a
-/// normal f32 or overflows.
+/// one round-to-nearest-even as [`super::round_scaled`] takes it: by
+/// `simd::wide::term_normal`'s integer arithmetic where the result is a
+/// normal f32 or overflows, else by `round_scaled`'s 128-bit shifts.
 #[inline]
 pub(crate) fn term_i64(s: i64, p: i64, e: i32) -> f32 {
-    let mag = s.unsigned_abs() as u128 * p.unsigned_abs() as u128;
-    if mag == 0 {
-        return 0.0;
-    }
-    let lz = mag.leading_zeros();
-    // The exponent of the leading bit: the result's, unless rounding
-    // carries into the next binade.
-    let lead = e + 127 - lz as i32;
-    if lead < -126 {
-        // Rounding to a subnormal keeps fewer than 24 bits.
-        return super::round_scaled(s as i128 * p as i128, e);
-    }
-    let sign = u32::from((s < 0) != (p < 0)) << 31;
-    if lead > 127 {
-        return f32::from_bits(sign | 0x7F80_0000);
-    }
-    // The leading bit moved to bit 127: the 24 kept bits q, then the rest
-    // with the rounding bit at its top and any bit of the low word as a
-    // sticky bit 0. Integer arithmetic, not a conversion: `cvtsi2ss`
-    // merges into its register's old value, and the compiled loop chained
-    // each term's conversion to the previous term's.
-    let top = mag << lz;
-    let hi = (top >> 64) as u64;
-    let q = (hi >> 40) as u32;
-    let rest = (hi << 24) | u64::from(top as u64 != 0);
-    // Nearest, ties to even: up past the half, or at it with q odd.
-    let up = u32::from(rest > (1 << 63) - u64::from(q & 1));
-    // Biased exponent lead + 127 above q's implicit 2^23; a carry out of q
-    // steps the exponent, to Inf past f32::MAX.
-    f32::from_bits(sign | ((((lead + 126) as u32) << 23) + q + up))
+    wide::term_normal(s, p, e).unwrap_or_else(|| super::round_scaled(s as i128 * p as i128, e))
 }
 
 /// A wide tile's packed scale as `m · 2^e` with integer m (sign

@@ -30,6 +30,7 @@
 //! | stochastic rounding: SplitMix64 seeding and Xoshiro256++ streams per tile; the SplitMix64 counter (`Stochastic8`) | yes | yes |
 //! | dequantize: unpack, decode, scale | yes | yes |
 //! | GEMM micro-tiles: i8 (`vpdpbusd` with VNNI; at AVX2 `vpmaddubsw` for FP4, `vpmaddwd` otherwise), f64 and i64 block sums | yes (i8 only with VNNI) | yes |
+//! | GEMM block terms of exact i64 sums (scalar, compiled with LZCNT and BMI2) | yes | yes |
 //!
 //! Portable everywhere: E8M0 encode (ml_dtypes' tie rules), decode into
 //! f16/bf16/f64, `pack_e2m1`/`unpack_e2m1`, columnwise (transposed)
@@ -52,7 +53,8 @@ pub(crate) const GEMM_NR: usize = 16;
 pub enum Level {
     /// Plain Rust, no architecture-specific code: the specification.
     Portable,
-    /// x86-64 AVX2 with FMA and F16C.
+    /// x86-64 AVX2 with FMA, F16C, BMI1, BMI2 and LZCNT (Haswell,
+    /// Excavator, Zen and later have all of them).
     Avx2,
     /// x86-64 AVX-512 F, BW, DQ and VL (Skylake-SP, Ice Lake, Zen 4 and later).
     Avx512,
@@ -118,7 +120,12 @@ pub fn detected() -> Level {
 fn detect() -> Level {
     use std::arch::is_x86_feature_detected as has;
     level_of(
-        has!("avx2") && has!("fma") && has!("f16c"),
+        has!("avx2")
+            && has!("fma")
+            && has!("f16c")
+            && has!("bmi1")
+            && has!("bmi2")
+            && has!("lzcnt"),
         has!("avx512f") && has!("avx512bw") && has!("avx512dq") && has!("avx512vl"),
         has!("avx512vnni"),
     )
@@ -130,7 +137,10 @@ fn detect() -> Level {
         cfg!(all(
             target_feature = "avx2",
             target_feature = "fma",
-            target_feature = "f16c"
+            target_feature = "f16c",
+            target_feature = "bmi1",
+            target_feature = "bmi2",
+            target_feature = "lzcnt"
         )),
         cfg!(all(
             target_feature = "avx512f",
@@ -225,6 +235,8 @@ pub(crate) fn in_level<R>(level: Level, f: impl FnOnce() -> R) -> R {
 
 mod cpu;
 pub(crate) mod table;
+#[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
+pub(crate) mod wide;
 pub use cpu::{Cpu, Microarch, cpu};
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]

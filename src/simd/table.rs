@@ -281,6 +281,9 @@ pub(crate) type I16Sums =
     fn(&PlaneTile, &PlaneTile, usize, usize, core::ops::Range<usize>, &mut [i64; MR * NR]);
 /// [`Kernels::i64_block`].
 pub(crate) type I64Block = fn(&[f64], &[f64], usize, usize, usize, &mut [i64; MR * NR]);
+/// [`Kernels::wide_terms`].
+pub(crate) type WideTerms =
+    fn(&[i64; MR * NR], &[(i64, i32); MR], &[(i64, i32); NR], &mut [f32; MR * NR]) -> u32;
 
 /// The kernels of one instruction-set level; `None` means "run the
 /// portable code".
@@ -387,6 +390,12 @@ pub(crate) struct Kernels {
     /// K block length, group (> 0), accumulators.
     #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
     pub i64_tile: Option<I64Tile>,
+    /// The wide GEMM kernels' block terms: `simd::wide::add_rows`
+    /// compiled for the level (see `gemm::kernels::add_terms_i64`).
+    /// Arguments: sums, the scales of A's rows and B's columns as `(m,
+    /// e)`, accumulators; returns the rows left.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // the GEMM needs std
+    pub wide_terms: Option<WideTerms>,
     /// The i16 GEMM's packing of a chunk that plane 0 takes whole (see
     /// `gemm::pack::planes::split_whole`). Arguments: the chunk's element
     /// integers (an even count, at most 32), the window's bits, the pair
@@ -425,6 +434,7 @@ pub(in crate::simd) const PORTABLE: Kernels = Kernels {
     i16_sums: None,
     i64_block: None,
     i64_tile: None,
+    wide_terms: None,
     split_whole: None,
     nibble_quads: None,
 };

@@ -9,3 +9,4 @@ mod nearest;
 mod planes;
 mod quads;
 mod scaled;
+mod wide;

@@ -4,6 +4,7 @@
 
 use super::super::*;
 use super::{each_table, stream};
+use crate::simd;
 
 /// The i64 kernel's term is the exact integer rounding of the reference
 /// (`round_scaled`), bit for bit: on hand-worked cases where only the bits
@@ -46,11 +47,15 @@ fn term_i64_rounds_once() {
 }
 
 /// The wide kernels' terms (`add_terms_i64`: the scales split, then
-/// `term_i64`) are the reference's exact rounding (`block_term`) for sums
-/// of every width, f32 scales of both signs, subnormal and zero among them,
-/// and each format's `2^e0` folded in as the packing folds it. Compared
-/// after adding to +0, as every term is added to an accumulator that
-/// starts at +0 (a zero term's sign is lost there).
+/// `simd::wide::add_rows`, the table's build of it where there is one,
+/// for the rows whose terms are normal, and `term_i64` for the rest) are
+/// the reference's exact rounding (`block_term`), portable and with every
+/// table: for sums of every width, f32 scales of both signs, subnormal and
+/// zero among them, and each format's `2^e0` folded in as the packing
+/// folds it, with rows of both kinds. Compared after adding to +0, as
+/// every term is added to an accumulator that starts at +0 (a zero term's
+/// sign is lost there). And one hand-worked tie that only bits far below
+/// the kept 24 break.
 #[test]
 fn wide_terms_round_once() {
     use crate::gemm::block_term;
@@ -65,8 +70,34 @@ fn wide_terms_round_once() {
         };
         if x & 0x10 == 0 { v } else { -v }
     };
-    let mut next_sum = stream(0xA54F_F53A_5F1D_36F1);
     let (e0a, e0b) = (-9, -16);
+    let pow2 = crate::element::pow2_f64;
+    // Hand-worked: S·a·b = (2^24 + 1)·2^73 + r with 0 < r < 2^42, an f32
+    // tie that only r, 56 bits and more below the kept 24, breaks (up;
+    // without r, to even: 2^23·2^−60). With s_a = a·2^−50 and s_b =
+    // b·2^−60 (and 2^−25 from e0), the term is (2^23 + 1)·2^−61.
+    let (s, a, b) = (0x2_56b0_6cef_c521_i64, 0xf8_e511_u32, 0xe1_2e77_u32);
+    let r = s as i128 * a as i128 * b as i128 - (((1i128 << 24) + 1) << 73);
+    assert!(r > 0 && r < 1 << 42);
+    let mut sums = [0i64; MR * NR];
+    (sums[0], sums[NR + 1]) = (s, -s);
+    let (mut pa, mut pb) = (vec![1.0; MR], vec![1.0; NR]);
+    (pa[0], pa[1]) = (a as f64 * pow2(-50 + e0a), a as f64 * pow2(-50 + e0a));
+    (pb[0], pb[1]) = (b as f64 * pow2(-60 + e0b), b as f64 * pow2(-60 + e0b));
+    let want = ((1 << 23) + 1) as f32 * 2f32.powi(-61);
+    let check = |name: &str, kernels: &Kernels| {
+        let mut acc = [0f32; MR * NR];
+        add_terms_i64(kernels, &sums, &pa, &pb, &mut acc);
+        assert_eq!((acc[0], acc[NR + 1]), (want, -want), "{name}");
+    };
+    check("portable", simd::kernels(simd::Level::Portable));
+    each_table(|level, kernels| check(level.name(), kernels));
+
+    let mut next_sum = stream(0xA54F_F53A_5F1D_36F1);
+    // Rows every term of which is zero or a normal f32 (or Inf), which
+    // `wide::add_rows` takes, and rows with a term rounding to a
+    // subnormal or to zero, which it leaves to `term_i64`'s exact path.
+    let (mut normal, mut tiny) = (0, 0);
     let tiles = if cfg!(miri) { 2 } else { 2_000 };
     for _ in 0..tiles {
         let sa: [f32; MR] = core::array::from_fn(|_| scale());
@@ -80,14 +111,36 @@ fn wide_terms_round_once() {
                 .map(|&v| v as f64 * crate::element::pow2_f64(e0))
                 .collect()
         };
-        let mut acc = [0f32; MR * NR];
-        add_terms_i64(&sums, &packed(&sa, e0a), &packed(&sb, e0b), &mut acc);
-        for (i, (&got, &s)) in acc.iter().zip(&sums).enumerate() {
-            let (sa, sb) = (sa[i / NR], sb[i % NR]);
-            let want = 0.0 + block_term(s as i128, e0a + e0b, sa, sb);
-            assert_eq!(got.to_bits(), want.to_bits(), "{s} {sa:e} {sb:e}");
+        let (pa, pb) = (packed(&sa, e0a), packed(&sb, e0b));
+        let want: [f32; MR * NR] = core::array::from_fn(|i| {
+            0.0 + block_term(sums[i] as i128, e0a + e0b, sa[i / NR], sb[i % NR])
+        });
+        for (r, row) in want.chunks_exact(NR).enumerate() {
+            let under = |(j, w): (usize, &f32)| {
+                let zero = sums[r * NR + j] == 0 || sa[r] == 0.0 || sb[j] == 0.0;
+                !zero && w.abs() < f32::MIN_POSITIVE
+            };
+            if row.iter().enumerate().any(under) {
+                tiny += 1;
+            } else {
+                normal += 1;
+            }
         }
+        let check = |name: &str, kernels: &Kernels| {
+            let mut acc = [0f32; MR * NR];
+            add_terms_i64(kernels, &sums, &pa, &pb, &mut acc);
+            for (i, (got, want)) in acc.iter().zip(&want).enumerate() {
+                let (s, sa, sb) = (sums[i], sa[i / NR], sb[i % NR]);
+                assert_eq!(got.to_bits(), want.to_bits(), "{name}: {s} {sa:e} {sb:e}");
+            }
+        };
+        check("portable", simd::kernels(simd::Level::Portable));
+        each_table(|level, kernels| check(level.name(), kernels));
     }
+    assert!(
+        cfg!(miri) || (normal > 1_000 && tiny > 1_000),
+        "{normal} {tiny}"
+    );
 }
 
 /// The exact i64 sums of i16 planes (`Plan::I16Wide`) at E4M3 × E5M2

@@ -5,7 +5,8 @@
 //!
 //! Each entry below is a safe function around a `#[target_feature]` one.
 //! Its safety argument is the table's: `simd::kernels` hands it out only
-//! on a CPU that [`crate::simd::detected`] finds AVX2, FMA and F16C on.
+//! on a CPU that [`crate::simd::detected`] finds AVX2, FMA, F16C, BMI1,
+//! BMI2 and LZCNT on.
 
 mod amax;
 mod codes;
@@ -42,6 +43,7 @@ pub(in crate::simd) static KERNELS: Kernels = Kernels {
     i16_tile: Some(i16::i16_tile),
     i16_sums: Some(i16::i16_sums),
     i64_block: Some(gemm::i64_block),
+    wide_terms: Some(super::wide::wide_terms),
     nibble_quads: Some(quads::nibble_quads),
     split_whole: Some(split::split_whole),
     ..PORTABLE

@@ -39,6 +39,7 @@ const AVX512: Kernels = Kernels {
     i16_sums: Some(i16::i16_sums_no_vnni),
     i64_block: Some(gemm::i64_block),
     i64_tile: Some(gemm::i64_tile),
+    wide_terms: Some(super::wide::wide_terms),
     split_whole: Some(split::split_whole),
     nibble_quads: Some(quads::nibble_quads),
 };
