@@ -16,7 +16,10 @@
 //! takes that level's kernel table (crate-internal: `kernels(level)`, a
 //! struct of optional function pointers, `None` where the portable code
 //! runs); its threads call the same table. `simd` imports no other module
-//! of the crate: the callers own the portable code and the formats.
+//! of the crate: the callers own the portable code and the formats. One
+//! piece of portable code lives here, `wide` (the GEMM's exact block
+//! terms of i64 sums), because the GEMM runs it as it is and the x86-64
+//! tables compile the same text with LZCNT and BMI2.
 //!
 //! Kernels (x86-64, `x86_64/avx2` and `x86_64/avx512`, one file per job;
 //! every other target runs the portable code):
