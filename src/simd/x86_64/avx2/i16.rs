@@ -112,11 +112,20 @@ unsafe fn i16_tile_impl<const POW2: bool, const F32: bool>(
         for blk in first..first + cpb {
             // SAFETY: as `quarters` requires (asserted by `i16_tile`).
             unsafe {
-                quarters(a, b, blocks, kb, blk, |r, c, quarter, f| {
-                    // Exact: S_pq·2^(s_p + s_q), and the sum (a sum of
-                    // the block's products, which the planner bounds).
-                    sd[r][c] = _mm256_fmadd_pd(_mm256_cvtepi32_pd(quarter), f, sd[r][c]);
-                })
+                quarters(
+                    a,
+                    b,
+                    blocks,
+                    kb,
+                    blk,
+                    |fb| fb,
+                    |r, c, quarter, fa, fb| {
+                        // Exact: S_pq·2^(s_p + s_q), and the sum (a sum of
+                        // the block's products, which the planner bounds).
+                        let f = _mm256_mul_pd(_mm256_set1_pd(fa), fb);
+                        sd[r][c] = _mm256_fmadd_pd(_mm256_cvtepi32_pd(quarter), f, sd[r][c]);
+                    },
+                )
             };
         }
         for (r, sr) in sd.iter().enumerate() {
@@ -156,18 +165,22 @@ unsafe fn i16_sums_impl(
     chunks: core::ops::Range<usize>,
     out: &mut [i64; MR * NR],
 ) {
+    // The factors are 2^s, s ≥ 0: the exponent field less the bias is
+    // the shift s. B's are taken once per pass; per row, one add of A's
+    // gives the shift s_p + s_q.
     let bias = _mm256_set1_epi64x(1023);
+    let column =
+        |fb: __m256d| _mm256_sub_epi64(_mm256_srli_epi64::<52>(_mm256_castpd_si256(fb)), bias);
     let mut si = [[_mm256_setzero_si256(); 4]; MR];
     for blk in chunks {
         // SAFETY: as `quarters` requires (asserted by `i16_sums`).
         unsafe {
-            quarters(a, b, blocks, kb, blk, |r, c, quarter, f| {
-                // The factor is 2^(s_p + s_q), s ≥ 0: its exponent
-                // field less the bias is the shift. Shifted, S_pq is
-                // exact in i64 (an integer below 2^63, a sum of the
-                // block's products, which the planner bounds).
-                let f = _mm256_castpd_si256(f);
-                let shift = _mm256_sub_epi64(_mm256_srli_epi64::<52>(f), bias);
+            quarters(a, b, blocks, kb, blk, column, |r, c, quarter, fa, sq| {
+                // Shifted by s_p + s_q, S_pq is exact in i64 (an
+                // integer below 2^63, a sum of the block's products,
+                // which the planner bounds).
+                let sp = _mm256_set1_epi64x((fa.to_bits() >> 52) as i64 - 1023);
+                let shift = _mm256_add_epi64(sp, sq);
                 let x = _mm256_sllv_epi64(_mm256_cvtepi32_epi64(quarter), shift);
                 si[r][c] = _mm256_add_epi64(si[r][c], x);
             })
@@ -187,25 +200,27 @@ unsafe fn i16_sums_impl(
 
 /// Each pass of planes over chunk `blk` (`planes::each_pass`), for the
 /// whole tile: per 4 rows, its i32 pair sums by [`madd_block`], then
-/// `add(r, c, sums, factor)` for row r and each quarter c of the columns
-/// (4 each), the quarter's sums and their factors `2^(s_p + s_q)`. The
-/// tile kernel and the i64 sums differ only in `add`. The passes are the
-/// outer loop: which passes a chunk has is data (an E4M3 chunk with an
-/// element below plane 0's window has more), so each is decided once per
-/// chunk rather than once per 4 rows (bench/README.md, "The AVX2 i16 tile's passes
-/// once per chunk").
+/// `add(r, c, sums, fa, col)` for row r and each quarter c of the columns
+/// (4 each): the quarter's sums, A's factor `2^(s_p)` for the row and
+/// `column` of B's factors `2^(s_q)` for the quarter, taken once per
+/// pass. The tile kernel and the i64 sums differ only in `column` and
+/// `add`. The passes are the outer loop: which passes a chunk has is data
+/// (an E4M3 chunk with an element below plane 0's window has more), so
+/// each is decided once per chunk rather than once per 4 rows
+/// (bench/README.md, "The AVX2 i16 tile's passes once per chunk").
 ///
 /// # Safety
 /// The geometry must be as the entries assert (`planes::check`).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn quarters(
+unsafe fn quarters<T: Copy>(
     a: &PlaneTile,
     b: &PlaneTile,
     blocks: usize,
     kb: usize,
     blk: usize,
-    mut add: impl FnMut(usize, usize, __m128i, __m256d),
+    column: impl Fn(__m256d) -> T,
+    mut add: impl FnMut(usize, usize, __m128i, f64, T),
 ) {
     let kp = blocks * kb;
     planes::each_pass(a, b, blocks, blk, |p, q, pairs| {
@@ -213,15 +228,14 @@ unsafe fn quarters(
         let (ap, bp) = (&a.data[at(p, MR)..], &b.data[at(q, NR)..]);
         let fb = &b.shifts[(q * blocks + blk) * NR..][..NR];
         // SAFETY: fb holds 16 f64.
-        let fb: [__m256d; 4] =
-            core::array::from_fn(|h| unsafe { _mm256_loadu_pd(fb.as_ptr().add(4 * h)) });
+        let fb: [T; 4] =
+            core::array::from_fn(|h| column(unsafe { _mm256_loadu_pd(fb.as_ptr().add(4 * h)) }));
         for r0 in (0..MR).step_by(IR16) {
             // SAFETY: the chunk's pairs of both planes are in bounds (the
             // caller's).
             let s = unsafe { madd_block(ap, bp, r0, pairs) };
             let fa = &a.shifts[(p * blocks + blk) * MR + r0..][..IR16];
             for (r, (sr, &far)) in s.iter().zip(fa).enumerate() {
-                let far = _mm256_set1_pd(far);
                 let quarters = [
                     _mm256_castsi256_si128(sr[0]),
                     _mm256_extracti128_si256::<1>(sr[0]),
@@ -229,7 +243,7 @@ unsafe fn quarters(
                     _mm256_extracti128_si256::<1>(sr[1]),
                 ];
                 for (c, (quarter, &fbv)) in quarters.into_iter().zip(&fb).enumerate() {
-                    add(r0 + r, c, quarter, _mm256_mul_pd(far, fbv));
+                    add(r0 + r, c, quarter, far, fbv);
                 }
             }
         }
