@@ -82,16 +82,12 @@ fn wide_terms_round_once() {
     let mut sums = [0i64; MR * NR];
     (sums[0], sums[NR + 1]) = (s, -s);
     let (mut pa, mut pb) = (vec![1.0; MR], vec![1.0; NR]);
-    (pa[0], pa[1]) = (a as f64 * pow2(-50 + e0a), a as f64 * pow2(-50 + e0a));
-    (pb[0], pb[1]) = (b as f64 * pow2(-60 + e0b), b as f64 * pow2(-60 + e0b));
-    let want = ((1 << 23) + 1) as f32 * 2f32.powi(-61);
-    let check = |name: &str, kernels: &Kernels| {
-        let mut acc = [0f32; MR * NR];
-        add_terms_i64(kernels, &sums, &pa, &pb, &mut acc);
-        assert_eq!((acc[0], acc[NR + 1]), (want, -want), "{name}");
-    };
-    check("portable", simd::kernels(simd::Level::Portable));
-    each_table(|level, kernels| check(level.name(), kernels));
+    pa[..2].fill(a as f64 * pow2(-50 + e0a));
+    pb[..2].fill(b as f64 * pow2(-60 + e0b));
+    let mut want = [0f32; MR * NR];
+    want[0] = ((1 << 23) + 1) as f32 * 2f32.powi(-61);
+    want[NR + 1] = -want[0];
+    terms_match(&sums, &pa, &pb, &want);
 
     let mut next_sum = stream(0xA54F_F53A_5F1D_36F1);
     // Rows every term of which is zero or a normal f32 (or Inf), which
@@ -106,11 +102,8 @@ fn wide_terms_round_once() {
             let (x, width) = (next_sum(), 1 + next_sum() % 63);
             (x >> width) as i64 * if next_sum() & 1 == 0 { 1 } else { -1 }
         });
-        let packed = |s: &[f32], e0| -> Vec<f64> {
-            s.iter()
-                .map(|&v| v as f64 * crate::element::pow2_f64(e0))
-                .collect()
-        };
+        let packed =
+            |s: &[f32], e0| -> Vec<f64> { s.iter().map(|&v| v as f64 * pow2(e0)).collect() };
         let (pa, pb) = (packed(&sa, e0a), packed(&sb, e0b));
         let want: [f32; MR * NR] = core::array::from_fn(|i| {
             0.0 + block_term(sums[i] as i128, e0a + e0b, sa[i / NR], sb[i % NR])
@@ -126,21 +119,27 @@ fn wide_terms_round_once() {
                 normal += 1;
             }
         }
-        let check = |name: &str, kernels: &Kernels| {
-            let mut acc = [0f32; MR * NR];
-            add_terms_i64(kernels, &sums, &pa, &pb, &mut acc);
-            for (i, (got, want)) in acc.iter().zip(&want).enumerate() {
-                let (s, sa, sb) = (sums[i], sa[i / NR], sb[i % NR]);
-                assert_eq!(got.to_bits(), want.to_bits(), "{name}: {s} {sa:e} {sb:e}");
-            }
-        };
-        check("portable", simd::kernels(simd::Level::Portable));
-        each_table(|level, kernels| check(level.name(), kernels));
+        terms_match(&sums, &pa, &pb, &want);
     }
     assert!(
         cfg!(miri) || (normal > 1_000 && tiny > 1_000),
         "{normal} {tiny}"
     );
+}
+
+/// `add_terms_i64` from +0, portable and with every table, against `want`
+/// bit for bit.
+fn terms_match(sums: &[i64; MR * NR], pa: &[f64], pb: &[f64], want: &[f32; MR * NR]) {
+    let check = |name: &str, kernels: &Kernels| {
+        let mut acc = [0f32; MR * NR];
+        add_terms_i64(kernels, sums, pa, pb, &mut acc);
+        for (i, (got, want)) in acc.iter().zip(want).enumerate() {
+            let (s, fa, fb) = (sums[i], pa[i / NR], pb[i % NR]);
+            assert_eq!(got.to_bits(), want.to_bits(), "{name}: {s} {fa:e} {fb:e}");
+        }
+    };
+    check("portable", simd::kernels(simd::Level::Portable));
+    each_table(|level, kernels| check(level.name(), kernels));
 }
 
 /// The exact i64 sums of i16 planes (`Plan::I16Wide`) at E4M3 × E5M2
