@@ -10,22 +10,54 @@ use blockscale::testing::{levels, same_values};
 
 use crate::{pick, values};
 
+/// An operand's values: `values`, or for [`Shape::Long`] `skewed`.
+type Values = fn(&mut Unstructured, usize) -> Vec<f32>;
+
 fn operand<F: BlockFormat>(
     f: F,
     u: &mut Unstructured,
-    rows: usize,
-    k: usize,
+    (rows, k): (usize, usize),
+    values: Values,
 ) -> Option<QuantizedTensor<F>> {
     let x = values(u, rows * k);
     QuantizedTensor::quantize(f, &x, rows, k, &QuantizeOptions::default()).ok()
 }
 
-fn check_gemm<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, u: &mut Unstructured) {
-    let m = u.int_in_range(1..=24usize).unwrap_or(1);
-    let n = u.int_in_range(1..=40usize).unwrap_or(1);
-    let k = 32 * u.int_in_range(1..=6usize).unwrap_or(1);
+/// The operands' sizes.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Up to 24 × 40 outputs, K a multiple of 32 up to 192, `values`.
+    Small,
+    /// Up to 12 × 20 outputs, any K in 256..=1152, `skewed` values (C's
+    /// from `values` as for `Small`): per
+    /// tensor E4M3 × E5M2 sums past f64's 53 bits, with few elements below
+    /// the i16 planes' first window (`Plan::I16Wide`, which needs blocks
+    /// of 8 chunks of 32 or more) or many (`Plan::I64`).
+    Long,
+}
+
+fn check_gemm<FA: BlockFormat, FB: BlockFormat>(
+    fa: FA,
+    fb: FB,
+    u: &mut Unstructured,
+    shape: Shape,
+) {
+    let (m, n, k, draw): (usize, usize, usize, Values) = match shape {
+        Shape::Small => (
+            u.int_in_range(1..=24).unwrap_or(1),
+            u.int_in_range(1..=40).unwrap_or(1),
+            32 * u.int_in_range(1..=6usize).unwrap_or(1),
+            values,
+        ),
+        Shape::Long => (
+            u.int_in_range(1..=12).unwrap_or(1),
+            u.int_in_range(1..=20).unwrap_or(1),
+            u.int_in_range(256..=1152).unwrap_or(256),
+            skewed,
+        ),
+    };
     let (alpha, beta) = (pick(u, &[1.0f32, -0.5, 3.0]), pick(u, &[0.0f32, 1.0, -2.0]));
-    let (Some(a), Some(b)) = (operand(fa, u, m, k), operand(fb, u, n, k)) else {
+    let (Some(a), Some(b)) = (operand(fa, u, (m, k), draw), operand(fb, u, (n, k), draw)) else {
         return;
     };
     let c0 = values(u, m * n);
@@ -50,27 +82,52 @@ fn check_gemm<FA: BlockFormat, FB: BlockFormat>(fa: FA, fb: FB, u: &mut Unstruct
     assert!(blockscale::gemm::gemm(&a, &b, alpha, beta, &mut short).is_err());
 }
 
+/// Values for [`Shape::Long`]: most `m/16 · 2^e` with e −1 or 0 (2^-5 to
+/// 8 in magnitude), and one in about `rare` (0: none) with e down to −40,
+/// so that few or many elements need a plane of the i16 kernels after the
+/// first.
+fn skewed(u: &mut Unstructured, n: usize) -> Vec<f32> {
+    let rare = pick(u, &[0u32, 16, 128, 1024]);
+    (0..n)
+        .map(|_| {
+            let m = u.int_in_range(-128..=127i8).unwrap_or(0) as f32 / 16.0;
+            // Exhausted input reads as "not tiny" (`ratio` answers true).
+            let tiny = rare != 0 && !u.ratio(rare - 1, rare).unwrap_or(true);
+            let e = if tiny {
+                u.int_in_range(-40..=-8i32).unwrap_or(-8)
+            } else {
+                u.int_in_range(-1..=0i32).unwrap_or(0)
+            };
+            m * 2f32.powi(e)
+        })
+        .collect()
+}
+
 /// The fast GEMM against the naive reference, bit for bit, on arbitrary
 /// small operands (NaN, ±Inf and extreme scales included) of every kernel
-/// class: i8, f64, i64 and generic.
+/// class: i8, f64, i64, the i16 planes with i64 sums, and generic.
 pub fn gemm(data: &[u8]) {
+    use Shape::{Long, Small};
     let mut u = Unstructured::new(data);
-    match u.int_in_range(0..=7u8).unwrap_or(0) {
-        0 => check_gemm(Nvfp4::default(), Nvfp4::WEIGHTS_2D, &mut u),
-        1 => check_gemm(MxFp4::default(), MxFp4::default(), &mut u),
-        2 => check_gemm(Mx::<E2M3>::default(), Mx::<Int8>::default(), &mut u),
-        3 => check_gemm(MxFp8E4M3::default(), MxFp8E4M3::default(), &mut u),
-        4 => check_gemm(MxFp8E4M3::default(), Mx::<E5M2>::default(), &mut u),
-        5 => check_gemm(Mx::<E5M2>::default(), Mx::<E5M2>::default(), &mut u),
-        6 => check_gemm(
-            Fp8Tensorwise::<E4M3>::current(),
-            Fp8Blockwise::<E4M3>::new(32, 32),
-            &mut u,
-        ),
-        _ => check_gemm(
+    let (t4, t5) = (
+        Fp8Tensorwise::<E4M3>::current(),
+        Fp8Tensorwise::<E5M2>::current(),
+    );
+    match u.int_in_range(0..=8u8).unwrap_or(0) {
+        0 => check_gemm(Nvfp4::default(), Nvfp4::WEIGHTS_2D, &mut u, Small),
+        1 => check_gemm(MxFp4::default(), MxFp4::default(), &mut u, Small),
+        2 => check_gemm(Mx::<E2M3>::default(), Mx::<Int8>::default(), &mut u, Small),
+        3 => check_gemm(MxFp8E4M3::default(), MxFp8E4M3::default(), &mut u, Small),
+        4 => check_gemm(MxFp8E4M3::default(), Mx::<E5M2>::default(), &mut u, Small),
+        5 => check_gemm(Mx::<E5M2>::default(), Mx::<E5M2>::default(), &mut u, Small),
+        6 => check_gemm(t4, Fp8Blockwise::<E4M3>::new(32, 32), &mut u, Small),
+        7 => check_gemm(
             Mx::<E3M2>::default(),
             Fp8Blockwise::<E4M3>::new(1, 32),
             &mut u,
+            Small,
         ),
+        _ if u.arbitrary().unwrap_or(false) => check_gemm(t5, t4, &mut u, Long),
+        _ => check_gemm(t4, t5, &mut u, Long),
     }
 }

@@ -31,12 +31,14 @@ const HUGE_DIMS: [usize; 6] = [0, 1, 1 << 20, 1 << 32, usize::MAX / 2 + 1, usize
 fn quantize_options(u: &mut Unstructured) -> QuantizeOptions {
     QuantizeOptions {
         direction: pick(u, &[Direction::Rowwise, Direction::Columnwise]),
-        rounding: if u.ratio(1, 3).unwrap_or(false) {
-            TensorRounding::Stochastic {
+        rounding: match u.int_in_range(0..=5u8).unwrap_or(0) {
+            0 => TensorRounding::Stochastic {
                 seed: u.arbitrary().unwrap_or(0),
-            }
-        } else {
-            TensorRounding::NearestEven
+            },
+            1 => TensorRounding::Stochastic8 {
+                seed: u.arbitrary().unwrap_or(0),
+            },
+            _ => TensorRounding::NearestEven,
         },
         partial_blocks: pick(u, &[PartialBlocks::Reject, PartialBlocks::ZeroPad]),
         global_amax: if u.ratio(1, 5).unwrap_or(false) {
