@@ -1,7 +1,7 @@
-//! The file targets: `npy`, `safetensors` and `layouts`.
+//! The file targets: `npy`, `safetensors`, `layouts` and `gguf`.
 
 use arbitrary::Unstructured;
-use blockscale::io::{DType, Tensor, layouts, npy, st};
+use blockscale::io::{DType, Tensor, gguf, layouts, npy, st};
 
 use crate::pick;
 
@@ -152,4 +152,34 @@ pub fn layouts(data: &[u8]) {
     let _ = layouts::own_format(&json);
     read_own_any(&a, &b, &json);
     let _ = Tensor::from_f32(a.dtype, a.shape.clone(), &[0.0; 4]);
+}
+
+/// The GGUF reader on arbitrary bytes: an error or a file whose tensors are
+/// valid; every tensor dequantizes to its element count or errs (NVFP4
+/// with the per-tensor scale the writer names, if the file has it); the
+/// conversion to safetensors entries returns; and a file that writes back
+/// reads again as bytes that write the same (its values compared by bytes,
+/// not `==`, which NaN metadata would fail).
+pub fn gguf(data: &[u8]) {
+    let Ok(f) = gguf::GgufFile::from_bytes("fuzz.gguf", data) else {
+        return;
+    };
+    let _ = f.alignment();
+    for t in &f.tensors {
+        t.validate().expect("the reader returns valid tensors");
+        let scale = f.tensor(&gguf::nvfp4_scale_name(&t.name));
+        for s in [None, scale] {
+            if let Ok(v) = gguf::dequantize_tensor(t, s) {
+                assert_eq!(v.len(), t.shape.iter().product::<usize>(), "{}", t.name);
+            }
+        }
+        let _ = gguf::raw_tensor(t);
+    }
+    for dtype in [DType::F32, DType::BF16] {
+        let _ = gguf::to_entries(&f, dtype);
+    }
+    if let Ok(bytes) = f.to_bytes() {
+        let again = gguf::GgufFile::from_bytes("again.gguf", &bytes).expect("its own bytes read");
+        assert_eq!(again.to_bytes().expect("writes again"), bytes);
+    }
 }

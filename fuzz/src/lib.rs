@@ -19,7 +19,7 @@ mod gemm;
 mod quantize;
 
 pub use codecs::codecs;
-pub use files::{layouts, npy, safetensors};
+pub use files::{gguf, layouts, npy, safetensors};
 pub use gemm::gemm;
 pub use quantize::quantize;
 
@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("npy", npy),
     ("safetensors", safetensors),
     ("layouts", layouts),
+    ("gguf", gguf),
 ];
 
 // Helpers the targets share.
