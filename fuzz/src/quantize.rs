@@ -4,8 +4,9 @@ use arbitrary::Unstructured;
 use blockscale::format::{AnyFormat, BlockFormat, FormatId, FormatVisitor};
 use blockscale::scale::mx::MxScaleRule;
 use blockscale::scale::nvfp4::Nvfp4Profile;
+use blockscale::simd;
 use blockscale::tensor::{Direction, PartialBlocks, QuantizeOptions, TensorRounding};
-use blockscale::testing::check_quantize;
+use blockscale::testing::{check_quantize, levels};
 
 use crate::{pick, values};
 
@@ -80,8 +81,16 @@ fn check_format<F: BlockFormat>(f: F, u: &mut Unstructured) {
         u.int_in_range(0..=rows * cols + 3).unwrap_or(0)
     };
     let x = values(u, n);
-    if let Err(v) = check_quantize(f, &x, rows, cols, &opts) {
-        panic!("{v}");
+    // `check_quantize` holds the active level to the portable path: every
+    // level this CPU has takes a turn, so that an AVX-512 host checks the
+    // AVX2 kernels too (the portable level alone only where there is no
+    // other).
+    let levels = levels();
+    for &level in levels.get(1..).filter(|l| !l.is_empty()).unwrap_or(&levels) {
+        let r = simd::with_level(level, || check_quantize(f.clone(), &x, rows, cols, &opts));
+        if let Err(v) = r {
+            panic!("{level:?}: {v}");
+        }
     }
 }
 
