@@ -29,10 +29,10 @@ enum Shape {
     /// Up to 24 × 40 outputs, K a multiple of 32 up to 192, `values`.
     Small,
     /// Up to 12 × 20 outputs, any K in 256..=1152, `skewed` values (C's
-    /// from `values` as for `Small`): per
-    /// tensor E4M3 × E5M2 sums past f64's 53 bits, with few elements below
-    /// the i16 planes' first window (`Plan::I16Wide`, which needs blocks
-    /// of 8 chunks of 32 or more) or many (`Plan::I64`).
+    /// from `values` as for `Small`): per tensor E4M3 × E5M2 sums past
+    /// f64's 53 bits, with few elements below the i16 planes' first window
+    /// (`Plan::I16Wide`, which needs blocks of 8 chunks of 32 or more) or
+    /// many (`Plan::I64`).
     Long,
 }
 
