@@ -168,7 +168,7 @@ pub fn gguf(data: &[u8]) {
     for t in &f.tensors {
         t.validate().expect("the reader returns valid tensors");
         let scale = f.tensor(&gguf::nvfp4_scale_name(&t.name));
-        for s in [None, scale] {
+        for s in core::iter::once(None).chain(scale.map(Some)) {
             if let Ok(v) = gguf::dequantize_tensor(t, s) {
                 assert_eq!(v.len(), t.shape.iter().product::<usize>(), "{}", t.name);
             }
