@@ -283,3 +283,47 @@ fn stored_rows_dequantize_as_the_rows_of_the_whole() {
         1,
     );
 }
+
+/// A tensor quantized from a NaN or an infinity has a NaN or +Inf tensor
+/// amax. The ordinary GEMM takes it (its rows come out NaN or ±Inf); the
+/// grouped GEMMs must too, row for row, rather than refuse the amax when
+/// they cut the tensor into groups (found by the `gemm_apis` fuzz target).
+#[test]
+fn non_finite_tensor_amaxes_group_like_the_whole() {
+    let t4 = Fp8Tensorwise::<E4M3>::current();
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut x = Rng(3).values(6 * 32);
+        x[4 * 32 + 5] = bad;
+        let a = quantize(&t4, &x, 6, 32);
+        assert!(!a.global_amax().unwrap().is_finite());
+        let b = vec![quantize(&t4, &Rng(4).values(3 * 32), 3, 32)];
+        let whole = &full(&a, &b, 1.0)[0];
+        let groups = [0, 0, -1, 0, 0, -1];
+        for run in [gemm_contiguous, gemm_contiguous_reference] {
+            let mut c = vec![f32::from_bits(UNTOUCHED); 6 * 3];
+            run(&a, &b, &groups, 1.0, &mut c).unwrap();
+            for (i, &g) in groups.iter().enumerate() {
+                let want = if g < 0 {
+                    [UNTOUCHED; 3].to_vec()
+                } else {
+                    bits(&whole[i * 3..i * 3 + 3])
+                };
+                assert_eq!(bits(&c[i * 3..i * 3 + 3]), want, "{bad}: row {i}");
+            }
+        }
+        let stack = [a.clone(), quantize(&t4, &Rng(5).values(6 * 32), 6, 32)];
+        for run in [gemm_masked, gemm_masked_reference] {
+            let mut c = vec![f32::from_bits(UNTOUCHED); 2 * 6 * 3];
+            run(&stack, &[b[0].clone(), b[0].clone()], &[5, 2], 1.0, &mut c).unwrap();
+            assert_eq!(bits(&c[..15]), bits(&whole[..15]), "{bad}: group 0");
+            assert!(c[15..18].iter().all(|v| v.to_bits() == UNTOUCHED));
+        }
+        // The rows keep the amax, so they dequantize as in the whole.
+        let rows = a.stored_rows(4, 6).unwrap();
+        assert_eq!(
+            rows.global_amax().map(f32::to_bits),
+            a.global_amax().map(f32::to_bits)
+        );
+        assert_eq!(bits(&rows.dequantize()), bits(&a.dequantize()[4 * 32..]));
+    }
+}

@@ -71,10 +71,10 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     }
 
     /// Stored rows `start..end` as a tensor of their own, with this
-    /// tensor's format, direction and tensor amax: one group's rows of a
-    /// grouped GEMM's A, or one expert of a stack. The bytes and scales are
-    /// this tensor's, so each row dequantizes (and multiplies) exactly as it
-    /// does here. For a rowwise tensor the stored rows are the logical rows;
+    /// tensor's format, direction and tensor amax (a NaN or +Inf one
+    /// included): one group's rows of a grouped GEMM's A, or one expert of
+    /// a stack. The bytes and scales are this tensor's, so each row
+    /// dequantizes (and multiplies) exactly as it does here. For a rowwise tensor the stored rows are the logical rows;
     /// for a columnwise one, the logical columns.
     ///
     /// Errors: [`Error::InvalidArgument`] if `start > end`, `end` is past
@@ -126,19 +126,22 @@ impl<F: BlockFormat> QuantizedTensor<F> {
             }
             d
         };
-        let shape = match self.direction {
+        let (rows, cols) = match self.direction {
             Direction::Rowwise => (end - start, sc),
             Direction::Columnwise => (sc, end - start),
         };
-        QuantizedTensor::from_parts(
-            self.format.clone(),
-            shape,
-            self.direction,
-            PartialBlocks::ZeroPad,
+        // This tensor's own tensor scale, not one rebuilt from its amax by
+        // `from_parts`, which refuses the NaN or +Inf amax of a tensor
+        // quantized from NaN or ±Inf values (the GEMM takes such tensors).
+        Ok(QuantizedTensor {
+            format: self.format.clone(),
+            rows,
+            cols,
+            direction: self.direction,
             data,
             scales,
-            self.global_amax(),
-        )
+            global: self.global,
+        })
     }
 }
 
