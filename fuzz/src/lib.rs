@@ -13,11 +13,13 @@
 //! unit test at the bottom replays the committed corpus (`corpus/<target>/`)
 //! on stable, which is what CI runs.
 
+mod apis;
 mod codecs;
 mod files;
 mod gemm;
 mod quantize;
 
+pub use apis::gemm_apis;
 pub use codecs::codecs;
 pub use files::{gguf, layouts, npy, safetensors};
 pub use gemm::gemm;
@@ -37,6 +39,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("safetensors", safetensors),
     ("layouts", layouts),
     ("gguf", gguf),
+    ("gemm_apis", gemm_apis),
 ];
 
 // Helpers the targets share.
