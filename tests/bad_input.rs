@@ -857,4 +857,42 @@ mod files {
         // A file error is not wrapped twice.
         assert_eq!(e.clone().in_file("other", None), e);
     }
+
+    /// A tensor quantized from a NaN or an infinity has a NaN or +Inf
+    /// tensor amax. The writers refuse it, naming the tensor, rather than
+    /// write a global scale (null in JSON, NaN or 0 as a number) that no
+    /// reader takes back.
+    #[test]
+    fn writers_refuse_a_non_finite_tensor_amax() {
+        use blockscale::io::gguf;
+        let mut x = vec![1.0f32; 2 * 32];
+        let fine = QuantizedTensor::quantize(Nvfp4::default(), &x, 2, 32, &O).unwrap();
+        for bad in [f32::NAN, f32::INFINITY] {
+            x[7] = bad;
+            let q = QuantizedTensor::quantize(Nvfp4::default(), &x, 2, 32, &O).unwrap();
+            let q8 =
+                QuantizedTensor::quantize(Fp8Tensorwise::<E4M3>::default(), &x, 2, 32, &O).unwrap();
+            assert!(!q.global_amax().unwrap().is_finite());
+            let amax = |what: &str, e: Error| match e {
+                Error::InvalidValue { what: w, .. } => {
+                    assert_eq!(w, "tensor w's tensor amax", "{what}")
+                }
+                other => panic!("{what}: {other:?}"),
+            };
+            amax("own", layouts::own("w", &q).unwrap_err());
+            amax("own fp8", layouts::own("w", &q8).unwrap_err());
+            amax("modelopt", layouts::modelopt_nvfp4("w", &q).unwrap_err());
+            amax(
+                "modelopt experts",
+                layouts::modelopt_nvfp4_experts("w", &[fine.clone(), q.clone()]).unwrap_err(),
+            );
+            amax("compressed", layouts::compressed("w", &q).unwrap_err());
+            amax("compressed fp8", layouts::compressed("w", &q8).unwrap_err());
+            amax("gguf", gguf::gguf_tensors_nvfp4("w", &q).unwrap_err());
+            amax(
+                "gguf experts",
+                gguf::gguf_tensors_nvfp4_experts("w", &[fine.clone(), q.clone()]).unwrap_err(),
+            );
+        }
+    }
 }

@@ -428,6 +428,20 @@ pub fn finite_values(path: impl AsRef<Path>, name: &str, t: &Tensor) -> Result<V
     Ok(x)
 }
 
+/// Refuses to write a tensor whose tensor amax is NaN or ±Inf (one
+/// quantized from such values): its global scale would be written as NaN,
+/// 0 or null, which no reader, this crate's included, takes back.
+pub(crate) fn finite_amax(name: &str, amax: Option<f32>) -> Result<(), Error> {
+    match amax {
+        Some(a) if !a.is_finite() => Err(Error::InvalidValue {
+            what: format!("tensor {name}'s tensor amax"),
+            value: a.into(),
+            expected: "a finite number to be written (quantize finite values)",
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: through a temporary file in the
 /// same directory, renamed into place only once fully written and synced.
 ///

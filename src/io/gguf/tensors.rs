@@ -65,7 +65,8 @@ pub fn nvfp4_scale_name(name: &str) -> String {
 /// is written even when it is 1 (llama.cpp then leaves it out; reading it
 /// back is the same).
 ///
-/// Errors: as [`nvfp4_to_ggml`], or a name too long for ggml.
+/// Errors: as [`nvfp4_to_ggml`], a NaN or ±Inf tensor amax
+/// ([`Error::InvalidValue`]), or a name too long for ggml.
 ///
 /// ```
 /// use blockscale::format::Nvfp4;
@@ -83,6 +84,7 @@ pub fn gguf_tensors_nvfp4(
     name: &str,
     q: &QuantizedTensor<Nvfp4>,
 ) -> Result<Vec<GgufTensor>, Error> {
+    crate::io::finite_amax(name, q.global_amax())?;
     let (rows, cols) = q.stored_shape();
     let t = GgufTensor {
         name: name.to_string(),
@@ -267,6 +269,9 @@ pub fn gguf_tensors_nvfp4_experts(
     name: &str,
     experts: &[QuantizedTensor<Nvfp4>],
 ) -> Result<Vec<GgufTensor>, Error> {
+    for q in experts {
+        crate::io::finite_amax(name, q.global_amax())?;
+    }
     let t = stack(name, GgmlType::NVFP4, experts, nvfp4_to_ggml)?;
     let w: Vec<f32> = experts.iter().map(|q| q.global().w).collect();
     let s = GgufTensor::f32(&nvfp4_scale_name(name), vec![w.len()], &w)?;

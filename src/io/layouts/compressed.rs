@@ -117,7 +117,8 @@ impl Compressed {
 /// layout for its format ([`Compressed::of`]), named after the module `m`.
 ///
 /// Errors: a format compressed-tensors has no layout for, a columnwise
-/// tensor, or rows that are not whole blocks for the packed formats.
+/// tensor, a NaN or ±Inf tensor amax ([`Error::InvalidValue`]), or rows
+/// that are not whole blocks for the packed formats.
 ///
 /// ```
 /// use blockscale::format::AnyFormat;
@@ -147,6 +148,7 @@ pub fn compressed(name: &str, q: &dyn QuantizedView) -> Result<Vec<(String, Tens
         )));
     }
     let m = name.strip_suffix(".weight").unwrap_or(name);
+    crate::io::finite_amax(name, q.global_amax())?;
     let (rows, cols) = q.shape();
     let (sr, sc) = q.scale_shape();
     let bits = q.scale_bits();

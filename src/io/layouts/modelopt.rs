@@ -53,7 +53,8 @@ pub fn modelopt_nvfp4(
 /// expert, each with its own global scale: `name` U8 `[E, out, in/2]`,
 /// `{name}_scale` F8_E4M3 `[E, out, in/16]`, `{name}_scale_2` F32 `[E]`.
 ///
-/// Errors: no experts, experts of different stored shapes, 2-D tiles, or
+/// Errors: no experts, a NaN or ±Inf tensor amax ([`Error::InvalidValue`]),
+/// experts of different stored shapes, 2-D tiles, or
 /// an input dimension that is not a multiple of 16.
 ///
 /// ```
@@ -95,6 +96,7 @@ pub fn modelopt_nvfp4_experts(
                 (rows, cols)
             )));
         }
+        crate::io::finite_amax(name, q.global_amax())?;
         data.extend_from_slice(q.data());
         scales.extend(q.scales().iter().map(|s| s.to_bits()));
         globals.extend(q.global().w.to_le_bytes());

@@ -11,6 +11,10 @@ use crate::tensor::{AnyQuantized, Direction, PartialBlocks, QuantizedView};
 /// "columnwise", "global_amax": <f32 or null>}`, the format as
 /// [`crate::format::BlockFormat::id`] prints it.
 ///
+/// Errors: a NaN or ±Inf tensor amax ([`Error::InvalidValue`] naming the
+/// tensor; a tensor quantized from such values has one), which JSON cannot
+/// hold.
+///
 /// ```
 /// use blockscale::format::MxFp8E4M3;
 /// use blockscale::io::layouts;
@@ -29,6 +33,7 @@ pub fn own(
     name: &str,
     q: &dyn QuantizedView,
 ) -> Result<(Vec<(String, Tensor)>, (String, String)), Error> {
+    crate::io::finite_amax(name, q.global_amax())?;
     let (rows, cols) = q.shape();
     let (sr, sc) = q.scale_shape();
     let scales = scale_tensor(q.scale_kind(), &q.scale_bits(), sr, sc)?;
