@@ -428,9 +428,10 @@ pub fn finite_values(path: impl AsRef<Path>, name: &str, t: &Tensor) -> Result<V
     Ok(x)
 }
 
-/// Refuses to write a tensor whose tensor amax is NaN or ±Inf (one
-/// quantized from such values): its global scale would be written as NaN,
-/// 0 or null, which no reader, this crate's included, takes back.
+/// Refuses to write a tensor whose tensor amax is NaN or +Inf (one
+/// quantized from such values): its global scale would be written as JSON
+/// null (which `read_own` refuses), NaN, ±Inf or 0 (the whole tensor then
+/// dequantizes to NaN, ±Inf or 0).
 pub(crate) fn finite_amax(name: &str, amax: Option<f32>) -> Result<(), Error> {
     match amax {
         Some(a) if !a.is_finite() => Err(Error::InvalidValue {
