@@ -431,7 +431,7 @@ pub fn finite_values(path: impl AsRef<Path>, name: &str, t: &Tensor) -> Result<V
 /// Refuses to write a tensor whose tensor amax is NaN or +Inf (one
 /// quantized from such values): its global scale would be written as JSON
 /// null (which `read_own` refuses), NaN, ±Inf or 0 (the whole tensor then
-/// dequantizes to NaN, ±Inf or 0).
+/// dequantizes to NaN or ±Inf).
 pub(crate) fn finite_amax(name: &str, amax: Option<f32>) -> Result<(), Error> {
     match amax {
         Some(a) if !a.is_finite() => Err(Error::InvalidValue {
