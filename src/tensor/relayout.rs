@@ -74,8 +74,9 @@ impl<F: BlockFormat> QuantizedTensor<F> {
     /// tensor's format, direction and tensor amax (a NaN or +Inf one
     /// included): one group's rows of a grouped GEMM's A, or one expert of
     /// a stack. The bytes and scales are this tensor's, so each row
-    /// dequantizes (and multiplies) exactly as it does here. For a rowwise tensor the stored rows are the logical rows;
-    /// for a columnwise one, the logical columns.
+    /// dequantizes (and multiplies) exactly as it does here. For a rowwise
+    /// tensor the stored rows are the logical rows; for a columnwise one,
+    /// the logical columns.
     ///
     /// Errors: [`Error::InvalidArgument`] if `start > end`, `end` is past
     /// the stored rows, or either cuts through a 2-D block (they must be

@@ -65,7 +65,7 @@ pub fn nvfp4_scale_name(name: &str) -> String {
 /// is written even when it is 1 (llama.cpp then leaves it out; reading it
 /// back is the same).
 ///
-/// Errors: as [`nvfp4_to_ggml`], a NaN or ±Inf tensor amax
+/// Errors: as [`nvfp4_to_ggml`], a NaN or +Inf tensor amax
 /// ([`Error::InvalidValue`]), or a name too long for ggml.
 ///
 /// ```

@@ -117,7 +117,7 @@ impl Compressed {
 /// layout for its format ([`Compressed::of`]), named after the module `m`.
 ///
 /// Errors: a format compressed-tensors has no layout for, a columnwise
-/// tensor, a NaN or ±Inf tensor amax ([`Error::InvalidValue`]), or rows
+/// tensor, a NaN or +Inf tensor amax ([`Error::InvalidValue`]), or rows
 /// that are not whole blocks for the packed formats.
 ///
 /// ```

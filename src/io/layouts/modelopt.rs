@@ -53,7 +53,7 @@ pub fn modelopt_nvfp4(
 /// expert, each with its own global scale: `name` U8 `[E, out, in/2]`,
 /// `{name}_scale` F8_E4M3 `[E, out, in/16]`, `{name}_scale_2` F32 `[E]`.
 ///
-/// Errors: no experts, a NaN or ±Inf tensor amax ([`Error::InvalidValue`]),
+/// Errors: no experts, a NaN or +Inf tensor amax ([`Error::InvalidValue`]),
 /// experts of different stored shapes, 2-D tiles, or
 /// an input dimension that is not a multiple of 16.
 ///

@@ -11,7 +11,7 @@ use crate::tensor::{AnyQuantized, Direction, PartialBlocks, QuantizedView};
 /// "columnwise", "global_amax": <f32 or null>}`, the format as
 /// [`crate::format::BlockFormat::id`] prints it.
 ///
-/// Errors: a NaN or ±Inf tensor amax ([`Error::InvalidValue`] naming the
+/// Errors: a NaN or +Inf tensor amax ([`Error::InvalidValue`] naming the
 /// tensor; a tensor quantized from such values has one), which JSON cannot
 /// hold.
 ///
